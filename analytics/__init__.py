@@ -1,0 +1,1 @@
+"""ISO 22400 KPIs, loss analysis, bottlenecks and what-if studies over plain record streams."""

@@ -1,0 +1,1 @@
+"""Gateway: OPC UA and MQTT telemetry into InfluxDB, with store-and-forward."""

@@ -1,0 +1,1 @@
+"""Fixture for a real mosquitto on a free loopback port (to be written)."""

@@ -1,0 +1,58 @@
+"""Entry point of the ``twin`` command; each package contributes its commands here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+import typer
+
+app = typer.Typer(
+    name="twin",
+    help="Smart Factory Twin: simulate a plant, stream it over OPC UA and MQTT, compute KPIs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+) -> None:
+    """Smart Factory Twin: simulate a plant, stream it over OPC UA and MQTT, compute KPIs."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _register() -> None:
+    """Attach every package's commands (each module exposes ``register(app)``)."""
+    from plant_sim import cli as plant_sim_cli
+
+    plant_sim_cli.register(app)
+    # Further packages register here: analytics, gateway, live twin, what-if, dashboards.
+
+
+_register()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code (for tests and ``python -m twin``)."""
+    try:
+        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except SystemExit as exc:  # typer raises this for --help and typer.Exit
+        return int(exc.code or 0)
+    except Exception as exc:  # click's usage errors and our own clear failures
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
