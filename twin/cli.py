@@ -34,6 +34,7 @@ def _register() -> None:
     from plant_sim import cli as plant_sim_cli
 
     plant_sim_cli.register(app)
+    __import__("plant_sim.live.cli").live.cli.register(app)  # twin sim (live twin)
     # Further packages register here: analytics, gateway, live twin, what-if, dashboards.
 
 

@@ -1,0 +1,145 @@
+"""``twin sim``: run the live plant over OPC UA and MQTT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from plant_sim.durations import parse_duration
+from plant_sim.live.clock import check_speed
+from plant_sim.live.mqtt_publisher import MqttError, MqttSettings
+from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings
+from plant_sim.live.service import LiveConfig, serve_live
+from plant_sim.naming import NAMESPACE_URI
+
+log = logging.getLogger(__name__)
+err = Console(stderr=True)
+
+
+def sim(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    speed: float = typer.Option(1.0, help="Speed factor: 1 = real time, 60 = a minute a second."),
+    seed: int | None = typer.Option(None, help="Random seed (default: the scenario's)."),
+    until: str | None = typer.Option(
+        None, help="Stop at this simulation time (e.g. 8h); default: run until Ctrl-C."
+    ),
+    run_id: str | None = typer.Option(None, help="Run id (default: SCENARIO-sSEED)."),
+    start_now: bool = typer.Option(
+        False,
+        "--start-now",
+        help="Timestamps start at the wall clock's now instead of the scenario's start_time.",
+    ),
+    opcua: bool = typer.Option(True, "--opcua/--no-opcua", help="Serve OPC UA."),
+    opcua_endpoint: str = typer.Option("opc.tcp://0.0.0.0:4840/twin/", help="OPC UA endpoint."),
+    namespace_uri: str = typer.Option(NAMESPACE_URI, help="OPC UA namespace URI of the plant."),
+    opcua_user: list[str] = typer.Option([], help="USER:PASSWORD allowed to log in (repeat)."),
+    opcua_anonymous: bool = typer.Option(
+        True, "--opcua-anonymous/--no-opcua-anonymous", help="Allow anonymous OPC UA sessions."
+    ),
+    opcua_encrypt: bool = typer.Option(
+        False,
+        "--opcua-encrypt",
+        help="Offer Basic256Sha256 SignAndEncrypt with a generated certificate.",
+    ),
+    opcua_encrypt_only: bool = typer.Option(
+        False, "--opcua-encrypt-only", help="With --opcua-encrypt: no NoSecurity endpoint."
+    ),
+    opcua_cert_dir: Path = typer.Option(Path(".twin-pki"), help="Where the certificate lives."),
+    mqtt: bool = typer.Option(True, "--mqtt/--no-mqtt", help="Publish to MQTT."),
+    mqtt_url: str = typer.Option("mqtt://127.0.0.1:1883", help="mqtt://[user:pass@]host[:port]"),
+    mqtt_client_id: str = typer.Option("smart-factory-twin-sim", help="MQTT client id."),
+    qos_events: int = typer.Option(1, help="QoS of events (state changes, parts, ...)."),
+    qos_samples: int = typer.Option(0, help="QoS of samples and buffer levels."),
+    mqtt_max_queued: int = typer.Option(50_000, help="QoS 1 messages kept while disconnected."),
+    mqtt_wait: float = typer.Option(10.0, help="Seconds to wait for the broker at start."),
+    mqtt_required: bool = typer.Option(
+        False,
+        "--mqtt-required",
+        help="Exit if the broker is not reachable at start (default: run and retry).",
+    ),
+) -> None:
+    """Run SCENARIO live: paced clock, OPC UA server and MQTT (UNS) publisher."""
+    from plant_sim.cli import load_or_exit
+
+    sc = load_or_exit(scenario)
+    try:
+        check_speed(speed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--speed") from None
+    if qos_events not in (0, 1, 2) or qos_samples not in (0, 1, 2):
+        raise typer.BadParameter("QoS must be 0, 1 or 2", param_hint="--qos-events/--qos-samples")
+    if not opcua and not mqtt:
+        raise typer.BadParameter(
+            "switch on at least one of OPC UA and MQTT", param_hint="--no-opcua/--no-mqtt"
+        )
+    config = LiveConfig(
+        speed=speed,
+        seed=seed,
+        run_id=run_id,
+        start_epoch_ms=round(time.time() * 1000) if start_now else None,
+        until_s=_until(until),
+        opcua=OpcUaSettings(
+            endpoint=opcua_endpoint,
+            namespace_uri=namespace_uri,
+            users=_users(opcua_user),
+            allow_anonymous=opcua_anonymous,
+            encrypt=opcua_encrypt,
+            allow_unencrypted=not opcua_encrypt_only,
+            cert_dir=opcua_cert_dir,
+        )
+        if opcua
+        else None,
+        mqtt=MqttSettings(
+            url=mqtt_url,
+            client_id=mqtt_client_id,
+            qos_events=qos_events,
+            qos_samples=qos_samples,
+            max_queued=mqtt_max_queued,
+            connect_timeout_s=mqtt_wait,
+            require_broker=mqtt_required,
+        )
+        if mqtt
+        else None,
+    )
+    try:
+        stats = asyncio.run(serve_live(sc, config))
+    except (OpcUaError, MqttError) as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+    err.print(
+        f"live run finished: {stats.records} records, max lag {stats.max_lag_s:.3f} s, "
+        f"{stats.commands} commands",
+        highlight=False,
+    )
+
+
+def _until(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--until") from None
+    if seconds <= 0:
+        raise typer.BadParameter("must be a positive duration", param_hint="--until")
+    return seconds
+
+
+def _users(values: list[str]) -> dict[str, str]:
+    users: dict[str, str] = {}
+    for value in values:
+        name, sep, password = value.partition(":")
+        if not sep or not name:
+            raise typer.BadParameter(f"{value!r}: use USER:PASSWORD", param_hint="--opcua-user")
+        users[name] = password
+    return users
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``twin sim`` to the root CLI."""
+    app.command("sim")(sim)

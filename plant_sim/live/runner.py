@@ -1,0 +1,165 @@
+"""Drive the plant model in paced time and hand its records to the live sinks (OPC UA, MQTT).
+
+The model runs in the event loop's thread, in small slices of simulation time (``env.run``
+splits do not change the event order, so the records equal a batch run's for the same seed).
+Between slices the records go to every sink; then the runner sleeps until the next event is due
+or a command wakes it. Commands first bring the model up to the clock, then act.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from plant_sim.live import commands as cmds
+from plant_sim.live.clock import PacedClock
+from plant_sim.records import Emit, Record
+
+logger = logging.getLogger(__name__)
+
+
+class LiveModel(Protocol):
+    """What the runner needs of ``plant_sim.simulation.Simulation``."""
+
+    @property
+    def now(self) -> float: ...
+    def peek(self) -> float: ...
+    def run(self, until_s: float) -> None: ...
+    def finish(self) -> None: ...
+    def inject_failure(self, station_id: str, duration_s: float, reason: str = ...) -> None: ...
+    def clear_failure(self, station_id: str) -> None: ...
+
+
+class RecordSink(Protocol):
+    """A live output: receives every record in order, and the clock once in a while."""
+
+    async def publish(self, records: Sequence[Record]) -> None: ...
+    async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None: ...
+
+
+@dataclass(slots=True)
+class LiveStats:
+    """How the run keeps up with the clock."""
+
+    records: int = 0
+    flushes: int = 0
+    lag_s: float = 0.0  # lateness of the oldest record of the last flush, wall seconds
+    max_lag_s: float = 0.0
+    commands: int = 0
+
+
+class LiveRunner:
+    """Runs one model against a ``PacedClock``; implements ``commands.CommandHandler``."""
+
+    def __init__(
+        self,
+        make_model: Callable[[Emit], LiveModel],
+        clock: PacedClock,
+        sinks: Sequence[RecordSink] = (),
+        *,
+        slice_wall_s: float = 0.05,
+        clock_interval_s: float = 0.5,
+    ) -> None:
+        self._pending: list[Record] = []
+        self.model = make_model(self._pending.append)
+        self.clock = clock
+        self.sinks = list(sinks)
+        self.stats = LiveStats()
+        self._slice_wall_s = slice_wall_s
+        self._clock_interval_s = clock_interval_s
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stop = False
+        self._until = math.inf
+
+    def stop(self) -> None:
+        """Ask ``run`` to finish the run now (emits RunEnd and returns)."""
+        self._stop = True
+        self._wake.set()
+
+    async def run(self, until_s: float | None = None) -> LiveStats:
+        """Run until simulation time ``until_s`` (``None``: until ``stop()``); then finish."""
+        self._until = math.inf if until_s is None else float(until_s)
+        self.clock.restart(self.model.now)
+        await self._flush()
+        next_clock = 0.0
+        loop = asyncio.get_running_loop()
+        while not self._stop:
+            async with self._lock:
+                await self._advance()
+            if self.model.now >= self._until:
+                break
+            if loop.time() >= next_clock:
+                await self._set_clock()
+                next_clock = loop.time() + self._clock_interval_s
+            due = min(self.model.peek(), self._until)
+            wait = min(self.clock.wait_s(due), self._clock_interval_s)
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+            else:
+                await asyncio.sleep(0)
+            self._wake.clear()
+        async with self._lock:
+            self.model.finish()
+            await self._flush()
+        await self._set_clock()
+        return self.stats
+
+    async def execute(self, command: cmds.Command) -> str:
+        """Carry out a command at the current clock time (``commands.CommandHandler``)."""
+        async with self._lock:
+            await self._advance()
+            text = self._apply(command)
+            await self._flush()
+        self.stats.commands += 1
+        self._wake.set()
+        logger.info("command: %s", text)
+        return text
+
+    def _apply(self, command: cmds.Command) -> str:
+        if isinstance(command, cmds.SetSpeed):
+            self.clock.set_speed(command.speed)
+            return f"speed factor set to {command.speed:g}"
+        try:
+            if isinstance(command, cmds.InjectFailure):
+                self.model.inject_failure(command.station, command.duration_s, command.reason)
+                return (
+                    f"failure injected at {command.station} for {command.duration_s:g} s "
+                    f"at t={self.model.now:.3f}"
+                )
+            self.model.clear_failure(command.station)
+        except ValueError as exc:
+            raise cmds.CommandError(str(exc)) from exc
+        return f"failure cleared at {command.station} at t={self.model.now:.3f}"
+
+    async def _advance(self) -> None:
+        """Run the model up to the clock's target, slice by slice, flushing after each slice."""
+        target = min(self.clock.target(), self._until)
+        while self.model.now < target and not self._stop:
+            step = max(self.clock.speed * self._slice_wall_s, 1e-6)
+            self.model.run(min(target, self.model.now + step))
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._pending:
+            return
+        batch = self._pending[:]
+        self._pending.clear()
+        for sink in self.sinks:
+            await sink.publish(batch)
+        lag = self.clock.lag_s(batch[0].t)
+        st = self.stats
+        st.records += len(batch)
+        st.flushes += 1
+        st.lag_s = lag
+        st.max_lag_s = max(st.max_lag_s, lag)
+
+    async def _set_clock(self) -> None:
+        for sink in self.sinks:
+            await sink.set_clock(self.model.now, self.clock.speed, self.stats.lag_s)

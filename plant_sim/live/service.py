@@ -1,0 +1,114 @@
+"""Put the live twin together: model + paced clock + OPC UA server + MQTT publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from plant_sim.live.clock import PacedClock
+from plant_sim.live.layout import PlantLayout
+from plant_sim.live.mqtt_publisher import MqttPublisher, MqttSettings
+from plant_sim.live.opcua_server import OpcUaSettings, TwinOpcUaServer
+from plant_sim.live.runner import LiveRunner, LiveStats, RecordSink
+from plant_sim.records import Emit, Record
+from plant_sim.scenario import Scenario
+from plant_sim.simulation import Simulation
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class LiveConfig:
+    """Everything ``twin sim`` sets; ``None`` switches a protocol off."""
+
+    speed: float = 1.0
+    seed: int | None = None
+    run_id: str | None = None
+    start_epoch_ms: int | None = None
+    until_s: float | None = None
+    opcua: OpcUaSettings | None = field(default_factory=OpcUaSettings)
+    mqtt: MqttSettings | None = field(default_factory=MqttSettings)
+    extra_sinks: list[RecordSink] = field(default_factory=list)
+
+
+def make_model(scenario: Scenario, config: LiveConfig) -> Callable[[Emit], Simulation]:
+    """Return the factory the runner calls with its record sink."""
+
+    def make(emit: Emit) -> Simulation:
+        return Simulation(
+            scenario,
+            emit,
+            seed=config.seed,
+            run_id=config.run_id,
+            start_epoch_ms=config.start_epoch_ms,
+        )
+
+    return make
+
+
+async def serve_live(
+    scenario: Scenario,
+    config: LiveConfig,
+    on_ready: Callable[[LiveRunner], None] | None = None,
+    *,
+    handle_signals: bool = True,
+) -> LiveStats:
+    """Run the live plant until ``until_s`` or SIGINT/SIGTERM; return the runner's stats."""
+    layout = PlantLayout.from_scenario(scenario)
+    runner = LiveRunner(make_model(scenario, config), PacedClock(config.speed))
+    model = runner.model
+    async with contextlib.AsyncExitStack() as stack:
+        if config.opcua is not None:
+            server = TwinOpcUaServer(layout, config.opcua, runner)
+            await server.start()
+            stack.push_async_callback(server.stop)
+            server.set_run(model.run_id, model.start_epoch_ms, scenario.name)
+            runner.sinks.append(server)
+        if config.mqtt is not None:
+            mqtt = MqttPublisher(layout, config.mqtt, runner)
+            mqtt.set_run(model.run_id, model.start_epoch_ms, scenario.name)
+            await mqtt.start()
+            stack.push_async_callback(mqtt.stop)
+            runner.sinks.append(mqtt)
+        runner.sinks.extend(config.extra_sinks)
+        if handle_signals:
+            _install_signals(runner)
+            stack.callback(_remove_signals)
+        if on_ready is not None:
+            on_ready(runner)
+        logger.info(
+            "live run %s: speed %g, %d stations", model.run_id, config.speed, len(layout.stations)
+        )
+        return await runner.run(config.until_s)
+
+
+def _install_signals(runner: LiveRunner) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, runner.stop)
+
+
+def _remove_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(sig)
+
+
+class MemorySink:
+    """Keeps every record (tests, demos)."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+
+    async def publish(self, records: list[Record]) -> None:
+        """Append ``records``."""
+        self.records.extend(records)
+
+    async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
+        """Ignore the clock."""
