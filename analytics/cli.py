@@ -1,0 +1,254 @@
+"""The ``twin kpi`` command and the KPI tables that ``twin run`` prints.
+
+``register(app)`` adds ``kpi EVENTLOG [--window START:END] [--format table|json|csv]``;
+``print_kpi_tables(report, fmt)`` renders a ``KpiReport`` as rich tables, JSON or CSV. Names,
+units and better-directions come from ``analytics.registry``. Undefined values print as "—".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import IO
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from analytics.eventlog import EventLogError, read_event_log
+from analytics.registry import KPI_BY_ID
+from analytics.report import KpiReport, ScopeResult, compute_report
+from analytics.rows import ROW_COLUMNS
+from plant_sim.durations import parse_duration
+
+FORMATS = ("table", "json", "csv")
+UNDEFINED = "—"
+
+_MAIN = ("availability", "effectiveness", "quality_ratio", "oee", "nee", "technical_eff",
+         "setup_rate", "allocation_eff", "utilization_eff")
+_OUTPUT = ("throughput_uph", "scrap_ratio", "rework_ratio", "fpy", "failures", "mtbf_h",
+           "mttr_h", "minor_stops", "energy_kwh", "epu_kwh", "epgu_kwh", "idle_energy_kwh")
+_ELEMENTS = (("PBT", "pbt_s"), ("APT", "apt_s"), ("AUST", "aust_s"), ("ADET", "adet_s"),
+             ("ADOT", "adot_s"), ("PDOT", "pdot_s"), ("off shift", "outside_s"),
+             ("starved", "starved_s"), ("material", "material_starved_s"),
+             ("blocked", "blocked_s"))
+_SHORT = {"availability": "A", "effectiveness": "E", "quality_ratio": "QR", "oee": "OEE",
+          "nee": "NEE", "technical_eff": "TE", "setup_rate": "Setup", "allocation_eff": "Alloc",
+          "utilization_eff": "Util", "throughput_uph": "u/h", "scrap_ratio": "Scrap",
+          "rework_ratio": "Rework", "fpy": "FPY", "failures": "FE", "mtbf_h": "MTBF h",
+          "mttr_h": "MTTR h", "minor_stops": "Minor", "energy_kwh": "kWh",
+          "epu_kwh": "kWh/u", "epgu_kwh": "kWh/good", "idle_energy_kwh": "idle kWh"}
+
+
+def fmt_value(metric: str, value: object) -> str:
+    """Return a value for a table: percent for ratios, "—" for undefined."""
+    if value is None:
+        return UNDEFINED
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    spec = KPI_BY_ID.get(metric)
+    if spec is not None and spec.is_ratio and isinstance(value, float):
+        return f"{100 * value:.1f}%"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if metric.endswith("_s"):
+            return f"{value / 60:.1f} min"
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def _table(title: str, first: str, columns: list[str]) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column(first)
+    for c in columns:
+        table.add_column(c, justify="right")
+    return table
+
+
+def _kpi_table(title: str, scopes: list[ScopeResult], metrics: tuple[str, ...]) -> Table:
+    table = _table(title, "scope", [_SHORT.get(m, m) for m in metrics])
+    for s in scopes:
+        vals = s.kpis.as_dict()
+        cells = [fmt_value(m, vals[m]) for m in metrics]
+        if "effectiveness" in metrics and s.kpis.effectiveness_over_100:
+            cells[metrics.index("effectiveness")] += " !"
+        table.add_row(s.scope, *cells)
+    return table
+
+
+def _elements_table(scopes: list[ScopeResult]) -> Table:
+    table = _table("Time elements (h)", "scope", [n for n, _ in _ELEMENTS])
+    for s in scopes:
+        d = s.elements.as_dict()
+        table.add_row(s.scope, *(f"{d[k] / 3600:.2f}" for _, k in _ELEMENTS))
+    return table
+
+
+def _shift_table(report: KpiReport) -> Table:
+    metrics = ("availability", "effectiveness", "quality_ratio", "oee", "throughput_uph")
+    table = _table("Shifts (plant)", "shift", ["from h", "to h", *(_SHORT[m] for m in metrics)])
+    for sh in [*report.shift_totals, *report.shifts]:
+        vals = sh.plant.kpis.as_dict()
+        span = ("all", "") if sh.t0_s is None else (f"{sh.t0_s / 3600:.1f}",
+                                                     f"{sh.t1_s / 3600:.1f}")  # type: ignore[operator]
+        table.add_row(sh.shift, *span, *(fmt_value(m, vals[m]) for m in metrics))
+    return table
+
+
+def _loss_tables(report: KpiReport) -> list[Table]:
+    plant = report.losses[-1]
+    pareto = _table("Downtime by reason, plant (Pareto)", "reason",
+                    ["events", "hours", "share", "cum."])
+    for r in plant.pareto[:12]:
+        pareto.add_row(r.key, str(r.events), f"{r.time_s / 3600:.2f}",
+                       f"{100 * r.share:.1f}%", f"{100 * r.cum_share:.1f}%")
+    stops = _table("Minor stops against breakdowns", "scope",
+                   ["breakdowns", "h", "mean min", "minor stops", "h", "mean min"])
+    for loss in report.losses:
+        s = loss.stops
+        stops.add_row(loss.scope, str(s.breakdowns), f"{s.breakdown_s / 3600:.2f}",
+                      fmt_value("mean_s", s.mean_breakdown_s).replace(" min", ""),
+                      str(s.minor_stops), f"{s.minor_stop_s / 3600:.2f}",
+                      fmt_value("mean_s", s.mean_minor_stop_s).replace(" min", ""))
+    views = _table("Losses, plant: ISO 22400 beside the six big losses", "loss",
+                   ["category", "hours", "of PBT"])
+    for v in plant.views:
+        views.add_row(f"{v.view}: {v.loss}", v.category,
+                      UNDEFINED if v.time_s is None else f"{v.time_s / 3600:.2f}",
+                      fmt_value("oee", v.share_of_pbt))
+    return [pareto, stops, views]
+
+
+def _bottleneck_table(report: KpiReport) -> Table:
+    table = _table("Bottlenecks (active period method)", "line / station",
+                   ["avg active min", "active", "sole", "shifting", "blocked", "starved"])
+    for b in report.bottlenecks:
+        table.add_row(f"[bold]{b.line}[/]", f"avg: {b.average_bottleneck or UNDEFINED}",
+                      f"momentary: {b.momentary_bottleneck or UNDEFINED}",
+                      f"shifting {fmt_value('oee', b.shifting_ratio)}", "", "", "")
+        for s in b.stations:
+            table.add_row(f"  {s.station}", fmt_value("x_s", s.avg_active_period_s),
+                          *(fmt_value("active_ratio", getattr(s, m)) for m in (
+                              "active_ratio", "sole_bottleneck_ratio",
+                              "shifting_bottleneck_ratio", "blocked_ratio", "starved_ratio")))
+    return table
+
+
+def _flow_supply_tables(report: KpiReport) -> list[Table]:
+    metrics = ("wip_avg", "exit_rate_uph", "flow_time_avg_s", "flow_time_p50_s",
+               "flow_time_p95_s", "little_wip", "little_gap_ratio")
+    flow = _table("Flow", "scope", ["WIP", "exits/h", "LT mean", "LT p50", "LT p95",
+                                    "TH×CT", "Little gap"])
+    for scope, fv in report.flow.items():
+        vals = fv.as_dict()
+        flow.add_row(scope, *(fmt_value(m, vals[m]) for m in metrics))
+    supply = _table("Supply chain (plant)", "KPI", ["value"])
+    for metric, value in report.supply.as_dict().items():
+        if metric in KPI_BY_ID:
+            supply.add_row(KPI_BY_ID[metric].name, fmt_value(metric, value))
+    supply.add_row(KPI_BY_ID["material_starved_h"].name,
+                   f"{report.plant.kpis.material_starved_h:.2f} h")
+    return [flow, supply]
+
+
+def _render_tables(report: KpiReport, console: Console) -> None:
+    scopes = [report.plant, *report.lines, *report.stations]
+    head = f"KPIs {report.scenario or ''} run {report.run_id or '?'}, window "
+    console.print(f"[bold]{head}{report.t0_s / 3600:.2f} h – {report.t1_s / 3600:.2f} h[/]")
+    tables = [_kpi_table("ISO 22400 KPIs", scopes, _MAIN),
+              _kpi_table("Output, maintenance and energy", scopes, _OUTPUT),
+              _elements_table(scopes)]
+    if report.shifts:
+        tables.append(_shift_table(report))
+    tables += [*_loss_tables(report), _bottleneck_table(report), *_flow_supply_tables(report)]
+    for t in tables:
+        console.print()
+        console.print(t)
+    console.print(f"\n{UNDEFINED} undefined (denominator 0); ! effectiveness above 100 % "
+                  "(flagged, not clamped). Line: sums of station elements, output counted at "
+                  "the last station.")
+
+
+def _csv_value(v: object) -> object:
+    return "" if v is None else v
+
+
+def render(report: KpiReport, fmt: str) -> str:
+    """Return the report as ``json`` or ``csv`` text, or the ``table`` text (no colour)."""
+    if fmt == "json":
+        doc = {"run_id": report.run_id, "scenario": report.scenario,
+               "window": [report.t0_s, report.t1_s], "rows": report.to_rows()}
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=ROW_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in report.to_rows():
+            writer.writerow({k: _csv_value(v) for k, v in row.items()})
+        return buf.getvalue()
+    if fmt == "table":
+        console = Console(file=io.StringIO(), width=140, record=True, color_system=None)
+        _render_tables(report, console)
+        return console.export_text()
+    raise ValueError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+
+
+def print_kpi_tables(report: KpiReport, fmt: str = "table", file: IO[str] | None = None) -> None:
+    """Print the report to ``file`` (stdout): rich tables, JSON or CSV."""
+    out = file or sys.stdout
+    if fmt == "table" and file is None:
+        _render_tables(report, Console())
+        return
+    out.write(render(report, fmt))
+
+
+def parse_window(text: str | None) -> tuple[float, float] | None:
+    """Return ``(start, end)`` seconds from ``"START:END"`` (durations like ``8h:16h``)."""
+    if text is None:
+        return None
+    start, sep, end = text.partition(":")
+    if not sep:
+        raise ValueError(f"window: {text!r} is not START:END (e.g. 8h:16h or 0:28800)")
+    t0, t1 = parse_duration(start), parse_duration(end)
+    if t1 < t0:
+        raise ValueError(f"window: end {end!r} is before start {start!r}")
+    return t0, t1
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def kpi_command(
+    eventlog: Path = typer.Argument(..., help="Event log (JSON lines, .gz allowed)."),
+    window: str | None = typer.Option(None, "--window", "-w",
+                                      help="START:END in sim time, e.g. 8h:16h (default: run)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
+    shifts: bool = typer.Option(True, "--shifts/--no-shifts", help="Per-shift results."),
+) -> None:
+    """Compute ISO 22400, flow, supply, loss and bottleneck KPIs from a saved event log."""
+    if fmt not in FORMATS:
+        raise _fail(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    try:
+        win = parse_window(window)
+        records = read_event_log(eventlog)
+        report = compute_report(records, win, shifts=shifts)
+    except EventLogError as exc:
+        raise _fail(str(exc)) from exc
+    except ValueError as exc:
+        raise _fail(f"--{exc}" if str(exc).startswith("window") else str(exc)) from exc
+    if output is None:
+        print_kpi_tables(report, fmt)
+    else:
+        output.write_text(render(report, fmt), encoding="utf-8")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``kpi`` command to the ``twin`` app."""
+    app.command("kpi")(kpi_command)

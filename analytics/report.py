@@ -1,0 +1,262 @@
+"""One entry point: a record stream in, every KPI of the run (or a window) out.
+
+``compute_report(records, window)`` builds per-station, per-line and plant elements and KPIs
+over the window and over each shift inside it (shift windows come from ``ShiftChange``
+records), plus flow, supply, loss and bottleneck results. ``KpiReport.to_rows()`` flattens it
+into long rows (one value per row) for JSON, CSV and the InfluxDB ``kpi`` measurement. Pure:
+no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analytics.bottleneck import BottleneckResult, detect_bottlenecks
+from analytics.columns import PlantColumns, to_columns
+from analytics.elements import (
+    BinColumns,
+    Elements,
+    bins_total,
+    rollup_line_bins,
+    rollup_plant_bins,
+    station_bins,
+)
+from analytics.flow import FlowValues, compute_flow, first_pass_counts
+from analytics.kpis import KpiValues, compute_kpis, mtbf_note
+from analytics.losses import (
+    LossRow,
+    NakajimaFactors,
+    ParetoRow,
+    ReasonLoss,
+    StopSplit,
+    downtime_by_reason,
+    loss_views,
+    nakajima_factors,
+    pareto,
+    stop_split,
+)
+from analytics.supply import SupplyValues, compute_supply
+from plant_sim.records import Record
+
+PLANT = "plant"
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeResult:
+    """Elements and KPIs of one scope (station, line or plant) over one window."""
+
+    level: str  # "station" | "line" | "plant"
+    scope: str
+    line: str | None
+    elements: Elements
+    kpis: KpiValues
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftResult:
+    """Line and plant results of one shift occurrence, or of all occurrences of a shift."""
+
+    shift: str
+    t0_s: float | None  # None for totals over every occurrence
+    t1_s: float | None
+    lines: list[ScopeResult]
+    plant: ScopeResult
+
+
+@dataclass(frozen=True, slots=True)
+class LossResult:
+    """Loss analysis of one line or the plant over the window."""
+
+    level: str
+    scope: str
+    pareto: list[ParetoRow]
+    stops: StopSplit
+    views: list[LossRow]
+    nakajima: NakajimaFactors
+
+
+@dataclass(frozen=True)
+class KpiReport:
+    """Every KPI of one run over one window; see ``compute_report``."""
+
+    run_id: str | None
+    scenario: str | None
+    t0_s: float
+    t1_s: float
+    stations: list[ScopeResult]
+    lines: list[ScopeResult]
+    plant: ScopeResult
+    flow: dict[str, FlowValues]  # line id or "plant"
+    supply: SupplyValues
+    losses: list[LossResult]
+    reason_losses: list[ReasonLoss]
+    bottlenecks: list[BottleneckResult]
+    shifts: list[ShiftResult] = field(default_factory=list)
+    shift_totals: list[ShiftResult] = field(default_factory=list)
+
+    def scope(self, name: str) -> ScopeResult:
+        """Return the result of the plant, a line or a station by id."""
+        for r in [self.plant, *self.lines, *self.stations]:
+            if r.scope == name:
+                return r
+        raise KeyError(f"no scope {name!r} in the report")
+
+    def to_rows(self) -> list[dict[str, object]]:
+        """Return the report as long rows (columns: ``analytics.rows.ROW_COLUMNS``)."""
+        from analytics.rows import report_rows
+
+        return report_rows(self)
+
+
+def _notes(e: Elements, k: KpiValues) -> tuple[str, ...]:
+    """Return the human notes that go with a scope's KPIs."""
+    notes = []
+    if e.pbt_s == 0:
+        notes.append("no planned busy time in the window: time-based KPIs undefined")
+    if k.effectiveness_over_100:
+        notes.append("effectiveness above 100 %: real cycles beat the planned run time (PRI)")
+    if (m := mtbf_note(e)) and e.pbt_s > 0:
+        notes.append(m)
+    return tuple(notes)
+
+
+def _scope(level: str, scope: str, line: str | None, e: Elements) -> ScopeResult:
+    """Return a scope result with KPIs and notes."""
+    k = compute_kpis(e)
+    return ScopeResult(level, scope, line, e, k, _notes(e, k))
+
+
+def _bins(cols: PlantColumns, t0: float, t1: float, shifts: bool):
+    """Return bin edges and the shift name of each bin (``None`` outside any shift)."""
+    changes = cols.shifts if shifts else []
+    inner = [t for t, _ in changes if t0 < t < t1]
+    edges = np.unique(np.array([t0, *inner, t1], float))
+    if len(edges) == 1:
+        edges = np.array([t0, t1], float)
+    labels: list[str | None] = []
+    for start in edges[:-1]:
+        current = None
+        for t, name in changes:
+            if t > start:
+                break
+            current = name
+        labels.append(current)
+    return edges, labels
+
+
+def compute_report(
+    records: Iterable[Record] | PlantColumns,
+    window: tuple[float, float] | None = None,
+    *,
+    shifts: bool = True,
+) -> KpiReport:
+    """Return every KPI of a run's records over ``window`` (default: the whole run).
+
+    ``window`` is ``(t0, t1)`` in simulation seconds, half-open; a window ending at or after the
+    run end also counts events at the end. With ``shifts``, results per shift occurrence and per
+    shift name are added. Raises ``ValueError`` for a window that ends before it starts.
+    """
+    cols = records if isinstance(records, PlantColumns) else to_columns(records)
+    t0, t1 = (cols.start_s, cols.end_s) if window is None else (float(window[0]), float(window[1]))
+    if t1 < t0:
+        raise ValueError(f"window: end {t1} is before start {t0}")
+    inc = t1 >= cols.end_s
+    edges, labels = _bins(cols, t0, t1, shifts)
+    per_station = {
+        (st.line, st.station): station_bins(st, cols.end_s, edges, inc) for st in cols.stations
+    }
+    line_bins: dict[str, BinColumns] = {}
+    for ln in cols.lines:
+        gp, ip = first_pass_counts(ln, edges, inc)
+        sts = [per_station[(ln.line, s)] for s in ln.stations]
+        if sts:
+            line_bins[ln.line] = rollup_line_bins(sts, gp, ip)
+    stations = [
+        _scope("station", st, ln, bins_total(bins)) for (ln, st), bins in per_station.items()
+    ]
+    lines = [_scope("line", ln, ln, bins_total(bins)) for ln, bins in line_bins.items()]
+    plant_bins = rollup_plant_bins(list(line_bins.values())) if line_bins else None
+    plant = _scope("plant", PLANT, None,
+                   bins_total(plant_bins) if plant_bins else Elements(window_s=t1 - t0))
+    occ, totals = _shift_results(edges, labels, line_bins, plant_bins)
+    reasons = downtime_by_reason(cols.stations, cols.end_s, t0, t1, inc)
+    return KpiReport(
+        run_id=cols.run_id,
+        scenario=cols.scenario,
+        t0_s=t0,
+        t1_s=t1,
+        stations=stations,
+        lines=lines,
+        plant=plant,
+        flow=_flows(cols, t0, t1, inc),
+        supply=compute_supply(cols.orders, cols.stock, t0, t1, inc),
+        losses=_losses(lines, plant, reasons),
+        reason_losses=reasons,
+        bottlenecks=[
+            detect_bottlenecks(ln.line, cols.line_stations(ln.line), cols.end_s, t0, t1)
+            for ln in cols.lines
+        ],
+        shifts=occ,
+        shift_totals=totals,
+    )
+
+
+def _flows(cols: PlantColumns, t0: float, t1: float, inc: bool) -> dict[str, FlowValues]:
+    """Return flow KPIs per line and for the plant."""
+    out = {ln.line: compute_flow([ln], t0, t1, inc) for ln in cols.lines}
+    out[PLANT] = compute_flow(cols.lines, t0, t1, inc)
+    return out
+
+
+def _losses(
+    lines: list[ScopeResult], plant: ScopeResult, reasons: list[ReasonLoss]
+) -> list[LossResult]:
+    """Return loss analyses per line and for the plant."""
+    out = []
+    for r in [*lines, plant]:
+        mine = reasons if r.level == "plant" else [x for x in reasons if x.line == r.scope]
+        out.append(LossResult(r.level, r.scope, pareto(mine), stop_split(r.elements),
+                              loss_views(r.elements), nakajima_factors(r.elements)))
+    return out
+
+
+def _shift_results(
+    edges: np.ndarray,
+    labels: list[str | None],
+    line_bins: dict[str, BinColumns],
+    plant_bins: BinColumns | None,
+) -> tuple[list[ShiftResult], list[ShiftResult]]:
+    """Return results per shift occurrence and per shift name (sums of occurrences)."""
+    if plant_bins is None:
+        return [], []
+    occ: list[ShiftResult] = []
+    by_name: dict[str, list[int]] = {}
+    for k, name in enumerate(labels):
+        if name is None:
+            continue
+        by_name.setdefault(name, []).append(k)
+        occ.append(_shift(name, float(edges[k]), float(edges[k + 1]), line_bins, plant_bins, [k]))
+    totals = [_shift(n, None, None, line_bins, plant_bins, ks) for n, ks in by_name.items()]
+    return occ, totals
+
+
+def _shift(
+    name: str,
+    t0: float | None,
+    t1: float | None,
+    line_bins: dict[str, BinColumns],
+    plant_bins: BinColumns,
+    ks: list[int],
+) -> ShiftResult:
+    """Return one shift result from the sum of bins ``ks``."""
+    lines = [_scope("line", ln, ln, bins_total(b, ks)) for ln, b in line_bins.items()]
+    return ShiftResult(name, t0, t1, lines, _scope("plant", PLANT, None,
+                                                   bins_total(plant_bins, ks)))
+
+
+__all__ = ["PLANT", "KpiReport", "LossResult", "ScopeResult", "ShiftResult",
+           "compute_report"]

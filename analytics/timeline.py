@@ -1,0 +1,148 @@
+"""State intervals on a time axis: clipping to windows, per-bin sums, time-weighted averages.
+
+A station's states form a step function: interval *i* starts at ``t[i]`` with state
+``code[i]`` and lasts until ``t[i+1]``, the last one until ``end_s`` (the run end). Windows are
+given as sorted bin edges ``e0 < e1 < ... < en``; bin *k* is ``[e_k, e_k+1)`` and windows may cut
+through intervals. Everything here is pure numpy on arrays from ``analytics.columns``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analytics.columns import N_CODES, STATE_CODES, UNOBSERVED
+from plant_sim.states import PAUSE_STATES, STATE_INFO, StationState
+
+_DOWN = STATE_CODES[StationState.DOWN]
+_MINOR = STATE_CODES[StationState.MINOR_STOP]
+_PAUSE = [STATE_CODES[s] for s in PAUSE_STATES]
+#: Active-period class per code: 1 active, 0 waiting, -1 excluded (not planned for work).
+ACTIVE_CLASS = np.full(N_CODES, -1, np.int8)
+for _state, _code in STATE_CODES.items():
+    _active = STATE_INFO[_state].active
+    ACTIVE_CLASS[_code] = -1 if _active is None else int(_active)
+ACTIVE_CLASS[N_CODES - 2] = 0  # material-starved waits like any starved station
+
+
+def state_time_by_bin(
+    t: np.ndarray, code: np.ndarray, power_kw: np.ndarray, end_s: float, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return time (s) and energy (kWh) per bin and state code, each shaped ``(bins, N_CODES)``.
+
+    Time outside the station's records (before its first state, at or after ``end_s``) is
+    booked to ``UNOBSERVED``, so each row sums exactly to its bin's length.
+    """
+    nb = len(edges) - 1
+    lo, hi = edges[0], edges[-1]
+    inner = t[(t > lo) & (t < hi)]
+    pts = np.unique(np.concatenate([inner, edges, [min(max(end_s, lo), hi)]]))
+    starts, dur = pts[:-1], np.diff(pts)
+    k = np.searchsorted(t, starts, "right") - 1
+    state = np.where(k >= 0, code[np.maximum(k, 0)] if len(code) else UNOBSERVED, UNOBSERVED)
+    state[starts >= end_s] = UNOBSERVED
+    power = np.where(state == UNOBSERVED, 0.0, power_kw[np.maximum(k, 0)] if len(t) else 0.0)
+    b = np.searchsorted(edges, starts, "right") - 1
+    flat = b * N_CODES + state
+    size = nb * N_CODES
+    time = np.bincount(flat, weights=dur, minlength=size).reshape(nb, N_CODES)
+    energy = np.bincount(flat, weights=dur * power, minlength=size).reshape(nb, N_CODES)
+    return time, energy / 3600.0
+
+
+def bin_index(times: np.ndarray, edges: np.ndarray, include_end: bool) -> np.ndarray:
+    """Return the bin of each time, -1 outside; ``include_end`` puts ``t == en`` in the last bin."""
+    b = np.searchsorted(edges, times, "right") - 1
+    nb = len(edges) - 1
+    if include_end:
+        b[(b == nb) & (times == edges[-1])] = nb - 1
+    b[(b < 0) | (b >= nb)] = -1
+    return b
+
+
+def count_by_bin(
+    times: np.ndarray, edges: np.ndarray, include_end: bool, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Return the number (or weight sum) of events per bin."""
+    b = bin_index(times, edges, include_end)
+    keep = b >= 0
+    w = None if weights is None else weights[keep]
+    return np.bincount(b[keep], weights=w, minlength=len(edges) - 1)
+
+
+def new_stop_mask(code: np.ndarray) -> np.ndarray:
+    """Return which intervals begin a new failure (DOWN) or minor stop.
+
+    Vectorised ``plant_sim.states.starts_new_stop``: a stop state not entered from a pause
+    (off shift, planned downtime) nor from the same state.
+    """
+    prev = np.concatenate([[-1], code[:-1]]).astype(np.int16)
+    is_stop = (code == _DOWN) | (code == _MINOR)
+    return is_stop & ~np.isin(prev, _PAUSE) & (prev != code)
+
+
+def interval_ends(t: np.ndarray, end_s: float) -> np.ndarray:
+    """Return the end of every interval (the next start, the last one ``end_s``)."""
+    return np.concatenate([t[1:], [max(end_s, t[-1])]]) if len(t) else t.copy()
+
+
+def clipped_durations(t: np.ndarray, end_s: float, t0: float, t1: float) -> np.ndarray:
+    """Return the part of each interval that lies inside ``[t0, t1)``."""
+    ends = interval_ends(t, end_s)
+    return np.maximum(0.0, np.minimum(ends, t1) - np.maximum(t, t0))
+
+
+def step_mean(times: np.ndarray, levels: np.ndarray, t0: float, t1: float, initial: float) -> float:
+    """Return the time-weighted mean over ``[t0, t1)`` of a step function.
+
+    The function is ``initial`` before ``times[0]`` and ``levels[i]`` from ``times[i]`` on.
+    Raises ``ValueError`` for an empty window.
+    """
+    if t1 <= t0:
+        raise ValueError(f"window: empty window [{t0}, {t1})")
+    k0 = np.searchsorted(times, t0, "right") - 1
+    start_level = initial if k0 < 0 else float(levels[k0])
+    inside = (times > t0) & (times < t1)
+    ts = np.concatenate([[t0], times[inside], [t1]])
+    lv = np.concatenate([[start_level], levels[inside]])
+    return float(np.dot(np.diff(ts), lv) / (t1 - t0))
+
+
+def runs(
+    t: np.ndarray, mask: np.ndarray, end_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (starts, ends) of the maximal runs of consecutive intervals where ``mask`` holds."""
+    if len(t) == 0:
+        return np.empty(0), np.empty(0)
+    ends = interval_ends(t, end_s)
+    prev = np.concatenate([[False], mask[:-1]])
+    nxt = np.concatenate([mask[1:], [False]])
+    starts = t[mask & ~prev]
+    stops = ends[mask & ~nxt]
+    keep = stops > starts
+    return starts[keep], stops[keep]
+
+
+def active_periods(
+    t: np.ndarray, code: np.ndarray, end_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (starts, ends) of the active periods: maximal runs of active states.
+
+    Active (working, setup, minor stop, down) follows ``STATE_INFO[...].active``; waiting
+    (starved, blocked, idle) and excluded states (off shift, planned downtime) end a period.
+    """
+    return runs(t, ACTIVE_CLASS[code] == 1, end_s)
+
+
+def union_length(starts: np.ndarray, ends: np.ndarray, t0: float, t1: float) -> float:
+    """Return the length of the union of intervals ``[starts, ends)`` inside ``[t0, t1)``."""
+    s, e = np.maximum(starts, t0), np.minimum(ends, t1)
+    keep = e > s
+    s, e = s[keep], e[keep]
+    if len(s) == 0:
+        return 0.0
+    order = np.argsort(s, kind="stable")
+    s, e = s[order], np.maximum.accumulate(e[order])
+    new = np.concatenate([[True], s[1:] > e[:-1]])
+    first = np.flatnonzero(new)
+    last = np.concatenate([first[1:] - 1, [len(s) - 1]])
+    return float((e[last] - s[first]).sum())
