@@ -35,6 +35,7 @@ def _register() -> None:
 
     plant_sim_cli.register(app)
     __import__("plant_sim.live.cli").live.cli.register(app)  # twin sim (live twin)
+    __import__("gateway.cli").cli.register(app)  # twin gateway
     # Further packages register here: analytics, gateway, live twin, what-if, dashboards.
 
 

@@ -1,0 +1,209 @@
+"""The gateway: wires sources, ingest, the disk buffer, the writer and the metrics together."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from gateway.buffer import DiskBuffer
+from gateway.deadletter import DeadLetters
+from gateway.errors import GatewayError, SinkUnavailableError
+from gateway.ingest import Ingest
+from gateway.normalize import Normalizer, RawMessage, run_info_from_payload
+from gateway.sequencer import Sequencer
+from gateway.settings import GatewaySettings
+from gateway.sinks import Sink, detect_api, make_sink
+from gateway.sources.mqtt import MqttSource
+from gateway.sources.opcua import OpcUaSource
+from gateway.stats import Stats
+from gateway.writer import METRICS_SOURCE, Writer
+
+logger = logging.getLogger(__name__)
+INTAKE_SIZE = 20_000
+
+
+class Gateway:
+    """OPC UA and MQTT into InfluxDB; ``start()``, then ``stop()`` (or ``run_forever()``)."""
+
+    def __init__(self, settings: GatewaySettings, sink: Sink | None = None) -> None:
+        self.settings = settings
+        self.stats = Stats()
+        data = Path(settings.data_dir)
+        self.buffer = DiskBuffer(
+            data / "buffer.sqlite", settings.buffer_max_records, settings.buffer_fsync
+        )
+        self.dead_letters = DeadLetters(data / "dead_letters.jsonl", settings.dead_letter_max_bytes)
+        self.intake: queue.Queue[RawMessage] = queue.Queue(maxsize=INTAKE_SIZE)
+        self.sink = sink
+        self.sources: list[MqttSource | OpcUaSource] = []
+        self.ingest: Ingest | None = None
+        self.writer: Writer | None = None
+        self._stopped = threading.Event()
+        self._metrics_thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Open the sink, restore state, start the stages and the sources."""
+        s = self.settings
+        if self.sink is None:
+            self.sink = make_sink(s, self._choose_api())
+        try:
+            self.sink.prepare()
+        except SinkUnavailableError as exc:
+            if s.require_endpoints:
+                raise GatewayError(f"{exc} (setting influx_url, TWIN_INFLUX_URL)") from exc
+            logger.warning("%s; buffering until it answers", exc)
+        self.writer = Writer(
+            self.buffer,
+            self.sink,
+            self.stats,
+            self.dead_letters,
+            s.batch_size,
+            s.flush_interval_s,
+            (s.retry_initial_s, s.retry_max_s),
+            self._space_freed,
+        )
+        self.ingest = Ingest(
+            self.intake,
+            self.buffer,
+            self._restore_normalizer(),
+            self._restore_sequencer(),
+            self.dead_letters,
+            self.stats,
+            s.buffer_full_policy == "block",
+            self.writer.wake.set,
+            max_batch=s.batch_size,
+        )
+        self.stats.buffered = len(self.buffer)
+        self.writer.start()
+        self.ingest.start()
+        if s.mqtt_url:
+            self.sources.append(MqttSource(s, self.intake))
+        if s.opcua_endpoint:
+            self.sources.append(OpcUaSource(s, self.intake))
+        try:
+            for source in self.sources:
+                source.start(require=s.require_endpoints)
+        except GatewayError:
+            self.stop(drain_s=0)
+            raise
+        self._metrics_thread = threading.Thread(
+            target=self._metrics_loop, name="gateway-metrics", daemon=True
+        )
+        self._metrics_thread.start()
+        logger.info(
+            "gateway started: %d records buffered, sink %s", len(self.buffer), self.sink.name
+        )
+
+    def stop(self, drain_s: float = 5.0) -> None:
+        """Stop sources, commit what was received, write what can be written in ``drain_s``."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        for source in self.sources:
+            source.stop()
+        if self.ingest is not None:
+            deadline = time.monotonic() + max(drain_s, 1.0)
+            while (
+                not self.intake.empty() and time.monotonic() < deadline and self.ingest.is_alive()
+            ):
+                time.sleep(0.02)
+            self.ingest.stop()
+            self.ingest.join(timeout=10)
+        if self.writer is not None:
+            self.writer.stop(drain_s)
+            self.writer.join(timeout=drain_s + 15)
+        if self._metrics_thread is not None:
+            self._metrics_thread.join(timeout=5)
+        logger.info("gateway stopped: %s", self.stats.summary())
+        if self.sink is not None:
+            self.sink.close()
+        self.dead_letters.close()
+        self.buffer.close()
+
+    def run_forever(self) -> None:
+        """Run until SIGINT or SIGTERM (or a stage fails), then stop."""
+        stop = threading.Event()
+
+        def handler(_sig: int, _frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+        self.start()
+        try:
+            while not stop.wait(0.5):
+                failed = self.failure()
+                if failed is not None:
+                    raise GatewayError(f"gateway stage failed: {failed!r}") from failed
+        finally:
+            self.stop()
+
+    def failure(self) -> BaseException | None:
+        """Return the error that stopped a stage, if any."""
+        for stage in (self.ingest, self.writer):
+            if stage is not None and stage.error is not None:
+                return stage.error
+        return None
+
+    # ------------------------------------------------------------ helpers
+
+    def _choose_api(self) -> str:
+        s = self.settings
+        if s.influx_api != "auto":
+            return s.influx_api
+        token = s.influx_token.get_secret_value() if s.influx_token else None
+        try:
+            api, version = detect_api(s.influx_url, token, timeout_s=min(s.influx_timeout_s, 5.0))
+        except SinkUnavailableError as exc:
+            cached = self.buffer.get_meta("influx_api")
+            if cached and not s.require_endpoints:
+                logger.warning("%s; using the API detected before: %s", exc, cached)
+                return cached
+            raise GatewayError(
+                f"{exc} (setting influx_url, TWIN_INFLUX_URL); start InfluxDB, or set "
+                "influx_api and require_endpoints=false to buffer until it answers"
+            ) from exc
+        logger.info("InfluxDB %s at %s: using the %s write API", version, s.influx_url, api)
+        self.buffer.set_meta("influx_api", api)
+        return api
+
+    def _restore_normalizer(self) -> Normalizer:
+        runs = {}
+        for run_id, payload in self.buffer.runs():
+            try:
+                runs[run_id] = run_info_from_payload(payload)
+            except ValueError:
+                logger.warning("stored run_start of %s is unreadable; ignored", run_id)
+        return Normalizer(runs)
+
+    def _restore_sequencer(self) -> Sequencer:
+        sequencer = Sequencer()
+        for series, state in self.buffer.seq_states():
+            sequencer.load(series, state)
+        return sequencer
+
+    def _space_freed(self) -> None:
+        if self.ingest is not None:
+            self.ingest.space_freed()
+
+    def _metrics_loop(self) -> None:
+        interval = self.settings.metrics_interval_s
+        while not self._stopped.wait(interval):
+            self.report_metrics()
+
+    def report_metrics(self) -> None:
+        """Log a summary and buffer ``gateway_stats`` points (store-and-forwarded like data)."""
+        now_ms = int(time.time() * 1000)
+        lines = self.stats.lines(self.settings.gateway_name, now_ms)
+        self.buffer.append([(METRICS_SOURCE, now_ms, line) for line in lines])
+        self.stats.buffered = len(self.buffer)
+        logger.info("gateway: %s", self.stats.summary())
+        if self.writer is not None:
+            self.writer.wake.set()

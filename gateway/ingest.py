@@ -1,0 +1,134 @@
+"""Ingest stage: raw messages -> normalized, sequenced points in the disk buffer, then acks.
+
+One thread owns the normalizer and the sequencer. It takes what the sources put into the
+bounded intake queue (a full queue blocks the sources), sets rejected messages aside, and
+commits the points with the sequencer state in one buffer transaction. Only then does it
+acknowledge the messages (MQTT PUBACK), so a message the broker considers delivered is on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from gateway.buffer import DiskBuffer
+from gateway.deadletter import DeadLetters
+from gateway.normalize import Normalizer, RawMessage, Rejected
+from gateway.sequencer import Sequencer
+from gateway.stats import Stats
+from plant_sim.telemetry_schema import SEQ_LIMIT, SOURCE_FIELD
+
+logger = logging.getLogger(__name__)
+
+
+class Ingest(threading.Thread):
+    """The ingest thread; ``stop()`` finishes what was taken and returns."""
+
+    def __init__(  # noqa: PLR0913
+        self,
+        intake: queue.Queue[RawMessage],
+        buffer: DiskBuffer,
+        normalizer: Normalizer,
+        sequencer: Sequencer,
+        dead_letters: DeadLetters,
+        stats: Stats,
+        block_when_full: bool,
+        on_commit: Callable[[], None],
+        max_batch: int = 5_000,
+    ) -> None:
+        super().__init__(name="gateway-ingest", daemon=True)
+        self.intake = intake
+        self.buffer = buffer
+        self.normalizer = normalizer
+        self.sequencer = sequencer
+        self.dead_letters = dead_letters
+        self.stats = stats
+        self.block_when_full = block_when_full
+        self.on_commit = on_commit
+        self.max_batch = max_batch
+        self.space = threading.Condition()
+        self._halt = threading.Event()
+        self.error: BaseException | None = None
+
+    def stop(self) -> None:
+        """Ask the thread to finish (messages not yet committed stay unacknowledged)."""
+        self._halt.set()
+        with self.space:
+            self.space.notify_all()
+
+    def run(self) -> None:
+        """Take, process and commit batches until stopped."""
+        try:
+            while not self._halt.is_set():
+                items = self._take()
+                if items:
+                    self.process(items)
+        except BaseException as exc:  # surfaced by the app, which stops the gateway
+            logger.exception("ingest stopped by an error")
+            self.error = exc
+
+    def _take(self) -> list[RawMessage]:
+        try:
+            items = [self.intake.get(timeout=0.1)]
+        except queue.Empty:
+            return []
+        while len(items) < self.max_batch:
+            try:
+                items.append(self.intake.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def process(self, items: list[RawMessage]) -> None:
+        """Normalize, sequence and commit ``items``; then acknowledge them."""
+        rows: list[tuple[str, int, str]] = []
+        for raw in items:
+            self.stats.add(raw.source, "records_in")
+            res = self.normalizer.normalize(raw)
+            if type(res) is Rejected:
+                self.dead_letters.add(raw.source, raw.topic, res.reason, raw.payload)
+                self.stats.add(raw.source, "dead_lettered")
+                continue
+            seq = self.sequencer.assign(
+                raw.source, res.series, res.ts_ms, res.digest, raw.maybe_dup
+            )
+            if seq is None:
+                self.stats.add(raw.source, "duplicates")
+                continue
+            if seq >= SEQ_LIMIT:
+                self.dead_letters.add(raw.source, raw.topic, "seq: too many records", raw.payload)
+                self.stats.add(raw.source, "dead_lettered")
+                continue
+            ts_ns = res.ts_ms * 1_000_000 + seq
+            line = f'{res.series} {res.fields},{SOURCE_FIELD}="{raw.source}" {ts_ns}'
+            rows.append((raw.source, raw.received_ns // 1_000_000, line))
+        if self.block_when_full and not self._wait_for_space(len(rows)):
+            return  # stopping: nothing committed, nothing acknowledged
+        changes, forget = self.sequencer.take_changes()
+        dropped = self.buffer.append(rows, changes, forget, self.normalizer.new_runs)
+        self.normalizer.new_runs.clear()
+        self.dead_letters.flush()
+        if dropped:
+            self.stats.bump("dropped", dropped)
+            logger.warning("buffer full: dropped the %d oldest records", dropped)
+        for raw in items:
+            if raw.ack is not None:
+                raw.ack()
+        self.stats.buffered = len(self.buffer)
+        self.on_commit()
+
+    def _wait_for_space(self, n: int) -> bool:
+        need = min(n, self.buffer.max_records)
+        with self.space:
+            while self.buffer.free() < need:
+                if self._halt.is_set():
+                    return False
+                self.space.wait(timeout=0.5)
+        return True
+
+    def space_freed(self) -> None:
+        """Called by the writer after it removed rows."""
+        with self.space:
+            self.space.notify_all()

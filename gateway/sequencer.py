@@ -1,0 +1,115 @@
+"""Exactly-once in storage: number the records of a series that share a millisecond.
+
+A stored point is identified by its series (measurement + tags) and its timestamp
+``ts_ms * 1e6 + seq``. The sequencer gives each *distinct* record of a series-millisecond
+("slot") the next ``seq`` in arrival order, and tells a repeat delivery apart from a new record:
+
+- per source, the k-th arrival of identical content in a slot is the k-th occurrence of that
+  content; if some source already stored that occurrence, it is a duplicate (both sources
+  running at once store each record once);
+- an arrival the transport flags as a possible repeat (MQTT ``dup`` or ``retain``) whose content
+  this source already delivered in that slot is a duplicate.
+
+Identical records in one slot (a buffer going 3 -> 4 -> 3 in one instant) therefore stay distinct,
+and a redelivered message overwrites nothing. The state of the recent slots of each series is
+persisted with the buffer in one transaction, so the numbering survives a gateway restart.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import orjson
+
+HISTORY = 8
+"""Slots kept per series (late duplicates older than this are numbered as new records)."""
+
+
+class _Slot:
+    __slots__ = ("assigned", "counts", "ts_ms")
+
+    def __init__(self, ts_ms: int) -> None:
+        self.ts_ms = ts_ms
+        self.assigned: list[int] = []  # content digest by seq
+        self.counts: dict[str, dict[int, int]] = {}  # source -> digest -> arrivals
+
+
+class Sequencer:
+    """Assigns ``seq`` numbers and recognises duplicates; see the module docstring."""
+
+    def __init__(self, max_series: int = 100_000) -> None:
+        self.max_series = max_series
+        self._series: OrderedDict[str, list[_Slot]] = OrderedDict()
+        self._dirty: set[str] = set()
+        self._evicted: set[str] = set()
+
+    def assign(
+        self, source: str, series: str, ts_ms: int, digest: int, maybe_dup: bool
+    ) -> int | None:
+        """Return the ``seq`` of this record, or ``None`` if it is a duplicate to skip."""
+        slot = self._slot(series, ts_ms)
+        seen = slot.counts.setdefault(source, {})
+        n = seen.get(digest, 0)
+        if maybe_dup and n:
+            return None
+        seen[digest] = n + 1
+        self._dirty.add(series)
+        occurrence = 0
+        for d in slot.assigned:
+            if d == digest:
+                occurrence += 1
+                if occurrence == n + 1:
+                    return None  # another source stored this occurrence already
+        slot.assigned.append(digest)
+        return len(slot.assigned) - 1
+
+    def _slot(self, series: str, ts_ms: int) -> _Slot:
+        slots = self._series.get(series)
+        if slots is None:
+            slots = self._series[series] = []
+            if len(self._series) > self.max_series:
+                old, _ = self._series.popitem(last=False)
+                self._evicted.add(old)
+                self._dirty.discard(old)
+        else:
+            self._series.move_to_end(series)
+        for slot in reversed(slots):
+            if slot.ts_ms == ts_ms:
+                return slot
+            if slot.ts_ms < ts_ms:
+                break
+        slot = _Slot(ts_ms)
+        slots.append(slot)
+        slots.sort(key=lambda s: s.ts_ms)
+        del slots[:-HISTORY]
+        return slot
+
+    def take_changes(self) -> tuple[dict[str, bytes], set[str]]:
+        """Return (series -> state to persist, series to forget) since the last call."""
+        changed = {s: _dump(self._series[s]) for s in self._dirty if s in self._series}
+        evicted = self._evicted - set(changed)
+        self._dirty = set()
+        self._evicted = set()
+        return changed, evicted
+
+    def load(self, series: str, state: bytes) -> None:
+        """Restore one series' state saved by ``take_changes``."""
+        slots = []
+        for ts_ms, assigned, counts in orjson.loads(state):
+            slot = _Slot(ts_ms)
+            slot.assigned = list(assigned)
+            slot.counts = {src: {int(d): n for d, n in pairs} for src, pairs in counts.items()}
+            slots.append(slot)
+        self._series[series] = slots
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+
+def _dump(slots: list[_Slot]) -> bytes:
+    return orjson.dumps(
+        [
+            [s.ts_ms, s.assigned, {src: list(c.items()) for src, c in s.counts.items()}]
+            for s in slots
+        ]
+    )

@@ -1,0 +1,194 @@
+"""Gateway settings: command line > environment (``TWIN_*``) > config file > defaults.
+
+The config file (TOML, YAML or JSON, chosen by its suffix) is named by ``--config`` or
+``TWIN_GATEWAY_CONFIG`` and uses the same keys as the fields below (``influx_url = "..."``).
+Secrets are ``SecretStr``: they never appear in logs or ``repr``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gateway.errors import SettingsError
+
+ENV_PREFIX = "TWIN_"
+CONFIG_ENV = "TWIN_GATEWAY_CONFIG"
+_config_path: ContextVar[Path | None] = ContextVar("gateway_config_path", default=None)
+
+
+class GatewaySettings(BaseSettings):
+    """Every setting of ``twin gateway``; each maps to ``TWIN_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    # InfluxDB
+    influx_url: str = Field(description="InfluxDB base URL, e.g. http://localhost:8086.")
+    influx_api: Literal["auto", "v1", "v2"] = Field(
+        "auto",
+        description="Write API: v1 (/write, InfluxDB 1.x), v2 (influxdb-client, 2.x/3.x), "
+        "or auto (from the /ping version header).",
+    )
+    influx_database: str = Field("twin", description="v1: database (created on 1.x).")
+    influx_retention_policy: str | None = Field(None, description="v1: retention policy.")
+    influx_username: str | None = Field(None, description="v1: user name.")
+    influx_password: SecretStr | None = Field(None, description="v1: password.")
+    influx_token: SecretStr | None = Field(None, description="v2/3.x: API token.")
+    influx_org: str = Field("-", description="v2: organisation (ignored by 3.x).")
+    influx_bucket: str | None = Field(None, description="v2: bucket (default: influx_database).")
+    influx_timeout_s: float = Field(10.0, gt=0, description="Timeout of one write request.")
+    # Sources
+    mqtt_url: str | None = Field(None, description="MQTT broker, mqtt://[user[:pass]@]host[:port].")
+    mqtt_topics: list[str] = Field(["#"], description="Topic filters to subscribe to (UNS tree).")
+    mqtt_client_id: str = Field(
+        "twin-gateway", description="MQTT client id: the persistent session's name."
+    )
+    mqtt_username: str | None = Field(None, description="MQTT user name.")
+    mqtt_password: SecretStr | None = Field(None, description="MQTT password.")
+    mqtt_keepalive_s: int = Field(30, gt=0, description="MQTT keep-alive.")
+    opcua_endpoint: str | None = Field(None, description="OPC UA server, opc.tcp://host:port/path.")
+    opcua_event_type: str = Field(
+        "TwinRecordEventType", description="Browse name of the record event type."
+    )
+    opcua_machines_folder: str = Field(
+        "Machines", description="Browse name of the machines folder."
+    )
+    opcua_event_scope: Literal["server", "machines"] = Field(
+        "server",
+        description="Subscribe to record events at the Server object (server), or at every "
+        "event notifier found by browsing the plant's objects (machines).",
+    )
+    opcua_publishing_interval_ms: int = Field(100, gt=0, description="Subscription interval.")
+    opcua_queue_size: int = Field(10_000, gt=0, description="Server-side event queue per item.")
+    # Pipeline
+    data_dir: Path = Field(Path("gateway-data"), description="Buffer, dead letters, state.")
+    batch_size: int = Field(5_000, gt=0, le=100_000, description="Lines per write request.")
+    flush_interval_s: float = Field(1.0, gt=0, description="Longest wait before a partial batch.")
+    buffer_max_records: int = Field(2_000_000, gt=0, description="Bound of the disk buffer.")
+    buffer_full_policy: Literal["drop_oldest", "block"] = Field(
+        "drop_oldest",
+        description="When the buffer is full: drop the oldest records (counted), "
+        "or block the sources (MQTT then queues in the broker).",
+    )
+    buffer_fsync: bool = Field(
+        False, description="fsync every buffer commit (power-loss safe; slower)."
+    )
+    retry_initial_s: float = Field(0.5, gt=0, description="First retry delay of a failed write.")
+    retry_max_s: float = Field(30.0, gt=0, description="Longest retry delay.")
+    metrics_interval_s: float = Field(10.0, gt=0, description="Period of the gateway's metrics.")
+    gateway_name: str = Field(
+        default_factory=socket.gethostname, description="Tag of the gateway's own metrics."
+    )
+    dead_letter_max_bytes: int = Field(
+        100_000_000, gt=0, description="Size at which the dead-letter file is rotated."
+    )
+    require_endpoints: bool = Field(
+        True, description="Exit at start when an endpoint is unreachable (else wait and retry)."
+    )
+
+    @field_validator("influx_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected http(s)://host[:port], got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+            raise ValueError(f"expected mqtt://host[:port], got {value!r}")
+        return value
+
+    @field_validator("opcua_endpoint")
+    @classmethod
+    def _opcua_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("opc.tcp://"):
+            raise ValueError(f"expected opc.tcp://host:port[/path], got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> GatewaySettings:
+        if self.mqtt_url is None and self.opcua_endpoint is None:
+            raise ValueError("give at least one source: mqtt_url or opcua_endpoint")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Command line (init), then environment, then the config file."""
+        return init_settings, env_settings, _ConfigFileSource(settings_cls)
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """Reads the file named by ``TWIN_GATEWAY_CONFIG`` (set by ``--config`` too)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _config_path.get() or os.environ.get(CONFIG_ENV)
+        return read_config_file(Path(path)) if path else {}
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Return the settings in a TOML, YAML or JSON file; raises ``SettingsError``."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SettingsError(f"config file {path}: cannot read ({exc.strerror})") from exc
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        elif path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise SettingsError(f"config file {path}: use a .toml, .yaml or .json file")
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise SettingsError(f"config file {path}: not valid ({exc})") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"config file {path}: expected a table of settings")
+    return data.get("gateway", data) if isinstance(data.get("gateway"), dict) else data
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> GatewaySettings:
+    """Build the settings; raises ``SettingsError`` naming the setting and its env variable."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    token = _config_path.set(config)
+    try:
+        return GatewaySettings(**given)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from exc
+    finally:
+        _config_path.reset(token)
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "settings"
+        env = f" ({ENV_PREFIX}{name.upper()})" if err["loc"] else ""
+        lines.append(f"setting {name}{env}: {err['msg']}")
+    return "; ".join(lines)

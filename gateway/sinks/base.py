@@ -1,0 +1,30 @@
+"""The sink interface: write one body of line protocol, or raise a ``SinkError``."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Sink(Protocol):
+    """Writes line protocol (nanosecond timestamps) to InfluxDB."""
+
+    name: str
+
+    def prepare(self) -> None:
+        """Make the target ready (create the 1.x database); raises ``SinkError``."""
+
+    def write(self, body: bytes) -> None:
+        """Write newline-separated lines; raises ``SinkUnavailableError``/``SinkRejectedError``."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def classify_status(status: int, text: str, where: str) -> Exception:
+    """Return the ``SinkError`` for an HTTP error status: 400 rejects the lines, others retry."""
+    from gateway.errors import SinkRejectedError, SinkUnavailableError
+
+    message = f"{where}: HTTP {status}: {text.strip()[:300]}"
+    if status == 400 and "database not found" not in text:
+        return SinkRejectedError(message)
+    return SinkUnavailableError(message)

@@ -1,0 +1,1 @@
+"""Sources: they put ``RawMessage``s into the gateway's bounded intake queue."""
