@@ -1,0 +1,138 @@
+"""The ``kpi`` command, the table/JSON/CSV renderings and event-log files."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from analytics import compute_report
+from analytics.cli import parse_window, print_kpi_tables, register, render
+from analytics.eventlog import EventLogError, read_event_log, write_event_log
+from analytics.rows import ROW_COLUMNS
+from tests.analytics.builders import worked_example
+
+
+@pytest.fixture()
+def app() -> typer.Typer:
+    """A typer app with only the analytics commands (as ``twin`` registers them)."""
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _root() -> None:
+        """Test root."""
+
+    return app
+
+
+@pytest.fixture()
+def log_path(tmp_path):
+    """The worked example saved as a gzip event log."""
+    path = tmp_path / "run.jsonl.gz"
+    write_event_log(worked_example(), path)
+    return path
+
+
+def test_event_log_round_trip(tmp_path):
+    """Records written and read back are equal, plain or gzip."""
+    records = worked_example()
+    for name in ("run.jsonl", "run.jsonl.gz"):
+        path = tmp_path / name
+        assert write_event_log(records, path) == len(records)
+        assert read_event_log(path) == records
+
+
+def test_event_log_errors_name_file_and_line(tmp_path):
+    """A bad line is reported with its file and line number."""
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"kind": "run_end", "t": 1}\n{"kind": "state", "t": 2}\n')
+    with pytest.raises(EventLogError, match=r"bad.jsonl:2"):
+        read_event_log(path)
+    with pytest.raises(EventLogError, match="cannot open"):
+        read_event_log(tmp_path / "missing.jsonl")
+
+
+def test_event_log_accepts_wire_payloads(tmp_path):
+    """Wire payloads (records plus run_id, ts, ts_ms) read as records."""
+    path = tmp_path / "wire.jsonl"
+    path.write_text('{"kind": "run_end", "t": 5.0, "run_id": "r", "ts": "x", "ts_ms": 5000}\n')
+    (rec,) = read_event_log(path)
+    assert rec.t == 5.0
+
+
+def test_kpi_command_json(app, log_path):
+    """``kpi LOG --format json`` prints rows with the worked example's OEE."""
+    res = CliRunner().invoke(app, ["kpi", str(log_path), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    oee = [r for r in doc["rows"] if r["metric"] == "oee" and r["scope"] == "st1"
+           and r["window"] == "window"]
+    assert oee[0]["value"] == pytest.approx(0.6979, abs=5e-5)
+    assert set(doc["rows"][0]) == set(ROW_COLUMNS)
+
+
+def test_kpi_command_csv_and_window(app, log_path, tmp_path):
+    """CSV output to a file; undefined values are empty cells; --window takes durations."""
+    out = tmp_path / "k.csv"
+    res = CliRunner().invoke(app, ["kpi", str(log_path), "-f", "csv", "-w", "0:30m",
+                                   "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    get = {(r["scope"], r["metric"]): r["value"] for r in rows if r["window"] == "window"}
+    assert float(get[("st1", "availability")]) == 0.0  # setup only in the first 30 min
+    assert get[("st1", "quality_ratio")] == ""  # undefined: no parts
+    assert rows[0]["t1_s"] == "1800.0"
+
+
+def test_kpi_command_table(app, log_path):
+    """The table output names the KPIs and marks undefined values."""
+    res = CliRunner().invoke(app, ["kpi", str(log_path)])
+    assert res.exit_code == 0, res.output
+    assert "69.8%" in res.stdout and "Bottlenecks" in res.stdout and "—" in res.stdout
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--format", "xml"], "--format"),
+    (["--window", "8h"], "window"),
+    (["--window", "8h:1h"], "window"),
+])
+def test_kpi_command_usage_errors(app, log_path, args, needle):
+    """Bad options exit with 2 and a message naming the option."""
+    res = CliRunner().invoke(app, ["kpi", str(log_path), *args])
+    assert res.exit_code == 2
+    assert needle in res.output
+
+
+def test_kpi_command_missing_log(app, tmp_path):
+    """A missing log exits with 2 and names the file."""
+    res = CliRunner().invoke(app, ["kpi", str(tmp_path / "nope.jsonl")])
+    assert res.exit_code == 2 and "nope.jsonl" in res.output
+
+
+def test_print_kpi_tables_to_a_file():
+    """``print_kpi_tables`` writes each format to a given stream."""
+    report = compute_report(worked_example())
+    for fmt in ("table", "json", "csv"):
+        buf = io.StringIO()
+        print_kpi_tables(report, fmt, file=buf)
+        assert buf.getvalue().strip()
+    with pytest.raises(ValueError, match="format"):
+        render(report, "xml")
+
+
+def test_parse_window():
+    """Windows are START:END durations."""
+    assert parse_window("8h:16h") == (8 * 3600.0, 16 * 3600.0)
+    assert parse_window(None) is None
+
+
+def test_gzip_log_is_really_gzip(log_path):
+    """The writer compresses ``.gz`` files."""
+    with gzip.open(log_path, "rt") as fh:
+        assert json.loads(fh.readline())["kind"] == "run_start"
