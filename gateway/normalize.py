@@ -158,7 +158,10 @@ class Normalizer:
             check_ts_ms(ts_ms)
             series, fields = point_parts(record, run_id)
         except (payloads.PayloadError, SchemaError) as exc:
-            return Rejected(str(exc))
+            text = str(exc)
+            if "StationState" in text:  # from_dict does not name the field here
+                text = f"state: {text}"
+            return Rejected(text)
         except (ValueError, TypeError) as exc:  # a record field of a type the contract forbids
             return Rejected(f"payload: {exc}")
         if isinstance(record, RunStart):

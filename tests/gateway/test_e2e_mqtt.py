@@ -1,0 +1,34 @@
+"""A simulator's log published over MQTT arrives in InfluxDB exactly once, in count and content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.gateway import helpers as h
+from tests.servers.influxdb import InfluxServer
+from tests.servers.mosquitto import Mosquitto
+
+pytestmark = pytest.mark.integration
+
+
+def test_batch_log_over_mqtt_exactly_once(
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, broker: Mosquitto
+) -> None:
+    records = h.run_log(6 * 3600)
+    run_id, start = h.envelope(records)
+    gw = h.start_gateway(h.settings(tmp_path, influxd, influx_db, mqtt_url=broker.url))
+    try:
+        pub = h.connect_publisher(broker.port)
+        h.publish(pub, records, run_id, start)
+        h.wait_stored(influxd, influx_db, len(records))
+        h.assert_same_records(records, h.read_stored(influxd, influx_db, run_id))
+        snap = gw.stats.snapshot()
+        assert snap["mqtt"]["records_in"] == len(records)
+        assert snap["mqtt"]["dead_lettered"] == 0
+        pub.disconnect()
+    finally:
+        gw.stop()
+    res = influxd.query('SELECT * FROM "gateway_stats" WHERE "source" = \'mqtt\'', influx_db)
+    assert res["results"][0]["series"][0]["values"], "the gateway's own metrics are stored"

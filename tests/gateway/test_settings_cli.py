@@ -1,0 +1,100 @@
+"""Settings from the command line, environment and config file; clear errors and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import SettingsError
+from gateway.settings import load_settings
+from twin.cli import main
+
+
+def test_precedence_cli_over_env_over_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "gw.toml"
+    cfg.write_text(
+        'influx_url = "http://file:8086"\nmqtt_url = "mqtt://file"\nbatch_size = 7\n'
+        'influx_database = "fromfile"\n'
+    )
+    monkeypatch.setenv("TWIN_INFLUX_DATABASE", "fromenv")
+    monkeypatch.setenv("TWIN_INFLUX_TOKEN", "s3cret")
+    s = load_settings(cfg, batch_size=9)
+    assert (s.influx_url, s.influx_database, s.batch_size) == ("http://file:8086", "fromenv", 9)
+    assert s.influx_token is not None and s.influx_token.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(s)
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_yaml_and_json_files(tmp_path: Path, suffix: str) -> None:
+    cfg = tmp_path / f"gw{suffix}"
+    body = (
+        "gateway:\n  influx_url: http://y:1\n  opcua_endpoint: opc.tcp://h:4840/\n"
+        if suffix == ".yaml"
+        else '{"influx_url": "http://y:1", "opcua_endpoint": "opc.tcp://h:4840/"}'
+    )
+    cfg.write_text(body)
+    assert load_settings(cfg).opcua_endpoint == "opc.tcp://h:4840/"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"influx_url": "ftp://x", "mqtt_url": "mqtt://b"}, "influx_url (TWIN_INFLUX_URL)"),
+        ({"influx_url": "http://x"}, "mqtt_url or opcua_endpoint"),
+        ({"influx_url": "http://x", "mqtt_url": "http://b"}, "mqtt_url (TWIN_MQTT_URL)"),
+        ({"influx_url": "http://x", "opcua_endpoint": "x"}, "opcua_endpoint"),
+        ({"influx_url": "http://x", "mqtt_url": "mqtt://b", "batch_size": 0}, "batch_size"),
+        ({"mqtt_url": "mqtt://b"}, "influx_url"),
+    ],
+)
+def test_bad_settings_name_the_setting(kwargs: dict, needle: str) -> None:
+    with pytest.raises(SettingsError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(None, **kwargs)
+
+
+def test_bad_config_file(tmp_path: Path) -> None:
+    bad = tmp_path / "gw.toml"
+    bad.write_text("influx_url = ")
+    with pytest.raises(SettingsError, match="config file"):
+        load_settings(bad)
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings(tmp_path / "missing.toml")
+
+
+def test_help_documents_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gateway", "--help"]) == 0
+    out = capsys.readouterr().out
+    for name in (
+        "TWIN_INFLUX_URL",
+        "TWIN_MQTT_URL",
+        "TWIN_OPCUA_ENDPOINT",
+        "TWIN_INFLUX_TOKEN",
+        "TWIN_BUFFER_FULL_POLICY",
+        "--influx-url",
+        "--mqtt-url",
+        "--opcua-endpoint",
+    ):
+        assert name in out.replace("\n", " ").replace("│", " ") or name in out
+
+
+def test_bad_setting_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gateway", "--influx-url", "nope", "--mqtt-url", "mqtt://x"]) == 2
+    assert "influx_url" in capsys.readouterr().err
+
+
+def test_unreachable_influx_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        [
+            "gateway",
+            "--influx-url",
+            "http://127.0.0.1:9",
+            "--mqtt-url",
+            "mqtt://127.0.0.1:9",
+            "--data-dir",
+            str(tmp_path),
+        ]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "http://127.0.0.1:9" in err and "influx_url" in err
