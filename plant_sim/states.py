@@ -68,7 +68,9 @@ STATE_INFO: dict[StationState, StateInfo] = {
     StationState.BLOCKED: StateInfo(
         IsoElement.ADOT, 2, "NotExecuting", 3, "Processing", 5, "Suspended", False, 6
     ),
-    StationState.IDLE: StateInfo(IsoElement.ADOT, 2, "NotExecuting", 0, "None", 4, "Idle", False, 7),
+    StationState.IDLE: StateInfo(
+        IsoElement.ADOT, 2, "NotExecuting", 0, "None", 4, "Idle", False, 7
+    ),
     StationState.PLANNED_DOWNTIME: StateInfo(
         IsoElement.PDOT, 1, "OutOfService", 1, "Maintenance", 2, "Stopped", None, 8
     ),

@@ -1,0 +1,170 @@
+"""``twin run``, ``twin validate`` and ``twin schema``: headless runs and scenario checks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from plant_sim.durations import parse_duration
+from plant_sim.eventlog import EventLog
+from plant_sim.scenario import Scenario, ScenarioError, json_schema, load_scenario
+from plant_sim.simulation import run_batch
+from plant_sim.states import StationState
+from plant_sim.summary import RunTally, tally
+
+log = logging.getLogger(__name__)
+err = Console(stderr=True)
+
+
+def load_or_exit(path: Path) -> Scenario:
+    """Load a scenario, or print its problems and exit with code 2."""
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def parse_until(value: str | None, scenario: Scenario) -> float:
+    """Return the run length in seconds from ``--until`` (default: the scenario's horizon)."""
+    if value is None:
+        return scenario.horizon
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--until") from None
+    if seconds <= 0:
+        raise typer.BadParameter("must be a positive duration", param_hint="--until")
+    return seconds
+
+
+def run_with_progress(scenario: Scenario, until_s: float, seed: int | None) -> EventLog:
+    """Run headless with a progress bar on stderr."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(f"simulating {scenario.name}", total=until_s)
+        return run_batch(
+            scenario, until_s, seed, on_progress=lambda now: progress.update(task, completed=now)
+        )
+
+
+_SHORT = {
+    StationState.PROCESSING: "proc",
+    StationState.SETUP: "setup",
+    StationState.MINOR_STOP: "minor",
+    StationState.DOWN: "down",
+    StationState.STARVED: "starv",
+    StationState.BLOCKED: "block",
+    StationState.IDLE: "idle",
+    StationState.PLANNED_DOWNTIME: "plan",
+    StationState.OFF_SHIFT: "off",
+}
+
+
+def summary_tables(run: RunTally) -> list[Table]:
+    """Per-station counts, per-station share of time in each state, and per-line flow."""
+    hours = run.duration_s / 3600.0 or 1.0
+    counts = Table(title=f"Stations ({run.duration_s / 3600.0:.1f} h simulated)")
+    for col in ("line", "station", "good", "scrap", "rework", "good/h"):
+        counts.add_column(col, justify="left" if col in ("line", "station") else "right")
+    states = Table(title="Share of time in each state (%)")
+    states.add_column("station")
+    for s in StationState:
+        states.add_column(_SHORT[s], justify="right")
+    for t in run.stations.values():
+        counts.add_row(
+            t.line,
+            t.station,
+            str(t.parts["good"]),
+            str(t.parts["scrap"]),
+            str(t.parts["rework"]),
+            f"{t.parts['good'] / hours:.1f}",
+        )
+        total = sum(t.seconds_in.values()) or 1.0
+        states.add_row(
+            t.station, *(f"{100.0 * t.seconds_in.get(s, 0.0) / total:.1f}" for s in StationState)
+        )
+    flow = Table(title="Lines")
+    for col in ("line", "released", "finished", "scrapped", "finished/h", "WIP avg", "WIP end"):
+        flow.add_column(col, justify="right" if col != "line" else "left")
+    for t in run.lines.values():
+        flow.add_row(
+            t.line,
+            str(t.released),
+            str(t.finished),
+            str(t.scrapped),
+            f"{t.finished / hours:.1f}",
+            f"{t.wip_area / run.duration_s if run.duration_s else 0.0:.1f}",
+            str(t.wip_end),
+        )
+    return [counts, states, flow]
+
+
+def run(
+    scenario_path: Path = typer.Argument(..., help="Scenario YAML file.", metavar="SCENARIO"),
+    until: str | None = typer.Option(None, help="Run length, e.g. 8h, 7d (default: horizon)."),
+    seed: int | None = typer.Option(None, help="Random seed (default: the scenario's)."),
+    out: Path | None = typer.Option(None, help="Write the event log here (.jsonl or .jsonl.gz)."),
+) -> None:
+    """Run a scenario headless, far faster than real time, and print its summary."""
+    scenario = load_or_exit(scenario_path)
+    until_s = parse_until(until, scenario)
+    began = time.perf_counter()
+    events = run_with_progress(scenario, until_s, seed)
+    wall = time.perf_counter() - began
+    log.info(
+        "simulated %s for %.1f h in %.2f s (%d records, %.0fx real time)",
+        scenario.name,
+        until_s / 3600.0,
+        wall,
+        len(events),
+        until_s / wall if wall else 0.0,
+    )
+    console = Console()
+    for table in summary_tables(tally(events)):
+        console.print(table)
+    if out is not None:
+        events.save(out)
+        log.info("event log written to %s", out)
+
+
+def validate(
+    scenario_path: Path = typer.Argument(..., help="Scenario YAML file.", metavar="SCENARIO"),
+) -> None:
+    """Check a scenario file; names the path of every problem."""
+    scenario = load_or_exit(scenario_path)
+    typer.echo(
+        f"{scenario_path}: ok ({len(scenario.lines)} line(s), "
+        f"{len(scenario.station_ids())} stations, {len(scenario.products)} product(s))"
+    )
+
+
+def schema(
+    out: Path | None = typer.Option(None, help="Write to this file instead of stdout."),
+) -> None:
+    """Print the JSON Schema of scenario files (for editor completion)."""
+    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this package's commands to the ``twin`` app."""
+    app.command("run")(run)
+    app.command("validate")(validate)
+    app.command("schema")(schema)

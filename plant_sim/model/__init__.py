@@ -1,0 +1,1 @@
+"""The SimPy plant model: pure simulation, no I/O, no wall clock."""

@@ -1,0 +1,102 @@
+"""A production line: how its stations take parts, pass them on, and where parts leave.
+
+The first station draws released parts (or, with no demand, makes parts without end: a saturated
+line) and the raw material they consume; later stations draw from the buffer before them.
+A part leaves at the last station (finished) or wherever it is scrapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import simpy
+
+from plant_sim.model.buffer import ObservedBuffer, ObservedPriorityBuffer
+from plant_sim.model.station import Hooks, Part, Proc, Station
+from plant_sim.model.supply import MaterialStock
+from plant_sim.records import Emit, PartLeft, PartReleased
+from plant_sim.states import StationState
+
+
+@dataclass
+class Line:
+    """Stations joined by buffers, with the release queue and stock that feed them."""
+
+    env: simpy.Environment
+    id: str
+    emit: Emit
+    products: list[str]
+    release: ObservedPriorityBuffer | None  # None: saturated line
+    materials: dict[str, tuple[MaterialStock, float]]  # product -> (stock, units per part)
+    wip_cap: simpy.Container | None
+    stations: list[Station] = field(default_factory=list)
+    buffers: list[ObservedBuffer] = field(default_factory=list)
+    on_leave: Callable[[Part, str], None] = lambda part, outcome: None
+    _made: int = 0
+
+    def hooks_for(self, position: int) -> Hooks:
+        """Return the take/hand-over hooks of the station at ``position``."""
+        take = self._take_released if position == 0 else self._take_from(position - 1)
+        last = position == len(self.buffers)
+        hand_over = self._finish if last else self._hand_to(position)
+        return Hooks(take, hand_over, self._scrapped)
+
+    def new_part(self, product: str, order_id: str | None, key: tuple[float, int, int]) -> Part:
+        """Create a part with the line's next serial number."""
+        self._made += 1
+        return Part(f"{self.id}-{self._made}", product, order_id, key)
+
+    def _take_released(self, station: Station) -> Proc:
+        env = self.env
+        if self.wip_cap is not None:
+            yield from station.wait_for(self.wip_cap.get(1), StationState.IDLE, "wip_cap")
+        if self.release is None:
+            part = self.new_part(self.products[0], None, (0.0, 0, 0))
+        else:
+            item = yield from station.wait_for(self.release.get(), StationState.IDLE, "no_order")
+            part = item.item
+        need = self.materials.get(part.product)
+        if need is not None:
+            stock, amount = need
+            yield from station.wait_for(stock.take(amount), StationState.STARVED, "material")
+            stock.report_consumption()
+        part.released_at = env.now
+        self.emit(PartReleased(env.now, self.id, part.id, part.product, part.order_id))
+        return part
+
+    def _take_from(self, index: int) -> Callable[[Station], Proc]:
+        buffer = self.buffers[index]
+
+        def take(station: Station) -> Proc:
+            part = yield from station.wait_for(buffer.get(), StationState.STARVED, "upstream")
+            return part
+
+        return take
+
+    def _hand_to(self, index: int) -> Callable[[Station, Part], Proc]:
+        buffer = self.buffers[index]
+
+        def hand_over(station: Station, part: Part) -> Proc:
+            yield from station.wait_for(buffer.put(part), StationState.BLOCKED, "downstream")
+
+        return hand_over
+
+    def _finish(self, station: Station, part: Part) -> Proc:
+        self._leave(part, "finished")
+        return
+        yield  # a generator, like every hand-over
+
+    def _scrapped(self, station: Station, part: Part) -> None:
+        self._leave(part, "scrapped")
+
+    def _leave(self, part: Part, outcome: str) -> None:
+        now = self.env.now
+        self.emit(
+            PartLeft(
+                now, self.id, part.id, part.product, part.order_id, outcome, now - part.released_at
+            )
+        )
+        if self.wip_cap is not None:
+            self.wip_cap.put(1)
+        self.on_leave(part, outcome)

@@ -1,0 +1,145 @@
+"""Customer orders: arrival (process or schedule), release to a line, completion, shipment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import simpy
+
+from plant_sim.distributions import Sampler
+from plant_sim.model.line import Line
+from plant_sim.model.station import Part, Proc
+from plant_sim.records import Emit, OrderEvent
+from plant_sim.scenario import DemandSpec
+
+
+@dataclass(slots=True)
+class _Order:
+    id: str
+    product: str
+    quantity: int
+    due: float
+    seq: int
+    line: Line
+    remaining: int
+
+
+@dataclass(slots=True)
+class DemandSamplers:
+    """The random parts of the arrival process."""
+
+    interarrival: Sampler | None
+    quantity: Sampler | None
+    due_in: Sampler | None
+    pick: Sampler  # uniform [0, 1) for the product mix
+
+
+class OrderBook:
+    """Creates orders, releases their parts to a line and ships them when complete."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        demand: DemandSpec,
+        rule: str,
+        lines: list[Line],
+        samplers: DemandSamplers,
+        surges: list[tuple[float, float, float]],
+        emit: Emit,
+    ) -> None:
+        self.env, self.demand, self.rule, self.lines = env, demand, rule, lines
+        self.samplers, self.surges, self.emit = samplers, surges, emit
+        self._orders: dict[str, _Order] = {}
+        self._seq = 0
+        mix = sorted(demand.mix.items())
+        total = sum(share for _, share in mix)
+        self._mix_cum = []
+        acc = 0.0
+        for product, share in mix:
+            acc += share / total if total else 0.0
+            self._mix_cum.append((acc, product))
+        for line in lines:
+            line.on_leave = self._part_left
+
+    def start(self) -> None:
+        """Start the arrival and schedule processes."""
+        if self.samplers.interarrival is not None:
+            self.env.process(self._arrivals())
+        if self.demand.schedule:
+            self.env.process(self._scheduled())
+
+    def _arrivals(self) -> Proc:
+        s = self.samplers
+        assert s.interarrival and s.quantity and s.due_in
+        while True:
+            yield self.env.timeout(s.interarrival() / self._surge_factor(self.env.now))
+            product = self._pick_product()
+            quantity = max(1, round(s.quantity()))
+            self.place(product, quantity, s.due_in())
+
+    def _scheduled(self) -> Proc:
+        for order in sorted(self.demand.schedule, key=lambda o: o.at):
+            if order.at > self.env.now:
+                yield self.env.timeout(order.at - self.env.now)
+            self.place(order.product, order.quantity, order.due_in)
+
+    def _surge_factor(self, now: float) -> float:
+        factor = 1.0
+        for start, end, f in self.surges:
+            if start <= now < end:
+                factor *= f
+        return factor
+
+    def _pick_product(self) -> str:
+        u = self.samplers.pick()
+        for cum, product in self._mix_cum:
+            if u < cum:
+                return product
+        return self._mix_cum[-1][1]
+
+    def place(self, product: str, quantity: int, due_in: float) -> str:
+        """Create an order, release it to the least-loaded line that makes it; return its id."""
+        now = self.env.now
+        self._seq += 1
+        order_id = f"O{self._seq:06d}"
+        line = min(
+            (ln for ln in self.lines if product in ln.products),
+            key=lambda ln: len(ln.release.items) if ln.release is not None else 0,
+        )
+        order = _Order(order_id, product, quantity, now + due_in, self._seq, line, quantity)
+        self._orders[order_id] = order
+        self.emit(OrderEvent(now, order_id, product, quantity, order.due, "arrived", None))
+        self.emit(OrderEvent(now, order_id, product, quantity, order.due, "released", line.id))
+        for index in range(quantity):
+            self._release_part(order, index)
+        return order_id
+
+    def _release_part(self, order: _Order, index: int) -> None:
+        primary = order.due if self.rule == "edd" else float(order.seq)
+        part = order.line.new_part(order.product, order.id, (primary, order.seq, index))
+        assert order.line.release is not None
+        order.line.release.put(simpy.PriorityItem(part.key, part))
+
+    def _part_left(self, part: Part, outcome: str) -> None:
+        order = self._orders.get(part.order_id or "")
+        if order is None:
+            return
+        if outcome == "scrapped":
+            self._release_part(order, part.key[2])  # make a replacement
+            return
+        order.remaining -= 1
+        if order.remaining == 0:
+            now = self.env.now
+            for event in ("completed", "shipped"):
+                self.emit(
+                    OrderEvent(
+                        now,
+                        order.id,
+                        order.product,
+                        order.quantity,
+                        order.due,
+                        event,
+                        order.line.id,
+                    )
+                )
+            del self._orders[order.id]

@@ -1,0 +1,282 @@
+"""Build the whole plant from a scenario: lines, stations, stock, orders, calendar, events."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import simpy
+
+from plant_sim.calendar import CalendarCursor, WorkCalendar
+from plant_sim.distributions import make_sampler, mean_of
+from plant_sim.model.buffer import ObservedBuffer, ObservedPriorityBuffer
+from plant_sim.model.line import Line
+from plant_sim.model.orders import DemandSamplers, OrderBook
+from plant_sim.model.station import Proc, Station, StationBehaviour, StopMode
+from plant_sim.model.supply import MaterialStock
+from plant_sim.random_streams import RandomStreams
+from plant_sim.records import Emit, ProcessSample, ScenarioEvent, ShiftChange
+from plant_sim.scenario import LineSpec, Scenario, StationSpec
+from plant_sim.states import StationState
+
+S = StationState
+
+
+@dataclass
+class Plant:
+    """Everything the model built, for the simulation driver and commands from outside."""
+
+    lines: list[Line]
+    stations: dict[str, Station]
+    orders: OrderBook | None
+    stocks: dict[str, MaterialStock] = field(default_factory=dict)
+
+
+def build_plant(
+    env: simpy.Environment, scenario: Scenario, streams: RandomStreams, emit: Emit
+) -> Plant:
+    """Create every process of the plant in scenario order (which keeps runs deterministic)."""
+    stocks = _build_stocks(env, scenario, streams, emit)
+    calendars = _calendar_factory(scenario)
+    lines, stations = [], {}
+    for spec in scenario.lines:
+        line = _build_line(env, scenario, spec, stocks, emit)
+        for position, station_spec in enumerate(spec.stations):
+            station = Station(
+                env,
+                spec.id,
+                station_spec.id,
+                _behaviour(scenario, spec, station_spec, streams),
+                CalendarCursor(calendars(station_spec.id)),
+                emit,
+                line.hooks_for(position),
+                temperature_c=station_spec.process.ambient_c,
+            )
+            line.stations.append(station)
+            stations[station.id] = station
+        lines.append(line)
+    orders = _build_orders(env, scenario, lines, streams, emit)
+    for station in stations.values():
+        station.start()
+    if orders is not None:
+        orders.start()
+    env.process(_sample_process_values(env, scenario, stations, streams, emit))
+    if scenario.calendar is not None:
+        env.process(_announce_shifts(env, calendars(None), emit))
+    env.process(_announce_events(env, scenario, emit))
+    return Plant(lines, stations, orders, stocks)
+
+
+def _build_stocks(
+    env: simpy.Environment, scenario: Scenario, streams: RandomStreams, emit: Emit
+) -> dict[str, MaterialStock]:
+    if scenario.supply is None:
+        return {}
+    stocks = {}
+    for m in scenario.supply.materials:
+        outages = [
+            (e.at, e.at + e.duration)
+            for e in scenario.events
+            if e.kind == "supplier_outage" and e.supplier == m.supplier
+        ]
+        lead = make_sampler(m.lead_time, streams.get(f"material.{m.id}.lead_time"))
+        stocks[m.id] = MaterialStock(
+            env, m.id, m.initial, m.reorder_point, m.order_quantity, lead, outages, emit
+        )
+    return stocks
+
+
+def _calendar_factory(scenario: Scenario):
+    start = scenario.start_time
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    offset = (start - midnight).total_seconds()
+    windows: list[tuple[float, float, str, list[str] | None]] = []
+    if scenario.calendar is not None:
+        windows += [
+            (m.start, m.start + m.duration, "maintenance", m.stations)
+            for m in scenario.calendar.maintenance
+        ]
+    windows += [
+        (e.at, e.at + e.duration, e.name, [e.station])
+        for e in scenario.events
+        if e.kind == "station_maintenance"
+    ]
+
+    def calendar_of(station: str | None) -> WorkCalendar:
+        mine = [
+            (s, e, r)
+            for s, e, r, who in windows
+            if station is not None and (who is None or station in who)
+        ]
+        return WorkCalendar(scenario.calendar, start.weekday(), offset, mine)
+
+    return calendar_of
+
+
+def _build_line(
+    env: simpy.Environment,
+    scenario: Scenario,
+    spec: LineSpec,
+    stocks: dict[str, MaterialStock],
+    emit: Emit,
+) -> Line:
+    products = scenario.line_products(spec)
+    release = (
+        None if scenario.demand is None else ObservedPriorityBuffer(env, spec.id, "release", emit)
+    )
+    materials = {}
+    for p in scenario.products:
+        if p.id in products and p.material is not None:
+            materials[p.id] = (stocks[p.material], p.material_per_unit)
+    cap = scenario.release.max_wip
+    wip_cap = None if cap is None else simpy.Container(env, capacity=cap, init=cap)
+    line = Line(env, spec.id, emit, products, release, materials, wip_cap)
+    line.buffers = [ObservedBuffer(env, spec.id, b.id, b.capacity, emit) for b in spec.buffers]
+    return line
+
+
+def _behaviour(
+    scenario: Scenario, line: LineSpec, spec: StationSpec, streams: RandomStreams
+) -> StationBehaviour:
+    name = spec.id
+    products = scenario.line_products(line)
+    dists = spec.cycle_times or dict.fromkeys(products, spec.cycle_time)
+    cycle = {p: make_sampler(d, streams.get(f"{name}.cycle.{p}")) for p, d in dists.items()}  # type: ignore[arg-type]
+    planned = {}
+    for p, d in dists.items():
+        explicit = (spec.planned_cycle_times or {}).get(p, spec.planned_cycle_time)
+        planned[p] = explicit if explicit is not None else mean_of(d)  # type: ignore[arg-type]
+    rework = {
+        p: make_sampler(spec.rework_time or d, streams.get(f"{name}.rework.{p}"))  # type: ignore[arg-type]
+        for p, d in dists.items()
+    }
+    stops = [
+        StopMode(
+            f.name,
+            S.DOWN,
+            make_sampler(f.tbf, streams.get(f"{name}.failure.{f.name}.tbf")),
+            make_sampler(f.ttr, streams.get(f"{name}.failure.{f.name}.ttr")),
+        )
+        for f in spec.failures
+    ]
+    if spec.minor_stops is not None:
+        ms = spec.minor_stops
+        stops.append(
+            StopMode(
+                "minor_stop",
+                S.MINOR_STOP,
+                make_sampler(ms.tbs, streams.get(f"{name}.minor_stop.tbs")),
+                make_sampler(ms.duration, streams.get(f"{name}.minor_stop.duration")),
+            )
+        )
+    pw = spec.power_kw
+    power = {
+        S.PROCESSING: pw.processing,
+        S.SETUP: pw.setup,
+        S.MINOR_STOP: pw.waiting,
+        S.STARVED: pw.waiting,
+        S.BLOCKED: pw.waiting,
+        S.IDLE: pw.waiting,
+        S.DOWN: pw.down,
+        S.PLANNED_DOWNTIME: pw.off_shift,
+        S.OFF_SHIFT: pw.off_shift,
+    }
+    setup = None if spec.setup is None else make_sampler(spec.setup, streams.get(f"{name}.setup"))
+    return StationBehaviour(
+        cycle,
+        planned,
+        setup,
+        rework,
+        stops,
+        spec.scrap,
+        spec.rework,
+        streams.get(f"{name}.quality"),
+        power,
+    )
+
+
+def _build_orders(
+    env: simpy.Environment,
+    scenario: Scenario,
+    lines: list[Line],
+    streams: RandomStreams,
+    emit: Emit,
+) -> OrderBook | None:
+    demand = scenario.demand
+    if demand is None:
+        return None
+
+    def sampler(spec, name):
+        return None if spec is None else make_sampler(spec, streams.get(f"demand.{name}"))
+
+    pick = streams.get("demand.mix")
+    samplers = DemandSamplers(
+        sampler(demand.interarrival, "interarrival"),
+        sampler(demand.quantity, "quantity"),
+        sampler(demand.due_in, "due_in"),
+        pick.random,
+    )
+    surges = [
+        (e.at, e.at + e.duration, e.factor) for e in scenario.events if e.kind == "demand_surge"
+    ]
+    return OrderBook(env, demand, scenario.release.rule, lines, samplers, surges, emit)
+
+
+def _sample_process_values(
+    env: simpy.Environment,
+    scenario: Scenario,
+    stations: dict[str, Station],
+    streams: RandomStreams,
+    emit: Emit,
+) -> Proc:
+    period = scenario.telemetry.sample_period
+    specs = {s.id: s.process for line in scenario.lines for s in line.stations}
+    noise = {sid: streams.get(f"{sid}.temperature") for sid in stations}
+    while True:
+        yield env.timeout(period)
+        for sid, station in stations.items():
+            p = specs[sid]
+            hot = station.state in (S.PROCESSING, S.SETUP)
+            target = p.processing_c if hot else p.ambient_c
+            decay = math.exp(-period / p.time_constant_s) if p.time_constant_s > 0 else 0.0
+            station.temperature_c = target + (station.temperature_c - target) * decay
+            reading = station.temperature_c + (
+                noise[sid].gauss(0.0, p.noise_c) if p.noise_c else 0.0
+            )
+            power = station.behaviour.power[station.state] if station.state else 0.0
+            emit(
+                ProcessSample(
+                    env.now,
+                    station.line,
+                    sid,
+                    round(reading, 3),
+                    power,
+                    station.energy_now(),
+                    station.speed,
+                )
+            )
+
+
+def _announce_shifts(env: simpy.Environment, calendar: WorkCalendar, emit: Emit) -> Proc:
+    previous_end = None
+    for window in calendar.shifts():
+        if previous_end is not None and window.start > previous_end:
+            if previous_end > env.now:
+                yield env.timeout(previous_end - env.now)
+            emit(ShiftChange(env.now, None))
+        if window.start > env.now:
+            yield env.timeout(window.start - env.now)
+        emit(ShiftChange(env.now, window.name))
+        previous_end = window.end
+
+
+def _announce_events(env: simpy.Environment, scenario: Scenario, emit: Emit) -> Proc:
+    marks = []
+    for e in scenario.events:
+        target = getattr(e, "supplier", None) or getattr(e, "station", None)
+        marks.append((e.at, 0, e.name, e.kind, "start", target))
+        marks.append((e.at + e.duration, 1, e.name, e.kind, "end", target))
+    for at, _, name, kind, phase, target in sorted(marks, key=lambda m: (m[0], m[1])):
+        if at > env.now:
+            yield env.timeout(at - env.now)
+        emit(ScenarioEvent(env.now, name, kind, phase, target))

@@ -1,0 +1,127 @@
+"""Cross-reference checks of a schema-valid scenario: ids unique, every reference resolves."""
+
+from __future__ import annotations
+
+from plant_sim.scenario import Scenario
+
+
+def cross_reference_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """Return ``(path, problem)`` pairs; empty when the scenario hangs together."""
+    problems: list[tuple[str, str]] = []
+    problems += _unique_ids(scenario)
+    problems += _line_problems(scenario)
+    problems += _demand_problems(scenario)
+    problems += _supply_problems(scenario)
+    problems += _calendar_and_event_problems(scenario)
+    return problems
+
+
+def _duplicates(ids: list[str]) -> set[str]:
+    seen: set[str] = set()
+    return {i for i in ids if i in seen or seen.add(i)}  # type: ignore[func-returns-value]
+
+
+def _unique_ids(scenario: Scenario) -> list[tuple[str, str]]:
+    out = []
+    for dup in sorted(_duplicates([p.id for p in scenario.products])):
+        out.append(("products", f"product id {dup!r} is used twice"))
+    for dup in sorted(_duplicates([line.id for line in scenario.lines])):
+        out.append(("lines", f"line id {dup!r} is used twice"))
+    for dup in sorted(_duplicates(scenario.station_ids())):
+        out.append(("lines", f"station id {dup!r} is used twice (station ids are plant-wide)"))
+    return out
+
+
+def _line_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    product_ids = {p.id for p in scenario.products}
+    out = []
+    for li, line in enumerate(scenario.lines):
+        where = f"lines[{li}]"
+        for pi, product in enumerate(line.products or []):
+            if product not in product_ids:
+                out.append((f"{where}.products[{pi}]", f"no product {product!r}"))
+        want = len(line.stations) - 1
+        if len(line.buffers) != want:
+            out.append((f"{where}.buffers", f"needs {want} buffer(s) between {want + 1} stations"))
+        makes = [p for p in scenario.line_products(line) if p in product_ids]
+        for si, station in enumerate(line.stations):
+            out += _station_problems(f"{where}.stations[{si}]", station, makes)
+    return out
+
+
+def _station_problems(where: str, station, products: list[str]) -> list[tuple[str, str]]:
+    out = []
+    if (station.cycle_time is None) == (station.cycle_times is None):
+        out.append((f"{where}.cycle_time", "give exactly one of cycle_time or cycle_times"))
+    if station.cycle_times is not None:
+        for product in products:
+            if product not in station.cycle_times:
+                out.append((f"{where}.cycle_times", f"no cycle time for product {product!r}"))
+        for product in station.cycle_times:
+            if product not in products:
+                out.append((f"{where}.cycle_times.{product}", "the line does not make it"))
+    for product in station.planned_cycle_times or {}:
+        if product not in products:
+            out.append((f"{where}.planned_cycle_times.{product}", "the line does not make it"))
+    if station.scrap + station.rework > 1.0:
+        out.append((f"{where}.rework", "scrap + rework probabilities exceed 1"))
+    return out
+
+
+def _demand_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    demand = scenario.demand
+    if demand is None:
+        return []
+    makeable = {p for line in scenario.lines for p in scenario.line_products(line)}
+    out = []
+    for product, share in demand.mix.items():
+        if product not in makeable:
+            out.append((f"demand.mix.{product}", "no line makes this product"))
+        if share < 0:
+            out.append((f"demand.mix.{product}", "a share must be >= 0"))
+    if demand.interarrival is not None:
+        if not demand.mix or sum(demand.mix.values()) <= 0:
+            out.append(("demand.mix", "an arrival process needs a product mix with shares > 0"))
+        if demand.quantity is None:
+            out.append(("demand.quantity", "an arrival process needs a quantity distribution"))
+        if demand.due_in is None:
+            out.append(("demand.due_in", "an arrival process needs a due_in distribution"))
+    elif not demand.schedule:
+        out.append(("demand", "give an interarrival process or a schedule of orders"))
+    for oi, order in enumerate(demand.schedule):
+        if order.product not in makeable:
+            out.append((f"demand.schedule[{oi}].product", f"no line makes {order.product!r}"))
+    return out
+
+
+def _supply_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    materials = {m.id for m in scenario.supply.materials} if scenario.supply else set()
+    out = []
+    for pi, product in enumerate(scenario.products):
+        if product.material is not None and product.material not in materials:
+            out.append(
+                (f"products[{pi}].material", f"no material {product.material!r} under supply")
+            )
+    return out
+
+
+def _calendar_and_event_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    stations = set(scenario.station_ids())
+    suppliers = {m.supplier for m in scenario.supply.materials} if scenario.supply else set()
+    out = []
+    if scenario.calendar is not None:
+        for mi, window in enumerate(scenario.calendar.maintenance):
+            for si, station in enumerate(window.stations or []):
+                if station not in stations:
+                    out.append(
+                        (f"calendar.maintenance[{mi}].stations[{si}]", f"no station {station!r}")
+                    )
+        for si, shift in enumerate(scenario.calendar.shifts):
+            if shift.start == shift.end:
+                out.append((f"calendar.shifts[{si}]", "start and end are the same time"))
+    for ei, event in enumerate(scenario.events):
+        if event.kind == "station_maintenance" and event.station not in stations:
+            out.append((f"events[{ei}].station", f"no station {event.station!r}"))
+        if event.kind == "supplier_outage" and event.supplier not in suppliers:
+            out.append((f"events[{ei}].supplier", f"no supplier {event.supplier!r} under supply"))
+    return out
