@@ -166,12 +166,17 @@ class CalendarCursor:
     """A station's position in its calendar; simulation time only moves forward."""
 
     def __init__(self, calendar: WorkCalendar) -> None:
+        self._calendar = calendar
         self._pauses = calendar.pauses()
         self._next: Pause | None = next(self._pauses, None)
 
     def _skip_past(self, now: float) -> None:
         while self._next is not None and self._next.end <= now:
             self._next = next(self._pauses, None)
+
+    def upcoming(self) -> Iterator[Pause]:
+        """A fresh iterator over every pause of the calendar (for a watcher process)."""
+        return self._calendar.pauses()
 
     def pause_at(self, now: float) -> Pause | None:
         """Return the pause covering ``now``, or None when the station may work."""

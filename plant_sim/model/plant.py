@@ -229,27 +229,34 @@ def _sample_process_values(
     streams: RandomStreams,
     emit: Emit,
 ) -> Proc:
+    """Every sample period: temperature (first-order lag towards the state's target), power,
+    and the energy counter of every station."""
     period = scenario.telemetry.sample_period
     specs = {s.id: s.process for line in scenario.lines for s in line.stations}
-    noise = {sid: streams.get(f"{sid}.temperature") for sid in stations}
+    plan = []
+    for sid, station in stations.items():
+        p = specs[sid]
+        decay = math.exp(-period / p.time_constant_s) if p.time_constant_s > 0 else 0.0
+        gauss = streams.get(f"{sid}.temperature").gauss
+        plan.append((station, p.processing_c, p.ambient_c, decay, gauss, p.noise_c))
+    hot_states = (S.PROCESSING, S.SETUP)
     while True:
         yield env.timeout(period)
-        for sid, station in stations.items():
-            p = specs[sid]
-            hot = station.state in (S.PROCESSING, S.SETUP)
-            target = p.processing_c if hot else p.ambient_c
-            decay = math.exp(-period / p.time_constant_s) if p.time_constant_s > 0 else 0.0
+        now = env.now
+        for station, hot_c, cold_c, decay, gauss, noise_c in plan:
+            state = station.state
+            target = hot_c if state in hot_states else cold_c
             station.temperature_c = target + (station.temperature_c - target) * decay
-            reading = station.temperature_c + (
-                noise[sid].gauss(0.0, p.noise_c) if p.noise_c else 0.0
+            reading = (
+                station.temperature_c + gauss(0.0, noise_c) if noise_c else station.temperature_c
             )
-            power = station.behaviour.power[station.state] if station.state else 0.0
+            power = station.behaviour.power[state] if state is not None else 0.0
             emit(
                 ProcessSample(
-                    env.now,
+                    now,
                     station.line,
-                    sid,
-                    round(reading, 3),
+                    station.id,
+                    reading,
                     power,
                     station.energy_now(),
                     station.speed,

@@ -9,15 +9,14 @@ An injected failure arrives as a SimPy ``Interrupt`` and is served at once (or a
 
 from __future__ import annotations
 
-import math
 import random
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
 
-from plant_sim.calendar import CalendarCursor
+from plant_sim.calendar import CalendarCursor, Pause
 from plant_sim.distributions import Sampler
 from plant_sim.records import Emit, PartDone, StateChange
 from plant_sim.states import StationState
@@ -98,6 +97,7 @@ class Station:
     temperature_c: float = 22.0
     holding: Part | None = None  # the part in the station (processing or blocked)
     _pending: list[_Injected] = field(default_factory=list)
+    _waiting: bool = False
     _clear_requested: bool = False
     process: simpy.Process | None = None
 
@@ -106,6 +106,7 @@ class Station:
         for mode in self.behaviour.stops:
             mode.left = mode.time_between()
         self.process = self.env.process(self.run())
+        self.env.process(self.watch_calendar(self.calendar.upcoming()))
 
     # -- the main loop -------------------------------------------------------------------------
 
@@ -228,17 +229,29 @@ class Station:
                 yield from self._sit_out_pause()
                 continue
             self.set_state(state, reason)
-            work_left = self.calendar.work_left(env.now)
+            self._waiting = True
             try:
-                if math.isinf(work_left):
-                    yield event
-                else:
-                    yield event | env.timeout(work_left)
+                yield event
             except simpy.Interrupt as irq:
                 self._on_interrupt(irq)
+            finally:
+                self._waiting = False
             if self._pending:
                 yield from self._serve_injected()
         return event.value
+
+    def watch_calendar(self, pauses: Iterator[Pause]) -> Proc:
+        """Wake the station when a pause begins while it waits for parts or space.
+
+        Work in progress checks the calendar itself (``_next_step``); only a waiting station
+        needs waking, so one timeout per pause replaces a timeout per wait.
+        """
+        env = self.env
+        for pause in pauses:
+            if pause.start > env.now:
+                yield env.timeout(pause.start - env.now)
+            if self._waiting and self.process is not None:
+                self.process.interrupt(("pause",))
 
     def _sit_out_pause(self) -> Proc:
         """Stay in the calendar's pause state until the station may work again."""
