@@ -36,6 +36,7 @@ def _register() -> None:
     plant_sim_cli.register(app)
     __import__("plant_sim.live.cli").live.cli.register(app)  # twin sim (live twin)
     __import__("gateway.cli").cli.register(app)  # twin gateway
+    __import__("analytics.cli").cli.register(app)  # twin kpi
     # Further packages register here: analytics, gateway, live twin, what-if, dashboards.
 
 
