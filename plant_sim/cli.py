@@ -1,4 +1,4 @@
-"""``twin run``, ``twin validate`` and ``twin schema``: headless runs and scenario checks."""
+"""``twin validate`` and ``twin schema``, and the pieces of ``twin run``: progress, summary."""
 
 from __future__ import annotations
 
@@ -113,34 +113,6 @@ def summary_tables(run: RunTally) -> list[Table]:
     return [counts, states, flow]
 
 
-def run(
-    scenario_path: Path = typer.Argument(..., help="Scenario YAML file.", metavar="SCENARIO"),
-    until: str | None = typer.Option(None, help="Run length, e.g. 8h, 7d (default: horizon)."),
-    seed: int | None = typer.Option(None, help="Random seed (default: the scenario's)."),
-    out: Path | None = typer.Option(None, help="Write the event log here (.jsonl or .jsonl.gz)."),
-) -> None:
-    """Run a scenario headless, far faster than real time, and print its summary."""
-    scenario = load_or_exit(scenario_path)
-    until_s = parse_until(until, scenario)
-    began = time.perf_counter()
-    events = run_with_progress(scenario, until_s, seed)
-    wall = time.perf_counter() - began
-    log.info(
-        "simulated %s for %.1f h in %.2f s (%d records, %.0fx real time)",
-        scenario.name,
-        until_s / 3600.0,
-        wall,
-        len(events),
-        until_s / wall if wall else 0.0,
-    )
-    console = Console()
-    for table in summary_tables(tally(events)):
-        console.print(table)
-    if out is not None:
-        events.save(out)
-        log.info("event log written to %s", out)
-
-
 def validate(
     scenario_path: Path = typer.Argument(..., help="Scenario YAML file.", metavar="SCENARIO"),
 ) -> None:
@@ -165,6 +137,5 @@ def schema(
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the ``twin`` app."""
-    app.command("run")(run)
     app.command("validate")(validate)
     app.command("schema")(schema)

@@ -34,6 +34,7 @@ def _register() -> None:
     from plant_sim import cli as plant_sim_cli
 
     plant_sim_cli.register(app)
+    app.command("run")(__import__("twin.run").run.run)  # twin run (headless + KPIs)
     __import__("plant_sim.live.cli").live.cli.register(app)  # twin sim (live twin)
     __import__("gateway.cli").cli.register(app)  # twin gateway
     __import__("analytics.cli").cli.register(app)  # twin kpi
@@ -44,18 +45,9 @@ _register()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the process exit code (for tests and ``python -m twin``)."""
+    """Run the CLI and return its exit code: 0 ok, 1 runtime failure, 2 usage or input error."""
     try:
-        app(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except SystemExit as exc:  # typer raises this for --help and typer.Exit
-        return int(exc.code or 0)
-    except Exception as exc:  # click's usage errors and our own clear failures
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        raise
+        app(args=list(argv) if argv is not None else None, standalone_mode=True)
+    except SystemExit as exc:  # click ends every standalone run this way
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0

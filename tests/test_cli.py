@@ -1,0 +1,76 @@
+"""The ``twin`` command line: help everywhere, clear errors, and a headless run end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from plant_sim.eventlog import EventLog
+from twin.cli import app, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def command_names() -> list[str]:
+    group = typer.main.get_group(app)
+    names = []
+    for name, command in group.commands.items():
+        names.append(name)
+        names += [f"{name} {sub}" for sub in getattr(command, "commands", {})]
+    return names
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    names = command_names()
+    assert {"run", "validate", "schema", "kpi"} <= set(names)
+    for name in names:
+        assert main([*name.split(), "--help"]) == 0, name
+        assert "Usage" in capsys.readouterr().out, name
+
+
+def test_run_prints_summary_and_kpis_and_writes_the_log(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run.jsonl.gz"
+    code = main(
+        ["run", str(ROOT / "scenarios/tandem_mm1.yaml"), "--until", "6h", "--out", str(out)]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    for title in ("Stations", "Share of time", "Lines", "OEE", "Bottlenecks"):
+        assert title in text, title
+    log = EventLog.load(out)
+    assert log.records[0].kind == "run_start" and log.records[-1].t == 6 * 3600
+
+
+def test_run_json_output_is_machine_readable(capsys) -> None:
+    assert (
+        main(["run", str(ROOT / "scenarios/tandem_mm1.yaml"), "--until", "2h", "-f", "json"]) == 0
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["scenario"] == "tandem_mm1" and doc["rows"]
+
+
+def test_bad_scenario_exits_2_naming_the_path(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        (ROOT / "scenarios/tandem_mm1.yaml").read_text().replace("horizon: 10d", "horizn: 10d")
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "twin", "run", str(bad)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "horizn" in result.stderr and "Extra inputs are not permitted" in result.stderr
+
+
+def test_bad_option_value_exits_2() -> None:
+    assert main(["run", str(ROOT / "scenarios/tandem_mm1.yaml"), "--until", "soon"]) == 2
+
+
+def test_validate_accepts_the_examples(capsys) -> None:
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        assert main(["validate", str(path)]) == 0
+    assert "ok" in capsys.readouterr().out
