@@ -11,14 +11,14 @@ import csv
 import io
 import sys
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from analytics.eventlog import EventLogError, read_event_log
+from analytics.eventlog import KPI_KINDS, read_event_log
 from analytics.registry import KPI_BY_ID
 from analytics.report import KpiReport, ScopeResult, compute_report
 from analytics.rows import ROW_COLUMNS
@@ -219,9 +219,14 @@ def parse_window(text: str | None) -> tuple[float, float] | None:
     return t0, t1
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+def _usage_error(param: str, message: str) -> NoReturn:
+    """Print ``error: PARAM: message`` to stderr and exit with status 2.
+
+    ``SystemExit`` rather than a click exception: ``twin.cli.main`` turns it into the exit
+    code whether typer runs standalone or not.
+    """
+    typer.echo(f"error: {param}: {message}", err=True)
+    raise SystemExit(2)
 
 
 def kpi_command(
@@ -234,15 +239,15 @@ def kpi_command(
 ) -> None:
     """Compute ISO 22400, flow, supply, loss and bottleneck KPIs from a saved event log."""
     if fmt not in FORMATS:
-        raise _fail(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+        _usage_error("--format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
     try:
         win = parse_window(window)
-        records = read_event_log(eventlog)
-        report = compute_report(records, win, shifts=shifts)
-    except EventLogError as exc:
-        raise _fail(str(exc)) from exc
     except ValueError as exc:
-        raise _fail(f"--{exc}" if str(exc).startswith("window") else str(exc)) from exc
+        _usage_error("--window", str(exc).removeprefix("window: "))
+    try:
+        report = compute_report(read_event_log(eventlog, KPI_KINDS), win, shifts=shifts)
+    except ValueError as exc:  # EventLogError included: names the file and line
+        _usage_error("EVENTLOG", str(exc))
     if output is None:
         print_kpi_tables(report, fmt)
     else:

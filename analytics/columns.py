@@ -165,7 +165,7 @@ def _station_keys(
 
 
 @contextmanager
-def _no_gc() -> Iterator[None]:
+def no_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector: millions of live records make its passes costly."""
     was = gc.isenabled()
     gc.disable()
@@ -178,7 +178,7 @@ def _no_gc() -> Iterator[None]:
 
 def to_columns(records: Iterable[Record]) -> PlantColumns:
     """Turn one run's record stream into columns. Raises ``ValueError`` on several runs."""
-    with _no_gc():
+    with no_gc():
         return _to_columns(records)
 
 

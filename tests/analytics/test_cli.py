@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from analytics import compute_report
 from analytics.cli import parse_window, print_kpi_tables, register, render
-from analytics.eventlog import EventLogError, read_event_log, write_event_log
+from analytics.eventlog import KPI_KINDS, EventLogError, read_event_log, write_event_log
 from analytics.rows import ROW_COLUMNS
 from tests.analytics.builders import worked_example
 
@@ -46,6 +46,15 @@ def test_event_log_round_trip(tmp_path):
         path = tmp_path / name
         assert write_event_log(records, path) == len(records)
         assert read_event_log(path) == records
+
+
+def test_event_log_kind_filter(tmp_path):
+    """``kinds`` keeps only the named record kinds."""
+    path = tmp_path / "run.jsonl"
+    write_event_log(worked_example(), path)
+    kept = read_event_log(path, {"run_start", "run_end", "state"})
+    assert {r.kind for r in kept} == {"run_start", "run_end", "state"}
+    assert len(read_event_log(path, KPI_KINDS)) == len(worked_example())
 
 
 def test_event_log_errors_name_file_and_line(tmp_path):
