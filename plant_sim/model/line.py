@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from plant_sim.model.buffer import ObservedBuffer, ObservedPriorityBuffer
+from plant_sim.model.buffer import Buffer, ReleaseQueue
 from plant_sim.model.station import Hooks, Part, Proc, Station
 from plant_sim.model.supply import MaterialStock
 from plant_sim.records import Emit, PartLeft, PartReleased
@@ -27,11 +27,11 @@ class Line:
     id: str
     emit: Emit
     products: list[str]
-    release: ObservedPriorityBuffer | None  # None: saturated line
+    release: ReleaseQueue | None  # None: saturated line
     materials: dict[str, tuple[MaterialStock, float]]  # product -> (stock, units per part)
     wip_cap: simpy.Container | None
     stations: list[Station] = field(default_factory=list)
-    buffers: list[ObservedBuffer] = field(default_factory=list)
+    buffers: list[Buffer] = field(default_factory=list)
     on_leave: Callable[[Part, str], None] = lambda part, outcome: None
     _made: int = 0
 
@@ -54,8 +54,11 @@ class Line:
         if self.release is None:
             part = self.new_part(self.products[0], None, (0.0, 0, 0))
         else:
-            item = yield from station.wait_for(self.release.get(), StationState.IDLE, "no_order")
-            part = item.item
+            part = self.release.take()
+            if part is None:
+                part = yield from station.wait_for(
+                    self.release.wait_take(), StationState.IDLE, "no_order"
+                )
         need = self.materials.get(part.product)
         if need is not None:
             stock, amount = need
@@ -69,7 +72,11 @@ class Line:
         buffer = self.buffers[index]
 
         def take(station: Station) -> Proc:
-            part = yield from station.wait_for(buffer.get(), StationState.STARVED, "upstream")
+            part = buffer.take()
+            if part is None:
+                part = yield from station.wait_for(
+                    buffer.wait_take(), StationState.STARVED, "upstream"
+                )
             return part
 
         return take
@@ -78,7 +85,10 @@ class Line:
         buffer = self.buffers[index]
 
         def hand_over(station: Station, part: Part) -> Proc:
-            yield from station.wait_for(buffer.put(part), StationState.BLOCKED, "downstream")
+            if not buffer.offer(part):
+                yield from station.wait_for(
+                    buffer.wait_offer(part), StationState.BLOCKED, "downstream"
+                )
 
         return hand_over
 

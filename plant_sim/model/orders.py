@@ -110,22 +110,25 @@ class OrderBook:
         self._orders[order_id] = order
         self.emit(OrderEvent(now, order_id, product, quantity, order.due, "arrived", None))
         self.emit(OrderEvent(now, order_id, product, quantity, order.due, "released", line.id))
-        for index in range(quantity):
-            self._release_part(order, index)
+        self._release_parts(order, range(quantity))
         return order_id
 
-    def _release_part(self, order: _Order, index: int) -> None:
+    def _release_parts(self, order: _Order, indices: range) -> None:
         primary = order.due if self.rule == "edd" else float(order.seq)
-        part = order.line.new_part(order.product, order.id, (primary, order.seq, index))
+        parts = [
+            order.line.new_part(order.product, order.id, (primary, order.seq, index))
+            for index in indices
+        ]
         assert order.line.release is not None
-        order.line.release.put(simpy.PriorityItem(part.key, part))
+        order.line.release.put_many([(part.key, part) for part in parts])
 
     def _part_left(self, part: Part, outcome: str) -> None:
         order = self._orders.get(part.order_id or "")
         if order is None:
             return
         if outcome == "scrapped":
-            self._release_part(order, part.key[2])  # make a replacement
+            index = part.key[2]
+            self._release_parts(order, range(index, index + 1))  # make a replacement
             return
         order.remaining -= 1
         if order.remaining == 0:

@@ -9,7 +9,7 @@ import simpy
 
 from plant_sim.calendar import CalendarCursor, WorkCalendar
 from plant_sim.distributions import make_sampler, mean_of
-from plant_sim.model.buffer import ObservedBuffer, ObservedPriorityBuffer
+from plant_sim.model.buffer import Buffer, ReleaseQueue
 from plant_sim.model.line import Line
 from plant_sim.model.orders import DemandSamplers, OrderBook
 from plant_sim.model.station import Proc, Station, StationBehaviour, StopMode
@@ -121,9 +121,7 @@ def _build_line(
     emit: Emit,
 ) -> Line:
     products = scenario.line_products(spec)
-    release = (
-        None if scenario.demand is None else ObservedPriorityBuffer(env, spec.id, "release", emit)
-    )
+    release = None if scenario.demand is None else ReleaseQueue(env, spec.id, emit)
     materials = {}
     for p in scenario.products:
         if p.id in products and p.material is not None:
@@ -131,7 +129,7 @@ def _build_line(
     cap = scenario.release.max_wip
     wip_cap = None if cap is None else simpy.Container(env, capacity=cap, init=cap)
     line = Line(env, spec.id, emit, products, release, materials, wip_cap)
-    line.buffers = [ObservedBuffer(env, spec.id, b.id, b.capacity, emit) for b in spec.buffers]
+    line.buffers = [Buffer(env, spec.id, b.id, b.capacity, emit) for b in spec.buffers]
     return line
 
 
