@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 
 import typer
@@ -17,7 +16,7 @@ from plant_sim.eventlog import EventLog
 from plant_sim.scenario import Scenario, ScenarioError, json_schema, load_scenario
 from plant_sim.simulation import run_batch
 from plant_sim.states import StationState
-from plant_sim.summary import RunTally, tally
+from plant_sim.summary import RunTally
 
 log = logging.getLogger(__name__)
 err = Console(stderr=True)
