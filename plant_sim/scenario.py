@@ -189,7 +189,12 @@ class ReleaseSpec(Spec):
     """How orders are released to the lines."""
 
     rule: Literal["fifo", "edd"] = "fifo"
-    lot_size: int | None = Field(None, ge=1, description="parts per lot; default: whole order")
+    lot_size: int | None = Field(
+        None,
+        ge=1,
+        description="parts per lot; an order's next lot is released when its previous lot's "
+        "last part starts, so lots of competing orders interleave (default: whole order)",
+    )
     max_wip: int | None = Field(None, ge=1, description="CONWIP cap per line")
 
 

@@ -33,6 +33,7 @@ class Line:
     stations: list[Station] = field(default_factory=list)
     buffers: list[Buffer] = field(default_factory=list)
     on_leave: Callable[[Part, str], None] = lambda part, outcome: None
+    on_start: Callable[[Part], None] = lambda part: None
     _made: int = 0
 
     def hooks_for(self, position: int) -> Hooks:
@@ -66,6 +67,7 @@ class Line:
             stock.report_consumption()
         part.released_at = env.now
         self.emit(PartReleased(env.now, self.id, part.id, part.product, part.order_id))
+        self.on_start(part)
         return part
 
     def _take_from(self, index: int) -> Callable[[Station], Proc]:

@@ -22,6 +22,7 @@ class _Order:
     seq: int
     line: Line
     remaining: int
+    next_index: int = 0  # first part index not yet released
 
 
 @dataclass(slots=True)
@@ -42,12 +43,15 @@ class OrderBook:
         env: simpy.Environment,
         demand: DemandSpec,
         rule: str,
+        lot_size: int | None,
         lines: list[Line],
         samplers: DemandSamplers,
         surges: list[tuple[float, float, float]],
         emit: Emit,
     ) -> None:
         self.env, self.demand, self.rule, self.lines = env, demand, rule, lines
+        self.lot_size = lot_size
+        self._lots_released = 0
         self.samplers, self.surges, self.emit = samplers, surges, emit
         self._orders: dict[str, _Order] = {}
         self._seq = 0
@@ -60,6 +64,7 @@ class OrderBook:
             self._mix_cum.append((acc, product))
         for line in lines:
             line.on_leave = self._part_left
+            line.on_start = self._part_started
 
     def start(self) -> None:
         """Start the arrival and schedule processes."""
@@ -110,17 +115,35 @@ class OrderBook:
         self._orders[order_id] = order
         self.emit(OrderEvent(now, order_id, product, quantity, order.due, "arrived", None))
         self.emit(OrderEvent(now, order_id, product, quantity, order.due, "released", line.id))
-        self._release_parts(order, range(quantity))
+        self._release_next_lot(order)
         return order_id
 
-    def _release_parts(self, order: _Order, indices: range) -> None:
-        primary = order.due if self.rule == "edd" else float(order.seq)
+    def _release_next_lot(self, order: _Order) -> None:
+        """Release the order's next lot (the whole order without a lot size)."""
+        size = self.lot_size or order.quantity
+        end = min(order.next_index + size, order.quantity)
+        self._release_parts(order, range(order.next_index, end), lot_end=end < order.quantity)
+        order.next_index = end
+
+    def _release_parts(self, order: _Order, indices: range, lot_end: bool = False) -> None:
+        """Queue parts; FIFO ranks lots by release, EDD by the order's due time."""
+        self._lots_released += 1
+        primary = order.due if self.rule == "edd" else float(self._lots_released)
         parts = [
             order.line.new_part(order.product, order.id, (primary, order.seq, index))
             for index in indices
         ]
+        if lot_end and parts:
+            parts[-1].ends_lot = True
         assert order.line.release is not None
         order.line.release.put_many([(part.key, part) for part in parts])
+
+    def _part_started(self, part: Part) -> None:
+        """When the last part of a lot starts, the order's next lot is released."""
+        if part.ends_lot:
+            order = self._orders.get(part.order_id or "")
+            if order is not None:
+                self._release_next_lot(order)
 
     def _part_left(self, part: Part, outcome: str) -> None:
         order = self._orders.get(part.order_id or "")

@@ -217,7 +217,9 @@ def _build_orders(
     surges = [
         (e.at, e.at + e.duration, e.factor) for e in scenario.events if e.kind == "demand_surge"
     ]
-    return OrderBook(env, demand, scenario.release.rule, lines, samplers, surges, emit)
+    return OrderBook(
+        env, demand, scenario.release.rule, scenario.release.lot_size, lines, samplers, surges, emit
+    )
 
 
 def _sample_process_values(

@@ -34,6 +34,7 @@ class Part:
     order_id: str | None
     key: tuple[float, int, int]  # release priority
     released_at: float = 0.0
+    ends_lot: bool = False  # its start releases the order's next lot
 
 
 @dataclass(slots=True)

@@ -131,3 +131,26 @@ def test_commands_name_an_unknown_station() -> None:
             assert "'nope'" in str(exc)
         else:
             raise AssertionError("expected a ValueError")
+
+
+def test_lot_size_interleaves_competing_orders() -> None:
+    """Whole orders run one after the other; lots of 10 alternate, with a changeover each time."""
+    data = scenario_data("tandem_mm1")
+    data["products"] = [{"id": "unit"}, {"id": "other"}]
+    data["lines"][0]["stations"][0]["setup"] = {"kind": "constant", "value": 60}
+    data["demand"] = {
+        "schedule": [
+            {"at": 0, "product": "unit", "quantity": 100, "due_in": "1d"},
+            {"at": 0, "product": "other", "quantity": 100, "due_in": "1d"},
+        ]
+    }
+
+    def setups(lot_size: int | None) -> int:
+        release = {"rule": "fifo", "lot_size": lot_size}
+        records = run_batch(make(data, release=release), until_s=DAY).records
+        shipped = [r for r in records if r.kind == "order" and r.event == "shipped"]
+        assert len(shipped) == 2
+        return len([s for s in spans_of(records, "s1", StationState.SETUP)])
+
+    assert setups(None) == 1
+    assert setups(10) == 19
