@@ -150,7 +150,7 @@ def test_lot_size_interleaves_competing_orders() -> None:
         records = run_batch(make(data, release=release), until_s=DAY).records
         shipped = [r for r in records if r.kind == "order" and r.event == "shipped"]
         assert len(shipped) == 2
-        return len([s for s in spans_of(records, "s1", StationState.SETUP)])
+        return len(spans_of(records, "s1", StationState.SETUP))
 
     assert setups(None) == 1
     assert setups(10) == 19
