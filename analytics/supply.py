@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from operator import attrgetter
 
 import numpy as np
 
@@ -70,19 +71,24 @@ def _orders(events: Sequence[OrderEvent]) -> dict[str, _Order]:
 
 def _stock(levels: Sequence[StockLevel], t0: float, t1: float, inc: bool) -> dict:
     """Return ``{material: (stock-outs started in window, hours at 0)}``."""
-    by_mat: dict[str, list[StockLevel]] = {}
-    for s in levels:
-        by_mat.setdefault(s.material, []).append(s)
+    n = len(levels)
+    mats = list(map(attrgetter("material"), levels))
+    codes = {m: i for i, m in enumerate(dict.fromkeys(mats))}
+    mat = np.fromiter(map(codes.__getitem__, mats), np.int32, n)
+    t_all = np.fromiter(map(attrgetter("t"), levels), float, n)
+    lv_all = np.fromiter(map(attrgetter("level"), levels), float, n)
     out: dict[str, tuple[int, float]] = {}
-    for mat, recs in by_mat.items():
-        t = np.array([r.t for r in recs], float)
-        empty = np.array([r.level <= 0 for r in recs], bool)
+    for name, i in codes.items():
+        pick = mat == i
+        t, empty = t_all[pick], lv_all[pick] <= 0
+        order = np.argsort(t, kind="stable")
+        t, empty = t[order], empty[order]
         starts = empty & ~np.concatenate([[False], empty[:-1]])
         inside = (t >= t0) & ((t <= t1) if inc else (t < t1))
         hours = 0.0
         if t1 > t0:
             hours = step_mean(t, empty.astype(float), t0, t1, 0.0) * (t1 - t0) / 3600.0
-        out[mat] = (int((starts & inside).sum()), float(hours))
+        out[name] = (int((starts & inside).sum()), float(hours))
     return out
 
 
