@@ -9,6 +9,7 @@ no I/O.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -137,14 +138,11 @@ def _bins(cols: PlantColumns, t0: float, t1: float, shifts: bool):
     edges = np.unique(np.array([t0, *inner, t1], float))
     if len(edges) == 1:
         edges = np.array([t0, t1], float)
+    times = [t for t, _ in changes]
     labels: list[str | None] = []
-    for start in edges[:-1]:
-        current = None
-        for t, name in changes:
-            if t > start:
-                break
-            current = name
-        labels.append(current)
+    for start in edges[:-1].tolist():
+        k = bisect_right(times, start) - 1
+        labels.append(changes[k][1] if k >= 0 else None)
     return edges, labels
 
 
