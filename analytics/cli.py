@@ -123,19 +123,22 @@ def _loss_tables(report: KpiReport) -> list[Table]:
     return [pareto, stops, views]
 
 
-def _bottleneck_table(report: KpiReport) -> Table:
-    table = _table("Bottlenecks (active period method)", "line / station",
-                   ["avg active min", "active", "sole", "shifting", "blocked", "starved"])
+def _bottleneck_tables(report: KpiReport) -> list[Table]:
+    tables = []
     for b in report.bottlenecks:
-        table.add_row(f"[bold]{b.line}[/]", f"avg: {b.average_bottleneck or UNDEFINED}",
-                      f"momentary: {b.momentary_bottleneck or UNDEFINED}",
-                      f"shifting {fmt_value('oee', b.shifting_ratio)}", "", "", "")
+        title = (f"Bottleneck {b.line} (active period method): average "
+                 f"{b.average_bottleneck or UNDEFINED}, momentary "
+                 f"{b.momentary_bottleneck or UNDEFINED}, shifting "
+                 f"{fmt_value('oee', b.shifting_ratio)} of working time")
+        table = _table(title, "station", ["avg active", "active", "sole", "shifting",
+                                          "blocked", "starved"])
         for s in b.stations:
-            table.add_row(f"  {s.station}", fmt_value("x_s", s.avg_active_period_s),
+            table.add_row(s.station, fmt_value("x_s", s.avg_active_period_s),
                           *(fmt_value("active_ratio", getattr(s, m)) for m in (
                               "active_ratio", "sole_bottleneck_ratio",
                               "shifting_bottleneck_ratio", "blocked_ratio", "starved_ratio")))
-    return table
+        tables.append(table)
+    return tables
 
 
 def _flow_supply_tables(report: KpiReport) -> list[Table]:
@@ -164,7 +167,8 @@ def _render_tables(report: KpiReport, console: Console) -> None:
               _elements_table(scopes)]
     if report.shifts:
         tables.append(_shift_table(report))
-    tables += [*_loss_tables(report), _bottleneck_table(report), *_flow_supply_tables(report)]
+    tables += [*_loss_tables(report), *_bottleneck_tables(report),
+               *_flow_supply_tables(report)]
     for t in tables:
         console.print()
         console.print(t)

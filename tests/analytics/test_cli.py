@@ -103,7 +103,7 @@ def test_kpi_command_table(app, log_path):
     """The table output names the KPIs and marks undefined values."""
     res = CliRunner().invoke(app, ["kpi", str(log_path)])
     assert res.exit_code == 0, res.output
-    assert "69.8%" in res.stdout and "Bottlenecks" in res.stdout and "—" in res.stdout
+    assert "69.8%" in res.stdout and "Bottleneck line1" in res.stdout and "—" in res.stdout
 
 
 @pytest.mark.parametrize("args,needle", [
