@@ -171,3 +171,14 @@ def test_window_end_before_start_is_rejected():
     b = LogBuilder()
     with pytest.raises(ValueError, match="window"):
         compute_report(b.build(_ideal(b)), window=(100.0, 50.0))
+
+
+def test_empty_window_and_window_past_the_run_end():
+    """A zero-length window gives undefined KPIs; time after the run end is unobserved."""
+    b = LogBuilder()
+    records = b.build(_ideal(b))
+    empty = compute_report(records, window=(600.0, 600.0))
+    assert empty.plant.kpis.availability is None and empty.plant.kpis.throughput_uph is None
+    assert empty.flow["plant"].wip_avg is None
+    past = compute_report(records, window=(0.0, 2 * HOUR)).scope("st1").elements
+    assert past.unobserved_s == HOUR and past.apt_s == HOUR and past.pq == 60
