@@ -1,0 +1,211 @@
+"""``twin analytics`` (the periodic KPI service) and ``twin backfill`` (history at first start).
+
+Both read their InfluxDB settings from options or the same environment variables as the
+gateway (``TWIN_INFLUX_URL``, ``TWIN_INFLUX_DATABASE``, ``TWIN_INFLUX_TOKEN``, ...). Exit codes:
+2 for bad options or scenarios, 1 when InfluxDB cannot be used.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+import typer
+
+from analytics.service.influx import (
+    InfluxConfig,
+    InfluxError,
+    InfluxQL,
+    ensure_dbrp,
+    server_version,
+)
+
+logger = logging.getLogger(__name__)
+
+URL = typer.Option(
+    "http://localhost:8086",
+    "--influx-url",
+    envvar="TWIN_INFLUX_URL",
+    help="InfluxDB base URL (1.x, 2.x or 3.x).",
+)
+DATABASE = typer.Option(
+    "twin",
+    "--database",
+    envvar="TWIN_INFLUX_DATABASE",
+    help="Database (1.x, 3.x) or DBRP database name (2.x).",
+)
+TOKEN = typer.Option(
+    None,
+    "--token",
+    envvar="TWIN_INFLUX_TOKEN",
+    show_default=False,
+    help="API token (2.x, 3.x), sent as 'Authorization: Token ...'.",
+)
+ORG = typer.Option(
+    None,
+    "--org",
+    envvar="TWIN_INFLUX_ORG",
+    help="2.x organisation: with it, the DBRP mapping is created if missing.",
+)
+USER = typer.Option(None, "--username", envvar="TWIN_INFLUX_USERNAME", help="1.x user name.")
+PASSWORD = typer.Option(
+    None, "--password", envvar="TWIN_INFLUX_PASSWORD", show_default=False, help="1.x password."
+)
+WAIT = typer.Option(60.0, "--wait", help="Seconds to wait for InfluxDB at start.")
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def connect(config: InfluxConfig, wait_s: float) -> str:
+    """Wait for InfluxDB; on 2.x with an org, make sure the DBRP mapping exists. Returns version."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            version = server_version(config)
+            break
+        except InfluxError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
+    if version.lstrip("vV").startswith("2") and config.org:
+        ensure_dbrp(config)
+    logger.info("InfluxDB %s at %s, database %s", version or "?", config.url, config.database)
+    return version
+
+
+def analytics(
+    influx_url: str = URL,
+    database: str = DATABASE,
+    token: str = TOKEN,
+    org: str = ORG,
+    username: str = USER,
+    password: str = PASSWORD,
+    interval: float = typer.Option(30.0, "--interval", help="Seconds between cycles."),
+    run_id: list[str] = typer.Option(
+        [], "--run-id", help="Follow this run (repeat); default: the run with the newest data."
+    ),
+    settle: float = typer.Option(
+        900.0, "--settle", help="Data seconds past a window's end before it is final."
+    ),
+    once: bool = typer.Option(False, "--once", help="Run one cycle and exit."),
+    health_file: Path = typer.Option(
+        None, "--health-file", help="Touched after every good cycle (container health)."
+    ),
+    wait: float = WAIT,
+) -> None:
+    """Compute KPIs per station, line and plant for the current shift, hour and day, repeatedly."""
+    from analytics.service.reader import RunReader
+    from analytics.service.service import AnalyticsService
+    from analytics.service.writer import LineWriter, make_sink
+
+    if interval <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--interval")
+    config = InfluxConfig(influx_url, database, token, username, password, org)
+    try:
+        connect(config, wait)
+        writer = LineWriter(make_sink(config))
+        writer.prepare()
+        service = AnalyticsService(
+            RunReader(InfluxQL(config)), writer, run_id, health_file=health_file, settle_s=settle
+        )
+        if once:
+            service.cycle()
+            return
+    except InfluxError as exc:
+        raise _fail(str(exc), 1) from None
+    stop = threading.Event()
+
+    def _stop(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    service.run_forever(interval, stop)
+
+
+def _end_ms(text: str) -> int:
+    if text == "now":
+        return int(time.time() * 1000)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not 'now' or an ISO time", param_hint="--end"
+        ) from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter("give a time zone, e.g. 2026-01-19T00:00Z", param_hint="--end")
+    return int(moment.timestamp() * 1000)
+
+
+def backfill(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    days: float = typer.Option(14.0, "--days", help="Days of history before --end."),
+    end: str = typer.Option("now", "--end", help="End of the history: 'now' or an ISO time."),
+    seed: int = typer.Option(None, "--seed", help="Random seed (default: the scenario's)."),
+    run_id: str = typer.Option(None, "--run-id", help="Default: NAME-backfill-DATE-sSEED."),
+    skip_existing: bool = typer.Option(
+        False, "--skip-existing", help="Do nothing if a backfill of this scenario is stored."
+    ),
+    influx_url: str = URL,
+    database: str = DATABASE,
+    token: str = TOKEN,
+    org: str = ORG,
+    username: str = USER,
+    password: str = PASSWORD,
+    wait: float = WAIT,
+) -> None:
+    """Simulate the past days and write telemetry and KPIs straight into InfluxDB."""
+    from analytics.service.backfill import backfill as run_backfill
+    from analytics.service.reader import RunReader
+    from analytics.service.writer import BackgroundWriter, LineWriter, make_sink
+    from plant_sim.cli import load_or_exit
+
+    if days <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--days")
+    sc = load_or_exit(scenario)
+    end_ms = _end_ms(end)
+    config = InfluxConfig(influx_url, database, token, username, password, org)
+    try:
+        connect(config, wait)
+        if skip_existing:
+            stored = RunReader(InfluxQL(config)).latest_by_run()
+            done = [r for r in stored if r.startswith(f"{sc.name}-backfill-")]
+            if done:
+                print(f"backfill skipped: {', '.join(sorted(done))} already stored")
+                return
+        line_writer = LineWriter(make_sink(config))
+        line_writer.prepare()
+        writer = BackgroundWriter(line_writer)
+        try:
+            result = run_backfill(sc, end_ms, days, writer.put, seed=seed, run_id=run_id)
+        finally:
+            writer.close()
+    except InfluxError as exc:
+        raise _fail(str(exc), 1) from None
+    print(
+        f"backfill {result.run_id}: {result.sim_days:.2f} days, {result.records} records, "
+        f"{result.kpi_lines} KPI points ({result.windows} windows) in {result.seconds:.1f} s "
+        f"({result.sim_days / result.seconds * 60:.1f} simulated days per minute)"
+    )
+
+
+def register_analytics(app: typer.Typer) -> None:
+    """Add ``twin analytics`` to the ``twin`` app."""
+    app.command("analytics")(analytics)
+
+
+def register_backfill(app: typer.Typer) -> None:
+    """Add ``twin backfill`` to the ``twin`` app."""
+    app.command("backfill")(backfill)
+
+
+__all__ = ["analytics", "backfill", "connect", "register_analytics", "register_backfill"]

@@ -1,0 +1,113 @@
+"""Write line protocol through the gateway's v1 sink (``/write``: InfluxDB 1.x, 2.x and 3.x).
+
+``LineWriter.write(lines)`` sends batches of ``batch_size`` lines, retrying a batch that InfluxDB
+could not take for now (``SinkUnavailableError``) with a growing delay, and raises
+``InfluxError`` when it still fails or when InfluxDB refuses the lines themselves.
+``BackgroundWriter`` does the same from a thread behind a bounded queue, so a producer (the
+backfill simulation) keeps one core busy while InfluxDB takes the previous batches.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Sequence
+
+from analytics.service.influx import InfluxConfig, InfluxError
+from gateway.errors import SinkError, SinkUnavailableError
+from gateway.sinks.base import Sink
+from gateway.sinks.influx_v1 import InfluxV1Sink
+
+BATCH_SIZE = 5_000
+
+
+def make_sink(config: InfluxConfig) -> InfluxV1Sink:
+    """Return the gateway's ``/write`` sink for ``config`` (creates the database on 1.x)."""
+    return InfluxV1Sink(
+        config.url,
+        config.database,
+        None,
+        config.username,
+        config.password,
+        config.token,
+        config.timeout_s,
+    )
+
+
+class LineWriter:
+    """Writes lines in batches with retries; counts what it wrote."""
+
+    def __init__(
+        self, sink: Sink, batch_size: int = BATCH_SIZE, retries: int = 5, delay_s: float = 0.5
+    ) -> None:
+        self.sink = sink
+        self.batch_size = batch_size
+        self.retries = retries
+        self.delay_s = delay_s
+        self.lines_written = 0
+
+    def prepare(self) -> None:
+        """Make the target ready (``CREATE DATABASE`` on 1.x)."""
+        try:
+            self.sink.prepare()
+        except SinkError as exc:
+            raise InfluxError(str(exc)) from exc
+
+    def write(self, lines: Sequence[str]) -> None:
+        """Write every line; raises ``InfluxError`` naming the endpoint when it cannot."""
+        for i in range(0, len(lines), self.batch_size):
+            self._write_batch("\n".join(lines[i : i + self.batch_size]).encode())
+        self.lines_written += len(lines)
+
+    def _write_batch(self, body: bytes) -> None:
+        delay = self.delay_s
+        for attempt in range(self.retries + 1):
+            try:
+                self.sink.write(body)
+                return
+            except SinkUnavailableError as exc:
+                if attempt == self.retries:
+                    raise InfluxError(f"{exc} (gave up after {attempt + 1} attempts)") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+            except SinkError as exc:
+                raise InfluxError(str(exc)) from exc
+
+    def close(self) -> None:
+        """Close the sink."""
+        self.sink.close()
+
+
+class BackgroundWriter:
+    """A ``LineWriter`` in a thread: ``put(lines)`` queues, ``close()`` waits for the rest."""
+
+    def __init__(self, writer: LineWriter, max_pending: int = 8) -> None:
+        self.writer = writer
+        self._queue: queue.Queue[Sequence[str] | None] = queue.Queue(maxsize=max_pending)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="backfill-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, lines: Sequence[str]) -> None:
+        """Queue lines for writing (blocks while ``max_pending`` chunks wait)."""
+        self._raise()
+        self._queue.put(lines)
+
+    def close(self) -> None:
+        """Write what is queued, stop the thread, and raise its error, if any."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise InfluxError(f"background write failed: {self.error}") from self.error
+
+    def _run(self) -> None:
+        while (lines := self._queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.writer.write(lines)
+                except BaseException as exc:  # reported by put() and close()
+                    self.error = exc
