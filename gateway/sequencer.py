@@ -21,7 +21,7 @@ from collections import OrderedDict
 
 import orjson
 
-HISTORY = 8
+HISTORY = 32
 """Slots kept per series (late duplicates older than this are numbered as new records)."""
 
 
@@ -37,7 +37,7 @@ class _Slot:
 class Sequencer:
     """Assigns ``seq`` numbers and recognises duplicates; see the module docstring."""
 
-    def __init__(self, max_series: int = 100_000) -> None:
+    def __init__(self, max_series: int = 50_000) -> None:
         self.max_series = max_series
         self._series: OrderedDict[str, list[_Slot]] = OrderedDict()
         self._dirty: set[str] = set()

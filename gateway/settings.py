@@ -68,6 +68,12 @@ class GatewaySettings(BaseSettings):
         description="Subscribe to record events at the Server object (server), or at every "
         "event notifier found by browsing the plant's objects (machines).",
     )
+    opcua_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="OPC UA request timeout and keep-alive probe period (a busy "
+        "server that answers slower than this counts as lost).",
+    )
     opcua_publishing_interval_ms: int = Field(100, gt=0, description="Subscription interval.")
     opcua_queue_size: int = Field(10_000, gt=0, description="Server-side event queue per item.")
     # Pipeline

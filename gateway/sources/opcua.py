@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import queue
 import threading
 import time
@@ -93,7 +94,11 @@ class OpcUaSource:
 
     async def _session(self, first: threading.Event) -> None:
         assert self._wake is not None
-        client = Client(self.endpoint, timeout=10.0)
+        client = Client(
+            self.endpoint,
+            timeout=self.settings.opcua_timeout_s,
+            watchdog_intervall=self.settings.opcua_timeout_s,
+        )
         lost = asyncio.Event()
 
         async def on_lost(exc: Exception) -> None:
@@ -107,10 +112,13 @@ class OpcUaSource:
             notifiers = await find_notifiers(
                 client, self.settings.opcua_machines_folder, self.settings.opcua_event_scope
             )
+            interval_ms = self.settings.opcua_publishing_interval_ms
+            # keep-alive long enough that a busy server is not taken for a dead subscription
+            keepalive = max(20, math.ceil(self.settings.opcua_timeout_s * 1000 / interval_ms))
             params = ua.CreateSubscriptionParameters(
-                RequestedPublishingInterval=self.settings.opcua_publishing_interval_ms,
-                RequestedLifetimeCount=600,
-                RequestedMaxKeepAliveCount=20,
+                RequestedPublishingInterval=interval_ms,
+                RequestedLifetimeCount=keepalive * 10,
+                RequestedMaxKeepAliveCount=keepalive,
                 MaxNotificationsPerPublish=0,
             )
             sub = await client.create_subscription(params, _Handler(self))
@@ -216,4 +224,4 @@ async def _notifies(node: Node) -> bool:
     except ua.UaError:
         return False
     value = notifier.Value.Value if notifier.Value is not None else 0
-    return bool(int(value or 0) & ua.EventNotifier.SubscribeToEvents)
+    return bool(int(value or 0) & (1 << ua.EventNotifier.SubscribeToEvents))  # a bit index
