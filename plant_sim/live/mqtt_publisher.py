@@ -51,6 +51,7 @@ class MqttSettings:
     connect_timeout_s: float = 10.0  # how long start() waits for the first connection
     require_broker: bool = False  # True: start() fails if not connected by then
     reconnect_max_s: float = 10.0
+    drain_timeout_s: float = 30.0  # stop() waits this long for queued messages
     uns_extras: bool | None = None  # add the "uns" object; None = only if payloads.decode allows
 
 
@@ -150,14 +151,20 @@ class MqttPublisher:
             "%s; QoS 1 messages are queued meanwhile (max %d)", msg, self.settings.max_queued
         )
 
-    async def stop(self, timeout_s: float = 5.0) -> None:
-        """Mark the simulator offline, wait for queued messages (bounded), disconnect."""
-        client, self._client = self._client, None
+    async def stop(self) -> None:
+        """Deliver what is queued (up to ``drain_timeout_s``), mark offline, disconnect."""
+        client = self._client
         if client is None:
             return
+        if self.pending():  # also while reconnecting: paho sends them once the broker is back
+            await self.drain(self.settings.drain_timeout_s)
         if self.connected:
             info = client.publish(self.status_topic, self._status(False, "stopped"), 1, True)
-            await asyncio.to_thread(_wait_drained, client, info, timeout_s)
+            await asyncio.to_thread(_wait_drained, client, info, 5.0)
+        left = self.pending()
+        if left:
+            logger.error("MQTT: %d QoS>0 messages were not delivered before the shutdown", left)
+        self._client = None
         client.disconnect()
         client.loop_stop()
         self._connected.clear()
@@ -168,7 +175,9 @@ class MqttPublisher:
         if client is None:
             raise MqttError("MQTT publisher is not started")
         st = self.stats
-        for rec in records:
+        for i, rec in enumerate(records):
+            if i % 500 == 0:
+                await self._backpressure()
             topic, retain, qos = self._route(rec)
             body = payloads.encode(rec, self._run_id, self._start_epoch_ms)
             if self._extras:
@@ -194,6 +203,18 @@ class MqttPublisher:
                     )
             else:
                 st.errors[mqtt.error_string(rc)] = st.errors.get(mqtt.error_string(rc), 0) + 1
+
+    async def _backpressure(self) -> None:
+        """While connected, wait for the broker when paho holds over half its queue.
+
+        The runner then falls behind the clock (visible as lag) instead of dropping QoS 1
+        messages; only a disconnected publisher fills the queue and drops.
+        """
+        high = self.settings.max_queued // 2
+        if self.pending() < high:
+            return
+        while self.connected and self.pending() > high // 2:  # noqa: ASYNC110 - paho's thread
+            await asyncio.sleep(0.005)
 
     async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
         """Nothing to do: MQTT payloads carry their own timestamps."""

@@ -64,6 +64,8 @@ class LiveRunner:
         *,
         slice_wall_s: float = 0.05,
         clock_interval_s: float = 0.5,
+        max_batch: int = 2000,
+        max_span_s: float = 60.0,
     ) -> None:
         self._pending: list[Record] = []
         self.model = make_model(self._pending.append)
@@ -72,6 +74,9 @@ class LiveRunner:
         self.stats = LiveStats()
         self._slice_wall_s = slice_wall_s
         self._clock_interval_s = clock_interval_s
+        self._max_batch = max_batch
+        self._max_span_s = max_span_s
+        self._span = 1.0  # simulated seconds per slice; adapts to the record rate
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._stop = False
@@ -90,8 +95,7 @@ class LiveRunner:
         next_clock = 0.0
         loop = asyncio.get_running_loop()
         while not self._stop:
-            async with self._lock:
-                await self._advance()
+            await self._advance()
             if self.model.now >= self._until:
                 break
             if loop.time() >= next_clock:
@@ -113,8 +117,8 @@ class LiveRunner:
 
     async def execute(self, command: cmds.Command) -> str:
         """Carry out a command at the current clock time (``commands.CommandHandler``)."""
+        await self._advance(max_slices=20)
         async with self._lock:
-            await self._advance()
             text = self._apply(command)
             await self._flush()
         self.stats.commands += 1
@@ -138,13 +142,29 @@ class LiveRunner:
             raise cmds.CommandError(str(exc)) from exc
         return f"failure cleared at {command.station} at t={self.model.now:.3f}"
 
-    async def _advance(self) -> None:
-        """Run the model up to the clock's target, slice by slice, flushing after each slice."""
+    async def _advance(self, max_slices: int | None = None) -> None:
+        """Run the model up to the clock's target, slice by slice, flushing after each slice.
+
+        A slice covers at most ``slice_wall_s`` of wall time at the current speed and is halved
+        while it yields more than ``max_batch`` records, so no flush gets huge. The lock is
+        taken per slice, so commands get in between even while the run is behind the clock.
+        """
         target = min(self.clock.target(), self._until)
+        slices = 0
         while self.model.now < target and not self._stop:
-            step = max(self.clock.speed * self._slice_wall_s, 1e-6)
-            self.model.run(min(target, self.model.now + step))
-            await self._flush()
+            async with self._lock:
+                span = min(self._span, max(self.clock.speed * self._slice_wall_s, 1e-6))
+                self.model.run(min(target, self.model.now + span))
+                n = len(self._pending)
+                if n > self._max_batch:
+                    self._span = max(span / 2, 1e-3)
+                elif n < self._max_batch // 4:
+                    self._span = min(span * 2, self._max_span_s)
+                await self._flush()
+            await asyncio.sleep(0)  # let servers, clients and commands run
+            slices += 1
+            if max_slices is not None and slices >= max_slices:
+                return
 
     async def _flush(self) -> None:
         if not self._pending:

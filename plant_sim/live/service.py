@@ -56,8 +56,13 @@ async def serve_live(
     on_ready: Callable[[LiveRunner], None] | None = None,
     *,
     handle_signals: bool = True,
+    gate: asyncio.Event | None = None,
 ) -> LiveStats:
-    """Run the live plant until ``until_s`` or SIGINT/SIGTERM; return the runner's stats."""
+    """Run the live plant until ``until_s`` or SIGINT/SIGTERM; return the runner's stats.
+
+    ``on_ready(runner)`` is called once the servers are up; with ``gate`` the run starts only
+    when it is set (tests subscribe in between).
+    """
     layout = PlantLayout.from_scenario(scenario)
     runner = LiveRunner(make_model(scenario, config), PacedClock(config.speed))
     model = runner.model
@@ -80,6 +85,8 @@ async def serve_live(
             stack.callback(_remove_signals)
         if on_ready is not None:
             on_ready(runner)
+        if gate is not None:
+            await gate.wait()
         logger.info(
             "live run %s: speed %g, %d stations", model.run_id, config.speed, len(layout.stations)
         )
