@@ -80,12 +80,19 @@ def connect_publisher(url_port: int, client_id: str = "test-pub") -> mqtt.Client
     return client
 
 
-def publish(client: mqtt.Client, records: Iterable[Record], run_id: str, start_ms: int) -> int:
-    """Publish records on their UNS topics with their contract QoS; wait for every ack."""
+def publish(
+    client: mqtt.Client,
+    records: Iterable[Record],
+    run_id: str,
+    start_ms: int,
+    qos: int | None = None,
+) -> int:
+    """Publish records on their UNS topics with their contract QoS (or ``qos``); wait for acks."""
     infos = []
     for rec in records:
-        topic, retain, qos = payloads.route(rec, "acme", "plant1", "bottling")
-        infos.append(client.publish(topic, payloads.encode(rec, run_id, start_ms), qos, retain))
+        topic, retain, route_qos = payloads.route(rec, "acme", "plant1", "bottling")
+        use_qos = route_qos if qos is None else qos
+        infos.append(client.publish(topic, payloads.encode(rec, run_id, start_ms), use_qos, retain))
     for info in infos:
         info.wait_for_publish(timeout=60)
     return len(infos)
