@@ -1,0 +1,58 @@
+"""A full disk buffer: drop the oldest (counted) or block the sources (nothing lost)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.gateway import helpers as h
+from tests.servers.influxdb import InfluxServer
+from tests.servers.mosquitto import Mosquitto
+
+pytestmark = pytest.mark.integration
+CAPACITY = 500
+
+
+@pytest.mark.parametrize("policy", ["drop_oldest", "block"])
+def test_full_buffer_policy(
+    tmp_path: Path, influxd_factory: Callable[[], InfluxServer], broker: Mosquitto, policy: str
+) -> None:
+    influx = influxd_factory()
+    db = influx.create_database("twin")
+    records = h.run_log(4 * 3600)[:2000]
+    run_id, start = h.envelope(records)
+    cfg = h.settings(
+        tmp_path,
+        influx,
+        db,
+        mqtt_url=broker.url,
+        buffer_max_records=CAPACITY,
+        buffer_full_policy=policy,
+        metrics_interval_s=600,
+        batch_size=200,
+    )
+    gw = h.start_gateway(cfg)
+    pub = h.connect_publisher(broker.port)
+    try:
+        influx.kill()
+        h.publish(pub, records, run_id, start, qos=1)
+        snap = gw.stats.snapshot
+        if policy == "drop_oldest":
+            h.wait_until(lambda: snap()["mqtt"]["records_in"] == len(records), 20, "all taken in")
+            assert snap()["gateway"]["dropped"] == len(records) - CAPACITY
+        else:
+            # full: the next ingest batch (up to batch_size records) does not fit
+            h.wait_until(lambda: len(gw.buffer) > CAPACITY - 200, 20, "a full buffer")
+            assert snap()["mqtt"]["records_in"] < len(records)  # the sources wait
+            assert snap()["gateway"]["dropped"] == 0
+        assert len(gw.buffer) <= CAPACITY
+        influx.restart()
+        expected = records[-CAPACITY:] if policy == "drop_oldest" else records
+        h.wait_stored(influx, db, len(expected))
+        h.wait_until(lambda: len(gw.buffer) == 0, 20, "an empty buffer")
+        h.assert_same_records(expected, h.read_stored(influx, db, run_id))
+    finally:
+        pub.disconnect()
+        gw.stop()
