@@ -1,10 +1,81 @@
-"""``twin dashboards``: build, check and push the Grafana dashboards."""
+"""``twin dashboards build|check|push``: the Grafana dashboards as code."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
 
+from dashboards.checks import check
+from dashboards.files import JSON_DIR, build_all, load_all, render, write_all
+
 app = typer.Typer(help="Grafana dashboards as code: build, check, push.", no_args_is_help=True)
+
+
+@app.command("build")
+def build_command(
+    out: Path = typer.Option(JSON_DIR, "--out", help="Directory for the JSON files."),
+) -> None:
+    """Write the dashboard JSON files from their Python builders."""
+    for path in write_all(out):
+        print(path)
+
+
+@app.command("check")
+def check_command(
+    directory: Path = typer.Option(JSON_DIR, "--dir", help="Directory of dashboard JSON."),
+) -> None:
+    """Check the dashboard files: structure, datasource uid, queries; exit 1 on problems."""
+    try:
+        boards = load_all(directory)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    problems = check(boards)
+    if directory == JSON_DIR:
+        built = build_all()
+        problems += [f"{name}: differs from its builder; run twin dashboards build"
+                     for name, board in built.items()
+                     if name not in boards or render(boards[name]) != render(board)]
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        raise typer.Exit(1)
+    print(f"{len(boards)} dashboards OK")
+
+
+@app.command("push")
+def push_command(
+    grafana_url: str = typer.Option(..., "--grafana-url", envvar="GRAFANA_URL",
+                                    help="Grafana base URL, e.g. http://localhost:3000."),
+    token: str = typer.Option(None, "--grafana-token", envvar="GRAFANA_TOKEN",
+                              help="Service-account token (or use --user/--password)."),
+    user: str = typer.Option(None, "--user", envvar="GRAFANA_USER", help="Grafana user."),
+    password: str = typer.Option(None, "--password", envvar="GRAFANA_PASSWORD",
+                                 help="Grafana password."),
+    influx_url: str = typer.Option(None, "--influx-url", help="Create the datasource if "
+                                   "missing, pointing at this InfluxDB (as Grafana sees it)."),
+    database: str = typer.Option("twin", "--database", help="Datasource database (DBRP)."),
+    influx_token: str = typer.Option(None, "--influx-token", envvar="TWIN_INFLUX_TOKEN",
+                                     help="Token the datasource sends to InfluxDB."),
+    directory: Path = typer.Option(JSON_DIR, "--dir", help="Directory of dashboard JSON."),
+) -> None:
+    """Upload the dashboards to an existing Grafana (grafana-client)."""
+    from dashboards.push import PushError, connect, ensure_datasource, push
+
+    credential: str | tuple[str, str] | None = token
+    if credential is None and user:
+        credential = (user, password or "")
+    try:
+        api = connect(grafana_url, credential)
+        if influx_url and ensure_datasource(api, influx_url, database, influx_token):
+            print("datasource created")
+        for url in push(api, load_all(directory)):
+            print(f"{grafana_url.rstrip('/')}{url}")
+    except (PushError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
 
 
 def register(root: typer.Typer) -> None:

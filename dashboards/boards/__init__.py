@@ -1,0 +1,17 @@
+"""The dashboards, one module each: ``BOARDS`` maps a JSON file name to its builder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dashboards.boards import downtime, energy, gateway, line, plant, station
+
+BOARDS: dict[str, Callable[[], dict]] = {
+    "plant_overview.json": plant.build,
+    "line.json": line.build,
+    "station.json": station.build,
+    "downtime.json": downtime.build,
+    "energy.json": energy.build,
+    "gateway_health.json": gateway.build,
+}
+HOME = "plant_overview.json"

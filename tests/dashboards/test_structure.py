@@ -1,0 +1,79 @@
+"""Static checks of the dashboards and their provisioning (no Grafana, no InfluxDB)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from dashboards.boards import BOARDS, HOME
+from dashboards.checks import check, expand, queries, regex_value
+from dashboards.cli import app
+from dashboards.files import JSON_DIR, PROVISIONING_DIR, build_all, load_all, render
+from dashboards.model import DATASOURCE_UID
+
+
+def test_committed_json_is_what_the_builders_give() -> None:
+    committed = load_all(JSON_DIR)
+    assert set(committed) == set(BOARDS)
+    for name, board in build_all().items():
+        assert render(committed[name]) == render(board), f"run twin dashboards build ({name})"
+
+
+def test_dashboards_pass_every_structural_check() -> None:
+    assert check(load_all(JSON_DIR)) == []
+
+
+def test_checks_find_problems() -> None:
+    boards = copy.deepcopy(load_all(JSON_DIR))
+    plant, line = boards["plant_overview.json"], boards["line.json"]
+    line["uid"] = plant["uid"]
+    plant["schemaVersion"] = 12
+    plant["panels"][0]["type"] = "graph-old"
+    plant["panels"][1]["datasource"] = {"type": "influxdb", "uid": "other"}
+    plant["panels"][2]["targets"][0]["query"] = 'SELECT * FROM "nope" SLIMIT 1 $missing'
+    problems = "\n".join(check(boards))
+    for needle in ("used twice", "schemaVersion 12", "unknown panel type", "is not uid",
+                   "no $timeFilter", "SLIMIT", "unknown variable $missing", "'nope'"):
+        assert needle in problems
+
+
+def test_every_panel_names_the_provisioned_datasource() -> None:
+    prov = yaml.safe_load((PROVISIONING_DIR / "datasources" / "influxdb.yaml").read_text())
+    ds = prov["datasources"][0]
+    assert ds["uid"] == DATASOURCE_UID and ds["jsonData"]["version"] == "InfluxQL"
+    assert ds["secureJsonData"]["httpHeaderValue1"] == "Token ${INFLUX_TOKEN}"
+    for board in load_all(JSON_DIR).values():
+        for panel, target in queries(board):
+            assert panel["datasource"]["uid"] == target["datasource"]["uid"] == DATASOURCE_UID
+
+
+def test_provider_points_at_the_mounted_json_and_home_exists() -> None:
+    prov = yaml.safe_load((PROVISIONING_DIR / "dashboards" / "twin.yaml").read_text())
+    assert prov["providers"][0]["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert (JSON_DIR / HOME).exists()
+
+
+def test_site_line_station_variables() -> None:
+    boards = load_all(JSON_DIR)
+    names = [v["name"] for v in boards["station.json"]["templating"]["list"]]
+    assert names == ["site", "run", "line", "station"]
+
+
+def test_expand_replaces_grafana_macros() -> None:
+    q = 'SELECT mean("x") FROM "kpi" WHERE "line" =~ /^$line$/ AND $timeFilter ' \
+        "GROUP BY time($__interval)"
+    out = expand(q, 1000, 2000, "5m", {"line": regex_value(["a.b", "c"])})
+    assert out == ('SELECT mean("x") FROM "kpi" WHERE "line" =~ /^(a\\.b|c)$/ AND '
+                   "time >= 1000ms and time <= 2000ms GROUP BY time(5m)")
+
+
+def test_cli_check_passes_and_build_writes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["check"]).exit_code == 0
+    result = runner.invoke(app, ["build", "--out", str(tmp_path)])
+    assert result.exit_code == 0 and len(list(tmp_path.glob("*.json"))) == len(BOARDS)
+    (tmp_path / "bad.json").write_text("{")
+    assert runner.invoke(app, ["check", "--dir", str(tmp_path)]).exit_code == 1
