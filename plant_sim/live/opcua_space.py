@@ -125,12 +125,7 @@ async def build_space(server: Server, layout: PlantLayout, namespace_uri: str) -
     mode_fsm = await un.add_state_machine_type(
         objects, idx, "MachineryOperationModeStateMachineType", un.MACHINERY_OPERATION_MODES
     )
-    event_type = await server.create_custom_event_type(
-        idx,
-        RECORD_EVENT_TYPE,
-        ua.ObjectIds.BaseEventType,
-        [("Payload", VT.String), ("RecordKind", VT.String)],
-    )
+    event_type = await _record_event_type(server, idx)
     simulator = await _build_simulator(objects, ns)
     space = TwinSpace(
         idx,
@@ -154,6 +149,23 @@ async def build_space(server: Server, layout: PlantLayout, namespace_uri: str) -
                 line_node, space.stations[station.id].node, ua.ObjectIds.Organizes
             )
     return space
+
+
+async def _record_event_type(server: Server, idx: int) -> Node:
+    """Add ``TwinRecordEventType`` (BaseEventType + Payload, RecordKind) with string NodeIds."""
+    base = server.get_node(ua.NodeId(ua.ObjectIds.BaseEventType))
+    etype = await base.add_object_type(
+        ua.NodeId(RECORD_EVENT_TYPE, idx), ua.QualifiedName(RECORD_EVENT_TYPE, idx)
+    )
+    for name in ("Payload", "RecordKind"):
+        prop = await etype.add_property(
+            ua.NodeId(f"{RECORD_EVENT_TYPE}.{name}", idx),
+            ua.QualifiedName(name, idx),
+            "",
+            varianttype=VT.String,
+        )
+        await prop.set_modelling_rule(True)
+    return etype
 
 
 async def _props(node: Node, base: str, ns: _Ns, values: dict[str, str]) -> None:

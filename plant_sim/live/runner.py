@@ -81,6 +81,7 @@ class LiveRunner:
         self._wake = asyncio.Event()
         self._stop = False
         self._until = math.inf
+        self.done = asyncio.Event()  # set when the run has finished (RunEnd published)
 
     def stop(self) -> None:
         """Ask ``run`` to finish the run now (emits RunEnd and returns)."""
@@ -113,11 +114,12 @@ class LiveRunner:
             self.model.finish()
             await self._flush()
         await self._set_clock()
+        self.done.set()
         return self.stats
 
     async def execute(self, command: cmds.Command) -> str:
         """Carry out a command at the current clock time (``commands.CommandHandler``)."""
-        await self._advance(max_slices=20)
+        await self._advance(max_slices=3)  # catch up if nearly there; if behind, act at now
         async with self._lock:
             text = self._apply(command)
             await self._flush()

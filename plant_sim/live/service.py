@@ -57,11 +57,13 @@ async def serve_live(
     *,
     handle_signals: bool = True,
     gate: asyncio.Event | None = None,
+    linger: asyncio.Event | None = None,
 ) -> LiveStats:
     """Run the live plant until ``until_s`` or SIGINT/SIGTERM; return the runner's stats.
 
     ``on_ready(runner)`` is called once the servers are up; with ``gate`` the run starts only
-    when it is set (tests subscribe in between).
+    when it is set (tests subscribe in between); with ``linger`` the servers stay up after
+    the run until it is set.
     """
     layout = PlantLayout.from_scenario(scenario)
     runner = LiveRunner(make_model(scenario, config), PacedClock(config.speed))
@@ -90,7 +92,10 @@ async def serve_live(
         logger.info(
             "live run %s: speed %g, %d stations", model.run_id, config.speed, len(layout.stations)
         )
-        return await runner.run(config.until_s)
+        stats = await runner.run(config.until_s)
+        if linger is not None:
+            await linger.wait()
+        return stats
 
 
 def _install_signals(runner: LiveRunner) -> None:

@@ -90,12 +90,17 @@ async def async_wait_until(
 
 
 async def launch(
-    scenario: Scenario, config: LiveConfig, gate: asyncio.Event | None = None
+    scenario: Scenario,
+    config: LiveConfig,
+    gate: asyncio.Event | None = None,
+    linger: asyncio.Event | None = None,
 ) -> tuple[asyncio.Task[object], LiveRunner]:
     """Start ``serve_live`` as a task; return it and the runner once servers are up."""
     ready: asyncio.Future[LiveRunner] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
-        serve_live(scenario, config, ready.set_result, handle_signals=False, gate=gate)
+        serve_live(
+            scenario, config, ready.set_result, handle_signals=False, gate=gate, linger=linger
+        )
     )
     done, _ = await asyncio.wait({task, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
     if task in done:

@@ -72,8 +72,10 @@ async def test_state_is_retained_and_status_goes_offline(
     await task
     expected = run_batch(bottling, UNTIL, seed=11).records
     last = {r.station: r for r in expected if isinstance(r, StateChange)}
-    late = Subscriber(mosquitto.port, [("acme/plant1/bottling/+/+/state", 1),
-                                       ("acme/plant1/bottling/_plant/status", 1)]).start()
+    late = Subscriber(
+        mosquitto.port,
+        [("acme/plant1/bottling/+/+/state", 1), ("acme/plant1/bottling/_plant/status", 1)],
+    ).start()
     wait_until(lambda: len(late.snapshot()) >= len(last) + 1, 5, "retained messages")
     late.stop()
     msgs = {m.topic: m for m in late.snapshot()}
@@ -88,12 +90,26 @@ async def test_state_is_retained_and_status_goes_offline(
 def test_last_will_marks_the_simulator_offline_when_killed(mosquitto: Mosquitto) -> None:
     sub = Subscriber(mosquitto.port, [("acme/plant1/bottling/_plant/status", 1)]).start()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "twin", "sim", str(ROOT / "scenarios" / "bottling_line.yaml"),
-         "--no-opcua", "--mqtt-url", mosquitto.url, "--speed", "60", "--mqtt-required"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "twin",
+            "sim",
+            str(ROOT / "scenarios" / "bottling_line.yaml"),
+            "--no-opcua",
+            "--mqtt-url",
+            mosquitto.url,
+            "--speed",
+            "60",
+            "--mqtt-required",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
+
         def status() -> list[dict[str, object]]:
             return [orjson.loads(m.payload) for m in sub.snapshot()]
 
@@ -113,8 +129,9 @@ async def test_broker_restart_mid_run_loses_no_qos1_event(
     bottling: Scenario, mosquitto_factory: Callable[..., Mosquitto]
 ) -> None:
     broker = mosquitto_factory(extra_conf=[UNLIMITED_QUEUE])
-    sub = Subscriber(broker.port, [("acme/plant1/bottling/#", 1)], client_id="durable-sub",
-                     persistent=True).start()
+    sub = Subscriber(
+        broker.port, [("acme/plant1/bottling/#", 1)], client_id="durable-sub", persistent=True
+    ).start()
     until = 6.25 * 3600
     task, runner = await launch(bottling, config(broker.url, until / 4.0, until=until))
     await async_wait_until(lambda: runner.model.now > 6.05 * 3600, 10, "the shift to start")
@@ -138,8 +155,9 @@ async def test_commands_over_mqtt_act_and_bad_ones_are_answered(
     bottling: Scenario, mosquitto: Mosquitto
 ) -> None:
     prefix = "acme/plant1/bottling"
-    sub = Subscriber(mosquitto.port, [(f"{prefix}/_plant/cmd/result", 1),
-                                      (f"{prefix}/line1/filler/state", 1)]).start()
+    sub = Subscriber(
+        mosquitto.port, [(f"{prefix}/_plant/cmd/result", 1), (f"{prefix}/line1/filler/state", 1)]
+    ).start()
     task, runner = await launch(bottling, config(mosquitto.url, 20_000, until=None))
     try:
         # failures strike only while a station works: wait for the first shift, then slow down
@@ -147,10 +165,17 @@ async def test_commands_over_mqtt_act_and_bad_ones_are_answered(
         await runner.execute(SetSpeed(1.0))
         pub = sub.client
         pub.publish(f"{prefix}/_plant/cmd", b'{"command":"set_speed","speed":120,"id":"a3"}', 1)
-        pub.publish(f"{prefix}/_plant/cmd", b'{"command":"inject_failure","station":"filler",'
-                    b'"duration_s":300,"reason":"mqtt-test","id":"a1"}', 1)
-        pub.publish(f"{prefix}/_plant/cmd", b'{"command":"inject_failure","station":"nope",'
-                    b'"duration_s":300,"id":"a2"}', 1)
+        pub.publish(
+            f"{prefix}/_plant/cmd",
+            b'{"command":"inject_failure","station":"filler",'
+            b'"duration_s":300,"reason":"mqtt-test","id":"a1"}',
+            1,
+        )
+        pub.publish(
+            f"{prefix}/_plant/cmd",
+            b'{"command":"inject_failure","station":"nope","duration_s":300,"id":"a2"}',
+            1,
+        )
 
         def results() -> dict[str, dict[str, object]]:
             out = {}
@@ -195,8 +220,9 @@ async def test_publisher_retries_until_the_broker_comes(
     bottling: Scenario, mosquitto: Mosquitto
 ) -> None:
     mosquitto.stop()
-    pub = MqttPublisher(PlantLayout.from_scenario(bottling),
-                        MqttSettings(url=mosquitto.url, connect_timeout_s=0.2))
+    pub = MqttPublisher(
+        PlantLayout.from_scenario(bottling), MqttSettings(url=mosquitto.url, connect_timeout_s=0.2)
+    )
     await pub.start()  # not required: warns and goes on
     try:
         assert not pub.connected
