@@ -1,0 +1,19 @@
+# One image for every project service of the demo (simulator, gateway, analytics, backfill);
+# docker-compose.yml picks the twin sub-command. Build: docker compose build
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY . .
+RUN pip install -e . \
+    && useradd --create-home --uid 10001 twin \
+    && mkdir -p /data \
+    && chown twin /data
+
+USER twin
+ENTRYPOINT ["twin"]
+CMD ["--help"]
