@@ -57,11 +57,12 @@ def test_live_plant_over_mqtt_and_opcua_exactly_once(
 
         def every_record_came_twice() -> bool:
             snap = stats.snapshot()
-            return sum(snap[s]["records_in"] for s in ("mqtt", "opcua")) == 2 * len(truth) and sum(
-                snap[s]["duplicates"] for s in ("mqtt", "opcua")
-            ) == len(truth)
+            return all(snap[s]["records_in"] == len(truth) for s in ("mqtt", "opcua"))
 
         h.wait_until(every_record_came_twice, 20, f"both sources ({stats.snapshot()})")
+        # stored once although delivered twice: the second copy is a duplicate or, if it came
+        # more than the sequencer's slot history late, an identical overwrite of the same point
+        h.assert_same_records(truth, h.read_stored(influxd, dbs["both"], run_id))
     finally:
         for gw in gateways.values():
             gw.stop()
