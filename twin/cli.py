@@ -38,6 +38,7 @@ def _register() -> None:
     __import__("plant_sim.live.cli").live.cli.register(app)  # twin sim (live twin)
     __import__("gateway.cli").cli.register(app)  # twin gateway
     __import__("analytics.cli").cli.register(app)  # twin kpi
+    __import__("analytics.whatif.cli").whatif.cli.register(app)  # twin whatif
     __import__("analytics.service.cli").service.cli.register_analytics(app)  # twin analytics
     __import__("analytics.service.cli").service.cli.register_backfill(app)  # twin backfill
     __import__("dashboards.cli").cli.register(app)  # twin dashboards

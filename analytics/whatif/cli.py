@@ -1,0 +1,138 @@
+"""The ``twin whatif STUDY.yaml`` command: run a study with a progress bar, print and save it.
+
+Exit codes: 0 done; 2 for a bad study file or bad options (every problem with its path, on
+stderr); 1 when a run or an output fails (for example InfluxDB refusing the results).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from analytics.whatif.errors import InfluxWriteError, StudyError
+from analytics.whatif.executors import EXECUTORS, make_executor
+from analytics.whatif.results import StudyResult
+from analytics.whatif.runner import run_study
+from analytics.whatif.study import Study, load_study
+
+log = logging.getLogger(__name__)
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _run(study: Study, executor_kind: str, workers: int | None, scheduler: str | None,
+         progress: bool) -> StudyResult:
+    try:
+        executor = make_executor(executor_kind, workers, scheduler)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    total = len(study.variants) * study.replications
+    if not progress:
+        return run_study(study, executor)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(f"{study.name}: replications", total=total)
+        return run_study(study, executor, lambda done, _: bar.update(task, completed=done))
+
+
+def _outputs(result: StudyResult, csv: Path | None, parquet: Path | None,
+             html: Path | None) -> None:
+    if csv is not None:
+        from analytics.whatif.export import write_csv
+
+        log.info("results written to %s", ", ".join(map(str, write_csv(result, csv))))
+    if parquet is not None:
+        from analytics.whatif.export import write_parquet
+
+        log.info("results written to %s", ", ".join(map(str, write_parquet(result, parquet))))
+    if html is not None:
+        from analytics.whatif.html_report import write_html
+
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        log.info("report written to %s", write_html(result, html, generated=stamp))
+
+
+def _influx(result: StudyResult, url: str, db: str, token: str | None) -> None:
+    from analytics.whatif.influx import to_line_protocol, write_influx
+
+    lines = to_line_protocol(result, at_ms=int(datetime.now(UTC).timestamp() * 1000))
+    try:
+        n = write_influx(lines, url, db, token=token)
+    except InfluxWriteError as exc:
+        raise _fail(f"--influx-url: {exc}", code=1) from None
+    log.info("%d points written to %s (db %s)", n, url, db)
+
+
+def _check(study: Study) -> None:
+    typer.echo(f"{study.source}: ok ({len(study.variants)} variants x {study.replications} "
+               f"replications, {len(study.kpis)} KPIs, run length {study.run_length_s:g} s)")
+    for v in study.variants:
+        typer.echo(f"  {v.name}: {v.description}")
+
+
+def whatif_command(
+    study_path: Path = typer.Argument(..., help="Study YAML file.", metavar="STUDY"),
+    executor: str = typer.Option("local", help=f"Where to run: {', '.join(EXECUTORS)}."),
+    workers: int | None = typer.Option(None, min=1, help="Local processes (default: CPUs)."),
+    scheduler: str | None = typer.Option(None, help="Dask scheduler address (with --executor "
+                                         "dask), e.g. tcp://10.0.0.5:8786."),
+    replications: int | None = typer.Option(None, min=2, help="Override the study's count."),
+    run_length: str | None = typer.Option(None, help="Override the run length, e.g. 1d."),
+    seed: int | None = typer.Option(None, min=0, help="Override the base seed."),
+    csv: Path | None = typer.Option(None, help="Write the summary (and .replications) as CSV."),
+    parquet: Path | None = typer.Option(None, help="Write the summary (and .replications) "
+                                        "as Parquet."),
+    html: Path | None = typer.Option(None, help="Write the HTML report with plots here."),
+    influx_url: str | None = typer.Option(None, help="Also write results to this InfluxDB "
+                                          "(v1 /write), e.g. http://localhost:8086."),
+    influx_db: str = typer.Option("factory", help="InfluxDB database (v1) or bucket mapping."),
+    influx_token: str | None = typer.Option(None, envvar="TWIN_INFLUX_TOKEN",
+                                            help="InfluxDB token (env TWIN_INFLUX_TOKEN)."),
+    check: bool = typer.Option(False, "--check", help="Validate and list variants; no runs."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the result tables."),
+) -> None:
+    """Run a what-if study: variants x replications, intervals, paired comparisons, report."""
+    try:
+        study = load_study(study_path, replications=replications, run_length=run_length,
+                           seed=seed)
+    except StudyError as exc:
+        raise _fail(str(exc)) from None
+    if check:
+        _check(study)
+        return
+    began = time.perf_counter()
+    result = _run(study, executor, workers, scheduler, progress)
+    log.info("%s: %d replications in %.1f s", study.name, len(result.runs),
+             time.perf_counter() - began)
+    if not quiet:
+        from analytics.whatif.tables import print_result
+
+        print_result(result)
+    _outputs(result, csv, parquet, html)
+    if influx_url:
+        _influx(result, influx_url, influx_db, influx_token)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``whatif`` command to the ``twin`` app."""
+    app.command("whatif")(whatif_command)

@@ -1,0 +1,127 @@
+"""Where replications run: in this process, in local worker processes, or on a Dask cluster.
+
+Every executor maps one picklable function over picklable tasks and returns the results in
+task order, whatever order they finish in, so a study gives the same results on any executor
+and any number of workers (each task carries its own seed). ``on_done`` is called in this
+process after each finished task, for progress bars.
+
+Local workers are started with ``spawn``: a fresh interpreter per worker, never a fork of a
+process that may hold threads (a progress bar's refresh thread, a Dask client) and their locks.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+OnDone = Callable[[int], None]
+EXECUTORS = ("local", "serial", "dask")
+
+
+class Executor(Protocol):
+    """Runs ``fn`` over ``tasks``; returns results in task order."""
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
+            ) -> list[R]:
+        """Return ``[fn(t) for t in tasks]``, computed wherever the executor runs them."""
+        ...
+
+
+class SerialExecutor:
+    """Runs every task in this process, one after the other."""
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
+            ) -> list[R]:
+        """Run the tasks in order in this process."""
+        out = []
+        for i, task in enumerate(tasks):
+            out.append(fn(task))
+            if on_done is not None:
+                on_done(i)
+        return out
+
+
+class LocalExecutor:
+    """Runs tasks in ``workers`` local processes (default: one per CPU; 1 runs in-process)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
+            ) -> list[R]:
+        """Run the tasks in a process pool; results in task order."""
+        workers = min(self.workers, len(tasks))
+        if workers <= 1:
+            return SerialExecutor().map(fn, tasks, on_done)
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
+            return _gather(futures, len(tasks), on_done)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _gather(futures: dict[Future, int], n: int, on_done: OnDone | None) -> list[Any]:
+    """Collect results by task index as futures finish; the first error propagates."""
+    out: list[Any] = [None] * n
+    pending = set(futures)
+    while pending:
+        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            i = futures[fut]
+            out[i] = fut.result()
+            if on_done is not None:
+                on_done(i)
+    return out
+
+
+class DaskExecutor:
+    """Runs tasks on a Dask cluster (``dask.distributed``) at ``scheduler`` (an address).
+
+    Every worker needs this package installed (the same version), since tasks name
+    ``analytics.whatif`` functions. A ``distributed.Client`` may be given instead of an address;
+    it is then left open.
+    """
+
+    def __init__(self, scheduler: Any) -> None:
+        self.scheduler = scheduler
+
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
+            ) -> list[R]:
+        """Submit every task to the cluster; results in task order."""
+        from distributed import Client, as_completed
+
+        own = not isinstance(self.scheduler, Client)
+        client = Client(self.scheduler) if own else self.scheduler
+        try:
+            futures = client.map(fn, list(tasks), pure=False)
+            index = {f.key: i for i, f in enumerate(futures)}
+            out: list[Any] = [None] * len(tasks)
+            for fut, result in as_completed(futures, with_results=True):
+                i = index[fut.key]
+                out[i] = result
+                if on_done is not None:
+                    on_done(i)
+            return out
+        finally:
+            if own:
+                client.close()
+
+
+def make_executor(kind: str = "local", workers: int | None = None,
+                  scheduler: str | None = None) -> Executor:
+    """Return the executor called ``kind``; raises ``ValueError`` for a bad combination."""
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "local":
+        return LocalExecutor(workers)
+    if kind == "dask":
+        if not scheduler:
+            raise ValueError("--executor dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
+        return DaskExecutor(scheduler)
+    raise ValueError(f"executor {kind!r} is not one of {', '.join(EXECUTORS)}")

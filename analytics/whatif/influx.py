@@ -1,0 +1,104 @@
+"""Study results to InfluxDB as line protocol, over the v1 ``/write`` endpoint (httpx).
+
+Two measurements, tagged by study and variant (bounded: one study has a handful of variants):
+
+- ``whatif_kpi`` tags ``study, variant, kpi, scope``; fields ``mean, low, high, half_width, n``
+  and, for variants, ``diff_mean, diff_low, diff_high, diff_relative, significant, verdict``;
+- ``whatif_replication`` tags ``study, variant, kpi, scope, replication``; fields ``value,
+  seed, warmup_s``.
+
+Every point of one study carries the same time stamp (``at_ms``, given by the caller: the
+finishing time of the study), so a dashboard can pick the latest run of a study. Undefined
+values are left out of the field set. InfluxDB 2.x answers ``/write`` too (v1 compatibility,
+token in ``Authorization: Token ...``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import httpx
+
+from analytics.whatif.errors import InfluxWriteError
+from analytics.whatif.results import StudyResult
+from plant_sim.telemetry_schema import escape_key, escape_measurement, escape_string
+
+KPI_MEASUREMENT = "whatif_kpi"
+REPLICATION_MEASUREMENT = "whatif_replication"
+
+
+def _field(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else None
+    return escape_string(str(value))
+
+
+def _line(measurement: str, tags: dict[str, str], fields: dict[str, Any], at_ms: int) -> str:
+    tag_text = ",".join(f"{escape_key(k)}={escape_key(v, k)}" for k, v in sorted(tags.items()))
+    parts = [(k, _field(v)) for k, v in fields.items()]
+    field_text = ",".join(f"{escape_key(k, 'field')}={v}" for k, v in parts if v is not None)
+    return f"{escape_measurement(measurement)},{tag_text} {field_text} {at_ms}"
+
+
+def to_line_protocol(result: StudyResult, at_ms: int) -> list[str]:
+    """Return the study's points as line-protocol lines with millisecond time stamps."""
+    study = result.study.name
+    lines = []
+    comparisons = {(c.variant, c.kpi.key): c for c in result.comparisons}
+    for s in result.summaries:
+        i = s.interval
+        fields: dict[str, Any] = {"mean": i.mean, "low": i.low, "high": i.high,
+                                  "half_width": i.half_width, "n": i.n}
+        c = comparisons.get((s.variant, s.kpi.key))
+        if c is not None:
+            fields.update(diff_mean=c.difference.mean, diff_low=c.difference.low,
+                          diff_high=c.difference.high, diff_relative=c.relative,
+                          significant=c.significant, verdict=c.verdict)
+        tags = {"study": study, "variant": s.variant, "kpi": s.kpi.kpi, "scope": s.kpi.scope}
+        if any(_field(v) is not None for v in fields.values()):
+            lines.append(_line(KPI_MEASUREMENT, tags, fields, at_ms))
+    names = result.variant_names
+    selectors = {sel.key: sel for sel in result.study.kpis}
+    for r in result.runs:
+        for key, value in r.kpis.items():
+            if value is None or not math.isfinite(value):
+                continue
+            sel = selectors[key]
+            tags = {"study": study, "variant": names[r.variant], "kpi": sel.kpi,
+                    "scope": sel.scope, "replication": str(r.replication)}
+            lines.append(_line(REPLICATION_MEASUREMENT, tags,
+                               {"value": value, "seed": r.seed, "warmup_s": r.warmup_s}, at_ms))
+    return lines
+
+
+def write_influx(lines: list[str], url: str, database: str, *, token: str | None = None,
+                 transport: httpx.BaseTransport | None = None, timeout_s: float = 10.0,
+                 batch: int = 5000) -> int:
+    """POST ``lines`` to ``{url}/write?db=...&precision=ms`` in batches; return lines written.
+
+    Raises ``InfluxWriteError`` naming the endpoint when the server refuses or cannot be reached.
+    """
+    endpoint = f"{url.rstrip('/')}/write"
+    headers = {"Content-Type": "text/plain; charset=utf-8"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    params = {"db": database, "precision": "ms"}
+    with httpx.Client(transport=transport, timeout=timeout_s) as client:
+        for start in range(0, len(lines), batch):
+            body = "\n".join(lines[start:start + batch]).encode("utf-8")
+            try:
+                resp = client.post(endpoint, params=params, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise InfluxWriteError(f"{endpoint}: {exc.__class__.__name__}: {exc}") from exc
+            if resp.status_code >= 300:
+                raise InfluxWriteError(
+                    f"{endpoint} (db={database}) answered {resp.status_code}: "
+                    f"{resp.text.strip()[:300]}")
+    return len(lines)

@@ -1,0 +1,72 @@
+"""MSER-5 on series with a known initial transient, and the output series it reads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analytics.columns import to_columns
+from analytics.report import compute_report
+from analytics.whatif import mser
+from analytics.whatif.replication import detect_warmup, simulate
+from analytics.whatif.spec import MserSpec
+from analytics.whatif.warmup import throughput_series, wip_series
+from tests.whatif.conftest import tandem_study
+
+
+def _transient(tau: float, n: int = 2000, seed: int = 1) -> np.ndarray:
+    """Steady level 10 reached exponentially with time constant ``tau``, plus unit noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 10.0 * (1.0 - np.exp(-t / tau)) + rng.normal(0.0, 1.0, n)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_mser5_cuts_a_known_initial_transient(seed: int) -> None:
+    """The bias left after the cut is small: 10 e^(-d/80) well under the noise (sd 1)."""
+    cut = mser(_transient(80.0, seed=seed))
+    assert not cut.limited
+    assert 120 <= cut.truncate <= 600  # 1.5 to 7.5 time constants
+    assert cut.truncate % 5 == 0  # a whole number of batches of 5
+
+
+def test_mser5_keeps_a_stationary_series() -> None:
+    rng = np.random.default_rng(3)
+    assert mser(rng.normal(5.0, 1.0, 2000)).truncate <= 100
+
+
+def test_mser5_says_when_the_run_is_too_short_for_the_transient() -> None:
+    cut = mser(_transient(2000.0))
+    assert cut.limited
+    assert cut.truncate <= 1000  # never beyond the first half
+
+
+def test_a_series_too_short_to_batch_is_not_cut() -> None:
+    assert mser(np.arange(10.0)).truncate == 0
+
+
+@pytest.fixture(scope="module")
+def tandem_columns():
+    study = tandem_study()
+    return to_columns(simulate(study.base.scenario, 3, 86400.0))
+
+
+def test_the_wip_series_averages_the_same_wip_as_the_kpi_engine(tandem_columns) -> None:
+    edges = np.array([0.0, 3600.0, 20000.0, 86400.0])
+    series = wip_series(tandem_columns, edges)
+    for k in range(3):
+        window = (edges[k], edges[k + 1])
+        expected = compute_report(tandem_columns, window, shifts=False).flow["plant"].wip_avg
+        assert series[k] == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_throughput_series_counts_finished_parts(tandem_columns) -> None:
+    edges = np.linspace(0.0, 86400.0, 25)
+    finished = compute_report(tandem_columns, None, shifts=False).flow["plant"].finished
+    assert throughput_series(tandem_columns, edges).sum() == finished
+
+
+def test_mser_warmup_of_a_line_that_starts_empty_is_after_the_fill_up(tandem_columns) -> None:
+    warm, _ = detect_warmup(tandem_columns, MserSpec(), 86400.0)
+    assert 0.0 <= warm <= 43200.0
+    assert detect_warmup(tandem_columns, 1800.0, 86400.0) == (1800.0, False)
