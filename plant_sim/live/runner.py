@@ -81,6 +81,7 @@ class LiveRunner:
         self._wake = asyncio.Event()
         self._stop = False
         self._until = math.inf
+        self._t0 = 0.0
         self.done = asyncio.Event()  # set when the run has finished (RunEnd published)
 
     def stop(self) -> None:
@@ -91,7 +92,8 @@ class LiveRunner:
     async def run(self, until_s: float | None = None) -> LiveStats:
         """Run until simulation time ``until_s`` (``None``: until ``stop()``); then finish."""
         self._until = math.inf if until_s is None else float(until_s)
-        self.clock.restart(self.model.now)
+        self._t0 = self.model.now
+        self.clock.restart(self._t0)
         await self._flush()
         next_clock = 0.0
         loop = asyncio.get_running_loop()
@@ -175,7 +177,7 @@ class LiveRunner:
         self._pending.clear()
         for sink in self.sinks:
             await sink.publish(batch)
-        lag = self.clock.lag_s(batch[0].t)
+        lag = self.clock.lag_s(max(batch[0].t, self._t0))
         st = self.stats
         st.records += len(batch)
         st.flushes += 1
