@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "StudyError": "errors",
     "OverrideError": "errors",
     "InfluxWriteError": "errors",
+    "ExecutorError": "errors",
     "apply_overrides": "overrides",
     "parse_path": "overrides",
     "StudySpec": "spec",

@@ -23,7 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from analytics.whatif.errors import InfluxWriteError, StudyError
+from analytics.whatif.errors import ExecutorError, InfluxWriteError, StudyError
 from analytics.whatif.executors import EXECUTORS, make_executor
 from analytics.whatif.results import StudyResult
 from analytics.whatif.runner import run_study
@@ -45,13 +45,16 @@ def _run(study: Study, executor_kind: str, workers: int | None, scheduler: str |
     except ValueError as exc:
         raise _fail(str(exc)) from None
     total = len(study.variants) * study.replications
-    if not progress:
-        return run_study(study, executor)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(f"{study.name}: replications", total=total)
-        return run_study(study, executor, lambda done, _: bar.update(task, completed=done))
+    try:
+        if not progress:
+            return run_study(study, executor)
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task(f"{study.name}: replications", total=total)
+            return run_study(study, executor, lambda done, _: bar.update(task, completed=done))
+    except ExecutorError as exc:
+        raise _fail(f"--scheduler: {exc}", code=1) from None
 
 
 def _outputs(result: StudyResult, csv: Path | None, parquet: Path | None,

@@ -7,6 +7,7 @@
     │                       ``(path, message)`` pairs, e.g. ``("variants[1].overrides", ...)``
     └── OverrideError       one override path that does not resolve in the scenario
     RuntimeError
+    ├── ExecutorError       the Dask scheduler cannot be reached
     └── InfluxWriteError    the InfluxDB endpoint refused the results or did not answer
 
 ``OverrideError`` is raised by ``apply_overrides`` on its own; a study wraps it into a
@@ -33,6 +34,10 @@ class OverrideError(ValueError):
         self.path = path
         self.message = message
         super().__init__(f"{path}: {message}")
+
+
+class ExecutorError(RuntimeError):
+    """An executor that cannot run tasks (for example an unreachable Dask scheduler)."""
 
 
 class InfluxWriteError(RuntimeError):

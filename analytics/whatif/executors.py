@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol, TypeVar
 
+from analytics.whatif.errors import ExecutorError
+
 T = TypeVar("T")
 R = TypeVar("R")
 OnDone = Callable[[int], None]
@@ -85,11 +87,13 @@ class DaskExecutor:
 
     Every worker needs this package installed (the same version), since tasks name
     ``analytics.whatif`` functions. A ``distributed.Client`` may be given instead of an address;
-    it is then left open.
+    it is then left open. An address that does not answer within ``timeout_s`` raises
+    ``ExecutorError`` naming it.
     """
 
-    def __init__(self, scheduler: Any) -> None:
+    def __init__(self, scheduler: Any, timeout_s: float = 30.0) -> None:
         self.scheduler = scheduler
+        self.timeout_s = timeout_s
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
             ) -> list[R]:
@@ -97,7 +101,7 @@ class DaskExecutor:
         from distributed import Client, as_completed
 
         own = not isinstance(self.scheduler, Client)
-        client = Client(self.scheduler) if own else self.scheduler
+        client = self._connect(Client) if own else self.scheduler
         try:
             futures = client.map(fn, list(tasks), pure=False)
             index = {f.key: i for i, f in enumerate(futures)}
@@ -111,6 +115,14 @@ class DaskExecutor:
         finally:
             if own:
                 client.close()
+
+    def _connect(self, client_class: Any) -> Any:
+        try:
+            return client_class(self.scheduler, timeout=self.timeout_s)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ExecutorError(
+                f"Dask scheduler {self.scheduler}: cannot connect ({exc.__class__.__name__}: "
+                f"{exc})") from exc
 
 
 def make_executor(kind: str = "local", workers: int | None = None,

@@ -1,5 +1,7 @@
-"""Study results: per-replication values summed up into intervals, paired comparisons and
-per-variant profiles (state breakdown, bottleneck shares, throughput over time). Pure.
+"""Study results: intervals, paired comparisons and per-variant profiles. Pure.
+
+Per-replication values become intervals per variant and KPI, paired differences with the
+base, and per-variant profiles (state breakdown, bottleneck shares, throughput over time).
 
 A comparison's verdict uses the KPI's better direction from ``analytics.registry``: a
 significant difference is ``better`` or ``worse``, or ``higher``/``lower`` for KPIs with no

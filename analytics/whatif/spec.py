@@ -135,3 +135,13 @@ class StudySpec(_Spec):
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     correction: Literal["none", "bonferroni"] = "none"
     timeline_bins: int = Field(100, ge=2, le=5000, description="throughput-over-time bins")
+
+
+def json_schema() -> dict[str, Any]:
+    """Return the JSON Schema of study files (for editors; ``studies/study.schema.json``)."""
+    schema = StudySpec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Smart Factory Twin what-if study"
+    warmup = schema["properties"]["warmup"]
+    warmup["oneOf"].append({"const": "mser5", "description": "MSER-5 with default settings"})
+    return schema

@@ -21,8 +21,9 @@ def unit_label(sel: KpiSelector) -> str:
 
 def format_value(sel: KpiSelector, value: float | None, *, signed: bool = False,
                  unit: bool = True) -> str:
-    """Return ``value`` in its unit: percent for ratios, percentage points (pp) for their
-    differences; ``unit=False`` leaves the unit out (for table cells under a titled column).
+    """Return ``value`` in its unit: percent for ratios, ``pp`` for their differences.
+
+    ``unit=False`` leaves the unit out, for table cells under a column that names it.
     """
     if value is None:
         return DASH

@@ -77,3 +77,21 @@ def test_an_unreachable_influxdb_exits_1_naming_the_endpoint(study_file: Path, c
                  "--replications", "2", "--influx-url", url])
     assert code == 1
     assert f"--influx-url: {url}/write: ConnectError" in capsys.readouterr().err
+
+
+def test_an_unreachable_dask_scheduler_exits_1_naming_it(study_file: Path, capsys,
+                                                         monkeypatch) -> None:
+    pytest.importorskip("distributed")
+    from analytics.whatif import DaskExecutor, cli
+
+    # The default connect timeout is 30 s; one second is enough to be refused on loopback.
+    monkeypatch.setattr(cli, "make_executor", lambda kind, workers, scheduler:
+                        DaskExecutor(scheduler, timeout_s=1.0))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    code = main(["whatif", str(study_file), "--executor", "dask", "--scheduler", address,
+                 "--no-progress", "-q", "--replications", "2"])
+    assert code == 1
+    assert f"--scheduler: Dask scheduler {address}: cannot connect" in capsys.readouterr().err

@@ -151,3 +151,14 @@ def test_every_exported_name_resolves() -> None:
         assert getattr(whatif, name) is not None, name
     with pytest.raises(AttributeError):
         _ = whatif.no_such_name
+
+
+def test_the_committed_json_schema_is_current() -> None:
+    """Regenerate with: python -c "import json; from analytics.whatif.spec import json_schema;
+    print(json.dumps(json_schema(), indent=2, sort_keys=True))" > studies/study.schema.json"""
+    import json
+
+    from analytics.whatif.spec import json_schema
+
+    committed = json.loads((STUDIES / "study.schema.json").read_text())
+    assert committed == json_schema()
