@@ -43,6 +43,18 @@ class CarryState:
     wip: dict[str, int] = field(default_factory=dict)
     """Parts released and not yet left, per line."""
 
+    def copy(self) -> CarryState:
+        """Return an independent copy (records are shared: they are never changed)."""
+        return CarryState(
+            self.run_start,
+            dict(self.states),
+            dict(self.stock),
+            list(self.shifts),
+            list(self.orders),
+            dict(self.bad_parts),
+            dict(self.wip),
+        )
+
     def feed(self, records: Iterable[Record]) -> None:
         """Take records in time order (all of them before the next span)."""
         for r in records:

@@ -67,6 +67,8 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 def connect(config: InfluxConfig, wait_s: float) -> str:
     """Wait for InfluxDB; on 2.x with an org, make sure the DBRP mapping exists. Returns version."""
+    if not logger.isEnabledFor(logging.DEBUG):  # one log line per request is noise here
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     deadline = time.monotonic() + wait_s
     while True:
         try:
