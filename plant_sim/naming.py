@@ -21,9 +21,7 @@ def topic_segment(name: str) -> str:
     return seg
 
 
-def station_topic(
-    enterprise: str, site: str, area: str, line: str, station: str, kind: str
-) -> str:
+def station_topic(enterprise: str, site: str, area: str, line: str, station: str, kind: str) -> str:
     """Return the UNS topic of one station's ``kind`` (state, part, sample, counters, ...)."""
     parts = (enterprise, site, area, line, station, kind)
     return "/".join(topic_segment(p) for p in parts)

@@ -45,16 +45,16 @@ def epoch_ms(start_epoch_ms: int, t: float) -> int:
 
 def iso_ms(ts_ms: int) -> str:
     """Return ``ts_ms`` as UTC ISO-8601 with milliseconds and a ``Z`` suffix."""
-    return datetime.fromtimestamp(ts_ms / 1000.0, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[
-        :-3
-    ] + "Z"
+    return (
+        datetime.fromtimestamp(ts_ms / 1000.0, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    )
 
 
 def encode(record: Record, run_id: str, start_epoch_ms: int) -> bytes:
     """Return the JSON payload of ``record``."""
     data = to_dict(record)
     ts_ms = epoch_ms(start_epoch_ms, record.t)
-    data["run_id"] = run_id
+    data.setdefault("run_id", run_id)  # run_start carries its own
     data["ts_ms"] = ts_ms
     data["ts"] = iso_ms(ts_ms)
     return orjson.dumps(data)
@@ -71,7 +71,12 @@ def decode(payload: bytes | str) -> tuple[Record, str, int]:
         raise PayloadError(f"payload: not JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise PayloadError("payload: expected a JSON object")
-    meta = {k: data.pop(k, None) for k in ("run_id", "ts_ms", "ts")}
+    data.pop("uns", None)  # readable extras (units, state numbers) for UNS browsers
+    meta = {k: data.pop(k, None) for k in ("ts_ms", "ts")}
+    # run_start carries run_id as a field of its own; every other kind only as metadata
+    meta["run_id"] = (
+        data.get("run_id") if data.get("kind") == "run_start" else data.pop("run_id", None)
+    )
     if not isinstance(meta["run_id"], str):
         raise PayloadError("run_id: missing or not a string")
     if not isinstance(meta["ts_ms"], int):

@@ -9,7 +9,7 @@ analytics, the gateway and the event-log file all use these shapes, never the mo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from plant_sim.states import StationState
@@ -214,9 +214,10 @@ _FIELD_NAMES: dict[str, tuple[str, ...]] = {
 
 
 def to_dict(record: Record) -> dict[str, Any]:
-    """Return the JSON-ready form of a record, ``kind`` first."""
+    """Return the JSON-ready form of a record, ``kind`` first (nested values are shared)."""
     out: dict[str, Any] = {"kind": record.kind}
-    out.update(asdict(record))
+    for name in _FIELD_NAMES[record.kind]:
+        out[name] = getattr(record, name)
     return out
 
 

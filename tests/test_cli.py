@@ -40,7 +40,7 @@ def test_run_prints_summary_and_kpis_and_writes_the_log(tmp_path: Path, capsys) 
     )
     assert code == 0
     text = capsys.readouterr().out
-    for title in ("Stations", "Share of time", "Lines", "OEE", "Bottlenecks"):
+    for title in ("Stations", "Share of time", "Lines", "OEE", "Bottleneck tandem"):
         assert title in text, title
     log = EventLog.load(out)
     assert log.records[0].kind == "run_start" and log.records[-1].t == 6 * 3600

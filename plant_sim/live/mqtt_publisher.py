@@ -52,7 +52,7 @@ class MqttSettings:
     require_broker: bool = False  # True: start() fails if not connected by then
     reconnect_max_s: float = 10.0
     drain_timeout_s: float = 30.0  # stop() waits this long for queued messages
-    uns_extras: bool | None = None  # add the "uns" object; None = only if payloads.decode allows
+    uns_extras: bool = True  # add the readable "uns" object (units, state numbers)
 
 
 @dataclass(slots=True)
@@ -94,7 +94,7 @@ class MqttPublisher:
         self.command_topic = f"{prefix}/_plant/cmd"
         self.result_topic = f"{prefix}/_plant/cmd/result"
         self.stats = MqttStats()
-        self._extras = _extras_allowed() if s.uns_extras is None else s.uns_extras
+        self._extras = s.uns_extras
         self._topics: dict[tuple[str, str | None, str | None], tuple[str, bool, int]] = {}
         self._connected = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -383,14 +383,3 @@ def _wait_drained(client: mqtt.Client, info: mqtt.MQTTMessageInfo, timeout_s: fl
     except (RuntimeError, ValueError):
         return
 
-
-def _extras_allowed() -> bool:
-    """True if ``payloads.decode`` accepts a payload with the extra ``uns`` object."""
-    from plant_sim.records import RunEnd
-
-    probe = payloads.encode(RunEnd(0.0), "probe", 0)[:-1] + b',"uns":{}}'
-    try:
-        payloads.decode(probe)
-    except payloads.PayloadError:
-        return False
-    return True
