@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -32,7 +33,8 @@ def sim(
     start_now: bool = typer.Option(
         False,
         "--start-now",
-        help="Timestamps start at the wall clock's now instead of the scenario's start_time.",
+        help="Start at the wall clock's now (timestamps and shift calendar) instead of the "
+        "scenario's start_time.",
     ),
     opcua: bool = typer.Option(True, "--opcua/--no-opcua", help="Serve OPC UA."),
     opcua_endpoint: str = typer.Option("opc.tcp://0.0.0.0:4840/twin/", help="OPC UA endpoint."),
@@ -67,6 +69,9 @@ def sim(
     from plant_sim.cli import load_or_exit
 
     sc = load_or_exit(scenario)
+    if start_now:  # the calendar, and so the shifts, follow the clock from now on
+        now = datetime.fromtimestamp(round(time.time() * 1000) / 1000.0, tz=UTC)
+        sc = sc.model_copy(update={"start_time": now})
     try:
         check_speed(speed)
     except ValueError as exc:
@@ -81,7 +86,7 @@ def sim(
         speed=speed,
         seed=seed,
         run_id=run_id,
-        start_epoch_ms=round(time.time() * 1000) if start_now else None,
+        start_epoch_ms=None,  # from the scenario's start_time (now, with --start-now)
         until_s=_until(until),
         opcua=OpcUaSettings(
             endpoint=opcua_endpoint,
