@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from gateway.buffer import DiskBuffer
+from gateway.buffer import SOURCE_CODES, DiskBuffer
 from gateway.deadletter import DeadLetters
 from gateway.errors import GatewayError, SinkUnavailableError
 from gateway.ingest import Ingest
@@ -19,6 +19,7 @@ from gateway.sequencer import Sequencer
 from gateway.settings import GatewaySettings
 from gateway.sinks import Sink, detect_api, make_sink
 from gateway.sources.mqtt import MqttSource
+from gateway.sources.mqtt_fast import FastMqttSource
 from gateway.sources.opcua import OpcUaSource
 from gateway.stats import Stats
 from gateway.writer import METRICS_SOURCE, Writer
@@ -40,7 +41,7 @@ class Gateway:
         self.dead_letters = DeadLetters(data / "dead_letters.jsonl", settings.dead_letter_max_bytes)
         self.intake: queue.Queue[RawMessage] = queue.Queue(maxsize=INTAKE_SIZE)
         self.sink = sink
-        self.sources: list[MqttSource | OpcUaSource] = []
+        self.sources: list[MqttSource | FastMqttSource | OpcUaSource] = []
         self.ingest: Ingest | None = None
         self.writer: Writer | None = None
         self._stopped = threading.Event()
@@ -84,7 +85,8 @@ class Gateway:
         self.writer.start()
         self.ingest.start()
         if s.mqtt_url:
-            self.sources.append(MqttSource(s, self.intake))
+            mqtt_cls = FastMqttSource if s.mqtt_client == "fast" else MqttSource
+            self.sources.append(mqtt_cls(s, self.intake))
         if s.opcua_endpoint:
             self.sources.append(OpcUaSource(s, self.intake))
         try:
@@ -202,7 +204,7 @@ class Gateway:
         """Log a summary and buffer ``gateway_stats`` points (store-and-forwarded like data)."""
         now_ms = int(time.time() * 1000)
         lines = self.stats.lines(self.settings.gateway_name, now_ms)
-        self.buffer.append([(METRICS_SOURCE, now_ms, line) for line in lines])
+        self.buffer.append((now_ms, SOURCE_CODES[METRICS_SOURCE] * len(lines), lines))
         self.stats.buffered = len(self.buffer)
         logger.info("gateway: %s", self.stats.summary())
         if self.writer is not None:

@@ -1,9 +1,11 @@
-"""The bounded on-disk buffer (store-and-forward): an SQLite queue of line-protocol lines.
+"""The bounded on-disk buffer (store-and-forward): an SQLite queue of line-protocol chunks.
 
-Rows are appended by the ingest stage in one transaction together with the sequencer state and
-newly seen runs, so a crash never separates them; the writer reads the oldest rows, writes them
-to InfluxDB and only then deletes them (``ack``). Rows keep their insertion order, so replay
-after an outage is in order. The file survives a gateway restart; with ``fsync=False``
+Each ingest commit appends one *chunk* (its lines, joined, plus one source code per line) in one
+transaction together with the sequencer state and newly seen runs, so a crash never separates
+them; the writer reads the oldest chunks, writes them to InfluxDB and only then deletes them
+(``ack``). Chunks keep their insertion order, so replay after an outage is in order. The bound
+counts lines; *drop oldest* deletes the oldest lines (trimming a chunk if needed).
+The file survives a gateway restart; with ``fsync=False``
 (``synchronous=NORMAL`` in WAL mode) a process crash loses nothing committed, a power cut may
 lose the last commits.
 """
@@ -17,11 +19,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS points (
+CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL,
+    n INTEGER NOT NULL,
     received_ms INTEGER NOT NULL,
-    line TEXT NOT NULL
+    sources TEXT NOT NULL,
+    body BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS seq_state (series TEXT PRIMARY KEY, state BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, payload BLOB NOT NULL);
@@ -29,13 +32,18 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-class Row(NamedTuple):
-    """One buffered point."""
+SOURCE_CODES = {"mqtt": "m", "opcua": "o", "_gateway": "g"}
+SOURCE_NAMES = {v: k for k, v in SOURCE_CODES.items()}
+
+
+class Chunk(NamedTuple):
+    """Lines committed together: ``sources`` has one code per line (see ``SOURCE_CODES``)."""
 
     id: int
-    source: str
+    n: int
     received_ms: int
-    line: str
+    sources: str
+    body: bytes
 
 
 class DiskBuffer:
@@ -50,42 +58,40 @@ class DiskBuffer:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
-        self._count = self._db.execute("SELECT count(*) FROM points").fetchone()[0]
+        row = self._db.execute("SELECT coalesce(sum(n), 0) FROM chunks").fetchone()
+        self._count = int(row[0])
 
     def __len__(self) -> int:
         return self._count
 
     def free(self) -> int:
-        """Return how many more rows fit."""
+        """Return how many more lines fit."""
         return max(0, self.max_records - self._count)
 
     def append(
         self,
-        rows: list[tuple[str, int, str]],
+        chunk: tuple[int, str, list[str]] | None,
         seq_state: dict[str, bytes] | None = None,
         forget: Iterable[str] = (),
         runs: Iterable[tuple[str, bytes]] = (),
     ) -> int:
-        """Store ``(source, received_ms, line)`` rows and state in one transaction.
+        """Store one chunk ``(received_ms, sources, lines)`` and state in one transaction.
 
-        When the rows do not fit, the oldest rows are deleted first; returns how many were dropped
-        (the caller implements the *block* policy by waiting for ``free()`` before calling).
+        When the lines do not fit, the oldest lines are deleted first; returns how many were
+        dropped (the caller implements the *block* policy by waiting for ``free()``).
         """
+        n = len(chunk[2]) if chunk else 0
         with self._lock:
-            drop = max(0, self._count + len(rows) - self.max_records)
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                if drop:
+                dropped = self._drop_oldest(cur, self._count + n - self.max_records)
+                if chunk:
+                    received_ms, sources, lines = chunk
                     cur.execute(
-                        "DELETE FROM points WHERE id IN "
-                        "(SELECT id FROM points ORDER BY id LIMIT ?)",
-                        (drop,),
+                        "INSERT INTO chunks (n, received_ms, sources, body) VALUES (?, ?, ?, ?)",
+                        (n, received_ms, sources, "\n".join(lines).encode()),
                     )
-                    drop = cur.rowcount
-                cur.executemany(
-                    "INSERT INTO points (source, received_ms, line) VALUES (?, ?, ?)", rows
-                )
                 if seq_state:
                     cur.executemany(
                         "INSERT OR REPLACE INTO seq_state (series, state) VALUES (?, ?)",
@@ -97,28 +103,55 @@ class DiskBuffer:
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-            self._count += len(rows) - drop
-            return drop
+            self._count += n - dropped
+            return dropped
 
-    def peek(self, limit: int) -> list[Row]:
-        """Return up to ``limit`` oldest rows without removing them."""
+    def _drop_oldest(self, cur: sqlite3.Cursor, excess: int) -> int:
+        dropped = 0
+        while excess > 0:
+            row = cur.execute(
+                "SELECT id, n, sources, body FROM chunks ORDER BY id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                break
+            cid, n, sources, body = row
+            if n <= excess:
+                cur.execute("DELETE FROM chunks WHERE id = ?", (cid,))
+                dropped += n
+                excess -= n
+                continue
+            lines = bytes(body).split(b"\n")[excess:]
+            cur.execute(
+                "UPDATE chunks SET n = ?, sources = ?, body = ? WHERE id = ?",
+                (len(lines), sources[excess:], b"\n".join(lines), cid),
+            )
+            dropped += excess
+            excess = 0
+        return dropped
+
+    def peek(self, max_lines: int) -> list[Chunk]:
+        """Return the oldest chunks, as many as fit ``max_lines`` (at least one)."""
+        out: list[Chunk] = []
+        total = 0
         with self._lock:
             cur = self._db.execute(
-                "SELECT id, source, received_ms, line FROM points ORDER BY id LIMIT ?", (limit,)
+                "SELECT id, n, received_ms, sources, body FROM chunks ORDER BY id LIMIT 1000"
             )
-            return [Row(*r) for r in cur.fetchall()]
+            for row in cur:
+                if out and total + row[1] > max_lines:
+                    break
+                out.append(Chunk(row[0], row[1], row[2], row[3], bytes(row[4])))
+                total += row[1]
+        return out
 
     def ack(self, upto_id: int) -> None:
-        """Remove every row with ``id <= upto_id`` (written to InfluxDB)."""
+        """Remove every chunk with ``id <= upto_id`` (written to InfluxDB)."""
         with self._lock:
-            cur = self._db.execute("DELETE FROM points WHERE id <= ?", (upto_id,))
-            self._count = max(0, self._count - cur.rowcount)
-
-    def remove(self, ids: Iterable[int]) -> None:
-        """Remove single rows (set aside as rejected by InfluxDB)."""
-        with self._lock:
-            cur = self._db.executemany("DELETE FROM points WHERE id = ?", ((i,) for i in ids))
-            self._count = max(0, self._count - cur.rowcount)
+            n = self._db.execute(
+                "SELECT coalesce(sum(n), 0) FROM chunks WHERE id <= ?", (upto_id,)
+            ).fetchone()[0]
+            self._db.execute("DELETE FROM chunks WHERE id <= ?", (upto_id,))
+            self._count = max(0, self._count - int(n))
 
     def seq_states(self) -> list[tuple[str, bytes]]:
         """Return every persisted sequencer state."""

@@ -13,7 +13,7 @@ import queue
 import threading
 from collections.abc import Callable
 
-from gateway.buffer import DiskBuffer
+from gateway.buffer import SOURCE_CODES, DiskBuffer
 from gateway.deadletter import DeadLetters
 from gateway.normalize import Normalizer, RawMessage, Rejected
 from gateway.sequencer import Sequencer
@@ -51,6 +51,7 @@ class Ingest(threading.Thread):
         self.space = threading.Condition()
         self._halt = threading.Event()
         self.error: BaseException | None = None
+        self.busy = False
 
     def stop(self) -> None:
         """Ask the thread to finish (messages not yet committed stay unacknowledged)."""
@@ -64,7 +65,9 @@ class Ingest(threading.Thread):
             while not self._halt.is_set():
                 items = self._take()
                 if items:
+                    self.busy = True
                     self.process(items)
+                    self.busy = False
         except BaseException as exc:  # surfaced by the app, which stops the gateway
             logger.exception("ingest stopped by an error")
             self.error = exc
@@ -74,6 +77,7 @@ class Ingest(threading.Thread):
             items = [self.intake.get(timeout=0.1)]
         except queue.Empty:
             return []
+        self.busy = True
         while len(items) < self.max_batch:
             try:
                 items.append(self.intake.get_nowait())
@@ -83,7 +87,8 @@ class Ingest(threading.Thread):
 
     def process(self, items: list[RawMessage]) -> None:
         """Normalize, sequence and commit ``items``; then acknowledge them."""
-        rows: list[tuple[str, int, str]] = []
+        lines: list[str] = []
+        codes: list[str] = []
         for raw in items:
             self.stats.add(raw.source, "records_in")
             res = self.normalizer.normalize(raw)
@@ -102,12 +107,13 @@ class Ingest(threading.Thread):
                 self.stats.add(raw.source, "dead_lettered")
                 continue
             ts_ns = res.ts_ms * 1_000_000 + seq
-            line = f'{res.series} {res.fields},{SOURCE_FIELD}="{raw.source}" {ts_ns}'
-            rows.append((raw.source, raw.received_ns // 1_000_000, line))
-        if self.block_when_full and not self._wait_for_space(len(rows)):
+            lines.append(f'{res.series} {res.fields},{SOURCE_FIELD}="{raw.source}" {ts_ns}')
+            codes.append(SOURCE_CODES[raw.source])
+        if self.block_when_full and not self._wait_for_space(len(lines)):
             return  # stopping: nothing committed, nothing acknowledged
         changes, forget = self.sequencer.take_changes()
-        dropped = self.buffer.append(rows, changes, forget, self.normalizer.new_runs)
+        chunk = (items[0].received_ns // 1_000_000, "".join(codes), lines) if lines else None
+        dropped = self.buffer.append(chunk, changes, forget, self.normalizer.new_runs)
         self.normalizer.new_runs.clear()
         self.dead_letters.flush()
         if dropped:

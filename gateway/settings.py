@@ -55,6 +55,9 @@ class GatewaySettings(BaseSettings):
     )
     mqtt_username: str | None = Field(None, description="MQTT user name.")
     mqtt_password: SecretStr | None = Field(None, description="MQTT password.")
+    mqtt_client: Literal["fast", "paho"] = Field(
+        "fast", description="MQTT client: fast (built-in 3.1.1 subscriber, batched acks) or paho."
+    )
     mqtt_keepalive_s: int = Field(30, gt=0, description="MQTT keep-alive.")
     opcua_endpoint: str | None = Field(None, description="OPC UA server, opc.tcp://host:port/path.")
     opcua_event_type: str = Field(

@@ -12,6 +12,34 @@ PER_SOURCE = ("records_in", "records_out", "dead_lettered", "duplicates")
 GLOBAL = ("batches", "retries", "dropped", "write_errors", "rejected_by_influx")
 
 
+class LagHistogram:
+    """Counts of lags in 1 ms buckets; percentiles without keeping every value."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.n = 0
+
+    def add_many(self, lags_ms: list[float]) -> None:
+        """Count lags (milliseconds)."""
+        counts = self.counts
+        for lag in lags_ms:
+            b = int(lag) if lag > 0 else 0
+            counts[b] = counts.get(b, 0) + 1
+        self.n += len(lags_ms)
+
+    def percentile(self, p: float) -> float | None:
+        """Return the ``p``-th percentile (0-100) in ms, or None if empty."""
+        if not self.n:
+            return None
+        rank = max(1, round(self.n * p / 100.0))
+        seen = 0
+        for bucket in sorted(self.counts):
+            seen += self.counts[bucket]
+            if seen >= rank:
+                return float(bucket)
+        return float(max(self.counts))
+
+
 @dataclass
 class Stats:
     """Counters (monotonic since start), the buffer gauge and recent end-to-end lags."""
@@ -22,6 +50,8 @@ class Stats:
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(GLOBAL, 0))
     buffered: int = 0
     lags_ms: deque[float] = field(default_factory=lambda: deque(maxlen=50_000))
+    lag_total: LagHistogram = field(default_factory=lambda: LagHistogram())
+    """Every lag since start (1 ms buckets), for whole-run percentiles."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, source: str, name: str, n: int = 1) -> None:
@@ -38,6 +68,7 @@ class Stats:
         """Remember lags (received -> stored, ms) of written records."""
         with self._lock:
             self.lags_ms.extend(lags_ms)
+            self.lag_total.add_many(lags_ms)
 
     def lag_percentiles(self) -> dict[str, float]:
         """Return p50, p99 and max of the lags since the last call (and forget them)."""

@@ -15,14 +15,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from gateway.buffer import DiskBuffer, Row
+from gateway.buffer import SOURCE_NAMES, Chunk, DiskBuffer
 from gateway.deadletter import DeadLetters
 from gateway.errors import SinkRejectedError, SinkUnavailableError
 from gateway.sinks.base import Sink
 from gateway.stats import Stats
 
 logger = logging.getLogger(__name__)
-METRICS_SOURCE = "_gateway"
+METRICS_SOURCE = "_gateway"  # source name of the gateway's own metrics lines
 
 
 class Writer(threading.Thread):
@@ -83,29 +83,35 @@ class Writer(threading.Thread):
             logger.exception("writer stopped by an error")
             self.error = exc
 
-    def _next_batch(self) -> list[Row] | None:
-        """Return a batch to write, ``[]`` when stopping with nothing left, ``None`` to loop."""
-        rows = self.buffer.peek(self.batch_size)
+    def _next_batch(self) -> list[Chunk] | None:
+        """Return chunks to write, ``[]`` when stopping with nothing left, ``None`` to loop."""
+        chunks = self.buffer.peek(self.batch_size)
         stopping = self._halt.is_set()
-        if not rows:
+        if not chunks:
             if stopping:
                 return []
             self.wake.wait(self.flush_interval_s)
             self.wake.clear()
             return None
-        if len(rows) < self.batch_size and not stopping:
-            age_s = time.time() - rows[0].received_ms / 1000.0
+        if sum(c.n for c in chunks) < self.batch_size and not stopping:
+            age_s = time.time() - chunks[0].received_ms / 1000.0
             if age_s < self.flush_interval_s:
                 self.wake.wait(self.flush_interval_s - age_s)
                 self.wake.clear()
                 return None
-        return rows
+        return chunks
 
-    def _write(self, rows: list[Row]) -> bool:
-        """Write ``rows``; return False when InfluxDB is unavailable (retry later)."""
+    def _write(self, chunks: list[Chunk]) -> bool:
+        """Write ``chunks``; return False when InfluxDB is unavailable (retry later)."""
+        body = b"\n".join(c.body for c in chunks)
+        sources = "".join(c.sources for c in chunks)
         self._rejected = set()
         try:
-            self._send(rows)
+            try:
+                self.sink.write(body)
+                self.stats.bump("batches")
+            except SinkRejectedError as exc:
+                self._bisect(body.split(b"\n"), sources, 0, str(exc))
         except SinkUnavailableError as exc:
             self.stats.bump("retries")
             self.stats.bump("write_errors")
@@ -118,43 +124,50 @@ class Writer(threading.Thread):
         if not self.healthy.is_set():
             logger.info("InfluxDB writes succeed; %d records buffered", len(self.buffer))
             self.healthy.set()
-        self.buffer.ack(rows[-1].id)
-        self._account(rows)
+        self.buffer.ack(chunks[-1].id)
+        self._account(body, sources)
         self.on_free()
         return True
 
-    def _send(self, rows: list[Row]) -> None:
-        try:
-            self.sink.write("\n".join(r.line for r in rows).encode())
-            self.stats.bump("batches")
-        except SinkRejectedError as exc:
-            if len(rows) == 1:
-                self._reject(rows[0], str(exc))
-                return
-            mid = len(rows) // 2
-            self._send(rows[:mid])
-            self._send(rows[mid:])
+    def _bisect(self, lines: list[bytes], sources: str, offset: int, reason: str) -> None:
+        """Write halves until each refused line is alone; set those aside."""
+        if len(lines) == 1:
+            self._reject(lines[0], sources[offset], reason)
+            self._rejected.add(offset)
+            return
+        mid = len(lines) // 2
+        for part, start in ((lines[:mid], offset), (lines[mid:], offset + mid)):
+            try:
+                self.sink.write(b"\n".join(part))
+                self.stats.bump("batches")
+            except SinkRejectedError as exc:
+                if len(part) == 1:
+                    self._reject(part[0], sources[start], str(exc))
+                    self._rejected.add(start)
+                else:
+                    self._bisect(part, sources, start, str(exc))
 
-    def _reject(self, row: Row, reason: str) -> None:
-        self.dead_letters.add(row.source, None, f"influxdb: {reason}", row.line)
+    def _reject(self, line: bytes, code: str, reason: str) -> None:
+        source = SOURCE_NAMES.get(code, code)
+        self.dead_letters.add(source, None, f"influxdb: {reason}", line)
         self.dead_letters.flush()
-        self.buffer.remove([row.id])
-        self._rejected.add(row.id)
         self.stats.bump("rejected_by_influx")
-        self.stats.add(row.source, "dead_lettered")
+        self.stats.add(source, "dead_lettered")
 
-    def _account(self, rows: list[Row]) -> None:
+    def _account(self, body: bytes, sources: str) -> None:
+        for code in ("m", "o"):
+            n = sources.count(code)
+            if n:
+                self.stats.add(SOURCE_NAMES[code], "records_out", n)
+        if self._rejected:
+            for i in self._rejected:
+                if sources[i] != "g":
+                    self.stats.add(SOURCE_NAMES[sources[i]], "records_out", -1)
         now_ms = time.time() * 1000.0
-        counts: dict[str, int] = {}
         lags = []
-        for row in rows:
-            if row.source == METRICS_SOURCE or row.id in self._rejected:
-                continue
-            counts[row.source] = counts.get(row.source, 0) + 1
-            ts_ms = int(row.line[row.line.rfind(" ") + 1 :]) // 1_000_000
-            lags.append(now_ms - ts_ms)
-        for source, n in counts.items():
-            self.stats.add(source, "records_out", n)
+        for i, line in enumerate(body.split(b"\n")):
+            if sources[i] != "g":
+                lags.append(now_ms - int(line[line.rfind(b" ") + 1 :]) // 1_000_000)
         self.stats.add_lags(lags)
         self.stats.buffered = len(self.buffer)
 

@@ -256,6 +256,7 @@ def _derived_fields(record: Any) -> str:
 class _Plan(NamedTuple):
     measurement: str
     tags: tuple[tuple[str, str], ...]  # (attribute, escaped key)
+    tag_attrs: tuple[str, ...]  # record attributes that are tags (all but run_id)
     fields: tuple[tuple[str, str, Callable[[Any, str], str], bool], ...]  # (.., optional)
     derived: bool
 
@@ -269,6 +270,7 @@ _PLANS: dict[str, _Plan] = {
     kind: _Plan(
         escape_measurement(s.measurement),
         tuple((t, escape_key(t)) for t in s.tags),
+        tuple(t for t in s.tags if t != "run_id"),
         tuple(
             (f.name, escape_key(f.name, "field"), _FORMATTERS[f.type], _optional(kind, f.name))
             for f in s.fields
@@ -279,6 +281,7 @@ _PLANS: dict[str, _Plan] = {
 }
 
 _tag_cache: dict[str, str] = {}
+_series_cache: dict[tuple[Any, ...], str] = {}
 
 
 def _tag_value(value: Any, name: str) -> str:
@@ -298,10 +301,15 @@ def point_parts(record: Record, run_id: str, source: str | None = None) -> tuple
     Raises ``SchemaError`` naming the field when a value has the wrong type or cannot be stored.
     """
     plan = _PLANS[record.kind]
-    series = [plan.measurement]
-    for attr, key in plan.tags:
-        value = run_id if attr == "run_id" else getattr(record, attr)
-        series.append(f"{key}={_tag_value(value, attr)}")
+    key = (record.kind, run_id, *[getattr(record, a) for a in plan.tag_attrs])
+    try:
+        series = _series_cache.get(key)
+    except TypeError:  # an unhashable tag value: refused by _series below
+        series = None
+    if series is None:
+        series = _series(plan, record, run_id)
+        if len(_series_cache) < 100_000:
+            _series_cache[key] = series
     parts = []
     for attr, key, fmt, optional in plan.fields:
         value = getattr(record, attr)
@@ -317,7 +325,15 @@ def point_parts(record: Record, run_id: str, source: str | None = None) -> tuple
             raise SchemaError(f"state: unknown state {record.state!r}") from exc  # type: ignore[union-attr]
     if source is not None:
         fields += f",{SOURCE_FIELD}={escape_string(source, SOURCE_FIELD)}"
-    return ",".join(series), fields
+    return series, fields
+
+
+def _series(plan: _Plan, record: Record, run_id: str) -> str:
+    out = [plan.measurement]
+    for attr, key in plan.tags:
+        value = run_id if attr == "run_id" else getattr(record, attr)
+        out.append(f"{key}={_tag_value(value, attr)}")
+    return ",".join(out)
 
 
 MAX_TS_MS = (2**63 - 1) // 1_000_000 - 1

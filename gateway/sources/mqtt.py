@@ -78,6 +78,9 @@ class MqttSource:
             self.client.connect_async(self.host, self.port, self.settings.mqtt_keepalive_s)
         self.client.loop_start()
 
+    def pause(self) -> None:
+        """Nothing to do: paho cannot pause reading (un-acked messages are redelivered)."""
+
     def stop(self) -> None:
         """Disconnect; unacknowledged messages stay with the broker."""
         self._stopping.set()

@@ -64,6 +64,9 @@ class OpcUaSource:
                 f"OPC UA server {self.endpoint} (setting opcua_endpoint): {errors[0]}"
             ) from errors[0]
 
+    def pause(self) -> None:
+        """Nothing to do (OPC UA events have no acknowledgement to wait for)."""
+
     def stop(self) -> None:
         """Disconnect and end the thread."""
         self._stopping.set()

@@ -67,7 +67,7 @@ def test_lines_influx_refuses_are_set_aside_and_the_rest_written(
     stats = Stats()
     lines = [f"m v={i}i {i}000000" for i in range(1, 10)]
     lines[4] = "m v=1.5 5000000"  # a float where the field is an integer: HTTP 400
-    buffer.append([("mqtt", 0, line) for line in lines])
+    buffer.append((0, "m" * len(lines), lines))
     writer = Writer(buffer, sink, stats, dead, 100, 0.1, (0.1, 1.0), lambda: None)
     try:
         assert writer._write(buffer.peek(100))

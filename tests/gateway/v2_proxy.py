@@ -27,6 +27,7 @@ class V2Proxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.requests: list[dict] = []
+        self._http = httpx.Client(timeout=30)  # keep-alive to the real server
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,6 +58,7 @@ class V2Proxy:
         """Stop serving."""
         self._server.shutdown()
         self._server.server_close()
+        self._http.close()
 
     def _ping(self, handler: BaseHTTPRequestHandler) -> None:
         try:
@@ -70,7 +72,8 @@ class V2Proxy:
 
     def _write(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         query = {k: v[0] for k, v in parse_qs(urlsplit(handler.path).query).items()}
-        self.requests.append({"query": query, "headers": dict(handler.headers)})
+        if len(self.requests) < 100:
+            self.requests.append({"query": query, "headers": dict(handler.headers)})
         db, _, rp = query.get("bucket", "").partition("/")
         params = {"db": db, "precision": query.get("precision", "ns")}
         if rp:
@@ -79,7 +82,7 @@ class V2Proxy:
         if auth.startswith("Token ") and ":" in auth:
             params["u"], params["p"] = auth[len("Token ") :].split(":", 1)
         try:
-            resp = httpx.post(f"{self.upstream}/write", params=params, content=body, timeout=30)
+            resp = self._http.post(f"{self.upstream}/write", params=params, content=body)
             status, text = resp.status_code, resp.text
         except httpx.HTTPError as exc:
             status, text = 503, json.dumps({"error": str(exc)})
