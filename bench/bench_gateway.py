@@ -117,7 +117,7 @@ def _publisher(port: int, run_id: str, start_ms: int, ids: range, rate: float, d
         info.wait_for_publish(60)
     client.disconnect()
     client.loop_stop()
-    done.put(ids.stop - ids.start)
+    done.put(len(ids))
 
 
 def publish(
@@ -135,18 +135,12 @@ def publish(
     client.loop_stop()
     ctx = mp.get_context("spawn")
     done = ctx.Queue()
-    step = n // procs
+    # process k publishes the records of every procs-th station: each series from one
+    # publisher, in time order, as a plant's own publisher would
     workers = [
         ctx.Process(
             target=_publisher,
-            args=(
-                port,
-                run_id,
-                start_ms,
-                range(k * step, n if k == procs - 1 else (k + 1) * step),
-                rate / procs,
-                done,
-            ),
+            args=(port, run_id, start_ms, range(k, n, procs), rate / procs, done),
         )
         for k in range(procs)
     ]

@@ -89,26 +89,30 @@ class Ingest(threading.Thread):
         """Normalize, sequence and commit ``items``; then acknowledge them."""
         lines: list[str] = []
         codes: list[str] = []
+        counts: dict[tuple[str, str], int] = {}
+        normalize, assign = self.normalizer.normalize, self.sequencer.assign
         for raw in items:
-            self.stats.add(raw.source, "records_in")
-            res = self.normalizer.normalize(raw)
+            source = raw.source
+            res = normalize(raw)
             if type(res) is Rejected:
-                self.dead_letters.add(raw.source, raw.topic, res.reason, raw.payload)
-                self.stats.add(raw.source, "dead_lettered")
+                self.dead_letters.add(source, raw.topic, res.reason, raw.payload)
+                counts[source, "dead_lettered"] = counts.get((source, "dead_lettered"), 0) + 1
                 continue
-            seq = self.sequencer.assign(
-                raw.source, res.series, res.ts_ms, res.digest, raw.maybe_dup
-            )
+            seq = assign(source, res.series, res.ts_ms, res.digest, raw.maybe_dup)
             if seq is None:
-                self.stats.add(raw.source, "duplicates")
+                counts[source, "duplicates"] = counts.get((source, "duplicates"), 0) + 1
                 continue
             if seq >= SEQ_LIMIT:
-                self.dead_letters.add(raw.source, raw.topic, "seq: too many records", raw.payload)
-                self.stats.add(raw.source, "dead_lettered")
+                self.dead_letters.add(source, raw.topic, "seq: too many records", raw.payload)
+                counts[source, "dead_lettered"] = counts.get((source, "dead_lettered"), 0) + 1
                 continue
             ts_ns = res.ts_ms * 1_000_000 + seq
-            lines.append(f'{res.series} {res.fields},{SOURCE_FIELD}="{raw.source}" {ts_ns}')
-            codes.append(SOURCE_CODES[raw.source])
+            lines.append(f'{res.series} {res.fields},{SOURCE_FIELD}="{source}" {ts_ns}')
+            codes.append(SOURCE_CODES[source])
+        for raw in items:
+            counts[raw.source, "records_in"] = counts.get((raw.source, "records_in"), 0) + 1
+        for (source, name), n in counts.items():
+            self.stats.add(source, name, n)
         if self.block_when_full and not self._wait_for_space(len(lines)):
             return  # stopping: nothing committed, nothing acknowledged
         changes, forget = self.sequencer.take_changes()

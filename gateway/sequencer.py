@@ -17,7 +17,9 @@ persisted with the buffer in one transaction, so the numbering survives a gatewa
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
+from typing import NamedTuple
 
 import orjson
 
@@ -34,12 +36,26 @@ class _Slot:
         self.counts: dict[str, dict[int, int]] = {}  # source -> digest -> arrivals
 
 
+class _One(NamedTuple):
+    """A slot holding one record from one source (the common case, kept small)."""
+
+    ts_ms: int
+    digest: int
+    source: str
+
+    def expand(self) -> _Slot:
+        slot = _Slot(self.ts_ms)
+        slot.assigned.append(self.digest)
+        slot.counts[self.source] = {self.digest: 1}
+        return slot
+
+
 class Sequencer:
     """Assigns ``seq`` numbers and recognises duplicates; see the module docstring."""
 
     def __init__(self, max_series: int = 50_000) -> None:
         self.max_series = max_series
-        self._series: OrderedDict[str, list[_Slot]] = OrderedDict()
+        self._series: OrderedDict[str, list[_Slot | _One]] = OrderedDict()
         self._dirty: set[str] = set()
         self._evicted: set[str] = set()
 
@@ -47,6 +63,14 @@ class Sequencer:
         self, source: str, series: str, ts_ms: int, digest: int, maybe_dup: bool
     ) -> int | None:
         """Return the ``seq`` of this record, or ``None`` if it is a duplicate to skip."""
+        slots = self._series.get(series)
+        if slots and slots[-1].ts_ms < ts_ms:  # fast path: a later millisecond of a series
+            slots.append(_One(ts_ms, digest, source))
+            if len(slots) > HISTORY:
+                del slots[0]
+            self._series.move_to_end(series)
+            self._dirty.add(series)
+            return 0
         slot = self._slot(series, ts_ms)
         seen = slot.counts.setdefault(source, {})
         n = seen.get(digest, 0)
@@ -73,14 +97,16 @@ class Sequencer:
                 self._dirty.discard(old)
         else:
             self._series.move_to_end(series)
-        for slot in reversed(slots):
+        for i in range(len(slots) - 1, -1, -1):
+            slot = slots[i]
             if slot.ts_ms == ts_ms:
-                return slot
+                if type(slot) is _One:
+                    slot = slots[i] = slot.expand()
+                return slot  # type: ignore[return-value]
             if slot.ts_ms < ts_ms:
                 break
         slot = _Slot(ts_ms)
-        slots.append(slot)
-        slots.sort(key=lambda s: s.ts_ms)
+        bisect.insort(slots, slot, key=_ts)  # usually at the end; a late arrival goes before
         del slots[:-HISTORY]
         return slot
 
@@ -94,7 +120,7 @@ class Sequencer:
 
     def load(self, series: str, state: bytes) -> None:
         """Restore one series' state saved by ``take_changes``."""
-        slots = []
+        slots: list[_Slot | _One] = []
         for ts_ms, assigned, counts in orjson.loads(state):
             slot = _Slot(ts_ms)
             slot.assigned = list(assigned)
@@ -106,10 +132,16 @@ class Sequencer:
         return len(self._series)
 
 
-def _dump(slots: list[_Slot]) -> bytes:
-    return orjson.dumps(
-        [
-            [s.ts_ms, s.assigned, {src: list(c.items()) for src, c in s.counts.items()}]
-            for s in slots
-        ]
-    )
+def _ts(slot: _Slot | _One) -> int:
+    return slot.ts_ms
+
+
+def _dump(slots: list[_Slot | _One]) -> bytes:
+    out = []
+    for s in slots:
+        if type(s) is _One:
+            out.append([s.ts_ms, [s.digest], {s.source: [[s.digest, 1]]}])
+        else:
+            counts = {src: list(c.items()) for src, c in s.counts.items()}  # type: ignore[union-attr]
+            out.append([s.ts_ms, s.assigned, counts])  # type: ignore[union-attr]
+    return orjson.dumps(out)

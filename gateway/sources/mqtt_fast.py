@@ -184,6 +184,7 @@ class FastMqttSource:
     def _handle(self, packets: list) -> None:
         generation = self._generation
         acks = self._acks
+        now_ns = time.time_ns()
         for pkt in packets:
             if type(pkt) is not wire.Publish:
                 if pkt.type == wire.SUBACK and b"\x80" in pkt.body[2:]:
@@ -201,7 +202,7 @@ class FastMqttSource:
                     ack()
                 continue
             raw = RawMessage(
-                self.name, pkt.payload, topic, pkt.dup or pkt.retain, time.time_ns(), ack
+                self.name, pkt.payload, topic, pkt.dup or pkt.retain, now_ns, ack
             )
             self._put(raw)
 
