@@ -29,7 +29,7 @@ def minimal_model(scenario: Scenario, until_s: float, seed: int) -> int:
     env = simpy.Environment()
     cycles = [0]
 
-    def station(sample, inbox, outbox):  # noqa: ANN001, ANN202
+    def station(sample, inbox, outbox):
         while True:
             if inbox is not None:
                 yield inbox.get()
