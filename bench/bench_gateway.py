@@ -58,6 +58,7 @@ ENT, SITE, AREA = "acme", "plant1", "bench"
 LINES = [f"line{i}" for i in range(1, 4)]
 STATIONS = [(line, f"st{j:02d}") for line in LINES for j in range(1, 11)]
 BROKER_CONF = [
+    "user root",  # else mosquitto drops to a user that cannot write its files in a temp dir
     "max_queued_messages 2000000",
     "max_queued_bytes 0",
     "max_inflight_messages 5000",
@@ -210,10 +211,13 @@ class NaiveConsumer:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"naive-{self.db}", clean_session=False
         )
+        subscribed = threading.Event()
         self.client.on_connect = lambda c, *_: c.subscribe("#", 1)
+        self.client.on_subscribe = lambda *_: subscribed.set()
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", self.broker.port)
         self.client.loop_start()
+        subscribed.wait(10)  # the persistent session must hold the subscription before a stop
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         try:
@@ -328,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--records", type=int, default=200_000, help="drain size for the gateway")
     ap.add_argument("--naive-records", type=int, default=5_000, help="drain size, naive_sync")
-    ap.add_argument("--rate", type=float, default=10_000, help="offered rate of the live phase")
+    ap.add_argument("--rate", type=float, default=3_000, help="offered rate of the live phase")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the live phase")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "gateway.json")
     args = ap.parse_args(argv)

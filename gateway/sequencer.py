@@ -24,7 +24,13 @@ from typing import NamedTuple
 import orjson
 
 HISTORY = 32
-"""Slots kept per series (late duplicates older than this are numbered as new records)."""
+"""Slots kept per series."""
+
+LATE_BASE = 500_000
+LATE_RANGE = 400_000
+"""A record older than a series' kept slots cannot be numbered from what is known; it gets
+``LATE_BASE + digest % LATE_RANGE``: far above the numbers given in order (so it overwrites no
+other record), and the same for the same content (so a repeat still overwrites itself)."""
 
 
 class _Slot:
@@ -58,6 +64,8 @@ class Sequencer:
         self._series: OrderedDict[str, list[_Slot | _One]] = OrderedDict()
         self._dirty: set[str] = set()
         self._evicted: set[str] = set()
+        self.late = 0
+        """Records numbered by the late fallback (see ``LATE_BASE``)."""
 
     def assign(
         self, source: str, series: str, ts_ms: int, digest: int, maybe_dup: bool
@@ -72,6 +80,9 @@ class Sequencer:
             self._dirty.add(series)
             return 0
         slot = self._slot(series, ts_ms)
+        if slot is None:
+            self.late += 1
+            return LATE_BASE + digest % LATE_RANGE
         seen = slot.counts.setdefault(source, {})
         n = seen.get(digest, 0)
         if maybe_dup and n:
@@ -87,7 +98,7 @@ class Sequencer:
         slot.assigned.append(digest)
         return len(slot.assigned) - 1
 
-    def _slot(self, series: str, ts_ms: int) -> _Slot:
+    def _slot(self, series: str, ts_ms: int) -> _Slot | None:
         slots = self._series.get(series)
         if slots is None:
             slots = self._series[series] = []
@@ -106,6 +117,8 @@ class Sequencer:
             if slot.ts_ms < ts_ms:
                 break
         slot = _Slot(ts_ms)
+        if len(slots) >= HISTORY and ts_ms < slots[0].ts_ms:
+            return None  # older than everything kept: unknown slot
         bisect.insort(slots, slot, key=_ts)  # usually at the end; a late arrival goes before
         del slots[:-HISTORY]
         return slot

@@ -201,9 +201,7 @@ class FastMqttSource:
                 if ack is not None:
                     ack()
                 continue
-            raw = RawMessage(
-                self.name, pkt.payload, topic, pkt.dup or pkt.retain, now_ns, ack
-            )
+            raw = RawMessage(self.name, pkt.payload, topic, pkt.dup or pkt.retain, now_ns, ack)
             self._put(raw)
 
     def _put(self, raw: RawMessage) -> None:

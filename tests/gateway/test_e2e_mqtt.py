@@ -13,12 +13,15 @@ from tests.servers.mosquitto import Mosquitto
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.parametrize("client", ["fast", "paho"])
 def test_batch_log_over_mqtt_exactly_once(
-    tmp_path: Path, influxd: InfluxServer, influx_db: str, broker: Mosquitto
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, broker: Mosquitto, client: str
 ) -> None:
     records = h.run_log(6 * 3600)
     run_id, start = h.envelope(records)
-    gw = h.start_gateway(h.settings(tmp_path, influxd, influx_db, mqtt_url=broker.url))
+    gw = h.start_gateway(
+        h.settings(tmp_path, influxd, influx_db, mqtt_url=broker.url, mqtt_client=client)
+    )
     try:
         pub = h.connect_publisher(broker.port)
         h.publish(pub, records, run_id, start)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.sequencer import Sequencer
+from gateway.sequencer import HISTORY, LATE_BASE, Sequencer
 
 
 def test_records_sharing_a_millisecond_are_numbered_in_arrival_order() -> None:
@@ -47,3 +47,13 @@ def test_series_are_bounded() -> None:
         seq.assign("mqtt", name, 1, 1, False)
     changes, forgotten = seq.take_changes()
     assert len(seq) == 2 and forgotten == {"a"} and set(changes) == {"b", "c"}
+
+
+def test_records_older_than_the_kept_slots_overwrite_nothing() -> None:
+    seq = Sequencer()
+    for ts in range(100, 100 + HISTORY):
+        assert seq.assign("mqtt", "s", ts, 1, False) == 0
+    late = seq.assign("mqtt", "s", 5, 7, False)
+    assert late is not None and late >= LATE_BASE
+    assert seq.assign("mqtt", "s", 5, 7, True) == late  # the same content: the same point
+    assert seq.assign("mqtt", "s", 5, 8, False) != late
