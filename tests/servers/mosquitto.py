@@ -71,7 +71,11 @@ class Mosquitto:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "mosquitto.log"
         self.conf_path = workdir / "mosquitto.conf"
+        # As root, Mosquitto drops to the user "mosquitto", who cannot write the persistence
+        # file into our temporary folder: broker restarts would then lose queued messages.
+        run_as = ["user root"] if os.geteuid() == 0 else []
         lines = [
+            *run_as,
             f"listener {self.port} {self.host}",
             "allow_anonymous true",
             "persistence true",
