@@ -26,7 +26,6 @@ from tests.servers.influxdb import InfluxServer
 
 #: Broker settings the gateway's guarantees need (see docs/gateway.md).
 BROKER_CONF = [
-    "user root",
     "max_queued_messages 1000000",
     "max_inflight_messages 1000",
     "queue_qos0_messages true",
