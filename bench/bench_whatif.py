@@ -5,9 +5,11 @@ Run ``python bench/bench_whatif.py [--variants 20] [--replications 10] [--days 7
 [--workers 1,2] [--repeat 1]``. Variants are the base plus buffer-capacity changes (one buffer
 each). Prints, per worker count, the median wall time of ``run_study`` over the repeats, the
 mean time of one replication inside a worker, the speed-up over the first worker count and the
-scaling efficiency (speed-up / workers), checks that every worker count gave identical results,
-and writes the numbers to ``bench/results/bench_whatif.json``. Two workers on a two-core machine
-share it with everything else running there: the load average is printed with the numbers.
+scaling efficiency (speed-up / workers), and the busy share: the time spent inside
+replications / (workers x wall time), which stays near 100 % when the executor keeps its workers
+busy even while other programs slow the cores down. Checks that every worker count gave identical
+results and writes the numbers to ``bench/results/bench_whatif.json``. Two workers on a two-core
+machine share it with everything else running there: the load average is printed too.
 """
 
 from __future__ import annotations
@@ -54,8 +56,11 @@ def _measure(study: Study, workers: int, repeat: int) -> dict:
         print(f"  {workers} worker(s): {walls[-1]:.1f} s (load {os.getloadavg()[0]:.2f})",
               flush=True)
     per_rep = statistics.mean(r.wall_s for res in results for r in res.runs)
+    busy = [sum(r.wall_s for r in res.runs) / (workers * wall)
+            for res, wall in zip(results, walls, strict=True)]
     return {"workers": workers, "wall_s": walls, "median_wall_s": statistics.median(walls),
-            "mean_replication_s": per_rep, "runs": results[0].runs}
+            "mean_replication_s": per_rep, "busy_share": statistics.median(busy),
+            "runs": results[0].runs}
 
 
 def main() -> None:
@@ -83,7 +88,8 @@ def main() -> None:
                       | {"speedup": speedup, "efficiency": efficiency})
         print(f"workers={r['workers']}: median wall {r['median_wall_s']:.1f} s, one replication "
               f"{r['mean_replication_s']:.2f} s in its worker, speed-up {speedup:.2f}, "
-              f"scaling efficiency {100 * efficiency:.0f} %")
+              f"scaling efficiency {100 * efficiency:.0f} %, busy share "
+              f"{100 * r['busy_share']:.0f} %")
     print(f"identical results across worker counts: {identical}; load average now "
           f"{os.getloadavg()[0]:.2f}")
     out = ROOT / "bench" / "results" / "bench_whatif.json"

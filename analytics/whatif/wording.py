@@ -31,7 +31,8 @@ def format_value(sel: KpiSelector, value: float | None, *, signed: bool = False,
     if sel.spec.is_ratio:
         suffix = (" pp" if signed else " %") if unit else ""
         return f"{100 * value:{sign}.2f}{suffix}"
-    digits = 3 if abs(value) < 10 else (2 if abs(value) < 1000 else 0)
+    size = abs(value)
+    digits = 3 if size < 10 else 2 if size < 100 else 1 if size < 1000 else 0
     suffix = f" {sel.spec.unit}" if unit else ""
     return f"{value:{sign},.{digits}f}{suffix}"
 
