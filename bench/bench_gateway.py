@@ -58,7 +58,6 @@ ENT, SITE, AREA = "acme", "plant1", "bench"
 LINES = [f"line{i}" for i in range(1, 4)]
 STATIONS = [(line, f"st{j:02d}") for line in LINES for j in range(1, 11)]
 BROKER_CONF = [
-    "user root",  # else mosquitto drops to a user that cannot write its files in a temp dir
     "max_queued_messages 2000000",
     "max_queued_bytes 0",
     "max_inflight_messages 5000",
@@ -173,6 +172,7 @@ class GatewayConsumer:
         )
         self.gw: Gateway | None = None
         self.lag = None
+        self.client_id = self.settings.mqtt_client_id
 
     def start(self) -> None:
         self.gw = Gateway(self.settings)
@@ -194,6 +194,7 @@ class NaiveConsumer:
     def __init__(self, proxy_url: str, db: str, broker: Mosquitto, mode: str) -> None:
         self.proxy_url, self.db, self.broker, self.mode = proxy_url, db, broker, mode
         self.count = 0
+        self.client_id = f"naive-{db}"
         self.lags: list[float] = []
         self._lock = threading.Lock()
         self.lag = None
@@ -209,7 +210,7 @@ class NaiveConsumer:
             self._write = self._influx.write_api(success_callback=self._on_batch)
         self._precision = WritePrecision.NS
         self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"naive-{self.db}", clean_session=False
+            mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=False
         )
         subscribed = threading.Event()
         self.client.on_connect = lambda c, *_: c.subscribe("#", 1)
@@ -255,6 +256,17 @@ class NaiveConsumer:
 # ----------------------------------------------------------------- measurements
 
 
+def forget_session(broker: Mosquitto, client_id: str) -> None:
+    """Delete a consumer's persistent session (a clean-session connect), so that later phases
+    do not queue every message for it too."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    time.sleep(0.2)
+    client.disconnect()
+    client.loop_stop()
+
+
 def count_points(influx: InfluxServer, db: str) -> int:
     """Count stored record points."""
     total = 0
@@ -286,9 +298,10 @@ def drain(make: Any, influx: InfluxServer, broker: Mosquitto, n: int) -> dict[st
     total = n + 1  # + run_start
     t0 = time.perf_counter()
     consumer.start()
-    elapsed = wait_for(consumer, total, timeout_s=600) + 0.0
+    wait_for(consumer, total, timeout_s=600)
     elapsed = time.perf_counter() - t0
     consumer.stop()
+    forget_session(broker, consumer.client_id)
     stored = count_points(influx, db)
     return {
         "records": total,
@@ -313,6 +326,7 @@ def live(
     wait_for(consumer, n + 1, timeout_s=300)
     elapsed = time.perf_counter() - t0
     consumer.stop()
+    forget_session(broker, consumer.client_id)
     stored = count_points(influx, db)
     lag = consumer.lag
     return {

@@ -23,8 +23,11 @@ from typing import NamedTuple
 
 import orjson
 
-HISTORY = 32
-"""Slots kept per series."""
+HISTORY = 512
+"""Slots kept in memory per series (a second source may lag the first by this many changes)."""
+
+PERSISTED = 32
+"""Slots persisted per series (enough for the redeliveries after a restart; cheaper commits)."""
 
 LATE_BASE = 500_000
 LATE_RANGE = 400_000
@@ -59,7 +62,7 @@ class _One(NamedTuple):
 class Sequencer:
     """Assigns ``seq`` numbers and recognises duplicates; see the module docstring."""
 
-    def __init__(self, max_series: int = 50_000) -> None:
+    def __init__(self, max_series: int = 10_000) -> None:
         self.max_series = max_series
         self._series: OrderedDict[str, list[_Slot | _One]] = OrderedDict()
         self._dirty: set[str] = set()
@@ -151,7 +154,7 @@ def _ts(slot: _Slot | _One) -> int:
 
 def _dump(slots: list[_Slot | _One]) -> bytes:
     out = []
-    for s in slots:
+    for s in slots[-PERSISTED:]:
         if type(s) is _One:
             out.append([s.ts_ms, [s.digest], {s.source: [[s.digest, 1]]}])
         else:
