@@ -6,8 +6,10 @@ It reads no wall clock: ``start_epoch_ms`` comes from the scenario unless the ca
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import simpy
 
@@ -138,9 +140,27 @@ def run_batch(
 
     sim = Simulation(scenario, sink, seed=seed)
     horizon = scenario.horizon if until_s is None else until_s
-    if on_progress is None:
-        sim.run(horizon)
-    else:
-        sim.run_with_progress(horizon, on_progress)
-    sim.finish()
+    with collector_paused():
+        if on_progress is None:
+            sim.run(horizon)
+        else:
+            sim.run_with_progress(horizon, on_progress)
+        sim.finish()
     return log
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a batch run.
+
+    A run keeps every record it makes; none is in a reference cycle, yet each full collection
+    walks them all again, which cost a third of a week's run of the 30-station plant. The model
+    leaves almost no cyclic garbage (a few thousand objects a week), collected afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import simpy
 
 from plant_sim.calendar import CalendarCursor, WorkCalendar
@@ -20,6 +23,7 @@ from plant_sim.scenario import LineSpec, Scenario, StationSpec
 from plant_sim.states import StationState
 
 S = StationState
+_NOISE_BLOCK = 1024  # normal draws made at once for a station's temperature noise
 
 
 @dataclass
@@ -222,6 +226,16 @@ def _build_orders(
     )
 
 
+def _noise(stream: random.Random, sd: float) -> Iterator[float]:
+    """Endless N(0, sd) draws in blocks from a numpy generator seeded by the named stream."""
+    if sd == 0.0:
+        while True:
+            yield 0.0
+    rng = np.random.default_rng(stream.getrandbits(128))
+    while True:
+        yield from (rng.standard_normal(_NOISE_BLOCK) * sd).tolist()
+
+
 def _sample_process_values(
     env: simpy.Environment,
     scenario: Scenario,
@@ -237,28 +251,30 @@ def _sample_process_values(
     for sid, station in stations.items():
         p = specs[sid]
         decay = math.exp(-period / p.time_constant_s) if p.time_constant_s > 0 else 0.0
-        gauss = streams.get(f"{sid}.temperature").gauss
-        plan.append((station, p.processing_c, p.ambient_c, decay, gauss, p.noise_c))
+        noise = _noise(streams.get(f"{sid}.temperature"), p.noise_c).__next__
+        plan.append((station, station.behaviour.power, p.processing_c, p.ambient_c, decay, noise))
     hot_states = (S.PROCESSING, S.SETUP)
     while True:
         yield env.timeout(period)
         now = env.now
-        for station, hot_c, cold_c, decay, gauss, noise_c in plan:
+        for station, power_of, hot_c, cold_c, decay, noise in plan:
             state = station.state
             target = hot_c if state in hot_states else cold_c
-            station.temperature_c = target + (station.temperature_c - target) * decay
-            reading = (
-                station.temperature_c + gauss(0.0, noise_c) if noise_c else station.temperature_c
-            )
-            power = station.behaviour.power[state] if state is not None else 0.0
+            temperature = target + (station.temperature_c - target) * decay
+            station.temperature_c = temperature
+            if state is None:
+                power, energy = 0.0, station.energy_kwh
+            else:
+                power = power_of[state]
+                energy = station.energy_kwh + power * (now - station.since) / 3600.0
             emit(
                 ProcessSample(
                     now,
                     station.line,
                     station.id,
-                    reading,
+                    temperature + noise(),
                     power,
-                    station.energy_now(),
+                    energy,
                     station.speed,
                 )
             )
