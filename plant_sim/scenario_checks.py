@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from plant_sim.distributions import mean_of
 from plant_sim.scenario import Scenario
 
 
@@ -65,7 +66,21 @@ def _station_problems(where: str, station, products: list[str]) -> list[tuple[st
             out.append((f"{where}.planned_cycle_times.{product}", "the line does not make it"))
     if station.scrap + station.rework > 1.0:
         out.append((f"{where}.rework", "scrap + rework probabilities exceed 1"))
-    return out
+    return out + _zero_time_problems(where, station)
+
+
+def _zero_time_problems(where: str, station) -> list[tuple[str, str]]:
+    """Times whose mean must be positive, or simulated time would stand still."""
+    timed = [("cycle_time", station.cycle_time)]
+    timed += [(f"cycle_times.{p}", d) for p, d in (station.cycle_times or {}).items()]
+    timed += [(f"failures[{i}].tbf", f.tbf) for i, f in enumerate(station.failures)]
+    if station.minor_stops is not None:
+        timed.append(("minor_stops.tbs", station.minor_stops.tbs))
+    return [
+        (f"{where}.{path}", "mean must be greater than 0 (simulated time would stand still)")
+        for path, dist in timed
+        if dist is not None and mean_of(dist) <= 0.0
+    ]
 
 
 def _demand_problems(scenario: Scenario) -> list[tuple[str, str]]:

@@ -67,6 +67,18 @@ def test_inconsistent_distribution_parameters_are_rejected() -> None:
     assert "low <= mode <= high" in message
 
 
+def test_times_that_would_stop_the_clock_are_rejected() -> None:
+    data = scenario_data("bottling_line")
+    station = data["lines"][0]["stations"][1]
+    station["cycle_times"]["cola_05l"] = {"kind": "constant", "value": 0}
+    station["failures"][0]["tbf"] = {"kind": "empirical", "values": [0, 0]}
+    paths = {p for p, m in problems_of(data) if "greater than 0" in m}
+    assert paths == {
+        "lines[0].stations[1].cycle_times.cola_05l",
+        "lines[0].stations[1].failures[0].tbf",
+    }
+
+
 def test_wrong_buffer_count_and_missing_product_cycle_time() -> None:
     data = scenario_data("bottling_line")
     data["lines"][0]["buffers"].pop()
