@@ -3,9 +3,10 @@
 Rules (standards.md §1.4): every KPI is a ratio of the window's summed elements, never an
 average of ratios; a ratio whose denominator is 0 is ``None`` (not 0, not 100 %); effectiveness
 above 1 is legal (PRI is a planning standard) and is flagged, never clamped. OEE is
-A × E × QR, which equals Σ(PRI·PQ) × (GQ/PQ) / PBT; that form is used so a planned window
-with no output reports OEE 0 (a real loss) while E and QR stay undefined. Definitions and
-units are in ``analytics.registry``.
+A × E × QR, computed in its reduced form Σ(PRI·PQ) × (GQ/PQ) / PBT; OEE and NEE are
+undefined whenever one of their factors is (PBT = 0, PQ = 0 so QR is undefined, APT = 0 so E
+is undefined): a planned window with no production reports A = 0 but OEE ``None``, not 0
+(standards.md §1.4 rule 2). Definitions and units are in ``analytics.registry``.
 """
 
 from __future__ import annotations
@@ -58,22 +59,21 @@ def ratio(num: float, den: float) -> float | None:
     return None if den == 0 else num / den
 
 
+def _factors_defined(e: Elements) -> bool:
+    """Return True when A, E and QR are all defined (PBT > 0, APT > 0, PQ > 0)."""
+    return e.pbt_s > 0 and e.apt_s > 0 and e.pq > 0
+
+
 def _oee(e: Elements) -> float | None:
-    """Return OEE = A × E × QR in its reduced form Σ(PRI·PQ) × (GQ/PQ) / PBT."""
-    if e.pbt_s <= 0:
+    """Return OEE = A × E × QR in its reduced form Σ(PRI·PQ) × (GQ/PQ) / PBT, or ``None``."""
+    if not _factors_defined(e):
         return None
-    if e.pq == 0:
-        return 0.0
     return e.pri_pq_s * (e.gq / e.pq) / e.pbt_s
 
 
 def _nee(e: Elements) -> float | None:
-    """Return NEE = (AUPT / PBT) × E × QR (0 for a planned window with no output)."""
-    if e.pbt_s <= 0:
-        return None
-    if e.pq == 0:
-        return 0.0
-    if e.apt_s <= 0:
+    """Return NEE = (AUPT / PBT) × E × QR, or ``None`` when a factor is undefined."""
+    if not _factors_defined(e):
         return None
     return (e.aupt_s / e.pbt_s) * (e.pri_pq_s / e.apt_s) * (e.gq / e.pq)
 

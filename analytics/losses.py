@@ -129,9 +129,10 @@ def stop_split(e: Elements) -> StopSplit:
 
 def loss_views(e: Elements) -> list[LossRow]:
     """Return the ISO 22400 and the six-big-losses split of planned busy time."""
-    k = compute_kpis(e)
     pbt = e.pbt_s
-    valuable = None if k.oee is None else k.oee * pbt
+    # Valuable time PRI×GQ (reduced OEE × PBT); 0 for a planned window with no output, where
+    # OEE itself is undefined (its quality factor is) but the time is still all lost.
+    valuable = None if pbt <= 0 else (0.0 if e.pq == 0 else e.pri_pq_s * e.gq / e.pq)
     speed = e.apt_s - e.pri_pq_s
     defect = None if valuable is None else e.pri_pq_s - valuable
     other_down = e.adot_s

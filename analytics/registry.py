@@ -50,10 +50,12 @@ KPIS: tuple[KpiSpec, ...] = (
     _r("quality_ratio", "Quality ratio", "GQ / PQ", "higher", "quality",
        "Good share of produced units (first judgement)."),
     _r("oee", "OEE index", "Availability × Effectiveness × Quality ratio", "higher", "iso",
-       "= Σ(PRI × PQ) × (GQ / PQ) / PBT. Defined whenever PBT > 0: a planned window with "
-       "no output has OEE 0 although effectiveness and quality are undefined.", high=None),
+       "= Σ(PRI × PQ) × (GQ / PQ) / PBT. Undefined when any factor is (PBT = 0, APT = 0 "
+       "or PQ = 0): a planned window with no output has availability 0 and OEE undefined.",
+       high=None),
     _r("nee", "NEE index", "(AUPT / PBT) × Effectiveness × Quality ratio", "higher", "iso",
-       "Like OEE, but setup is not a loss. 0 for a planned window with no output.", high=None),
+       "Like OEE, but setup is not a loss. Undefined when any factor is (as OEE).",
+       high=None),
     _r("technical_eff", "Technical efficiency", "APT / (APT + ADET)", "higher", "iso",
        "Loss from breakdowns and minor stops only; setup ignored."),
     _r("setup_rate", "Setup rate", "AUST / AUPT", "lower", "iso",

@@ -96,6 +96,7 @@ def test_kpi_command_csv_and_window(app, log_path, tmp_path):
     get = {(r["scope"], r["metric"]): r["value"] for r in rows if r["window"] == "window"}
     assert float(get[("st1", "availability")]) == 0.0  # setup only in the first 30 min
     assert get[("st1", "quality_ratio")] == ""  # undefined: no parts
+    assert get[("st1", "oee")] == "" and get[("st1", "nee")] == ""  # a factor is undefined
     assert rows[0]["t1_s"] == "1800.0"
 
 
@@ -104,6 +105,18 @@ def test_kpi_command_table(app, log_path):
     res = CliRunner().invoke(app, ["kpi", str(log_path)])
     assert res.exit_code == 0, res.output
     assert "69.8%" in res.stdout and "Bottleneck line1" in res.stdout and "—" in res.stdout
+
+
+def test_kpi_command_table_shows_undefined_oee_as_a_dash(app, log_path):
+    """A window with no production (setup only) shows OEE and NEE as "—", not 0.0%."""
+    res = CliRunner().invoke(app, ["kpi", str(log_path), "-w", "0:30m"])
+    assert res.exit_code == 0, res.output
+    head = next(line for line in res.stdout.splitlines() if "OEE" in line and "NEE" in line)
+    cols = [c.strip() for c in head.replace("┃", "|").split("|")]
+    row = next(line for line in res.stdout.splitlines() if line.startswith("st1 "))
+    cells = [c.strip() for c in row.replace("│", "|").split("|")]
+    assert cells[cols.index("OEE")] == "—" and cells[cols.index("NEE")] == "—"
+    assert cells[cols.index("A")] == "0.0%"
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -103,7 +103,7 @@ def test_window_cutting_through_intervals():
 
 
 def test_window_with_no_production_is_undefined_not_zero():
-    """Off shift: every time-based KPI is None; planned but idle: A = 0, E and QR None."""
+    """Off shift: every time-based KPI is None; planned but idle: A = 0, E, QR, OEE, NEE None."""
     b = LogBuilder()
     end = b.states("st1", 0.0, [(HOUR, S.OFF_SHIFT), (HOUR, S.STARVED), (HOUR, S.PROCESSING)])
     b.parts("st1", 2 * HOUR + 60, 60, 60.0, spacing=60.0)
@@ -116,7 +116,7 @@ def test_window_with_no_production_is_undefined_not_zero():
     idle = compute_report(records, window=(HOUR, 2 * HOUR)).scope("st1").kpis
     assert idle.availability == 0.0
     assert idle.effectiveness is None and idle.quality_ratio is None
-    assert idle.oee == 0.0  # planned, no output: a real loss, not undefined
+    assert idle.oee is None and idle.nee is None  # a factor (E, QR) is undefined
     assert idle.epgu_kwh is None and idle.technical_eff is None
 
 
@@ -182,3 +182,21 @@ def test_empty_window_and_window_past_the_run_end():
     assert empty.flow["plant"].wip_avg is None
     past = compute_report(records, window=(0.0, 2 * HOUR)).scope("st1").elements
     assert past.unobserved_s == HOUR and past.apt_s == HOUR and past.pq == 60
+
+
+def test_oee_is_undefined_when_a_factor_is_undefined():
+    """PQ = 0 (QR undefined) or APT = 0 (E undefined): OEE and NEE None; time losses stay 0."""
+    from analytics.cli import fmt_value
+    from analytics.losses import loss_views
+
+    b = LogBuilder()
+    end = b.states("st1", 0.0, [(HOUR, S.SETUP), (HOUR, S.PROCESSING)])
+    b.parts("st1", HOUR + 60.0, 60, 60.0, spacing=60.0)
+    setup = compute_report(b.build(end), window=(0.0, HOUR)).scope("st1")
+    k = setup.kpis
+    assert k.availability == 0.0 and k.effectiveness is None and k.quality_ratio is None
+    assert k.oee is None and k.nee is None
+    assert fmt_value("oee", k.oee) == "—" and fmt_value("nee", k.nee) == "—"
+    rows = {(r.view, r.category): r for r in loss_views(setup.elements)}
+    assert rows[("iso", "valuable")].time_s == 0.0  # no output: nothing valuable, all lost
+    assert rows[("iso", "quality")].time_s == 0.0
