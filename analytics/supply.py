@@ -7,7 +7,10 @@ An order is *delivered* at its "shipped" event; logs without any "shipped" event
 - order lead time: delivery − arrival of the orders delivered in the window (mean, p50, p95);
 - backlog: orders arrived and not delivered at the window end (count, units, past due);
 - fill rate: units of orders due in the window delivered by their due time / units due;
-- stock-outs: times a raw-material stock reached 0, and hours at 0 (summed over materials).
+- stock-outs: times a raw-material stock ran out, and hours out (summed over materials). A
+  stock is out while its level is 0 or while a draw it cannot cover waits (the model's
+  "shortage" record, e.g. 0.5 units left and 1.5 needed per part); the last record at a
+  time gives the state then.
 
 Hours stations starved for material come from the state intervals (``Elements``).
 """
@@ -69,20 +72,28 @@ def _orders(events: Sequence[OrderEvent]) -> dict[str, _Order]:
     return out
 
 
+#: ``StockLevel.cause`` of a draw the stock cannot cover (the stock is out at any level).
+SHORTAGE = "shortage"
+
+
 def _stock(levels: Sequence[StockLevel], t0: float, t1: float, inc: bool) -> dict:
-    """Return ``{material: (stock-outs started in window, hours at 0)}``."""
+    """Return ``{material: (stock-outs started in window, hours out)}``."""
     n = len(levels)
     mats = list(map(attrgetter("material"), levels))
     codes = {m: i for i, m in enumerate(dict.fromkeys(mats))}
     mat = np.fromiter(map(codes.__getitem__, mats), np.int32, n)
     t_all = np.fromiter(map(attrgetter("t"), levels), float, n)
     lv_all = np.fromiter(map(attrgetter("level"), levels), float, n)
+    short = np.fromiter((c == SHORTAGE for c in map(attrgetter("cause"), levels)), bool, n)
+    out_all = (lv_all <= 0) | short
     out: dict[str, tuple[int, float]] = {}
     for name, i in codes.items():
         pick = mat == i
-        t, empty = t_all[pick], lv_all[pick] <= 0
+        t, empty = t_all[pick], out_all[pick]
         order = np.argsort(t, kind="stable")
         t, empty = t[order], empty[order]
+        last = np.concatenate([t[1:] != t[:-1], [True]])  # the last record at each time
+        t, empty = t[last], empty[last]
         starts = empty & ~np.concatenate([[False], empty[:-1]])
         inside = (t >= t0) & ((t <= t1) if inc else (t < t1))
         hours = 0.0

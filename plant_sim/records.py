@@ -142,12 +142,12 @@ class OrderEvent:
 
 @dataclass(slots=True)
 class StockLevel:
-    """Raw-material stock changed (consumption or a delivery)."""
+    """Raw-material stock changed (consumption or a delivery), or a draw must wait."""
 
     t: float
     material: str
     level: float
-    cause: str  # "consumption" | "delivery" | "initial"
+    cause: str  # "consumption" | "delivery" | "initial" | "shortage" (a draw waits: out)
     kind: ClassVar[str] = "stock"
 
 

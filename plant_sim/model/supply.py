@@ -32,13 +32,27 @@ class MaterialStock:
         self._check_reorder()
 
     def take(self, amount: float) -> simpy.Event:
-        """Return the event of drawing ``amount`` (fires when the stock has it)."""
-        return self.container.get(amount)
+        """Return the event of drawing ``amount`` (fires when the stock has it).
+
+        A draw the stock cannot cover waits (draws are served first come, first served) and
+        is recorded as a "shortage": the stock is out although its level may be above 0.
+        """
+        event = self.container.get(amount)
+        if not event.triggered and len(self.container.get_queue) == 1:
+            self.emit(StockLevel(self.env.now, self.material, self.container.level, "shortage"))
+        return event
 
     def report_consumption(self) -> None:
         """Record the level after a draw and reorder if it is time."""
-        self.emit(StockLevel(self.env.now, self.material, self.container.level, "consumption"))
+        self._record("consumption")
         self._check_reorder()
+
+    def _record(self, cause: str) -> None:
+        """Record the level, then "shortage" again if draws still wait (the stock is out)."""
+        now, level = self.env.now, self.container.level
+        self.emit(StockLevel(now, self.material, level, cause))
+        if self.container.get_queue:
+            self.emit(StockLevel(now, self.material, level, "shortage"))
 
     def _check_reorder(self) -> None:
         while self.container.level + self.on_order <= self.reorder_point:
@@ -51,7 +65,7 @@ class MaterialStock:
             yield self.env.timeout(end - self.env.now)
         self.on_order -= quantity
         yield self.container.put(quantity)
-        self.emit(StockLevel(self.env.now, self.material, self.container.level, "delivery"))
+        self._record("delivery")
 
     def _outage_end(self, now: float) -> float | None:
         for start, end in self.outages:
