@@ -15,13 +15,16 @@ from typing import Any
 
 from analytics.service.kpi_schema import KPI_MEASUREMENT, LOSS_MEASUREMENT
 from analytics.service.service import STATS_MEASUREMENT
+from analytics.whatif.influx import KPI_MEASUREMENT as WHATIF_KPI
+from analytics.whatif.influx import REPLICATION_MEASUREMENT as WHATIF_REPLICATION
 from dashboards.model import DATASOURCE_UID
 from plant_sim.telemetry_schema import METRICS_MEASUREMENT, SCHEMAS
 
 PANEL_TYPES = frozenset({"timeseries", "stat", "gauge", "bargauge", "table", "state-timeline",
                          "barchart", "piechart", "text", "row"})
 MEASUREMENTS = frozenset({s.measurement for s in SCHEMAS.values()} | {
-    KPI_MEASUREMENT, LOSS_MEASUREMENT, METRICS_MEASUREMENT, STATS_MEASUREMENT})
+    KPI_MEASUREMENT, LOSS_MEASUREMENT, METRICS_MEASUREMENT, STATS_MEASUREMENT,
+    WHATIF_KPI, WHATIF_REPLICATION})
 UNSUPPORTED_3X = ("SLIMIT", "SOFFSET", "SHOW SERIES", "SHOW DATABASES", "CARDINALITY",
                   "INTEGRAL(", "SAMPLE(", "HOLT_WINTERS", "EXPONENTIAL_MOVING_AVERAGE",
                   "DOUBLE_EXPONENTIAL", "KAUFMANS", "CHANDE_MOMENTUM", "RELATIVE_STRENGTH",

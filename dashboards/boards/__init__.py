@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dashboards.boards import downtime, energy, gateway, line, plant, station
+from dashboards.boards import downtime, energy, gateway, line, plant, station, whatif
 
 BOARDS: dict[str, Callable[[], dict]] = {
     "plant_overview.json": plant.build,
@@ -13,5 +13,6 @@ BOARDS: dict[str, Callable[[], dict]] = {
     "downtime.json": downtime.build,
     "energy.json": energy.build,
     "gateway_health.json": gateway.build,
+    "whatif.json": whatif.build,
 }
 HOME = "plant_overview.json"

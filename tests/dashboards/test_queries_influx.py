@@ -12,11 +12,14 @@ import re
 import pytest
 
 from analytics.service.writer import LineWriter, make_sink
+from analytics.whatif import SerialExecutor, run_study
+from analytics.whatif.influx import to_line_protocol, write_influx
 from dashboards.checks import expand, queries, regex_value
 from dashboards.files import JSON_DIR, load_all
 from gateway.stats import Stats
 from tests.servers.influxdb import InfluxServer
 from tests.service.fixtures import Backfilled, backfilled_db
+from tests.whatif.conftest import tandem_study
 
 pytestmark = pytest.mark.integration
 BOARDS = load_all(JSON_DIR)
@@ -27,7 +30,16 @@ _GROUP_TAGS = re.compile(r'GROUP BY (?:time\([^)]*\),\s*)?((?:"\w+"(?:,\s*)?)+)'
 def bf(influxd: InfluxServer) -> Backfilled:
     bf = backfilled_db(influxd)
     seed_health_metrics(bf)
+    seed_whatif_results(bf, influxd)
     return bf
+
+
+def seed_whatif_results(bf: Backfilled, influxd: InfluxServer) -> None:
+    """Run a small real study and store it, stamped inside the backfill's time range."""
+    study = tandem_study(replications=3, run_length="2h", warmup="10m", variants=[
+        {"name": "more_demand", "overrides": {"demand.interarrival.mean": 50}}])
+    result = run_study(study, SerialExecutor())
+    write_influx(to_line_protocol(result, bf.result.end_ms - 60_000), influxd.url, bf.db)
 
 
 def seed_health_metrics(bf: Backfilled) -> None:
@@ -48,9 +60,11 @@ def seed_health_metrics(bf: Backfilled) -> None:
 
 def _variables(bf: Backfilled, all_values: bool) -> dict[str, str]:
     if all_values:
-        return dict.fromkeys(("site", "run", "line", "station"), ".*")
+        return dict.fromkeys(("site", "run", "line", "station", "study", "kpi", "scope"), ".*")
     return {"site": regex_value(["plant1"]), "run": regex_value([bf.result.run_id]),
-            "line": regex_value(["assembly_a", "assembly_b"]), "station": regex_value(["a_press"])}
+            "line": regex_value(["assembly_a", "assembly_b"]), "station": regex_value(["a_press"]),
+            "study": regex_value(["tandem_test"]), "kpi": regex_value(["throughput_uph"]),
+            "scope": regex_value(["plant"])}
 
 
 def _series(influxd: InfluxServer, db: str, q: str) -> list[dict]:
@@ -88,7 +102,8 @@ def test_template_variables_return_values(
     influxd: InfluxServer, bf: Backfilled, all_values: bool
 ) -> None:
     expected = {"site": {"plant1"}, "run": {bf.result.run_id},
-                "line": {"assembly_a", "assembly_b", "assembly_c"}}
+                "line": {"assembly_a", "assembly_b", "assembly_c"}, "study": {"tandem_test"},
+                "kpi": {"throughput_uph", "wip_avg", "availability", "order_lead_time_avg_s"}}
     for board in BOARDS.values():
         for var in board["templating"]["list"]:
             q = expand(var["query"], 0, 0, "1m", _variables(bf, all_values))
