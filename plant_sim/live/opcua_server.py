@@ -242,10 +242,15 @@ class TwinOpcUaServer:
             )
 
     def _station_method(self, station: str, *, inject: bool) -> Any:
+        """The station's own method: the caller's arguments without the Station argument."""
+
         async def call(parent: ua.NodeId, *args: ua.Variant) -> ua.CallMethodResult:
             if inject:
-                return await self._m_inject(parent, ua.Variant(station, VT.String), *args)
-            return await self._m_clear(parent, ua.Variant(station, VT.String), *args)
+                return await self._inject(station, args, offset=0)
+            bad = _check_args(args, [])
+            if bad:
+                return bad
+            return await self._run(lambda: cmds.clear_failure(station, self.layout.stations), 0, 0)
 
         return call
 
@@ -259,20 +264,37 @@ class TwinOpcUaServer:
         bad = _check_args(args, [VT.String, VT.Double, VT.String], optional_last=True)
         if bad:
             return bad
-        reason = args[2].Value if len(args) > 2 else "injected"
+        return await self._inject(args[0].Value, args[1:], offset=1)
+
+    async def _inject(
+        self, station: str, args: Sequence[ua.Variant], *, offset: int
+    ) -> ua.CallMethodResult:
+        """InjectFailure with ``args`` = (DurationS, [Reason]) at ``offset`` in the call.
+
+        ``offset`` is 1 for the Simulator's method (Station comes first) and 0 for a station's
+        own method, so ``InputArgumentResults`` matches the caller's arguments.
+        """
+        if offset == 0:
+            bad = _check_args(args, [VT.Double, VT.String], optional_last=True)
+            if bad:
+                return bad
+        duration = args[0].Value
+        reason = args[1].Value if len(args) > 1 else "injected"
         stations = self.layout.stations
 
         def build() -> cmds.Command:
+            if offset:
+                try:
+                    cmds._station(station, stations)
+                except cmds.CommandError as exc:
+                    raise _ArgError(0, str(exc)) from exc
             try:
-                cmds._station(args[0].Value, stations)
+                return cmds.inject_failure(station, duration, reason, stations)
             except cmds.CommandError as exc:
-                raise _ArgError(0, str(exc)) from exc
-            try:
-                return cmds.inject_failure(args[0].Value, args[1].Value, reason, stations)
-            except cmds.CommandError as exc:
-                raise _ArgError(2 if str(exc).startswith("reason") else 1, str(exc)) from exc
+                index = 1 if str(exc).startswith("reason") else 0
+                raise _ArgError(index + offset, str(exc)) from exc
 
-        return await self._run(build, None, nargs=len(args))
+        return await self._run(build, None, nargs=len(args) + offset)
 
     async def _m_clear(self, parent: ua.NodeId, *args: ua.Variant) -> ua.CallMethodResult:
         bad = _check_args(args, [VT.String])

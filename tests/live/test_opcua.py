@@ -194,9 +194,47 @@ async def test_methods_act_and_reject_bad_arguments(bottling: Scenario) -> None:
                     ua.StatusCodes.BadArgumentsMissing,
                 ), method
             assert runner.clock.speed == 1.0
+            # InputArgumentResults follow the caller's arguments (a station's own method has no
+            # Station argument): one result per argument, the bad one marked
+            bad_arg = ua.StatusCodes.BadInvalidArgument
+            cases = [
+                (filler, "line1.filler.InjectFailure", [float("nan"), "x"], 0, bad_arg),
+                (filler, "line1.filler.InjectFailure", [-5.0], 0, bad_arg),
+                (filler, "line1.filler.InjectFailure", [60.0, "x" * 10_000], 1, bad_arg),
+                (
+                    filler,
+                    "line1.filler.InjectFailure",
+                    [60.0, ua.Variant(3, ua.VariantType.Int32)],
+                    1,
+                    ua.StatusCodes.BadTypeMismatch,
+                ),
+                (sim, "Simulator.InjectFailure", ["nope", 60.0, "x"], 0, bad_arg),
+                (sim, "Simulator.InjectFailure", ["filler", -60.0, "x"], 1, bad_arg),
+                (sim, "Simulator.InjectFailure", ["filler", 60.0, "x" * 10_000], 2, bad_arg),
+            ]
+            for obj, method, args, index, code in cases:
+                res = await raw_call(client, obj, ua.NodeId(method, idx), args)
+                assert res.StatusCode.value == bad_arg, (method, args)
+                results = [r.value for r in res.InputArgumentResults]
+                assert len(results) == len(args), (method, args, results)
+                assert results[index] == code, (method, args, results)
+                assert all(
+                    r == ua.StatusCodes.Good for i, r in enumerate(results) if i != index
+                ), (method, args, results)
+            res = await raw_call(client, filler, ua.NodeId("line1.filler.ClearFailure", idx), [])
+            assert res.StatusCode.is_good() and res.InputArgumentResults == []
     finally:
         runner.stop()
         await task
+
+
+async def raw_call(client: Client, obj: object, method: ua.NodeId, args: list) -> object:
+    """Call ``method`` and return the CallMethodResult, also a Bad one (no exception)."""
+    req = ua.CallMethodRequest()
+    req.ObjectId = obj.nodeid  # type: ignore[attr-defined]
+    req.MethodId = method
+    req.InputArguments = [a if isinstance(a, ua.Variant) else ua.Variant(a) for a in args]
+    return (await client.uaclient.call([req]))[0]
 
 
 async def async_wait_until_async(read: object, value: object, negate: bool = False) -> None:
