@@ -19,17 +19,18 @@ from tests.plant_sim.helpers import SCENARIOS, state_intervals
 DAY = 86400.0
 
 
-@pytest.fixture(scope="module")
-def bottling_run() -> tuple[Simulation, list[Record]]:
+@pytest.fixture(scope="module", params=["bottling_line", "plant_3lines"])
+def example_run(request) -> tuple[Simulation, list[Record]]:
+    """Two days of an example plant (the small line, and the 30-station plant)."""
     records: list[Record] = []
-    sim = Simulation(load_scenario(SCENARIOS / "bottling_line.yaml"), records.append)
+    sim = Simulation(load_scenario(SCENARIOS / f"{request.param}.yaml"), records.append)
     sim.run(2 * DAY)
     sim.finish()
     return sim, records
 
 
-def test_state_intervals_partition_the_run_for_every_station(bottling_run) -> None:
-    sim, records = bottling_run
+def test_state_intervals_partition_the_run_for_every_station(example_run) -> None:
+    sim, records = example_run
     intervals = state_intervals(records)
     assert set(intervals) == set(sim.plant.stations)
     for station, spans in intervals.items():
@@ -40,16 +41,16 @@ def test_state_intervals_partition_the_run_for_every_station(bottling_run) -> No
         assert sum(b - a for a, b, *_ in spans) == pytest.approx(2 * DAY, abs=1e-6)
 
 
-def test_records_come_in_time_order(bottling_run) -> None:
-    _, records = bottling_run
+def test_records_come_in_time_order(example_run) -> None:
+    _, records = example_run
     times = [r.t for r in records]
     assert times == sorted(times)
     assert records[0].kind == "run_start" and records[-1].kind == "run_end"
 
 
-def test_parts_are_conserved(bottling_run) -> None:
+def test_parts_are_conserved(example_run) -> None:
     """Released = finished + scrapped + WIP at the end, WIP counted in the model itself."""
-    sim, records = bottling_run
+    sim, records = example_run
     released = sum(1 for r in records if r.kind == "release")
     finished = sum(1 for r in records if r.kind == "exit" and r.outcome == "finished")
     scrapped = sum(1 for r in records if r.kind == "exit" and r.outcome == "scrapped")
@@ -59,14 +60,14 @@ def test_parts_are_conserved(bottling_run) -> None:
     assert released == finished + scrapped + in_buffers + in_stations
 
 
-def test_every_station_judges_each_part_once(bottling_run) -> None:
-    _, records = bottling_run
+def test_every_station_judges_each_part_once(example_run) -> None:
+    _, records = example_run
     done = [(r.station, r.part_id) for r in records if r.kind == "part"]
     assert len(done) == len(set(done))
 
 
-def test_no_part_is_made_while_down_or_paused(bottling_run) -> None:
-    _, records = bottling_run
+def test_no_part_is_made_while_down_or_paused(example_run) -> None:
+    _, records = example_run
     spans = state_intervals(records)
     ends = {station: [b for _, b, _, _ in rows] for station, rows in spans.items()}
     for r in records:
@@ -106,8 +107,8 @@ def test_determinism_does_not_depend_on_hash_randomisation() -> None:
     assert len(digests) == 1
 
 
-def test_event_log_file_round_trips(tmp_path, bottling_run) -> None:
-    _, records = bottling_run
+def test_event_log_file_round_trips(tmp_path, example_run) -> None:
+    _, records = example_run
     log = EventLog([*records[:20000], records[-1]])
     for name in ("run.jsonl", "run.jsonl.gz"):
         log.save(tmp_path / name)
