@@ -5,7 +5,10 @@ GatewayError
  ├── SourceError              an OPC UA server or MQTT broker cannot be used (names the endpoint)
  └── SinkError                InfluxDB did not take a batch
       ├── SinkUnavailableError   retryable: unreachable, timeout, 5xx, 429, auth, missing database
-      └── SinkRejectedError      not retryable: the server refused the lines themselves (400)
+      └── SinkRejectedError      not retryable: the server refused the lines themselves
+           │                     (400; 422 from 2.x, e.g. points outside the retention period)
+           └── SinkTooLargeError the body is too large (413): split it; a line alone too large
+                                 is refused
 """
 
 from __future__ import annotations
@@ -33,3 +36,7 @@ class SinkUnavailableError(SinkError):
 
 class SinkRejectedError(SinkError):
     """InfluxDB refused the lines themselves: retrying the same body cannot succeed."""
+
+
+class SinkTooLargeError(SinkRejectedError):
+    """InfluxDB refused the body for its size (HTTP 413): smaller bodies may be taken."""

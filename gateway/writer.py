@@ -3,8 +3,10 @@
 A batch is written when it is full (``batch_size``) or its oldest point has waited
 ``flush_interval_s``. On success the rows are removed from the buffer; while InfluxDB is
 unreachable or slow the rows stay and the write is retried with exponential backoff and
-jitter, forever (the bounded buffer is where data piles up). Lines InfluxDB refuses (HTTP 400)
-are found by splitting the batch and set aside as dead letters; the rest are written.
+jitter, forever (the bounded buffer is where data piles up). Lines InfluxDB refuses (HTTP 400,
+or 422 from 2.x) are found by splitting the batch and set aside as dead letters; the rest are
+written. A body refused for its size (413) is split the same way until the parts are taken; a
+line too large on its own is set aside.
 """
 
 from __future__ import annotations

@@ -8,6 +8,14 @@ token ``user:password``); the Debian 1.6.7 here does not. This proxy does what 1
 - errors come back as v2 JSON ``{"code", "message"}`` with the upstream status;
 - ``/ping`` is forwarded and answers ``X-Influxdb-Version: 2.7.0 (v2 proxy)``.
 
+Optionally it also refuses what a 2.x server refuses, with 2.x's statuses and messages:
+
+- ``max_body_bytes``: a larger body is refused whole with ``413`` (2.x's
+  ``max-http-request-size``), nothing written;
+- ``retention_start_ns``: points older than this are outside the bucket's retention period;
+  the other lines are written and the answer is ``422`` ``partial write: points beyond
+  retention policy dropped=N`` (what 2.x does).
+
 Every v2 request is recorded in ``requests`` (path, query, headers) for assertions.
 """
 
@@ -24,8 +32,16 @@ import httpx
 class V2Proxy:
     """Runs the translation on ``http://127.0.0.1:<port>`` in a thread."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        max_body_bytes: int | None = None,
+        retention_start_ns: int | None = None,
+    ) -> None:
         self.upstream = upstream
+        self.max_body_bytes = max_body_bytes
+        self.retention_start_ns = retention_start_ns
+        self.refused: dict[int, int] = {}  # status -> requests refused with it
         self.requests: list[dict] = []
         self._http = httpx.Client(timeout=30)  # keep-alive to the real server
         proxy = self
@@ -81,20 +97,49 @@ class V2Proxy:
         auth = handler.headers.get("Authorization", "")
         if auth.startswith("Token ") and ":" in auth:
             params["u"], params["p"] = auth[len("Token ") :].split(":", 1)
+        if self.max_body_bytes is not None and len(body) > self.max_body_bytes:
+            self._refuse(handler, 413, "request too large", "points batch is too large")
+            return
+        dropped = 0
+        if self.retention_start_ns is not None:
+            kept = [
+                ln
+                for ln in body.split(b"\n")
+                if ln.strip() and int(ln[ln.rfind(b" ") + 1 :]) >= self.retention_start_ns
+            ]
+            dropped = len([ln for ln in body.split(b"\n") if ln.strip()]) - len(kept)
+            body = b"\n".join(kept)
         try:
-            resp = self._http.post(f"{self.upstream}/write", params=params, content=body)
-            status, text = resp.status_code, resp.text
+            if body:
+                resp = self._http.post(f"{self.upstream}/write", params=params, content=body)
+                status, text = resp.status_code, resp.text
+            else:
+                status, text = 204, ""
         except httpx.HTTPError as exc:
             status, text = 503, json.dumps({"error": str(exc)})
-        handler.send_response(status)
+        if status == 204 and dropped:
+            self._refuse(
+                handler,
+                422,
+                "unprocessable entity",
+                "failure writing points to database: partial write: "
+                f"points beyond retention policy dropped={dropped}",
+            )
+            return
         if status == 204:
+            handler.send_response(status)
             handler.send_header("Content-Length", "0")
             handler.end_headers()
             return
         message = json.loads(text).get("error", text) if text.startswith("{") else text
-        out = json.dumps(
-            {"code": "invalid" if status == 400 else "unavailable", "message": message}
-        )
+        self._refuse(handler, status, "invalid" if status == 400 else "unavailable", message)
+
+    def _refuse(
+        self, handler: BaseHTTPRequestHandler, status: int, code: str, message: str
+    ) -> None:
+        self.refused[status] = self.refused.get(status, 0) + 1
+        out = json.dumps({"code": code, "message": message})
+        handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(out)))
         handler.end_headers()
