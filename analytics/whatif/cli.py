@@ -107,7 +107,7 @@ def whatif_command(
     html: Path | None = typer.Option(None, help="Write the HTML report with plots here."),
     influx_url: str | None = typer.Option(None, help="Also write results to this InfluxDB "
                                           "(v1 /write), e.g. http://localhost:8086."),
-    influx_db: str = typer.Option("factory", help="InfluxDB database (v1) or bucket mapping."),
+    influx_db: str = typer.Option("twin", help="InfluxDB database (v1) or bucket mapping."),
     influx_token: str | None = typer.Option(None, envvar="TWIN_INFLUX_TOKEN",
                                             help="InfluxDB token (env TWIN_INFLUX_TOKEN)."),
     check: bool = typer.Option(False, "--check", help="Validate and list variants; no runs."),
