@@ -79,7 +79,8 @@ class Writer(threading.Thread):
                 if self._write(rows):
                     delay = self.retry_initial_s
                     continue
-                self._sleep(delay * (0.5 + self._rng.random()))
+                # jitter, but never longer than retry_max_s (the documented longest delay)
+                self._sleep(min(delay * (0.5 + self._rng.random()), self.retry_max_s))
                 delay = min(delay * 2, self.retry_max_s)
         except BaseException as exc:
             logger.exception("writer stopped by an error")
@@ -174,7 +175,9 @@ class Writer(threading.Thread):
         self.stats.buffered = len(self.buffer)
 
     def _sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not self._halt.is_set() and time.monotonic() < deadline:
-            self.wake.wait(min(0.2, deadline - time.monotonic()))
-        self.wake.clear()
+        """Back off for ``seconds``; only ``stop`` cuts it short.
+
+        New records (``wake``) do not: waiting on ``wake`` here would return at once for the
+        rest of the delay once it is set, a busy loop for the length of an outage.
+        """
+        self._halt.wait(seconds)

@@ -1,0 +1,51 @@
+"""The writer's backoff while InfluxDB is unreachable: bounded by retry_max_s, and idle."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from gateway.buffer import DiskBuffer
+from gateway.deadletter import DeadLetters
+from gateway.sinks.influx_v1 import InfluxV1Sink
+from gateway.stats import Stats
+from gateway.writer import Writer
+from tests.servers.influxdb import free_port
+
+
+def test_backoff_is_idle_while_records_arrive_and_capped(tmp_path: Path) -> None:
+    sink = InfluxV1Sink(f"http://127.0.0.1:{free_port()}", "twin", timeout_s=1.0)  # nobody there
+    buffer = DiskBuffer(tmp_path / "b.sqlite", 1000)
+    dead = DeadLetters(tmp_path / "dead.jsonl", 10**6)
+    stats = Stats()
+    buffer.append((0, "m", ["m v=1i 1000000"]))
+    writer = Writer(buffer, sink, stats, dead, 1, 0.05, (0.6, 0.6), lambda: None)
+    stop = threading.Event()
+
+    def wake_often() -> None:  # what ingest does for every committed batch
+        while not stop.is_set():
+            writer.wake.set()
+            time.sleep(0.01)
+
+    waker = threading.Thread(target=wake_often, daemon=True)
+    writer.start()
+    waker.start()
+    try:
+        time.sleep(0.5)
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        retries0 = stats.counters["retries"]
+        time.sleep(3.0)
+        cpu = time.process_time() - cpu0
+        retries = stats.counters["retries"] - retries0
+        wall = time.monotonic() - wall0
+    finally:
+        stop.set()
+        writer.stop(0)
+        writer.join(5)
+        sink.close()
+        dead.close()
+    # a delay of 0.6 s jittered by 0.5..1.5 but capped at 0.6: one retry per 0.3..0.6 s
+    assert wall / 0.6 - 1 <= retries <= wall / 0.3 + 1
+    assert cpu < 0.5 * wall, f"the writer spun: {cpu:.2f} s CPU in {wall:.2f} s"
+    assert len(buffer) == 1
