@@ -129,3 +129,77 @@ class LivePlant:
         finally:
             for stop in reversed(stops):
                 await stop()
+
+
+class RestartableOpcUaPlant:
+    """The twin's real OPC UA server (``TwinOpcUaServer``) for a plant, stopped and restarted.
+
+    Runs in its own thread and event loop. ``start()`` builds a new server on the same endpoint
+    (a fresh address space, as after a restart of the twin's process); ``publish(records)``
+    applies the records and emits their events through the server's own ``publish``; ``stop()``
+    closes it (clients see the connection drop).
+    """
+
+    def __init__(
+        self, port: int, run_id: str, start_epoch_ms: int, scenario: str = "bottling_line"
+    ):
+        self.scenario = load_scenario(ROOT / "scenarios" / f"{scenario}.yaml")
+        self.layout = PlantLayout.from_scenario(self.scenario)
+        self.endpoint = f"opc.tcp://127.0.0.1:{port}/twin/"
+        self.run_id = run_id
+        self.start_epoch_ms = start_epoch_ms
+        self.starts = 0
+        self.server: TwinOpcUaServer | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="opcua-plant", daemon=True
+        )
+        self._thread.start()
+
+    def _call(self, coro: object, timeout_s: float = 60.0) -> object:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout_s)  # type: ignore[arg-type]
+
+    def start(self) -> None:
+        """Start a new server on the endpoint; return when it listens."""
+        self._call(self._start())
+
+    def stop(self) -> None:
+        """Stop the server (idempotent)."""
+        self._call(self._stop())
+
+    def publish(self, records: list[Record], chunk: int = 50) -> None:
+        """Publish ``records`` in order, a chunk at a time (the live runner's pace, unpaced)."""
+        self._call(self._publish(records, chunk), timeout_s=300)
+
+    def close(self) -> None:
+        """Stop the server and the loop."""
+        self.stop()
+        self._call(self._cancel_leftovers())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+    async def _start(self) -> None:
+        server = TwinOpcUaServer(self.layout, OpcUaSettings(endpoint=self.endpoint))
+        await server.start()
+        server.set_run(self.run_id, self.start_epoch_ms, self.scenario.name)
+        self.server = server
+        self.starts += 1
+
+    async def _stop(self) -> None:
+        if self.server is not None:
+            server, self.server = self.server, None
+            await server.stop()
+
+    async def _cancel_leftovers(self) -> None:
+        """Cancel what asyncua leaves behind after stop (session timeout loops and the like)."""
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _publish(self, records: list[Record], chunk: int) -> None:
+        assert self.server is not None, "the OPC UA server is not started"
+        for i in range(0, len(records), chunk):
+            await self.server.publish(records[i : i + chunk])
+            await asyncio.sleep(0)  # let the subscriptions' publish loop run

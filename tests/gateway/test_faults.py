@@ -25,7 +25,7 @@ from gateway.settings import GatewaySettings
 from plant_sim import payloads
 from plant_sim.records import Record
 from tests.gateway import helpers as h
-from tests.gateway.opcua_test_server import RecordEventServer
+from tests.gateway.live_plant import RestartableOpcUaPlant
 from tests.servers.influxdb import InfluxServer, free_port
 from tests.servers.mosquitto import Mosquitto
 
@@ -114,29 +114,38 @@ def _route(rec: Record, run_id: str, start: int) -> tuple[str, bytes, int, bool]
     return topic, payloads.encode(rec, run_id, start), 1, retain
 
 
-def test_opcua_server_restarted(tmp_path: Path, influxd: InfluxServer, influx_db: str) -> None:
-    records = h.run_log(4 * 3600)
+@pytest.mark.parametrize("scope", ["server", "machines"])
+def test_opcua_server_restarted(
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, scope: str
+) -> None:
+    """The twin's real OPC UA server stopped and started again on its port, mid-run."""
+    records = h.run_log(5 * 3600)
     run_id, start = h.envelope(records)
-    bodies = [payloads.encode(r, run_id, start) for r in records]
-    half = len(bodies) // 2
-    server = RecordEventServer(free_port())
-    server.start()
-    gw = h.start_gateway(h.settings(tmp_path, influxd, influx_db, opcua_endpoint=server.endpoint))
+    half = len(records) // 2
+    plant = RestartableOpcUaPlant(free_port(), run_id, start)
+    plant.start()
+    cfg = h.settings(
+        tmp_path, influxd, influx_db, opcua_endpoint=plant.endpoint, opcua_event_scope=scope
+    )
+    gw = h.start_gateway(cfg)
     source = gw.sources[0]
     try:
-        server.emit(bodies[:half])
+        h.wait_until(source.subscribed.is_set, 30, "the gateway to subscribe")
+        plant.publish(records[:half])
         h.wait_stored(influxd, influx_db, half)
-        server.stop()
+        plant.stop()
         h.wait_until(lambda: not source.subscribed.is_set(), 20, "the gateway to see the loss")
-        server.start()
-        h.wait_until(lambda: source.subscribed.is_set(), 40, "the gateway to resubscribe")
-        assert source.subscriptions == 2
-        server.emit(bodies[half:])
+        plant.start()  # a new address space on the same endpoint
+        h.wait_until(source.subscribed.is_set, 40, "the gateway to resubscribe")
+        assert source.subscriptions == 2 and plant.starts == 2
+        plant.publish(records[half:])
         h.wait_stored(influxd, influx_db, len(records))
+        time.sleep(1.0)  # a duplicate would arrive with the last records
         h.assert_same_records(records, h.read_stored(influxd, influx_db, run_id))
+        assert gw.stats.snapshot()["opcua"]["records_out"] == len(records)
     finally:
         gw.stop()
-        server.stop()
+        plant.close()
 
 
 def _gateway_process(
