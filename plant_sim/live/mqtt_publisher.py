@@ -1,11 +1,16 @@
-"""Publish every record to the MQTT Unified Namespace (paho-mqtt 2.x, its network thread).
+"""Publish every record to the MQTT Unified Namespace (paho-mqtt 2.x, one network thread).
 
 Each record goes to ``payloads.route(...)`` as ``payloads.encode(...)``: state (retained) and
 events at ``qos_events`` (1), samples and buffer levels at ``qos_samples`` (0). A retained
 ``{prefix}/_plant/status`` says ``{"online": true}``; the last will sets it to false. Commands
 arrive on ``{prefix}/_plant/cmd`` and are answered on ``{prefix}/_plant/cmd/result``.
 While the broker is away, QoS 1 messages wait in paho's bounded queue and go out after the
-reconnect; QoS 0 messages are dropped and counted.
+reconnect; QoS 0 messages are dropped and counted. When the queue is at its limit (connected or
+not), ``publish`` waits instead of dropping: the run falls behind the clock.
+
+The event loop only encodes: payloads go in batches to a queue that one thread of our own
+drains. That thread owns the paho client (publish, network loop, reconnects), so a message costs
+no thread switch (paho's ``loop_start`` wakes its thread once per message).
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -28,7 +34,7 @@ from plant_sim import naming, payloads
 from plant_sim.live import commands as cmds
 from plant_sim.live.layout import PlantLayout
 from plant_sim.live.uns import uns_fields
-from plant_sim.records import Record
+from plant_sim.records import Record, to_dict
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +52,8 @@ class MqttSettings:
     qos_events: int = 1
     qos_samples: int = 0
     keepalive_s: int = 30
-    max_queued: int = 50_000  # QoS>0 messages paho may hold (in flight + waiting)
-    max_inflight: int = 20
+    max_queued: int = 50_000  # messages held (QoS>0 unacknowledged + waiting); <= 65,000
+    max_inflight: int = 0  # QoS>0 sent, unacknowledged; 0: no limit but max_queued
     connect_timeout_s: float = 10.0  # how long start() waits for the first connection
     require_broker: bool = False  # True: start() fails if not connected by then
     reconnect_max_s: float = 10.0
@@ -83,6 +89,9 @@ class MqttPublisher:
         for name in ("qos_events", "qos_samples"):
             if getattr(s, name) not in (0, 1, 2):
                 raise MqttError(f"MQTT {name}: must be 0, 1 or 2, got {getattr(s, name)!r}")
+        if not 1 <= s.max_queued <= MAX_QUEUED:
+            # paho numbers unacknowledged messages 1..65535; more would collide
+            raise MqttError(f"MQTT max_queued: must be 1..{MAX_QUEUED:,}, got {s.max_queued!r}")
         self._commands = commands
         self._url = urlparse(s.url)
         if self._url.scheme not in ("mqtt", "mqtts", "tcp") or not self._url.hostname:
@@ -102,6 +111,11 @@ class MqttPublisher:
         self._run_id = ""
         self._start_epoch_ms = 0
         self._last_error = ""
+        # (topic, payload, qos, retain) waiting for the network thread, which alone uses the client
+        self._out: deque[tuple[str, bytes, int, bool]] = deque()
+        self._thread: threading.Thread | None = None
+        self._stop_net = threading.Event()
+        self._waiting_logged = False
 
     @property
     def host_port(self) -> str:
@@ -129,14 +143,18 @@ class MqttPublisher:
         await self.stop()
 
     async def start(self) -> None:
-        """Connect (paho retries in the background); wait up to ``connect_timeout_s``."""
+        """Start the network thread (it connects and retries); wait up to ``connect_timeout_s``."""
         self._loop = asyncio.get_running_loop()
         self._client = client = self._make_client()
         try:
             client.connect_async(self._url.hostname, self._port, self.settings.keepalive_s)
         except (OSError, ValueError) as exc:
             raise MqttError(f"MQTT broker {self.host_port}: {exc}") from exc
-        client.loop_start()
+        self._stop_net.clear()
+        self._thread = threading.Thread(
+            target=self._network_main, name=f"mqtt-{self.settings.client_id}", daemon=True
+        )
+        self._thread.start()
         ok = await asyncio.to_thread(self._connected.wait, self.settings.connect_timeout_s)
         if ok:
             return
@@ -156,76 +174,84 @@ class MqttPublisher:
         client = self._client
         if client is None:
             return
-        if self.pending():  # also while reconnecting: paho sends them once the broker is back
+        if self.pending():  # also while reconnecting: they go out once the broker is back
             await self.drain(self.settings.drain_timeout_s)
         if self.connected:
-            info = client.publish(self.status_topic, self._status(False, "stopped"), 1, True)
-            await asyncio.to_thread(_wait_drained, client, info, 5.0)
+            self._out.append((self.status_topic, self._status(False, "stopped"), 1, True))
+            await self.drain(5.0)
         left = self.pending()
         if left:
-            logger.error("MQTT: %d QoS>0 messages were not delivered before the shutdown", left)
+            logger.error("MQTT: %d messages were not delivered before the shutdown", left)
+        self._stop_net.set()  # the thread disconnects (no last will) and ends
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 10.0)
         self._client = None
-        client.disconnect()
-        client.loop_stop()
         self._connected.clear()
 
     async def publish(self, records: Sequence[Record]) -> None:
-        """Publish ``records`` in order (never blocks on the network)."""
-        client = self._client
-        if client is None:
+        """Hand ``records`` in order to the network thread; wait while the queue is full."""
+        if self._client is None:
             raise MqttError("MQTT publisher is not started")
-        st = self.stats
-        for i, rec in enumerate(records):
-            if i % 500 == 0:
-                await self._backpressure()
-            topic, retain, qos = self._route(rec)
-            body = payloads.encode(rec, self._run_id, self._start_epoch_ms)
-            if self._extras:
-                extra = uns_fields(rec)
-                if extra:
-                    body = body[:-1] + b',"uns":' + orjson.dumps(extra) + b"}"
-            rc = client.publish(topic, body, qos, retain).rc
-            if rc == mqtt.MQTT_ERR_SUCCESS:
-                st.published += 1
-            elif rc == mqtt.MQTT_ERR_NO_CONN:
-                if qos == 0:
-                    st.dropped_qos0 += 1
-                else:
-                    st.published += 1  # queued by paho, sent after the reconnect
-            elif rc == mqtt.MQTT_ERR_QUEUE_SIZE:
-                st.dropped_queue_full += 1
-                if st.dropped_queue_full in (1, 10, 100) or st.dropped_queue_full % 1000 == 0:
-                    logger.error(
-                        "MQTT queue full (%d messages): dropped %d QoS %d messages",
-                        self.settings.max_queued,
-                        st.dropped_queue_full,
-                        qos,
-                    )
-            else:
-                st.errors[mqtt.error_string(rc)] = st.errors.get(mqtt.error_string(rc), 0) + 1
+        chunk = max(1, min(500, self.settings.max_queued // 4))
+        out = self._out
+        encode = self._encode
+        route = self._route
+        for i in range(0, len(records), chunk):
+            await self._backpressure(chunk)
+            msgs = []
+            for rec in records[i : i + chunk]:
+                topic, retain, qos = route(rec)
+                msgs.append((topic, encode(rec), qos, retain))
+            out.extend(msgs)
 
-    async def _backpressure(self) -> None:
-        """While connected, wait for the broker when paho holds over half its queue.
+    def _encode(self, rec: Record) -> bytes:
+        """``payloads.encode(rec, ...)`` plus the ``uns`` extras, as the same bytes, cheaper."""
+        data = to_dict(rec)
+        ts_ms = self._start_epoch_ms + round(rec.t * 1000.0)
+        data.setdefault("run_id", self._run_id)  # run_start carries its own
+        data["ts_ms"] = ts_ms
+        data["ts"] = _iso_ms(ts_ms)
+        if self._extras:
+            extra = uns_fields(rec)
+            if extra:
+                data["uns"] = extra
+        return orjson.dumps(data)
 
-        The runner then falls behind the clock (visible as lag) instead of dropping QoS 1
-        messages; only a disconnected publisher fills the queue and drops.
+    async def _backpressure(self, room: int) -> None:
+        """Wait (connected or not) while the queue has no ``room`` for the next messages.
+
+        Nothing QoS 1 is dropped: the runner waits here and falls behind the clock (visible as
+        lag) until the broker has acknowledged half of the queue.
         """
-        high = self.settings.max_queued // 2
-        if self.pending() < high:
+        limit = self.settings.max_queued
+        if self.pending() + room <= limit:
             return
-        while self.connected and self.pending() > high // 2:  # noqa: ASYNC110 - paho's thread
+        if not self.connected and not self._waiting_logged:
+            self._waiting_logged = True
+            logger.warning(
+                "MQTT broker %s away and %d messages queued: the run waits for the reconnect",
+                self.host_port,
+                self.pending(),
+            )
+        while self.pending() > limit // 2:  # the network thread empties it
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                raise MqttError("MQTT publisher stopped while messages were waiting")
             await asyncio.sleep(0.005)
+        self._waiting_logged = False
 
     async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
         """Nothing to do: MQTT payloads carry their own timestamps."""
 
     def pending(self) -> int:
-        """QoS>0 messages paho still holds (waiting or unacknowledged)."""
+        """Messages not yet handed to the broker, plus QoS>0 ones it has not acknowledged."""
         client = self._client
-        return len(client._out_messages) if client is not None else 0
+        held = len(client._out_messages) if client is not None else 0
+        return len(self._out) + held
 
     async def drain(self, timeout_s: float = 10.0) -> bool:
-        """Wait until paho holds no unacknowledged message; False on timeout."""
+        """Wait until nothing is waiting or unacknowledged; False on timeout."""
         return await asyncio.to_thread(self._wait_empty, timeout_s)
 
     def _wait_empty(self, timeout_s: float) -> bool:
@@ -233,6 +259,75 @@ class MqttPublisher:
         while self.pending() and time.monotonic() < deadline:
             time.sleep(0.01)
         return not self.pending()
+
+    # the network thread: the only user of the paho client after start()
+    def _network_main(self) -> None:
+        client = self._client
+        assert client is not None
+        delay = 1.0
+        while not self._stop_net.is_set():
+            try:
+                client.reconnect()
+            except OSError as exc:
+                self._last_error = str(exc) or type(exc).__name__
+                self._on_connect_fail(client, None)
+                self._idle_until(time.monotonic() + delay, client)
+                delay = min(delay * 2, max(1.0, self.settings.reconnect_max_s))
+                continue
+            rc = mqtt.MQTT_ERR_SUCCESS
+            while rc == mqtt.MQTT_ERR_SUCCESS and not self._stop_net.is_set():
+                busy = self._send_some(client)
+                # paho's _loop: loop() would add a socket pair that publish() writes a wake-up
+                # byte to, per message; this thread publishes itself and needs no wake-up
+                rc = client._loop(0.0 if busy else 0.01)
+                if self._connected.is_set():
+                    delay = 1.0
+            if self._stop_net.is_set():
+                break
+            self._connected.clear()
+            self._idle_until(time.monotonic() + delay, client)
+            delay = min(delay * 2, max(1.0, self.settings.reconnect_max_s))
+        client.disconnect()
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and client.loop(0.05) == mqtt.MQTT_ERR_SUCCESS:
+            pass
+
+    def _idle_until(self, deadline: float, client: mqtt.Client) -> None:
+        """While disconnected: queue QoS>0 messages in paho, drop and count QoS 0 ones."""
+        while not self._stop_net.is_set() and time.monotonic() < deadline:
+            if not self._send_some(client):
+                self._stop_net.wait(0.01)
+
+    def _send_some(self, client: mqtt.Client) -> bool:
+        """Publish waiting messages while paho has room; True if any went."""
+        out = self._out
+        if not out:
+            return False
+        st = self.stats
+        limit = self.settings.max_queued
+        held = client._out_messages
+        publish = client.publish
+        n = 0
+        while out and n < 2000:
+            topic, body, qos, retain = out[0]
+            if qos and len(held) >= limit:
+                break  # wait for acknowledgements; nothing is dropped
+            out.popleft()
+            n += 1
+            rc = publish(topic, body, qos, retain).rc
+            if rc == mqtt.MQTT_ERR_SUCCESS:
+                st.published += 1
+            elif rc == mqtt.MQTT_ERR_NO_CONN:
+                if qos == 0:
+                    st.dropped_qos0 += 1
+                else:
+                    st.published += 1  # queued by paho, sent after the reconnect
+            elif rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # not expected: we keep below the limit
+                st.dropped_queue_full += 1
+                logger.error("MQTT: paho refused a QoS %d message (queue full)", qos)
+            else:
+                st.errors[mqtt.error_string(rc)] = st.errors.get(mqtt.error_string(rc), 0) + 1
+        return n > 0
 
     def _route(self, rec: Record) -> tuple[str, bool, int]:
         key = (rec.kind, getattr(rec, "line", None), getattr(rec, "station", None))
@@ -261,7 +356,7 @@ class MqttPublisher:
             )
         if self._url.scheme == "mqtts":
             client.tls_set()
-        client.max_queued_messages_set(s.max_queued)
+        client.max_queued_messages_set(0)  # the limit is ours: see _send_some
         client.max_inflight_messages_set(s.max_inflight)
         client.reconnect_delay_set(1, max(1, int(s.reconnect_max_s)))
         client.will_set(self.status_topic, self._status(False, "connection lost"), 1, True)
@@ -306,7 +401,7 @@ class MqttPublisher:
     ) -> None:
         was = self._connected.is_set()
         self._connected.clear()
-        if was and self._client is not None:
+        if was and self._client is not None and not self._stop_net.is_set():
             logger.warning(
                 "MQTT connection to %s lost (%s); reconnecting, QoS 1 messages are queued",
                 self.host_port,
@@ -354,9 +449,30 @@ class MqttPublisher:
             "command": _command_name(command),
             "result" if ok else "error": text,
         }
-        client = self._client
-        if client is not None:
-            client.publish(self.result_topic, orjson.dumps(body), 1, False)
+        if self._client is not None:
+            self._out.append((self.result_topic, orjson.dumps(body), 1, False))
+
+
+MAX_QUEUED = 65_000
+
+
+def _day_prefix(day: int) -> str:
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)).strftime("%Y-%m-%dT")
+
+
+_DAYS: dict[int, str] = {}
+
+
+def _iso_ms(ts_ms: int) -> str:
+    """``payloads.iso_ms`` without a datetime per call (the date is cached per day)."""
+    day, ms = divmod(ts_ms, 86_400_000)
+    prefix = _DAYS.get(day)
+    if prefix is None:
+        prefix = _DAYS[day] = _day_prefix(day)
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    sec, ms = divmod(ms, 1000)
+    return f"{prefix}{h:02d}:{m:02d}:{sec:02d}.{ms:03d}Z"
 
 
 def _command_name(command: cmds.Command | None) -> str | None:
@@ -374,12 +490,3 @@ def _request_id(payload: bytes) -> str | None:
     except (orjson.JSONDecodeError, AttributeError):
         return None
     return rid if isinstance(rid, str) else None
-
-
-def _wait_drained(client: mqtt.Client, info: mqtt.MQTTMessageInfo, timeout_s: float) -> None:
-    """Wait (bounded) until ``info`` and everything before it left paho's queue."""
-    try:
-        info.wait_for_publish(timeout_s)
-    except (RuntimeError, ValueError):
-        return
-

@@ -135,16 +135,39 @@ async def test_broker_restart_mid_run_loses_no_qos1_event(
     sub = Subscriber(
         broker.port, [("acme/plant1/bottling/#", 1)], client_id="durable-sub", persistent=True
     ).start()
-    until = 6.25 * 3600
-    task, runner = await launch(bottling, config(broker.url, until / 4.0, until=until))
-    await async_wait_until(lambda: runner.model.now > 6.05 * 3600, 10, "the shift to start")
+    start, until = 6 * 3600, 6.5 * 3600  # the first half hour of the shift, ~6 s of wall time
+    gate = asyncio.Event()
+    cfg = config(broker.url, 300, until=until, reconnect_max_s=1.0)
+    task, runner = await launch(bottling, cfg, gate=gate)
+    pub = next(s for s in runner.sinks if isinstance(s, MqttPublisher))
+    runner.model.run(start)  # skip the night: its records go out in the first flush
+    gate.set()
+    samples: list[tuple[float, bool, int]] = []
+
+    async def watch() -> None:
+        while not task.done():
+            samples.append((runner.model.now, pub.connected, pub.pending()))
+            await asyncio.sleep(0.01)
+
+    watcher = asyncio.create_task(watch())
+    await async_wait_until(lambda: runner.model.now > start + 600, 20, "10 min of the shift")
     await asyncio.to_thread(broker.restart, 1.0)
+    assert runner.model.now < until - 300, "the restart should be well inside the run"
     await task
-    expected = [
-        orjson.dumps(to_dict(r))
+    await watcher
+    assert pub.stats.connects >= 2, "the publisher did not reconnect"
+    outage = [(t, n) for t, up, n in samples if not up]
+    assert outage, "the outage was not seen"
+    assert max(n for _, n in outage) > 0, "nothing was queued during the outage"
+    qos1 = [
+        r
         for r in run_batch(bottling, until, seed=11).records
         if payloads.route(r, "acme", "plant1", "bottling")[2] == 1
     ]
+    expected = [orjson.dumps(to_dict(r)) for r in qos1]
+    t_down, t_up = min(t for t, _ in outage), max(t for t, _ in outage)
+    during = [r for r in qos1 if t_down <= r.t <= t_up]
+    assert during, "no QoS 1 event fell into the outage"
 
     def received() -> set[bytes]:
         return {
@@ -244,3 +267,46 @@ async def test_publisher_retries_until_the_broker_comes(
         assert pub.stats.dropped_queue_full == 0
     finally:
         await pub.stop()
+
+
+async def test_full_queue_while_disconnected_blocks_instead_of_dropping(
+    bottling: Scenario, mosquitto_factory: Callable[..., Mosquitto]
+) -> None:
+    broker = mosquitto_factory(extra_conf=[UNLIMITED_QUEUE])
+    sub = Subscriber(
+        broker.port, [("acme/plant1/bottling/#", 1)], client_id="durable-q", persistent=True
+    ).start()
+    await asyncio.to_thread(broker.stop)
+    settings = MqttSettings(
+        url=broker.url, connect_timeout_s=0.2, max_queued=200, reconnect_max_s=1.0
+    )
+    pub = MqttPublisher(PlantLayout.from_scenario(bottling), settings)
+    records = run_batch(bottling, 6.2 * 3600, seed=1).records
+    qos1 = [r for r in records if payloads.route(r, "acme", "plant1", "bottling")[2] == 1]
+    assert len(qos1) > 3 * settings.max_queued
+    await pub.start()
+    try:
+        task = asyncio.create_task(pub.publish(records))
+        await asyncio.sleep(1.5)
+        assert not task.done(), "publish went on although the queue was full"
+        assert pub.pending() <= settings.max_queued + 50
+        await asyncio.to_thread(broker.start)
+        await asyncio.wait_for(task, 60)
+        assert await pub.drain(30)
+        assert pub.stats.dropped_queue_full == 0
+        assert pub.stats.connects >= 1
+    finally:
+        await pub.stop()
+    expected = {orjson.dumps(to_dict(r)) for r in qos1}
+
+    def received() -> set[bytes]:
+        return {
+            orjson.dumps(to_dict(payloads.decode(m.payload)[0]))
+            for m in sub.snapshot()
+            if m.qos == 1 and not m.topic.endswith(("/status", "/result"))
+        }
+
+    with contextlib.suppress(AssertionError):
+        await async_wait_until(lambda: expected <= received(), 30, "every QoS 1 event")
+    sub.stop()
+    assert not expected - received(), f"{len(expected - received())} of {len(expected)} lost"
