@@ -65,7 +65,9 @@ KPIS: tuple[KpiSpec, ...] = (
     _r("utilization_eff", "Utilization efficiency", "APT / AUBT", "higher", "iso",
        "Value-adding share of busy time."),
     KpiSpec("throughput_uph", "Throughput rate", "PQ / window", "units/h", 0.0, None,
-            "higher", "iso", "Produced units per hour of the window.", True),
+            "higher", "iso", "Produced units per hour of the window (calendar time). ISO 22400-2's "
+            "throughput rate divides PQ by the order execution time (AOET) instead; this one "
+            "is comparable across windows with and without shifts.", False),
     _r("scrap_ratio", "Scrap ratio", "SQ / PQ", "lower", "quality", "Scrapped share of output."),
     _r("rework_ratio", "Rework ratio", "RQ / PQ", "lower", "quality",
        "Share of output judged for rework."),
