@@ -59,13 +59,14 @@ class ScopeResult:
 
 @dataclass(frozen=True, slots=True)
 class ShiftResult:
-    """Line and plant results of one shift occurrence, or of all occurrences of a shift."""
+    """Station, line and plant results of one shift occurrence, or of all its occurrences."""
 
     shift: str
     t0_s: float | None  # None for totals over every occurrence
     t1_s: float | None
     lines: list[ScopeResult]
     plant: ScopeResult
+    stations: list[ScopeResult] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +181,7 @@ def compute_report(
     plant_bins = rollup_plant_bins(list(line_bins.values())) if line_bins else None
     plant = _scope("plant", PLANT, None,
                    bins_total(plant_bins) if plant_bins else Elements(window_s=t1 - t0))
-    occ, totals = _shift_results(edges, labels, line_bins, plant_bins)
+    occ, totals = _shift_results(edges, labels, per_station, line_bins, plant_bins)
     reasons = downtime_by_reason(cols.stations, cols.end_s, t0, t1, inc)
     return KpiReport(
         run_id=cols.run_id,
@@ -225,6 +226,7 @@ def _losses(
 def _shift_results(
     edges: np.ndarray,
     labels: list[str | None],
+    station_bins: dict[tuple[str, str], BinColumns],
     line_bins: dict[str, BinColumns],
     plant_bins: BinColumns | None,
 ) -> tuple[list[ShiftResult], list[ShiftResult]]:
@@ -237,23 +239,27 @@ def _shift_results(
         if name is None:
             continue
         by_name.setdefault(name, []).append(k)
-        occ.append(_shift(name, float(edges[k]), float(edges[k + 1]), line_bins, plant_bins, [k]))
-    totals = [_shift(n, None, None, line_bins, plant_bins, ks) for n, ks in by_name.items()]
+        occ.append(_shift(name, (float(edges[k]), float(edges[k + 1])), station_bins, line_bins,
+                          plant_bins, [k]))
+    totals = [_shift(n, (None, None), station_bins, line_bins, plant_bins, ks)
+              for n, ks in by_name.items()]
     return occ, totals
 
 
 def _shift(
     name: str,
-    t0: float | None,
-    t1: float | None,
+    span: tuple[float | None, float | None],
+    station_bins: dict[tuple[str, str], BinColumns],
     line_bins: dict[str, BinColumns],
     plant_bins: BinColumns,
     ks: list[int],
 ) -> ShiftResult:
     """Return one shift result from the sum of bins ``ks``."""
+    stations = [_scope("station", st, ln, bins_total(b, ks))
+                for (ln, st), b in station_bins.items()]
     lines = [_scope("line", ln, ln, bins_total(b, ks)) for ln, b in line_bins.items()]
-    return ShiftResult(name, t0, t1, lines, _scope("plant", PLANT, None,
-                                                   bins_total(plant_bins, ks)))
+    plant = _scope("plant", PLANT, None, bins_total(plant_bins, ks))
+    return ShiftResult(name, span[0], span[1], lines, plant, stations)
 
 
 __all__ = ["PLANT", "KpiReport", "LossResult", "ScopeResult", "ShiftResult",

@@ -91,10 +91,10 @@ def report_rows(report: KpiReport) -> list[dict[str, object]]:
     for s in [report.plant, *report.lines, *report.stations]:
         rows.scope(s)
     for sh in report.shift_totals:
-        for s in [sh.plant, *sh.lines]:
+        for s in [sh.plant, *sh.lines, *sh.stations]:
             rows.scope(s, window=f"shift:{sh.shift}", elements=False)
     for sh in report.shifts:
-        for s in [sh.plant, *sh.lines]:
+        for s in [sh.plant, *sh.lines, *sh.stations]:
             rows.scope(s, window=f"shift:{sh.shift}@{sh.t0_s:g}", t0=sh.t0_s, t1=sh.t1_s,
                        elements=False)
     for scope, fv in report.flow.items():
