@@ -62,21 +62,26 @@ def ensure_datasource(api: GrafanaApi, influx_url: str, database: str,
     return True
 
 
-def _folder(api: GrafanaApi) -> str:
+def _folder(api: GrafanaApi, uid: str, title: str) -> str:
     try:
-        api.folder.get_folder(FOLDER_UID)
+        api.folder.get_folder(uid)
     except GrafanaException:
-        api.folder.create_folder(FOLDER_TITLE, uid=FOLDER_UID)
-    return FOLDER_UID
+        api.folder.create_folder(title, uid=uid)
+    return uid
 
 
-def push(api: GrafanaApi, boards: Mapping[str, dict]) -> list[str]:
-    """Create or overwrite every dashboard (by uid) in the twin folder; return their urls."""
+def push(api: GrafanaApi, boards: Mapping[str, dict],
+         folder: tuple[str, str] = (FOLDER_UID, FOLDER_TITLE)) -> list[str]:
+    """Create or overwrite every dashboard (by uid) in ``folder`` (uid, title); return urls.
+
+    Grafana refuses API saves of dashboards it provisioned from files (the compose demo's):
+    push to another Grafana, or push copies with other uids.
+    """
     try:
-        folder = _folder(api)
+        folder_uid = _folder(api, *folder)
         out = []
         for board in boards.values():
-            body = {"dashboard": dict(board, id=None), "folderUid": folder, "overwrite": True,
+            body = {"dashboard": dict(board, id=None), "folderUid": folder_uid, "overwrite": True,
                     "message": "twin dashboards push"}
             answer = api.dashboard.update_dashboard(body)
             out.append(str(answer.get("url", board["uid"])))

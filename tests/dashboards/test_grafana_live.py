@@ -1,7 +1,10 @@
 """Against a live Grafana (runs only when GRAFANA_URL is set, e.g. the compose demo's).
 
-Pushes the dashboards with grafana-client, reads them back by uid, and runs every panel query
-through Grafana's own query API (``/api/ds/query``), which expands the macros itself. Needs
+Pushes copies of the dashboards (uids with a ``-livecheck`` suffix, in their own folder: Grafana
+refuses API saves of the dashboards the demo provisioned) with grafana-client, reads them back
+by uid, runs every panel query through Grafana's own query API (``/api/ds/query``), which expands
+``$timeFilter`` and ``$__interval`` itself (template variables are set to "All" here, as the
+browser would), asserts rows come back, and deletes the copies. Needs
 GRAFANA_USER/GRAFANA_PASSWORD or GRAFANA_TOKEN with editor rights, and a Grafana whose datasource
 ``twin-influxdb`` reaches an InfluxDB holding data (e.g. after ``twin backfill``). No Grafana runs
 on the test machines, so this test is skipped there.
@@ -9,6 +12,7 @@ on the test machines, so this test is skipped there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import httpx
@@ -33,21 +37,57 @@ def _auth() -> tuple[dict[str, str], tuple[str, str] | None]:
     return {}, (os.environ.get("GRAFANA_USER", "admin"), os.environ.get("GRAFANA_PASSWORD", ""))
 
 
+SUFFIX = "-livecheck"
+FOLDER = ("twin-livecheck", "Digital Twin (live check)")
+#: Boards whose data exist only after an optional step (a what-if study written to InfluxDB).
+OPTIONAL_DATA = {"twin-whatif"}
+
+
+def _copies() -> dict[str, dict]:
+    return {name: dict(b, uid=b["uid"] + SUFFIX, title=b["title"] + " (live check)")
+            for name, b in load_all(JSON_DIR).items()}
+
+
+def _with_all_values(query: str, board: dict) -> str:
+    for var in board["templating"]["list"]:
+        query = query.replace(f"${var['name']}", var.get("allValue") or ".*")
+    return query
+
+
+def _rows(result: dict) -> int:
+    return sum(len((f.get("data") or {}).get("values", [[]])[0] or [])
+               for f in result.get("frames", []))
+
+
 def test_push_and_query_through_grafana() -> None:
     assert URL is not None
     headers, basic = _auth()
     api = connect(URL, os.environ.get("GRAFANA_TOKEN") or basic)
-    boards = load_all(JSON_DIR)
-    assert len(push(api, boards)) == len(boards)
-    with httpx.Client(base_url=URL, headers=headers, auth=basic, timeout=30) as client:
+    boards = _copies()
+    try:
+        assert len(push(api, boards, FOLDER)) == len(boards)
+        with httpx.Client(base_url=URL, headers=headers, auth=basic, timeout=30) as client:
+            for board in boards.values():
+                _check_board(client, board)
+    finally:
         for board in boards.values():
-            got = client.get(f"/api/dashboards/uid/{board['uid']}")
-            assert got.status_code == 200 and got.json()["dashboard"]["title"] == board["title"]
-            for panel, target in queries(board):
-                body = {"from": "now-7d", "to": "now", "queries": [dict(
-                    target, datasource={"type": "influxdb", "uid": DATASOURCE_UID},
-                    intervalMs=600_000, maxDataPoints=500)]}
-                resp = client.post("/api/ds/query", json=body)
-                assert resp.status_code == 200, f"{panel['title']}: {resp.text[:300]}"
-                result = resp.json()["results"][target["refId"]]
-                assert "error" not in result, f"{panel['title']}: {result['error']}"
+            with contextlib.suppress(Exception):
+                api.dashboard.delete_dashboard(board["uid"])
+        with contextlib.suppress(Exception):
+            api.folder.delete_folder(FOLDER[0])
+
+
+def _check_board(client: httpx.Client, board: dict) -> None:
+    got = client.get(f"/api/dashboards/uid/{board['uid']}")
+    assert got.status_code == 200 and got.json()["dashboard"]["title"] == board["title"]
+    for panel, target in queries(board):
+        query = _with_all_values(target["query"], board)
+        body = {"from": "now-7d", "to": "now", "queries": [dict(
+            target, query=query, datasource={"type": "influxdb", "uid": DATASOURCE_UID},
+            intervalMs=600_000, maxDataPoints=500)]}
+        resp = client.post("/api/ds/query", json=body)
+        assert resp.status_code == 200, f"{panel['title']}: {resp.text[:300]}"
+        result = resp.json()["results"][target["refId"]]
+        assert "error" not in result, f"{panel['title']}: {result['error']}"
+        if board["uid"].removesuffix(SUFFIX) not in OPTIONAL_DATA:
+            assert _rows(result) > 0, f"{board['title']} / {panel['title']}: no rows for {query}"
