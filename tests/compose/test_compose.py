@@ -80,18 +80,30 @@ def test_bind_mounts_exist() -> None:
 
 
 def test_images_are_pinned() -> None:
+    """Every image to its patch release (or a digest); the Dockerfile's base to a minor
+    release of a named Debian, so a rebuild gets security fixes but no new Python or Debian."""
     for name, svc in SERVICES.items():
         image = svc.get("image", "")
-        repo, _, tag = image.rpartition(":")
-        assert repo and tag and tag != "latest" and re.search(r"\d", tag), f"{name}: {image}"
+        assert re.fullmatch(r"[\w./-]+(:\d+\.\d+\.\d+[\w.-]*|@sha256:[0-9a-f]{64})", image), (
+            f"{name}: {image} is not pinned to a patch release or digest")
     assert SERVICES["influxdb"]["image"].split(":")[1].startswith("2.")  # not 3 Core
+    bases = re.findall(r"^FROM\s+(\S+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    assert bases and all(re.fullmatch(r"[\w./-]+:\d+\.\d+[\w.-]*-(bookworm|trixie)", b)
+                         for b in bases), bases
 
 
 def test_secrets_have_no_default_and_env_example_names_every_variable() -> None:
     text = COMPOSE.read_text()
-    used = {m.group(1): (m.group(2), m.group(3)) for m in _VAR.finditer(text)}
-    for secret in SECRETS:
-        assert used[secret][0] == ":?", f"{secret} must be required (${{{secret}:?...}})"
+    occurrences = [(m.group(1), m.group(2)) for m in _VAR.finditer(text)]
+    used = {name for name, _ in occurrences}
+    assert set(SECRETS) <= used
+    for name, operator in occurrences:
+        if name in SECRETS:
+            assert operator == ":?", f"every use of {name} must be required (${{{name}:?...}})"
+    for name, svc in SERVICES.items():
+        for key, value in (svc.get("environment") or {}).items():
+            if re.search(r"PASSWORD|TOKEN|SECRET", key) and value is not None:
+                assert "${" in str(value), f"{name}: {key} holds a literal value"
     example = (ROOT / ".env.example").read_text()
     names = dict(re.findall(r"^(\w+)=(.*)$", example, re.MULTILINE))
     assert set(used) <= set(names), set(used) - set(names)
