@@ -19,6 +19,7 @@ from plant_sim.live.commands import SetSpeed
 from plant_sim.live.layout import PlantLayout
 from plant_sim.live.mqtt_publisher import MqttError, MqttPublisher, MqttSettings
 from plant_sim.live.service import LiveConfig
+from plant_sim.live.uns import uns_fields
 from plant_sim.records import StateChange, to_dict
 from plant_sim.scenario import Scenario
 from plant_sim.simulation import run_batch
@@ -310,3 +311,16 @@ async def test_full_queue_while_disconnected_blocks_instead_of_dropping(
         await async_wait_until(lambda: expected <= received(), 30, "every QoS 1 event")
     sub.stop()
     assert not expected - received(), f"{len(expected - received())} of {len(expected)} lost"
+
+
+def test_payloads_are_the_bytes_of_payloads_encode_plus_uns(bottling: Scenario) -> None:
+    pub = MqttPublisher(PlantLayout.from_scenario(bottling), MqttSettings())
+    pub.set_run("r-1", 1_767_571_200_123)
+    records = run_batch(bottling, 7 * 3600, seed=3).records
+    assert len(records) > 1000
+    for rec in records:
+        body = payloads.encode(rec, "r-1", 1_767_571_200_123)
+        extra = uns_fields(rec)
+        if extra:
+            body = body[:-1] + b',"uns":' + orjson.dumps(extra) + b"}"
+        assert pub._encode(rec) == body
