@@ -29,6 +29,15 @@ def build() -> dict:
         "percentunit", min=0, max=1, decimals=1,
         panel_options={"orientation": "horizontal", "displayMode": "gradient"},
     )
+    line_factors = panel(
+        "table", "OEE and its factors per line (current shift)",
+        [target('SELECT last("oee") AS "OEE", last("availability") AS "availability", '
+                'last("effectiveness") AS "effectiveness", last("quality_ratio") AS "quality" '
+                'FROM "kpi" WHERE "level" = \'line\' AND "window" = \'shift\''
+                f' AND {KPI_FILTER}{LINES} AND $timeFilter GROUP BY "scope"', fmt="table")],
+        "percentunit", decimals=1,
+        description="Line elements are sums over its stations; output counted at the last one.",
+    )
     factors = panel(
         "timeseries", "Plant OEE and its factors (hourly)",
         [target(f'SELECT mean("{k}") AS "{k}" FROM "kpi" WHERE "level" = \'plant\' AND '
@@ -58,7 +67,8 @@ def build() -> dict:
     rows = [
         [(kpi_stat(k, "plant", "shift"), 4, 4) for k in
          ("oee", "availability", "effectiveness", "quality_ratio", "throughput_uph", "otd")],
-        [(oee_lines, 8, 8), (factors, 16, 8)],
+        [(oee_lines, 8, 8), (line_factors, 16, 8)],
+        [(factors, 24, 8)],
         [(kpi_series("oee", "line", "hour", LINES.replace('"line"', '"scope"')), 12, 8),
          (output, 12, 8)],
         [(states, 24, 8)],
