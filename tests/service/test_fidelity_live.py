@@ -58,4 +58,21 @@ def test_service_kpis_equal_event_log_kpis(
     windows = Counter(k[3] for k in stored if k[1] == "line")
     assert {k[0] for k in stored} == {truth[0].run_id}
     assert windows["hour"] >= 2 and windows["shift"] == 1 and windows["day"] == 1
+    assert_spans_follow_the_windows(stored, truth)
     assert compare(stored, truth, levels=("station", "line"), tol=0.001) > 500
+
+
+def assert_spans_follow_the_windows(stored: dict, truth: list) -> None:
+    """Each point's span comes from its own window and time stamp, clipped to the run: the
+    stored t0_s/t1_s the comparison uses are checked independently of the service."""
+    end_s = truth[-1].t
+    changes = sorted(r.t for r in truth if r.kind == "shift")
+    start_ms = truth[0].start_epoch_ms
+    for (_run, _level, _scope, window, at_ms), row in stored.items():
+        t0 = (at_ms - start_ms) / 1000.0
+        length = {"hour": 3600.0, "day": 86400.0}.get(window)
+        nominal_end = (t0 + length if length is not None
+                       else next((t for t in changes if t > t0), end_s))
+        want = (max(t0, 0.0), min(nominal_end, end_s))
+        got = (float(row["t0_s"]), float(row["t1_s"]))
+        assert got == pytest.approx(want, abs=1e-3), (window, at_ms, got, want)
