@@ -270,7 +270,6 @@ class MqttPublisher:
                 client.reconnect()
             except OSError as exc:
                 self._last_error = str(exc) or type(exc).__name__
-                self._on_connect_fail(client, None)
                 self._idle_until(time.monotonic() + delay, client)
                 delay = min(delay * 2, max(1.0, self.settings.reconnect_max_s))
                 continue
