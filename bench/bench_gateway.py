@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -64,6 +66,14 @@ BROKER_CONF = [
     "queue_qos0_messages true",
 ]
 STATES = list(StationState)
+PHASES = (
+    "gateway_drain",
+    "gateway_v2_drain",
+    "naive_sync_drain",
+    "naive_batching_drain",
+    "gateway_live",
+    "naive_batching_live",
+)
 
 
 # ----------------------------------------------------------------- records and publishers
@@ -296,10 +306,13 @@ def drain(make: Any, influx: InfluxServer, broker: Mosquitto, n: int) -> dict[st
     run_id, start_ms = f"drain-{db}", 1_767_571_200_000
     publish(broker.port, run_id, start_ms, n)
     total = n + 1  # + run_start
+    procs = _cpu_procs(influx, broker)
+    cpu0 = _cpu_seconds(procs)
     t0 = time.perf_counter()
     consumer.start()
     wait_for(consumer, total, timeout_s=600)
     elapsed = time.perf_counter() - t0
+    cpu1 = _cpu_seconds(procs)
     consumer.stop()
     forget_session(broker, consumer.client_id)
     stored = count_points(influx, db)
@@ -309,7 +322,30 @@ def drain(make: Any, influx: InfluxServer, broker: Mosquitto, n: int) -> dict[st
         "records_per_s": round(total / elapsed),
         "stored_points": stored,
         "lost": total - stored,
+        # cores used during the drain (CPU seconds / wall seconds); 2.0 = both cores
+        "cpu_consumer": round((cpu1["consumer"] - cpu0["consumer"]) / elapsed, 2),
+        "cpu_influxd": round((cpu1["influxd"] - cpu0["influxd"]) / elapsed, 2),
+        "cpu_mosquitto": round((cpu1["mosquitto"] - cpu0["mosquitto"]) / elapsed, 2),
+        "load_1min": round(os.getloadavg()[0], 2),
     }
+
+
+def _cpu_procs(influx: InfluxServer, broker: Mosquitto) -> dict[str, psutil.Process]:
+    """The processes whose CPU a drain reports (the consumer runs in this process)."""
+    assert influx.proc is not None and broker._proc is not None
+    return {
+        "consumer": psutil.Process(),
+        "influxd": psutil.Process(influx.proc.pid),
+        "mosquitto": psutil.Process(broker._proc.pid),
+    }
+
+
+def _cpu_seconds(procs: dict[str, psutil.Process]) -> dict[str, float]:
+    out = {}
+    for name, proc in procs.items():
+        t = proc.cpu_times()
+        out[name] = t.user + t.system
+    return out
 
 
 def live(
@@ -349,7 +385,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=3_000, help="offered rate of the live phase")
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the live phase")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "gateway.json")
+    ap.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated subset of {','.join(PHASES)} (targets need gateway_drain and "
+        "naive_batching_drain)",
+    )
     args = ap.parse_args(argv)
+    selected = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = sorted(set(selected) - set(PHASES))
+    if unknown:
+        ap.error(f"unknown phases: {', '.join(unknown)}")
     logging.basicConfig(level=logging.WARNING)
     if mosquitto_binary() is None:
         print("mosquitto is not installed", file=sys.stderr)
@@ -370,14 +416,18 @@ def main(argv: list[str] | None = None) -> int:
             )
             nsync = lambda db: NaiveConsumer(proxy.url, db, broker, "sync")  # noqa: E731
             nbatch = lambda db: NaiveConsumer(proxy.url, db, broker, "batching")  # noqa: E731
-            result = {
-                "gateway_drain": drain(gw, influx, broker, args.records),
-                "gateway_v2_drain": drain(gw2, influx, broker, args.records),
-                "naive_sync_drain": drain(nsync, influx, broker, args.naive_records),
-                "naive_batching_drain": drain(nbatch, influx, broker, args.records // 2),
-                "gateway_live": live(gw, influx, broker, args.rate, args.seconds),
-                "naive_batching_live": live(nbatch, influx, broker, args.rate, args.seconds),
+            phases = {
+                "gateway_drain": (drain, gw, args.records),
+                "gateway_v2_drain": (drain, gw2, args.records),
+                "naive_sync_drain": (drain, nsync, args.naive_records),
+                "naive_batching_drain": (drain, nbatch, args.records // 2),
+                "gateway_live": (live, gw, args.rate, args.seconds),
+                "naive_batching_live": (live, nbatch, args.rate, args.seconds),
             }
+            result = {}
+            for name in selected:
+                fn, make, *rest = phases[name]
+                result[name] = fn(make, influx, broker, *rest)
             runs.append(result)
             print(f"run {r + 1}: " + json.dumps(result), flush=True)
     finally:
@@ -392,18 +442,53 @@ def main(argv: list[str] | None = None) -> int:
         }
         for name in runs[0]
     }
-    summary["speedup_vs_naive_sync"] = round(
-        summary["gateway_drain"]["records_per_s"] / summary["naive_sync_drain"]["records_per_s"], 1
-    )
-    summary["speedup_vs_naive_batching"] = round(
-        summary["gateway_drain"]["records_per_s"]
-        / summary["naive_batching_drain"]["records_per_s"],
-        1,
-    )
+    rate = {name: summary[name]["records_per_s"] for name in summary}
+    if "gateway_drain" in rate and "naive_sync_drain" in rate:
+        summary["speedup_vs_naive_sync"] = round(
+            rate["gateway_drain"] / rate["naive_sync_drain"], 1
+        )
+    if "gateway_drain" in rate and "naive_batching_drain" in rate:
+        summary["speedup_vs_naive_batching"] = round(
+            rate["gateway_drain"] / rate["naive_batching_drain"], 1
+        )
+    summary["load_average"] = [round(x, 2) for x in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"runs": runs, "median": summary}, indent=2))
     print(json.dumps(summary, indent=2))
+    print_targets(summary, runs)
     return 0
+
+
+TARGET_RATE = 30_000
+TARGET_SPEEDUP = 10.0
+
+
+def print_targets(summary: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+    """Print each issue target beside the measured median, with PASS/FAIL."""
+    lost = sum(
+        run[name].get("lost", 0) for run in runs for name in run if name.startswith("gateway")
+    )
+    rows = []
+    for name in ("gateway_drain", "gateway_v2_drain"):
+        if name in summary:
+            got = summary[name]["records_per_s"]
+            rows.append(
+                (f"{name} records/s", f">= {TARGET_RATE:,}", f"{got:,.0f}", got >= TARGET_RATE)
+            )
+    if "speedup_vs_naive_batching" in summary:
+        got = summary["speedup_vs_naive_batching"]
+        rows.append(
+            (
+                "speedup vs naive batching",
+                f">= {TARGET_SPEEDUP:g}x",
+                f"{got}x",
+                got >= TARGET_SPEEDUP,
+            )
+        )
+    rows.append(("gateway records lost", "0", str(lost), lost == 0))
+    print(f"targets (load average {summary['load_average']}):")
+    for what, target, got, ok in rows:
+        print(f"  {what:<28} target {target:>9}  measured {got:>9}  {'PASS' if ok else 'FAIL'}")
 
 
 if __name__ == "__main__":
