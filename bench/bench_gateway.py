@@ -324,6 +324,8 @@ def drain(make: Any, influx: InfluxServer, broker: Mosquitto, n: int) -> dict[st
         "lost": total - stored,
         # cores used during the drain (CPU seconds / wall seconds); 2.0 = both cores
         "cpu_consumer": round((cpu1["consumer"] - cpu0["consumer"]) / elapsed, 2),
+        # the consumer's efficiency, less sensitive to other load than records/s
+        "records_per_cpu_s": round(total / max(cpu1["consumer"] - cpu0["consumer"], 1e-9)),
         "cpu_influxd": round((cpu1["influxd"] - cpu0["influxd"]) / elapsed, 2),
         "cpu_mosquitto": round((cpu1["mosquitto"] - cpu0["mosquitto"]) / elapsed, 2),
         "load_1min": round(os.getloadavg()[0], 2),

@@ -13,7 +13,7 @@ from types import FrameType
 from gateway.buffer import SOURCE_CODES, DiskBuffer
 from gateway.deadletter import DeadLetters
 from gateway.errors import GatewayError, SinkUnavailableError
-from gateway.ingest import Ingest
+from gateway.ingest import Ingest, Intake
 from gateway.normalize import Normalizer, RawMessage, run_info_from_payload
 from gateway.sequencer import Sequencer
 from gateway.settings import GatewaySettings
@@ -39,7 +39,7 @@ class Gateway:
             data / "buffer.sqlite", settings.buffer_max_records, settings.buffer_fsync
         )
         self.dead_letters = DeadLetters(data / "dead_letters.jsonl", settings.dead_letter_max_bytes)
-        self.intake: queue.Queue[RawMessage] = queue.Queue(maxsize=INTAKE_SIZE)
+        self.intake: queue.Queue[RawMessage] = Intake(maxsize=INTAKE_SIZE)
         self.sink = sink
         self.sources: list[MqttSource | FastMqttSource | OpcUaSource] = []
         self.ingest: Ingest | None = None

@@ -23,12 +23,37 @@ from plant_sim.telemetry_schema import SEQ_LIMIT, SOURCE_FIELD
 logger = logging.getLogger(__name__)
 
 
+class Intake(queue.Queue):  # type: ignore[type-arg]
+    """The bounded intake: holds ``RawMessage``s or lists of them, bounded in messages.
+
+    A source that receives many messages at once (the fast MQTT source: one socket read) puts
+    them as one list, one lock round-trip instead of one per message. ``maxsize`` counts
+    messages; a list put while there is room may overshoot the bound by its own length.
+    """
+
+    def _init(self, maxsize: int) -> None:
+        super()._init(maxsize)
+        self._messages = 0
+
+    def _qsize(self) -> int:
+        return self._messages
+
+    def _put(self, item: RawMessage | list[RawMessage]) -> None:
+        self.queue.append(item)
+        self._messages += len(item) if type(item) is list else 1
+
+    def _get(self) -> RawMessage | list[RawMessage]:
+        item = self.queue.popleft()
+        self._messages -= len(item) if type(item) is list else 1
+        return item
+
+
 class Ingest(threading.Thread):
     """The ingest thread; ``stop()`` finishes what was taken and returns."""
 
     def __init__(  # noqa: PLR0913
         self,
-        intake: queue.Queue[RawMessage],
+        intake: queue.Queue[RawMessage] | Intake,
         buffer: DiskBuffer,
         normalizer: Normalizer,
         sequencer: Sequencer,
@@ -74,15 +99,21 @@ class Ingest(threading.Thread):
 
     def _take(self) -> list[RawMessage]:
         try:
-            items = [self.intake.get(timeout=0.1)]
+            first = self.intake.get(timeout=0.1)
         except queue.Empty:
             return []
         self.busy = True
+        items = list(first) if type(first) is list else [first]
+        get = self.intake.get_nowait
         while len(items) < self.max_batch:
             try:
-                items.append(self.intake.get_nowait())
+                item = get()
             except queue.Empty:
                 break
+            if type(item) is list:
+                items.extend(item)
+            else:
+                items.append(item)
         return items
 
     def process(self, items: list[RawMessage]) -> None:

@@ -185,6 +185,8 @@ class FastMqttSource:
         generation = self._generation
         acks = self._acks
         now_ns = time.time_ns()
+        batch: list[RawMessage] = []
+        name = self.name
         for pkt in packets:
             if type(pkt) is not wire.Publish:
                 if pkt.type == wire.SUBACK and b"\x80" in pkt.body[2:]:
@@ -201,10 +203,11 @@ class FastMqttSource:
                 if ack is not None:
                     ack()
                 continue
-            raw = RawMessage(self.name, pkt.payload, topic, pkt.dup or pkt.retain, now_ns, ack)
-            self._put(raw)
+            batch.append(RawMessage(name, pkt.payload, topic, pkt.dup or pkt.retain, now_ns, ack))
+        if batch:
+            self._put(batch)  # one hand-off per socket read (the intake counts messages)
 
-    def _put(self, raw: RawMessage) -> None:
+    def _put(self, raw: list[RawMessage]) -> None:
         while not self._stopping.is_set():
             try:
                 self.intake.put(raw, timeout=0.05)
