@@ -119,21 +119,28 @@ def _overlap(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> 
 
 
 def _longest(periods: list[_Periods], seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return, per segment start, the station with the longest covering period and its index."""
-    best = np.zeros(len(seg))
-    who = np.full(len(seg), -1, np.int64)
-    pid = np.full(len(seg), -1, np.int64)
+    """Return, per segment start, the station with the longest covering period and its index.
+
+    ``seg`` is sorted and each station's periods are sorted and disjoint, so the last period
+    starting at or before ``seg[i]`` is found by counting period starts (a cumulative sum
+    over ``seg``) instead of a binary search per segment; ties go to the first station.
+    """
+    n = len(seg)
+    best = np.zeros(n)
+    who = np.full(n, -1, np.int64)
+    pid = np.full(n, -1, np.int64)
     for j, p in enumerate(periods):
         if len(p.starts) == 0:
             continue
-        k = np.searchsorted(p.starts, seg, "right") - 1
-        kk = np.maximum(k, 0)
-        covered = (k >= 0) & (seg < p.ends[kk])
-        length = np.where(covered, p.ends[kk] - p.starts[kk], 0.0)
-        better = length > best
-        best = np.where(better, length, best)
-        who = np.where(better, j, who)
-        pid = np.where(better, kk, pid)
+        first = np.searchsorted(seg, p.starts, "left")  # first segment at or after a start
+        # k = 1 + index of the last period starting at or before each segment; 0 = none,
+        # which the padding (length 0, end -inf) never lets cover a segment.
+        k = np.cumsum(np.bincount(first, minlength=n + 1)[:n])
+        length = np.concatenate([[0.0], p.ends - p.starts])[k]
+        better = (length > best) & (seg < np.concatenate([[-np.inf], p.ends])[k])
+        best[better] = length[better]
+        who[better] = j
+        pid[better] = k[better] - 1
     return who, pid
 
 

@@ -15,7 +15,8 @@ import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import attrgetter, itemgetter
+from itertools import repeat
+from operator import attrgetter, eq
 
 import numpy as np
 
@@ -111,7 +112,8 @@ def _split_by_kind(records: list[Record]) -> dict[type, list[Record]]:
     """Split records by type with C-level maps and gathers (no Python loop per record)."""
     codes_of = {cls: i for i, cls in enumerate(RECORD_TYPES.values())}
     try:
-        codes = np.fromiter(map(codes_of.__getitem__, map(type, records)), np.int8, len(records))
+        # bytes() from small ints is the cheapest C-level pass over millions of records.
+        codes = np.frombuffer(bytes(map(codes_of.__getitem__, map(type, records))), np.int8)
     except KeyError as exc:
         raise ValueError(f"records: {exc.args[0].__name__} is not a record type") from None
     return {cls: _gather(records, np.flatnonzero(codes == codes_of[cls])) for cls in _KINDS}
@@ -121,9 +123,7 @@ def _gather(items: list, idx: np.ndarray) -> list:
     """Return ``[items[i] for i in idx]`` quickly."""
     if len(idx) == 0:
         return []
-    if len(idx) == 1:
-        return [items[int(idx[0])]]
-    return list(itemgetter(*idx.tolist())(items))
+    return list(map(items.__getitem__, idx.tolist()))
 
 
 def _structure(
@@ -145,8 +145,8 @@ def _structure(
 
 def _station_keys(
     run_starts: list, states: list[StateChange], parts: list[PartDone]
-) -> tuple[list[tuple[str, list[str]]], np.ndarray, np.ndarray]:
-    """Return the plant structure and the station index of every state and part record.
+) -> tuple[list[tuple[str, list[str]]], _StateCols, _PartCols]:
+    """Return the plant structure and the columns of the state and part records.
 
     Fast path: the stations named in RunStart. A station missing there (or no RunStart)
     falls back to discovering stations in order of appearance.
@@ -156,7 +156,7 @@ def _station_keys(
         keys = {pair: i for i, pair in enumerate(
             (ln, st) for ln, sts in structure for st in sts)}
         try:
-            return structure, _station_index(states, keys), _station_index(parts, keys)
+            return structure, _state_cols(states, keys), _part_cols(parts, keys)
         except KeyError:
             if attempt:
                 raise
@@ -193,14 +193,12 @@ def _to_columns(records: Iterable[Record]) -> PlantColumns:
         )
     states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
     parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
-    structure, s_idx, p_idx = _station_keys(run_starts, states, parts)
+    structure, state_cols, part_cols = _station_keys(run_starts, states, parts)
     pairs = [(ln, st) for ln, sts in structure for st in sts]
-    stations = _station_columns(states, parts, pairs, s_idx, p_idx)
-    bad_parts = _non_good_part_ids(parts)
-    line_cols = [
-        _line_columns(ln, sts, by_kind[PartReleased], by_kind[PartLeft], bad_parts)  # type: ignore[arg-type]
-        for ln, sts in structure
-    ]
+    stations = _station_columns(pairs, state_cols, part_cols)
+    bad_parts = _non_good_part_ids(parts, part_cols.result)
+    line_cols = _line_columns(structure, by_kind[PartReleased], by_kind[PartLeft],  # type: ignore[arg-type]
+                              bad_parts)
     shifts = [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]
     rs = run_starts[0] if run_starts else None
     start_s, end_s = _run_span(rs, by_kind[RunEnd], stations, line_cols, shifts)
@@ -239,94 +237,218 @@ def _run_span(
 _LINE_STATION = attrgetter("line", "station")
 _LINE = attrgetter("line")
 _STATION = attrgetter("station")
+_T = attrgetter("t")
+_POWER = attrgetter("power_kw")
+_PRI = attrgetter("planned_cycle_time_s")
+_PART_ID = attrgetter("part_id")
+_LINE_T = attrgetter("line", "t")
+_EXIT_FIELDS = attrgetter("line", "t", "outcome", "flow_time_s", "part_id")
 
 
-def _station_index(items: list, keys: dict[tuple[str, str], int]) -> np.ndarray:
-    """Return the station index of each record; ``KeyError`` for an unknown station.
+class _TooManyCombosError(Exception):
+    """More distinct combinations than ``_Combos.limit``: code the records another way."""
 
-    Station names unique across lines are looked up by name alone (no tuple per record); the
-    line must still match, which a second vectorised check confirms.
+
+class _Combos(dict):
+    """``(line, station, value, *extra)`` -> id of the combination, numbered on first sight.
+
+    A stream has few distinct combinations, so one dict lookup per record codes the station,
+    the value and the extras together. ``KeyError`` for an unknown station, a station under
+    another line, or an unknown value; ``_TooManyCombosError`` past ``limit`` combinations.
     """
-    by_name = {st: i for (_, st), i in keys.items()}
-    if len(by_name) < len(keys):
-        return np.fromiter(map(keys.__getitem__, map(_LINE_STATION, items)), np.int32,
-                           len(items))
-    idx = np.fromiter(map(by_name.__getitem__, map(_STATION, items)), np.int32, len(items))
-    line_of = {ln: j for j, ln in enumerate(dict.fromkeys(ln for ln, _ in keys))}
-    station_line = np.array([line_of[ln] for ln, _ in keys], np.int32)
-    lines = np.fromiter(map(line_of.__getitem__, map(_LINE, items)), np.int32, len(items))
-    if len(idx) and not np.array_equal(station_line[idx], lines):
-        bad = int(np.flatnonzero(station_line[idx] != lines)[0])
-        raise KeyError((items[bad].line, items[bad].station))
-    return idx
+
+    def __init__(self, keys: dict[tuple[str, str], int], codes: dict, limit: int) -> None:
+        super().__init__()
+        self.keys, self.codes, self.limit = keys, codes, limit
+        self.table: list[tuple[int, int, tuple]] = []  # (station index, code, extras)
+
+    def __missing__(self, key: tuple) -> int:
+        if len(self.table) >= self.limit:
+            raise _TooManyCombosError
+        self.table.append((self.keys[(key[0], key[1])], self.codes[key[2]], key[3:]))
+        self[key] = new = len(self.table) - 1
+        return new
+
+
+#: Most combinations coded by one dict; past it, float extras are read in their own pass.
+_COMBO_LIMIT = 1 << 14
+
+
+def _coded(
+    items: list, keys: dict[tuple[str, str], int], attr: str, codes: dict, *extra: str,
+    limit: int = 1 << 62,
+) -> tuple[np.ndarray, list[tuple[int, int, tuple]]]:
+    """Return each record's combination id and the combinations (station index, code of
+    ``attr``, values of ``extra``), reading every record once (what counts with millions)."""
+    combos = _Combos(keys, codes, limit)
+    getter = attrgetter("line", "station", attr, *extra)
+    ids = np.fromiter(map(combos.__getitem__, map(getter, items)), np.int32, len(items))
+    return ids, combos.table
+
+
+def _per_record(ids: np.ndarray, values: list, dtype: object) -> np.ndarray:
+    """Return ``values[ids]``: one value per record from one value per combination."""
+    if dtype is object:
+        table = np.empty(len(values), object)
+        table[:] = values
+    else:
+        table = np.array(values, dtype)
+    return table[ids]
+
+
+@dataclass(slots=True)
+class _StateCols:
+    idx: np.ndarray  # station index
+    code: np.ndarray  # STATE_CODES, MATERIAL_STARVED
+    reason: np.ndarray  # object: reason of DOWN/MINOR_STOP/STARVED, else None
+    t: np.ndarray
+    power_kw: np.ndarray
+
+
+@dataclass(slots=True)
+class _PartCols:
+    idx: np.ndarray
+    result: np.ndarray  # RESULT_CODES
+    t: np.ndarray
+    pri_s: np.ndarray
+
+
+def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> _StateCols:
+    """Return the columns of the state records.
+
+    Station, state, reason and power come from one dict lookup per record (power per state
+    and station rarely varies; if it does, it is read in a pass of its own). The reason is
+    kept for DOWN, MINOR_STOP and STARVED (else None); STARVED with reason "material" has
+    the code MATERIAL_STARVED.
+    """
+    power = None
+    try:
+        ids, table = _coded(states, keys, "state", STATE_CODES, "reason", "power_kw",
+                            limit=_COMBO_LIMIT)
+        power = _per_record(ids, [c[2][1] for c in table], float)
+    except _TooManyCombosError:
+        ids, table = _coded(states, keys, "state", STATE_CODES, "reason")
+    with_reason = {STATE_CODES[s] for s in _REASON_STATES}
+    starved = STATE_CODES[StationState.STARVED]
+    codes, reasons = [], []
+    for _, code, (reason, *_) in table:
+        reasons.append(reason if code in with_reason else None)
+        codes.append(MATERIAL_STARVED if code == starved and reason == "material" else code)
+    n = len(states)
+    if power is None:
+        power = np.fromiter(map(_POWER, states), float, n)
+    return _StateCols(
+        idx=_per_record(ids, [c[0] for c in table], np.int32),
+        code=_per_record(ids, codes, np.int8),
+        reason=_per_record(ids, reasons, object),
+        t=np.fromiter(map(_T, states), float, n),
+        power_kw=power,
+    )
+
+
+def _part_cols(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> _PartCols:
+    """Return the columns of the part records (PRI per station and result read as state
+    power is, see ``_state_cols``)."""
+    pri = None
+    try:
+        ids, table = _coded(parts, keys, "result", RESULT_CODES, "planned_cycle_time_s",
+                            limit=_COMBO_LIMIT)
+        pri = _per_record(ids, [c[2][0] for c in table], float)
+    except _TooManyCombosError:
+        ids, table = _coded(parts, keys, "result", RESULT_CODES)
+    n = len(parts)
+    if pri is None:
+        pri = np.fromiter(map(_PRI, parts), float, n)
+    return _PartCols(
+        idx=_per_record(ids, [c[0] for c in table], np.int32),
+        result=_per_record(ids, [c[1] for c in table], np.int8),
+        t=np.fromiter(map(_T, parts), float, n),
+        pri_s=pri,
+    )
 
 
 def _station_columns(
-    states: list[StateChange],
-    parts: list[PartDone],
-    pairs: list[tuple[str, str]],
-    s_idx: np.ndarray,
-    p_idx: np.ndarray,
+    pairs: list[tuple[str, str]], sc: _StateCols, pc: _PartCols
 ) -> list[StationColumns]:
     """Build per-station state and part columns with stable sorts by station."""
     n_st = len(pairs)
-    s_t = np.fromiter(map(attrgetter("t"), states), float, len(states))
-    s_code = np.fromiter(map(STATE_CODES.__getitem__, map(attrgetter("state"), states)),
-                         np.int8, len(states))
-    s_pow = np.fromiter(map(attrgetter("power_kw"), states), float, len(states))
-    reason = np.full(len(states), None, dtype=object)
-    need = np.flatnonzero(np.isin(s_code, [STATE_CODES[s] for s in _REASON_STATES]))
-    if len(need):
-        reason[need] = [r.reason for r in _gather(states, need)]
-        mat = need[(s_code[need] == STATE_CODES[StationState.STARVED])
-                   & (reason[need] == "material")]
-        s_code[mat] = MATERIAL_STARVED
-    p_t = np.fromiter(map(attrgetter("t"), parts), float, len(parts))
-    p_res = np.fromiter(map(RESULT_CODES.__getitem__, map(attrgetter("result"), parts)),
-                        np.int8, len(parts))
-    p_pri = np.fromiter(map(attrgetter("planned_cycle_time_s"), parts), float, len(parts))
-    s_groups = _groups(s_idx, s_t, n_st)
-    p_groups = _groups(p_idx, p_t, n_st)
+    s_groups = _groups(sc.idx, sc.t, n_st)
+    p_groups = _groups(pc.idx, pc.t, n_st)
     out = []
     for i, (ln, st) in enumerate(pairs):
         si, pi = s_groups[i], p_groups[i]
-        out.append(StationColumns(ln, st, s_t[si], s_code[si], s_pow[si], reason[si],
-                                  p_t[pi], p_res[pi], p_pri[pi]))
+        out.append(StationColumns(ln, st, sc.t[si], sc.code[si], sc.power_kw[si],
+                                  sc.reason[si], pc.t[pi], pc.result[pi], pc.pri_s[pi]))
     return out
 
 
 def _groups(idx: np.ndarray, t: np.ndarray, n: int) -> list[np.ndarray]:
-    """Return, per group, the positions of its items sorted by (group, time), stably."""
-    order = np.lexsort((t, idx)) if len(idx) else np.empty(0, np.int64)
+    """Return, per group, the positions of its items sorted by (group, time), stably.
+
+    A stable sort on the group alone (a radix sort for small ints) is enough when every
+    group is already in time order, as in a simulator's stream; otherwise a lexsort.
+    """
+    if len(idx) == 0:
+        order = np.empty(0, np.int64)
+    else:
+        order = np.argsort(idx.astype(np.int16) if n < 2**15 else idx, kind="stable")
+        g, ts = idx[order], t[order]
+        if not np.all((g[1:] != g[:-1]) | (ts[1:] >= ts[:-1])):
+            order = np.lexsort((t, idx))
     bounds = np.searchsorted(idx[order], np.arange(n + 1))
     return [order[bounds[i]:bounds[i + 1]] for i in range(n)]
 
 
-def _non_good_part_ids(parts: list[PartDone]) -> set[str]:
-    """Return ids of parts that had a scrap or rework judgement at any station."""
-    return {p.part_id for p in parts if p.result != "good"}
+def _non_good_part_ids(parts: list[PartDone], result: np.ndarray) -> set[str]:
+    """Return ids of parts that had a scrap or rework judgement at any station.
+
+    ``result`` holds the RESULT_CODES of ``parts``, in the same order.
+    """
+    bad = np.flatnonzero(result != RESULT_CODES["good"])
+    return set(map(_PART_ID, _gather(parts, bad)))
 
 
 def _line_columns(
-    line: str,
-    stations: list[str],
+    structure: list[tuple[str, list[str]]],
     releases: list[PartReleased],
     exits: list[PartLeft],
     bad_parts: set[str],
-) -> LineColumns:
-    """Build release and exit columns of one line."""
-    rel = np.array([r.t for r in releases if r.line == line], float)
-    mine = [e for e in exits if e.line == line]
-    finished = np.array([e.outcome == "finished" for e in mine], bool)
-    first = np.array(
-        [e.outcome == "finished" and e.part_id not in bad_parts for e in mine], bool
-    )
-    return LineColumns(
-        line=line,
-        stations=stations,
-        release_t=np.sort(rel),
-        exit_t=np.array([e.t for e in mine], float),
-        exit_finished=finished,
-        exit_flow_s=np.array([e.flow_time_s for e in mine], float),
-        exit_first_pass=first,
-    )
+) -> list[LineColumns]:
+    """Build release and exit columns of every line of ``structure``."""
+    line_of = {ln: j for j, (ln, _) in enumerate(structure)}
+    # One pass over the records per kind (touching millions of scattered objects is what
+    # costs), then columns from the transposed tuples.
+    rel_lines, rel_times = _transpose(releases, _LINE_T, 2)
+    rel_line = _codes(rel_lines, line_of)
+    rel_t = np.fromiter(rel_times, float, len(releases))
+    n = len(exits)
+    lines, times, outcomes, flows, part_ids = _transpose(exits, _EXIT_FIELDS, 5)
+    ex_line = _codes(lines, line_of)
+    ex_t = np.fromiter(times, float, n)
+    finished = np.fromiter(map(eq, outcomes, repeat("finished")), bool, n)
+    ex_flow = np.fromiter(flows, float, n)
+    good = ~np.fromiter(map(bad_parts.__contains__, part_ids), bool, n)
+    out = []
+    for j, (ln, stations) in enumerate(structure):
+        mine = ex_line == j
+        out.append(LineColumns(
+            line=ln,
+            stations=stations,
+            release_t=np.sort(rel_t[rel_line == j]),
+            exit_t=ex_t[mine],
+            exit_finished=finished[mine],
+            exit_flow_s=ex_flow[mine],
+            exit_first_pass=finished[mine] & good[mine],
+        ))
+    return out
+
+
+def _transpose(items: list, getter: attrgetter, width: int) -> list[tuple]:
+    """Return the attributes read by ``getter`` as ``width`` columns (tuples), in one pass."""
+    cols = list(zip(*map(getter, items), strict=True))
+    return cols if cols else [()] * width
+
+
+def _codes(values: tuple, index: dict[str, int]) -> np.ndarray:
+    """Return ``index[v]`` for each value (-1 for a value not there)."""
+    return np.fromiter(map(index.get, values, repeat(-1)), np.int32, len(values))

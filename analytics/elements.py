@@ -199,10 +199,39 @@ def bins_to_elements(cols: BinColumns) -> list[Elements]:
     return [Elements(**{name: lists[name][k] for name in _FIELDS}) for k in range(n)]
 
 
+_F64 = np.dtype(np.float64)
+#: dtypes whose one-element sum is the element itself (int64) or 0.0 + the element (float64).
+_ONE_BIN = frozenset({_F64, np.dtype(np.int64)})
+
+
 def bins_total(cols: BinColumns, bins: Sequence[int] | None = None) -> Elements:
-    """Return the sum over all bins (or over ``bins``) as one ``Elements``."""
-    pick = (lambda a: a) if bins is None else (lambda a: a[list(bins)])
-    return Elements(**{name: pick(cols[name]).sum().item() for name in _FIELDS})
+    """Return the sum over all bins (or over ``bins``) as one ``Elements``.
+
+    Fields of one dtype are summed together as the rows of one C-contiguous matrix, which
+    gives the same values as summing each field's array on its own, with far fewer calls.
+    """
+    arrays = [cols[name] for name in _FIELDS]
+    if (bins is not None and len(bins) == 1
+            and all(a.dtype in _ONE_BIN and a.ndim == 1 for a in arrays)):
+        # One bin: its values as they are (a float sum of [x] is 0.0 + x, so -0.0 gives 0.0).
+        k = int(bins[0])
+        return Elements(**{name: a.item(k) + 0.0 if a.dtype == _F64 else a.item(k)
+                           for name, a in zip(_FIELDS, arrays, strict=True)})
+    shape = arrays[0].shape
+    if len(shape) != 1 or any(a.shape != shape for a in arrays):
+        pick = (lambda a: a) if bins is None else (lambda a: a[list(bins)])
+        return Elements(**{name: pick(cols[name]).sum().item() for name in _FIELDS})
+    idx = None if bins is None else np.asarray(list(bins), dtype=np.intp)
+    groups: dict[np.dtype, list[int]] = {}
+    for i, a in enumerate(arrays):
+        groups.setdefault(a.dtype, []).append(i)
+    values: dict[str, object] = {}
+    for members in groups.values():
+        m = np.array([arrays[i] for i in members])
+        if idx is not None:
+            m = m.take(idx, axis=1)
+        values.update(zip([_FIELDS[i] for i in members], m.sum(axis=1).tolist(), strict=True))
+    return Elements(**values)  # type: ignore[arg-type]
 
 
 def _line_fields(summed: dict, last: dict, gp: object, ip: object) -> dict:

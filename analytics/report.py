@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analytics.bottleneck import BottleneckResult, detect_bottlenecks
-from analytics.columns import PlantColumns, to_columns
+from analytics.columns import PlantColumns, no_gc, to_columns
 from analytics.elements import (
     BinColumns,
     Elements,
@@ -147,6 +147,7 @@ def _bins(cols: PlantColumns, t0: float, t1: float, shifts: bool):
     return edges, labels
 
 
+@no_gc()  # pure computation over millions of live records: no collector passes meanwhile
 def compute_report(
     records: Iterable[Record] | PlantColumns,
     window: tuple[float, float] | None = None,

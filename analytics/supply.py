@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 from operator import attrgetter
 
 import numpy as np
@@ -74,17 +75,23 @@ def _orders(events: Sequence[OrderEvent]) -> dict[str, _Order]:
 
 #: ``StockLevel.cause`` of a draw the stock cannot cover (the stock is out at any level).
 SHORTAGE = "shortage"
+_T_LEVEL = attrgetter("t", "level")
+_MATERIAL_CAUSE = attrgetter("material", "cause")
 
 
 def _stock(levels: Sequence[StockLevel], t0: float, t1: float, inc: bool) -> dict:
     """Return ``{material: (stock-outs started in window, hours out)}``."""
     n = len(levels)
-    mats = list(map(attrgetter("material"), levels))
-    codes = {m: i for i, m in enumerate(dict.fromkeys(mats))}
-    mat = np.fromiter(map(codes.__getitem__, mats), np.int32, n)
-    t_all = np.fromiter(map(attrgetter("t"), levels), float, n)
-    lv_all = np.fromiter(map(attrgetter("level"), levels), float, n)
-    short = np.fromiter((c == SHORTAGE for c in map(attrgetter("cause"), levels)), bool, n)
+    # Two passes over the records (touching scattered objects is what costs): the floats,
+    # then (material, cause) pairs, coded through the few distinct pairs.
+    tl = np.fromiter(chain.from_iterable(map(_T_LEVEL, levels)), float, 2 * n)
+    t_all, lv_all = tl[0::2], tl[1::2]
+    pairs = list(map(_MATERIAL_CAUSE, levels))
+    kinds = {pair: i for i, pair in enumerate(dict.fromkeys(pairs))}
+    codes = {m: i for i, m in enumerate(dict.fromkeys(m for m, _ in kinds))}
+    kind = np.fromiter(map(kinds.__getitem__, pairs), np.int32, n)
+    mat = np.array([codes[m] for m, _ in kinds], np.int32)[kind]
+    short = np.array([c == SHORTAGE for _, c in kinds], bool)[kind]
     out_all = (lv_all <= 0) | short
     out: dict[str, tuple[int, float]] = {}
     for name, i in codes.items():

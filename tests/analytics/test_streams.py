@@ -77,3 +77,32 @@ def test_kpi_modules_do_no_io():
                 mods = [node.module]
             for m in mods:
                 assert m.split(".")[0] not in _IO, (name, m)
+
+
+def test_columns_are_the_same_when_power_and_pri_vary_per_record(monkeypatch):
+    """State power and part PRI are coded per (station, state) combination while there are
+    few; past the limit they are read per record; both give every record's own value."""
+    import numpy as np
+
+    import analytics.columns as columns
+
+    b = LogBuilder({"l1": ["a", "b"]})
+    b.states("a", 0.0, [(HOUR, S.PROCESSING), (HOUR, S.DOWN, "motor")])
+    b.states("b", 0.0, [(HOUR, S.STARVED, "material"), (HOUR, S.PROCESSING)])
+    b.parts("b", HOUR + 60, 60, 60.0, spacing=60.0)
+    records = b.build(2 * HOUR)
+    for i, r in enumerate(records):  # a distinct power and PRI on every record
+        if isinstance(r, StateChange):
+            r.power_kw = 1.0 + i / 7
+        elif r.kind == "part":
+            r.planned_cycle_time_s = 50.0 + i / 3
+    coded = columns.to_columns(records)
+    monkeypatch.setattr(columns, "_COMBO_LIMIT", 2)
+    read = columns.to_columns(records)
+    for x, y in zip(coded.stations, read.stations, strict=True):
+        for name in ("t", "code", "power_kw", "reason", "part_t", "part_result", "part_pri_s"):
+            assert np.array_equal(getattr(x, name), getattr(y, name)), name
+    b_cols = coded.stations[1]
+    assert b_cols.code[0] == columns.MATERIAL_STARVED and b_cols.reason[0] == "material"
+    assert sorted(b_cols.part_pri_s) == sorted(
+        r.planned_cycle_time_s for r in records if r.kind == "part")
