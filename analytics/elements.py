@@ -34,7 +34,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from analytics.columns import MATERIAL_STARVED, STATE_CODES, UNOBSERVED, StationColumns
-from analytics.timeline import count_by_bin, new_stop_mask, state_time_by_bin
+from analytics.timeline import bin_index, count_by_bin, new_stop_mask, state_time_by_bin
 from plant_sim.states import STATE_INFO, IsoElement, StationState
 
 _C = STATE_CODES
@@ -174,12 +174,16 @@ def station_bins(
     new_stop = new_stop_mask(st.code)
     for name, code in (("failures", _C[_S.DOWN]), ("minor_stops", _C[_S.MINOR_STOP])):
         cols[name] = count_by_bin(st.t[new_stop & (st.code == code)], edges, include_end)
+    part_bin = bin_index(st.part_t, edges, include_end)  # once for every part count
+    nb = len(edges) - 1
     for name, res in (("gq", 0), ("sq", 1), ("rq", 2)):
-        cols[name] = count_by_bin(st.part_t[st.part_result == res], edges, include_end)
+        b = part_bin[st.part_result == res]
+        cols[name] = np.bincount(b[b >= 0], minlength=nb)
     cols["pq"] = cols["gq"] + cols["sq"] + cols["rq"]
     # Each PartDone is a part's first judgement at this station, so GP/IP = GQ/PQ here.
     cols["gp"], cols["ip"] = cols["gq"], cols["pq"]
-    cols["pri_pq_s"] = count_by_bin(st.part_t, edges, include_end, weights=st.part_pri_s)
+    keep = part_bin >= 0
+    cols["pri_pq_s"] = np.bincount(part_bin[keep], weights=st.part_pri_s[keep], minlength=nb)
     for name in _INT_FIELDS:
         cols[name] = cols[name].round().astype(np.int64)
     return cols
