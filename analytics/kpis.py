@@ -59,53 +59,42 @@ def ratio(num: float, den: float) -> float | None:
     return None if den == 0 else num / den
 
 
-def _factors_defined(e: Elements) -> bool:
-    """Return True when A, E and QR are all defined (PBT > 0, APT > 0, PQ > 0)."""
-    return e.pbt_s > 0 and e.apt_s > 0 and e.pq > 0
-
-
-def _oee(e: Elements) -> float | None:
-    """Return OEE = A × E × QR in its reduced form Σ(PRI·PQ) × (GQ/PQ) / PBT, or ``None``."""
-    if not _factors_defined(e):
-        return None
-    return e.pri_pq_s * (e.gq / e.pq) / e.pbt_s
-
-
-def _nee(e: Elements) -> float | None:
-    """Return NEE = (AUPT / PBT) × E × QR, or ``None`` when a factor is undefined."""
-    if not _factors_defined(e):
-        return None
-    return (e.aupt_s / e.pbt_s) * (e.pri_pq_s / e.apt_s) * (e.gq / e.pq)
-
-
 def compute_kpis(e: Elements) -> KpiValues:
-    """Return every element-based KPI of one scope over one window."""
-    eff = ratio(e.pri_pq_s, e.apt_s)
+    """Return every element-based KPI of one scope over one window.
+
+    OEE and NEE are ``None`` unless A, E and QR are all defined (PBT > 0, APT > 0, PQ > 0).
+    """
+    apt, pq, gq, pri_pq = e.apt_s, e.pq, e.gq, e.pri_pq_s
+    pbt, aupt, aubt = e.pbt_s, e.aupt_s, e.aubt_s
+    eff = ratio(pri_pq, apt)
     fe = e.failures
+    defined = pbt > 0 and apt > 0 and pq > 0
+    energy = e.energy_kwh
     return KpiValues(
-        availability=ratio(e.apt_s, e.pbt_s),
+        availability=ratio(apt, pbt),
         effectiveness=eff,
-        quality_ratio=ratio(e.gq, e.pq),
-        oee=_oee(e),
-        nee=_nee(e),
-        technical_eff=ratio(e.apt_s, e.apt_s + e.adet_s),
-        setup_rate=ratio(e.aust_s, e.aupt_s),
-        allocation_eff=ratio(e.aubt_s, e.pbt_s),
-        utilization_eff=ratio(e.apt_s, e.aubt_s),
-        throughput_uph=ratio(e.pq * 3600.0, e.window_s),
-        scrap_ratio=ratio(e.sq, e.pq),
-        rework_ratio=ratio(e.rq, e.pq),
+        quality_ratio=ratio(gq, pq),
+        # OEE = A × E × QR in its reduced form Σ(PRI·PQ) × (GQ/PQ) / PBT.
+        oee=pri_pq * (gq / pq) / pbt if defined else None,
+        nee=(aupt / pbt) * (pri_pq / apt) * (gq / pq) if defined else None,
+        technical_eff=ratio(apt, apt + e.adet_s),
+        setup_rate=ratio(e.aust_s, aupt),
+        allocation_eff=ratio(aubt, pbt),
+        utilization_eff=ratio(apt, aubt),
+        throughput_uph=ratio(pq * 3600.0, e.window_s),
+        scrap_ratio=ratio(e.sq, pq),
+        rework_ratio=ratio(e.rq, pq),
         fpy=ratio(e.gp, e.ip),
-        mtbf_h=None if fe == 0 else e.operating_s / fe / 3600.0,
+        mtbf_h=None if fe == 0 else aupt / fe / 3600.0,
         mttr_h=None if fe == 0 else e.down_s / fe / 3600.0,
         failures=fe,
         minor_stops=e.minor_stops,
-        energy_kwh=e.energy_kwh,
-        epu_kwh=ratio(e.energy_kwh, e.pq),
-        epgu_kwh=ratio(e.energy_kwh, e.gq),
+        energy_kwh=energy,
+        epu_kwh=ratio(energy, pq),
+        epgu_kwh=ratio(energy, gq),
         idle_energy_kwh=e.idle_energy_kwh,
-        blocked_ratio=ratio(e.blocked_s, e.pbt_s),
-        starved_ratio=ratio(e.starved_s, e.pbt_s),
+        blocked_ratio=ratio(e.blocked_s, pbt),
+        starved_ratio=ratio(e.starved_s, pbt),
         material_starved_h=e.material_starved_s / 3600.0,
         effectiveness_over_100=eff is not None and eff > 1.0 + _OVER_TOL,
     )
