@@ -11,15 +11,14 @@ No I/O here; see ``analytics.eventlog`` for files.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter, eq
 
 import numpy as np
 
+from plant_sim.gc_pause import no_gc
 from plant_sim.records import (
     RECORD_TYPES,
     OrderEvent,
@@ -162,18 +161,6 @@ def _station_keys(
                 raise
             structure = _structure(run_starts, states, parts)
     raise AssertionError("unreachable")
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: millions of live records make its passes costly."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def to_columns(records: Iterable[Record]) -> PlantColumns:

@@ -14,7 +14,7 @@ from typing import IO
 
 import orjson
 
-from analytics.columns import no_gc
+from plant_sim.gc_pause import no_gc
 from plant_sim.records import RECORD_TYPES, Record, RunStart, StateChange, from_dict
 from plant_sim.states import StationState
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analytics.bottleneck import BottleneckResult, detect_bottlenecks
-from analytics.columns import PlantColumns, no_gc, to_columns
+from analytics.columns import PlantColumns, to_columns
 from analytics.elements import (
     BinColumns,
     Elements,
@@ -40,6 +40,7 @@ from analytics.losses import (
     stop_split,
 )
 from analytics.supply import SupplyValues, compute_supply
+from plant_sim.gc_pause import no_gc
 from plant_sim.records import Record
 
 PLANT = "plant"

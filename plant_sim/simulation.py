@@ -6,14 +6,13 @@ It reads no wall clock: ``start_epoch_ms`` comes from the scenario unless the ca
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import simpy
 
 from plant_sim.eventlog import EventLog
+from plant_sim.gc_pause import no_gc
 from plant_sim.model.plant import build_plant
 from plant_sim.random_streams import RandomStreams
 from plant_sim.records import Emit, Record, RunEnd, RunStart
@@ -140,27 +139,10 @@ def run_batch(
 
     sim = Simulation(scenario, sink, seed=seed)
     horizon = scenario.horizon if until_s is None else until_s
-    with collector_paused():
+    with no_gc():
         if on_progress is None:
             sim.run(horizon)
         else:
             sim.run_with_progress(horizon, on_progress)
         sim.finish()
     return log
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for a batch run.
-
-    A run keeps every record it makes; none is in a reference cycle, yet each full collection
-    walks them all again, which cost a third of a week's run of the 30-station plant. The model
-    leaves almost no cyclic garbage (a few thousand objects a week), collected afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
