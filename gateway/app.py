@@ -113,7 +113,9 @@ class Gateway:
         if self.ingest is not None:
             deadline = time.monotonic() + max(drain_s, 1.0)
             while (
-                not self.intake.empty() and time.monotonic() < deadline and self.ingest.is_alive()
+                (not self.intake.empty() or self.ingest.holding())
+                and time.monotonic() < deadline
+                and self.ingest.is_alive()
             ):
                 time.sleep(0.02)
             self.ingest.stop()

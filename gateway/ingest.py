@@ -77,12 +77,17 @@ class Ingest(threading.Thread):
         self._halt = threading.Event()
         self.error: BaseException | None = None
         self.busy = False
+        self._leftover: list[RawMessage] = []
 
     def stop(self) -> None:
         """Ask the thread to finish (messages not yet committed stay unacknowledged)."""
         self._halt.set()
         with self.space:
             self.space.notify_all()
+
+    def holding(self) -> bool:
+        """Return whether messages taken from the intake wait for the next batch."""
+        return bool(self._leftover)
 
     def run(self) -> None:
         """Take, process and commit batches until stopped."""
@@ -98,14 +103,19 @@ class Ingest(threading.Thread):
             self.error = exc
 
     def _take(self) -> list[RawMessage]:
-        try:
-            first = self.intake.get(timeout=0.1)
-        except queue.Empty:
-            return []
+        limit = self.max_batch
+        if self.block_when_full:  # take no more than fits, so the buffer fills up to its bound
+            limit = max(1, min(limit, self.buffer.free()))
+        items, self._leftover = self._leftover, []
+        if not items:
+            try:
+                first = self.intake.get(timeout=0.1)
+            except queue.Empty:
+                return []
+            items = list(first) if type(first) is list else [first]
         self.busy = True
-        items = list(first) if type(first) is list else [first]
         get = self.intake.get_nowait
-        while len(items) < self.max_batch:
+        while len(items) < limit:
             try:
                 item = get()
             except queue.Empty:
@@ -114,6 +124,8 @@ class Ingest(threading.Thread):
                 items.extend(item)
             else:
                 items.append(item)
+        if len(items) > limit:  # a list from the source overshot: keep the rest, in order
+            items, self._leftover = items[:limit], items[limit:]
         return items
 
     def process(self, items: list[RawMessage]) -> None:
