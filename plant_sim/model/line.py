@@ -48,56 +48,86 @@ class Line:
         self._made += 1
         return Part(f"{self.id}-{self._made}", product, order_id, key)
 
-    def _take_released(self, station: Station) -> Proc:
-        env = self.env
+    def _take_released(self, station: Station) -> Part | Proc:
+        """The next released part, at once or through a generator that waits for it."""
         if self.wip_cap is not None:
-            yield from station.wait_for(self.wip_cap.get(1), StationState.IDLE, "wip_cap")
+            event = self.wip_cap.get(1)
+            if not event.triggered:
+                return self._released_after_wip(station, event)
+        return self._next_released(station)
+
+    def _released_after_wip(self, station: Station, event: simpy.Event) -> Proc:
+        yield from station.wait_for(event, StationState.IDLE, "wip_cap")
+        got = self._next_released(station)
+        if got.__class__ is not Part:
+            got = yield from got  # type: ignore[misc]
+        return got
+
+    def _next_released(self, station: Station) -> Part | Proc:
         if self.release is None:
             part = self.new_part(self.products[0], None, (0.0, 0, 0))
         else:
             part = self.release.take()
             if part is None:
-                part = yield from station.wait_for(
-                    self.release.wait_take(), StationState.IDLE, "no_order"
-                )
+                return self._released_after_order(station, self.release.wait_take())
+        return self._with_material(station, part)
+
+    def _released_after_order(self, station: Station, event: simpy.Event) -> Proc:
+        part = yield from station.wait_for(event, StationState.IDLE, "no_order")
+        got = self._with_material(station, part)
+        if got.__class__ is not Part:
+            got = yield from got  # type: ignore[misc]
+        return got
+
+    def _with_material(self, station: Station, part: Part) -> Part | Proc:
         need = self.materials.get(part.product)
         if need is not None:
             stock, amount = need
-            yield from station.wait_for(stock.take(amount), StationState.STARVED, "material")
+            event = stock.take(amount)
+            if not event.triggered:
+                return self._released_after_material(station, part, stock, event)
             stock.report_consumption()
-        part.released_at = env.now
-        self.emit(PartReleased(env.now, self.id, part.id, part.product, part.order_id))
+        return self._release(part)
+
+    def _released_after_material(
+        self, station: Station, part: Part, stock: MaterialStock, event: simpy.Event
+    ) -> Proc:
+        yield from station.wait_for(event, StationState.STARVED, "material")
+        stock.report_consumption()
+        return self._release(part)
+
+    def _release(self, part: Part) -> Part:
+        now = self.env.now
+        part.released_at = now
+        self.emit(PartReleased(now, self.id, part.id, part.product, part.order_id))
         self.on_start(part)
         return part
 
-    def _take_from(self, index: int) -> Callable[[Station], Proc]:
+    def _take_from(self, index: int) -> Callable[[Station], Part | Proc]:
         buffer = self.buffers[index]
+        starved = StationState.STARVED
 
-        def take(station: Station) -> Proc:
+        def take(station: Station) -> Part | Proc:
             part = buffer.take()
             if part is None:
-                part = yield from station.wait_for(
-                    buffer.wait_take(), StationState.STARVED, "upstream"
-                )
+                return station.wait_for(buffer.wait_take(), starved, "upstream")
             return part
 
         return take
 
-    def _hand_to(self, index: int) -> Callable[[Station, Part], Proc]:
+    def _hand_to(self, index: int) -> Callable[[Station, Part], Proc | None]:
         buffer = self.buffers[index]
+        blocked = StationState.BLOCKED
 
-        def hand_over(station: Station, part: Part) -> Proc:
-            if not buffer.offer(part):
-                yield from station.wait_for(
-                    buffer.wait_offer(part), StationState.BLOCKED, "downstream"
-                )
+        def hand_over(station: Station, part: Part) -> Proc | None:
+            if buffer.offer(part):
+                return None
+            return station.wait_for(buffer.wait_offer(part), blocked, "downstream")
 
         return hand_over
 
-    def _finish(self, station: Station, part: Part) -> Proc:
+    def _finish(self, station: Station, part: Part) -> None:
         self._leave(part, "finished")
-        return
-        yield  # a generator, like every hand-over
 
     def _scrapped(self, station: Station, part: Part) -> None:
         self._leave(part, "scrapped")

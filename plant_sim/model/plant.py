@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from plant_sim.calendar import CalendarCursor, WorkCalendar
+from plant_sim.calendar import WorkCalendar
 from plant_sim.distributions import make_sampler, mean_of
 from plant_sim.model.buffer import Buffer, ReleaseQueue
 from plant_sim.model.line import Line
 from plant_sim.model.orders import DemandSamplers, OrderBook
-from plant_sim.model.station import Proc, Station, StationBehaviour, StopMode
+from plant_sim.model.station import PauseCursor, Proc, Station, StationBehaviour, StopMode
 from plant_sim.model.supply import MaterialStock
 from plant_sim.random_streams import RandomStreams
 from plant_sim.records import Emit, ProcessSample, ScenarioEvent, ShiftChange
@@ -51,7 +51,7 @@ def build_plant(
                 spec.id,
                 station_spec.id,
                 _behaviour(scenario, spec, station_spec, streams),
-                CalendarCursor(calendars(station_spec.id)),
+                PauseCursor(calendars(station_spec.id)),
                 emit,
                 line.hooks_for(position),
                 temperature_c=station_spec.process.ambient_c,

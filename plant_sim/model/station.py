@@ -9,6 +9,7 @@ An injected failure arrives as a SimPy ``Interrupt`` and is served at once (or a
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 import simpy
 
-from plant_sim.calendar import CalendarCursor, Pause
+from plant_sim.calendar import Pause, WorkCalendar
 from plant_sim.distributions import Sampler
 from plant_sim.records import Emit, PartDone, StateChange
 from plant_sim.states import StationState
@@ -65,11 +66,62 @@ class StationBehaviour:
 
 @dataclass(slots=True)
 class Hooks:
-    """How a station gets parts and passes them on; the line wires these."""
+    """How a station gets parts and passes them on; the line wires these.
 
-    take: Callable[[Station], Proc]  # generator returning a Part
-    hand_over: Callable[[Station, Part], Proc]
+    Both return at once when no waiting is needed (``take`` the Part, ``hand_over`` None) and
+    otherwise a generator for the station to ``yield from`` (``take``'s returns the Part).
+    """
+
+    take: Callable[[Station], Part | Proc]
+    hand_over: Callable[[Station, Part], Proc | None]
     scrapped: Callable[[Station, Part], None]
+
+
+class PauseCursor:
+    """A station's position in its work calendar; simulation time only moves forward.
+
+    The same answers as ``plant_sim.calendar.CalendarCursor``, with the start of the next pause
+    kept in ``next_start`` (``inf`` when none) so the station's hot path reads one attribute.
+    """
+
+    __slots__ = ("_calendar", "_next", "_pauses", "next_start")
+
+    def __init__(self, calendar: WorkCalendar) -> None:
+        self._calendar = calendar
+        self._pauses = calendar.pauses()
+        self._next: Pause | None = next(self._pauses, None)
+        self.next_start = math.inf if self._next is None else self._next.start
+
+    def _skip_past(self, now: float) -> None:
+        nxt = self._next
+        if nxt is None or nxt.end > now:
+            return
+        while nxt is not None and nxt.end <= now:
+            nxt = next(self._pauses, None)
+        self._next = nxt
+        self.next_start = math.inf if nxt is None else nxt.start
+
+    def upcoming(self) -> Iterator[Pause]:
+        """A fresh iterator over every pause of the calendar (for a watcher process)."""
+        return self._calendar.pauses()
+
+    def pause_at(self, now: float) -> Pause | None:
+        """Return the pause covering ``now``, or None when the station may work."""
+        self._skip_past(now)
+        nxt = self._next
+        if nxt is not None and nxt.start <= now:
+            return nxt
+        return None
+
+    def work_left(self, now: float) -> float:
+        """Seconds of work left before the next pause (``inf`` if none); 0 inside a pause."""
+        if now < self.next_start:  # the next pause ends after it starts: nothing to skip
+            return self.next_start - now
+        self._skip_past(now)
+        nxt = self._next
+        if nxt is None:
+            return math.inf
+        return max(nxt.start - now, 0.0)
 
 
 @dataclass(slots=True)
@@ -86,7 +138,7 @@ class Station:
     line: str
     id: str
     behaviour: StationBehaviour
-    calendar: CalendarCursor
+    calendar: PauseCursor
     emit: Emit
     hooks: Hooks
     state: StationState | None = None
@@ -111,31 +163,76 @@ class Station:
 
     # -- the main loop -------------------------------------------------------------------------
 
-    def run(self) -> Proc:
-        """Take, set up, process, judge and hand over parts, forever."""
+    def run(self) -> Proc:  # noqa: C901 - the hot loop, inlined on purpose
+        """Take, set up, process, judge and hand over parts, forever.
+
+        The common processing step (no stop strikes and no pause begins before it ends) is
+        spent here with one timeout; anything else goes through ``spend``, which does the same.
+        """
         b = self.behaviour
+        env = self.env
+        emit = self.emit
+        take, hand_over = self.hooks.take, self.hooks.hand_over
+        stops = b.stops
+        cursor = self.calendar
+        line, sid = self.line, self.id
+        per_product = {p: (b.cycle[p], b.planned_cycle[p]) for p in b.cycle}
+        scrap, rework = b.scrap, b.rework
+        judge = b.judge.random if scrap != 0.0 or rework != 0.0 else None
+        scrap_or_rework = scrap + rework
+        timeout = env.timeout
+        processing = S.PROCESSING
         while True:
-            part: Part = yield from self.hooks.take(self)
+            part = take(self)
+            if part.__class__ is not Part:
+                part = yield from part  # type: ignore[misc]
             self.holding = part
-            if part.product != self.product:
+            product = part.product
+            if product != self.product:
                 if self.product is not None and b.setup is not None:
-                    yield from self.spend(S.SETUP, part.product, b.setup(), operating=True)
-                self.product = part.product
-            started = self.env.now
-            duration = b.cycle[part.product]() / self.speed
-            yield from self.spend(S.PROCESSING, None, duration, operating=True)
-            result = self._judge()
-            self.emit(
+                    yield from self.spend(S.SETUP, product, b.setup(), operating=True)
+                self.product = product
+            cycle, planned = per_product[product]
+            started = env.now
+            duration = cycle() / self.speed
+            # spend(PROCESSING, None, duration, operating=True), the common case inline
+            if self.state is not processing or self.reason is not None:
+                self.set_state(processing, None)
+            step, hit = duration, None
+            for mode in stops:
+                if mode.left < step:
+                    step, hit = mode.left, mode
+            next_pause = cursor.next_start
+            work_left = next_pause - started if started < next_pause else cursor.work_left(started)
+            if hit is None and step > 0.0 and not work_left < step:
+                try:
+                    yield timeout(step)
+                except simpy.Interrupt as irq:
+                    yield from self._interrupted(processing, None, duration, started, True, irq)
+                else:
+                    for mode in stops:
+                        mode.left -= step
+                    if self._pending:
+                        yield from self._serve_injected()
+            else:
+                yield from self._spend_steps(processing, None, duration, True)
+            now = env.now
+            if judge is None:
+                result = "good"
+            else:
+                u = judge()
+                result = "scrap" if u < scrap else "rework" if u < scrap_or_rework else "good"
+            emit(
                 PartDone(
-                    self.env.now,
-                    self.line,
-                    self.id,
+                    now,
+                    line,
+                    sid,
                     part.id,
-                    part.product,
+                    product,
                     part.order_id,
                     result,
-                    self.env.now - started,
-                    b.planned_cycle[part.product],
+                    now - started,
+                    planned,
                 )
             )
             if result == "scrap":
@@ -143,21 +240,12 @@ class Station:
                 self.hooks.scrapped(self, part)
                 continue
             if result == "rework":
-                rework = b.rework_time[part.product]() / self.speed
-                yield from self.spend(S.PROCESSING, "rework", rework, operating=True)
-            yield from self.hooks.hand_over(self, part)
+                rework_s = b.rework_time[product]() / self.speed
+                yield from self.spend(processing, "rework", rework_s, operating=True)
+            waiting = hand_over(self, part)
+            if waiting is not None:
+                yield from waiting
             self.holding = None
-
-    def _judge(self) -> str:
-        b = self.behaviour
-        if b.scrap == 0.0 and b.rework == 0.0:
-            return "good"
-        u = b.judge.random()
-        if u < b.scrap:
-            return "scrap"
-        if u < b.scrap + b.rework:
-            return "rework"
-        return "good"
 
     # -- time-consuming primitives -------------------------------------------------------------
 
@@ -183,9 +271,14 @@ class Station:
         While ``operating``, failure and minor-stop countdowns run and may interrupt the work;
         calendar pauses and injected failures suspend it. The work resumes where it stopped.
         """
-        env = self.env
-        remaining = duration
         self.set_state(state, reason)
+        yield from self._spend_steps(state, reason, duration, operating)
+
+    def _spend_steps(
+        self, state: StationState, reason: str | None, remaining: float, operating: bool
+    ) -> Proc:
+        """The steps of ``spend`` once ``state`` is entered."""
+        env = self.env
         while True:
             step, hit, paused = self._next_step(remaining, operating)
             if step > 0.0:
@@ -209,6 +302,29 @@ class Station:
             if remaining <= 0.0 or (state is S.DOWN and self._take_clear()):
                 return
             self.set_state(state, reason)
+
+    def _interrupted(
+        self,
+        state: StationState,
+        reason: str | None,
+        remaining: float,
+        began: float,
+        operating: bool,
+        irq: simpy.Interrupt,
+    ) -> Proc:
+        """Go on with ``spend`` after an interrupt cut a step that began at ``began``."""
+        step = self.env.now - began
+        self._on_interrupt(irq)
+        remaining -= step
+        if operating:
+            for mode in self.behaviour.stops:
+                mode.left -= step
+        if self._pending:
+            yield from self._serve_injected()
+        if remaining <= 0.0 or (state is S.DOWN and self._take_clear()):
+            return
+        self.set_state(state, reason)
+        yield from self._spend_steps(state, reason, remaining, operating)
 
     def _next_step(self, remaining: float, operating: bool) -> tuple[float, StopMode | None, bool]:
         """How long to work before something happens: (step, stop that strikes, pause begins)."""
