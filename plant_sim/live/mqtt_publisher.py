@@ -9,14 +9,23 @@ reconnect; QoS 0 messages are dropped and counted. When the queue is at its limi
 not), ``publish`` waits instead of dropping: the run falls behind the clock.
 
 The event loop only encodes: payloads go in batches to a queue that one thread of our own
-drains. That thread owns the paho client (publish, network loop, reconnects), so a message costs
-no thread switch (paho's ``loop_start`` wakes its thread once per message).
+drains. That thread owns the paho client (publish, network loop, reconnects) and drives it
+through paho's external-loop API (``loop_read``/``loop_write``/``loop_misc`` after our own
+``select``), so a message costs no thread switch and no wake-up byte (paho's ``loop_start``
+and ``loop`` write one to a socket pair per message). With ``on_socket_register_write`` set,
+paho's ``publish`` only queues the packet instead of writing it at once: the thread hands a
+batch of messages to paho, then writes them with one ``loop_write`` (paho still sends each
+packet with a ``send`` of its own). No ``on_publish`` callback
+(paho would build a ReasonCode and a Properties object for it per QoS 0 message): ``stats.acked``
+and ``pending`` read how many QoS>0 messages paho still holds (``Client._out_messages``, the one
+private attribute used; tests/live/test_mqtt_paho.py checks it against the installed paho).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import select
 import threading
 import time
 from collections import deque
@@ -29,6 +38,7 @@ from urllib.parse import unquote, urlparse
 
 import orjson
 import paho.mqtt.client as mqtt
+from paho.mqtt import __version__ as paho_version
 
 from plant_sim import naming, payloads
 from plant_sim.live import commands as cmds
@@ -65,8 +75,8 @@ class MqttSettings:
 class MqttStats:
     """Counters of the publisher (updated from two threads; read them as a snapshot)."""
 
-    published: int = 0
-    acked: int = 0
+    published: int = 0  # handed to paho (QoS 0 ones dropped without a connection are not)
+    acked: int = 0  # QoS>0 messages the broker has acknowledged
     dropped_qos0: int = 0
     dropped_queue_full: int = 0
     connects: int = 0
@@ -116,6 +126,7 @@ class MqttPublisher:
         self._thread: threading.Thread | None = None
         self._stop_net = threading.Event()
         self._waiting_logged = False
+        self._given_qos = 0  # QoS>0 messages handed to paho (for stats.acked)
 
     @property
     def host_port(self) -> str:
@@ -209,7 +220,8 @@ class MqttPublisher:
         """``payloads.encode(rec, ...)`` plus the ``uns`` extras, as the same bytes, cheaper."""
         data = to_dict(rec)
         ts_ms = self._start_epoch_ms + round(rec.t * 1000.0)
-        data.setdefault("run_id", self._run_id)  # run_start carries its own
+        if "run_id" not in data:  # run_start carries its own
+            data["run_id"] = self._run_id
         data["ts_ms"] = ts_ms
         data["ts"] = _iso_ms(ts_ms)
         if self._extras:
@@ -251,14 +263,19 @@ class MqttPublisher:
         return len(self._out) + held
 
     async def drain(self, timeout_s: float = 10.0) -> bool:
-        """Wait until nothing is waiting or unacknowledged; False on timeout."""
+        """Wait until nothing is waiting, unwritten or unacknowledged; False on timeout."""
         return await asyncio.to_thread(self._wait_empty, timeout_s)
 
     def _wait_empty(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
-        while self.pending() and time.monotonic() < deadline:
+        while self._busy() and time.monotonic() < deadline:
             time.sleep(0.01)
-        return not self.pending()
+        return not self._busy()
+
+    def _busy(self) -> bool:
+        """Something pending, or packets (QoS 0 ones too) not yet written to the socket."""
+        client = self._client
+        return bool(self.pending()) or (client is not None and client.want_write())
 
     # the network thread: the only user of the paho client after start()
     def _network_main(self) -> None:
@@ -276,9 +293,8 @@ class MqttPublisher:
             rc = mqtt.MQTT_ERR_SUCCESS
             while rc == mqtt.MQTT_ERR_SUCCESS and not self._stop_net.is_set():
                 busy = self._send_some(client)
-                # paho's _loop: loop() would add a socket pair that publish() writes a wake-up
-                # byte to, per message; this thread publishes itself and needs no wake-up
-                rc = client._loop(0.0 if busy else 0.01)
+                rc = _pump(client, 0.0 if busy else 0.01)
+                self._count_acks(client)
                 if self._connected.is_set():
                     delay = 1.0
             if self._stop_net.is_set():
@@ -288,7 +304,7 @@ class MqttPublisher:
             delay = min(delay * 2, max(1.0, self.settings.reconnect_max_s))
         client.disconnect()
         deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline and client.loop(0.05) == mqtt.MQTT_ERR_SUCCESS:
+        while time.monotonic() < deadline and _pump(client, 0.05) == mqtt.MQTT_ERR_SUCCESS:
             pass
 
     def _idle_until(self, deadline: float, client: mqtt.Client) -> None:
@@ -297,8 +313,18 @@ class MqttPublisher:
             if not self._send_some(client):
                 self._stop_net.wait(0.01)
 
+    def _count_acks(self, client: mqtt.Client) -> None:
+        # QoS>0 messages leave paho's _out_messages when the broker acknowledges them (paho
+        # keeps them there across reconnects and sends them again): no on_publish callback,
+        # which would cost paho a ReasonCode and a Properties object per QoS 0 message
+        self.stats.acked = self._given_qos - len(client._out_messages)
+
     def _send_some(self, client: mqtt.Client) -> bool:
-        """Publish waiting messages while paho has room; True if any went."""
+        """Hand waiting messages to paho while it has room; True if any went.
+
+        paho only queues them (``on_socket_register_write`` is set): ``_pump`` writes them
+        with one ``loop_write`` per turn instead of one per ``publish``.
+        """
         out = self._out
         if not out:
             return False
@@ -306,7 +332,8 @@ class MqttPublisher:
         limit = self.settings.max_queued
         held = client._out_messages
         publish = client.publish
-        n = 0
+        ok, no_conn = mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN
+        n = sent = given = 0
         while out and n < 2000:
             topic, body, qos, retain = out[0]
             if qos and len(held) >= limit:
@@ -314,18 +341,19 @@ class MqttPublisher:
             out.popleft()
             n += 1
             rc = publish(topic, body, qos, retain).rc
-            if rc == mqtt.MQTT_ERR_SUCCESS:
-                st.published += 1
-            elif rc == mqtt.MQTT_ERR_NO_CONN:
-                if qos == 0:
-                    st.dropped_qos0 += 1
-                else:
-                    st.published += 1  # queued by paho, sent after the reconnect
+            if rc == ok or (rc == no_conn and qos):  # QoS>0 without connection: sent later
+                sent += 1
+                if qos:
+                    given += 1
+            elif rc == no_conn:
+                st.dropped_qos0 += 1
             elif rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # not expected: we keep below the limit
                 st.dropped_queue_full += 1
                 logger.error("MQTT: paho refused a QoS %d message (queue full)", qos)
             else:
                 st.errors[mqtt.error_string(rc)] = st.errors.get(mqtt.error_string(rc), 0) + 1
+        st.published += sent
+        self._given_qos += given
         return n > 0
 
     def _route(self, rec: Record) -> tuple[str, bool, int]:
@@ -355,6 +383,11 @@ class MqttPublisher:
             )
         if self._url.scheme == "mqtts":
             client.tls_set()
+        if not isinstance(getattr(client, "_out_messages", None), dict):
+            raise MqttError(
+                f"paho-mqtt {paho_version}: Client._out_messages is not there; the publisher "
+                "counts unacknowledged messages with it (paho-mqtt 2.0-2.2 have it)"
+            )
         client.max_queued_messages_set(0)  # the limit is ours: see _send_some
         client.max_inflight_messages_set(s.max_inflight)
         client.reconnect_delay_set(1, max(1, int(s.reconnect_max_s)))
@@ -362,7 +395,10 @@ class MqttPublisher:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.on_publish = self._on_publish
+        # paho writes inline in publish() unless an external loop registered for writes; this
+        # thread writes the queued packets itself, once per turn (_pump)
+        client.on_socket_register_write = _ignore_socket
+        client.on_socket_unregister_write = _ignore_socket
         client.on_connect_fail = self._on_connect_fail
         return client
 
@@ -389,6 +425,7 @@ class MqttPublisher:
         self.stats.connects += 1
         client.subscribe(self.command_topic, qos=1)
         client.publish(self.status_topic, self._status(True, "running"), 1, True)
+        self._given_qos += 1
         self._connected.set()
         logger.info("MQTT connected to %s", self.host_port)
 
@@ -406,11 +443,6 @@ class MqttPublisher:
                 self.host_port,
                 rc,
             )
-
-    def _on_publish(
-        self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any = None
-    ) -> None:
-        self.stats.acked += 1
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         if msg.topic != self.command_topic:
@@ -455,23 +487,61 @@ class MqttPublisher:
 MAX_QUEUED = 65_000
 
 
+def _ignore_socket(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    """``on_socket_(un)register_write``: nothing to register, ``_pump`` asks ``want_write``."""
+
+
+def _pump(client: mqtt.Client, timeout: float) -> mqtt.MQTTErrorCode:
+    """One turn of paho's external-loop API: write what is queued, wait up to ``timeout`` for
+    the socket, read, keepalive. What ``Client.loop`` does, without its wake-up socket pair."""
+    sock = client.socket()
+    if sock is None:
+        return mqtt.MQTT_ERR_NO_CONN
+    if client.want_write():
+        rc = client.loop_write()
+        if rc != mqtt.MQTT_ERR_SUCCESS or client.socket() is None:
+            return rc or mqtt.MQTT_ERR_NO_CONN
+    tls_pending = sock.pending() if hasattr(sock, "pending") else 0  # decrypted, not yet read
+    try:
+        readable, writable, _ = select.select(
+            [sock], [sock] if client.want_write() else [], [], 0.0 if tls_pending else timeout
+        )
+    except (OSError, TypeError, ValueError):  # closed meanwhile
+        return mqtt.MQTT_ERR_CONN_LOST
+    if readable or tls_pending:
+        rc = client.loop_read()
+        if rc != mqtt.MQTT_ERR_SUCCESS or client.socket() is None:
+            return rc or mqtt.MQTT_ERR_NO_CONN
+    if writable:
+        rc = client.loop_write()
+        if rc != mqtt.MQTT_ERR_SUCCESS or client.socket() is None:
+            return rc or mqtt.MQTT_ERR_NO_CONN
+    return client.loop_misc()
+
+
 def _day_prefix(day: int) -> str:
     return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)).strftime("%Y-%m-%dT")
 
 
 _DAYS: dict[int, str] = {}
+_last_second: tuple[int, str] = (-1, "")  # an epoch second and its "YYYY-MM-DDTHH:MM:SS."
 
 
 def _iso_ms(ts_ms: int) -> str:
-    """``payloads.iso_ms`` without a datetime per call (the date is cached per day)."""
-    day, ms = divmod(ts_ms, 86_400_000)
-    prefix = _DAYS.get(day)
-    if prefix is None:
-        prefix = _DAYS[day] = _day_prefix(day)
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    sec, ms = divmod(ms, 1000)
-    return f"{prefix}{h:02d}:{m:02d}:{sec:02d}.{ms:03d}Z"
+    """``payloads.iso_ms`` without a datetime per call (the date cached per day, the time of
+    day for the last second: records come in time order, many in the same second)."""
+    global _last_second
+    sec, ms = divmod(ts_ms, 1000)
+    last = _last_second  # one tuple: threads see a matching pair
+    if last[0] != sec:
+        day, rest = divmod(sec, 86_400)
+        prefix = _DAYS.get(day)
+        if prefix is None:
+            prefix = _DAYS[day] = _day_prefix(day)
+        h, rest = divmod(rest, 3600)
+        m, rest = divmod(rest, 60)
+        last = _last_second = (sec, f"{prefix}{h:02d}:{m:02d}:{rest:02d}.")
+    return f"{last[1]}{ms:03d}Z"
 
 
 def _command_name(command: cmds.Command | None) -> str | None:
