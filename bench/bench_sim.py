@@ -10,6 +10,7 @@ calendar, orders, supply or observations). The ratio full/minimal is per station
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import time
@@ -53,20 +54,29 @@ def minimal_model(scenario: Scenario, until_s: float, seed: int) -> int:
 
 def measure(scenario: Scenario, until_s: float, runs: int) -> dict[str, float]:
     """Median figures over ``runs`` runs of the full and the minimal model."""
-    full_wall, full_records, full_cycles, mini_wall, mini_cycles = [], [], [], [], []
+    full_wall, full_cpu, full_records, full_cycles = [], [], [], []
+    mini_wall, mini_cpu, mini_cycles = [], [], []
     for run in range(runs):
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         log = run_batch(scenario, until_s=until_s, seed=run)
         full_wall.append(time.perf_counter() - began)
+        full_cpu.append(time.process_time() - cpu)
         full_records.append(len(log))
         full_cycles.append(sum(1 for r in log.records if r.kind == "part"))
-        began = time.perf_counter()
+        del log  # not alive while the minimal model runs
+        began, cpu = time.perf_counter(), time.process_time()
         mini_cycles.append(minimal_model(scenario, until_s, run))
         mini_wall.append(time.perf_counter() - began)
+        mini_cpu.append(time.process_time() - cpu)
     med = statistics.median
-    full_us = med(w / c * 1e6 for w, c in zip(full_wall, full_cycles, strict=True))
-    mini_us = med(w / c * 1e6 for w, c in zip(mini_wall, mini_cycles, strict=True))
+
+    def per_cycle(times: list[float], cycles: list[int]) -> float:
+        return med(t / c * 1e6 for t, c in zip(times, cycles, strict=True))
+
+    full_us = per_cycle(full_wall, full_cycles)
+    mini_us = per_cycle(mini_wall, mini_cycles)
     return {
+        "cpu_ratio": per_cycle(full_cpu, full_cycles) / per_cycle(mini_cpu, mini_cycles),
         "wall_s": med(full_wall),
         "sim_per_wall": until_s / med(full_wall),
         "records_per_s": med(r / w for r, w in zip(full_records, full_wall, strict=True)),
@@ -85,17 +95,31 @@ def main() -> None:
     until_s = args.days * 86400.0
     header = (
         f"{'scenario':<16}{'wall s':>8}{'sim s/wall s':>14}{'records/s':>12}"
-        f"{'us/cycle':>10}{'minimal':>9}{'ratio':>7}"
+        f"{'us/cycle':>10}{'minimal':>9}{'ratio':>7}{'cpu':>6}"
     )
-    print(f"median of {args.runs} runs, {args.days:g} simulated days each")
+    load = os.getloadavg()[0]
+    print(f"median of {args.runs} runs, {args.days:g} simulated days each (load {load:.2f})")
     print(header)
+    verdicts = []
     for path in sorted(SCENARIOS.glob("*.yaml")):
         m = measure(load_scenario(path), until_s, args.runs)
         print(
             f"{path.stem:<16}{m['wall_s']:>8.2f}{m['sim_per_wall']:>14,.0f}"
             f"{m['records_per_s']:>12,.0f}{m['us_per_cycle']:>10.1f}"
-            f"{m['minimal_us_per_cycle']:>9.1f}{m['ratio']:>7.2f}"
+            f"{m['minimal_us_per_cycle']:>9.1f}{m['ratio']:>7.2f}{m['cpu_ratio']:>6.2f}",
+            flush=True,
         )
+        verdicts.append(f"{path.stem} ratio {m['ratio']:.2f} <= 1.5: {_pass(m['ratio'] <= 1.5)}")
+        if path.stem == "plant_3lines" and args.days == 7.0:
+            week = m["wall_s"]
+            verdicts.append(f"plant_3lines week {week:.2f} s < 10 s: {_pass(week < 10.0)}")
+    print(f"targets (load now {os.getloadavg()[0]:.2f}):")
+    for line in verdicts:
+        print(f"  {line}")
+
+
+def _pass(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
 
 
 if __name__ == "__main__":
