@@ -10,7 +10,13 @@ from plant_sim.records import Emit, StockLevel
 
 
 class MaterialStock:
-    """A stock the first stations draw from; reorders ``order_quantity`` at the reorder point."""
+    """A stock the first stations draw from; reorders ``order_quantity`` at the reorder point.
+
+    The reorder point is checked against the inventory position: the level, plus what is on
+    order, minus the draws that wait. A draw larger than the level waits, so a stock above the
+    reorder point can still be out; counting the waiting draw reorders then (otherwise nothing
+    would ever arrive and the draw would wait forever).
+    """
 
     def __init__(
         self,
@@ -38,8 +44,12 @@ class MaterialStock:
         is recorded as a "shortage": the stock is out although its level may be above 0.
         """
         event = self.container.get(amount)
-        if not event.triggered and len(self.container.get_queue) == 1:
-            self.emit(StockLevel(self.env.now, self.material, self.container.level, "shortage"))
+        if not event.triggered:
+            if len(self.container.get_queue) == 1:
+                self.emit(
+                    StockLevel(self.env.now, self.material, self.container.level, "shortage")
+                )
+            self._check_reorder()
         return event
 
     def report_consumption(self) -> None:
@@ -54,8 +64,15 @@ class MaterialStock:
         if self.container.get_queue:
             self.emit(StockLevel(now, self.material, level, "shortage"))
 
+    def inventory_position(self) -> float:
+        """Level plus quantity on order minus the draws that wait."""
+        container = self.container
+        if not container.get_queue:
+            return container.level + self.on_order
+        return container.level + self.on_order - sum(get.amount for get in container.get_queue)
+
     def _check_reorder(self) -> None:
-        while self.container.level + self.on_order <= self.reorder_point:
+        while self.inventory_position() <= self.reorder_point:
             self.on_order += self.order_quantity
             self.env.process(self._deliver(self.order_quantity))
 
