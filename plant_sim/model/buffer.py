@@ -30,13 +30,14 @@ class Buffer:
         """Remove and return the first part, or None when empty."""
         if not self.items:
             return None
-        part = self.items.popleft()
+        items = self.items
+        part = items.popleft()
         if self._putters:  # a blocked upstream station can put its part down now
             event, waiting = self._putters.popleft()
-            self.items.append(waiting)
+            items.append(waiting)
             event.succeed()
-        else:
-            self._report()
+        else:  # _report(), inline
+            self._emit(BufferLevel(self.env.now, self.line, self.name, len(items), self.capacity))
         return part
 
     def wait_take(self) -> simpy.Event:
@@ -50,10 +51,11 @@ class Buffer:
         if self._getters:
             self._getters.popleft().succeed(part)
             return True
-        if len(self.items) >= self.capacity:
+        items = self.items
+        if len(items) >= self.capacity:
             return False
-        self.items.append(part)
-        self._report()
+        items.append(part)
+        self._emit(BufferLevel(self.env.now, self.line, self.name, len(items), self.capacity))
         return True
 
     def wait_offer(self, part: Any) -> simpy.Event:

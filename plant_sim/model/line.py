@@ -64,13 +64,16 @@ class Line:
         return got
 
     def _next_released(self, station: Station) -> Part | Proc:
-        if self.release is None:
+        release = self.release
+        if release is None:
             part = self.new_part(self.products[0], None, (0.0, 0, 0))
         else:
-            part = self.release.take()
+            part = release.take()
             if part is None:
-                return self._released_after_order(station, self.release.wait_take())
-        return self._with_material(station, part)
+                return self._released_after_order(station, release.wait_take())
+        if self.materials:
+            return self._with_material(station, part)
+        return self._release(part)
 
     def _released_after_order(self, station: Station, event: simpy.Event) -> Proc:
         part = yield from station.wait_for(event, StationState.IDLE, "no_order")
@@ -103,26 +106,24 @@ class Line:
         self.on_start(part)
         return part
 
-    def _take_from(self, index: int) -> Callable[[Station], Part | Proc]:
+    def _take_from(self, index: int) -> Callable[[Station], Part | simpy.Event]:
         buffer = self.buffers[index]
-        starved = StationState.STARVED
 
-        def take(station: Station) -> Part | Proc:
+        def take(station: Station) -> Part | simpy.Event:
             part = buffer.take()
             if part is None:
-                return station.wait_for(buffer.wait_take(), starved, "upstream")
+                return buffer.wait_take()  # the station waits for it, starved
             return part
 
         return take
 
-    def _hand_to(self, index: int) -> Callable[[Station, Part], Proc | None]:
+    def _hand_to(self, index: int) -> Callable[[Station, Part], simpy.Event | None]:
         buffer = self.buffers[index]
-        blocked = StationState.BLOCKED
 
-        def hand_over(station: Station, part: Part) -> Proc | None:
+        def hand_over(station: Station, part: Part) -> simpy.Event | None:
             if buffer.offer(part):
                 return None
-            return station.wait_for(buffer.wait_offer(part), blocked, "downstream")
+            return buffer.wait_offer(part)  # the station waits for it, blocked
 
         return hand_over
 

@@ -62,6 +62,7 @@ class OrderBook:
         for product, share in mix:
             acc += share / total if total else 0.0
             self._mix_cum.append((acc, product))
+        self._lines_for: dict[str, list[Line]] = {}  # product -> the lines that make it
         for line in lines:
             line.on_leave = self._part_left
             line.on_start = self._part_started
@@ -76,11 +77,18 @@ class OrderBook:
     def _arrivals(self) -> Proc:
         s = self.samplers
         assert s.interarrival and s.quantity and s.due_in
+        env, interarrival, quantity_of, due_in = self.env, s.interarrival, s.quantity, s.due_in
+        timeout, surge_factor, pick, place = (
+            env.timeout,
+            self._surge_factor,
+            self._pick_product,
+            self.place,
+        )
         while True:
-            yield self.env.timeout(s.interarrival() / self._surge_factor(self.env.now))
-            product = self._pick_product()
-            quantity = max(1, round(s.quantity()))
-            self.place(product, quantity, s.due_in())
+            yield timeout(interarrival() / surge_factor(env.now))
+            product = pick()
+            quantity = max(1, round(quantity_of()))
+            place(product, quantity, due_in())
 
     def _scheduled(self) -> Proc:
         for order in sorted(self.demand.schedule, key=lambda o: o.at):
@@ -90,6 +98,8 @@ class OrderBook:
 
     def _surge_factor(self, now: float) -> float:
         factor = 1.0
+        if not self.surges:
+            return factor
         for start, end, f in self.surges:
             if start <= now < end:
                 factor *= f
@@ -105,16 +115,26 @@ class OrderBook:
     def place(self, product: str, quantity: int, due_in: float) -> str:
         """Create an order, release it to the least-loaded line that makes it; return its id."""
         now = self.env.now
-        self._seq += 1
-        order_id = f"O{self._seq:06d}"
-        line = min(
-            (ln for ln in self.lines if product in ln.products),
-            key=lambda ln: len(ln.release.items) if ln.release is not None else 0,
-        )
-        order = _Order(order_id, product, quantity, now + due_in, self._seq, line, quantity)
+        self._seq = seq = self._seq + 1
+        order_id = f"O{seq:06d}"
+        candidates = self._lines_for.get(product)
+        if candidates is None:
+            candidates = self._lines_for[product] = [
+                ln for ln in self.lines if product in ln.products
+            ]
+        if len(candidates) == 1:
+            line = candidates[0]
+        else:
+            line = min(
+                candidates,
+                key=lambda ln: len(ln.release.items) if ln.release is not None else 0,
+            )
+        due = now + due_in
+        order = _Order(order_id, product, quantity, due, seq, line, quantity)
         self._orders[order_id] = order
-        self.emit(OrderEvent(now, order_id, product, quantity, order.due, "arrived", None))
-        self.emit(OrderEvent(now, order_id, product, quantity, order.due, "released", line.id))
+        emit = self.emit
+        emit(OrderEvent(now, order_id, product, quantity, due, "arrived", None))
+        emit(OrderEvent(now, order_id, product, quantity, due, "released", line.id))
         self._release_next_lot(order)
         return order_id
 
@@ -129,14 +149,13 @@ class OrderBook:
         """Queue parts; FIFO ranks lots by release, EDD by the order's due time."""
         self._lots_released += 1
         primary = order.due if self.rule == "edd" else float(self._lots_released)
-        parts = [
-            order.line.new_part(order.product, order.id, (primary, order.seq, index))
-            for index in indices
-        ]
+        line, product, order_id, seq = order.line, order.product, order.id, order.seq
+        new_part = line.new_part
+        parts = [new_part(product, order_id, (primary, seq, index)) for index in indices]
         if lot_end and parts:
             parts[-1].ends_lot = True
-        assert order.line.release is not None
-        order.line.release.put_many([(part.key, part) for part in parts])
+        assert line.release is not None
+        line.release.put_many([(part.key, part) for part in parts])
 
     def _part_started(self, part: Part) -> None:
         """When the last part of a lot starts, the order's next lot is released."""
@@ -155,17 +174,14 @@ class OrderBook:
             return
         order.remaining -= 1
         if order.remaining == 0:
-            now = self.env.now
-            for event in ("completed", "shipped"):
-                self.emit(
-                    OrderEvent(
-                        now,
-                        order.id,
-                        order.product,
-                        order.quantity,
-                        order.due,
-                        event,
-                        order.line.id,
-                    )
-                )
-            del self._orders[order.id]
+            now, emit = self.env.now, self.emit
+            order_id, product, quantity, due, line = (
+                order.id,
+                order.product,
+                order.quantity,
+                order.due,
+                order.line.id,
+            )
+            emit(OrderEvent(now, order_id, product, quantity, due, "completed", line))
+            emit(OrderEvent(now, order_id, product, quantity, due, "shipped", line))
+            del self._orders[order_id]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
+from simpy.events import Event
 
 from plant_sim.calendar import Pause, WorkCalendar
 from plant_sim.distributions import Sampler
@@ -68,12 +69,15 @@ class StationBehaviour:
 class Hooks:
     """How a station gets parts and passes them on; the line wires these.
 
-    Both return at once when no waiting is needed (``take`` the Part, ``hand_over`` None) and
-    otherwise a generator for the station to ``yield from`` (``take``'s returns the Part).
+    Each returns at once what the station is to do next. ``take``: the Part, when one is
+    ready; a bare ``simpy.Event`` whose value will be the part, to wait for as STARVED
+    (reason "upstream"); or a generator to ``yield from`` that returns the part.
+    ``hand_over``: None once the part is passed on; a bare ``simpy.Event`` that fires once it
+    is, to wait for as BLOCKED (reason "downstream"); or a generator to ``yield from``.
     """
 
-    take: Callable[[Station], Part | Proc]
-    hand_over: Callable[[Station, Part], Proc | None]
+    take: Callable[[Station], Part | simpy.Event | Proc]
+    hand_over: Callable[[Station, Part], simpy.Event | Proc | None]
     scrapped: Callable[[Station, Part], None]
 
 
@@ -181,11 +185,32 @@ class Station:
         judge = b.judge.random if scrap != 0.0 or rework != 0.0 else None
         scrap_or_rework = scrap + rework
         timeout = env.timeout
-        processing = S.PROCESSING
+        processing, starved, blocked = S.PROCESSING, S.STARVED, S.BLOCKED
         while True:
-            part = take(self)
-            if part.__class__ is not Part:
-                part = yield from part  # type: ignore[misc]
+            got = take(self)
+            if got.__class__ is Part:
+                part = got
+            elif got.__class__ is Event:
+                # wait_for(got, STARVED, "upstream"), inline
+                while not got.triggered:
+                    now = env.now
+                    if not now < cursor.next_start and cursor.work_left(now) <= 0.0:
+                        yield from self._sit_out_pause()
+                        continue
+                    if self.state is not starved or self.reason != "upstream":
+                        self.set_state(starved, "upstream")
+                    self._waiting = True
+                    try:
+                        yield got
+                    except simpy.Interrupt as irq:
+                        self._on_interrupt(irq)
+                    finally:
+                        self._waiting = False
+                    if self._pending:
+                        yield from self._serve_injected()
+                part = got.value
+            else:
+                part = yield from got  # type: ignore[misc]
             self.holding = part
             product = part.product
             if product != self.product:
@@ -242,9 +267,27 @@ class Station:
             if result == "rework":
                 rework_s = b.rework_time[product]() / self.speed
                 yield from self.spend(processing, "rework", rework_s, operating=True)
-            waiting = hand_over(self, part)
-            if waiting is not None:
-                yield from waiting
+            got = hand_over(self, part)
+            if got.__class__ is Event:
+                # wait_for(got, BLOCKED, "downstream"), inline
+                while not got.triggered:
+                    now = env.now
+                    if not now < cursor.next_start and cursor.work_left(now) <= 0.0:
+                        yield from self._sit_out_pause()
+                        continue
+                    if self.state is not blocked or self.reason != "downstream":
+                        self.set_state(blocked, "downstream")
+                    self._waiting = True
+                    try:
+                        yield got
+                    except simpy.Interrupt as irq:
+                        self._on_interrupt(irq)
+                    finally:
+                        self._waiting = False
+                    if self._pending:
+                        yield from self._serve_injected()
+            elif got is not None:
+                yield from got  # type: ignore[misc]
             self.holding = None
 
     # -- time-consuming primitives -------------------------------------------------------------

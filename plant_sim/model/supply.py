@@ -46,9 +46,7 @@ class MaterialStock:
         event = self.container.get(amount)
         if not event.triggered:
             if len(self.container.get_queue) == 1:
-                self.emit(
-                    StockLevel(self.env.now, self.material, self.container.level, "shortage")
-                )
+                self.emit(StockLevel(self.env.now, self.material, self.container.level, "shortage"))
             self._check_reorder()
         return event
 
