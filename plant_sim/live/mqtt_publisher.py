@@ -17,8 +17,10 @@ paho's ``publish`` only queues the packet instead of writing it at once: the thr
 batch of messages to paho, then writes them with one ``loop_write`` (paho still sends each
 packet with a ``send`` of its own). No ``on_publish`` callback
 (paho would build a ReasonCode and a Properties object for it per QoS 0 message): ``stats.acked``
-and ``pending`` read how many QoS>0 messages paho still holds (``Client._out_messages``, the one
-private attribute used; tests/live/test_mqtt_paho.py checks it against the installed paho).
+and ``pending`` read how many QoS>0 messages paho still holds (``Client._out_messages``). With
+paho 2.2 a subclass handles MQTT 3.1.1 PUBACKs without paho's per-packet ReasonCode and
+Properties (``_Client``). Both lean on paho internals: tests/live/test_mqtt_paho.py checks them
+against the installed paho (source digests of the methods concerned, the behaviour).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from urllib.parse import unquote, urlparse
 import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt import __version__ as paho_version
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from plant_sim import naming, payloads
 from plant_sim.live import commands as cmds
@@ -370,7 +375,7 @@ class MqttPublisher:
 
     def _make_client(self) -> mqtt.Client:
         s = self.settings
-        client = mqtt.Client(
+        client = _Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
             protocol=mqtt.MQTTv311,
@@ -485,6 +490,33 @@ class MqttPublisher:
 
 
 MAX_QUEUED = 65_000
+
+# paho decodes each PUBACK into a ReasonCode and a Properties object (MQTT 5 fields, ~27 dict
+# entries built per packet) even for MQTT 3.1.1, where a PUBACK is the message id alone: about
+# half of what an acknowledged message costs the network thread. _Client handles a 3.1.1
+# PUBACK itself, with the same steps as paho 2.2's Client._handle_pubackcomp; only for the
+# paho releases it was checked against (tests/live/test_mqtt_paho.py compares the source of
+# the paho methods it stands in for), stock paho otherwise.
+FAST_PUBACK = tuple(int(x) for x in paho_version.split(".")[:2]) == (2, 2)
+_PUBACK_REASON = ReasonCode(PacketTypes.PUBACK)
+_PUBACK_PROPERTIES = Properties(PacketTypes.PUBACK)
+
+
+class _Client(mqtt.Client):
+    """paho's Client; a PUBACK of MQTT 3.1.1 costs no ReasonCode or Properties of its own."""
+
+    def _handle_pubackcomp(self, cmd: Any) -> mqtt.MQTTErrorCode:
+        packet = self._in_packet["packet"]
+        if not FAST_PUBACK or cmd != "PUBACK" or self._protocol == mqtt.MQTTv5 or len(packet) != 2:
+            return super()._handle_pubackcomp(cmd)
+        mid = (packet[0] << 8) | packet[1]
+        self._easy_log(mqtt.MQTT_LOG_DEBUG, "Received %s (Mid: %d)", cmd, mid)
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                # only inform the client the message has been sent once (paho's comment);
+                # the reason code (success) and properties (none) are shared, read-only
+                return self._do_on_publish(mid, _PUBACK_REASON, _PUBACK_PROPERTIES)
+        return mqtt.MQTT_ERR_SUCCESS
 
 
 def _ignore_socket(client: mqtt.Client, userdata: Any, sock: Any) -> None:
