@@ -424,7 +424,13 @@ def record_from_row(measurement: str, row: Mapping[str, Any]) -> StoredRecord:
     for field in schema.fields:
         kwargs[field.name] = _read_value(field, row.get(field.name))
     if kind == "state":
-        kwargs["state"] = StationState(kwargs["state"])
+        try:
+            kwargs["state"] = StationState(kwargs["state"])
+        except ValueError:
+            raise SchemaError(
+                f"{measurement}.state: {kwargs['state']!r} is not a station state "
+                f"(time {row.get('time')}, station {row.get('station')!r})"
+            ) from None
     if kind == "run_start":
         kwargs["run_id"] = row["run_id"]
     record = RECORD_TYPES[kind](**kwargs)

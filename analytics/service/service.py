@@ -147,4 +147,6 @@ class AnalyticsService:
                 self.cycle()
             except InfluxError as exc:
                 logger.warning("cycle failed, retrying in %.0f s: %s", interval_s, exc)
+            except ValueError as exc:  # an unreadable stored row (SchemaError names the field)
+                logger.error("cycle skipped, retrying in %.0f s: %s", interval_s, exc)
             stop.wait(max(0.0, interval_s - (time.monotonic() - started)))

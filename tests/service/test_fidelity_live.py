@@ -9,6 +9,7 @@ event log gives over the same window, to 0.1 percentage point.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -32,7 +33,9 @@ def test_service_kpis_equal_event_log_kpis(
     influxd: InfluxServer,
     influx_db: str,
     mosquitto_factory: Callable[..., Mosquitto],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="analytics")
     broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
     plant = LivePlant(None, broker.url, until_s=6.75 * 3600, speed=2400, seed=11)
     plant.serve()
@@ -50,10 +53,14 @@ def test_service_kpis_equal_event_log_kpis(
         h.wait_stored(influxd, influx_db, len(truth), timeout_s=60)
         stop.set()
         live.join(30)
+        assert not live.is_alive(), "the live service did not stop"
         service.cycle()  # nothing left to do when a live cycle saw the run end
     finally:
         stop.set()
         gateway.stop()
+    failed = [r.getMessage() for r in caplog.records
+              if r.name.startswith("analytics") and r.levelno >= logging.ERROR]
+    assert not failed, failed  # a live cycle that could not read what the gateway stored
     stored = stored_kpis(influxd, influx_db)
     windows = Counter(k[3] for k in stored if k[1] == "line")
     assert {k[0] for k in stored} == {truth[0].run_id}
