@@ -162,17 +162,29 @@ class WorkCalendar:
             yield current
 
 
-class CalendarCursor:
-    """A station's position in its calendar; simulation time only moves forward."""
+class PauseCursor:
+    """A station's position in its work calendar; simulation time only moves forward.
+
+    The start of the next pause is kept in ``next_start`` (``inf`` when none) so the station's
+    hot path reads one attribute.
+    """
+
+    __slots__ = ("_calendar", "_next", "_pauses", "next_start")
 
     def __init__(self, calendar: WorkCalendar) -> None:
         self._calendar = calendar
         self._pauses = calendar.pauses()
         self._next: Pause | None = next(self._pauses, None)
+        self.next_start = math.inf if self._next is None else self._next.start
 
     def _skip_past(self, now: float) -> None:
-        while self._next is not None and self._next.end <= now:
-            self._next = next(self._pauses, None)
+        nxt = self._next
+        if nxt is None or nxt.end > now:
+            return
+        while nxt is not None and nxt.end <= now:
+            nxt = next(self._pauses, None)
+        self._next = nxt
+        self.next_start = math.inf if nxt is None else nxt.start
 
     def upcoming(self) -> Iterator[Pause]:
         """A fresh iterator over every pause of the calendar (for a watcher process)."""
@@ -188,6 +200,8 @@ class CalendarCursor:
 
     def work_left(self, now: float) -> float:
         """Seconds of work left before the next pause (``inf`` if none); 0 inside a pause."""
+        if now < self.next_start:  # the next pause ends after it starts: nothing to skip
+            return self.next_start - now
         self._skip_past(now)
         nxt = self._next
         if nxt is None:

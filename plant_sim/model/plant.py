@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from plant_sim.calendar import WorkCalendar
+from plant_sim.calendar import PauseCursor, WorkCalendar
 from plant_sim.distributions import make_sampler, mean_of
 from plant_sim.model.buffer import Buffer, ReleaseQueue
 from plant_sim.model.line import Line
 from plant_sim.model.orders import DemandSamplers, OrderBook
-from plant_sim.model.station import PauseCursor, Proc, Station, StationBehaviour, StopMode
+from plant_sim.model.station import Proc, Station, StationBehaviour, StopMode
 from plant_sim.model.supply import MaterialStock
 from plant_sim.random_streams import RandomStreams
 from plant_sim.records import Emit, ProcessSample, ScenarioEvent, ShiftChange

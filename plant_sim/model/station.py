@@ -9,7 +9,6 @@ An injected failure arrives as a SimPy ``Interrupt`` and is served at once (or a
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any
 import simpy
 from simpy.events import Event
 
-from plant_sim.calendar import Pause, WorkCalendar
+from plant_sim.calendar import Pause, PauseCursor
 from plant_sim.distributions import Sampler
 from plant_sim.records import Emit, PartDone, StateChange
 from plant_sim.states import StationState
@@ -79,53 +78,6 @@ class Hooks:
     take: Callable[[Station], Part | simpy.Event | Proc]
     hand_over: Callable[[Station, Part], simpy.Event | Proc | None]
     scrapped: Callable[[Station, Part], None]
-
-
-class PauseCursor:
-    """A station's position in its work calendar; simulation time only moves forward.
-
-    The same answers as ``plant_sim.calendar.CalendarCursor``, with the start of the next pause
-    kept in ``next_start`` (``inf`` when none) so the station's hot path reads one attribute.
-    """
-
-    __slots__ = ("_calendar", "_next", "_pauses", "next_start")
-
-    def __init__(self, calendar: WorkCalendar) -> None:
-        self._calendar = calendar
-        self._pauses = calendar.pauses()
-        self._next: Pause | None = next(self._pauses, None)
-        self.next_start = math.inf if self._next is None else self._next.start
-
-    def _skip_past(self, now: float) -> None:
-        nxt = self._next
-        if nxt is None or nxt.end > now:
-            return
-        while nxt is not None and nxt.end <= now:
-            nxt = next(self._pauses, None)
-        self._next = nxt
-        self.next_start = math.inf if nxt is None else nxt.start
-
-    def upcoming(self) -> Iterator[Pause]:
-        """A fresh iterator over every pause of the calendar (for a watcher process)."""
-        return self._calendar.pauses()
-
-    def pause_at(self, now: float) -> Pause | None:
-        """Return the pause covering ``now``, or None when the station may work."""
-        self._skip_past(now)
-        nxt = self._next
-        if nxt is not None and nxt.start <= now:
-            return nxt
-        return None
-
-    def work_left(self, now: float) -> float:
-        """Seconds of work left before the next pause (``inf`` if none); 0 inside a pause."""
-        if now < self.next_start:  # the next pause ends after it starts: nothing to skip
-            return self.next_start - now
-        self._skip_past(now)
-        nxt = self._next
-        if nxt is None:
-            return math.inf
-        return max(nxt.start - now, 0.0)
 
 
 @dataclass(slots=True)
