@@ -36,8 +36,8 @@ class Buffer:
             event, waiting = self._putters.popleft()
             items.append(waiting)
             event.succeed()
-        else:  # _report(), inline
-            self._emit(BufferLevel(self.env.now, self.line, self.name, len(items), self.capacity))
+        else:
+            self._report()
         return part
 
     def wait_take(self) -> simpy.Event:
@@ -55,7 +55,7 @@ class Buffer:
         if len(items) >= self.capacity:
             return False
         items.append(part)
-        self._emit(BufferLevel(self.env.now, self.line, self.name, len(items), self.capacity))
+        self._report()
         return True
 
     def wait_offer(self, part: Any) -> simpy.Event:

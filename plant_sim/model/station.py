@@ -143,24 +143,7 @@ class Station:
             if got.__class__ is Part:
                 part = got
             elif got.__class__ is Event:
-                # wait_for(got, STARVED, "upstream"), inline
-                while not got.triggered:
-                    now = env.now
-                    if not now < cursor.next_start and cursor.work_left(now) <= 0.0:
-                        yield from self._sit_out_pause()
-                        continue
-                    if self.state is not starved or self.reason != "upstream":
-                        self.set_state(starved, "upstream")
-                    self._waiting = True
-                    try:
-                        yield got
-                    except simpy.Interrupt as irq:
-                        self._on_interrupt(irq)
-                    finally:
-                        self._waiting = False
-                    if self._pending:
-                        yield from self._serve_injected()
-                part = got.value
+                part = yield from self.wait_for(got, starved, "upstream")
             else:
                 part = yield from got  # type: ignore[misc]
             self.holding = part
@@ -221,23 +204,7 @@ class Station:
                 yield from self.spend(processing, "rework", rework_s, operating=True)
             got = hand_over(self, part)
             if got.__class__ is Event:
-                # wait_for(got, BLOCKED, "downstream"), inline
-                while not got.triggered:
-                    now = env.now
-                    if not now < cursor.next_start and cursor.work_left(now) <= 0.0:
-                        yield from self._sit_out_pause()
-                        continue
-                    if self.state is not blocked or self.reason != "downstream":
-                        self.set_state(blocked, "downstream")
-                    self._waiting = True
-                    try:
-                        yield got
-                    except simpy.Interrupt as irq:
-                        self._on_interrupt(irq)
-                    finally:
-                        self._waiting = False
-                    if self._pending:
-                        yield from self._serve_injected()
+                yield from self.wait_for(got, blocked, "downstream")
             elif got is not None:
                 yield from got  # type: ignore[misc]
             self.holding = None
