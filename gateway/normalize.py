@@ -16,7 +16,8 @@ from typing import NamedTuple
 
 import orjson
 
-from plant_sim import payloads
+from plant_sim import naming, payloads
+from plant_sim.payload_points import fast_point
 from plant_sim.records import Record, RunStart, from_dict
 from plant_sim.telemetry_schema import SchemaError, check_ts_ms, point_parts
 
@@ -43,7 +44,7 @@ class Accepted(NamedTuple):
     ts_ms: int
     digest: int
     run_id: str
-    record: Record
+    kind: str
 
 
 class Rejected(NamedTuple):
@@ -69,6 +70,18 @@ class RunInfo:
     @classmethod
     def from_record(cls, record: RunStart, run_id: str) -> RunInfo:
         """Build from a ``run_start``; raises ``ValueError`` naming a malformed ``lines`` entry."""
+        for name in ("enterprise", "site", "area"):
+            value = getattr(record, name)
+            if type(value) is not str:
+                raise ValueError(f"{name}: expected a string, got {type(value).__name__}")
+            try:
+                naming.topic_segment(value)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        if type(record.start_epoch_ms) is not int:
+            raise ValueError("start_epoch_ms: expected an integer")
+        if type(record.lines) is not list:
+            raise ValueError("lines: expected a list")
         info = cls(run_id, record.start_epoch_ms, record.enterprise, record.site, record.area)
         for i, entry in enumerate(record.lines):
             if not isinstance(entry, dict) or not isinstance(entry.get("line"), str):
@@ -86,17 +99,42 @@ class RunInfo:
         """Return why ``record`` does not belong to this run, or ``None`` when it does."""
         line = getattr(record, "line", None)
         station = getattr(record, "station", None)
+        reason = self._belongs(line, station, record.t, ts_ms)
+        if reason is None and topic is not None:
+            try:
+                want = self._topic(record, line, station)
+            except ValueError as exc:  # a name that gives no topic level
+                return f"topic: {exc}"
+            reason = _topic_reason(topic, want)
+        return reason
+
+    def knows_topic(self, kind: str, line: str | None, station: str | None) -> bool:
+        """Return whether ``check_parts`` can check the topic of such a record."""
+        return (kind, line, station) in self.topics
+
+    def check_parts(
+        self,
+        kind: str,
+        line: str | None,
+        station: str | None,
+        t: float,
+        ts_ms: int,
+        topic: str | None,
+    ) -> str | None:
+        """``check`` from a record's parts; its topic must be known (``knows_topic``)."""
+        reason = self._belongs(line, station, t, ts_ms)
+        if reason is None and topic is not None:
+            reason = _topic_reason(topic, self.topics[kind, line, station])
+        return reason
+
+    def _belongs(self, line: str | None, station: str | None, t: float, ts_ms: int) -> str | None:
         if line is not None and line not in self.lines:
             return f"line: unknown line {line!r} in run {self.run_id!r}"
         if station is not None and (line, station) not in self.stations:
             return f"station: unknown station {station!r} on line {line!r}"
-        expected_ts = payloads.epoch_ms(self.start_epoch_ms, record.t)
+        expected_ts = payloads.epoch_ms(self.start_epoch_ms, t)
         if ts_ms != expected_ts:
-            return f"ts_ms: {ts_ms} disagrees with t={record.t} (expected {expected_ts})"
-        if topic is not None:
-            want = self._topic(record, line, station)
-            if not topic.endswith(want):
-                return f"topic: {topic!r} is not the record's topic {want!r}"
+            return f"ts_ms: {ts_ms} disagrees with t={t} (expected {expected_ts})"
         return None
 
     def _topic(self, record: Record, line: str | None, station: str | None) -> str:
@@ -106,6 +144,12 @@ class RunInfo:
             topic = payloads.route(record, self.enterprise, self.site, self.area)[0]
             self.topics[key] = topic
         return topic
+
+
+def _topic_reason(topic: str, want: str) -> str | None:
+    if topic.endswith(want):
+        return None
+    return f"topic: {topic!r} is not the record's topic {want!r}"
 
 
 def decode(payload: bytes) -> tuple[Record, str, int]:
@@ -152,7 +196,25 @@ class Normalizer:
         """Runs learned since the caller last cleared this list (to persist them)."""
 
     def normalize(self, raw: RawMessage) -> Accepted | Rejected:
-        """Decode, check and convert one message."""
+        """Decode, check and convert one message (well-formed ones on the fast path)."""
+        point = fast_point(raw.payload)
+        if point is not None:
+            run = self.runs.get(point.run_id)
+            if run is None or (
+                (raw.topic is None or run.knows_topic(point.kind, point.line, point.station))
+                and run.check_parts(
+                    point.kind, point.line, point.station, point.t, point.ts_ms, raw.topic
+                )
+                is None
+            ):
+                digest = zlib.crc32(point.fields.encode())
+                return Accepted(
+                    point.series, point.fields, point.ts_ms, digest, point.run_id, point.kind
+                )
+        return self.normalize_slowly(raw)
+
+    def normalize_slowly(self, raw: RawMessage) -> Accepted | Rejected:
+        """The authoritative path: decode into a record, check and convert it, or say why not."""
         try:
             record, run_id, ts_ms = decode(raw.payload)
             check_ts_ms(ts_ms)
@@ -171,7 +233,7 @@ class Normalizer:
             reason = run.check(record, ts_ms, raw.topic)
             if reason is not None:
                 return Rejected(reason)
-        return Accepted(series, fields, ts_ms, zlib.crc32(fields.encode()), run_id, record)
+        return Accepted(series, fields, ts_ms, zlib.crc32(fields.encode()), run_id, record.kind)
 
     def _run_start(
         self, record: RunStart, run_id: str, ts_ms: int, series: str, fields: str, payload: bytes
@@ -183,4 +245,4 @@ class Normalizer:
         if run_id not in self.runs:
             self.runs[run_id] = info
             self.new_runs.append((run_id, payload))
-        return Accepted(series, fields, ts_ms, zlib.crc32(fields.encode()), run_id, record)
+        return Accepted(series, fields, ts_ms, zlib.crc32(fields.encode()), run_id, record.kind)

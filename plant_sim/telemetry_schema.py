@@ -245,8 +245,9 @@ _FORMATTERS: dict[str, Callable[[Any, str], str]] = {
 }
 
 
-def _derived_fields(record: Any) -> str:
-    info = STATE_INFO[StationState(record.state)]
+def derived_fields(state: str) -> str:
+    """Return the derived state-number fields of a ``machine_state`` point (``,state_num=...``)."""
+    info = STATE_INFO[StationState(state)]
     return (
         f",state_num={info.number}i,item_state={info.machinery_item_state}i"
         f",operation_mode={info.operation_mode}i,packml={info.packml}i"
@@ -257,7 +258,8 @@ class _Plan(NamedTuple):
     measurement: str
     tags: tuple[tuple[str, str], ...]  # (attribute, escaped key)
     tag_attrs: tuple[str, ...]  # record attributes that are tags (all but run_id)
-    fields: tuple[tuple[str, str, Callable[[Any, str], str], bool], ...]  # (.., optional)
+    fields: tuple[tuple[str, str, Callable[[Any, str], str], bool], ...]
+    """(attribute, escaped key and "=", formatter, optional)"""
     derived: bool
 
 
@@ -272,7 +274,12 @@ _PLANS: dict[str, _Plan] = {
         tuple((t, escape_key(t)) for t in s.tags),
         tuple(t for t in s.tags if t != "run_id"),
         tuple(
-            (f.name, escape_key(f.name, "field"), _FORMATTERS[f.type], _optional(kind, f.name))
+            (
+                f.name,
+                escape_key(f.name, "field") + "=",
+                _FORMATTERS[f.type],
+                _optional(kind, f.name),
+            )
             for f in s.fields
         ),
         bool(s.derived),
@@ -280,6 +287,7 @@ _PLANS: dict[str, _Plan] = {
     for kind, s in SCHEMAS.items()
 }
 
+_DERIVED: dict[str, str] = {s.value: derived_fields(s) for s in StationState}
 _tag_cache: dict[str, str] = {}
 _series_cache: dict[tuple[Any, ...], str] = {}
 
@@ -300,38 +308,45 @@ def point_parts(record: Record, run_id: str, source: str | None = None) -> tuple
 
     Raises ``SchemaError`` naming the field when a value has the wrong type or cannot be stored.
     """
-    plan = _PLANS[record.kind]
-    key = (record.kind, run_id, *[getattr(record, a) for a in plan.tag_attrs])
-    try:
-        series = _series_cache.get(key)
-    except TypeError:  # an unhashable tag value: refused by _series below
-        series = None
-    if series is None:
-        series = _series(plan, record, run_id)
-        if len(_series_cache) < 100_000:
-            _series_cache[key] = series
-    parts = []
-    for attr, key, fmt, optional in plan.fields:
-        value = getattr(record, attr)
-        if value is not None:
-            parts.append(f"{key}={fmt(value, attr)}")
-        elif not optional:
-            raise SchemaError(f"{attr}: missing (null)")
-    fields = ",".join(parts)
-    if plan.derived:
-        try:
-            fields += _derived_fields(record)
-        except ValueError as exc:
-            raise SchemaError(f"state: unknown state {record.state!r}") from exc  # type: ignore[union-attr]
+    series, fields = parts_of(record.kind, run_id, record.__getattribute__)
     if source is not None:
         fields += f",{SOURCE_FIELD}={escape_string(source, SOURCE_FIELD)}"
     return series, fields
 
 
-def _series(plan: _Plan, record: Record, run_id: str) -> str:
+def parts_of(kind: str, run_id: str, get: Callable[[str], Any]) -> tuple[str, str]:
+    """``point_parts`` of the record of ``kind`` whose attribute ``name`` is ``get(name)``."""
+    plan = _PLANS[kind]
+    key = (kind, run_id, *map(get, plan.tag_attrs))
+    try:
+        series = _series_cache.get(key)
+    except TypeError:  # an unhashable tag value: refused by _series below
+        series = None
+    if series is None:
+        series = _series(plan, get, run_id)
+        if len(_series_cache) < 100_000:
+            _series_cache[key] = series
+    parts = []
+    for attr, prefix, fmt, optional in plan.fields:
+        value = get(attr)
+        if value is not None:
+            parts.append(prefix + fmt(value, attr))
+        elif not optional:
+            raise SchemaError(f"{attr}: missing (null)")
+    fields = ",".join(parts)
+    if plan.derived:
+        state = get("state")
+        derived = _DERIVED.get(state)
+        if derived is None:
+            raise SchemaError(f"state: unknown state {state!r}")
+        fields += derived
+    return series, fields
+
+
+def _series(plan: _Plan, get: Callable[[str], Any], run_id: str) -> str:
     out = [plan.measurement]
     for attr, key in plan.tags:
-        value = run_id if attr == "run_id" else getattr(record, attr)
+        value = run_id if attr == "run_id" else get(attr)
         out.append(f"{key}={_tag_value(value, attr)}")
     return ",".join(out)
 

@@ -9,6 +9,7 @@ from gateway.normalize import Accepted, Normalizer, RawMessage, Rejected
 from plant_sim import payloads
 from plant_sim.records import BufferLevel, PartDone, RunStart, StateChange
 from plant_sim.states import StationState
+from plant_sim.telemetry_schema import point_parts
 
 START = 1_767_571_200_000
 RUN = RunStart(
@@ -53,7 +54,8 @@ def test_good_record_becomes_a_point(norm: Normalizer) -> None:
     res = norm.normalize(raw(payloads.encode(rec, "r1", START), topic))
     assert isinstance(res, Accepted)
     assert res.series == "machine_state,line=line1,run_id=r1,station=s1"
-    assert res.ts_ms == START + 1000 and res.record == rec
+    assert res.ts_ms == START + 1000 and res.kind == "state"
+    assert (res.series, res.fields) == point_parts(rec, "r1")
 
 
 def test_malformed_and_wrong_payloads_name_the_problem(norm: Normalizer) -> None:
@@ -94,3 +96,15 @@ def test_hostile_but_storable_names_are_accepted(norm: Normalizer) -> None:
     res = norm.normalize(raw(payloads.encode(rec, "r1", START)))
     assert isinstance(res, Accepted), res
     assert r"product=prod\ \"x\"\ é" in res.series or 'product=prod\\ "x"\\ é' in res.series
+
+
+def test_run_start_with_unusable_plant_names_is_refused_not_fatal(norm: Normalizer) -> None:
+    data = orjson.loads(payloads.encode(RUN, "r2", START))
+    for key, value in (("lines", True), ("enterprise", 7), ("site", "🏭"), ("start_epoch_ms", "x")):
+        bad = {**data, key: value}
+        assert f"{key}: " in reason(norm, orjson.dumps(bad))
+    odd = RunStart(0.0, "r3", "sc", 7, START, None, "acme", "plant1", "area",
+                   [{"line": "🏭", "stations": ["s1"], "buffers": []}])  # fmt: skip
+    assert isinstance(norm.normalize(raw(payloads.encode(odd, "r3", START))), Accepted)
+    rec = StateChange(1.0, "🏭", "s1", StationState.IDLE, None, 1.0)
+    assert reason(norm, payloads.encode(rec, "r3", START), "acme/x/state").startswith("topic: ")
