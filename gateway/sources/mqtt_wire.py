@@ -86,52 +86,76 @@ def pubacks(packet_ids: list[int]) -> bytes:
 
 
 class Parser:
-    """Splits a byte stream into packets."""
+    """Splits a byte stream into packets.
+
+    A packet cut off by the end of a read waits in a bytearray that grows in
+    place until it is whole, so a large packet arriving in many small reads
+    costs linear time, not a copy per read.
+    """
 
     def __init__(self) -> None:
-        self._buf = bytearray()
+        self._pending = bytearray()
+        self._need = 0  # bytes the pending packet needs before it can be parsed
 
     def feed(self, data: bytes) -> list[Publish | Packet]:
         """Add received bytes; return the packets now complete, in order."""
-        buf = self._buf
-        buf += data
+        if self._pending:
+            self._pending += data
+            if len(self._pending) < self._need:
+                return []
+            buf = bytes(self._pending)
+            self._pending.clear()
+        else:
+            buf = bytes(data)
         out: list[Publish | Packet] = []
         i, n = 0, len(buf)
+        need = 0
         while i < n:
-            header = buf[i]
-            length, mult, j, complete = 0, 1, i + 1, False
-            while j < n:
-                byte = buf[j]
-                j += 1
-                length += (byte & 0x7F) * mult
-                if not byte & 0x80:
-                    complete = True
-                    break
-                mult *= 128
-                if mult > 128**3:
-                    raise ProtocolError("malformed remaining length")
-            if not complete:
+            if i + 1 == n:
+                need = 2
                 break
+            header, byte = buf[i], buf[i + 1]
+            length, j = byte & 0x7F, i + 2
+            if byte & 0x80:  # a remaining length of two to four bytes
+                length, j = _long_length(buf, i + 1)
+                if j < 0:
+                    need = n - i + 1
+                    break
             end = j + length
             if end > n:
+                need = end - i
                 break
-            ptype = header >> 4
-            if ptype == PUBLISH:
+            if header >> 4 == PUBLISH:
                 out.append(_publish(header, buf, j, end))
             else:
-                out.append(Packet(ptype, bytes(buf[j:end])))
+                out.append(Packet(header >> 4, buf[j:end]))
             i = end
-        del buf[:i]
+        if i < n:
+            self._pending += buf[i:] if i else buf
+            self._need = need
         return out
 
 
-def _publish(header: int, buf: bytearray, start: int, end: int) -> Publish:
+def _long_length(buf: bytes, start: int) -> tuple[int, int]:
+    """Decode a remaining length at ``start``: ``(length, end)``, end -1 when incomplete."""
+    length, mult = 0, 1
+    for j in range(start, min(start + 4, len(buf))):
+        byte = buf[j]
+        length += (byte & 0x7F) * mult
+        if not byte & 0x80:
+            return length, j + 1
+        mult *= 128
+    if len(buf) - start >= 4:
+        raise ProtocolError("malformed remaining length")
+    return 0, -1
+
+
+def _publish(header: int, buf: bytes, start: int, end: int) -> Publish:
     qos = (header >> 1) & 3
-    tlen = int.from_bytes(buf[start : start + 2], "big")
-    p = start + 2 + tlen
+    p = start + 2 + (buf[start] << 8 | buf[start + 1])
     topic = buf[start + 2 : p].decode("utf-8", "replace")
     pid = 0
     if qos:
-        pid = int.from_bytes(buf[p : p + 2], "big")
+        pid = buf[p] << 8 | buf[p + 1]
         p += 2
-    return Publish(topic, bytes(buf[p:end]), qos, pid, bool(header & 8), bool(header & 1))
+    return Publish(topic, buf[p:end], qos, pid, bool(header & 8), bool(header & 1))
