@@ -10,6 +10,7 @@ import typer
 
 from gateway.errors import GatewayError, SettingsError
 from gateway.settings import ENV_PREFIX, GatewaySettings, load_settings
+from plant_sim.gc_pause import tune_for_streaming
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def gateway(
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
+    tune_for_streaming()
     try:
         Gateway(settings).run_forever()
     except SettingsError as exc:

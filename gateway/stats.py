@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from plant_sim.telemetry_schema import metrics_line
 
 PER_SOURCE = ("records_in", "records_out", "dead_lettered", "duplicates")
 GLOBAL = ("batches", "retries", "dropped", "write_errors", "rejected_by_influx")
+RECENT_LAGS = 50_000
 
 
 class LagHistogram:
@@ -19,13 +23,16 @@ class LagHistogram:
         self.counts: dict[int, int] = {}
         self.n = 0
 
-    def add_many(self, lags_ms: list[float]) -> None:
-        """Count lags (milliseconds)."""
+    def add_many(self, lags_ms: Sequence[float] | np.ndarray) -> None:
+        """Count lags (milliseconds; negative ones count as 0)."""
+        lags = np.asarray(lags_ms, dtype=np.float64)
+        if not lags.size:
+            return
+        buckets, n = np.unique(np.maximum(lags, 0.0).astype(np.int64), return_counts=True)
         counts = self.counts
-        for lag in lags_ms:
-            b = int(lag) if lag > 0 else 0
-            counts[b] = counts.get(b, 0) + 1
-        self.n += len(lags_ms)
+        for b, k in zip(buckets.tolist(), n.tolist(), strict=True):
+            counts[b] = counts.get(b, 0) + k
+        self.n += int(lags.size)
 
     def percentile(self, p: float) -> float | None:
         """Return the ``p``-th percentile (0-100) in ms, or None if empty."""
@@ -49,9 +56,11 @@ class Stats:
     )
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(GLOBAL, 0))
     buffered: int = 0
-    lags_ms: deque[float] = field(default_factory=lambda: deque(maxlen=50_000))
+    recent_lags: deque[np.ndarray] = field(default_factory=deque)
+    """Lags of the latest writes (about the last ``RECENT_LAGS``), for the next report."""
     lag_total: LagHistogram = field(default_factory=lambda: LagHistogram())
     """Every lag since start (1 ms buckets), for whole-run percentiles."""
+    _recent_n: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, source: str, name: str, n: int = 1) -> None:
@@ -64,23 +73,30 @@ class Stats:
         with self._lock:
             self.counters[name] += n
 
-    def add_lags(self, lags_ms: list[float]) -> None:
+    def add_lags(self, lags_ms: Sequence[float] | np.ndarray) -> None:
         """Remember lags (received -> stored, ms) of written records."""
+        lags = np.asarray(lags_ms, dtype=np.float64)
         with self._lock:
-            self.lags_ms.extend(lags_ms)
-            self.lag_total.add_many(lags_ms)
+            self.recent_lags.append(lags)
+            self._recent_n += lags.size
+            while self._recent_n - self.recent_lags[0].size >= RECENT_LAGS:
+                self._recent_n -= self.recent_lags.popleft().size
+            self.lag_total.add_many(lags)
 
     def lag_percentiles(self) -> dict[str, float]:
         """Return p50, p99 and max of the lags since the last call (and forget them)."""
         with self._lock:
-            lags = sorted(self.lags_ms)
-            self.lags_ms.clear()
-        if not lags:
+            parts = list(self.recent_lags)
+            self.recent_lags.clear()
+            self._recent_n = 0
+        lags = np.sort(np.concatenate(parts)) if parts else np.empty(0)
+        if not lags.size:
             return {}
+        n = lags.size
         return {
-            "lag_ms_p50": lags[len(lags) // 2],
-            "lag_ms_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
-            "lag_ms_max": lags[-1],
+            "lag_ms_p50": float(lags[n // 2]),
+            "lag_ms_p99": float(lags[min(n - 1, int(n * 0.99))]),
+            "lag_ms_max": float(lags[-1]),
         }
 
     def snapshot(self) -> dict[str, dict[str, int]]:

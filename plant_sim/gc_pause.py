@@ -1,4 +1,4 @@
-"""Pause Python's cyclic garbage collector around work over millions of live records."""
+"""Pause or tune Python's cyclic garbage collector for work over many live records."""
 
 from __future__ import annotations
 
@@ -18,3 +18,16 @@ def no_gc() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+def tune_for_streaming(young_threshold: int = 20_000) -> None:
+    """Tune the collector for a long-running stream process (the gateway).
+
+    What start-up created (modules, schema plans) is frozen out of the collector's passes, and
+    the first generation is collected every ``young_threshold`` allocations instead of 700, so
+    a full pass (which walks every tracked object) comes about 30 times more rarely. Streamed
+    records form no cycles; the collector still runs, only less often.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(young_threshold, 20, 50)

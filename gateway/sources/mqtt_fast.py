@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections import deque
+from functools import partial
 from urllib.parse import unquote, urlsplit
 
 from gateway.errors import SourceError
@@ -183,7 +184,7 @@ class FastMqttSource:
 
     def _handle(self, packets: list) -> None:
         generation = self._generation
-        acks = self._acks
+        ack_later = self._acks.append
         now_ns = time.time_ns()
         batch: list[RawMessage] = []
         name = self.name
@@ -194,9 +195,8 @@ class FastMqttSource:
                         "MQTT broker refused a subscription of %s", self.settings.mqtt_topics
                     )
                 continue
-            ack = None
-            if pkt.qos:
-                ack = _Ack(acks, generation, pkt.packet_id)
+            # the PUBACK is queued (by the ingest stage, after its commit) as (generation, id)
+            ack = partial(ack_later, (generation, pkt.packet_id)) if pkt.qos else None
             topic = pkt.topic
             if topic[topic.rfind("/") + 1 :] not in RECORD_LEVELS:
                 self.ignored += 1
@@ -228,17 +228,3 @@ class FastMqttSource:
         if ids:
             sock.sendall(wire.pubacks(ids))
             self._last_sent = time.monotonic()
-
-
-class _Ack:
-    """Queues the PUBACK of one message (called by the ingest stage after its commit)."""
-
-    __slots__ = ("acks", "generation", "packet_id")
-
-    def __init__(self, acks: deque[tuple[int, int]], generation: int, packet_id: int) -> None:
-        self.acks = acks
-        self.generation = generation
-        self.packet_id = packet_id
-
-    def __call__(self) -> None:
-        self.acks.append((self.generation, self.packet_id))
