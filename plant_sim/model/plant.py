@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import simpy
@@ -226,14 +228,19 @@ def _build_orders(
     )
 
 
-def _noise(stream: random.Random, sd: float) -> Iterator[float]:
-    """Endless N(0, sd) draws in blocks from a numpy generator seeded by the named stream."""
+def _noise(stream: random.Random, sd: float) -> Callable[[], float]:
+    """Endless N(0, sd) draws in blocks from a numpy generator seeded by the named stream.
+
+    A block's draws are handed out by a C-level iterator (no generator resumed per draw).
+    """
     if sd == 0.0:
-        while True:
-            yield 0.0
+        return itertools.repeat(0.0).__next__
     rng = np.random.default_rng(stream.getrandbits(128))
-    while True:
-        yield from (rng.standard_normal(_NOISE_BLOCK) * sd).tolist()
+
+    def block() -> list[float]:
+        return (rng.standard_normal(_NOISE_BLOCK) * sd).tolist()
+
+    return itertools.chain.from_iterable(iter(block, None)).__next__
 
 
 def _sample_process_values(
@@ -246,20 +253,13 @@ def _sample_process_values(
     """Every sample period: temperature (first-order lag towards the state's target), power,
     and the energy counter of every station."""
     period = scenario.telemetry.sample_period
-    specs = {s.id: s.process for line in scenario.lines for s in line.stations}
-    plan = []
-    for sid, station in stations.items():
-        p = specs[sid]
-        decay = math.exp(-period / p.time_constant_s) if p.time_constant_s > 0 else 0.0
-        noise = _noise(streams.get(f"{sid}.temperature"), p.noise_c).__next__
-        plan.append((station, station.behaviour.power, p.processing_c, p.ambient_c, decay, noise))
-    hot_states = (S.PROCESSING, S.SETUP)
+    plan = _sample_plan(scenario, stations, streams)
     while True:
         yield env.timeout(period)
         now = env.now
-        for station, power_of, hot_c, cold_c, decay, noise in plan:
+        for station, line, sid, target_of, power_of, decay, noise in plan:
             state = station.state
-            target = hot_c if state in hot_states else cold_c
+            target = target_of[state]
             temperature = target + (station.temperature_c - target) * decay
             station.temperature_c = temperature
             if state is None:
@@ -267,17 +267,30 @@ def _sample_process_values(
             else:
                 power = power_of[state]
                 energy = station.energy_kwh + power * (now - station.since) / 3600.0
-            emit(
-                ProcessSample(
-                    now,
-                    station.line,
-                    station.id,
-                    temperature + noise(),
-                    power,
-                    energy,
-                    station.speed,
-                )
-            )
+            emit(ProcessSample(now, line, sid, temperature + noise(), power, energy, station.speed))
+
+
+def _sample_plan(
+    scenario: Scenario, stations: dict[str, Station], streams: RandomStreams
+) -> list[tuple[Any, ...]]:
+    """Per station, what sampling needs that does not change: names, the temperature target of
+    each state (ambient when no state yet), the power table, the lag's decay and the noise."""
+    period = scenario.telemetry.sample_period
+    specs = {s.id: s.process for line in scenario.lines for s in line.stations}
+    hot_states = (S.PROCESSING, S.SETUP)
+    plan = []
+    for sid, station in stations.items():
+        p = specs[sid]
+        decay = math.exp(-period / p.time_constant_s) if p.time_constant_s > 0 else 0.0
+        noise = _noise(streams.get(f"{sid}.temperature"), p.noise_c)
+        target_of: dict[StationState | None, float] = {
+            state: p.processing_c if state in hot_states else p.ambient_c for state in S
+        }
+        target_of[None] = p.ambient_c
+        plan.append(
+            (station, station.line, station.id, target_of, station.behaviour.power, decay, noise)
+        )
+    return plan
 
 
 def _announce_shifts(env: simpy.Environment, calendar: WorkCalendar, emit: Emit) -> Proc:
