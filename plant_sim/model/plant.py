@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 import simpy
@@ -270,9 +270,21 @@ def _sample_process_values(
             emit(ProcessSample(now, line, sid, temperature + noise(), power, energy, station.speed))
 
 
+class _SamplePlan(NamedTuple):
+    """What sampling needs of one station that does not change during a run."""
+
+    station: Station
+    line: str
+    station_id: str
+    target_of: dict[StationState | None, float]
+    power_of: Mapping[StationState, float]
+    decay: float
+    noise: Callable[[], float]
+
+
 def _sample_plan(
     scenario: Scenario, stations: dict[str, Station], streams: RandomStreams
-) -> list[tuple[Any, ...]]:
+) -> list[_SamplePlan]:
     """Per station, what sampling needs that does not change: names, the temperature target of
     each state (ambient when no state yet), the power table, the lag's decay and the noise."""
     period = scenario.telemetry.sample_period
@@ -288,7 +300,9 @@ def _sample_plan(
         }
         target_of[None] = p.ambient_c
         plan.append(
-            (station, station.line, station.id, target_of, station.behaviour.power, decay, noise)
+            _SamplePlan(
+                station, station.line, station.id, target_of, station.behaviour.power, decay, noise
+            )
         )
     return plan
 
