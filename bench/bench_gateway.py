@@ -42,6 +42,7 @@ from gateway.app import Gateway  # noqa: E402
 from gateway.normalize import decode  # noqa: E402
 from gateway.settings import GatewaySettings  # noqa: E402
 from plant_sim import payloads  # noqa: E402
+from plant_sim.gc_pause import tune_for_streaming  # noqa: E402
 from plant_sim.records import (  # noqa: E402
     BufferLevel,
     PartDone,
@@ -399,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown phases: {', '.join(unknown)}")
     logging.basicConfig(level=logging.WARNING)
+    tune_for_streaming()  # as ``twin gateway`` does (every consumer here shares this process)
     if mosquitto_binary() is None:
         print("mosquitto is not installed", file=sys.stderr)
         return 2
