@@ -278,9 +278,15 @@ class MqttPublisher:
         return not self._busy()
 
     def _busy(self) -> bool:
-        """Something pending, or packets (QoS 0 ones too) not yet written to the socket."""
+        """Something pending, packets (QoS 0 ones too) not yet written, or acks not yet counted.
+
+        The last check closes a race: paho drops an acknowledged message from its queue on
+        the network thread a moment before that thread brings ``stats.acked`` up to date.
+        """
         client = self._client
-        return bool(self.pending()) or (client is not None and client.want_write())
+        if client is None:
+            return bool(self._out)
+        return bool(self.pending()) or client.want_write() or self.stats.acked != self._given_qos
 
     # the network thread: the only user of the paho client after start()
     def _network_main(self) -> None:
