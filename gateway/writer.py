@@ -162,13 +162,14 @@ class Writer(threading.Thread):
         self.stats.add(source, "dead_lettered")
 
     def _account(self, body: bytes, sources: str) -> None:
-        for code in ("m", "o"):
+        metrics_code = SOURCE_CODES[METRICS_SOURCE]
+        for code in SOURCE_NAMES.keys() - {metrics_code}:
             n = sources.count(code)
             if n:
                 self.stats.add(SOURCE_NAMES[code], "records_out", n)
         if self._rejected:
             for i in self._rejected:
-                if sources[i] != "g":
+                if sources[i] != metrics_code:
                     self.stats.add(SOURCE_NAMES[sources[i]], "records_out", -1)
         self.stats.add_lags(_lags_ms(body, sources))
         self.stats.buffered = len(self.buffer)
