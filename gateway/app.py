@@ -7,6 +7,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -131,8 +132,8 @@ class Gateway:
         self.dead_letters.close()
         self.buffer.close()
 
-    def run_forever(self) -> None:
-        """Run until SIGINT or SIGTERM (or a stage fails), then stop."""
+    def run_forever(self, on_started: Callable[[], None] | None = None) -> None:
+        """Run until SIGINT or SIGTERM (or a stage fails), then stop; ``on_started`` after start."""
         stop = threading.Event()
 
         def handler(_sig: int, _frame: FrameType | None) -> None:
@@ -141,6 +142,8 @@ class Gateway:
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
         self.start()
+        if on_started is not None:
+            on_started()
         try:
             while not stop.wait(0.5):
                 failed = self.failure()

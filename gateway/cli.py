@@ -43,6 +43,7 @@ def gateway(
     mqtt_url: str = typer.Option(None, help=_HELP["mqtt_url"]),
     mqtt_topic: list[str] = typer.Option(None, help=_HELP["mqtt_topics"] + " (repeat)."),
     mqtt_client_id: str = typer.Option(None, help=_HELP["mqtt_client_id"]),
+    mqtt_partition: list[str] = typer.Option(None, help=_HELP["mqtt_partitions"] + " (repeat)."),
     opcua_endpoint: str = typer.Option(None, help=_HELP["opcua_endpoint"]),
     opcua_event_scope: str = typer.Option(None, help=_HELP["opcua_event_scope"]),
     data_dir: Path = typer.Option(None, help=_HELP["data_dir"]),
@@ -58,6 +59,7 @@ def gateway(
 ) -> None:
     """Subscribe to OPC UA and MQTT and store every record in InfluxDB, losing nothing."""
     from gateway.app import Gateway
+    from gateway.partitions import PartitionedGateway, partition_settings
 
     try:
         settings = load_settings(
@@ -72,6 +74,7 @@ def gateway(
             mqtt_url=mqtt_url,
             mqtt_topics=mqtt_topic or None,
             mqtt_client_id=mqtt_client_id,
+            mqtt_partitions=mqtt_partition or None,
             opcua_endpoint=opcua_endpoint,
             opcua_event_scope=opcua_event_scope,
             data_dir=data_dir,
@@ -85,9 +88,12 @@ def gateway(
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    tune_for_streaming()
     try:
-        Gateway(settings).run_forever()
+        if settings.mqtt_partitions:
+            PartitionedGateway(partition_settings(settings)).run_forever()
+        else:
+            tune_for_streaming()
+            Gateway(settings).run_forever()
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc

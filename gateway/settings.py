@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.errors import SettingsError
+from gateway.topic_filters import filter_problem
 
 ENV_PREFIX = "TWIN_"
 CONFIG_ENV = "TWIN_GATEWAY_CONFIG"
@@ -59,6 +60,13 @@ class GatewaySettings(BaseSettings):
         "fast", description="MQTT client: fast (built-in 3.1.1 subscriber, batched acks) or paho."
     )
     mqtt_keepalive_s: int = Field(30, gt=0, description="MQTT keep-alive.")
+    mqtt_partitions: list[list[str]] = Field(
+        [],
+        description="Run one gateway process per group of topic filters (instead of "
+        "mqtt_topics), to use more cores: each group a comma-separated list, e.g. "
+        "'+/+/+/line1/#,+/+/+/_plant/#' '+/+/+/line2/#'. MQTT only; each partition has "
+        "its own session (<mqtt_client_id>-p<k>) and buffer (<data_dir>/p<k>).",
+    )
     opcua_endpoint: str | None = Field(None, description="OPC UA server, opc.tcp://host:port/path.")
     opcua_event_type: str = Field(
         "TwinRecordEventType", description="Browse name of the record event type."
@@ -121,6 +129,33 @@ class GatewaySettings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
             raise ValueError(f"expected mqtt://host[:port], got {value!r}")
+        return value
+
+    @field_validator("mqtt_partitions", mode="before")
+    @classmethod
+    def _split_groups(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [g.split(",") if isinstance(g, str) else g for g in value]
+        return value
+
+    @field_validator("mqtt_partitions")
+    @classmethod
+    def _valid_groups(cls, value: list[list[str]]) -> list[list[str]]:
+        groups = [[f.strip() for f in group] for group in value]
+        for k, group in enumerate(groups):
+            for f in group:
+                problem = filter_problem(f)
+                if problem is not None:
+                    raise ValueError(f"group {k + 1}: {problem}")
+        return groups
+
+    @field_validator("mqtt_topics")
+    @classmethod
+    def _valid_topics(cls, value: list[str]) -> list[str]:
+        for f in value:
+            problem = filter_problem(f)
+            if problem is not None:
+                raise ValueError(problem)
         return value
 
     @field_validator("opcua_endpoint")
