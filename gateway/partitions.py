@@ -49,6 +49,7 @@ def partition_settings(settings: GatewaySettings) -> list[GatewaySettings]:
             "setting mqtt_partitions (TWIN_MQTT_PARTITIONS): partitions split MQTT topics; "
             "run OPC UA in a gateway of its own (opcua_endpoint is set)"
         )
+    _refuse_shared_topics(groups)
     out = []
     for k, group in enumerate(groups):
         topics = list(group)
@@ -66,6 +67,19 @@ def partition_settings(settings: GatewaySettings) -> list[GatewaySettings]:
             )
         )
     return out
+
+
+def _refuse_shared_topics(groups: Sequence[Sequence[str]]) -> None:
+    """Refuse filters of two partitions that can match one topic: both would store its records."""
+    for i, group in enumerate(groups):
+        for j in range(i + 1, len(groups)):
+            for a in group:
+                for b in groups[j]:
+                    if overlaps(a, b):
+                        raise SettingsError(
+                            f"setting mqtt_partitions (TWIN_MQTT_PARTITIONS): {a!r} of partition "
+                            f"{i} and {b!r} of partition {j} match the same topics"
+                        )
 
 
 def _run_partition(

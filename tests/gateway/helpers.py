@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,9 @@ BROKER_CONF = [
     "max_inflight_messages 1000",
     "queue_qos0_messages true",
 ]
+
+#: Unacknowledged messages a test publisher leaves in flight (below paho's 65,535 message ids).
+MAX_PENDING = 30_000
 
 
 def settings(tmp: Path, influx: InfluxServer, db: str, **kw: Any) -> GatewaySettings:
@@ -87,15 +90,24 @@ def publish(
     start_ms: int,
     qos: int | None = None,
 ) -> int:
-    """Publish records on their UNS topics with their contract QoS (or ``qos``); wait for acks."""
-    infos = []
+    """Publish records on their UNS topics with their contract QoS (or ``qos``); wait for acks.
+
+    At most ``MAX_PENDING`` messages are left unacknowledged: paho numbers them with 16-bit
+    message ids and refuses (ERR_QUEUE_SIZE) an id that is still pending.
+    """
+    pending: deque[mqtt.MQTTMessageInfo] = deque()
+    count = 0
     for rec in records:
         topic, retain, route_qos = payloads.route(rec, "acme", "plant1", "bottling")
         use_qos = route_qos if qos is None else qos
-        infos.append(client.publish(topic, payloads.encode(rec, run_id, start_ms), use_qos, retain))
-    for info in infos:
+        payload = payloads.encode(rec, run_id, start_ms)
+        pending.append(client.publish(topic, payload, use_qos, retain))
+        count += 1
+        if len(pending) > MAX_PENDING:
+            pending.popleft().wait_for_publish(timeout=60)
+    for info in pending:
         info.wait_for_publish(timeout=60)
-    return len(infos)
+    return count
 
 
 def read_stored(influx: InfluxServer, db: str, run_id: str | None = None) -> list[StoredRecord]:
