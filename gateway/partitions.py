@@ -83,7 +83,11 @@ def _refuse_shared_topics(groups: Sequence[Sequence[str]]) -> None:
 
 
 def _run_partition(
-    settings: GatewaySettings, index: int, counts: SynchronizedArray, ready: EventType
+    settings: GatewaySettings,
+    index: int,
+    counts: SynchronizedArray,
+    ready: EventType,
+    log_level: int,
 ) -> None:
     """Child process: run one gateway until SIGTERM, publishing its records out in ``counts``."""
     import threading
@@ -92,7 +96,7 @@ def _run_partition(
     from plant_sim.gc_pause import tune_for_streaming
 
     logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s %(levelname)s p{index} %(name)s: %(message)s"
+        level=log_level, format=f"%(asctime)s %(levelname)s p{index} %(name)s: %(message)s"
     )
     tune_for_streaming()
     gateway = Gateway(settings)
@@ -126,15 +130,19 @@ class PartitionedGateway:
     def start(self, timeout_s: float = 60.0) -> None:
         """Start every partition's process; return once each has started its gateway.
 
+        Counts start again from zero: ``records_out`` is of this start.
+
         Raises ``GatewayError`` if a partition exits first (its error is in its log) or does
         not start within ``timeout_s``.
         """
+        self._procs = []
+        self._counts[:] = [0] * len(self.partitions)
         readies = []
         for k, settings in enumerate(self.partitions):
             ready = self._ctx.Event()
             proc = self._ctx.Process(
                 target=_run_partition,
-                args=(settings, k, self._counts, ready),
+                args=(settings, k, self._counts, ready, logging.getLogger().getEffectiveLevel()),
                 name=f"gateway-p{k}",
             )
             proc.start()
@@ -158,6 +166,10 @@ class PartitionedGateway:
                 raise GatewayError(f"partition p{k} {what}")
             time.sleep(0.02)
         logger.info("%d gateway partitions started", len(self._procs))
+
+    def pids(self) -> list[int]:
+        """Process ids of the partitions started last."""
+        return [proc.pid for proc in self._procs if proc.pid is not None]
 
     def records_out(self) -> list[int]:
         """Records each partition has stored, from MQTT (updated every 50 ms)."""
