@@ -143,7 +143,20 @@ class Station:
             if got.__class__ is Part:
                 part = got
             elif got.__class__ is Event:
-                part = yield from self.wait_for(got, starved, "upstream")
+                # wait_for(got, starved, "upstream"), the common case inline
+                if got.triggered or not env.now < cursor.next_start:
+                    part = yield from self.wait_for(got, starved, "upstream")
+                else:
+                    self.set_state(starved, "upstream")
+                    self._waiting = True
+                    try:
+                        part = yield got
+                    except simpy.Interrupt as irq:
+                        part = yield from self._wait_interrupted(got, starved, "upstream", irq)
+                    else:
+                        self._waiting = False
+                        if self._pending:
+                            yield from self._serve_injected()
             else:
                 part = yield from got  # type: ignore[misc]
             self.holding = part
@@ -204,7 +217,20 @@ class Station:
                 yield from self.spend(processing, "rework", rework_s, operating=True)
             got = hand_over(self, part)
             if got.__class__ is Event:
-                yield from self.wait_for(got, blocked, "downstream")
+                # wait_for(got, blocked, "downstream"), the common case inline
+                if got.triggered or not env.now < cursor.next_start:
+                    yield from self.wait_for(got, blocked, "downstream")
+                else:
+                    self.set_state(blocked, "downstream")
+                    self._waiting = True
+                    try:
+                        yield got
+                    except simpy.Interrupt as irq:
+                        yield from self._wait_interrupted(got, blocked, "downstream", irq)
+                    else:
+                        self._waiting = False
+                        if self._pending:
+                            yield from self._serve_injected()
             elif got is not None:
                 yield from got  # type: ignore[misc]
             self.holding = None
@@ -318,6 +344,16 @@ class Station:
             if self._pending:
                 yield from self._serve_injected()
         return event.value
+
+    def _wait_interrupted(
+        self, event: simpy.Event, state: StationState, reason: str | None, irq: simpy.Interrupt
+    ) -> Proc:
+        """Go on with ``wait_for`` after an interrupt cut the wait for ``event``."""
+        self._on_interrupt(irq)
+        self._waiting = False
+        if self._pending:
+            yield from self._serve_injected()
+        return (yield from self.wait_for(event, state, reason))
 
     def watch_calendar(self, pauses: Iterator[Pause]) -> Proc:
         """Wake the station when a pause begins while it waits for parts or space.
