@@ -1,18 +1,21 @@
 """Buffers that report their level: a finite FIFO between stations, and a release queue.
 
-Both hand a part over at once when they can (``take``/``offer`` return without creating an
-event) and only create a SimPy event when a station must wait, which keeps the common case cheap.
+Both hand a part over at once when they can (no SimPy event is created then) and only create
+one when a station must wait, which keeps the common case cheap.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from plant_sim.records import BufferLevel, Emit
+
+if TYPE_CHECKING:
+    from plant_sim.model.station import Part, Station
 
 
 class Buffer:
@@ -26,46 +29,43 @@ class Buffer:
         self._getters: deque[simpy.Event] = deque()
         self._putters: deque[tuple[simpy.Event, Any]] = deque()
 
-    def take(self) -> Any | None:
-        """Remove and return the first part, or None when empty."""
-        if not self.items:
-            return None
+    def take_or_wait(self, station: Station) -> Any:
+        """The first part, removed; when empty, an event that fires with the next part.
+
+        This is the ``take`` hook of the station after the buffer (which it does not need).
+        """
         items = self.items
+        if not items:
+            event = simpy.Event(self.env)
+            self._getters.append(event)
+            return event
         part = items.popleft()
         if self._putters:  # a blocked upstream station can put its part down now
             event, waiting = self._putters.popleft()
             items.append(waiting)
             event.succeed()
         else:
-            self._report()
+            self._emit(BufferLevel(self.env.now, self.line, self.name, len(items), self.capacity))
         return part
 
-    def wait_take(self) -> simpy.Event:
-        """An event that fires with the next part (call after ``take`` returned None)."""
-        event = simpy.Event(self.env)
-        self._getters.append(event)
-        return event
+    def offer_or_wait(self, station: Station, part: Any) -> simpy.Event | None:
+        """Put ``part`` in (or hand it to a waiting station) and return None; when the buffer
+        is full, an event that fires once ``part`` is in.
 
-    def offer(self, part: Any) -> bool:
-        """Put ``part`` in (or hand it to a waiting station); False when the buffer is full."""
-        if self._getters:
-            self._getters.popleft().succeed(part)
-            return True
+        This is the ``hand_over`` hook of the station before the buffer (which it does not need).
+        """
+        getters = self._getters
+        if getters:
+            getters.popleft().succeed(part)
+            return None
         items = self.items
         if len(items) >= self.capacity:
-            return False
+            event = simpy.Event(self.env)
+            self._putters.append((event, part))
+            return event
         items.append(part)
-        self._report()
-        return True
-
-    def wait_offer(self, part: Any) -> simpy.Event:
-        """An event that fires once ``part`` is in (call after ``offer`` returned False)."""
-        event = simpy.Event(self.env)
-        self._putters.append((event, part))
-        return event
-
-    def _report(self) -> None:
-        self._emit(BufferLevel(self.env.now, self.line, self.name, len(self.items), self.capacity))
+        self._emit(BufferLevel(self.env.now, self.line, self.name, len(items), self.capacity))
+        return None
 
 
 class ReleaseQueue:
@@ -79,21 +79,25 @@ class ReleaseQueue:
         self._getters: deque[simpy.Event] = deque()
         self._count = 0
 
-    def put_many(self, keyed_parts: list[tuple[tuple[float, int, int], Any]]) -> None:
-        """Add parts with their priority keys; waiting stations are served first."""
-        for key, part in keyed_parts:
-            self._count += 1
-            heapq.heappush(self.items, (key, self._count, part))
-        while self._getters and self.items:
-            self._getters.popleft().succeed(heapq.heappop(self.items)[2])
+    def put_many(self, parts: list[Part]) -> None:
+        """Add parts, ranked by their priority ``key``; waiting stations are served first."""
+        items, count, push = self.items, self._count, heapq.heappush
+        for part in parts:
+            count += 1
+            push(items, (part.key, count, part))
+        self._count = count
+        getters = self._getters
+        while getters and items:
+            getters.popleft().succeed(heapq.heappop(items)[2])
         self._report()
 
     def take(self) -> Any | None:
         """Remove and return the part with the lowest key, or None when empty."""
-        if not self.items:
+        items = self.items
+        if not items:
             return None
-        part = heapq.heappop(self.items)[2]
-        self._report()
+        part = heapq.heappop(items)[2]
+        self._emit(BufferLevel(self.env.now, self.line, self.name, len(items), None))
         return part
 
     def wait_take(self) -> simpy.Event:

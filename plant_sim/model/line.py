@@ -107,25 +107,12 @@ class Line:
         return part
 
     def _take_from(self, index: int) -> Callable[[Station], Part | simpy.Event]:
-        buffer = self.buffers[index]
-
-        def take(station: Station) -> Part | simpy.Event:
-            part = buffer.take()
-            if part is None:
-                return buffer.wait_take()  # the station waits for it, starved
-            return part
-
-        return take
+        """The take hook of a station after the first: its buffer's ``take_or_wait``."""
+        return self.buffers[index].take_or_wait
 
     def _hand_to(self, index: int) -> Callable[[Station, Part], simpy.Event | None]:
-        buffer = self.buffers[index]
-
-        def hand_over(station: Station, part: Part) -> simpy.Event | None:
-            if buffer.offer(part):
-                return None
-            return buffer.wait_offer(part)  # the station waits for it, blocked
-
-        return hand_over
+        """The hand-over hook of a station before the last: its buffer's ``offer_or_wait``."""
+        return self.buffers[index].offer_or_wait
 
     def _finish(self, station: Station, part: Part) -> None:
         self._leave(part, "finished")

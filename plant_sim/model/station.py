@@ -239,17 +239,15 @@ class Station:
 
     def set_state(self, state: StationState, reason: str | None) -> None:
         """Enter ``state`` (emits a StateChange only when something changed)."""
-        if state is self.state and reason == self.reason:
+        previous = self.state
+        if state is previous and reason == self.reason:
             return
         now = self.env.now
-        if self.state is not None:
-            self.energy_kwh += self.behaviour.power[self.state] * (now - self.since) / 3600.0
+        power = self.behaviour.power
+        if previous is not None:
+            self.energy_kwh += power[previous] * (now - self.since) / 3600.0
         self.state, self.reason, self.since = state, reason, now
-        self.emit(
-            StateChange(
-                now, self.line, self.id, state, reason, self.behaviour.power[state], self.product
-            )
-        )
+        self.emit(StateChange(now, self.line, self.id, state, reason, power[state], self.product))
 
     def spend(
         self, state: StationState, reason: str | None, duration: float, operating: bool
