@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import simpy
+from simpy.events import Event
 
 from plant_sim.model.buffer import Buffer, ReleaseQueue
 from plant_sim.model.station import Hooks, Part, Proc, Station
@@ -38,18 +39,21 @@ class Line:
 
     def hooks_for(self, position: int) -> Hooks:
         """Return the take/hand-over hooks of the station at ``position``."""
-        take = self._take_released if position == 0 else self._take_from(position - 1)
         last = position == len(self.buffers)
         hand_over = self._finish if last else self._hand_to(position)
-        return Hooks(take, hand_over, self._scrapped)
+        if position == 0:
+            waits_as = (StationState.IDLE, "no_order")
+            return Hooks(self._take_released, hand_over, self._scrapped, waits_as, self._received)
+        return Hooks(self._take_from(position - 1), hand_over, self._scrapped)
 
     def new_part(self, product: str, order_id: str | None, key: tuple[float, int, int]) -> Part:
         """Create a part with the line's next serial number."""
         self._made += 1
         return Part(f"{self.id}-{self._made}", product, order_id, key)
 
-    def _take_released(self, station: Station) -> Part | Proc:
-        """The next released part, at once or through a generator that waits for it."""
+    def _take_released(self, station: Station) -> Part | simpy.Event | Proc:
+        """The next released part: at once, as the release queue's event to wait for as IDLE
+        (no order; the part then goes through ``_received``), or through a generator."""
         if self.wip_cap is not None:
             event = self.wip_cap.get(1)
             if not event.triggered:
@@ -59,28 +63,28 @@ class Line:
     def _released_after_wip(self, station: Station, event: simpy.Event) -> Proc:
         yield from station.wait_for(event, StationState.IDLE, "wip_cap")
         got = self._next_released(station)
+        if got.__class__ is Event:
+            part = yield from station.wait_for(got, StationState.IDLE, "no_order")  # type: ignore[arg-type]
+            got = self._received(station, part)
         if got.__class__ is not Part:
             got = yield from got  # type: ignore[misc]
         return got
 
-    def _next_released(self, station: Station) -> Part | Proc:
+    def _next_released(self, station: Station) -> Part | simpy.Event | Proc:
         release = self.release
         if release is None:
             part = self.new_part(self.products[0], None, (0.0, 0, 0))
         else:
             part = release.take()
             if part is None:
-                return self._released_after_order(station, release.wait_take())
+                return release.wait_take()
+        return self._received(station, part)
+
+    def _received(self, station: Station, part: Part) -> Part | Proc:
+        """Draw the part's material (perhaps waiting for it) and release the part."""
         if self.materials:
             return self._with_material(station, part)
         return self._release(part)
-
-    def _released_after_order(self, station: Station, event: simpy.Event) -> Proc:
-        part = yield from station.wait_for(event, StationState.IDLE, "no_order")
-        got = self._with_material(station, part)
-        if got.__class__ is not Part:
-            got = yield from got  # type: ignore[misc]
-        return got
 
     def _with_material(self, station: Station, part: Part) -> Part | Proc:
         need = self.materials.get(part.product)

@@ -69,8 +69,10 @@ class Hooks:
     """How a station gets parts and passes them on; the line wires these.
 
     Each returns at once what the station is to do next. ``take``: the Part, when one is
-    ready; a bare ``simpy.Event`` whose value will be the part, to wait for as STARVED
-    (reason "upstream"); or a generator to ``yield from`` that returns the part.
+    ready; a bare ``simpy.Event`` whose value will be the part, to wait for in ``waits_as``
+    (state and reason; STARVED "upstream" unless given); or a generator to ``yield from``
+    that returns the part. A part that came through a bare event goes through ``received``
+    (when given), which returns the part or a generator that returns it.
     ``hand_over``: None once the part is passed on; a bare ``simpy.Event`` that fires once it
     is, to wait for as BLOCKED (reason "downstream"); or a generator to ``yield from``.
     """
@@ -78,6 +80,8 @@ class Hooks:
     take: Callable[[Station], Part | simpy.Event | Proc]
     hand_over: Callable[[Station, Part], simpy.Event | Proc | None]
     scrapped: Callable[[Station, Part], None]
+    waits_as: tuple[StationState, str] = (S.STARVED, "upstream")
+    received: Callable[[Station, Part], Part | Proc] | None = None
 
 
 @dataclass(slots=True)
@@ -129,6 +133,8 @@ class Station:
         env = self.env
         emit = self.emit
         take, hand_over = self.hooks.take, self.hooks.hand_over
+        waiting, why = self.hooks.waits_as
+        received = self.hooks.received
         stops = b.stops
         cursor = self.calendar
         line, sid = self.line, self.id
@@ -137,26 +143,29 @@ class Station:
         judge = b.judge.random if scrap != 0.0 or rework != 0.0 else None
         scrap_or_rework = scrap + rework
         timeout = env.timeout
-        processing, starved, blocked = S.PROCESSING, S.STARVED, S.BLOCKED
+        processing, blocked = S.PROCESSING, S.BLOCKED
         while True:
             got = take(self)
             if got.__class__ is Part:
                 part = got
             elif got.__class__ is Event:
-                # wait_for(got, starved, "upstream"), the common case inline
+                # wait_for(got, waiting, why), the common case inline
                 if got.triggered or not env.now < cursor.next_start:
-                    part = yield from self.wait_for(got, starved, "upstream")
+                    part = yield from self.wait_for(got, waiting, why)
                 else:
-                    self.set_state(starved, "upstream")
+                    self.set_state(waiting, why)
                     self._waiting = True
                     try:
                         part = yield got
                     except simpy.Interrupt as irq:
-                        part = yield from self._wait_interrupted(got, starved, "upstream", irq)
+                        part = yield from self._wait_interrupted(got, waiting, why, irq)
                     else:
                         self._waiting = False
                         if self._pending:
                             yield from self._serve_injected()
+                if received is not None:
+                    got = received(self, part)
+                    part = got if got.__class__ is Part else (yield from got)
             else:
                 part = yield from got  # type: ignore[misc]
             self.holding = part
