@@ -11,6 +11,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import simpy
+from simpy.events import Event
 
 from plant_sim.records import BufferLevel, Emit
 
@@ -26,8 +27,8 @@ class Buffer:
     ) -> None:
         self.env, self.line, self.name, self.capacity, self._emit = env, line, name, capacity, emit
         self.items: deque[Any] = deque()
-        self._getters: deque[simpy.Event] = deque()
-        self._putters: deque[tuple[simpy.Event, Any]] = deque()
+        self._getters: deque[Event] = deque()
+        self._putters: deque[tuple[Event, Any]] = deque()
 
     def take_or_wait(self, station: Station) -> Any:
         """The first part, removed; when empty, an event that fires with the next part.
@@ -36,7 +37,7 @@ class Buffer:
         """
         items = self.items
         if not items:
-            event = simpy.Event(self.env)
+            event = Event(self.env)
             self._getters.append(event)
             return event
         part = items.popleft()
@@ -48,7 +49,7 @@ class Buffer:
             self._emit(BufferLevel(self.env.now, self.line, self.name, len(items), self.capacity))
         return part
 
-    def offer_or_wait(self, station: Station, part: Any) -> simpy.Event | None:
+    def offer_or_wait(self, station: Station, part: Any) -> Event | None:
         """Put ``part`` in (or hand it to a waiting station) and return None; when the buffer
         is full, an event that fires once ``part`` is in.
 
@@ -60,7 +61,7 @@ class Buffer:
             return None
         items = self.items
         if len(items) >= self.capacity:
-            event = simpy.Event(self.env)
+            event = Event(self.env)
             self._putters.append((event, part))
             return event
         items.append(part)
@@ -76,7 +77,7 @@ class ReleaseQueue:
     ) -> None:
         self.env, self.line, self.name, self._emit = env, line, name, emit
         self.items: list[tuple[tuple[float, int, int], int, Any]] = []
-        self._getters: deque[simpy.Event] = deque()
+        self._getters: deque[Event] = deque()
         self._count = 0
 
     def put_many(self, parts: list[Part]) -> None:
@@ -100,9 +101,9 @@ class ReleaseQueue:
         self._emit(BufferLevel(self.env.now, self.line, self.name, len(items), None))
         return part
 
-    def wait_take(self) -> simpy.Event:
+    def wait_take(self) -> Event:
         """An event that fires with the next released part."""
-        event = simpy.Event(self.env)
+        event = Event(self.env)
         self._getters.append(event)
         return event
 

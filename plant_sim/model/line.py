@@ -40,10 +40,11 @@ class Line:
     def hooks_for(self, position: int) -> Hooks:
         """Return the take/hand-over hooks of the station at ``position``."""
         last = position == len(self.buffers)
-        hand_over = self._finish if last else self._hand_to(position)
+        hand_over = self._leave if last else self._hand_to(position)
         if position == 0:
+            take = self._next_released if self.wip_cap is None else self._take_released
             waits_as = (StationState.IDLE, "no_order")
-            return Hooks(self._take_released, hand_over, self._scrapped, waits_as, self._received)
+            return Hooks(take, hand_over, self._scrapped, waits_as, self._received)
         return Hooks(self._take_from(position - 1), hand_over, self._scrapped)
 
     def new_part(self, product: str, order_id: str | None, key: tuple[float, int, int]) -> Part:
@@ -52,12 +53,12 @@ class Line:
         return Part(f"{self.id}-{self._made}", product, order_id, key)
 
     def _take_released(self, station: Station) -> Part | simpy.Event | Proc:
-        """The next released part: at once, as the release queue's event to wait for as IDLE
-        (no order; the part then goes through ``_received``), or through a generator."""
-        if self.wip_cap is not None:
-            event = self.wip_cap.get(1)
-            if not event.triggered:
-                return self._released_after_wip(station, event)
+        """The first station's take hook under a WIP cap: ``_next_released`` once the cap
+        lets a part in, or a generator that waits for that (as IDLE, wip_cap) first."""
+        assert self.wip_cap is not None
+        event = self.wip_cap.get(1)
+        if not event.triggered:
+            return self._released_after_wip(station, event)
         return self._next_released(station)
 
     def _released_after_wip(self, station: Station, event: simpy.Event) -> Proc:
@@ -71,6 +72,9 @@ class Line:
         return got
 
     def _next_released(self, station: Station) -> Part | simpy.Event | Proc:
+        """The next released part (the first station's take hook without a WIP cap): at once,
+        or the release queue's event to wait for as IDLE (no order; the part then goes through
+        ``_received``); a generator when the part's material must be waited for."""
         release = self.release
         if release is None:
             part = self.new_part(self.products[0], None, (0.0, 0, 0))
@@ -118,13 +122,12 @@ class Line:
         """The hand-over hook of a station before the last: its buffer's ``offer_or_wait``."""
         return self.buffers[index].offer_or_wait
 
-    def _finish(self, station: Station, part: Part) -> None:
-        self._leave(part, "finished")
-
     def _scrapped(self, station: Station, part: Part) -> None:
-        self._leave(part, "scrapped")
+        self._leave(station, part, "scrapped")
 
-    def _leave(self, part: Part, outcome: str) -> None:
+    def _leave(self, station: Station, part: Part, outcome: str = "finished") -> None:
+        """The part leaves the line (finished unless told otherwise); the last station's
+        hand-over hook."""
         now = self.env.now
         self.emit(
             PartLeft(
