@@ -95,7 +95,7 @@ class Line:
         if need is not None:
             stock, amount = need
             event = stock.take(amount)
-            if not event.triggered:
+            if event is not None:
                 return self._released_after_material(station, part, stock, event)
             stock.report_consumption()
         return self._release(part)

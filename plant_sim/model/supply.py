@@ -9,6 +9,21 @@ from plant_sim.model.station import Proc
 from plant_sim.records import Emit, StockLevel
 
 
+class _Container(simpy.Container):
+    """A SimPy container that can serve a draw at once without creating an event."""
+
+    def take_now(self, amount: float) -> bool:
+        """Draw ``amount`` if no draw waits and the level covers it; say whether it did.
+
+        ``get`` would do the same and schedule an event that nothing waits for (the container
+        is unbounded, so no put waits either: processing that event would change nothing).
+        """
+        if self.get_queue or self._level < amount:
+            return False
+        self._level -= amount
+        return True
+
+
 class MaterialStock:
     """A stock the first stations draw from; reorders ``order_quantity`` at the reorder point.
 
@@ -30,24 +45,27 @@ class MaterialStock:
         emit: Emit,
     ) -> None:
         self.env, self.material, self.emit = env, material, emit
-        self.container = simpy.Container(env, init=initial)
+        self.container = _Container(env, init=initial)
         self.reorder_point, self.order_quantity = reorder_point, order_quantity
         self.lead_time, self.outages = lead_time, sorted(outages)
         self.on_order = 0.0
         emit(StockLevel(env.now, material, initial, "initial"))
         self._check_reorder()
 
-    def take(self, amount: float) -> simpy.Event:
-        """Return the event of drawing ``amount`` (fires when the stock has it).
+    def take(self, amount: float) -> simpy.Event | None:
+        """Draw ``amount``: None when drawn at once, else the event that fires once it is.
 
         A draw the stock cannot cover waits (draws are served first come, first served) and
         is recorded as a "shortage": the stock is out although its level may be above 0.
         """
+        if self.container.take_now(amount):
+            return None
         event = self.container.get(amount)
-        if not event.triggered:
-            if len(self.container.get_queue) == 1:
-                self.emit(StockLevel(self.env.now, self.material, self.container.level, "shortage"))
-            self._check_reorder()
+        if event.triggered:
+            return None
+        if len(self.container.get_queue) == 1:
+            self.emit(StockLevel(self.env.now, self.material, self.container.level, "shortage"))
+        self._check_reorder()
         return event
 
     def report_consumption(self) -> None:
