@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from itertools import combinations, product
 from multiprocessing.sharedctypes import SynchronizedArray
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
@@ -71,15 +72,13 @@ def partition_settings(settings: GatewaySettings) -> list[GatewaySettings]:
 
 def _refuse_shared_topics(groups: Sequence[Sequence[str]]) -> None:
     """Refuse filters of two partitions that can match one topic: both would store its records."""
-    for i, group in enumerate(groups):
-        for j in range(i + 1, len(groups)):
-            for a in group:
-                for b in groups[j]:
-                    if overlaps(a, b):
-                        raise SettingsError(
-                            f"setting mqtt_partitions (TWIN_MQTT_PARTITIONS): {a!r} of partition "
-                            f"{i} and {b!r} of partition {j} match the same topics"
-                        )
+    for (i, group_a), (j, group_b) in combinations(enumerate(groups), 2):
+        for a, b in product(group_a, group_b):
+            if overlaps(a, b):
+                raise SettingsError(
+                    f"setting mqtt_partitions (TWIN_MQTT_PARTITIONS): {a!r} of partition {i} "
+                    f"and {b!r} of partition {j} match the same topics"
+                )
 
 
 def _run_partition(
