@@ -185,7 +185,7 @@ class GatewayConsumer:
         )
         self.gw: Gateway | None = None
         self.lag = None
-        self.client_id = self.settings.mqtt_client_id
+        self.client_ids = [self.settings.mqtt_client_id]
 
     def start(self) -> None:
         self.gw = Gateway(self.settings)
@@ -200,6 +200,10 @@ class GatewayConsumer:
         assert self.gw is not None
         return self.gw.stats.snapshot().get("mqtt", {}).get("records_out", 0)
 
+    def processes(self) -> list[psutil.Process]:
+        """The processes the consumer runs in (for its CPU time): this one."""
+        return [psutil.Process()]
+
 
 class NaiveConsumer:
     """paho with auto-ack, and one influxdb-client write per message."""
@@ -208,6 +212,7 @@ class NaiveConsumer:
         self.proxy_url, self.db, self.broker, self.mode = proxy_url, db, broker, mode
         self.count = 0
         self.client_id = f"naive-{db}"
+        self.client_ids = [self.client_id]
         self.lags: list[float] = []
         self._lock = threading.Lock()
         self.lag = None
@@ -265,8 +270,9 @@ class NaiveConsumer:
     def stored(self) -> int:
         return self.count
 
-
-# ----------------------------------------------------------------- measurements
+    def processes(self) -> list[psutil.Process]:
+        """The processes the consumer runs in (for its CPU time): this one."""
+        return [psutil.Process()]
 
 
 #: Two partitions of the bench plant's topics: stations st01-st05 of every line and line1's
@@ -282,11 +288,12 @@ class PartitionedConsumer(GatewayConsumer):
 
     def __init__(self, influx_url: str, db: str, broker: Mosquitto, data: Path) -> None:
         super().__init__(influx_url, db, broker, data, mqtt_partitions=BENCH_PARTITIONS)
+        self.parts = partition_settings(self.settings)
+        self.client_ids = [p.mqtt_client_id for p in self.parts]
         self.group: PartitionedGateway | None = None
-        self.client_ids = [p.mqtt_client_id for p in partition_settings(self.settings)]
 
     def start(self) -> None:
-        self.group = PartitionedGateway(partition_settings(self.settings))
+        self.group = PartitionedGateway(self.parts)
         self.group.start()
 
     def stop(self) -> None:
@@ -300,8 +307,12 @@ class PartitionedConsumer(GatewayConsumer):
         return sum(out) - (len(out) - 1 if all(out) else 0)
 
     def processes(self) -> list[psutil.Process]:
+        """The partitions' processes (started by the last ``start``)."""
         assert self.group is not None
         return [psutil.Process(pid) for pid in self.group.pids()]
+
+
+# ----------------------------------------------------------------- measurements
 
 
 def forget_session(broker: Mosquitto, client_id: str) -> None:
@@ -353,7 +364,7 @@ def drain(make: Any, influx: InfluxServer, broker: Mosquitto, n: int) -> dict[st
     elapsed = time.perf_counter() - t0
     cpu1 = _cpu_seconds(procs)
     consumer.stop()
-    for client_id in getattr(consumer, "client_ids", [consumer.client_id]):
+    for client_id in consumer.client_ids:
         forget_session(broker, client_id)
     stored = count_points(influx, db)
     timed = total - early
@@ -379,9 +390,8 @@ def _cpu_procs(
 ) -> dict[str, list[psutil.Process]]:
     """The processes whose CPU a drain reports (the consumer's: this one or its children)."""
     assert influx.proc is not None and broker._proc is not None
-    own = consumer.processes() if hasattr(consumer, "processes") else [psutil.Process()]
     return {
-        "consumer": own,
+        "consumer": consumer.processes(),
         "influxd": [psutil.Process(influx.proc.pid)],
         "mosquitto": [psutil.Process(broker._proc.pid)],
     }
@@ -408,7 +418,8 @@ def live(
     wait_for(consumer, n + 1, timeout_s=300)
     elapsed = time.perf_counter() - t0
     consumer.stop()
-    forget_session(broker, consumer.client_id)
+    for client_id in consumer.client_ids:
+        forget_session(broker, client_id)
     stored = count_points(influx, db)
     lag = consumer.lag
     return {

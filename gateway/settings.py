@@ -28,6 +28,14 @@ CONFIG_ENV = "TWIN_GATEWAY_CONFIG"
 _config_path: ContextVar[Path | None] = ContextVar("gateway_config_path", default=None)
 
 
+def _check_filters(filters: list[str], where: str = "") -> None:
+    """Raise ``ValueError`` (prefixed by ``where``) at the first invalid MQTT topic filter."""
+    for f in filters:
+        problem = filter_problem(f)
+        if problem is not None:
+            raise ValueError(where + problem)
+
+
 class GatewaySettings(BaseSettings):
     """Every setting of ``twin gateway``; each maps to ``TWIN_<NAME>`` in the environment."""
 
@@ -143,19 +151,13 @@ class GatewaySettings(BaseSettings):
     def _valid_groups(cls, value: list[list[str]]) -> list[list[str]]:
         groups = [[f.strip() for f in group] for group in value]
         for k, group in enumerate(groups):
-            for f in group:
-                problem = filter_problem(f)
-                if problem is not None:
-                    raise ValueError(f"group {k + 1}: {problem}")
+            _check_filters(group, f"group {k + 1}: ")
         return groups
 
     @field_validator("mqtt_topics")
     @classmethod
     def _valid_topics(cls, value: list[str]) -> list[str]:
-        for f in value:
-            problem = filter_problem(f)
-            if problem is not None:
-                raise ValueError(problem)
+        _check_filters(value)
         return value
 
     @field_validator("opcua_endpoint")

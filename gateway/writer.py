@@ -28,6 +28,8 @@ from gateway.stats import Stats
 
 logger = logging.getLogger(__name__)
 METRICS_SOURCE = "_gateway"  # source name of the gateway's own metrics lines
+_METRICS_CODE = SOURCE_CODES[METRICS_SOURCE]
+_DATA_CODES = tuple(code for code in SOURCE_NAMES if code != _METRICS_CODE)
 _TIMESTAMP = re.compile(rb" (\d+)$", re.MULTILINE)
 
 
@@ -162,14 +164,13 @@ class Writer(threading.Thread):
         self.stats.add(source, "dead_lettered")
 
     def _account(self, body: bytes, sources: str) -> None:
-        metrics_code = SOURCE_CODES[METRICS_SOURCE]
-        for code in SOURCE_NAMES.keys() - {metrics_code}:
+        for code in _DATA_CODES:
             n = sources.count(code)
             if n:
                 self.stats.add(SOURCE_NAMES[code], "records_out", n)
         if self._rejected:
             for i in self._rejected:
-                if sources[i] != metrics_code:
+                if sources[i] != _METRICS_CODE:
                     self.stats.add(SOURCE_NAMES[sources[i]], "records_out", -1)
         self.stats.add_lags(_lags_ms(body, sources))
         self.stats.buffered = len(self.buffer)
@@ -189,5 +190,5 @@ def _lags_ms(body: bytes, sources: str) -> np.ndarray:
     if stamps_ns.size != len(sources):  # every line ends in its timestamp: not expected
         logger.warning("lag not measured: %d timestamps in %d lines", stamps_ns.size, len(sources))
         return np.empty(0)
-    data = np.frombuffer(sources.encode("ascii"), np.uint8) != ord(SOURCE_CODES[METRICS_SOURCE])
+    data = np.frombuffer(sources.encode("ascii"), np.uint8) != ord(_METRICS_CODE)
     return time.time() * 1000.0 - (stamps_ns[data] // 1_000_000)

@@ -60,9 +60,7 @@ class MaterialStock:
         """
         if self.container.take_now(amount):
             return None
-        event = self.container.get(amount)
-        if event.triggered:
-            return None
+        event = self.container.get(amount)  # waits: another draw is first, or the level is short
         if len(self.container.get_queue) == 1:
             self.emit(StockLevel(self.env.now, self.material, self.container.level, "shortage"))
         self._check_reorder()
