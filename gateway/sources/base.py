@@ -1,11 +1,17 @@
-"""What every source shares: a blocking, stoppable hand-off into the intake queue."""
+"""What every source shares: a stoppable hand-off into the intake, a bounded wait to subscribe."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 
 from gateway.normalize import RawMessage
+
+logger = logging.getLogger(__name__)
+
+#: How long ``start()`` waits for the broker to confirm the subscriptions.
+SUBSCRIBE_WAIT_S = 10.0
 
 
 def put(intake: queue.Queue[RawMessage], raw: RawMessage, stopping: threading.Event) -> bool:
@@ -17,3 +23,14 @@ def put(intake: queue.Queue[RawMessage], raw: RawMessage, stopping: threading.Ev
             continue
         return True
     return False
+
+
+def wait_subscribed(subscribed: threading.Event, endpoint: str) -> None:
+    """Wait up to ``SUBSCRIBE_WAIT_S`` for the subscriptions; warn (and go on) if they lag."""
+    if not subscribed.wait(SUBSCRIBE_WAIT_S):
+        logger.warning(
+            "MQTT %s has not confirmed the subscriptions within %.0f s; messages published "
+            "before it does are not queued for this session",
+            endpoint,
+            SUBSCRIBE_WAIT_S,
+        )

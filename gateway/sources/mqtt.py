@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 from gateway.errors import SourceError
 from gateway.normalize import RawMessage
 from gateway.settings import GatewaySettings
-from gateway.sources.base import put
+from gateway.sources.base import put, wait_subscribed
 from plant_sim import payloads
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class MqttSource:
         self.intake = intake
         self._stopping = threading.Event()
         self.connected = threading.Event()
+        self.subscribed = threading.Event()
         self.ignored = 0
         parts = urlsplit(settings.mqtt_url or "")
         self.host = parts.hostname or "localhost"
@@ -64,10 +65,14 @@ class MqttSource:
         self.client.reconnect_delay_set(1, 30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
 
     def start(self, require: bool) -> None:
-        """Connect and start paho's network thread; raises ``SourceError`` if ``require``."""
+        """Connect, start paho's network thread and wait for the subscriptions to be confirmed.
+
+        Raises ``SourceError`` if ``require`` and the broker cannot be reached.
+        """
         try:
             self.client.connect(self.host, self.port, keepalive=self.settings.mqtt_keepalive_s)
         except OSError as exc:
@@ -76,7 +81,10 @@ class MqttSource:
                 raise SourceError(message) from exc
             logger.warning("%s; retrying in the background", message)
             self.client.connect_async(self.host, self.port, self.settings.mqtt_keepalive_s)
+            self.client.loop_start()
+            return
         self.client.loop_start()
+        wait_subscribed(self.subscribed, self.endpoint)
 
     def pause(self) -> None:
         """Nothing to do: paho cannot pause reading (un-acked messages are redelivered)."""
@@ -96,14 +104,25 @@ class MqttSource:
         logger.info(
             "MQTT connected to %s (session present: %s)", self.endpoint, flags.session_present
         )
-        if not flags.session_present:
+        if flags.session_present:
+            self.subscribed.set()  # the broker kept the subscriptions of the session
+        else:
             client.subscribe([(topic, 1) for topic in self.settings.mqtt_topics])
         self.connected.set()
+
+    def _on_subscribe(
+        self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[Any], _p: Any = None
+    ) -> None:
+        if any(reason.is_failure for reason in reasons):
+            logger.error("MQTT broker refused a subscription of %s", self.settings.mqtt_topics)
+            return
+        self.subscribed.set()
 
     def _on_disconnect(
         self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any = None
     ) -> None:
         self.connected.clear()
+        self.subscribed.clear()
         if not self._stopping.is_set():
             logger.warning("MQTT disconnected from %s (%s); reconnecting", self.endpoint, reason)
 

@@ -25,6 +25,7 @@ from gateway.errors import SourceError
 from gateway.normalize import RawMessage
 from gateway.settings import GatewaySettings
 from gateway.sources import mqtt_wire as wire
+from gateway.sources.base import wait_subscribed
 from gateway.sources.mqtt import RECORD_LEVELS
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class FastMqttSource:
             else (unquote(parts.password) if parts.password else None)
         )
         self.connected = threading.Event()
+        self.subscribed = threading.Event()
         self.paused = threading.Event()
         self.ignored = 0
         self._stopping = threading.Event()
@@ -61,7 +63,10 @@ class FastMqttSource:
         self._thread: threading.Thread | None = None
 
     def start(self, require: bool) -> None:
-        """Connect once (raising ``SourceError`` if ``require`` and it fails), then run."""
+        """Connect once (raising ``SourceError`` if ``require`` and it fails), then run.
+
+        Once connected, waits for the broker to confirm the subscriptions.
+        """
         try:
             self._connect()
         except (OSError, wire.ProtocolError) as exc:
@@ -71,6 +76,8 @@ class FastMqttSource:
             logger.warning("%s; retrying in the background", message)
         self._thread = threading.Thread(target=self._run, name="gateway-mqtt", daemon=True)
         self._thread.start()
+        if self.connected.is_set():
+            wait_subscribed(self.subscribed, self.endpoint)
 
     def pause(self) -> None:
         """Stop taking messages but keep sending acknowledgements (before a graceful stop)."""
@@ -109,7 +116,9 @@ class FastMqttSource:
                     f"broker refused: {wire.CONNACK_ERRORS.get(ack.body[1], ack.body[1])}"
                 )
             session_present = bool(ack.body[0] & 1)
-            if not session_present:
+            if session_present:
+                self.subscribed.set()  # the broker kept the subscriptions of the session
+            else:
                 sock.sendall(wire.subscribe(1, [(t, 1) for t in s.mqtt_topics]))
         except BaseException:
             sock.close()
@@ -148,6 +157,7 @@ class FastMqttSource:
     def _close(self, graceful: bool = False) -> None:
         sock, self._sock = self._sock, None
         self.connected.clear()
+        self.subscribed.clear()
         if sock is None:
             return
         try:
@@ -190,10 +200,13 @@ class FastMqttSource:
         name = self.name
         for pkt in packets:
             if type(pkt) is not wire.Publish:
-                if pkt.type == wire.SUBACK and b"\x80" in pkt.body[2:]:
-                    logger.error(
-                        "MQTT broker refused a subscription of %s", self.settings.mqtt_topics
-                    )
+                if pkt.type == wire.SUBACK:
+                    if b"\x80" in pkt.body[2:]:
+                        logger.error(
+                            "MQTT broker refused a subscription of %s", self.settings.mqtt_topics
+                        )
+                    else:
+                        self.subscribed.set()
                 continue
             # the PUBACK is queued (by the ingest stage, after its commit) as (generation, id)
             ack = partial(ack_later, (generation, pkt.packet_id)) if pkt.qos else None

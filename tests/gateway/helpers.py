@@ -140,8 +140,11 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str, step_s: f
 
 
 def wait_stored(influx: InfluxServer, db: str, n: int, timeout_s: float = 60.0) -> None:
-    """Wait until ``n`` record points are stored."""
-    wait_until(lambda: count_stored(influx, db) >= n, timeout_s, f"{n} stored records")
+    """Wait until ``n`` record points are stored; the failure says how many were."""
+    try:
+        wait_until(lambda: count_stored(influx, db) >= n, timeout_s, f"{n} stored records")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc} ({count_stored(influx, db)} stored)") from None
 
 
 def _value(v: Any) -> Any:

@@ -23,6 +23,7 @@ def test_batch_log_over_mqtt_exactly_once(
         h.settings(tmp_path, influxd, influx_db, mqtt_url=broker.url, mqtt_client=client)
     )
     try:
+        assert gw.sources[0].subscribed.is_set(), "start() returns once the broker subscribed"
         pub = h.connect_publisher(broker.port)
         h.publish(pub, records, run_id, start)
         h.wait_stored(influxd, influx_db, len(records))
@@ -35,3 +36,19 @@ def test_batch_log_over_mqtt_exactly_once(
         gw.stop()
     res = influxd.query('SELECT * FROM "gateway_stats" WHERE "source" = \'mqtt\'', influx_db)
     assert res["results"][0]["series"][0]["values"], "the gateway's own metrics are stored"
+
+
+@pytest.mark.parametrize("client", ["fast", "paho"])
+def test_start_waits_for_the_subscription_new_or_kept_by_the_session(
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, broker: Mosquitto, client: str
+) -> None:
+    """A new session subscribes before start() returns; a kept one counts as subscribed."""
+    cfg = h.settings(tmp_path, influxd, influx_db, mqtt_url=broker.url, mqtt_client=client)
+    for session in ("new", "kept"):
+        gw = h.start_gateway(cfg)
+        try:
+            source = gw.sources[0]
+            assert source.connected.is_set() and source.subscribed.is_set(), session
+        finally:
+            gw.stop()
+        assert not source.subscribed.is_set(), "a closed connection is no longer subscribed"
