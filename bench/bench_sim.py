@@ -107,14 +107,14 @@ def _arrivals(
     """Orders by the scenario's demand; each one's parts go to the shortest queue for it."""
     spec = scenario.demand
     assert spec is not None and spec.interarrival and spec.quantity
-    rng = random.Random(f"{seed}:demand")
-    interarrival = make_sampler(spec.interarrival, rng)
-    quantity = make_sampler(spec.quantity, rng)
+    interarrival = make_sampler(spec.interarrival, random.Random(f"{seed}:demand:interarrival"))
+    quantity = make_sampler(spec.quantity, random.Random(f"{seed}:demand:quantity"))
+    mix = random.Random(f"{seed}:demand:mix")
     products = sorted(spec.mix)
     weights = [spec.mix[p] for p in products]
     while True:
         yield env.timeout(interarrival())
-        product = rng.choices(products, weights)[0]
+        product = mix.choices(products, weights)[0]
         queue = min(queues[product], key=lambda store: len(store.items))
         for _ in range(max(1, round(quantity()))):
             queue.put(product)
