@@ -100,9 +100,12 @@ def _run_partition(
     tune_for_streaming()
     gateway = Gateway(settings)
 
+    def count() -> None:
+        counts[index] = gateway.stats.snapshot().get("mqtt", {}).get("records_out", 0)
+
     def publish_counts() -> None:
         while True:
-            counts[index] = gateway.stats.snapshot().get("mqtt", {}).get("records_out", 0)
+            count()
             time.sleep(_COUNT_PERIOD_S)
 
     threading.Thread(target=publish_counts, name="partition-counts", daemon=True).start()
@@ -114,7 +117,7 @@ def _run_partition(
     except GatewayError as exc:
         logger.error("partition p%d: %s", index, exc)
         sys.exit(1)
-    counts[index] = gateway.stats.snapshot().get("mqtt", {}).get("records_out", 0)
+    count()
 
 
 class PartitionedGateway:

@@ -73,6 +73,7 @@ class MqttSource:
 
         Raises ``SourceError`` if ``require`` and the broker cannot be reached.
         """
+        reached = True
         try:
             self.client.connect(self.host, self.port, keepalive=self.settings.mqtt_keepalive_s)
         except OSError as exc:
@@ -81,10 +82,10 @@ class MqttSource:
                 raise SourceError(message) from exc
             logger.warning("%s; retrying in the background", message)
             self.client.connect_async(self.host, self.port, self.settings.mqtt_keepalive_s)
-            self.client.loop_start()
-            return
+            reached = False
         self.client.loop_start()
-        wait_subscribed(self.subscribed, self.endpoint)
+        if reached:
+            wait_subscribed(self.subscribed, self.endpoint)
 
     def pause(self) -> None:
         """Nothing to do: paho cannot pause reading (un-acked messages are redelivered)."""

@@ -201,12 +201,7 @@ class FastMqttSource:
         for pkt in packets:
             if type(pkt) is not wire.Publish:
                 if pkt.type == wire.SUBACK:
-                    if b"\x80" in pkt.body[2:]:
-                        logger.error(
-                            "MQTT broker refused a subscription of %s", self.settings.mqtt_topics
-                        )
-                    else:
-                        self.subscribed.set()
+                    self._subscription_answered(pkt)
                 continue
             # the PUBACK is queued (by the ingest stage, after its commit) as (generation, id)
             ack = partial(ack_later, (generation, pkt.packet_id)) if pkt.qos else None
@@ -219,6 +214,12 @@ class FastMqttSource:
             batch.append(RawMessage(name, pkt.payload, topic, pkt.dup or pkt.retain, now_ns, ack))
         if batch:
             self._put(batch)  # one hand-off per socket read (the intake counts messages)
+
+    def _subscription_answered(self, suback: wire.Packet) -> None:
+        if b"\x80" in suback.body[2:]:
+            logger.error("MQTT broker refused a subscription of %s", self.settings.mqtt_topics)
+        else:
+            self.subscribed.set()
 
     def _put(self, raw: list[RawMessage]) -> None:
         while not self._stopping.is_set():
