@@ -53,7 +53,8 @@ from plant_sim.records import (  # noqa: E402
     StateChange,
 )
 from plant_sim.states import StationState  # noqa: E402
-from plant_sim.telemetry_schema import SCHEMAS, to_line  # noqa: E402
+from plant_sim.telemetry_schema import to_line  # noqa: E402
+from tests.gateway.helpers import count_stored  # noqa: E402
 from tests.gateway.v2_proxy import V2Proxy  # noqa: E402
 from tests.servers.influxdb import InfluxServer  # noqa: E402
 from tests.servers.mosquitto import Mosquitto, mosquitto_binary  # noqa: E402
@@ -326,16 +327,6 @@ def forget_session(broker: Mosquitto, client_id: str) -> None:
     client.loop_stop()
 
 
-def count_points(influx: InfluxServer, db: str) -> int:
-    """Count stored record points."""
-    total = 0
-    for schema in SCHEMAS.values():
-        res = influx.query(f'SELECT count("t") FROM "{schema.measurement}"', db)
-        for series in res["results"][0].get("series", []) or []:
-            total += int(series["values"][0][1])
-    return total
-
-
 def wait_for(consumer: Any, n: int, timeout_s: float) -> float:
     """Wait until ``consumer`` stored ``n`` records; return the time it took."""
     t0 = time.perf_counter()
@@ -366,7 +357,7 @@ def drain(make: Any, influx: InfluxServer, broker: Mosquitto, n: int) -> dict[st
     consumer.stop()
     for client_id in consumer.client_ids:
         forget_session(broker, client_id)
-    stored = count_points(influx, db)
+    stored = count_stored(influx, db)
     timed = total - early
     return {
         "records": total,
@@ -420,7 +411,7 @@ def live(
     consumer.stop()
     for client_id in consumer.client_ids:
         forget_session(broker, client_id)
-    stored = count_points(influx, db)
+    stored = count_stored(influx, db)
     lag = consumer.lag
     return {
         "offered_per_s": rate,

@@ -8,6 +8,7 @@ import pytest
 
 from gateway.buffer import DiskBuffer
 from gateway.deadletter import DeadLetters, read_dead_letters
+from gateway.sinks.base import Sink
 from gateway.sinks.influx_v1 import InfluxV1Sink
 from gateway.sinks.influx_v2 import InfluxV2Sink
 from gateway.stats import Stats
@@ -54,6 +55,21 @@ def test_v2_write_path_auto_detected(
     assert req["headers"]["Authorization"] == "Token writer:secret"
 
 
+def _write_one_batch(tmp_path: Path, sink: Sink, lines: list[str]) -> tuple[DiskBuffer, Stats]:
+    """Buffer ``lines`` as one MQTT chunk and have a writer write it once through ``sink``."""
+    buffer = DiskBuffer(tmp_path / "b.sqlite", 100)
+    dead = DeadLetters(tmp_path / "dead.jsonl", 10**6)
+    stats = Stats()
+    buffer.append((0, "m" * len(lines), lines))
+    writer = Writer(buffer, sink, stats, dead, 100, 0.1, (0.1, 1.0), lambda: None)
+    try:
+        assert writer._write(buffer.peek(100))
+    finally:
+        sink.close()
+        dead.close()
+    return buffer, stats
+
+
 @pytest.mark.parametrize("api", ["v1", "v2"])
 def test_lines_influx_refuses_are_set_aside_and_the_rest_written(
     tmp_path: Path, influxd: InfluxServer, influx_db: str, api: str
@@ -64,19 +80,12 @@ def test_lines_influx_refuses_are_set_aside_and_the_rest_written(
         if api == "v2"
         else InfluxV1Sink(influxd.url, influx_db)
     )
-    buffer = DiskBuffer(tmp_path / "b.sqlite", 100)
-    dead = DeadLetters(tmp_path / "dead.jsonl", 10**6)
-    stats = Stats()
     lines = [f"m v={i}i {i}000000" for i in range(1, 10)]
     lines[4] = "m v=1.5 5000000"  # a float where the field is an integer: HTTP 400
-    buffer.append((0, "m" * len(lines), lines))
-    writer = Writer(buffer, sink, stats, dead, 100, 0.1, (0.1, 1.0), lambda: None)
     try:
-        assert writer._write(buffer.peek(100))
+        buffer, stats = _write_one_batch(tmp_path, sink, lines)
     finally:
-        sink.close()
         proxy.close()
-        dead.close()
     res = influxd.query('SELECT count("v") FROM "m"', influx_db)
     assert res["results"][0]["series"][0]["values"][0][1] == 8
     letters = read_dead_letters(tmp_path / "dead.jsonl")
@@ -93,21 +102,14 @@ def test_v2_422_and_413_split_the_batch_and_set_aside_only_the_refused_lines(
     # 100 bytes are too large (413); one line is too large on its own
     proxy = V2Proxy(influxd.url, max_body_bytes=100, retention_start_ns=5_000_000)
     sink = InfluxV2Sink(proxy.url, "t", "o", influx_db)
-    buffer = DiskBuffer(tmp_path / "b.sqlite", 100)
-    dead = DeadLetters(tmp_path / "dead.jsonl", 10**6)
-    stats = Stats()
     lines = [f"m v={i}i {(i + 5) * 1_000_000}" for i in range(12)]
     lines[2] = "m v=2i 1000000"  # outside retention: 422
     lines[7] = "m v=7i 2000000"  # outside retention: 422
     lines[9] = f'm s="{"x" * 200}" 13000000'  # alone over the body limit: 413
-    buffer.append((0, "m" * len(lines), lines))
-    writer = Writer(buffer, sink, stats, dead, 100, 0.1, (0.1, 1.0), lambda: None)
     try:
-        assert writer._write(buffer.peek(100))
+        buffer, stats = _write_one_batch(tmp_path, sink, lines)
     finally:
-        sink.close()
         proxy.close()
-        dead.close()
     assert proxy.refused.get(413) and proxy.refused.get(422)
     res = influxd.query('SELECT "v" FROM "m"', influx_db)
     stored = sorted(int(v[1]) for v in res["results"][0]["series"][0]["values"])
