@@ -121,11 +121,12 @@ class Gateway:
                 time.sleep(0.02)
             self.ingest.stop()
             self.ingest.join(timeout=10)
+        if self._metrics_thread is not None:
+            self._metrics_thread.join(timeout=5)
+            self.report_metrics(log=False)  # the final counters, drained with the data
         if self.writer is not None:
             self.writer.stop(drain_s)
             self.writer.join(timeout=drain_s + 15)
-        if self._metrics_thread is not None:
-            self._metrics_thread.join(timeout=5)
         logger.info("gateway stopped: %s", self.stats.summary())
         if self.sink is not None:
             self.sink.close()
@@ -205,12 +206,13 @@ class Gateway:
         while not self._stopped.wait(interval):
             self.report_metrics()
 
-    def report_metrics(self) -> None:
-        """Log a summary and buffer ``gateway_stats`` points (store-and-forwarded like data)."""
+    def report_metrics(self, log: bool = True) -> None:
+        """Buffer ``gateway_stats`` points (store-and-forwarded like data); log a summary."""
         now_ms = int(time.time() * 1000)
         lines = self.stats.lines(self.settings.gateway_name, now_ms)
         self.buffer.append((now_ms, SOURCE_CODES[METRICS_SOURCE] * len(lines), lines))
         self.stats.buffered = len(self.buffer)
-        logger.info("gateway: %s", self.stats.summary())
+        if log:
+            logger.info("gateway: %s", self.stats.summary())
         if self.writer is not None:
             self.writer.wake.set()

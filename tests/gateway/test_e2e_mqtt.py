@@ -52,3 +52,27 @@ def test_start_waits_for_the_subscription_new_or_kept_by_the_session(
         finally:
             gw.stop()
         assert not source.subscribed.is_set(), "a closed connection is no longer subscribed"
+
+
+def test_stop_stores_the_final_counters(
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, broker: Mosquitto
+) -> None:
+    """The counters at stop are stored, even for a run shorter than one metrics period."""
+    records = h.run_log(2 * 3600)
+    run_id, start = h.envelope(records)
+    cfg = h.settings(tmp_path, influxd, influx_db, mqtt_url=broker.url, metrics_interval_s=600)
+    gw = h.start_gateway(cfg)
+    try:
+        pub = h.connect_publisher(broker.port)
+        h.publish(pub, records, run_id, start)
+        h.wait_stored(influxd, influx_db, len(records))
+        pub.disconnect()
+    finally:
+        gw.stop()
+    res = influxd.query(
+        'SELECT "records_in", "records_out" FROM "gateway_stats" WHERE "source" = \'mqtt\'',
+        influx_db,
+    )
+    series = res["results"][0].get("series")
+    assert series, "the final counters are stored at stop"
+    assert [row[1:] for row in series[0]["values"]] == [[len(records), len(records)]]
