@@ -207,10 +207,19 @@ class Gateway:
             self.report_metrics()
 
     def report_metrics(self, log: bool = True) -> None:
-        """Buffer ``gateway_stats`` points (store-and-forwarded like data); log a summary."""
+        """Buffer ``gateway_stats`` points (store-and-forwarded like data); log a summary.
+
+        Data first: the points are left out (and the log says so) unless one ingest batch of
+        room (at most half the buffer) is left after them, so they never displace records nor
+        take the space ingest waits for.
+        """
+        s = self.settings
         now_ms = int(time.time() * 1000)
-        lines = self.stats.lines(self.settings.gateway_name, now_ms)
-        self.buffer.append((now_ms, SOURCE_CODES[METRICS_SOURCE] * len(lines), lines))
+        lines = self.stats.lines(s.gateway_name, now_ms)
+        chunk = (now_ms, SOURCE_CODES[METRICS_SOURCE] * len(lines), lines)
+        room = min(s.batch_size, s.buffer_max_records // 2)
+        if not self.buffer.append_if_room(chunk, keep_free=room):
+            logger.warning("buffer full: these gateway_stats points are not stored (data first)")
         self.stats.buffered = len(self.buffer)
         if log:
             logger.info("gateway: %s", self.stats.summary())

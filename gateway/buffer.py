@@ -80,31 +80,49 @@ class DiskBuffer:
         When the lines do not fit, the oldest lines are deleted first; returns how many were
         dropped (the caller implements the *block* policy by waiting for ``free()``).
         """
-        n = len(chunk[2]) if chunk else 0
         with self._lock:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                dropped = self._drop_oldest(cur, self._count + n - self.max_records)
-                if chunk:
-                    received_ms, sources, lines = chunk
-                    cur.execute(
-                        "INSERT INTO chunks (n, received_ms, sources, body) VALUES (?, ?, ?, ?)",
-                        (n, received_ms, sources, "\n".join(lines).encode()),
-                    )
-                if seq_state:
-                    cur.executemany(
-                        "INSERT OR REPLACE INTO seq_state (series, state) VALUES (?, ?)",
-                        seq_state.items(),
-                    )
-                cur.executemany("DELETE FROM seq_state WHERE series = ?", ((s,) for s in forget))
-                cur.executemany("INSERT OR IGNORE INTO runs (run_id, payload) VALUES (?, ?)", runs)
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            self._count += n - dropped
-            return dropped
+            return self._append(chunk, seq_state, forget, runs)
+
+    def append_if_room(self, chunk: tuple[int, str, list[str]], keep_free: int = 0) -> bool:
+        """Store ``chunk`` only if it fits with ``keep_free`` lines still free (nothing is
+        dropped); return whether it did."""
+        with self._lock:
+            if self._count + len(chunk[2]) + keep_free > self.max_records:
+                return False
+            self._append(chunk, None, (), ())
+            return True
+
+    def _append(
+        self,
+        chunk: tuple[int, str, list[str]] | None,
+        seq_state: dict[str, bytes] | None,
+        forget: Iterable[str],
+        runs: Iterable[tuple[str, bytes]],
+    ) -> int:
+        n = len(chunk[2]) if chunk else 0
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            dropped = self._drop_oldest(cur, self._count + n - self.max_records)
+            if chunk:
+                received_ms, sources, lines = chunk
+                cur.execute(
+                    "INSERT INTO chunks (n, received_ms, sources, body) VALUES (?, ?, ?, ?)",
+                    (n, received_ms, sources, "\n".join(lines).encode()),
+                )
+            if seq_state:
+                cur.executemany(
+                    "INSERT OR REPLACE INTO seq_state (series, state) VALUES (?, ?)",
+                    seq_state.items(),
+                )
+            cur.executemany("DELETE FROM seq_state WHERE series = ?", ((s,) for s in forget))
+            cur.executemany("INSERT OR IGNORE INTO runs (run_id, payload) VALUES (?, ?)", runs)
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        self._count += n - dropped
+        return dropped
 
     def _drop_oldest(self, cur: sqlite3.Cursor, excess: int) -> int:
         dropped = 0

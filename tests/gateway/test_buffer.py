@@ -40,3 +40,15 @@ def test_full_buffer_drops_the_oldest_lines(tmp_path: Path) -> None:
     got = lines_of(buf)
     assert got[0] == b"m v=3i 3" and len(got) == 10
     assert buf.peek(100)[0].sources == "m"
+
+
+def test_append_if_room_never_drops(tmp_path: Path) -> None:
+    buf = DiskBuffer(tmp_path / "b.sqlite", 10)
+    buf.append(chunk(8))
+    assert not buf.append_if_room(chunk(3, 100))  # would push out two lines: refused
+    assert len(buf) == 8 and lines_of(buf)[0] == b"m v=0i 0"
+    assert buf.append_if_room(chunk(2, 100))  # fits exactly
+    assert len(buf) == 10 and lines_of(buf)[-1] == b"m v=101i 101"
+    roomy = DiskBuffer(tmp_path / "c.sqlite", 10)
+    assert not roomy.append_if_room(chunk(3), keep_free=8) and len(roomy) == 0
+    assert roomy.append_if_room(chunk(2), keep_free=8) and len(roomy) == 2
