@@ -139,14 +139,23 @@ class AnalyticsService:
             self.health_file.touch()
 
     def run_forever(self, interval_s: float, stop: threading.Event | None = None) -> None:
-        """Run a cycle every ``interval_s`` seconds until ``stop`` is set; log failures."""
+        """Run a cycle every ``interval_s`` seconds until ``stop`` is set; log failures.
+
+        InfluxDB 1.x makes the fields of a point visible one by one (influxdb#8546), so a row
+        read while it is written can lack a field: an unreadable row is a warning the first
+        time and an error when the next cycle finds it unreadable again.
+        """
         stop = stop or threading.Event()
+        unreadable = None  # the last cycle's unreadable row, if any
         while not stop.is_set():
             started = time.monotonic()
             try:
                 self.cycle()
+                unreadable = None
             except InfluxError as exc:
                 logger.warning("cycle failed, retrying in %.0f s: %s", interval_s, exc)
             except ValueError as exc:  # an unreadable stored row (SchemaError names the field)
-                logger.error("cycle skipped, retrying in %.0f s: %s", interval_s, exc)
+                level = logging.ERROR if str(exc) == unreadable else logging.WARNING
+                unreadable = str(exc)
+                logger.log(level, "cycle skipped, retrying in %.0f s: %s", interval_s, exc)
             stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
