@@ -70,9 +70,7 @@ class _Periods:
     ends: np.ndarray
 
 
-def _momentary(
-    periods: list[_Periods], t0: float, t1: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _momentary(periods: list[_Periods], t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
     """Return per-station (sole, shifting) seconds of momentary bottleneck time."""
     n = len(periods)
     sole, shifting = np.zeros(n), np.zeros(n)
@@ -86,7 +84,7 @@ def _momentary(
     who = np.empty(len(seg), np.int64)
     pid = np.empty(len(seg), np.int64)
     for lo in range(0, len(seg), _CHUNK):
-        who[lo:lo + _CHUNK], pid[lo:lo + _CHUNK] = _longest(periods, seg[lo:lo + _CHUNK])
+        who[lo : lo + _CHUNK], pid[lo : lo + _CHUNK] = _longest(periods, seg[lo : lo + _CHUNK])
     change = np.concatenate([[True], (who[1:] != who[:-1]) | (pid[1:] != pid[:-1])])
     first = np.flatnonzero(change)
     r_start = seg[first]
@@ -168,21 +166,24 @@ def detect_bottlenecks(
     working_line = union_length(
         np.concatenate([r[0] for r in work_runs] or [np.empty(0)]),
         np.concatenate([r[1] for r in work_runs] or [np.empty(0)]),
-        t0, t1,
+        t0,
+        t1,
     )
     sole, shifting = _momentary(periods, t0, t1)
     rows = []
     for j, (st, p) in enumerate(zip(stations, periods, strict=True)):
         mean, active, working, blocked, starved = _station_figures(st, p, end_s, t0, t1)
-        rows.append(StationBottleneck(
-            station=st.station,
-            avg_active_period_s=mean,
-            active_ratio=ratio(active, working),
-            blocked_ratio=ratio(blocked, working),
-            starved_ratio=ratio(starved, working),
-            sole_bottleneck_ratio=ratio(float(sole[j]), working_line),
-            shifting_bottleneck_ratio=ratio(float(shifting[j]), working_line),
-        ))
+        rows.append(
+            StationBottleneck(
+                station=st.station,
+                avg_active_period_s=mean,
+                active_ratio=ratio(active, working),
+                blocked_ratio=ratio(blocked, working),
+                starved_ratio=ratio(starved, working),
+                sole_bottleneck_ratio=ratio(float(sole[j]), working_line),
+                shifting_bottleneck_ratio=ratio(float(shifting[j]), working_line),
+            )
+        )
     return BottleneckResult(
         line=line,
         stations=rows,

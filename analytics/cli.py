@@ -27,20 +27,66 @@ from plant_sim.durations import parse_duration
 FORMATS = ("table", "json", "csv")
 UNDEFINED = "—"
 
-_MAIN = ("availability", "effectiveness", "quality_ratio", "oee", "nee", "technical_eff",
-         "setup_rate", "allocation_eff", "utilization_eff")
-_OUTPUT = ("throughput_uph", "scrap_ratio", "rework_ratio", "fpy", "failures", "mtbf_h",
-           "mttr_h", "minor_stops", "energy_kwh", "epu_kwh", "epgu_kwh", "idle_energy_kwh")
-_ELEMENTS = (("PBT", "pbt_s"), ("APT", "apt_s"), ("AUST", "aust_s"), ("ADET", "adet_s"),
-             ("ADOT", "adot_s"), ("PDOT", "pdot_s"), ("off shift", "outside_s"),
-             ("starved", "starved_s"), ("material", "material_starved_s"),
-             ("blocked", "blocked_s"))
-_SHORT = {"availability": "A", "effectiveness": "E", "quality_ratio": "QR", "oee": "OEE",
-          "nee": "NEE", "technical_eff": "TE", "setup_rate": "Setup", "allocation_eff": "Alloc",
-          "utilization_eff": "Util", "throughput_uph": "u/h", "scrap_ratio": "Scrap",
-          "rework_ratio": "Rework", "fpy": "FPY", "failures": "FE", "mtbf_h": "MTBF h",
-          "mttr_h": "MTTR h", "minor_stops": "Minor", "energy_kwh": "kWh",
-          "epu_kwh": "kWh/u", "epgu_kwh": "kWh/good", "idle_energy_kwh": "idle kWh"}
+_MAIN = (
+    "availability",
+    "effectiveness",
+    "quality_ratio",
+    "oee",
+    "nee",
+    "technical_eff",
+    "setup_rate",
+    "allocation_eff",
+    "utilization_eff",
+)
+_OUTPUT = (
+    "throughput_uph",
+    "scrap_ratio",
+    "rework_ratio",
+    "fpy",
+    "failures",
+    "mtbf_h",
+    "mttr_h",
+    "minor_stops",
+    "energy_kwh",
+    "epu_kwh",
+    "epgu_kwh",
+    "idle_energy_kwh",
+)
+_ELEMENTS = (
+    ("PBT", "pbt_s"),
+    ("APT", "apt_s"),
+    ("AUST", "aust_s"),
+    ("ADET", "adet_s"),
+    ("ADOT", "adot_s"),
+    ("PDOT", "pdot_s"),
+    ("off shift", "outside_s"),
+    ("starved", "starved_s"),
+    ("material", "material_starved_s"),
+    ("blocked", "blocked_s"),
+)
+_SHORT = {
+    "availability": "A",
+    "effectiveness": "E",
+    "quality_ratio": "QR",
+    "oee": "OEE",
+    "nee": "NEE",
+    "technical_eff": "TE",
+    "setup_rate": "Setup",
+    "allocation_eff": "Alloc",
+    "utilization_eff": "Util",
+    "throughput_uph": "u/h",
+    "scrap_ratio": "Scrap",
+    "rework_ratio": "Rework",
+    "fpy": "FPY",
+    "failures": "FE",
+    "mtbf_h": "MTBF h",
+    "mttr_h": "MTTR h",
+    "minor_stops": "Minor",
+    "energy_kwh": "kWh",
+    "epu_kwh": "kWh/u",
+    "epgu_kwh": "kWh/good",
+    "idle_energy_kwh": "idle kWh",
+}
 
 
 def fmt_value(metric: str, value: object) -> str:
@@ -93,59 +139,101 @@ def _shift_table(report: KpiReport) -> Table:
     table = _table("Shifts (plant)", "shift", ["from h", "to h", *(_SHORT[m] for m in metrics)])
     for sh in [*report.shift_totals, *report.shifts]:
         vals = sh.plant.kpis.as_dict()
-        span = ("all", "") if sh.t0_s is None else (f"{sh.t0_s / 3600:.1f}",
-                                                     f"{sh.t1_s / 3600:.1f}")  # type: ignore[operator]
+        span = (
+            ("all", "") if sh.t0_s is None else (f"{sh.t0_s / 3600:.1f}", f"{sh.t1_s / 3600:.1f}")
+        )  # type: ignore[operator]
         table.add_row(sh.shift, *span, *(fmt_value(m, vals[m]) for m in metrics))
     return table
 
 
 def _loss_tables(report: KpiReport) -> list[Table]:
     plant = report.losses[-1]
-    pareto = _table("Downtime by reason, plant (Pareto)", "reason",
-                    ["events", "hours", "share", "cum."])
+    pareto = _table(
+        "Downtime by reason, plant (Pareto)", "reason", ["events", "hours", "share", "cum."]
+    )
     for r in plant.pareto[:12]:
-        pareto.add_row(r.key, str(r.events), f"{r.time_s / 3600:.2f}",
-                       f"{100 * r.share:.1f}%", f"{100 * r.cum_share:.1f}%")
-    stops = _table("Minor stops against breakdowns", "scope",
-                   ["breakdowns", "h", "mean min", "minor stops", "h", "mean min"])
+        pareto.add_row(
+            r.key,
+            str(r.events),
+            f"{r.time_s / 3600:.2f}",
+            f"{100 * r.share:.1f}%",
+            f"{100 * r.cum_share:.1f}%",
+        )
+    stops = _table(
+        "Minor stops against breakdowns",
+        "scope",
+        ["breakdowns", "h", "mean min", "minor stops", "h", "mean min"],
+    )
     for loss in report.losses:
         s = loss.stops
-        stops.add_row(loss.scope, str(s.breakdowns), f"{s.breakdown_s / 3600:.2f}",
-                      fmt_value("mean_s", s.mean_breakdown_s).replace(" min", ""),
-                      str(s.minor_stops), f"{s.minor_stop_s / 3600:.2f}",
-                      fmt_value("mean_s", s.mean_minor_stop_s).replace(" min", ""))
-    views = _table("Losses, plant: ISO 22400 beside the six big losses", "loss",
-                   ["category", "hours", "of PBT"])
+        stops.add_row(
+            loss.scope,
+            str(s.breakdowns),
+            f"{s.breakdown_s / 3600:.2f}",
+            fmt_value("mean_s", s.mean_breakdown_s).replace(" min", ""),
+            str(s.minor_stops),
+            f"{s.minor_stop_s / 3600:.2f}",
+            fmt_value("mean_s", s.mean_minor_stop_s).replace(" min", ""),
+        )
+    views = _table(
+        "Losses, plant: ISO 22400 beside the six big losses",
+        "loss",
+        ["category", "hours", "of PBT"],
+    )
     for v in plant.views:
-        views.add_row(f"{v.view}: {v.loss}", v.category,
-                      UNDEFINED if v.time_s is None else f"{v.time_s / 3600:.2f}",
-                      fmt_value("oee", v.share_of_pbt))
+        views.add_row(
+            f"{v.view}: {v.loss}",
+            v.category,
+            UNDEFINED if v.time_s is None else f"{v.time_s / 3600:.2f}",
+            fmt_value("oee", v.share_of_pbt),
+        )
     return [pareto, stops, views]
 
 
 def _bottleneck_tables(report: KpiReport) -> list[Table]:
     tables = []
     for b in report.bottlenecks:
-        title = (f"Bottleneck {b.line} (active period method): average "
-                 f"{b.average_bottleneck or UNDEFINED}, momentary "
-                 f"{b.momentary_bottleneck or UNDEFINED}, shifting "
-                 f"{fmt_value('oee', b.shifting_ratio)} of working time")
-        table = _table(title, "station", ["avg active", "active", "sole", "shifting",
-                                          "blocked", "starved"])
+        title = (
+            f"Bottleneck {b.line} (active period method): average "
+            f"{b.average_bottleneck or UNDEFINED}, momentary "
+            f"{b.momentary_bottleneck or UNDEFINED}, shifting "
+            f"{fmt_value('oee', b.shifting_ratio)} of working time"
+        )
+        table = _table(
+            title, "station", ["avg active", "active", "sole", "shifting", "blocked", "starved"]
+        )
         for s in b.stations:
-            table.add_row(s.station, fmt_value("x_s", s.avg_active_period_s),
-                          *(fmt_value("active_ratio", getattr(s, m)) for m in (
-                              "active_ratio", "sole_bottleneck_ratio",
-                              "shifting_bottleneck_ratio", "blocked_ratio", "starved_ratio")))
+            table.add_row(
+                s.station,
+                fmt_value("x_s", s.avg_active_period_s),
+                *(
+                    fmt_value("active_ratio", getattr(s, m))
+                    for m in (
+                        "active_ratio",
+                        "sole_bottleneck_ratio",
+                        "shifting_bottleneck_ratio",
+                        "blocked_ratio",
+                        "starved_ratio",
+                    )
+                ),
+            )
         tables.append(table)
     return tables
 
 
 def _flow_supply_tables(report: KpiReport) -> list[Table]:
-    metrics = ("wip_avg", "exit_rate_uph", "flow_time_avg_s", "flow_time_p50_s",
-               "flow_time_p95_s", "little_wip", "little_gap_ratio")
-    flow = _table("Flow", "scope", ["WIP", "exits/h", "LT mean", "LT p50", "LT p95",
-                                    "TH×CT", "Little gap"])
+    metrics = (
+        "wip_avg",
+        "exit_rate_uph",
+        "flow_time_avg_s",
+        "flow_time_p50_s",
+        "flow_time_p95_s",
+        "little_wip",
+        "little_gap_ratio",
+    )
+    flow = _table(
+        "Flow", "scope", ["WIP", "exits/h", "LT mean", "LT p50", "LT p95", "TH×CT", "Little gap"]
+    )
     for scope, fv in report.flow.items():
         vals = fv.as_dict()
         flow.add_row(scope, *(fmt_value(m, vals[m]) for m in metrics))
@@ -153,8 +241,9 @@ def _flow_supply_tables(report: KpiReport) -> list[Table]:
     for metric, value in report.supply.as_dict().items():
         if metric in KPI_BY_ID:
             supply.add_row(KPI_BY_ID[metric].name, fmt_value(metric, value))
-    supply.add_row(KPI_BY_ID["material_starved_h"].name,
-                   f"{report.plant.kpis.material_starved_h:.2f} h")
+    supply.add_row(
+        KPI_BY_ID["material_starved_h"].name, f"{report.plant.kpis.material_starved_h:.2f} h"
+    )
     return [flow, supply]
 
 
@@ -162,19 +251,22 @@ def _render_tables(report: KpiReport, console: Console) -> None:
     scopes = [report.plant, *report.lines, *report.stations]
     head = f"KPIs {report.scenario or ''} run {report.run_id or '?'}, window "
     console.print(f"[bold]{head}{report.t0_s / 3600:.2f} h – {report.t1_s / 3600:.2f} h[/]")
-    tables = [_kpi_table("ISO 22400 KPIs", scopes, _MAIN),
-              _kpi_table("Output, maintenance and energy", scopes, _OUTPUT),
-              _elements_table(scopes)]
+    tables = [
+        _kpi_table("ISO 22400 KPIs", scopes, _MAIN),
+        _kpi_table("Output, maintenance and energy", scopes, _OUTPUT),
+        _elements_table(scopes),
+    ]
     if report.shifts:
         tables.append(_shift_table(report))
-    tables += [*_loss_tables(report), *_bottleneck_tables(report),
-               *_flow_supply_tables(report)]
+    tables += [*_loss_tables(report), *_bottleneck_tables(report), *_flow_supply_tables(report)]
     for t in tables:
         console.print()
         console.print(t)
-    console.print(f"\n{UNDEFINED} undefined (denominator 0); ! effectiveness above 100 % "
-                  "(flagged, not clamped). Line: sums of station elements, output counted at "
-                  "the last station.")
+    console.print(
+        f"\n{UNDEFINED} undefined (denominator 0); ! effectiveness above 100 % "
+        "(flagged, not clamped). Line: sums of station elements, output counted at "
+        "the last station."
+    )
 
 
 def _csv_value(v: object) -> object:
@@ -184,8 +276,12 @@ def _csv_value(v: object) -> object:
 def render(report: KpiReport, fmt: str) -> str:
     """Return the report as ``json`` or ``csv`` text, or the ``table`` text (no colour)."""
     if fmt == "json":
-        doc = {"run_id": report.run_id, "scenario": report.scenario,
-               "window": [report.t0_s, report.t1_s], "rows": report.to_rows()}
+        doc = {
+            "run_id": report.run_id,
+            "scenario": report.scenario,
+            "window": [report.t0_s, report.t1_s],
+            "rows": report.to_rows(),
+        }
         return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
     if fmt == "csv":
         buf = io.StringIO()
@@ -235,8 +331,9 @@ def _usage_error(param: str, message: str) -> NoReturn:
 
 def kpi_command(
     eventlog: Path = typer.Argument(..., help="Event log (JSON lines, .gz allowed)."),
-    window: str | None = typer.Option(None, "--window", "-w",
-                                      help="START:END in sim time, e.g. 8h:16h (default: run)."),
+    window: str | None = typer.Option(
+        None, "--window", "-w", help="START:END in sim time, e.g. 8h:16h (default: run)."
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
     shifts: bool = typer.Option(True, "--shifts/--no-shifts", help="Per-shift results."),

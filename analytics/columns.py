@@ -129,8 +129,11 @@ def _structure(
     run_starts: list, states: list[StateChange], parts: list[PartDone]
 ) -> list[tuple[str, list[str]]]:
     """Return ``[(line, [stations in flow order])]`` from RunStart, then order of appearance."""
-    lines = [(str(d["line"]), [str(s) for s in d["stations"]]) for d in run_starts[0].lines] \
-        if run_starts else []
+    lines = (
+        [(str(d["line"]), [str(s) for s in d["stations"]]) for d in run_starts[0].lines]
+        if run_starts
+        else []
+    )
     known = {(ln, st) for ln, sts in lines for st in sts}
     extra: dict[str, list[str]] = {ln: [] for ln, _ in lines}
     for items in (states, parts):
@@ -152,8 +155,7 @@ def _station_keys(
     """
     structure = _structure(run_starts, [], []) if run_starts else []
     for attempt in range(2):
-        keys = {pair: i for i, pair in enumerate(
-            (ln, st) for ln, sts in structure for st in sts)}
+        keys = {pair: i for i, pair in enumerate((ln, st) for ln, sts in structure for st in sts)}
         try:
             return structure, _state_cols(states, keys), _part_cols(parts, keys)
         except KeyError:
@@ -184,8 +186,12 @@ def _to_columns(records: Iterable[Record]) -> PlantColumns:
     pairs = [(ln, st) for ln, sts in structure for st in sts]
     stations = _station_columns(pairs, state_cols, part_cols)
     bad_parts = _non_good_part_ids(parts, part_cols.result)
-    line_cols = _line_columns(structure, by_kind[PartReleased], by_kind[PartLeft],  # type: ignore[arg-type]
-                              bad_parts)
+    line_cols = _line_columns(
+        structure,
+        by_kind[PartReleased],
+        by_kind[PartLeft],  # type: ignore[arg-type]
+        bad_parts,
+    )
     shifts = [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]
     rs = run_starts[0] if run_starts else None
     start_s, end_s = _run_span(rs, by_kind[RunEnd], stations, line_cols, shifts)
@@ -262,7 +268,11 @@ _COMBO_LIMIT = 1 << 14
 
 
 def _coded(
-    items: list, keys: dict[tuple[str, str], int], attr: str, codes: dict, *extra: str,
+    items: list,
+    keys: dict[tuple[str, str], int],
+    attr: str,
+    codes: dict,
+    *extra: str,
     limit: int = 1 << 62,
 ) -> tuple[np.ndarray, list[tuple[int, int, tuple]]]:
     """Return each record's combination id and the combinations (station index, code of
@@ -310,8 +320,9 @@ def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> 
     """
     power = None
     try:
-        ids, table = _coded(states, keys, "state", STATE_CODES, "reason", "power_kw",
-                            limit=_COMBO_LIMIT)
+        ids, table = _coded(
+            states, keys, "state", STATE_CODES, "reason", "power_kw", limit=_COMBO_LIMIT
+        )
         power = _per_record(ids, [c[2][1] for c in table], float)
     except _TooManyCombosError:
         ids, table = _coded(states, keys, "state", STATE_CODES, "reason")
@@ -338,8 +349,9 @@ def _part_cols(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> _Part
     power is, see ``_state_cols``)."""
     pri = None
     try:
-        ids, table = _coded(parts, keys, "result", RESULT_CODES, "planned_cycle_time_s",
-                            limit=_COMBO_LIMIT)
+        ids, table = _coded(
+            parts, keys, "result", RESULT_CODES, "planned_cycle_time_s", limit=_COMBO_LIMIT
+        )
         pri = _per_record(ids, [c[2][0] for c in table], float)
     except _TooManyCombosError:
         ids, table = _coded(parts, keys, "result", RESULT_CODES)
@@ -364,8 +376,19 @@ def _station_columns(
     out = []
     for i, (ln, st) in enumerate(pairs):
         si, pi = s_groups[i], p_groups[i]
-        out.append(StationColumns(ln, st, sc.t[si], sc.code[si], sc.power_kw[si],
-                                  sc.reason[si], pc.t[pi], pc.result[pi], pc.pri_s[pi]))
+        out.append(
+            StationColumns(
+                ln,
+                st,
+                sc.t[si],
+                sc.code[si],
+                sc.power_kw[si],
+                sc.reason[si],
+                pc.t[pi],
+                pc.result[pi],
+                pc.pri_s[pi],
+            )
+        )
     return out
 
 
@@ -383,7 +406,7 @@ def _groups(idx: np.ndarray, t: np.ndarray, n: int) -> list[np.ndarray]:
         if not np.all((g[1:] != g[:-1]) | (ts[1:] >= ts[:-1])):
             order = np.lexsort((t, idx))
     bounds = np.searchsorted(idx[order], np.arange(n + 1))
-    return [order[bounds[i]:bounds[i + 1]] for i in range(n)]
+    return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
 
 
 def _non_good_part_ids(parts: list[PartDone], result: np.ndarray) -> set[str]:
@@ -418,15 +441,17 @@ def _line_columns(
     out = []
     for j, (ln, stations) in enumerate(structure):
         mine = ex_line == j
-        out.append(LineColumns(
-            line=ln,
-            stations=stations,
-            release_t=np.sort(rel_t[rel_line == j]),
-            exit_t=ex_t[mine],
-            exit_finished=finished[mine],
-            exit_flow_s=ex_flow[mine],
-            exit_first_pass=finished[mine] & good[mine],
-        ))
+        out.append(
+            LineColumns(
+                line=ln,
+                stations=stations,
+                release_t=np.sort(rel_t[rel_line == j]),
+                exit_t=ex_t[mine],
+                exit_finished=finished[mine],
+                exit_flow_s=ex_flow[mine],
+                exit_first_pass=finished[mine] & good[mine],
+            )
+        )
     return out
 
 

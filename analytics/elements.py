@@ -215,12 +215,19 @@ def bins_total(cols: BinColumns, bins: Sequence[int] | None = None) -> Elements:
     gives the same values as summing each field's array on its own, with far fewer calls.
     """
     arrays = [cols[name] for name in _FIELDS]
-    if (bins is not None and len(bins) == 1
-            and all(a.dtype in _ONE_BIN and a.ndim == 1 for a in arrays)):
+    if (
+        bins is not None
+        and len(bins) == 1
+        and all(a.dtype in _ONE_BIN and a.ndim == 1 for a in arrays)
+    ):
         # One bin: its values as they are (a float sum of [x] is 0.0 + x, so -0.0 gives 0.0).
         k = int(bins[0])
-        return Elements(**{name: a.item(k) + 0.0 if a.dtype == _F64 else a.item(k)
-                           for name, a in zip(_FIELDS, arrays, strict=True)})
+        return Elements(
+            **{
+                name: a.item(k) + 0.0 if a.dtype == _F64 else a.item(k)
+                for name, a in zip(_FIELDS, arrays, strict=True)
+            }
+        )
     shape = arrays[0].shape
     if len(shape) != 1 or any(a.shape != shape for a in arrays):
         pick = (lambda a: a) if bins is None else (lambda a: a[list(bins)])
@@ -241,13 +248,18 @@ def bins_total(cols: BinColumns, bins: Sequence[int] | None = None) -> Elements:
 def _line_fields(summed: dict, last: dict, gp: object, ip: object) -> dict:
     """Apply the line output rule to summed station fields (works on numbers or arrays)."""
     out = dict(summed)
-    out.update(pq=last["pq"] + (summed["sq"] - last["sq"]), gq=last["gq"], rq=last["rq"],
-               gp=gp, ip=ip, window_s=last["window_s"])
+    out.update(
+        pq=last["pq"] + (summed["sq"] - last["sq"]),
+        gq=last["gq"],
+        rq=last["rq"],
+        gp=gp,
+        ip=ip,
+        window_s=last["window_s"],
+    )
     return out
 
 
-def rollup_line_bins(stations: Sequence[BinColumns], gp: np.ndarray, ip: np.ndarray
-                     ) -> BinColumns:
+def rollup_line_bins(stations: Sequence[BinColumns], gp: np.ndarray, ip: np.ndarray) -> BinColumns:
     """Return a line's per-bin elements from its stations' (flow order); see module doc."""
     summed = {name: sum(s[name] for s in stations) for name in _FIELDS}
     return _line_fields(summed, stations[-1], np.asarray(gp), np.asarray(ip))

@@ -52,8 +52,20 @@ def _record(data: dict) -> Record:
 
 
 #: Record kinds the KPI computation reads (process samples and buffer levels are not needed).
-KPI_KINDS = frozenset({"run_start", "run_end", "state", "part", "release", "exit", "order",
-                       "stock", "shift", "scenario_event"})
+KPI_KINDS = frozenset(
+    {
+        "run_start",
+        "run_end",
+        "state",
+        "part",
+        "release",
+        "exit",
+        "order",
+        "stock",
+        "shift",
+        "scenario_event",
+    }
+)
 
 
 def _skip_prefixes(kinds: Collection[str] | None) -> tuple[bytes, ...]:

@@ -61,7 +61,10 @@ class LossRow:
 
 
 def downtime_by_reason(
-    stations: Sequence[StationColumns], end_s: float, t0: float, t1: float,
+    stations: Sequence[StationColumns],
+    end_s: float,
+    t0: float,
+    t1: float,
     include_end: bool = True,
 ) -> list[ReasonLoss]:
     """Return stop time and events per (station, stop state, reason) inside ``[t0, t1)``."""
@@ -73,8 +76,9 @@ def downtime_by_reason(
         acc: dict[tuple[str, str], list[float]] = {}
         for code, name in _STOPS.items():
             idx = np.flatnonzero((st.code == code) & ((dur > 0) | (starts & in_win)))
-            for i, d, new in zip(idx.tolist(), dur[idx].tolist(),
-                                 (starts & in_win)[idx].tolist(), strict=True):
+            for i, d, new in zip(
+                idx.tolist(), dur[idx].tolist(), (starts & in_win)[idx].tolist(), strict=True
+            ):
                 slot = acc.setdefault((name, st.reason[i] or "unspecified"), [0, 0.0])
                 slot[0] += int(new)
                 slot[1] += d
@@ -96,8 +100,9 @@ def pareto(
     out, cum = [], 0.0
     for k, (n, t) in rows:
         cum += t
-        out.append(ParetoRow(k, int(n), t, t / total if total else 0.0,
-                             cum / total if total else 0.0))
+        out.append(
+            ParetoRow(k, int(n), t, t / total if total else 0.0, cum / total if total else 0.0)
+        )
     return out
 
 

@@ -181,8 +181,9 @@ def compute_report(
     ]
     lines = [_scope("line", ln, ln, bins_total(bins)) for ln, bins in line_bins.items()]
     plant_bins = rollup_plant_bins(list(line_bins.values())) if line_bins else None
-    plant = _scope("plant", PLANT, None,
-                   bins_total(plant_bins) if plant_bins else Elements(window_s=t1 - t0))
+    plant = _scope(
+        "plant", PLANT, None, bins_total(plant_bins) if plant_bins else Elements(window_s=t1 - t0)
+    )
     occ, totals = _shift_results(edges, labels, per_station, line_bins, plant_bins)
     reasons = downtime_by_reason(cols.stations, cols.end_s, t0, t1, inc)
     return KpiReport(
@@ -220,8 +221,16 @@ def _losses(
     out = []
     for r in [*lines, plant]:
         mine = reasons if r.level == "plant" else [x for x in reasons if x.line == r.scope]
-        out.append(LossResult(r.level, r.scope, pareto(mine), stop_split(r.elements),
-                              loss_views(r.elements), nakajima_factors(r.elements)))
+        out.append(
+            LossResult(
+                r.level,
+                r.scope,
+                pareto(mine),
+                stop_split(r.elements),
+                loss_views(r.elements),
+                nakajima_factors(r.elements),
+            )
+        )
     return out
 
 
@@ -241,10 +250,20 @@ def _shift_results(
         if name is None:
             continue
         by_name.setdefault(name, []).append(k)
-        occ.append(_shift(name, (float(edges[k]), float(edges[k + 1])), station_bins, line_bins,
-                          plant_bins, [k]))
-    totals = [_shift(n, (None, None), station_bins, line_bins, plant_bins, ks)
-              for n, ks in by_name.items()]
+        occ.append(
+            _shift(
+                name,
+                (float(edges[k]), float(edges[k + 1])),
+                station_bins,
+                line_bins,
+                plant_bins,
+                [k],
+            )
+        )
+    totals = [
+        _shift(n, (None, None), station_bins, line_bins, plant_bins, ks)
+        for n, ks in by_name.items()
+    ]
     return occ, totals
 
 
@@ -257,12 +276,12 @@ def _shift(
     ks: list[int],
 ) -> ShiftResult:
     """Return one shift result from the sum of bins ``ks``."""
-    stations = [_scope("station", st, ln, bins_total(b, ks))
-                for (ln, st), b in station_bins.items()]
+    stations = [
+        _scope("station", st, ln, bins_total(b, ks)) for (ln, st), b in station_bins.items()
+    ]
     lines = [_scope("line", ln, ln, bins_total(b, ks)) for ln, b in line_bins.items()]
     plant = _scope("plant", PLANT, None, bins_total(plant_bins, ks))
     return ShiftResult(name, span[0], span[1], lines, plant, stations)
 
 
-__all__ = ["PLANT", "KpiReport", "LossResult", "ScopeResult", "ShiftResult",
-           "compute_report"]
+__all__ = ["PLANT", "KpiReport", "LossResult", "ScopeResult", "ShiftResult", "compute_report"]

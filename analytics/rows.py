@@ -18,13 +18,24 @@ if TYPE_CHECKING:
     from analytics.report import KpiReport, ScopeResult
 
 ROW_COLUMNS = (
-    "section", "level", "scope", "line", "window", "t0_s", "t1_s", "metric", "key", "value",
-    "unit", "note",
+    "section",
+    "level",
+    "scope",
+    "line",
+    "window",
+    "t0_s",
+    "t1_s",
+    "metric",
+    "key",
+    "value",
+    "unit",
+    "note",
 )
 
 _KPI_NOTES = {
-    "effectiveness": lambda s: "above 100 %: real cycles beat PRI"
-    if s.kpis.effectiveness_over_100 else "",
+    "effectiveness": lambda s: (
+        "above 100 %: real cycles beat PRI" if s.kpis.effectiveness_over_100 else ""
+    ),
     "mtbf_h": lambda s: "no failure in the window" if s.kpis.failures == 0 else "",
 }
 
@@ -59,18 +70,35 @@ class _Rows:
         self.out: list[dict[str, object]] = []
         self.t0, self.t1 = report.t0_s, report.t1_s
 
-    def add(self, section: str, at: _At, metric: str, value: object, key: str = "",
-            note: str = "") -> None:
+    def add(
+        self, section: str, at: _At, metric: str, value: object, key: str = "", note: str = ""
+    ) -> None:
         whole = at.window == "window"
-        self.out.append({
-            "section": section, "level": at.level, "scope": at.scope, "line": at.line or "",
-            "window": at.window, "t0_s": self.t0 if whole else at.t0,
-            "t1_s": self.t1 if whole else at.t1, "metric": metric, "key": key,
-            "value": value, "unit": _unit(metric), "note": note,
-        })
+        self.out.append(
+            {
+                "section": section,
+                "level": at.level,
+                "scope": at.scope,
+                "line": at.line or "",
+                "window": at.window,
+                "t0_s": self.t0 if whole else at.t0,
+                "t1_s": self.t1 if whole else at.t1,
+                "metric": metric,
+                "key": key,
+                "value": value,
+                "unit": _unit(metric),
+                "note": note,
+            }
+        )
 
-    def scope(self, s: ScopeResult, window: str = "window", t0: float | None = None,
-              t1: float | None = None, elements: bool = True) -> None:
+    def scope(
+        self,
+        s: ScopeResult,
+        window: str = "window",
+        t0: float | None = None,
+        t1: float | None = None,
+        elements: bool = True,
+    ) -> None:
         at = _At(s.level, s.scope, s.line, window, t0, t1)
         for metric, value in s.kpis.as_dict().items():
             if metric == "effectiveness_over_100":
@@ -95,8 +123,9 @@ def report_rows(report: KpiReport) -> list[dict[str, object]]:
             rows.scope(s, window=f"shift:{sh.shift}", elements=False)
     for sh in report.shifts:
         for s in [sh.plant, *sh.lines, *sh.stations]:
-            rows.scope(s, window=f"shift:{sh.shift}@{sh.t0_s:g}", t0=sh.t0_s, t1=sh.t1_s,
-                       elements=False)
+            rows.scope(
+                s, window=f"shift:{sh.shift}@{sh.t0_s:g}", t0=sh.t0_s, t1=sh.t1_s, elements=False
+            )
     for scope, fv in report.flow.items():
         at = _PLANT if scope == "plant" else _At("line", scope, scope)
         for metric, value in fv.as_dict().items():
@@ -126,11 +155,14 @@ def _loss_rows(rows: _Rows, report: KpiReport) -> None:
     for loss in report.losses:
         at = _At(loss.level, loss.scope, None if loss.level == "plant" else loss.scope)
         for v in loss.views:
-            rows.add("loss_view", at, "loss_time_s", v.time_s, key=f"{v.view}:{v.loss}",
-                     note=v.category)
-        for name, value in (("nakajima_availability", loss.nakajima.availability),
-                            ("nakajima_performance", loss.nakajima.performance),
-                            ("nakajima_quality", loss.nakajima.quality)):
+            rows.add(
+                "loss_view", at, "loss_time_s", v.time_s, key=f"{v.view}:{v.loss}", note=v.category
+            )
+        for name, value in (
+            ("nakajima_availability", loss.nakajima.availability),
+            ("nakajima_performance", loss.nakajima.performance),
+            ("nakajima_quality", loss.nakajima.quality),
+        ):
             rows.add("loss_view", at, name, value, note="ratio")
 
 
@@ -138,9 +170,14 @@ def _bottleneck_rows(rows: _Rows, report: KpiReport) -> None:
     for b in report.bottlenecks:
         for s in b.stations:
             at = _At("station", s.station, b.line)
-            for metric in ("avg_active_period_s", "active_ratio", "blocked_ratio",
-                           "starved_ratio", "sole_bottleneck_ratio",
-                           "shifting_bottleneck_ratio"):
+            for metric in (
+                "avg_active_period_s",
+                "active_ratio",
+                "blocked_ratio",
+                "starved_ratio",
+                "sole_bottleneck_ratio",
+                "shifting_bottleneck_ratio",
+            ):
                 note = ""
                 if s.station == b.momentary_bottleneck and metric == "sole_bottleneck_ratio":
                     note = "momentary bottleneck"

@@ -118,6 +118,7 @@ def compute_supply(
     include_end: bool = True,
 ) -> SupplyValues:
     """Return the supply-chain KPIs over ``[t0, t1)`` (``include_end``: count events at t1)."""
+
     def inside(x: float | None) -> bool:
         return x is not None and t0 <= x and (x <= t1 if include_end else x < t1)
 
@@ -125,9 +126,10 @@ def compute_supply(
     done = [o for o in summary.values() if inside(o.delivered)]
     on_time = sum(1 for o in done if o.delivered <= o.due)  # type: ignore[operator]
     leads = np.array([o.delivered - o.arrived for o in done if o.arrived is not None], float)
-    p50, p95 = (np.percentile(leads, [50, 95]).tolist() if len(leads) else (None, None))
+    p50, p95 = np.percentile(leads, [50, 95]).tolist() if len(leads) else (None, None)
     open_ = [
-        o for o in summary.values()
+        o
+        for o in summary.values()
         if o.arrived is not None and o.arrived <= t1 and (o.delivered is None or o.delivered > t1)
     ]
     due = [o for o in summary.values() if inside(o.due)]

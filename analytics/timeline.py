@@ -107,9 +107,7 @@ def step_mean(times: np.ndarray, levels: np.ndarray, t0: float, t1: float, initi
     return float(np.dot(np.diff(ts), lv) / (t1 - t0))
 
 
-def runs(
-    t: np.ndarray, mask: np.ndarray, end_s: float
-) -> tuple[np.ndarray, np.ndarray]:
+def runs(t: np.ndarray, mask: np.ndarray, end_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Return (starts, ends) of the maximal runs of consecutive intervals where ``mask`` holds."""
     if len(t) == 0:
         return np.empty(0), np.empty(0)
@@ -122,9 +120,7 @@ def runs(
     return starts[keep], stops[keep]
 
 
-def active_periods(
-    t: np.ndarray, code: np.ndarray, end_s: float
-) -> tuple[np.ndarray, np.ndarray]:
+def active_periods(t: np.ndarray, code: np.ndarray, end_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Return (starts, ends) of the active periods: maximal runs of active states.
 
     Active (working, setup, minor stop, down) follows ``STATE_INFO[...].active``; waiting

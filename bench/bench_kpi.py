@@ -46,8 +46,9 @@ TARGET_S = 2.0
 SHIFTS = (("early", 6 * 3600.0, 14 * 3600.0), ("late", 14 * 3600.0, 22 * 3600.0))
 
 
-def _station_records(rng: np.random.Generator, line: str, station: str, days: int,
-                     last: bool) -> tuple[list[Record], list[float]]:
+def _station_records(
+    rng: np.random.Generator, line: str, station: str, days: int, last: bool
+) -> tuple[list[Record], list[float]]:
     """Return one station's state and part records over ``days`` and its part-done times."""
     out: list[Record] = []
     done: list[float] = []
@@ -60,10 +61,12 @@ def _station_records(rng: np.random.Generator, line: str, station: str, days: in
                 ct = max(30.0, rng.normal(60.0, 6.0))
                 t += ct
                 done.append(t)
-                res = "good" if rng.random() > 0.02 else ("scrap" if rng.random() < 0.7 else
-                                                          "rework")
-                out.append(PartDone(t, line, station, f"{station}-{len(done)}", "A", None, res,
-                                    ct, pri))
+                res = (
+                    "good" if rng.random() > 0.02 else ("scrap" if rng.random() < 0.7 else "rework")
+                )
+                out.append(
+                    PartDone(t, line, station, f"{station}-{len(done)}", "A", None, res, ct, pri)
+                )
                 u = rng.random()
                 if u < 0.002:
                     out.append(StateChange(t, line, station, S.DOWN, "tool", 1.0))
@@ -92,25 +95,40 @@ def synthetic_log(days: int = 30, lines: int = 3, stations: int = 10, seed: int 
     for li in range(lines):
         line = f"line{li + 1}"
         names = [f"{line}-cell{j + 1:02d}" for j in range(stations)]
-        layout.append({"line": line, "stations": names,
-                       "buffers": [f"{line}-buf{j + 1:02d}" for j in range(stations - 1)]})
+        layout.append(
+            {
+                "line": line,
+                "stations": names,
+                "buffers": [f"{line}-buf{j + 1:02d}" for j in range(stations - 1)],
+            }
+        )
         for j, st in enumerate(names):
             st_recs, done = _station_records(rng, line, st, days, j == stations - 1)
             recs += st_recs
             if j < stations - 1:
                 level = rng.integers(0, 5, len(done))
-                recs += [BufferLevel(t, line, f"{line}-buf{j + 1:02d}", int(v), 10)
-                         for t, v in zip(done, level, strict=True)]
-                recs += [BufferLevel(t + 1.0, line, f"{line}-buf{j + 1:02d}", int(v), 10)
-                         for t, v in zip(done, level, strict=True)]
+                recs += [
+                    BufferLevel(t, line, f"{line}-buf{j + 1:02d}", int(v), 10)
+                    for t, v in zip(done, level, strict=True)
+                ]
+                recs += [
+                    BufferLevel(t + 1.0, line, f"{line}-buf{j + 1:02d}", int(v), 10)
+                    for t, v in zip(done, level, strict=True)
+                ]
             if j == 0:
-                recs += [PartReleased(t - 60.0, line, f"{line}-{k}", "A", None)
-                         for k, t in enumerate(done)]
+                recs += [
+                    PartReleased(t - 60.0, line, f"{line}-{k}", "A", None)
+                    for k, t in enumerate(done)
+                ]
             if j == stations - 1:
-                recs += [PartLeft(t, line, f"{line}-{k}", "A", None, "finished", 900.0)
-                         for k, t in enumerate(done)]
-            recs += [ProcessSample(float(t), line, st, 60.0, 4.0, t / 900.0)
-                     for t in np.arange(0.0, days * DAY, 60.0)]
+                recs += [
+                    PartLeft(t, line, f"{line}-{k}", "A", None, "finished", 900.0)
+                    for k, t in enumerate(done)
+                ]
+            recs += [
+                ProcessSample(float(t), line, st, 60.0, 4.0, t / 900.0)
+                for t in np.arange(0.0, days * DAY, 60.0)
+            ]
     for d in range(days):
         for name, s0, _ in SHIFTS:
             recs.append(ShiftChange(d * DAY + s0, name))
@@ -119,13 +137,15 @@ def synthetic_log(days: int = 30, lines: int = 3, stations: int = 10, seed: int 
             oid = f"o{d}-{k}"
             t = d * DAY + k * 3000.0
             recs.append(OrderEvent(t, oid, "A", 50, t + 2 * DAY, "arrived"))
-            recs.append(OrderEvent(t + DAY * rng.uniform(0.5, 3), oid, "A", 50, t + 2 * DAY,
-                                   "shipped"))
+            recs.append(
+                OrderEvent(t + DAY * rng.uniform(0.5, 3), oid, "A", 50, t + 2 * DAY, "shipped")
+            )
         recs.append(StockLevel(d * DAY, "steel", 100.0, "delivery"))
         recs.append(StockLevel(d * DAY + 20 * 3600.0, "steel", 0.0, "consumption"))
     recs.sort(key=lambda r: r.t)
-    head = RunStart(0.0, "bench", "synthetic", seed, 0, days * DAY, "acme", "plant1",
-                    "assembly", layout)
+    head = RunStart(
+        0.0, "bench", "synthetic", seed, 0, days * DAY, "acme", "plant1", "assembly", layout
+    )
     return [head, *recs, RunEnd(days * DAY)]
 
 
@@ -148,8 +168,12 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--synthetic", action="store_true", help="skip the real model")
-    ap.add_argument("--target", type=float, default=TARGET_S,
-                    help=f"target for the median wall time in seconds (default {TARGET_S})")
+    ap.add_argument(
+        "--target",
+        type=float,
+        default=TARGET_S,
+        help=f"target for the median wall time in seconds (default {TARGET_S})",
+    )
     args = ap.parse_args()
     t = time.perf_counter()
     records = None if args.synthetic else real_log(args.days)
@@ -157,8 +181,10 @@ def main() -> int:
     if records is None:
         records = synthetic_log(args.days)
         source = "synthetic 3x10 stations"
-    print(f"log: {source}, {args.days} days, {len(records):,} records "
-          f"(built in {time.perf_counter() - t:.1f} s)")
+    print(
+        f"log: {source}, {args.days} days, {len(records):,} records "
+        f"(built in {time.perf_counter() - t:.1f} s)"
+    )
     times, cpu = [], []
     for _ in range(args.runs):
         t, c = time.perf_counter(), time.process_time()
@@ -167,14 +193,20 @@ def main() -> int:
         cpu.append(time.process_time() - c)
     median = statistics.median(times)
     verdict = "PASS" if median < args.target else "FAIL"
-    print(f"compute_report: median {median:.3f} s wall (target < {args.target:g} s: {verdict}), "
-          f"{statistics.median(cpu):.3f} s CPU over {args.runs} runs "
-          f"(wall min {min(times):.3f} s, max {max(times):.3f} s)")
+    print(
+        f"compute_report: median {median:.3f} s wall (target < {args.target:g} s: {verdict}), "
+        f"{statistics.median(cpu):.3f} s CPU over {args.runs} runs "
+        f"(wall min {min(times):.3f} s, max {max(times):.3f} s)"
+    )
     if os.getloadavg()[0] > (os.cpu_count() or 1):
-        print(f"note: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
-              "wall time includes waiting for a CPU")
-    print(f"plant OEE {report.plant.kpis.oee:.4f}, "
-          f"bottlenecks {[b.momentary_bottleneck for b in report.bottlenecks]}")
+        print(
+            f"note: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+            "wall time includes waiting for a CPU"
+        )
+    print(
+        f"plant OEE {report.plant.kpis.oee:.4f}, "
+        f"bottlenecks {[b.momentary_bottleneck for b in report.bottlenecks]}"
+    )
     return 0
 
 

@@ -49,13 +49,15 @@ def run_once(url: str, days: float, run: int) -> tuple[float, float, float]:
     line_writer.prepare()
     writer = BackgroundWriter(line_writer)
     started = time.perf_counter()
-    result = backfill(load_scenario(ROOT / "scenarios" / "plant_3lines.yaml"), END_MS, days,
-                      writer.put)
+    result = backfill(
+        load_scenario(ROOT / "scenarios" / "plant_3lines.yaml"), END_MS, days, writer.put
+    )
     writer.close()
     wall = time.perf_counter() - started
     speed = result.sim_days / wall * 60
-    service = AnalyticsService(RunReader(InfluxQL(config)), LineWriter(make_sink(config)),
-                               settle_s=0)
+    service = AnalyticsService(
+        RunReader(InfluxQL(config)), LineWriter(make_sink(config)), settle_s=0
+    )
     latest = service.reader.latest_by_run()[result.run_id] - 3_600_000  # mid-run "now"
     cold = service.run_cycle(result.run_id, latest)
     # Warm: as a running service sees it, with the previous windows already final.
@@ -63,14 +65,18 @@ def run_once(url: str, days: float, run: int) -> tuple[float, float, float]:
     clock = service.reader.clock(result.run_id, latest)
     assert clock is not None
     marks = warm_service._marks(clock)
-    warm_service._final |= {(result.run_id, *w.key) for w in
-                            previous_windows(current_windows(latest, marks), marks)}
+    warm_service._final |= {
+        (result.run_id, *w.key) for w in previous_windows(current_windows(latest, marks), marks)
+    }
     warm = warm_service.run_cycle(result.run_id, latest)
     assert cold is not None and warm is not None
-    print(f"run {run}: {result.records} records, {result.sim_days:.2f} days in {wall:.1f} s = "
-          f"{speed:.1f} simulated days/min; cycle cold {cold.seconds:.2f} s "
-          f"({cold.records} records, {len(cold.windows)} windows), warm {warm.seconds:.2f} s "
-          f"({warm.records} records, {len(warm.windows)} windows)", flush=True)
+    print(
+        f"run {run}: {result.records} records, {result.sim_days:.2f} days in {wall:.1f} s = "
+        f"{speed:.1f} simulated days/min; cycle cold {cold.seconds:.2f} s "
+        f"({cold.records} records, {len(cold.windows)} windows), warm {warm.seconds:.2f} s "
+        f"({warm.records} records, {len(warm.windows)} windows)",
+        flush=True,
+    )
     return speed, cold.seconds, warm.seconds
 
 
@@ -95,8 +101,10 @@ def main() -> None:
         if server is not None:
             server.stop()
     speed, cold, warm = (statistics.median(x) for x in zip(*runs, strict=True))
-    print(f"median of {args.runs}: backfill {speed:.1f} simulated days per wall minute; "
-          f"analytics cycle {cold:.2f} s cold, {warm:.2f} s warm (30 stations)")
+    print(
+        f"median of {args.runs}: backfill {speed:.1f} simulated days per wall minute; "
+        f"analytics cycle {cold:.2f} s cold, {warm:.2f} s warm (30 stations)"
+    )
 
 
 if __name__ == "__main__":

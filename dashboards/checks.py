@@ -20,22 +20,67 @@ from analytics.whatif.influx import REPLICATION_MEASUREMENT as WHATIF_REPLICATIO
 from dashboards.model import DATASOURCE_UID
 from plant_sim.telemetry_schema import METRICS_MEASUREMENT, SCHEMAS
 
-PANEL_TYPES = frozenset({"timeseries", "stat", "gauge", "bargauge", "table", "state-timeline",
-                         "barchart", "piechart", "text", "row"})
-MEASUREMENTS = frozenset({s.measurement for s in SCHEMAS.values()} | {
-    KPI_MEASUREMENT, LOSS_MEASUREMENT, METRICS_MEASUREMENT, STATS_MEASUREMENT,
-    WHATIF_KPI, WHATIF_REPLICATION})
-UNSUPPORTED_3X = ("SLIMIT", "SOFFSET", "SHOW SERIES", "SHOW DATABASES", "CARDINALITY",
-                  "INTEGRAL(", "SAMPLE(", "HOLT_WINTERS", "EXPONENTIAL_MOVING_AVERAGE",
-                  "DOUBLE_EXPONENTIAL", "KAUFMANS", "CHANDE_MOMENTUM", "RELATIVE_STRENGTH",
-                  "TRIPLE_EXPONENTIAL", "INTO ")
+PANEL_TYPES = frozenset(
+    {
+        "timeseries",
+        "stat",
+        "gauge",
+        "bargauge",
+        "table",
+        "state-timeline",
+        "barchart",
+        "piechart",
+        "text",
+        "row",
+    }
+)
+MEASUREMENTS = frozenset(
+    {s.measurement for s in SCHEMAS.values()}
+    | {
+        KPI_MEASUREMENT,
+        LOSS_MEASUREMENT,
+        METRICS_MEASUREMENT,
+        STATS_MEASUREMENT,
+        WHATIF_KPI,
+        WHATIF_REPLICATION,
+    }
+)
+UNSUPPORTED_3X = (
+    "SLIMIT",
+    "SOFFSET",
+    "SHOW SERIES",
+    "SHOW DATABASES",
+    "CARDINALITY",
+    "INTEGRAL(",
+    "SAMPLE(",
+    "HOLT_WINTERS",
+    "EXPONENTIAL_MOVING_AVERAGE",
+    "DOUBLE_EXPONENTIAL",
+    "KAUFMANS",
+    "CHANDE_MOMENTUM",
+    "RELATIVE_STRENGTH",
+    "TRIPLE_EXPONENTIAL",
+    "INTO ",
+)
 SCHEMA_VERSIONS = range(36, 43)
 _UID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _VAR = re.compile(r"\$(\w+)")
 _FROM = re.compile(r'FROM\s+"([^"]+)"', re.IGNORECASE)
-_BUILTIN = {"timeFilter", "__interval", "__interval_ms", "tag_scope", "tag_station",
-            "tag_line", "tag_buffer", "tag_result", "tag_gateway", "tag_source", "tag_service",
-            "tag_reason", "col"}
+_BUILTIN = {
+    "timeFilter",
+    "__interval",
+    "__interval_ms",
+    "tag_scope",
+    "tag_station",
+    "tag_line",
+    "tag_buffer",
+    "tag_result",
+    "tag_gateway",
+    "tag_source",
+    "tag_service",
+    "tag_reason",
+    "col",
+}
 
 
 def panels(board: Mapping[str, Any]) -> Iterator[dict]:
@@ -98,12 +143,19 @@ def _check_query(where: str, query: str, names: set[str], needs_time: bool) -> l
     if needs_time and "$timeFilter" not in query:
         out.append(f"{where}: no $timeFilter")
     upper = query.upper()
-    out += [f"{where}: uses {kw.strip()}, which InfluxDB 3 does not run"
-            for kw in UNSUPPORTED_3X if kw in upper]
-    out += [f"{where}: unknown variable ${v}" for v in _VAR.findall(query)
-            if v not in names and v not in _BUILTIN]
-    out += [f"{where}: unknown measurement {m!r}" for m in _FROM.findall(query)
-            if m not in MEASUREMENTS]
+    out += [
+        f"{where}: uses {kw.strip()}, which InfluxDB 3 does not run"
+        for kw in UNSUPPORTED_3X
+        if kw in upper
+    ]
+    out += [
+        f"{where}: unknown variable ${v}"
+        for v in _VAR.findall(query)
+        if v not in names and v not in _BUILTIN
+    ]
+    out += [
+        f"{where}: unknown measurement {m!r}" for m in _FROM.findall(query) if m not in MEASUREMENTS
+    ]
     return out
 
 
@@ -125,8 +177,13 @@ def regex_value(values: list[str]) -> str:
     return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
 
 
-def expand(query: str, from_ms: int, to_ms: int, interval: str = "1m",
-           variables: Mapping[str, str] | None = None) -> str:
+def expand(
+    query: str,
+    from_ms: int,
+    to_ms: int,
+    interval: str = "1m",
+    variables: Mapping[str, str] | None = None,
+) -> str:
     """Return ``query`` with Grafana's macros and template variables replaced.
 
     ``variables`` maps a name to its already formatted value (``.*`` for All, or

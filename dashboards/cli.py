@@ -35,9 +35,11 @@ def check_command(
     problems = check(boards)
     if directory == JSON_DIR:
         built = build_all()
-        problems += [f"{name}: differs from its builder; run twin dashboards build"
-                     for name, board in built.items()
-                     if name not in boards or render(boards[name]) != render(board)]
+        problems += [
+            f"{name}: differs from its builder; run twin dashboards build"
+            for name, board in built.items()
+            if name not in boards or render(boards[name]) != render(board)
+        ]
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
@@ -47,18 +49,34 @@ def check_command(
 
 @app.command("push")
 def push_command(
-    grafana_url: str = typer.Option(..., "--grafana-url", envvar="GRAFANA_URL",
-                                    help="Grafana base URL, e.g. http://localhost:3000."),
-    token: str = typer.Option(None, "--grafana-token", envvar="GRAFANA_TOKEN",
-                              help="Service-account token (or use --user/--password)."),
+    grafana_url: str = typer.Option(
+        ...,
+        "--grafana-url",
+        envvar="GRAFANA_URL",
+        help="Grafana base URL, e.g. http://localhost:3000.",
+    ),
+    token: str = typer.Option(
+        None,
+        "--grafana-token",
+        envvar="GRAFANA_TOKEN",
+        help="Service-account token (or use --user/--password).",
+    ),
     user: str = typer.Option(None, "--user", envvar="GRAFANA_USER", help="Grafana user."),
-    password: str = typer.Option(None, "--password", envvar="GRAFANA_PASSWORD",
-                                 help="Grafana password."),
-    influx_url: str = typer.Option(None, "--influx-url", help="Create the datasource if "
-                                   "missing, pointing at this InfluxDB (as Grafana sees it)."),
+    password: str = typer.Option(
+        None, "--password", envvar="GRAFANA_PASSWORD", help="Grafana password."
+    ),
+    influx_url: str = typer.Option(
+        None,
+        "--influx-url",
+        help="Create the datasource if missing, pointing at this InfluxDB (as Grafana sees it).",
+    ),
     database: str = typer.Option("twin", "--database", help="Datasource database (DBRP)."),
-    influx_token: str = typer.Option(None, "--influx-token", envvar="TWIN_INFLUX_TOKEN",
-                                     help="Token the datasource sends to InfluxDB."),
+    influx_token: str = typer.Option(
+        None,
+        "--influx-token",
+        envvar="TWIN_INFLUX_TOKEN",
+        help="Token the datasource sends to InfluxDB.",
+    ),
     directory: Path = typer.Option(JSON_DIR, "--dir", help="Directory of dashboard JSON."),
 ) -> None:
     """Upload the dashboards to an existing Grafana (grafana-client)."""

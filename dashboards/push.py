@@ -37,9 +37,17 @@ def connect(url: str, credential: str | tuple[str, str] | None) -> GrafanaApi:
 def datasource_body(influx_url: str, database: str, token: str | None) -> dict[str, Any]:
     """Return the InfluxQL datasource (same fields as the provisioning YAML)."""
     body: dict[str, Any] = {
-        "uid": DATASOURCE_UID, "name": "InfluxDB (twin)", "type": "influxdb", "access": "proxy",
-        "url": influx_url, "jsonData": {"version": "InfluxQL", "dbName": database,
-                                        "httpMode": "POST", "timeInterval": "1s"},
+        "uid": DATASOURCE_UID,
+        "name": "InfluxDB (twin)",
+        "type": "influxdb",
+        "access": "proxy",
+        "url": influx_url,
+        "jsonData": {
+            "version": "InfluxQL",
+            "dbName": database,
+            "httpMode": "POST",
+            "timeInterval": "1s",
+        },
     }
     if token:
         body["jsonData"]["httpHeaderName1"] = "Authorization"
@@ -47,8 +55,7 @@ def datasource_body(influx_url: str, database: str, token: str | None) -> dict[s
     return body
 
 
-def ensure_datasource(api: GrafanaApi, influx_url: str, database: str,
-                      token: str | None) -> bool:
+def ensure_datasource(api: GrafanaApi, influx_url: str, database: str, token: str | None) -> bool:
     """Create the datasource if no datasource has its uid; True when created."""
     try:
         api.datasource.get_datasource_by_uid(DATASOURCE_UID)
@@ -70,8 +77,11 @@ def _folder(api: GrafanaApi, uid: str, title: str) -> str:
     return uid
 
 
-def push(api: GrafanaApi, boards: Mapping[str, dict],
-         folder: tuple[str, str] = (FOLDER_UID, FOLDER_TITLE)) -> list[str]:
+def push(
+    api: GrafanaApi,
+    boards: Mapping[str, dict],
+    folder: tuple[str, str] = (FOLDER_UID, FOLDER_TITLE),
+) -> list[str]:
     """Create or overwrite every dashboard (by uid) in ``folder`` (uid, title); return urls.
 
     Grafana refuses API saves of dashboards it provisioned from files (the compose demo's):
@@ -81,8 +91,12 @@ def push(api: GrafanaApi, boards: Mapping[str, dict],
         folder_uid = _folder(api, *folder)
         out = []
         for board in boards.values():
-            body = {"dashboard": dict(board, id=None), "folderUid": folder_uid, "overwrite": True,
-                    "message": "twin dashboards push"}
+            body = {
+                "dashboard": dict(board, id=None),
+                "folderUid": folder_uid,
+                "overwrite": True,
+                "message": "twin dashboards push",
+            }
             answer = api.dashboard.update_dashboard(body)
             out.append(str(answer.get("url", board["uid"])))
     except GrafanaException as exc:

@@ -38,8 +38,9 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _run(study: Study, executor_kind: str, workers: int | None, scheduler: str | None,
-         progress: bool) -> StudyResult:
+def _run(
+    study: Study, executor_kind: str, workers: int | None, scheduler: str | None, progress: bool
+) -> StudyResult:
     try:
         executor = make_executor(executor_kind, workers, scheduler)
     except ValueError as exc:
@@ -48,8 +49,13 @@ def _run(study: Study, executor_kind: str, workers: int | None, scheduler: str |
     try:
         if not progress:
             return run_study(study, executor)
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn())
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task(f"{study.name}: replications", total=total)
             return run_study(study, executor, lambda done, _: bar.update(task, completed=done))
@@ -57,8 +63,9 @@ def _run(study: Study, executor_kind: str, workers: int | None, scheduler: str |
         raise _fail(f"--scheduler: {exc}", code=1) from None
 
 
-def _outputs(result: StudyResult, csv: Path | None, parquet: Path | None,
-             html: Path | None) -> None:
+def _outputs(
+    result: StudyResult, csv: Path | None, parquet: Path | None, html: Path | None
+) -> None:
     if csv is not None:
         from analytics.whatif.export import write_csv
 
@@ -86,8 +93,10 @@ def _influx(result: StudyResult, url: str, db: str, token: str | None) -> None:
 
 
 def _check(study: Study) -> None:
-    typer.echo(f"{study.source}: ok ({len(study.variants)} variants x {study.replications} "
-               f"replications, {len(study.kpis)} KPIs, run length {study.run_length_s:g} s)")
+    typer.echo(
+        f"{study.source}: ok ({len(study.variants)} variants x {study.replications} "
+        f"replications, {len(study.kpis)} KPIs, run length {study.run_length_s:g} s)"
+    )
     for v in study.variants:
         typer.echo(f"  {v.name}: {v.description}")
 
@@ -96,28 +105,31 @@ def whatif_command(
     study_path: Path = typer.Argument(..., help="Study YAML file.", metavar="STUDY"),
     executor: str = typer.Option("local", help=f"Where to run: {', '.join(EXECUTORS)}."),
     workers: int | None = typer.Option(None, min=1, help="Local processes (default: CPUs)."),
-    scheduler: str | None = typer.Option(None, help="Dask scheduler address (with --executor "
-                                         "dask), e.g. tcp://10.0.0.5:8786."),
+    scheduler: str | None = typer.Option(
+        None, help="Dask scheduler address (with --executor dask), e.g. tcp://10.0.0.5:8786."
+    ),
     replications: int | None = typer.Option(None, min=2, help="Override the study's count."),
     run_length: str | None = typer.Option(None, help="Override the run length, e.g. 1d."),
     seed: int | None = typer.Option(None, min=0, help="Override the base seed."),
     csv: Path | None = typer.Option(None, help="Write the summary (and .replications) as CSV."),
-    parquet: Path | None = typer.Option(None, help="Write the summary (and .replications) "
-                                        "as Parquet."),
+    parquet: Path | None = typer.Option(
+        None, help="Write the summary (and .replications) as Parquet."
+    ),
     html: Path | None = typer.Option(None, help="Write the HTML report with plots here."),
-    influx_url: str | None = typer.Option(None, help="Also write results to this InfluxDB "
-                                          "(v1 /write), e.g. http://localhost:8086."),
+    influx_url: str | None = typer.Option(
+        None, help="Also write results to this InfluxDB (v1 /write), e.g. http://localhost:8086."
+    ),
     influx_db: str = typer.Option("twin", help="InfluxDB database (v1) or bucket mapping."),
-    influx_token: str | None = typer.Option(None, envvar="TWIN_INFLUX_TOKEN",
-                                            help="InfluxDB token (env TWIN_INFLUX_TOKEN)."),
+    influx_token: str | None = typer.Option(
+        None, envvar="TWIN_INFLUX_TOKEN", help="InfluxDB token (env TWIN_INFLUX_TOKEN)."
+    ),
     check: bool = typer.Option(False, "--check", help="Validate and list variants; no runs."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the result tables."),
 ) -> None:
     """Run a what-if study: variants x replications, intervals, paired comparisons, report."""
     try:
-        study = load_study(study_path, replications=replications, run_length=run_length,
-                           seed=seed)
+        study = load_study(study_path, replications=replications, run_length=run_length, seed=seed)
     except StudyError as exc:
         raise _fail(str(exc)) from None
     if check:
@@ -125,8 +137,9 @@ def whatif_command(
         return
     began = time.perf_counter()
     result = _run(study, executor, workers, scheduler, progress)
-    log.info("%s: %d replications in %.1f s", study.name, len(result.runs),
-             time.perf_counter() - began)
+    log.info(
+        "%s: %d replications in %.1f s", study.name, len(result.runs), time.perf_counter() - began
+    )
     if not quiet:
         from analytics.whatif.tables import print_result
 

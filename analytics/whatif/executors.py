@@ -28,8 +28,9 @@ EXECUTORS = ("local", "serial", "dask")
 class Executor(Protocol):
     """Runs ``fn`` over ``tasks``; returns results in task order."""
 
-    def map(self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
-            ) -> list[R]:
+    def map(
+        self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
+    ) -> list[R]:
         """Return ``[fn(t) for t in tasks]``, computed wherever the executor runs them."""
         ...
 
@@ -37,8 +38,9 @@ class Executor(Protocol):
 class SerialExecutor:
     """Runs every task in this process, one after the other."""
 
-    def map(self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
-            ) -> list[R]:
+    def map(
+        self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
+    ) -> list[R]:
         """Run the tasks in order in this process."""
         out = []
         for i, task in enumerate(tasks):
@@ -54,8 +56,9 @@ class LocalExecutor:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
 
-    def map(self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
-            ) -> list[R]:
+    def map(
+        self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
+    ) -> list[R]:
         """Run the tasks in a process pool; results in task order."""
         workers = min(self.workers, len(tasks))
         if workers <= 1:
@@ -95,8 +98,9 @@ class DaskExecutor:
         self.scheduler = scheduler
         self.timeout_s = timeout_s
 
-    def map(self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
-            ) -> list[R]:
+    def map(
+        self, fn: Callable[[T], R], tasks: Sequence[T], on_done: OnDone | None = None
+    ) -> list[R]:
         """Submit every task to the cluster; results in task order."""
         from distributed import Client, as_completed
 
@@ -121,12 +125,13 @@ class DaskExecutor:
             return client_class(self.scheduler, timeout=self.timeout_s)
         except (OSError, TimeoutError, ValueError) as exc:
             raise ExecutorError(
-                f"Dask scheduler {self.scheduler}: cannot connect ({exc.__class__.__name__}: "
-                f"{exc})") from exc
+                f"Dask scheduler {self.scheduler}: cannot connect ({exc.__class__.__name__}: {exc})"
+            ) from exc
 
 
-def make_executor(kind: str = "local", workers: int | None = None,
-                  scheduler: str | None = None) -> Executor:
+def make_executor(
+    kind: str = "local", workers: int | None = None, scheduler: str | None = None
+) -> Executor:
     """Return the executor called ``kind``; raises ``ValueError`` for a bad combination."""
     if kind == "serial":
         return SerialExecutor()

@@ -15,18 +15,40 @@ from typing import Any
 from analytics.whatif.results import StudyResult
 
 SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("study", "string"), ("scenario", "string"), ("variant", "string"),
-    ("description", "string"), ("kpi", "string"), ("kpi_id", "string"), ("scope", "string"),
-    ("name", "string"), ("unit", "string"), ("better", "string"), ("n", "int64"),
-    ("mean", "float64"), ("sd", "float64"), ("low", "float64"), ("high", "float64"),
-    ("half_width", "float64"), ("level", "float64"), ("diff_mean", "float64"),
-    ("diff_low", "float64"), ("diff_high", "float64"), ("diff_relative", "float64"),
-    ("diff_level", "float64"), ("significant", "bool"), ("verdict", "string"),
+    ("study", "string"),
+    ("scenario", "string"),
+    ("variant", "string"),
+    ("description", "string"),
+    ("kpi", "string"),
+    ("kpi_id", "string"),
+    ("scope", "string"),
+    ("name", "string"),
+    ("unit", "string"),
+    ("better", "string"),
+    ("n", "int64"),
+    ("mean", "float64"),
+    ("sd", "float64"),
+    ("low", "float64"),
+    ("high", "float64"),
+    ("half_width", "float64"),
+    ("level", "float64"),
+    ("diff_mean", "float64"),
+    ("diff_low", "float64"),
+    ("diff_high", "float64"),
+    ("diff_relative", "float64"),
+    ("diff_level", "float64"),
+    ("significant", "bool"),
+    ("verdict", "string"),
     ("warmup_s", "float64"),
 )
 REPLICATION_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("study", "string"), ("variant", "string"), ("replication", "int64"), ("seed", "int64"),
-    ("warmup_s", "float64"), ("warmup_limited", "bool"), ("kpi", "string"),
+    ("study", "string"),
+    ("variant", "string"),
+    ("replication", "int64"),
+    ("seed", "int64"),
+    ("warmup_s", "float64"),
+    ("warmup_limited", "bool"),
+    ("kpi", "string"),
     ("value", "float64"),
 )
 
@@ -41,21 +63,35 @@ def summary_rows(result: StudyResult) -> list[dict[str, Any]]:
     for s in result.summaries:
         i, c = s.interval, comparisons.get((s.variant, s.kpi.key))
         spec = s.kpi.spec
-        rows.append({
-            "study": study.name, "scenario": study.base.scenario.name, "variant": s.variant,
-            "description": descriptions[s.variant], "kpi": s.kpi.key, "kpi_id": s.kpi.kpi,
-            "scope": s.kpi.scope, "name": spec.name, "unit": spec.unit, "better": spec.better,
-            "n": i.n, "mean": i.mean, "sd": i.sd, "low": i.low, "high": i.high,
-            "half_width": i.half_width, "level": i.level,
-            "diff_mean": c.difference.mean if c else None,
-            "diff_low": c.difference.low if c else None,
-            "diff_high": c.difference.high if c else None,
-            "diff_relative": c.relative if c else None,
-            "diff_level": c.difference.level if c else None,
-            "significant": c.significant if c else None,
-            "verdict": c.verdict if c else None,
-            "warmup_s": warmups[s.variant],
-        })
+        rows.append(
+            {
+                "study": study.name,
+                "scenario": study.base.scenario.name,
+                "variant": s.variant,
+                "description": descriptions[s.variant],
+                "kpi": s.kpi.key,
+                "kpi_id": s.kpi.kpi,
+                "scope": s.kpi.scope,
+                "name": spec.name,
+                "unit": spec.unit,
+                "better": spec.better,
+                "n": i.n,
+                "mean": i.mean,
+                "sd": i.sd,
+                "low": i.low,
+                "high": i.high,
+                "half_width": i.half_width,
+                "level": i.level,
+                "diff_mean": c.difference.mean if c else None,
+                "diff_low": c.difference.low if c else None,
+                "diff_high": c.difference.high if c else None,
+                "diff_relative": c.relative if c else None,
+                "diff_level": c.difference.level if c else None,
+                "significant": c.significant if c else None,
+                "verdict": c.verdict if c else None,
+                "warmup_s": warmups[s.variant],
+            }
+        )
     return rows
 
 
@@ -63,9 +99,16 @@ def replication_rows(result: StudyResult) -> list[dict[str, Any]]:
     """Return one row per variant, replication and KPI (see ``REPLICATION_COLUMNS``)."""
     names = result.variant_names
     return [
-        {"study": result.study.name, "variant": names[r.variant], "replication": r.replication,
-         "seed": r.seed, "warmup_s": r.warmup_s, "warmup_limited": r.warmup_limited,
-         "kpi": key, "value": value}
+        {
+            "study": result.study.name,
+            "variant": names[r.variant],
+            "replication": r.replication,
+            "seed": r.seed,
+            "warmup_s": r.warmup_s,
+            "warmup_limited": r.warmup_limited,
+            "kpi": key,
+            "value": value,
+        }
         for r in result.runs
         for key, value in r.kpis.items()
     ]
@@ -76,8 +119,9 @@ def sibling(path: Path, part: str) -> Path:
     return path.with_name(f"{path.stem}.{part}{path.suffix}")
 
 
-def _write_csv_rows(path: Path, columns: tuple[tuple[str, str], ...],
-                    rows: list[dict[str, Any]]) -> None:
+def _write_csv_rows(
+    path: Path, columns: tuple[tuple[str, str], ...], rows: list[dict[str, Any]]
+) -> None:
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=[c for c, _ in columns], lineterminator="\n")
         writer.writeheader()

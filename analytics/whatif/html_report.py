@@ -48,10 +48,12 @@ def _header(result: StudyResult, generated: str | None) -> list[str]:
     study = result.study
     warm = [p.warmup_s for p in result.profiles]
     seeds = study.seeds()
-    meta = (f"Scenario <b>{_e(study.base.scenario.name)}</b> · {len(study.variants)} variants × "
-            f"{study.replications} replications (seeds {seeds[0]}–{seeds[-1]}) · run length "
-            f"{study.run_length_s / 3600:.4g} h · warm-up {min(warm) / 3600:.3g}–"
-            f"{max(warm) / 3600:.3g} h · study file <code>{_e(study.source)}</code>")
+    meta = (
+        f"Scenario <b>{_e(study.base.scenario.name)}</b> · {len(study.variants)} variants × "
+        f"{study.replications} replications (seeds {seeds[0]}–{seeds[-1]}) · run length "
+        f"{study.run_length_s / 3600:.4g} h · warm-up {min(warm) / 3600:.3g}–"
+        f"{max(warm) / 3600:.3g} h · study file <code>{_e(study.source)}</code>"
+    )
     out = [f"<h1>What-if study: {_e(study.name)}</h1>", f'<p class="meta">{meta}</p>']
     if generated:
         out.append(f'<p class="meta">Generated {_e(generated)}</p>')
@@ -62,42 +64,58 @@ def _header(result: StudyResult, generated: str | None) -> list[str]:
 
 def _findings(result: StudyResult) -> list[str]:
     items = "".join(f"<li>{_e(s)}</li>" for s in significant_statements(result))
-    return ["<h2>Findings</h2>", f"<ul>{items}</ul>",
-            f'<p class="note">{_e(method_note(result))}</p>']
+    return [
+        "<h2>Findings</h2>",
+        f"<ul>{items}</ul>",
+        f'<p class="note">{_e(method_note(result))}</p>',
+    ]
 
 
 def _variants(result: StudyResult) -> list[str]:
     rows = []
     for v in result.study.variants:
         changes = "<br>".join(f"<code>{_e(p)}: {_e(val)}</code>" for p, val in v.overrides)
-        rows.append(f'<tr><td>{_e(v.name)}</td><td class="text">{_e(v.description)}</td>'
-                    f'<td class="text">{changes or "—"}</td></tr>')
-    return ["<h2>Variants</h2>",
-            "<table><tr><th>variant</th><th>description</th><th>overrides</th></tr>"
-            + "".join(rows) + "</table>"]
+        rows.append(
+            f'<tr><td>{_e(v.name)}</td><td class="text">{_e(v.description)}</td>'
+            f'<td class="text">{changes or "—"}</td></tr>'
+        )
+    return [
+        "<h2>Variants</h2>",
+        "<table><tr><th>variant</th><th>description</th><th>overrides</th></tr>"
+        + "".join(rows)
+        + "</table>",
+    ]
 
 
 def _kpi_table(result: StudyResult, sel: KpiSelector) -> str:
     level = 100 * result.study.spec.confidence
     unit = unit_label(sel)
     diff_unit = "pp" if unit == "%" else unit
-    head = (f"<tr><th>variant</th><th>mean [{_e(unit)}]</th><th>{level:.4g} % CI</th>"
-            f"<th>vs base [{_e(diff_unit)}]</th><th>diff CI</th><th>change</th>"
-            "<th>verdict</th></tr>")
+    head = (
+        f"<tr><th>variant</th><th>mean [{_e(unit)}]</th><th>{level:.4g} % CI</th>"
+        f"<th>vs base [{_e(diff_unit)}]</th><th>diff CI</th><th>change</th>"
+        "<th>verdict</th></tr>"
+    )
     rows = []
     for name in result.variant_names:
         i = result.summary(name, sel.key).interval
-        cells = [_e(name), _e(format_value(sel, i.mean, unit=False)),
-                 _e(format_interval(sel, i.low, i.high, unit=False))]
+        cells = [
+            _e(name),
+            _e(format_value(sel, i.mean, unit=False)),
+            _e(format_interval(sel, i.low, i.high, unit=False)),
+        ]
         if name == result.variant_names[0]:
             cells += ["", "", "", ""]
         else:
             c = result.comparison(name, sel.key)
             d = c.difference
             rel = "" if c.relative is None else f"{100 * c.relative:+.1f} %"
-            cells += [_e(format_value(sel, d.mean, signed=True, unit=False)),
-                      _e(format_interval(sel, d.low, d.high, signed=True, unit=False)), _e(rel),
-                      f'<span class="{_e(c.verdict.split()[0])}">{_e(c.verdict)}</span>']
+            cells += [
+                _e(format_value(sel, d.mean, signed=True, unit=False)),
+                _e(format_interval(sel, d.low, d.high, signed=True, unit=False)),
+                _e(rel),
+                f'<span class="{_e(c.verdict.split()[0])}">{_e(c.verdict)}</span>',
+            ]
         rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -107,35 +125,47 @@ def _kpis(result: StudyResult) -> list[str]:
     for sel in result.study.kpis:
         spec = sel.spec
         out.append(f"<h3>{_e(sel.label)}</h3>")
-        out.append(f'<p class="note">{_e(spec.formula)} · unit {_e(spec.unit)} · better: '
-                   f"{_e(spec.better)} · {_e(spec.description)}</p>")
+        out.append(
+            f'<p class="note">{_e(spec.formula)} · unit {_e(spec.unit)} · better: '
+            f"{_e(spec.better)} · {_e(spec.description)}</p>"
+        )
         out.append(_img(plots.kpi_figure(result, sel), f"{sel.label} by variant"))
         out.append(_kpi_table(result, sel))
     return out
 
 
 def _profiles(result: StudyResult) -> list[str]:
-    out = ["<h2>Throughput over time</h2>",
-           _img(plots.timeline_figure(result), "throughput over time"),
-           "<h2>Bottleneck shares</h2>",
-           _img(plots.bottleneck_figure(result), "bottleneck share per station and variant"),
-           "<h2>State breakdown per station</h2>"]
+    out = [
+        "<h2>Throughput over time</h2>",
+        _img(plots.timeline_figure(result), "throughput over time"),
+        "<h2>Bottleneck shares</h2>",
+        _img(plots.bottleneck_figure(result), "bottleneck share per station and variant"),
+        "<h2>State breakdown per station</h2>",
+    ]
     for i, name in enumerate(result.variant_names):
         opened = " open" if i == 0 else ""
-        out.append(f"<details{opened}><summary>{_e(name)}</summary>"
-                   f"{_img(plots.states_figure(result, name), f'state breakdown: {name}')}"
-                   "</details>")
+        out.append(
+            f"<details{opened}><summary>{_e(name)}</summary>"
+            f"{_img(plots.states_figure(result, name), f'state breakdown: {name}')}"
+            "</details>"
+        )
     return out
 
 
 def render_html(result: StudyResult, generated: str | None = None) -> str:
     """Return the whole report as one HTML document (``generated``: a time stamp to show)."""
-    body = [*_header(result, generated), *_findings(result), *_variants(result),
-            *_kpis(result), *_profiles(result)]
+    body = [
+        *_header(result, generated),
+        *_findings(result),
+        *_variants(result),
+        *_kpis(result),
+        *_profiles(result),
+    ]
     title = f"What-if study {result.study.name}"
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}'
-            f"</title><style>{_CSS}</style></head>\n<body>\n" + "\n".join(body)
-            + "\n</body></html>\n")
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}'
+        f"</title><style>{_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
 
 
 def write_html(result: StudyResult, path: str | Path, generated: str | None = None) -> Path:

@@ -54,13 +54,23 @@ def to_line_protocol(result: StudyResult, at_ms: int) -> list[str]:
     comparisons = {(c.variant, c.kpi.key): c for c in result.comparisons}
     for s in result.summaries:
         i = s.interval
-        fields: dict[str, Any] = {"mean": i.mean, "low": i.low, "high": i.high,
-                                  "half_width": i.half_width, "n": i.n}
+        fields: dict[str, Any] = {
+            "mean": i.mean,
+            "low": i.low,
+            "high": i.high,
+            "half_width": i.half_width,
+            "n": i.n,
+        }
         c = comparisons.get((s.variant, s.kpi.key))
         if c is not None:
-            fields.update(diff_mean=c.difference.mean, diff_low=c.difference.low,
-                          diff_high=c.difference.high, diff_relative=c.relative,
-                          significant=c.significant, verdict=c.verdict)
+            fields.update(
+                diff_mean=c.difference.mean,
+                diff_low=c.difference.low,
+                diff_high=c.difference.high,
+                diff_relative=c.relative,
+                significant=c.significant,
+                verdict=c.verdict,
+            )
         tags = {"study": study, "variant": s.variant, "kpi": s.kpi.kpi, "scope": s.kpi.scope}
         if any(_field(v) is not None for v in fields.values()):
             lines.append(_line(KPI_MEASUREMENT, tags, fields, at_ms))
@@ -71,16 +81,34 @@ def to_line_protocol(result: StudyResult, at_ms: int) -> list[str]:
             if value is None or not math.isfinite(value):
                 continue
             sel = selectors[key]
-            tags = {"study": study, "variant": names[r.variant], "kpi": sel.kpi,
-                    "scope": sel.scope, "replication": str(r.replication)}
-            lines.append(_line(REPLICATION_MEASUREMENT, tags,
-                               {"value": value, "seed": r.seed, "warmup_s": r.warmup_s}, at_ms))
+            tags = {
+                "study": study,
+                "variant": names[r.variant],
+                "kpi": sel.kpi,
+                "scope": sel.scope,
+                "replication": str(r.replication),
+            }
+            lines.append(
+                _line(
+                    REPLICATION_MEASUREMENT,
+                    tags,
+                    {"value": value, "seed": r.seed, "warmup_s": r.warmup_s},
+                    at_ms,
+                )
+            )
     return lines
 
 
-def write_influx(lines: list[str], url: str, database: str, *, token: str | None = None,
-                 transport: httpx.BaseTransport | None = None, timeout_s: float = 10.0,
-                 batch: int = 5000) -> int:
+def write_influx(
+    lines: list[str],
+    url: str,
+    database: str,
+    *,
+    token: str | None = None,
+    transport: httpx.BaseTransport | None = None,
+    timeout_s: float = 10.0,
+    batch: int = 5000,
+) -> int:
     """POST ``lines`` to ``{url}/write?db=...&precision=ms`` in batches; return lines written.
 
     Raises ``InfluxWriteError`` naming the endpoint when the server refuses or cannot be reached.
@@ -92,7 +120,7 @@ def write_influx(lines: list[str], url: str, database: str, *, token: str | None
     params = {"db": database, "precision": "ms"}
     with httpx.Client(transport=transport, timeout=timeout_s) as client:
         for start in range(0, len(lines), batch):
-            body = "\n".join(lines[start:start + batch]).encode("utf-8")
+            body = "\n".join(lines[start : start + batch]).encode("utf-8")
             try:
                 resp = client.post(endpoint, params=params, content=body, headers=headers)
             except httpx.HTTPError as exc:
@@ -100,5 +128,6 @@ def write_influx(lines: list[str], url: str, database: str, *, token: str | None
             if resp.status_code >= 300:
                 raise InfluxWriteError(
                     f"{endpoint} (db={database}) answered {resp.status_code}: "
-                    f"{resp.text.strip()[:300]}")
+                    f"{resp.text.strip()[:300]}"
+                )
     return len(lines)

@@ -90,8 +90,9 @@ def _is_unset(container: Any, key: Any) -> bool:
     return container[key] is None
 
 
-def _apply(node: Any, tokens: tuple[Token, ...], value: Any, walk: _Walk,
-           done: tuple[Token, ...]) -> int:
+def _apply(
+    node: Any, tokens: tuple[Token, ...], value: Any, walk: _Walk, done: tuple[Token, ...]
+) -> int:
     """Set ``value`` at ``tokens`` below ``node``; return how many places were set."""
     token, rest = tokens[0], tokens[1:]
     here = (*done, token)

@@ -17,10 +17,18 @@ from analytics.whatif.replication import STATE_GROUPS
 from analytics.whatif.results import StudyResult
 from analytics.whatif.selectors import KpiSelector
 
-STATE_COLOURS = ("#2ca02c", "#1f77b4", "#ffbf00", "#d62728", "#9edae5", "#ff7f0e", "#c7c7c7",
-                 "#9467bd", "#7f7f7f")
-VERDICT_COLOURS = {"better": "#2ca02c", "worse": "#d62728", "higher": "#17becf",
-                   "lower": "#17becf"}
+STATE_COLOURS = (
+    "#2ca02c",
+    "#1f77b4",
+    "#ffbf00",
+    "#d62728",
+    "#9edae5",
+    "#ff7f0e",
+    "#c7c7c7",
+    "#9467bd",
+    "#7f7f7f",
+)
+VERDICT_COLOURS = {"better": "#2ca02c", "worse": "#d62728", "higher": "#17becf", "lower": "#17becf"}
 NEUTRAL = "#7f7f7f"
 BASE_COLOUR = "#1f77b4"
 
@@ -36,8 +44,9 @@ def _scale(sel: KpiSelector) -> tuple[float, str]:
     return (100.0, "%") if sel.spec.is_ratio else (1.0, sel.spec.unit)
 
 
-def _err(mean: float | None, low: float | None, high: float | None, k: float
-         ) -> tuple[float, float, float]:
+def _err(
+    mean: float | None, low: float | None, high: float | None, k: float
+) -> tuple[float, float, float]:
     if mean is None:
         return np.nan, 0.0, 0.0
     if low is None or high is None:
@@ -62,8 +71,14 @@ def kpi_figure(result: StudyResult, sel: KpiSelector) -> bytes:
             continue
         c = result.comparison(name, sel.key)
         m, lo, hi = _err(c.difference.mean, c.difference.low, c.difference.high, k)
-        right.errorbar(m, yi, xerr=[[lo], [hi]], fmt="s", capsize=4,
-                       color=VERDICT_COLOURS.get(c.verdict, NEUTRAL))
+        right.errorbar(
+            m,
+            yi,
+            xerr=[[lo], [hi]],
+            fmt="s",
+            capsize=4,
+            color=VERDICT_COLOURS.get(c.verdict, NEUTRAL),
+        )
     left.set_yticks(y, names)
     left.set_xlabel(f"{sel.label} [{unit}]")
     left.set_title("mean and confidence interval", fontsize=10)
@@ -99,15 +114,20 @@ def bottleneck_figure(result: StudyResult) -> bytes:
     """Return a heat map of each station's bottleneck share (sole + shifting) per variant."""
     names = result.variant_names
     stations = list(result.profiles[0].bottleneck)
-    grid = np.array([[np.nan if (v := p.bottleneck.get(s)) is None else 100.0 * v
-                      for s in stations] for p in result.profiles])
+    grid = np.array(
+        [
+            [np.nan if (v := p.bottleneck.get(s)) is None else 100.0 * v for s in stations]
+            for p in result.profiles
+        ]
+    )
     fig = Figure(figsize=(max(6.0, 1.5 + 0.35 * len(stations)), 1.5 + 0.3 * len(names)))
     ax = fig.subplots()
     image = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0.0)
     ax.set_xticks(np.arange(len(stations)), stations, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(np.arange(len(names)), names, fontsize=8)
-    ax.set_title("Bottleneck share per station [% of working time] (active period method)",
-                 fontsize=10)
+    ax.set_title(
+        "Bottleneck share per station [% of working time] (active period method)", fontsize=10
+    )
     fig.colorbar(image, ax=ax, fraction=0.03)
     return to_png(fig)
 
@@ -120,8 +140,13 @@ def timeline_figure(result: StudyResult) -> bytes:
     for i, p in enumerate(result.profiles):
         n = len(p.timeline_uph)
         t = (np.arange(n) + 0.5) * run_h / n
-        ax.plot(t, p.timeline_uph, linewidth=1.6 if i == 0 else 0.9, label=p.variant,
-                color=BASE_COLOUR if i == 0 else None)
+        ax.plot(
+            t,
+            p.timeline_uph,
+            linewidth=1.6 if i == 0 else 0.9,
+            label=p.variant,
+            color=BASE_COLOUR if i == 0 else None,
+        )
     warm = max(p.warmup_s for p in result.profiles) / 3600.0
     if warm > 0:
         ax.axvspan(0.0, warm, color="#dddddd", alpha=0.6, label="warm-up (longest)")

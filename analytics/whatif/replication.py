@@ -105,8 +105,9 @@ def run_replication(task: ReplicationTask) -> ReplicationResult:
     )
 
 
-def detect_warmup(cols: PlantColumns, warmup: float | MserSpec, run_length_s: float
-                  ) -> tuple[float, bool]:
+def detect_warmup(
+    cols: PlantColumns, warmup: float | MserSpec, run_length_s: float
+) -> tuple[float, bool]:
     """Return the warm-up in seconds (fixed, or by MSER) and whether MSER hit its cap."""
     if not isinstance(warmup, MserSpec):
         return float(warmup), False

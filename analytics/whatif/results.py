@@ -94,31 +94,40 @@ class StudyResult:
 def aggregate(study: Study, runs: Sequence[ReplicationResult]) -> StudyResult:
     """Return intervals, paired comparisons and profiles from the replication results."""
     reps = study.replications
-    by_variant = [list(runs[v * reps:(v + 1) * reps]) for v in range(len(study.variants))]
+    by_variant = [list(runs[v * reps : (v + 1) * reps]) for v in range(len(study.variants))]
     m = (len(study.variants) - 1) * len(study.kpis)
     level = comparison_level(study.spec.confidence, m, study.spec.correction)
     summaries, comparisons = [], []
     for v, variant in enumerate(study.variants):
         for sel in study.kpis:
             values = tuple(r.kpis[sel.key] for r in by_variant[v])
-            summaries.append(KpiSummary(variant.name, sel, values,
-                                        mean_interval(values, study.spec.confidence)))
+            summaries.append(
+                KpiSummary(variant.name, sel, values, mean_interval(values, study.spec.confidence))
+            )
             if v > 0:
                 base = [r.kpis[sel.key] for r in by_variant[0]]
                 comparisons.append(_compare(variant.name, sel, values, base, level))
-    profiles = [_profile(variant.name, rs) for variant, rs in zip(study.variants, by_variant,
-                                                                   strict=True)]
-    return StudyResult(study, tuple(runs), tuple(summaries), tuple(comparisons), tuple(profiles),
-                       level)
+    profiles = [
+        _profile(variant.name, rs) for variant, rs in zip(study.variants, by_variant, strict=True)
+    ]
+    return StudyResult(
+        study, tuple(runs), tuple(summaries), tuple(comparisons), tuple(profiles), level
+    )
 
 
-def _compare(name: str, sel: KpiSelector, values: Sequence[float | None],
-             base: Sequence[float | None], level: float) -> Comparison:
+def _compare(
+    name: str,
+    sel: KpiSelector,
+    values: Sequence[float | None],
+    base: Sequence[float | None],
+    level: float,
+) -> Comparison:
     diff = paired_interval(values, base, level)
     base_mean = mean_interval(base, level).mean
-    relative = (None if diff.mean is None or not base_mean else diff.mean / abs(base_mean))
+    relative = None if diff.mean is None or not base_mean else diff.mean / abs(base_mean)
     significant = diff.excludes_zero or (
-        diff.n >= 2 and diff.sd == 0.0 and diff.mean is not None and diff.mean != 0.0)
+        diff.n >= 2 and diff.sd == 0.0 and diff.mean is not None and diff.mean != 0.0
+    )
     return Comparison(name, sel, diff, relative, significant, _verdict(sel, diff, significant))
 
 
@@ -143,10 +152,18 @@ def _mean_or_none(values: list[float | None]) -> float | None:
 
 def _profile(name: str, runs: list[ReplicationResult]) -> VariantProfile:
     stations = list(runs[0].states)
-    states = {s: tuple(float(x) for x in np.mean([r.states[s] for r in runs], axis=0))
-              for s in stations}
+    states = {
+        s: tuple(float(x) for x in np.mean([r.states[s] for r in runs], axis=0)) for s in stations
+    }
     bottleneck = {s: _mean_or_none([r.bottleneck.get(s) for r in runs]) for s in runs[0].bottleneck}
     timeline = tuple(float(x) for x in np.mean([r.timeline_uph for r in runs], axis=0))
     warm = [r.warmup_s for r in runs]
-    return VariantProfile(name, float(np.mean(warm)), float(max(warm)),
-                          sum(r.warmup_limited for r in runs), states, bottleneck, timeline)
+    return VariantProfile(
+        name,
+        float(np.mean(warm)),
+        float(max(warm)),
+        sum(r.warmup_limited for r in runs),
+        states,
+        bottleneck,
+        timeline,
+    )

@@ -22,22 +22,25 @@ def make_tasks(study: Study) -> list[ReplicationTask]:
     tasks = []
     for v, variant in enumerate(study.variants):
         for r, seed in enumerate(study.seeds()):
-            tasks.append(ReplicationTask(
-                index=len(tasks),
-                variant=v,
-                replication=r,
-                seed=seed,
-                scenario=variant.scenario,
-                run_length_s=study.run_length_s,
-                warmup=study.warmup,
-                kpis=study.kpis,
-                timeline_bins=study.spec.timeline_bins,
-            ))
+            tasks.append(
+                ReplicationTask(
+                    index=len(tasks),
+                    variant=v,
+                    replication=r,
+                    seed=seed,
+                    scenario=variant.scenario,
+                    run_length_s=study.run_length_s,
+                    warmup=study.warmup,
+                    kpis=study.kpis,
+                    timeline_bins=study.spec.timeline_bins,
+                )
+            )
     return tasks
 
 
-def run_study(study: Study, executor: Executor | None = None,
-              on_progress: Progress | None = None) -> StudyResult:
+def run_study(
+    study: Study, executor: Executor | None = None, on_progress: Progress | None = None
+) -> StudyResult:
     """Run every replication of every variant and return the aggregated result.
 
     ``executor`` defaults to local processes, one per CPU. ``on_progress(done, total)`` is

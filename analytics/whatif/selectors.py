@@ -28,8 +28,11 @@ from analytics.supply import SupplyValues
 from plant_sim.scenario import Scenario
 
 _SOURCES: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
-    ("scope", frozenset(f.name for f in fields(KpiValues)),
-     frozenset({"plant", "line", "station"})),
+    (
+        "scope",
+        frozenset(f.name for f in fields(KpiValues)),
+        frozenset({"plant", "line", "station"}),
+    ),
     ("flow", frozenset(f.name for f in fields(FlowValues)), frozenset({"plant", "line"})),
     ("supply", frozenset(f.name for f in fields(SupplyValues)), frozenset({"plant"})),
     ("bottleneck", frozenset(f.name for f in fields(StationBottleneck)), frozenset({"station"})),
@@ -74,7 +77,8 @@ def parse_selector(text: str, scenario: Scenario) -> KpiSelector:
             if level not in levels:
                 allowed = ", ".join(sorted(levels))
                 raise ValueError(
-                    f"{kpi} is defined for {allowed} scopes, not for {level} {scope!r}")
+                    f"{kpi} is defined for {allowed} scopes, not for {level} {scope!r}"
+                )
             return KpiSelector(kpi, scope, level, source)
     raise ValueError(f"{kpi} is not available in what-if studies")
 

@@ -181,8 +181,9 @@ def _read_scenario(spec: StudySpec, base_dir: Path, source: str) -> dict[str, An
     return data
 
 
-def _apply(data: dict[str, Any], overrides: Mapping[str, Any], where: str,
-           problems: Problems) -> dict[str, Any]:
+def _apply(
+    data: dict[str, Any], overrides: Mapping[str, Any], where: str, problems: Problems
+) -> dict[str, Any]:
     """Apply each override in turn; record every failing one under ``where``."""
     for path, value in overrides.items():
         try:
@@ -230,8 +231,9 @@ def _variant_specs(spec: StudySpec, problems: Problems) -> list[tuple[str, Varia
     return out
 
 
-def _variant(base: dict[str, Any], vspec: VariantSpec, where: str,
-             problems: Problems) -> Variant | None:
+def _variant(
+    base: dict[str, Any], vspec: VariantSpec, where: str, problems: Problems
+) -> Variant | None:
     before = len(problems)
     data = _apply(base, vspec.overrides, f"{where}, override", problems)
     if len(problems) > before:
@@ -254,5 +256,12 @@ def _duplicate_names(vspecs: list[tuple[str, VariantSpec]]) -> Problems:
 
 def _check_warmup(spec: StudySpec, run_length: float, source: str) -> None:
     if isinstance(spec.warmup, float | int) and spec.warmup >= run_length:
-        raise StudyError(source, [("warmup", f"{spec.warmup:g} s is not shorter than the run "
-                                             f"length ({run_length:g} s)")])
+        raise StudyError(
+            source,
+            [
+                (
+                    "warmup",
+                    f"{spec.warmup:g} s is not shorter than the run length ({run_length:g} s)",
+                )
+            ],
+        )

@@ -19,8 +19,9 @@ def unit_label(sel: KpiSelector) -> str:
     return "%" if sel.spec.is_ratio else sel.spec.unit
 
 
-def format_value(sel: KpiSelector, value: float | None, *, signed: bool = False,
-                 unit: bool = True) -> str:
+def format_value(
+    sel: KpiSelector, value: float | None, *, signed: bool = False, unit: bool = True
+) -> str:
     """Return ``value`` in its unit: percent for ratios, ``pp`` for their differences.
 
     ``unit=False`` leaves the unit out, for table cells under a column that names it.
@@ -37,8 +38,14 @@ def format_value(sel: KpiSelector, value: float | None, *, signed: bool = False,
     return f"{value:{sign},.{digits}f}{suffix}"
 
 
-def format_interval(sel: KpiSelector, low: float | None, high: float | None,
-                    *, signed: bool = False, unit: bool = True) -> str:
+def format_interval(
+    sel: KpiSelector,
+    low: float | None,
+    high: float | None,
+    *,
+    signed: bool = False,
+    unit: bool = True,
+) -> str:
     """Return ``low to high`` (or ``low … high`` without units, for table cells)."""
     if low is None or high is None:
         return DASH
@@ -77,10 +84,15 @@ def significant_statements(result: StudyResult) -> list[str]:
 def method_note(result: StudyResult) -> str:
     """Return a sentence on how the intervals were computed."""
     spec = result.study.spec
-    corr = (f", Bonferroni-corrected over {len(result.comparisons)} comparisons "
-            f"(each at {100 * result.comparison_level:.3g} %)" if spec.correction == "bonferroni"
-            and len(result.comparisons) > 1 else "")
-    return (f"{spec.replications} replications per variant with common random numbers "
-            f"(replication r uses seed {result.study.seed} + r in every variant); Student t "
-            f"intervals at {100 * spec.confidence:.4g} %; differences are paired by "
-            f"replication{corr}. A difference is significant when its interval excludes 0.")
+    corr = (
+        f", Bonferroni-corrected over {len(result.comparisons)} comparisons "
+        f"(each at {100 * result.comparison_level:.3g} %)"
+        if spec.correction == "bonferroni" and len(result.comparisons) > 1
+        else ""
+    )
+    return (
+        f"{spec.replications} replications per variant with common random numbers "
+        f"(replication r uses seed {result.study.seed} + r in every variant); Student t "
+        f"intervals at {100 * spec.confidence:.4g} %; differences are paired by "
+        f"replication{corr}. A difference is significant when its interval excludes 0."
+    )

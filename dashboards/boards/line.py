@@ -22,51 +22,100 @@ SCOPES = ' AND "scope" =~ /^$line$/'
 def build() -> dict:
     """Return the line dashboard."""
     timeline = panel(
-        "state-timeline", "States per station",
-        [target('SELECT last("state_num") FROM "machine_state" WHERE '
+        "state-timeline",
+        "States per station",
+        [
+            target(
+                'SELECT last("state_num") FROM "machine_state" WHERE '
                 f"{RUN_FILTER}{LINES} AND $timeFilter "
-                'GROUP BY time($__interval), "station" fill(previous)', alias="$tag_station")],
-        "none", mappings=state_mappings(), panel_options={"showValue": "never", "rowHeight": 0.8},
+                'GROUP BY time($__interval), "station" fill(previous)',
+                alias="$tag_station",
+            )
+        ],
+        "none",
+        mappings=state_mappings(),
+        panel_options={"showValue": "never", "rowHeight": 0.8},
     )
     exits = panel(
-        "timeseries", "Finished parts per interval",
-        [target('SELECT count("part_id") FROM "part_exit" WHERE "outcome" = \'finished\' AND '
+        "timeseries",
+        "Finished parts per interval",
+        [
+            target(
+                'SELECT count("part_id") FROM "part_exit" WHERE "outcome" = \'finished\' AND '
                 f"{RUN_FILTER}{LINES} AND $timeFilter "
-                'GROUP BY time($__interval), "line" fill(0)', alias="$tag_line")],
-        "short", custom={"drawStyle": "bars", "fillOpacity": 60},
+                'GROUP BY time($__interval), "line" fill(0)',
+                alias="$tag_line",
+            )
+        ],
+        "short",
+        custom={"drawStyle": "bars", "fillOpacity": 60},
     )
     buffers = panel(
-        "timeseries", "Buffer levels",
-        [target('SELECT last("level") FROM "buffer" WHERE '
+        "timeseries",
+        "Buffer levels",
+        [
+            target(
+                'SELECT last("level") FROM "buffer" WHERE '
                 f"{RUN_FILTER}{LINES} AND $timeFilter "
-                'GROUP BY time($__interval), "buffer" fill(previous)', alias="$tag_buffer")],
-        "short", custom={"lineInterpolation": "stepAfter"},
+                'GROUP BY time($__interval), "buffer" fill(previous)',
+                alias="$tag_buffer",
+            )
+        ],
+        "short",
+        custom={"lineInterpolation": "stepAfter"},
     )
     verdict = panel(
-        "stat", "Bottleneck (current shift, active period method)",
-        [target('SELECT last("bottleneck_avg") FROM "kpi" WHERE "level" = \'line\' AND '
+        "stat",
+        "Bottleneck (current shift, active period method)",
+        [
+            target(
+                'SELECT last("bottleneck_avg") FROM "kpi" WHERE "level" = \'line\' AND '
                 f"\"window\" = 'shift' AND {KPI_FILTER}{SCOPES} AND $timeFilter "
-                'GROUP BY "scope"', alias="$tag_scope")],
-        "none", panel_options={"textMode": "value_and_name", "reduceOptions": {
-            "calcs": ["lastNotNull"], "fields": "/.*/", "values": False}},
+                'GROUP BY "scope"',
+                alias="$tag_scope",
+            )
+        ],
+        "none",
+        panel_options={
+            "textMode": "value_and_name",
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "/.*/", "values": False},
+        },
     )
     table = panel(
-        "table", "Active periods per station (current shift)",
-        [target('SELECT last("avg_active_period_s") AS "avg active period", '
+        "table",
+        "Active periods per station (current shift)",
+        [
+            target(
+                'SELECT last("avg_active_period_s") AS "avg active period", '
                 'last("active_ratio") AS "active", last("sole_bottleneck_ratio") AS "sole", '
                 'last("shifting_bottleneck_ratio") AS "shifting", last("blocked_ratio") AS '
                 '"blocked", last("starved_ratio") AS "starved" FROM "kpi" WHERE "level" = '
                 f"'station' AND \"window\" = 'shift' AND {KPI_FILTER}{LINES} AND $timeFilter "
-                'GROUP BY "scope"', fmt="table")],
-        "percentunit", overrides=[{"matcher": {"id": "byName", "options": "avg active period"},
-                                   "properties": [{"id": "unit", "value": "s"}]}],
+                'GROUP BY "scope"',
+                fmt="table",
+            )
+        ],
+        "percentunit",
+        overrides=[
+            {
+                "matcher": {"id": "byName", "options": "avg active period"},
+                "properties": [{"id": "unit", "value": "s"}],
+            }
+        ],
     )
     rows = [
         [(timeline, 24, 10)],
-        [(kpi_series("exit_rate_uph", "line", "hour", SCOPES, "Throughput (hourly)"), 8, 8),
-         (exits, 8, 8),
-         (kpi_series("wip_avg", "line", "hour", SCOPES, "WIP (time-weighted, hourly)"), 8, 8)],
+        [
+            (kpi_series("exit_rate_uph", "line", "hour", SCOPES, "Throughput (hourly)"), 8, 8),
+            (exits, 8, 8),
+            (kpi_series("wip_avg", "line", "hour", SCOPES, "WIP (time-weighted, hourly)"), 8, 8),
+        ],
         [(buffers, 12, 8), (verdict, 4, 8), (table, 8, 8)],
     ]
-    return dashboard(UID, "Line", "States, flow and the bottleneck of the selected lines.",
-                     layout(rows), variables())
+    return dashboard(
+        UID,
+        "Line",
+        "States, flow and the bottleneck of the selected lines.",
+        layout(rows),
+        variables(),
+    )

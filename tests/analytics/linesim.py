@@ -34,16 +34,29 @@ class StationSpec:
     fail_offset: int = 0
 
 
-def simulate_line(specs: list[StationSpec], until_s: float, buffer_cap: int = 2,
-                  line: str = "L") -> list[Record]:
+def simulate_line(
+    specs: list[StationSpec], until_s: float, buffer_cap: int = 2, line: str = "L"
+) -> list[Record]:
     """Run the line for ``until_s`` seconds and return its records in time order."""
     env = simpy.Environment()
     out: list[Record] = []
     names = [f"{line}-s{i + 1}" for i in range(len(specs))]
     bufs = [simpy.Store(env, capacity=buffer_cap) for _ in specs[:-1]]
     released: dict[str, float] = {}
-    out.append(RunStart(0.0, "sim", "linesim", 0, 0, until_s, "acme", "p", "a",
-                        [{"line": line, "stations": names, "buffers": []}]))
+    out.append(
+        RunStart(
+            0.0,
+            "sim",
+            "linesim",
+            0,
+            0,
+            until_s,
+            "acme",
+            "p",
+            "a",
+            [{"line": line, "stations": names, "buffers": []}],
+        )
+    )
 
     def station(i: int):
         spec, name = specs[i], names[i]
@@ -71,11 +84,15 @@ def simulate_line(specs: list[StationSpec], until_s: float, buffer_cap: int = 2,
                 yield env.timeout(spec.repair_s)
             emit(S.PROCESSING)
             yield env.timeout(spec.cycle_s)
-            out.append(PartDone(env.now, line, name, part, "A", None, "good", spec.cycle_s,
-                                spec.cycle_s))
+            out.append(
+                PartDone(env.now, line, name, part, "A", None, "good", spec.cycle_s, spec.cycle_s)
+            )
             if i == len(specs) - 1:
-                out.append(PartLeft(env.now, line, part, "A", None, "finished",
-                                    env.now - released.pop(part)))
+                out.append(
+                    PartLeft(
+                        env.now, line, part, "A", None, "finished", env.now - released.pop(part)
+                    )
+                )
                 continue
             if len(bufs[i].items) >= bufs[i].capacity:
                 emit(S.BLOCKED)

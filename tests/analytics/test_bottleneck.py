@@ -26,8 +26,13 @@ def test_clearly_slowest_station_is_found():
 
 def test_failure_prone_and_slow_station_alternate_as_a_shifting_bottleneck():
     """A slow station and a fast one with long repairs share the bottleneck, shifting."""
-    specs = [StationSpec(50), StationSpec(60), StationSpec(50),
-             StationSpec(45, fail_every=60, repair_s=3600), StationSpec(50)]
+    specs = [
+        StationSpec(50),
+        StationSpec(60),
+        StationSpec(50),
+        StationSpec(45, fail_every=60, repair_s=3600),
+        StationSpec(50),
+    ]
     b = compute_report(simulate_line(specs, 48 * HOUR, buffer_cap=3)).bottlenecks[0]
     st = {s.station: s for s in b.stations}
     ranked = sorted(st.values(), key=lambda s: -s.bottleneck_ratio)

@@ -80,8 +80,11 @@ def test_kpi_command_json(app, log_path):
     res = CliRunner().invoke(app, ["kpi", str(log_path), "--format", "json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    oee = [r for r in doc["rows"] if r["metric"] == "oee" and r["scope"] == "st1"
-           and r["window"] == "window"]
+    oee = [
+        r
+        for r in doc["rows"]
+        if r["metric"] == "oee" and r["scope"] == "st1" and r["window"] == "window"
+    ]
     assert oee[0]["value"] == pytest.approx(0.6979, abs=5e-5)
     assert set(doc["rows"][0]) == set(ROW_COLUMNS)
 
@@ -89,8 +92,9 @@ def test_kpi_command_json(app, log_path):
 def test_kpi_command_csv_and_window(app, log_path, tmp_path):
     """CSV output to a file; undefined values are empty cells; --window takes durations."""
     out = tmp_path / "k.csv"
-    res = CliRunner().invoke(app, ["kpi", str(log_path), "-f", "csv", "-w", "0:30m",
-                                   "-o", str(out)])
+    res = CliRunner().invoke(
+        app, ["kpi", str(log_path), "-f", "csv", "-w", "0:30m", "-o", str(out)]
+    )
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     get = {(r["scope"], r["metric"]): r["value"] for r in rows if r["window"] == "window"}
@@ -119,11 +123,14 @@ def test_kpi_command_table_shows_undefined_oee_as_a_dash(app, log_path):
     assert cells[cols.index("A")] == "0.0%"
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--format", "xml"], "--format"),
-    (["--window", "8h"], "window"),
-    (["--window", "8h:1h"], "window"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--format", "xml"], "--format"),
+        (["--window", "8h"], "window"),
+        (["--window", "8h:1h"], "window"),
+    ],
+)
 def test_kpi_command_usage_errors(app, log_path, args, needle):
     """Bad options exit with 2 and a message naming the option."""
     res = CliRunner().invoke(app, ["kpi", str(log_path), *args])

@@ -78,22 +78,39 @@ def test_completed_is_delivery_when_nothing_is_shipped():
     assert s.otd == 1.0 and s.order_lead_time_avg_s == HOUR
 
 
-def _material_line(per_unit: float, initial: float, reorder_point: float, order_q: float,
-                   hours: float = 12.0):
+def _material_line(
+    per_unit: float, initial: float, reorder_point: float, order_q: float, hours: float = 12.0
+):
     """One always-on station drawing ``per_unit`` per part, run through the real model."""
     from plant_sim.scenario import parse_scenario
     from plant_sim.simulation import run_batch
 
-    scenario = parse_scenario({
-        "name": "short_stock", "seed": 1, "horizon": "1d",
-        "products": [{"id": "a", "material": "steel", "material_per_unit": per_unit}],
-        "lines": [{"id": "l1", "stations": [
-            {"id": "s1", "cycle_time": {"kind": "constant", "value": 60}}]}],
-        "supply": {"materials": [{
-            "id": "steel", "supplier": "mill", "initial": initial,
-            "reorder_point": reorder_point, "order_quantity": order_q,
-            "lead_time": {"kind": "constant", "value": "1h"}}]},
-    })
+    scenario = parse_scenario(
+        {
+            "name": "short_stock",
+            "seed": 1,
+            "horizon": "1d",
+            "products": [{"id": "a", "material": "steel", "material_per_unit": per_unit}],
+            "lines": [
+                {
+                    "id": "l1",
+                    "stations": [{"id": "s1", "cycle_time": {"kind": "constant", "value": 60}}],
+                }
+            ],
+            "supply": {
+                "materials": [
+                    {
+                        "id": "steel",
+                        "supplier": "mill",
+                        "initial": initial,
+                        "reorder_point": reorder_point,
+                        "order_quantity": order_q,
+                        "lead_time": {"kind": "constant", "value": "1h"},
+                    }
+                ]
+            },
+        }
+    )
     return run_batch(scenario, until_s=hours * HOUR, seed=1).records
 
 
@@ -101,10 +118,13 @@ def _material_waits(records) -> int:
     return sum(1 for r in records if r.kind == "state" and r.reason == "material")
 
 
-@pytest.mark.parametrize("initial,reorder_point,order_q", [
-    (5.0, 2.0, 6.0),  # 5 → 3.5 → 2 (reorder) → 0.5: a draw of 1.5 waits; never exactly 0
-    (1.0, 1.0, 0.4),  # the delivery (1.4) still cannot cover the waiting draw: one stock-out
-])
+@pytest.mark.parametrize(
+    "initial,reorder_point,order_q",
+    [
+        (5.0, 2.0, 6.0),  # 5 → 3.5 → 2 (reorder) → 0.5: a draw of 1.5 waits; never exactly 0
+        (1.0, 1.0, 0.4),  # the delivery (1.4) still cannot cover the waiting draw: one stock-out
+    ],
+)
 def test_stock_out_when_the_stock_cannot_cover_a_draw(initial, reorder_point, order_q):
     """1.5 units per part from a stock that never reaches 0: stations starve for material,
     and each wait is a stock-out whose hours are the material-starved hours."""
@@ -119,4 +139,5 @@ def test_stock_out_when_the_stock_cannot_cover_a_draw(initial, reorder_point, or
     assert s.stockouts_by_material["steel"] == (s.stockouts, pytest.approx(s.stockout_h))
     half = compute_report(records, window=(0.0, 6 * HOUR))
     assert half.supply.stockout_h == pytest.approx(
-        half.scope("s1").elements.material_starved_s / HOUR)
+        half.scope("s1").elements.material_starved_s / HOUR
+    )

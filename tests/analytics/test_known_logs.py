@@ -59,16 +59,20 @@ def test_80_percent_quality():
 def test_calendar_with_shifts_breaks_and_maintenance_excludes_planned_time():
     """Off shift and planned maintenance are outside PBT; only the unplanned stop is a loss."""
     b = LogBuilder()
-    t = b.states("st1", 0.0, [
-        (2 * HOUR, S.OFF_SHIFT),          # night: outside POT
-        (3 * HOUR, S.PROCESSING),
-        (0.5 * HOUR, S.PLANNED_DOWNTIME),  # break: planned down time
-        (3 * HOUR, S.PROCESSING),
-        (1 * HOUR, S.PLANNED_DOWNTIME),    # planned maintenance
-        (1.5 * HOUR, S.PROCESSING),
-        (0.5 * HOUR, S.DOWN, "hydraulics"),
-        (2 * HOUR, S.OFF_SHIFT),
-    ])
+    t = b.states(
+        "st1",
+        0.0,
+        [
+            (2 * HOUR, S.OFF_SHIFT),  # night: outside POT
+            (3 * HOUR, S.PROCESSING),
+            (0.5 * HOUR, S.PLANNED_DOWNTIME),  # break: planned down time
+            (3 * HOUR, S.PROCESSING),
+            (1 * HOUR, S.PLANNED_DOWNTIME),  # planned maintenance
+            (1.5 * HOUR, S.PROCESSING),
+            (0.5 * HOUR, S.DOWN, "hydraulics"),
+            (2 * HOUR, S.OFF_SHIFT),
+        ],
+    )
     b.parts("st1", 2 * HOUR + 60, 180, 60.0, spacing=60.0)
     b.parts("st1", 5.5 * HOUR + 60, 180, 60.0, spacing=60.0)
     b.parts("st1", 9.5 * HOUR + 60, 90, 60.0, spacing=60.0)
@@ -109,8 +113,19 @@ def test_window_with_no_production_is_undefined_not_zero():
     b.parts("st1", 2 * HOUR + 60, 60, 60.0, spacing=60.0)
     records = b.build(end)
     off = compute_report(records, window=(0.0, HOUR)).scope("st1")
-    for name in ("availability", "effectiveness", "quality_ratio", "oee", "nee",
-                 "technical_eff", "setup_rate", "scrap_ratio", "fpy", "epu_kwh", "mtbf_h"):
+    for name in (
+        "availability",
+        "effectiveness",
+        "quality_ratio",
+        "oee",
+        "nee",
+        "technical_eff",
+        "setup_rate",
+        "scrap_ratio",
+        "fpy",
+        "epu_kwh",
+        "mtbf_h",
+    ):
         assert getattr(off.kpis, name) is None, name
     assert any("no planned busy time" in n for n in off.notes)
     idle = compute_report(records, window=(HOUR, 2 * HOUR)).scope("st1").kpis
@@ -148,8 +163,17 @@ def test_energy_idle_and_per_unit():
 def test_failure_resumed_after_a_pause_is_one_failure():
     """DOWN, off shift, DOWN again is one failure event (``starts_new_stop``)."""
     b = LogBuilder()
-    end = b.states("st1", 0.0, [(HOUR, S.PROCESSING), (HOUR, S.DOWN, "a"), (HOUR, S.OFF_SHIFT),
-                                (HOUR, S.DOWN, "a"), (HOUR, S.PROCESSING)])
+    end = b.states(
+        "st1",
+        0.0,
+        [
+            (HOUR, S.PROCESSING),
+            (HOUR, S.DOWN, "a"),
+            (HOUR, S.OFF_SHIFT),
+            (HOUR, S.DOWN, "a"),
+            (HOUR, S.PROCESSING),
+        ],
+    )
     b.parts("st1", 60.0, 60, 60.0, spacing=60.0)
     k = compute_report(b.build(end)).scope("st1").kpis
     assert k.failures == 1 and k.mttr_h == pytest.approx(2.0) and k.mtbf_h == pytest.approx(2.0)
@@ -158,8 +182,9 @@ def test_failure_resumed_after_a_pause_is_one_failure():
 def test_material_starvation_is_counted_apart():
     """STARVED with reason "material" counts as starved and as starved-for-material hours."""
     b = LogBuilder()
-    end = b.states("st1", 0.0, [(HOUR, S.STARVED, "material"), (HOUR, S.STARVED),
-                                (HOUR, S.PROCESSING)])
+    end = b.states(
+        "st1", 0.0, [(HOUR, S.STARVED, "material"), (HOUR, S.STARVED), (HOUR, S.PROCESSING)]
+    )
     r = compute_report(b.build(end)).scope("st1")
     assert r.elements.starved_s == 2 * HOUR
     assert r.kpis.material_starved_h == pytest.approx(1.0)

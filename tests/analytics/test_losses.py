@@ -12,12 +12,30 @@ HOUR = 3600.0
 
 def _log() -> list:
     b = LogBuilder({"line1": ["a", "b"]})
-    b.states("a", 0.0, [(HOUR, S.PROCESSING), (0.5 * HOUR, S.DOWN, "motor"),
-                        (HOUR, S.PROCESSING), (60.0, S.MINOR_STOP, "jam"),
-                        (HOUR, S.PROCESSING), (120.0, S.MINOR_STOP, "jam"),
-                        (HOUR, S.PROCESSING)])
-    b.states("b", 0.0, [(HOUR, S.PROCESSING), (2 * HOUR, S.DOWN, "tool"),
-                        (HOUR, S.PROCESSING), (HOUR, S.DOWN), (HOUR, S.PROCESSING)])
+    b.states(
+        "a",
+        0.0,
+        [
+            (HOUR, S.PROCESSING),
+            (0.5 * HOUR, S.DOWN, "motor"),
+            (HOUR, S.PROCESSING),
+            (60.0, S.MINOR_STOP, "jam"),
+            (HOUR, S.PROCESSING),
+            (120.0, S.MINOR_STOP, "jam"),
+            (HOUR, S.PROCESSING),
+        ],
+    )
+    b.states(
+        "b",
+        0.0,
+        [
+            (HOUR, S.PROCESSING),
+            (2 * HOUR, S.DOWN, "tool"),
+            (HOUR, S.PROCESSING),
+            (HOUR, S.DOWN),
+            (HOUR, S.PROCESSING),
+        ],
+    )
     return b.build(6 * HOUR)
 
 

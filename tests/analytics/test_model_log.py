@@ -26,8 +26,7 @@ def records():
     scenario = pytest.importorskip("plant_sim.scenario")
     if not SCENARIO.exists():
         pytest.skip("scenarios/plant_3lines.yaml not there yet")
-    return simulation.run_batch(scenario.load_scenario(SCENARIO), until_s=2 * DAY,
-                                seed=1).records
+    return simulation.run_batch(scenario.load_scenario(SCENARIO), until_s=2 * DAY, seed=1).records
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +42,9 @@ def _reference(records, t0: float, t1: float) -> dict[str, dict[str, float]]:
     last: dict[str, StateChange] = {}
 
     def close(sc: StateChange, until: float) -> None:
-        acc = out.setdefault(sc.station, dict.fromkeys(
-            ("apt", "pbt", "fe", "pq", "gq", "kwh"), 0.0))
+        acc = out.setdefault(
+            sc.station, dict.fromkeys(("apt", "pbt", "fe", "pq", "gq", "kwh"), 0.0)
+        )
         d = max(0.0, min(until, t1) - max(sc.t, t0))
         iso = STATE_INFO[sc.state].iso
         acc["apt"] += d if iso == IsoElement.APT else 0.0
@@ -57,14 +57,19 @@ def _reference(records, t0: float, t1: float) -> dict[str, dict[str, float]]:
             prev = last.get(r.station)
             if prev is not None:
                 close(prev, r.t)
-            if (starts_new_stop(prev.state if prev else None, r.state)
-                    and r.state == StationState.DOWN and t0 <= r.t <= t1):
-                out.setdefault(r.station, dict.fromkeys(
-                    ("apt", "pbt", "fe", "pq", "gq", "kwh"), 0.0))["fe"] += 1
+            if (
+                starts_new_stop(prev.state if prev else None, r.state)
+                and r.state == StationState.DOWN
+                and t0 <= r.t <= t1
+            ):
+                out.setdefault(
+                    r.station, dict.fromkeys(("apt", "pbt", "fe", "pq", "gq", "kwh"), 0.0)
+                )["fe"] += 1
             last[r.station] = r
         elif isinstance(r, PartDone) and t0 <= r.t <= t1:
-            acc = out.setdefault(r.station, dict.fromkeys(
-                ("apt", "pbt", "fe", "pq", "gq", "kwh"), 0.0))
+            acc = out.setdefault(
+                r.station, dict.fromkeys(("apt", "pbt", "fe", "pq", "gq", "kwh"), 0.0)
+            )
             acc["pq"] += 1
             acc["gq"] += r.result == "good"
     for sc in last.values():
@@ -88,8 +93,7 @@ def test_invariants_hold_on_the_model_log(report):
     span = report.t1_s - report.t0_s
     for s in report.stations:
         e = s.elements
-        assert math.isclose(e.pbt_s + e.pdot_s + e.outside_s + e.unobserved_s, span,
-                            abs_tol=1e-6)
+        assert math.isclose(e.pbt_s + e.pdot_s + e.outside_s + e.unobserved_s, span, abs_tol=1e-6)
     for s in [report.plant, *report.lines, *report.stations]:
         e = s.elements
         assert e.pq == e.gq + e.sq + e.rq
@@ -104,8 +108,9 @@ def test_days_add_up_to_the_run(records, report):
     """Day 1 plus day 2 elements equal the two-day elements for every scope."""
     d1 = compute_report(records, window=(0.0, DAY), shifts=False)
     d2 = compute_report(records, window=(DAY, 2 * DAY), shifts=False)
-    for w, a, b in zip([report.plant, *report.lines], [d1.plant, *d1.lines],
-                       [d2.plant, *d2.lines], strict=True):
+    for w, a, b in zip(
+        [report.plant, *report.lines], [d1.plant, *d1.lines], [d2.plant, *d2.lines], strict=True
+    ):
         s = a.elements + b.elements
         for name, value in w.elements.as_fields().items():
             assert math.isclose(getattr(s, name), value, rel_tol=1e-9, abs_tol=1e-6), name

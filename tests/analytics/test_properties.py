@@ -28,14 +28,24 @@ def logs(draw):
         for _ in range(n):
             state = draw(st.sampled_from(STATES))
             dur = draw(st.floats(1, 500))
-            b.state(t, station, state, draw(st.sampled_from([None, "material", "x"])),
-                    draw(st.floats(0, 20)))
+            b.state(
+                t,
+                station,
+                state,
+                draw(st.sampled_from([None, "material", "x"])),
+                draw(st.floats(0, 20)),
+            )
             if state == StationState.PROCESSING:
                 k = draw(st.integers(0, 4))
                 for i in range(k):
                     # PRI no longer than the real cycle, so effectiveness stays <= 1.
-                    b.part(t + dur * (i + 1) / (k + 1), station, f"{station}{t}{i}",
-                           draw(st.sampled_from(RESULTS)), dur / (k + 1))
+                    b.part(
+                        t + dur * (i + 1) / (k + 1),
+                        station,
+                        f"{station}{t}{i}",
+                        draw(st.sampled_from(RESULTS)),
+                        dur / (k + 1),
+                    )
             t += dur
         end = max(end, t)
     end = draw(st.floats(end, end + 200))
@@ -43,12 +53,13 @@ def logs(draw):
 
 
 def _close(a: Elements, b: Elements) -> bool:
-    return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-6)
-               for x, y in zip(a.as_fields().values(), b.as_fields().values(), strict=True))
+    return all(
+        math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-6)
+        for x, y in zip(a.as_fields().values(), b.as_fields().values(), strict=True)
+    )
 
 
-_SETTINGS = settings(max_examples=60, deadline=None,
-                     suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_SETTINGS
@@ -108,9 +119,12 @@ def test_union_of_adjacent_windows_equals_summed_elements(records, u):
     whole = compute_report(records, window=(t0, t2), shifts=False)
     first = compute_report(records, window=(t0, t1), shifts=False)
     second = compute_report(records, window=(t1, t2), shifts=False)
-    for w, a, b in zip([whole.plant, *whole.lines, *whole.stations],
-                       [first.plant, *first.lines, *first.stations],
-                       [second.plant, *second.lines, *second.stations], strict=True):
+    for w, a, b in zip(
+        [whole.plant, *whole.lines, *whole.stations],
+        [first.plant, *first.lines, *first.stations],
+        [second.plant, *second.lines, *second.stations],
+        strict=True,
+    ):
         summed = a.elements + b.elements
         assert _close(summed, w.elements), w.scope
         kw, ks = w.kpis.as_dict(), compute_kpis(summed).as_dict()
@@ -127,6 +141,7 @@ def test_shift_bins_add_up_to_the_window(records, cuts):
     """Per-shift elements, summed over all shifts and gaps, equal the window's elements."""
     end = records[-1].t
     from plant_sim.records import ShiftChange
+
     changes = [ShiftChange(c * end, f"s{i % 2}") for i, c in enumerate(sorted(cuts))]
     recs = sorted([*records[1:-1], *changes], key=lambda r: r.t)
     recs = [records[0], *recs, records[-1]]

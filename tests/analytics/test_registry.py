@@ -13,8 +13,15 @@ from analytics.kpis import KpiValues
 from analytics.registry import KPI_BY_ID, KPIS, kpi
 from analytics.supply import SupplyValues
 
-_NOT_KPIS = {"effectiveness_over_100", "released", "finished", "scrapped", "delivered_orders",
-             "stockouts_by_material", "station"}
+_NOT_KPIS = {
+    "effectiveness_over_100",
+    "released",
+    "finished",
+    "scrapped",
+    "delivered_orders",
+    "stockouts_by_material",
+    "station",
+}
 
 
 @pytest.mark.parametrize("cls", [KpiValues, FlowValues, SupplyValues, StationBottleneck])
@@ -38,12 +45,37 @@ def test_registry_entries_are_complete_and_unique():
 
 def test_the_issue_kpis_are_all_registered():
     """Every KPI the issue names has an entry."""
-    wanted = {"availability", "effectiveness", "quality_ratio", "oee", "nee", "technical_eff",
-              "setup_rate", "allocation_eff", "utilization_eff", "throughput_uph",
-              "scrap_ratio", "rework_ratio", "fpy", "mtbf_h", "mttr_h", "epu_kwh", "epgu_kwh",
-              "idle_energy_kwh", "wip_avg", "flow_time_avg_s", "flow_time_p50_s",
-              "flow_time_p95_s", "little_gap_ratio", "otd", "order_lead_time_avg_s",
-              "backlog_orders", "fill_rate", "stockouts", "material_starved_h"}
+    wanted = {
+        "availability",
+        "effectiveness",
+        "quality_ratio",
+        "oee",
+        "nee",
+        "technical_eff",
+        "setup_rate",
+        "allocation_eff",
+        "utilization_eff",
+        "throughput_uph",
+        "scrap_ratio",
+        "rework_ratio",
+        "fpy",
+        "mtbf_h",
+        "mttr_h",
+        "epu_kwh",
+        "epgu_kwh",
+        "idle_energy_kwh",
+        "wip_avg",
+        "flow_time_avg_s",
+        "flow_time_p50_s",
+        "flow_time_p95_s",
+        "little_gap_ratio",
+        "otd",
+        "order_lead_time_avg_s",
+        "backlog_orders",
+        "fill_rate",
+        "stockouts",
+        "material_starved_h",
+    }
     assert wanted <= set(KPI_BY_ID)
 
 
@@ -56,8 +88,20 @@ def test_unknown_kpi_names_the_id():
 def test_public_api():
     """The package exports exactly its documented surface."""
     assert set(analytics.__all__) == {
-        "KPIS", "KPI_BY_ID", "Elements", "KpiReport", "KpiSpec", "KpiValues", "ScopeResult",
-        "ShiftResult", "compute_kpis", "compute_report", "rollup_line", "rollup_plant",
-        "station_elements", "total"}
+        "KPIS",
+        "KPI_BY_ID",
+        "Elements",
+        "KpiReport",
+        "KpiSpec",
+        "KpiValues",
+        "ScopeResult",
+        "ShiftResult",
+        "compute_kpis",
+        "compute_report",
+        "rollup_line",
+        "rollup_plant",
+        "station_elements",
+        "total",
+    }
     for name in analytics.__all__:
         assert hasattr(analytics, name)

@@ -43,6 +43,7 @@ def test_shift_totals_per_station_sum_their_occurrences(records) -> None:
 
 def test_rows_carry_station_shift_results(records) -> None:
     rows = compute_report(records).to_rows()
-    shift_station = [r for r in rows if str(r["window"]).startswith("shift:")
-                     and r["level"] == "station"]
+    shift_station = [
+        r for r in rows if str(r["window"]).startswith("shift:") and r["level"] == "station"
+    ]
     assert shift_station and any(r["metric"] == "oee" for r in shift_station)

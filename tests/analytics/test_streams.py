@@ -12,10 +12,35 @@ from plant_sim.records import RunStart, StateChange
 from tests.analytics.builders import LogBuilder, S
 
 HOUR = 3600.0
-_PURE = ("bottleneck", "columns", "elements", "flow", "kpis", "losses", "registry", "report",
-         "rows", "supply", "timeline")
-_IO = {"io", "os", "pathlib", "gzip", "json", "orjson", "csv", "typer", "rich", "socket",
-       "httpx", "influxdb_client", "asyncio", "sys"}
+_PURE = (
+    "bottleneck",
+    "columns",
+    "elements",
+    "flow",
+    "kpis",
+    "losses",
+    "registry",
+    "report",
+    "rows",
+    "supply",
+    "timeline",
+)
+_IO = {
+    "io",
+    "os",
+    "pathlib",
+    "gzip",
+    "json",
+    "orjson",
+    "csv",
+    "typer",
+    "rich",
+    "socket",
+    "httpx",
+    "influxdb_client",
+    "asyncio",
+    "sys",
+}
 
 
 def _log() -> list:
@@ -105,4 +130,5 @@ def test_columns_are_the_same_when_power_and_pri_vary_per_record(monkeypatch):
     b_cols = coded.stations[1]
     assert b_cols.code[0] == columns.MATERIAL_STARVED and b_cols.reason[0] == "material"
     assert sorted(b_cols.part_pri_s) == sorted(
-        r.planned_cycle_time_s for r in records if r.kind == "part")
+        r.planned_cycle_time_s for r in records if r.kind == "part"
+    )

@@ -19,7 +19,12 @@ def test_elements_match_the_example(station):
     """PBT 480, AUST 30, ADET 45, ADOT 25, APT 380 minutes; AUPT 410, AUBT 455."""
     e = station.elements
     assert (e.pbt_s, e.aust_s, e.adet_s, e.adot_s, e.apt_s) == (
-        480 * 60, 30 * 60, 45 * 60, 25 * 60, 380 * 60)
+        480 * 60,
+        30 * 60,
+        45 * 60,
+        25 * 60,
+        380 * 60,
+    )
     assert (e.aupt_s, e.aubt_s) == (410 * 60, 455 * 60)
     assert e.aubt_s + e.adot_s == e.pbt_s
     assert (e.pq, e.gq, e.sq, e.rq) == (700, 670, 20, 10)

@@ -38,9 +38,22 @@ def _compose(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess
     env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
     clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
     return subprocess.run(
-        [binary, "--project-directory", str(ROOT), "--env-file", str(env_file), "-f",
-         str(COMPOSE), "config", "-q"],
-        capture_output=True, text=True, env=clean, timeout=60, check=False,
+        [
+            binary,
+            "--project-directory",
+            str(ROOT),
+            "--env-file",
+            str(env_file),
+            "-f",
+            str(COMPOSE),
+            "config",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=60,
+        check=False,
     )
 
 
@@ -85,11 +98,13 @@ def test_images_are_pinned() -> None:
     for name, svc in SERVICES.items():
         image = svc.get("image", "")
         assert re.fullmatch(r"[\w./-]+(:\d+\.\d+\.\d+[\w.-]*|@sha256:[0-9a-f]{64})", image), (
-            f"{name}: {image} is not pinned to a patch release or digest")
+            f"{name}: {image} is not pinned to a patch release or digest"
+        )
     assert SERVICES["influxdb"]["image"].split(":")[1].startswith("2.")  # not 3 Core
     bases = re.findall(r"^FROM\s+(\S+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
-    assert bases and all(re.fullmatch(r"[\w./-]+:\d+\.\d+[\w.-]*-(bookworm|trixie)", b)
-                         for b in bases), bases
+    assert bases and all(
+        re.fullmatch(r"[\w./-]+:\d+\.\d+[\w.-]*-(bookworm|trixie)", b) for b in bases
+    ), bases
 
 
 def test_secrets_have_no_default_and_env_example_names_every_variable() -> None:

@@ -44,8 +44,10 @@ OPTIONAL_DATA = {"twin-whatif"}
 
 
 def _copies() -> dict[str, dict]:
-    return {name: dict(b, uid=b["uid"] + SUFFIX, title=b["title"] + " (live check)")
-            for name, b in load_all(JSON_DIR).items()}
+    return {
+        name: dict(b, uid=b["uid"] + SUFFIX, title=b["title"] + " (live check)")
+        for name, b in load_all(JSON_DIR).items()
+    }
 
 
 def _with_all_values(query: str, board: dict) -> str:
@@ -55,8 +57,9 @@ def _with_all_values(query: str, board: dict) -> str:
 
 
 def _rows(result: dict) -> int:
-    return sum(len((f.get("data") or {}).get("values", [[]])[0] or [])
-               for f in result.get("frames", []))
+    return sum(
+        len((f.get("data") or {}).get("values", [[]])[0] or []) for f in result.get("frames", [])
+    )
 
 
 def test_push_and_query_through_grafana() -> None:
@@ -82,9 +85,19 @@ def _check_board(client: httpx.Client, board: dict) -> None:
     assert got.status_code == 200 and got.json()["dashboard"]["title"] == board["title"]
     for panel, target in queries(board):
         query = _with_all_values(target["query"], board)
-        body = {"from": "now-7d", "to": "now", "queries": [dict(
-            target, query=query, datasource={"type": "influxdb", "uid": DATASOURCE_UID},
-            intervalMs=600_000, maxDataPoints=500)]}
+        body = {
+            "from": "now-7d",
+            "to": "now",
+            "queries": [
+                dict(
+                    target,
+                    query=query,
+                    datasource={"type": "influxdb", "uid": DATASOURCE_UID},
+                    intervalMs=600_000,
+                    maxDataPoints=500,
+                )
+            ],
+        }
         resp = client.post("/api/ds/query", json=body)
         assert resp.status_code == 200, f"{panel['title']}: {resp.text[:300]}"
         result = resp.json()["results"][target["refId"]]

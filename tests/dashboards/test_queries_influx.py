@@ -36,8 +36,12 @@ def bf(influxd: InfluxServer) -> Backfilled:
 
 def seed_whatif_results(bf: Backfilled, influxd: InfluxServer) -> None:
     """Run a small real study and store it, stamped inside the backfill's time range."""
-    study = tandem_study(replications=3, run_length="2h", warmup="10m", variants=[
-        {"name": "more_demand", "overrides": {"demand.interarrival.mean": 50}}])
+    study = tandem_study(
+        replications=3,
+        run_length="2h",
+        warmup="10m",
+        variants=[{"name": "more_demand", "overrides": {"demand.interarrival.mean": 50}}],
+    )
     result = run_study(study, SerialExecutor())
     write_influx(to_line_protocol(result, bf.result.end_ms - 60_000), influxd.url, bf.db)
 
@@ -61,10 +65,15 @@ def seed_health_metrics(bf: Backfilled) -> None:
 def _variables(bf: Backfilled, all_values: bool) -> dict[str, str]:
     if all_values:
         return dict.fromkeys(("site", "run", "line", "station", "study", "kpi", "scope"), ".*")
-    return {"site": regex_value(["plant1"]), "run": regex_value([bf.result.run_id]),
-            "line": regex_value(["assembly_a", "assembly_b"]), "station": regex_value(["a_press"]),
-            "study": regex_value(["tandem_test"]), "kpi": regex_value(["throughput_uph"]),
-            "scope": regex_value(["plant"])}
+    return {
+        "site": regex_value(["plant1"]),
+        "run": regex_value([bf.result.run_id]),
+        "line": regex_value(["assembly_a", "assembly_b"]),
+        "station": regex_value(["a_press"]),
+        "study": regex_value(["tandem_test"]),
+        "kpi": regex_value(["throughput_uph"]),
+        "scope": regex_value(["plant"]),
+    }
 
 
 def _series(influxd: InfluxServer, db: str, q: str) -> list[dict]:
@@ -74,8 +83,11 @@ def _series(influxd: InfluxServer, db: str, q: str) -> list[dict]:
 
 
 def _targets() -> list:
-    return [pytest.param(p, t, id=f"{name}:{p['id']}{t['refId']}")
-            for name, board in BOARDS.items() for p, t in queries(board)]
+    return [
+        pytest.param(p, t, id=f"{name}:{p['id']}{t['refId']}")
+        for name, board in BOARDS.items()
+        for p, t in queries(board)
+    ]
 
 
 @pytest.mark.parametrize("all_values", [True, False], ids=["all", "chosen"])
@@ -83,8 +95,9 @@ def _targets() -> list:
 def test_panel_query_returns_data(
     influxd: InfluxServer, bf: Backfilled, panel: dict, target: dict, all_values: bool
 ) -> None:
-    q = expand(target["query"], bf.result.start_ms, bf.result.end_ms, "10m",
-               _variables(bf, all_values))
+    q = expand(
+        target["query"], bf.result.start_ms, bf.result.end_ms, "10m", _variables(bf, all_values)
+    )
     series = _series(influxd, bf.db, q)
     assert series, f"no data: {q}"
     grouped = _GROUP_TAGS.search(target["query"])
@@ -101,9 +114,13 @@ def test_panel_query_returns_data(
 def test_template_variables_return_values(
     influxd: InfluxServer, bf: Backfilled, all_values: bool
 ) -> None:
-    expected = {"site": {"plant1"}, "run": {bf.result.run_id},
-                "line": {"assembly_a", "assembly_b", "assembly_c"}, "study": {"tandem_test"},
-                "kpi": {"throughput_uph", "wip_avg", "availability", "order_lead_time_avg_s"}}
+    expected = {
+        "site": {"plant1"},
+        "run": {bf.result.run_id},
+        "line": {"assembly_a", "assembly_b", "assembly_c"},
+        "study": {"tandem_test"},
+        "kpi": {"throughput_uph", "wip_avg", "availability", "order_lead_time_avg_s"},
+    }
     for board in BOARDS.values():
         for var in board["templating"]["list"]:
             q = expand(var["query"], 0, 0, "1m", _variables(bf, all_values))

@@ -35,8 +35,16 @@ def test_checks_find_problems() -> None:
     plant["panels"][1]["datasource"] = {"type": "influxdb", "uid": "other"}
     plant["panels"][2]["targets"][0]["query"] = 'SELECT * FROM "nope" SLIMIT 1 $missing'
     problems = "\n".join(check(boards))
-    for needle in ("used twice", "schemaVersion 12", "unknown panel type", "is not uid",
-                   "no $timeFilter", "SLIMIT", "unknown variable $missing", "'nope'"):
+    for needle in (
+        "used twice",
+        "schemaVersion 12",
+        "unknown panel type",
+        "is not uid",
+        "no $timeFilter",
+        "SLIMIT",
+        "unknown variable $missing",
+        "'nope'",
+    ):
         assert needle in problems
 
 
@@ -63,11 +71,15 @@ def test_site_line_station_variables() -> None:
 
 
 def test_expand_replaces_grafana_macros() -> None:
-    q = 'SELECT mean("x") FROM "kpi" WHERE "line" =~ /^$line$/ AND $timeFilter ' \
+    q = (
+        'SELECT mean("x") FROM "kpi" WHERE "line" =~ /^$line$/ AND $timeFilter '
         "GROUP BY time($__interval)"
+    )
     out = expand(q, 1000, 2000, "5m", {"line": regex_value(["a.b", "c"])})
-    assert out == ('SELECT mean("x") FROM "kpi" WHERE "line" =~ /^(a\\.b|c)$/ AND '
-                   "time >= 1000ms and time <= 2000ms GROUP BY time(5m)")
+    assert out == (
+        'SELECT mean("x") FROM "kpi" WHERE "line" =~ /^(a\\.b|c)$/ AND '
+        "time >= 1000ms and time <= 2000ms GROUP BY time(5m)"
+    )
 
 
 def test_cli_check_passes_and_build_writes(tmp_path: Path) -> None:

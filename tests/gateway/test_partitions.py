@@ -20,8 +20,15 @@ BASE = {"influx_url": "http://x:8086", "mqtt_url": "mqtt://b"}
 
 @pytest.mark.parametrize(
     ("topic_filter", "problem"),
-    [("a/#", None), ("+/b/+", None), ("#", None), ("", "empty"), ("a/#/b", "'#'"),
-     ("a/b#", "'#'"), ("a/+b", "'+'")],
+    [
+        ("a/#", None),
+        ("+/b/+", None),
+        ("#", None),
+        ("", "empty"),
+        ("a/#/b", "'#'"),
+        ("a/b#", "'#'"),
+        ("a/+b", "'+'"),
+    ],
 )
 def test_filter_problem(topic_filter: str, problem: str | None) -> None:
     got = filter_problem(topic_filter)

@@ -40,23 +40,38 @@ async def test_mosquitto_sub_and_asyncua_tools_read_the_twin(
     url = f"opc.tcp://127.0.0.1:{port}/twin/"
     linger = asyncio.Event()
     config = LiveConfig(
-        speed=1e5, seed=2, until_s=6.1 * 3600, opcua=OpcUaSettings(endpoint=url),
+        speed=1e5,
+        seed=2,
+        until_s=6.1 * 3600,
+        opcua=OpcUaSettings(endpoint=url),
         mqtt=MqttSettings(url=mosquitto.url, client_id="tools-test"),
     )
     task, runner = await launch(bottling, config, linger=linger)
     try:
         await asyncio.wait_for(runner.done.wait(), 30)
-        out = await run("mosquitto_sub", "-h", "127.0.0.1", "-p", str(mosquitto.port), "-v",
-                        "-t", "acme/plant1/bottling/+/+/state", "-C", "6", "-W", "10")
+        out = await run(
+            "mosquitto_sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(mosquitto.port),
+            "-v",
+            "-t",
+            "acme/plant1/bottling/+/+/state",
+            "-C",
+            "6",
+            "-W",
+            "10",
+        )
         lines = out.strip().splitlines()
         assert len(lines) == 6
         assert all('"kind":"state"' in line for line in lines)
         assert "acme/plant1/bottling/line1/filler/state {" in out
-        value = await run("uaread", "-u", url, "-n",
-                          "ns=2;s=line1.filler.MachineryItemState.CurrentState.Number")
+        value = await run(
+            "uaread", "-u", url, "-n", "ns=2;s=line1.filler.MachineryItemState.CurrentState.Number"
+        )
         assert value.strip() in {"0", "1", "2", "3"}
-        listing = await run("uals", "-u", url, "-n",
-                            "ns=3;i=1001")
+        listing = await run("uals", "-u", url, "-n", "ns=3;i=1001")
         assert "filler" in listing
     finally:
         linger.set()

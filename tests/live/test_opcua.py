@@ -218,9 +218,11 @@ async def test_methods_act_and_reject_bad_arguments(bottling: Scenario) -> None:
                 results = [r.value for r in res.InputArgumentResults]
                 assert len(results) == len(args), (method, args, results)
                 assert results[index] == code, (method, args, results)
-                assert all(
-                    r == ua.StatusCodes.Good for i, r in enumerate(results) if i != index
-                ), (method, args, results)
+                assert all(r == ua.StatusCodes.Good for i, r in enumerate(results) if i != index), (
+                    method,
+                    args,
+                    results,
+                )
             res = await raw_call(client, filler, ua.NodeId("line1.filler.ClearFailure", idx), [])
             assert res.StatusCode.is_good() and res.InputArgumentResults == []
     finally:

@@ -46,8 +46,12 @@ def backfilled_db(influxd: InfluxServer) -> Backfilled:
     result = backfill(scenario, end_ms, DAYS, writer.write)
     writer.close()
     truth: list[Record] = []
-    sim = Simulation(shifted(scenario, result.start_ms), truth.append, run_id=result.run_id,
-                     start_epoch_ms=result.start_ms)
+    sim = Simulation(
+        shifted(scenario, result.start_ms),
+        truth.append,
+        run_id=result.run_id,
+        start_epoch_ms=result.start_ms,
+    )
     sim.run((result.end_ms - result.start_ms) / 1000)
     sim.finish()
     _made[influxd.url] = Backfilled(db, config, result, truth)

@@ -20,9 +20,20 @@ SCOPE_RATIOS = tuple(
     if k.is_ratio
     and k.id
     in {
-        "availability", "effectiveness", "quality_ratio", "oee", "nee", "technical_eff",
-        "setup_rate", "allocation_eff", "utilization_eff", "scrap_ratio", "rework_ratio", "fpy",
-        "blocked_ratio", "starved_ratio",
+        "availability",
+        "effectiveness",
+        "quality_ratio",
+        "oee",
+        "nee",
+        "technical_eff",
+        "setup_rate",
+        "allocation_eff",
+        "utilization_eff",
+        "scrap_ratio",
+        "rework_ratio",
+        "fpy",
+        "blocked_ratio",
+        "starved_ratio",
     }
 )
 COUNTS = ("pq", "gq", "sq", "rq", "failures", "minor_stops")
@@ -38,8 +49,13 @@ def stored_kpis(influx: InfluxServer, db: str) -> dict[Key, dict[str, Any]]:
         cols = series["columns"]
         for values in series["values"]:
             row = dict(zip(cols, values, strict=True))
-            key = (row["run_id"], row["level"], row["scope"], row["window"],
-                   int(row["time"]) // 1_000_000)
+            key = (
+                row["run_id"],
+                row["level"],
+                row["scope"],
+                row["window"],
+                int(row["time"]) // 1_000_000,
+            )
             assert key not in out, f"duplicate KPI point {key}"
             out[key] = row
     return out

@@ -41,8 +41,9 @@ def test_service_kpis_equal_event_log_kpis(
     plant.serve()
     gateway = h.start_gateway(h.settings(tmp_path, influxd, influx_db, mqtt_url=broker.url))
     config = InfluxConfig(influxd.url, influx_db)
-    service = AnalyticsService(RunReader(InfluxQL(config)), LineWriter(make_sink(config)),
-                               settle_s=3600)
+    service = AnalyticsService(
+        RunReader(InfluxQL(config)), LineWriter(make_sink(config)), settle_s=3600
+    )
     stop = threading.Event()
     live = threading.Thread(target=service.run_forever, args=(3.0, stop), daemon=True)
     try:
@@ -58,8 +59,11 @@ def test_service_kpis_equal_event_log_kpis(
     finally:
         stop.set()
         gateway.stop()
-    failed = [r.getMessage() for r in caplog.records
-              if r.name.startswith("analytics") and r.levelno >= logging.ERROR]
+    failed = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("analytics") and r.levelno >= logging.ERROR
+    ]
     assert not failed, failed  # a live cycle that could not read what the gateway stored
     stored = stored_kpis(influxd, influx_db)
     windows = Counter(k[3] for k in stored if k[1] == "line")
@@ -78,8 +82,9 @@ def assert_spans_follow_the_windows(stored: dict, truth: list) -> None:
     for (_run, _level, _scope, window, at_ms), row in stored.items():
         t0 = (at_ms - start_ms) / 1000.0
         length = {"hour": 3600.0, "day": 86400.0}.get(window)
-        nominal_end = (t0 + length if length is not None
-                       else next((t for t in changes if t > t0), end_s))
+        nominal_end = (
+            t0 + length if length is not None else next((t for t in changes if t > t0), end_s)
+        )
         want = (max(t0, 0.0), min(nominal_end, end_s))
         got = (float(row["t0_s"]), float(row["t1_s"]))
         assert got == pytest.approx(want, abs=1e-3), (window, at_ms, got, want)

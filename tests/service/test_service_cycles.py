@@ -60,7 +60,10 @@ def test_previous_windows_are_recomputed_until_they_settle() -> None:
     reader.latest_s = 7 * 3600 + 300  # 07:05, early shift since 06:00
     first = service.cycle()[0]
     assert {(w.kind, w.start_ms) for w in first.windows} >= {
-        ("hour", t0 + 7 * HOUR_MS), ("hour", t0 + 6 * HOUR_MS), ("shift", t0 + 6 * HOUR_MS)}
+        ("hour", t0 + 7 * HOUR_MS),
+        ("hour", t0 + 6 * HOUR_MS),
+        ("shift", t0 + 6 * HOUR_MS),
+    }
     reader.latest_s = 7 * 3600 + 900  # 07:15: the 06:00 hour settled (10 min past its end)
     second = service.cycle()[0]
     assert ("hour", t0 + 6 * HOUR_MS) in {(w.kind, w.start_ms) for w in second.windows}

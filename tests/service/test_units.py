@@ -32,9 +32,11 @@ MARKS = [(T0 + 6 * HOUR_MS, "early"), (T0 + 14 * HOUR_MS, "late"), (T0 + 22 * HO
 def test_current_and_previous_windows_follow_the_data_clock() -> None:
     now = T0 + 15 * HOUR_MS + 5
     cur = current_windows(now, MARKS)
-    assert cur == [Window("hour", T0 + 15 * HOUR_MS, T0 + 16 * HOUR_MS),
-                   Window("shift", T0 + 14 * HOUR_MS, T0 + 22 * HOUR_MS, "late"),
-                   Window("day", T0, T0 + DAY_MS)]
+    assert cur == [
+        Window("hour", T0 + 15 * HOUR_MS, T0 + 16 * HOUR_MS),
+        Window("shift", T0 + 14 * HOUR_MS, T0 + 22 * HOUR_MS, "late"),
+        Window("day", T0, T0 + DAY_MS),
+    ]
     prev = previous_windows(cur, MARKS)
     assert [w.start_ms for w in prev] == [T0 + 14 * HOUR_MS, T0 + 6 * HOUR_MS, T0 - DAY_MS]
     at_boundary = current_windows(T0 + 15 * HOUR_MS, MARKS)[0]
@@ -58,8 +60,9 @@ def test_carry_in_gives_the_same_kpis_as_the_whole_run() -> None:
     cols = to_columns(carry.records(t_from) + [r for r in records if r.t >= t_from])
     for span in ((t_from, 5 * 3600), (5 * 3600, 6 * 3600)):
         a, b = compute_report(full, span, shifts=False), compute_report(cols, span, shifts=False)
-        for x, y in zip([a.plant, *a.lines, *a.stations], [b.plant, *b.lines, *b.stations],
-                        strict=True):
+        for x, y in zip(
+            [a.plant, *a.lines, *a.stations], [b.plant, *b.lines, *b.stations], strict=True
+        ):
             assert x.kpis == y.kpis and x.elements == y.elements
         assert a.flow == b.flow
 
@@ -87,26 +90,48 @@ def test_line_encoder_numbers_records_that_share_a_millisecond() -> None:
 
 
 def _client(handler) -> InfluxQL:  # type: ignore[no-untyped-def]
-    return InfluxQL(InfluxConfig("http://influx:8086", "twin", token="tok"),
-                    transport=httpx.MockTransport(handler))
+    return InfluxQL(
+        InfluxConfig("http://influx:8086", "twin", token="tok"),
+        transport=httpx.MockTransport(handler),
+    )
 
 
 def test_influxql_reads_chunked_answers_and_sends_the_token() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.headers["Authorization"] == "Token tok"
         assert request.url.params["db"] == "twin" and request.url.params["epoch"] == "ns"
-        chunk = {"results": [{"statement_id": 0, "series": [
-            {"name": "m", "tags": {"line": "l1"}, "columns": ["time", "v"], "values": [[1, 2]]}]}]}
+        chunk = {
+            "results": [
+                {
+                    "statement_id": 0,
+                    "series": [
+                        {
+                            "name": "m",
+                            "tags": {"line": "l1"},
+                            "columns": ["time", "v"],
+                            "values": [[1, 2]],
+                        }
+                    ],
+                }
+            ]
+        }
         return httpx.Response(200, content=(json.dumps(chunk) + "\n") * 2)
 
     rows = list(_client(handler).rows("SELECT v FROM m"))
     assert rows == [("m", {"time": 1, "v": 2, "line": "l1"})] * 2
 
 
-@pytest.mark.parametrize(("status", "body", "needle"), [
-    (401, "unauthorized", "HTTP 401"),
-    (200, json.dumps({"results": [{"error": "database not found: twin"}]}), "database not found"),
-])
+@pytest.mark.parametrize(
+    ("status", "body", "needle"),
+    [
+        (401, "unauthorized", "HTTP 401"),
+        (
+            200,
+            json.dumps({"results": [{"error": "database not found: twin"}]}),
+            "database not found",
+        ),
+    ],
+)
 def test_influxql_errors_name_the_endpoint(status: int, body: str, needle: str) -> None:
     client = _client(lambda _r: httpx.Response(status, content=body))
     with pytest.raises(InfluxError, match=needle) as info:
@@ -139,6 +164,7 @@ def test_cli_errors_exit_with_their_codes() -> None:
     assert bad.exit_code == 2
     bad_end = runner.invoke(app, ["backfill", "scenarios/plant_3lines.yaml", "--end", "soon"])
     assert bad_end.exit_code == 2
-    down = runner.invoke(app, ["analytics", "--once", "--wait", "0",
-                               "--influx-url", "http://127.0.0.1:9"])
+    down = runner.invoke(
+        app, ["analytics", "--once", "--wait", "0", "--influx-url", "http://127.0.0.1:9"]
+    )
     assert down.exit_code == 1 and "127.0.0.1:9" in down.output

@@ -43,14 +43,18 @@ def test_a_row_without_its_state_warns_then_errors_if_it_stays(
     partial = f"{series} {without_state} {at}"
     writer.write([partial])  # a point whose state field is not visible yet
 
-    service = AnalyticsService(RunReader(InfluxQL(config)), LineWriter(make_sink(config)),
-                               settle_s=3600)
+    service = AnalyticsService(
+        RunReader(InfluxQL(config)), LineWriter(make_sink(config)), settle_s=3600
+    )
     stop = threading.Event()
     live = threading.Thread(target=service.run_forever, args=(1.0, stop), daemon=True)
 
     def skipped(level: int) -> list[str]:
-        return [r.getMessage() for r in caplog.records
-                if r.levelno == level and SKIPPED in r.getMessage()]
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.levelno == level and SKIPPED in r.getMessage()
+        ]
 
     live.start()
     try:

@@ -32,10 +32,16 @@ def tandem_study(**spec: Any) -> Study:
         "warmup": "1h",
         "kpis": ["throughput_uph", "wip_avg", "availability@s3", "order_lead_time_avg_s"],
         "variants": [
-            {"name": "more_demand", "description": "5 % more orders",
-             "overrides": {"demand.interarrival.mean": 57.142857}},
-            {"name": "same", "description": "the base, written out",
-             "overrides": {"demand.interarrival.mean": 60}},
+            {
+                "name": "more_demand",
+                "description": "5 % more orders",
+                "overrides": {"demand.interarrival.mean": 57.142857},
+            },
+            {
+                "name": "same",
+                "description": "the base, written out",
+                "overrides": {"demand.interarrival.mean": 60},
+            },
         ],
     }
     data.update(spec)

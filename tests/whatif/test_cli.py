@@ -15,30 +15,49 @@ from twin.cli import main
 @pytest.fixture
 def study_file(tmp_path: Path) -> Path:
     path = tmp_path / "study.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": "cli_test",
-        "scenario": str(SCENARIOS / "tandem_mm1.yaml"),
-        "replications": 3,
-        "seed": 1,
-        "run_length": "3h",
-        "warmup": "30m",
-        "kpis": ["throughput_uph", "availability@s2"],
-        "variants": [{"name": "slow_s2", "overrides": {"lines.tandem.stations.s2.cycle_time.mean":
-                                                       50}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "cli_test",
+                "scenario": str(SCENARIOS / "tandem_mm1.yaml"),
+                "replications": 3,
+                "seed": 1,
+                "run_length": "3h",
+                "warmup": "30m",
+                "kpis": ["throughput_uph", "availability@s2"],
+                "variants": [
+                    {
+                        "name": "slow_s2",
+                        "overrides": {"lines.tandem.stations.s2.cycle_time.mean": 50},
+                    }
+                ],
+            }
+        )
+    )
     return path
 
 
 def test_a_study_runs_and_writes_every_output(study_file: Path, tmp_path: Path, capsys) -> None:
-    code = main(["whatif", str(study_file), "--executor", "serial", "--no-progress",
-                 "--csv", str(tmp_path / "r.csv"), "--parquet", str(tmp_path / "r.parquet"),
-                 "--html", str(tmp_path / "r.html")])
+    code = main(
+        [
+            "whatif",
+            str(study_file),
+            "--executor",
+            "serial",
+            "--no-progress",
+            "--csv",
+            str(tmp_path / "r.csv"),
+            "--parquet",
+            str(tmp_path / "r.parquet"),
+            "--html",
+            str(tmp_path / "r.html"),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "What-if study cli_test" in out and "Availability (s2) [%]" in out
     assert "slow_s2 vs base: Availability (s2) +" in out
-    for name in ("r.csv", "r.replications.csv", "r.parquet", "r.replications.parquet",
-                 "r.html"):
+    for name in ("r.csv", "r.replications.csv", "r.parquet", "r.replications.parquet", "r.html"):
         assert (tmp_path / name).stat().st_size > 0, name
 
 
@@ -51,9 +70,16 @@ def test_check_lists_the_variants_without_running(study_file: Path, capsys) -> N
 
 def test_a_bad_study_exits_2_naming_the_path(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({
-        "name": "bad", "scenario": str(SCENARIOS / "tandem_mm1.yaml"), "kpis": ["oee"],
-        "variants": [{"name": "v", "overrides": {"lines.tandem.buffers.q9.capacity": 3}}]}))
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bad",
+                "scenario": str(SCENARIOS / "tandem_mm1.yaml"),
+                "kpis": ["oee"],
+                "variants": [{"name": "v", "overrides": {"lines.tandem.buffers.q9.capacity": 3}}],
+            }
+        )
+    )
     assert main(["whatif", str(bad), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert f"{bad}: invalid study" in err
@@ -73,25 +99,53 @@ def test_an_unreachable_influxdb_exits_1_naming_the_endpoint(study_file: Path, c
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    code = main(["whatif", str(study_file), "--executor", "serial", "--no-progress", "-q",
-                 "--replications", "2", "--influx-url", url])
+    code = main(
+        [
+            "whatif",
+            str(study_file),
+            "--executor",
+            "serial",
+            "--no-progress",
+            "-q",
+            "--replications",
+            "2",
+            "--influx-url",
+            url,
+        ]
+    )
     assert code == 1
     assert f"--influx-url: {url}/write: ConnectError" in capsys.readouterr().err
 
 
-def test_an_unreachable_dask_scheduler_exits_1_naming_it(study_file: Path, capsys,
-                                                         monkeypatch) -> None:
+def test_an_unreachable_dask_scheduler_exits_1_naming_it(
+    study_file: Path, capsys, monkeypatch
+) -> None:
     pytest.importorskip("distributed")
     from analytics.whatif import DaskExecutor, cli
 
     # The default connect timeout is 30 s; one second is enough to be refused on loopback.
-    monkeypatch.setattr(cli, "make_executor", lambda kind, workers, scheduler:
-                        DaskExecutor(scheduler, timeout_s=1.0))
+    monkeypatch.setattr(
+        cli,
+        "make_executor",
+        lambda kind, workers, scheduler: DaskExecutor(scheduler, timeout_s=1.0),
+    )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     address = f"tcp://127.0.0.1:{port}"
-    code = main(["whatif", str(study_file), "--executor", "dask", "--scheduler", address,
-                 "--no-progress", "-q", "--replications", "2"])
+    code = main(
+        [
+            "whatif",
+            str(study_file),
+            "--executor",
+            "dask",
+            "--scheduler",
+            address,
+            "--no-progress",
+            "-q",
+            "--replications",
+            "2",
+        ]
+    )
     assert code == 1
     assert f"--scheduler: Dask scheduler {address}: cannot connect" in capsys.readouterr().err

@@ -16,8 +16,12 @@ from tests.whatif.conftest import tandem_study
 
 @pytest.fixture(scope="module")
 def result():
-    study = tandem_study(replications=10, run_length="8h", warmup="1h",
-                         kpis=["throughput_uph", "wip_avg", "availability@s3"])
+    study = tandem_study(
+        replications=10,
+        run_length="8h",
+        warmup="1h",
+        kpis=["throughput_uph", "wip_avg", "availability@s3"],
+    )
     return run_study(study, SerialExecutor())
 
 
@@ -48,7 +52,10 @@ def test_identical_variants_differ_in_nothing(result) -> None:
 
 def test_the_statements_name_what_is_significant_and_nothing_else(result) -> None:
     lines = significant_statements(result)
-    assert any(s.startswith("more_demand vs base: Throughput rate +") and
-               s.endswith("significantly better.") for s in lines)
+    assert any(
+        s.startswith("more_demand vs base: Throughput rate +")
+        and s.endswith("significantly better.")
+        for s in lines
+    )
     assert not any(s.startswith("same vs base") for s in lines)
     assert lines[-1].startswith("No significant difference in the other")

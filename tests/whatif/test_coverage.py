@@ -32,14 +32,21 @@ TRUTH = {"throughput_uph": 60.0, "availability@s1": 0.5}
 
 def test_95_percent_intervals_cover_the_true_mean_about_95_percent_of_the_time() -> None:
     study = tandem_study(
-        replications=BLOCKS * PER_STUDY, seed=10_000, run_length="3h", warmup="20m",
-        kpis=list(TRUTH), variants=[], base_overrides=MM1_OVERRIDES)
+        replications=BLOCKS * PER_STUDY,
+        seed=10_000,
+        run_length="3h",
+        warmup="20m",
+        kpis=list(TRUTH),
+        variants=[],
+        base_overrides=MM1_OVERRIDES,
+    )
     result = run_study(study, LocalExecutor(workers=2))
     low, high = (int(x) for x in stats.binom.interval(0.999, BLOCKS, LEVEL))
     for key, truth in TRUTH.items():
         values = np.array(result.summary("base", key).values, float).reshape(BLOCKS, PER_STUDY)
         covered = sum(mean_interval(list(block), LEVEL).contains(truth) for block in values)
         assert low <= covered <= high, (
-            f"{key}: {covered}/{BLOCKS} intervals cover {truth}, expected {low}..{high}")
+            f"{key}: {covered}/{BLOCKS} intervals cover {truth}, expected {low}..{high}"
+        )
         # The replications as a whole agree with the truth too (a check on bias).
         assert mean_interval(values.ravel().tolist(), 0.999).contains(truth), key

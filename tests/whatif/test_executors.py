@@ -31,7 +31,10 @@ def test_tasks_are_numbered_variant_major_with_shared_seeds(study) -> None:
     tasks = make_tasks(study)
     assert [t.index for t in tasks] == list(range(9))
     assert [(t.variant, t.replication, t.seed) for t in tasks[3:6]] == [
-        (1, 0, 7), (1, 1, 8), (1, 2, 9)]
+        (1, 0, 7),
+        (1, 1, 8),
+        (1, 2, 9),
+    ]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -46,8 +49,9 @@ def test_local_workers_give_the_same_results(study, reference, workers: int) -> 
 
 def test_a_dask_cluster_gives_the_same_results(study, reference) -> None:
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         result = run_study(study, DaskExecutor(cluster.scheduler_address))
     assert result.runs == reference.runs
     assert result.comparisons == reference.comparisons

@@ -32,8 +32,7 @@ def test_summary_rows_hold_intervals_and_comparisons(small_result) -> None:
     assert [c for c, _ in SUMMARY_COLUMNS] == list(rows[0])
     base = next(r for r in rows if r["variant"] == "base" and r["kpi"] == "throughput_uph")
     assert base["verdict"] is None and base["low"] < base["mean"] < base["high"]
-    more = next(r for r in rows if r["variant"] == "more_demand" and r["kpi"] ==
-                "availability@s3")
+    more = next(r for r in rows if r["variant"] == "more_demand" and r["kpi"] == "availability@s3")
     assert (more["kpi_id"], more["scope"], more["unit"]) == ("availability", "s3", "ratio")
     assert more["diff_low"] <= more["diff_mean"] <= more["diff_high"]
 
@@ -65,8 +64,9 @@ def test_parquet_files_are_typed(small_result, tmp_path: Path) -> None:
 
 def test_the_html_report_is_self_contained_with_a_plot_per_view(small_result) -> None:
     text = render_html(small_result, generated="2026-01-01 00:00 UTC")
-    images = re.findall(r'<img class="plot" alt="([^"]*)" src="data:image/png;base64,([^"]+)"',
-                        text)
+    images = re.findall(
+        r'<img class="plot" alt="([^"]*)" src="data:image/png;base64,([^"]+)"', text
+    )
     alts = [a for a, _ in images]
     # one per KPI, throughput over time, bottleneck shares, state breakdown per variant
     assert len(images) == 4 + 1 + 1 + 3
@@ -82,8 +82,9 @@ def test_line_protocol_tags_points_by_study_and_variant(small_result) -> None:
     reps = [x for x in lines if x.startswith("whatif_replication,")]
     assert len(kpi) == 12 and len(reps) == 48
     line = next(x for x in kpi if "variant=more_demand" in x and "kpi=throughput_uph" in x)
-    assert line.startswith("whatif_kpi,kpi=throughput_uph,scope=plant,study=tandem_test,"
-                           "variant=more_demand ")
+    assert line.startswith(
+        "whatif_kpi,kpi=throughput_uph,scope=plant,study=tandem_test,variant=more_demand "
+    )
     assert line.endswith(f" {AT_MS}") and "significant=" in line and 'verdict="' in line
     assert ",replication=0," in next(x for x in reps if "variant=same" in x)
 
@@ -96,8 +97,14 @@ def test_results_go_to_the_v1_write_endpoint(small_result) -> None:
         return httpx.Response(204)
 
     lines = to_line_protocol(small_result, AT_MS)
-    n = write_influx(lines, "http://influx:8086/", "factory", token="t0k",
-                     transport=httpx.MockTransport(handler), batch=25)
+    n = write_influx(
+        lines,
+        "http://influx:8086/",
+        "factory",
+        token="t0k",
+        transport=httpx.MockTransport(handler),
+        batch=25,
+    )
     assert n == len(lines) and len(seen) == 3
     assert seen[0].url.path == "/write"
     assert dict(seen[0].url.params) == {"db": "factory", "precision": "ms"}
@@ -116,8 +123,9 @@ def test_an_unreachable_server_is_named() -> None:
         raise httpx.ConnectError("connection refused", request=request)
 
     with pytest.raises(InfluxWriteError, match=r"http://nowhere:1/write: ConnectError"):
-        write_influx(["m,a=b f=1 1"], "http://nowhere:1", "x",
-                     transport=httpx.MockTransport(refuse))
+        write_influx(
+            ["m,a=b f=1 1"], "http://nowhere:1", "x", transport=httpx.MockTransport(refuse)
+        )
 
 
 @pytest.mark.integration
@@ -126,9 +134,12 @@ def test_results_land_in_a_real_influxdb(small_result, influxd, influx_db) -> No
     write_influx(lines, influxd.url, influx_db)
     answer = influxd.query(
         "SELECT mean, diff_mean, verdict FROM whatif_kpi WHERE variant = 'more_demand' "
-        "AND kpi = 'throughput_uph'", db=influx_db, epoch="ms")
+        "AND kpi = 'throughput_uph'",
+        db=influx_db,
+        epoch="ms",
+    )
     series = answer["results"][0]["series"][0]
-    (time_ms, mean, diff, verdict), = series["values"]
+    ((time_ms, mean, diff, verdict),) = series["values"]
     expected = small_result.comparison("more_demand", "throughput_uph")
     assert time_ms == AT_MS
     assert mean == small_result.summary("more_demand", "throughput_uph").interval.mean

@@ -29,16 +29,21 @@ def test_malformed_paths_are_refused(path: str) -> None:
 
 
 def test_list_items_are_addressed_by_id_or_by_index(plant: dict) -> None:
-    out = apply_overrides(plant, {"lines.assembly_a.buffers.a_b2.capacity": 20,
-                                  "lines[1].buffers[0].capacity": 3})
+    out = apply_overrides(
+        plant, {"lines.assembly_a.buffers.a_b2.capacity": 20, "lines[1].buffers[0].capacity": 3}
+    )
     assert out["lines"][0]["buffers"][1] == {"id": "a_b2", "capacity": 20}
     assert out["lines"][1]["buffers"][0] == {"id": "b_b1", "capacity": 3}
 
 
 def test_items_without_an_id_are_addressed_by_name(plant: dict) -> None:
-    out = apply_overrides(plant, {"calendar.shifts.night.end": "05:00",
-                                  "lines.assembly_a.stations.a_press.failures.breakdown.ttr.mean":
-                                  "20m"})
+    out = apply_overrides(
+        plant,
+        {
+            "calendar.shifts.night.end": "05:00",
+            "lines.assembly_a.stations.a_press.failures.breakdown.ttr.mean": "20m",
+        },
+    )
     assert out["calendar"]["shifts"][2] == {"name": "night", "start": "22:00", "end": "05:00"}
     assert out["lines"][0]["stations"][0]["failures"][0]["ttr"]["mean"] == "20m"
 
@@ -56,7 +61,8 @@ def test_a_wildcard_changes_only_items_that_have_the_key(plant: dict) -> None:
     stations = [s for line in out["lines"] for s in line["stations"]]
     before = [s for line in plant["lines"] for s in line["stations"]]
     assert [s.get("setup") is not None for s in stations] == [
-        s.get("setup") is not None for s in before]
+        s.get("setup") is not None for s in before
+    ]
     assert all(s["setup"] == setup for s in stations if s.get("setup"))
 
 
@@ -71,15 +77,18 @@ def test_a_missing_final_key_is_set_and_a_whole_value_replaced(plant: dict) -> N
     [
         ("lines.L9.buffers.B2.capacity", "lines: no item with id 'L9' (known: assembly_a"),
         ("lines[7].id", "lines: index [7] out of range (the list has 3 items)"),
-        ("lines.assembly_a.stations.a_press.minor_stops.tbs.mean",
-         "lines.assembly_a.stations.a_press.minor_stops: is not set in the scenario"),
+        (
+            "lines.assembly_a.stations.a_press.minor_stops.tbs.mean",
+            "lines.assembly_a.stations.a_press.minor_stops: is not set in the scenario",
+        ),
         ("seed.x", "seed: holds the value 1, not a mapping or list"),
         ("demand[0]", "demand: is a mapping, not a list"),
         ("lines.*.nothing.here", "the wildcard matched nothing"),
     ],
 )
-def test_errors_name_the_override_and_where_it_stopped(plant: dict, path: str, message: str
-                                                       ) -> None:
+def test_errors_name_the_override_and_where_it_stopped(
+    plant: dict, path: str, message: str
+) -> None:
     with pytest.raises(OverrideError) as info:
         apply_overrides(plant, {path: 1})
     assert info.value.path == path

@@ -26,14 +26,26 @@ from tests.whatif.conftest import ROOT
 
 GREEN = (0x2C, 0xA0, 0x2C)
 BLUE = (0x1F, 0x77, 0xB4)
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-         "--window-size=1200,5000")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--window-size=1200,5000",
+)
 
 
 def _chromium() -> str:
-    for name in (os.environ.get("TWIN_TEST_CHROMIUM"), "chromium", "chromium-browser",
-                 "google-chrome"):
+    for name in (
+        os.environ.get("TWIN_TEST_CHROMIUM"),
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+    ):
         if name and (found := shutil.which(name)):
             return found
     message = "chromium not found (apt-get install -y chromium)"
@@ -43,8 +55,13 @@ def _chromium() -> str:
 
 
 def _screenshot(browser: str, page: Path, out: Path, profile: Path) -> np.ndarray:
-    cmd = [browser, *FLAGS, f"--user-data-dir={profile}", f"--screenshot={out}",
-           page.resolve().as_uri()]
+    cmd = [
+        browser,
+        *FLAGS,
+        f"--user-data-dir={profile}",
+        f"--screenshot={out}",
+        page.resolve().as_uri(),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert out.exists(), f"no screenshot (exit {done.returncode}): {done.stderr[-2000:]}"
     return (imread(str(out))[:, :, :3] * 255).round().astype(int)

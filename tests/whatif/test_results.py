@@ -17,11 +17,20 @@ def _runs(values: dict[str, list[list[float | None]]]) -> list[ReplicationResult
     out = []
     for v in range(3):
         for r in range(4):
-            out.append(ReplicationResult(
-                index=v * 4 + r, variant=v, replication=r, seed=7 + r, warmup_s=60.0 * r,
-                warmup_limited=r == 3, kpis={k: values[k][v][r] for k in KPIS},
-                states={"s1": (0.5, 0.5)}, bottleneck={"s1": 0.2 * v},
-                timeline_uph=(1.0 * v, 2.0)))
+            out.append(
+                ReplicationResult(
+                    index=v * 4 + r,
+                    variant=v,
+                    replication=r,
+                    seed=7 + r,
+                    warmup_s=60.0 * r,
+                    warmup_limited=r == 3,
+                    kpis={k: values[k][v][r] for k in KPIS},
+                    states={"s1": (0.5, 0.5)},
+                    bottleneck={"s1": 0.2 * v},
+                    timeline_uph=(1.0 * v, 2.0),
+                )
+            )
     return out
 
 
@@ -29,12 +38,17 @@ def _runs(values: dict[str, list[list[float | None]]]) -> list[ReplicationResult
 def result():
     study = tandem_study(kpis=KPIS)
     base = [10.0, 20.0, 30.0, 40.0]
-    return aggregate(study, _runs({
-        "throughput_uph": [base, [x + 1 for x in base], [x - 1 for x in base]],
-        "flow_time_avg_s": [base, [x + 1 for x in base], [x - 1 for x in base]],
-        "wip_avg": [base, [x + 1 for x in base], [11.0, 19.0, 31.0, 39.0]],
-        "mtbf_h@s1": [[None, 5.0, None, None], [1.0, 2.0, None, 3.0], [4.0, 5.0, 6.0, 7.0]],
-    }))
+    return aggregate(
+        study,
+        _runs(
+            {
+                "throughput_uph": [base, [x + 1 for x in base], [x - 1 for x in base]],
+                "flow_time_avg_s": [base, [x + 1 for x in base], [x - 1 for x in base]],
+                "wip_avg": [base, [x + 1 for x in base], [11.0, 19.0, 31.0, 39.0]],
+                "mtbf_h@s1": [[None, 5.0, None, None], [1.0, 2.0, None, 3.0], [4.0, 5.0, 6.0, 7.0]],
+            }
+        ),
+    )
 
 
 def test_verdicts_follow_the_better_direction(result) -> None:

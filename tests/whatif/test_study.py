@@ -16,8 +16,13 @@ EXAMPLES = sorted(STUDIES.glob("*.yaml"))
 
 def test_there_are_example_studies_for_each_topic_of_the_issue() -> None:
     names = {p.stem for p in EXAMPLES}
-    assert {"buffer_sizing", "preventive_maintenance", "changeover_sequencing",
-            "supplier_disruption", "demand_surge"} <= names
+    assert {
+        "buffer_sizing",
+        "preventive_maintenance",
+        "changeover_sequencing",
+        "supplier_disruption",
+        "demand_surge",
+    } <= names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -66,8 +71,9 @@ def test_ranges_include_the_stop_value() -> None:
 
 
 def test_a_grid_gives_one_named_variant_per_combination() -> None:
-    grid = GridSpec(name="g", parameters={"a.b": [1, 2], "c": {"start": 5, "stop": 6, "step": 1},
-                                          "d": ["edd"]})
+    grid = GridSpec(
+        name="g", parameters={"a.b": [1, 2], "c": {"start": 5, "stop": 6, "step": 1}, "d": ["edd"]}
+    )
     variants = expand_grid(grid)
     assert [v.name for v in variants] == ["g_1_5_edd", "g_1_6_edd", "g_2_5_edd", "g_2_6_edd"]
     assert variants[1].overrides == {"a.b": 1, "c": 6, "d": "edd"}
@@ -82,16 +88,23 @@ def _problems(data: dict) -> list[tuple[str, str]]:
 
 
 def _good() -> dict:
-    return {"name": "s", "scenario": "plant_3lines.yaml", "kpis": ["oee"],
-            "variants": [{"name": "v", "overrides": {"seed": 2}}]}
+    return {
+        "name": "s",
+        "scenario": "plant_3lines.yaml",
+        "kpis": ["oee"],
+        "variants": [{"name": "v", "overrides": {"seed": 2}}],
+    }
 
 
 def test_schema_errors_name_the_study_path() -> None:
-    data = {**_good(), "replications": 1, "warmup": {"method": "mser5", "series": "x"},
-            "extra": 1,
-            "variants": [{"name": "bad name"}],
-            "grids": [{"name": "g", "parameters": {"p": {"start": 4, "stop": 2, "step": 1},
-                                                   "q": 3}}]}
+    data = {
+        **_good(),
+        "replications": 1,
+        "warmup": {"method": "mser5", "series": "x"},
+        "extra": 1,
+        "variants": [{"name": "bad name"}],
+        "grids": [{"name": "g", "parameters": {"p": {"start": 4, "stop": 2, "step": 1}, "q": 3}}],
+    }
     problems = dict(_problems(data))
     assert "Input should be greater than or equal to 2" in problems["replications"]
     assert "'wip' or 'throughput'" in problems["warmup.series"]
@@ -102,15 +115,25 @@ def test_schema_errors_name_the_study_path() -> None:
 
 
 def test_override_and_scenario_errors_name_the_variant_and_the_scenario_path() -> None:
-    data = {**_good(), "variants": [
-        {"name": "v1", "overrides": {"lines.zz.buffers.b.capacity": 1}},
-        {"name": "v2", "overrides": {"lines.assembly_a.buffers.a_b2.capacity": 0,
-                                     "demand.interarrival.mean": "soon"}},
-        {"name": "v2"},
-    ]}
+    data = {
+        **_good(),
+        "variants": [
+            {"name": "v1", "overrides": {"lines.zz.buffers.b.capacity": 1}},
+            {
+                "name": "v2",
+                "overrides": {
+                    "lines.assembly_a.buffers.a_b2.capacity": 0,
+                    "demand.interarrival.mean": "soon",
+                },
+            },
+            {"name": "v2"},
+        ],
+    }
     problems = _problems(data)
-    assert ("variants[0] 'v1', override lines.zz.buffers.b.capacity",
-            "lines: no item with id 'zz' (known: assembly_a, assembly_b, assembly_c)") in problems
+    assert (
+        "variants[0] 'v1', override lines.zz.buffers.b.capacity",
+        "lines: no item with id 'zz' (known: assembly_a, assembly_b, assembly_c)",
+    ) in problems
     paths = [p for p, _ in problems]
     assert "variants[1] 'v2': lines[0].buffers[1].capacity" in paths
     assert "variants[1] 'v2': demand.interarrival.mean" in paths
@@ -118,8 +141,10 @@ def test_override_and_scenario_errors_name_the_variant_and_the_scenario_path() -
 
 
 def test_kpi_errors_name_the_list_entry() -> None:
-    data = {**_good(), "kpis": ["oee@nowhere", "speed", "otd@assembly_a", "wip_avg@a_press",
-                                "oee", "oee@plant"]}
+    data = {
+        **_good(),
+        "kpis": ["oee@nowhere", "speed", "otd@assembly_a", "wip_avg@a_press", "oee", "oee@plant"],
+    }
     problems = dict(_problems(data))
     assert "neither 'plant' nor a line or station id" in problems["kpis[0]"]
     assert "unknown KPI 'speed'" in problems["kpis[1]"]
@@ -132,7 +157,8 @@ def test_a_missing_scenario_and_a_too_long_warmup_are_named() -> None:
     assert _problems({**_good(), "scenario": "nope.yaml"})[0][0] == "scenario"
     assert _problems({**_good(), "warmup": "8d", "run_length": "7d"})[0][0] == "warmup"
     assert _problems({**_good(), "base_overrides": {"lines.q": 1}})[0][0].startswith(
-        "base_overrides, override lines.q")
+        "base_overrides, override lines.q"
+    )
 
 
 def test_a_broken_study_file_is_reported_with_its_name(tmp_path: Path) -> None:

@@ -69,8 +69,10 @@ def test_the_throughput_series_counts_finished_parts(tandem_columns) -> None:
 #: A line that fills a 200-part buffer at about one part per 300 s (arrivals and the first station
 #: every 50 s, the second station 60 s on average), then stays full: WIP climbs for ~17 h.
 FILLING_LINE = {
-    "lines.tandem.stations": [{"id": "s1", "cycle_time": {"kind": "constant", "value": 50}},
-                              {"id": "s2", "cycle_time": {"kind": "exponential", "mean": 60}}],
+    "lines.tandem.stations": [
+        {"id": "s1", "cycle_time": {"kind": "constant", "value": 50}},
+        {"id": "s2", "cycle_time": {"kind": "exponential", "mean": 60}},
+    ],
     "lines.tandem.buffers": [{"id": "q2", "capacity": 200}],
     "demand.interarrival": {"kind": "exponential", "mean": 50},
 }
