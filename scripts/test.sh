@@ -21,4 +21,5 @@ fi
 
 python3 -m pip install -q --disable-pip-version-check -e ".[test]"
 ruff check .
+ruff format --check .
 python3 -m pytest -q --durations=15 "$@"
