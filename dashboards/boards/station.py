@@ -25,7 +25,8 @@ def _telemetry(field: str, title: str, unit: str) -> dict:
         title,
         [
             target(
-                f'SELECT mean("{field}") FROM "telemetry" WHERE {RUN_FILTER}{STATIONS} AND $timeFilter '
+                f'SELECT mean("{field}") FROM "telemetry" '
+                f"WHERE {RUN_FILTER}{STATIONS} AND $timeFilter "
                 'GROUP BY time($__interval), "station" fill(none)',
                 alias="$tag_station",
             )
