@@ -181,7 +181,7 @@ class FlushProbe:
         assert self.runner is not None
         return next((s for s in self.runner.sinks if isinstance(s, MqttPublisher)), None)
 
-    async def publish(self, records: Sequence[Record]) -> None:
+    async def publish(self, records: Sequence[Record], first_n: int | None = None) -> None:
         """Note the flush (the other sinks have published it already)."""
         runner = self.runner
         assert runner is not None

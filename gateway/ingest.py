@@ -15,10 +15,11 @@ from collections.abc import Callable
 
 from gateway.buffer import SOURCE_CODES, DiskBuffer
 from gateway.deadletter import DeadLetters
-from gateway.normalize import Normalizer, RawMessage, Rejected
+from gateway.normalize import Accepted, Normalizer, RawMessage, Rejected
+from gateway.record_numbers import RecentNumbers, identity_seq
 from gateway.sequencer import Sequencer
 from gateway.stats import Stats
-from plant_sim.telemetry_schema import SEQ_LIMIT, SOURCE_FIELD
+from plant_sim.telemetry_schema import NUMBER_FIELD, SEQ_LIMIT, SOURCE_FIELD
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class Ingest(threading.Thread):
         self.error: BaseException | None = None
         self.busy = False
         self._leftover: list[RawMessage] = []
+        self.recent = RecentNumbers()
 
     def stop(self) -> None:
         """Ask the thread to finish (messages not yet committed stay unacknowledged)."""
@@ -133,25 +135,19 @@ class Ingest(threading.Thread):
         lines: list[str] = []
         codes: list[str] = []
         counts: dict[tuple[str, str], int] = {}
-        normalize, assign = self.normalizer.normalize, self.sequencer.assign
+        normalize, to_line = self.normalizer.normalize, self._line
         for raw in items:
             source = raw.source
             res = normalize(raw)
-            if type(res) is Rejected:
-                self.dead_letters.add(source, raw.topic, res.reason, raw.payload)
+            line = res if type(res) is Rejected else to_line(res, raw)
+            if type(line) is Rejected:
+                self.dead_letters.add(source, raw.topic, line.reason, raw.payload)
                 counts[source, "dead_lettered"] = counts.get((source, "dead_lettered"), 0) + 1
-                continue
-            seq = assign(source, res.series, res.ts_ms, res.digest, raw.maybe_dup)
-            if seq is None:
+            elif line is None:
                 counts[source, "duplicates"] = counts.get((source, "duplicates"), 0) + 1
-                continue
-            if seq >= SEQ_LIMIT:
-                self.dead_letters.add(source, raw.topic, "seq: too many records", raw.payload)
-                counts[source, "dead_lettered"] = counts.get((source, "dead_lettered"), 0) + 1
-                continue
-            ts_ns = res.ts_ms * 1_000_000 + seq
-            lines.append(f'{res.series} {res.fields},{SOURCE_FIELD}="{source}" {ts_ns}')
-            codes.append(SOURCE_CODES[source])
+            else:
+                lines.append(line)  # type: ignore[arg-type]
+                codes.append(SOURCE_CODES[source])
         for raw in items:
             counts[raw.source, "records_in"] = counts.get((raw.source, "records_in"), 0) + 1
         for (source, name), n in counts.items():
@@ -171,6 +167,30 @@ class Ingest(threading.Thread):
                 raw.ack()
         self.stats.buffered = len(self.buffer)
         self.on_commit()
+
+    def _line(self, res: Accepted, raw: RawMessage) -> str | Rejected | None:
+        """Return the point's line, or None for a copy of a stored record.
+
+        A record the producer numbered (``n``) gets its identity from that number, with no
+        memory needed (``record_numbers``); any other is numbered by the sequencer.
+        """
+        n = res.n
+        if n is not None:
+            if self.recent.seen(res.run_id, n):
+                return None
+            seq = identity_seq(n)
+            extra = f",{NUMBER_FIELD}={n}i"
+        else:
+            seq = self.sequencer.assign(
+                raw.source, res.series, res.ts_ms, res.digest, raw.maybe_dup
+            )
+            if seq is None:
+                return None
+            if seq >= SEQ_LIMIT:
+                return Rejected("seq: too many records")
+            extra = ""
+        ts_ns = res.ts_ms * 1_000_000 + seq
+        return f'{res.series} {res.fields}{extra},{SOURCE_FIELD}="{raw.source}" {ts_ns}'
 
     def _wait_for_space(self, n: int) -> bool:
         need = min(n, self.buffer.max_records)

@@ -45,6 +45,8 @@ class Accepted(NamedTuple):
     digest: int
     run_id: str
     kind: str
+    n: int | None = None
+    """The producer's record number (the record's identity in its run), if it gave one."""
 
 
 class Rejected(NamedTuple):
@@ -168,6 +170,7 @@ def decode(payload: bytes) -> tuple[Record, str, int]:
             raise
         ts_ms = data.pop("ts_ms", None)
         data.pop("ts", None)
+        data.pop("n", None)  # checked by payloads.decode
         if not isinstance(data.get("run_id"), str):
             raise payloads.PayloadError("run_id: missing or not a string") from exc
         if type(ts_ms) is not int:
@@ -209,7 +212,13 @@ class Normalizer:
             ):
                 digest = zlib.crc32(point.fields.encode())
                 return Accepted(
-                    point.series, point.fields, point.ts_ms, digest, point.run_id, point.kind
+                    point.series,
+                    point.fields,
+                    point.ts_ms,
+                    digest,
+                    point.run_id,
+                    point.kind,
+                    point.n,
                 )
         return self.normalize_slowly(raw)
 
@@ -219,6 +228,7 @@ class Normalizer:
             record, run_id, ts_ms = decode(raw.payload)
             check_ts_ms(ts_ms)
             series, fields = point_parts(record, run_id)
+            n = payloads.record_number(raw.payload)
         except (payloads.PayloadError, SchemaError) as exc:
             text = str(exc)
             if "StationState" in text:  # from_dict does not name the field here
@@ -227,16 +237,24 @@ class Normalizer:
         except (ValueError, TypeError) as exc:  # a record field of a type the contract forbids
             return Rejected(f"payload: {exc}")
         if isinstance(record, RunStart):
-            return self._run_start(record, run_id, ts_ms, series, fields, raw.payload)
+            return self._run_start(record, run_id, ts_ms, series, fields, raw.payload, n)
         run = self.runs.get(run_id)
         if run is not None:
             reason = run.check(record, ts_ms, raw.topic)
             if reason is not None:
                 return Rejected(reason)
-        return Accepted(series, fields, ts_ms, zlib.crc32(fields.encode()), run_id, record.kind)
+        digest = zlib.crc32(fields.encode())
+        return Accepted(series, fields, ts_ms, digest, run_id, record.kind, n)
 
     def _run_start(
-        self, record: RunStart, run_id: str, ts_ms: int, series: str, fields: str, payload: bytes
+        self,
+        record: RunStart,
+        run_id: str,
+        ts_ms: int,
+        series: str,
+        fields: str,
+        payload: bytes,
+        n: int | None,
     ) -> Accepted | Rejected:
         try:
             info = RunInfo.from_record(record, run_id)
@@ -245,4 +263,5 @@ class Normalizer:
         if run_id not in self.runs:
             self.runs[run_id] = info
             self.new_runs.append((run_id, payload))
-        return Accepted(series, fields, ts_ms, zlib.crc32(fields.encode()), run_id, record.kind)
+        digest = zlib.crc32(fields.encode())
+        return Accepted(series, fields, ts_ms, digest, run_id, record.kind, n)

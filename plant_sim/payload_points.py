@@ -17,11 +17,11 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from plant_sim.payloads import MAX_PAYLOAD_BYTES
+from plant_sim.payloads import MAX_PAYLOAD_BYTES, MAX_RECORD_NUMBER
 from plant_sim.records import RECORD_TYPES
 from plant_sim.telemetry_schema import MAX_TS_MS, SCHEMAS, SchemaError, parts_of
 
-_ENVELOPE = ("run_id", "ts_ms", "ts", "uns")
+_ENVELOPE = ("run_id", "ts_ms", "ts", "uns", "n")
 
 
 class FastPoint(NamedTuple):
@@ -35,6 +35,8 @@ class FastPoint(NamedTuple):
     t: float
     line: str | None
     station: str | None
+    n: int | None = None
+    """The record's number in its run (``None``: the producer gave none)."""
 
 
 class _KindPlan(NamedTuple):
@@ -72,6 +74,9 @@ def fast_point(payload: bytes) -> FastPoint | None:
     run_id, ts_ms = data.get("run_id"), data.get("ts_ms")
     if type(run_id) is not str or type(ts_ms) is not int or not 0 <= ts_ms <= MAX_TS_MS:
         return None
+    n = data.get("n")
+    if n is not None and (type(n) is not int or not 0 <= n <= MAX_RECORD_NUMBER):
+        return None
     for key in _ENVELOPE:
         data.pop(key, None)
     if not plan.allowed.issuperset(data):
@@ -83,5 +88,5 @@ def fast_point(payload: bytes) -> FastPoint | None:
     except (KeyError, TypeError, SchemaError):  # missing or refused: the slow path names it
         return None
     return FastPoint(
-        kind, run_id, ts_ms, series, fields, data["t"], data.get("line"), data.get("station")
+        kind, run_id, ts_ms, series, fields, data["t"], data.get("line"), data.get("station"), n
     )

@@ -1,8 +1,10 @@
 """The JSON payload and topic of every record on the wire (MQTT, OPC UA events).
 
 A payload is the record's dict form (``records.to_dict``) plus ``run_id``, ``ts`` (UTC ISO-8601
-with milliseconds) and ``ts_ms`` (epoch milliseconds from simulation time). The same bytes travel
-over MQTT and inside OPC UA record events, so the gateway decodes both with ``decode``.
+with milliseconds), ``ts_ms`` (epoch milliseconds from simulation time) and ``n``, the record's
+number in its run (0, 1, 2, ... in emission order: the record's identity, see docs/gateway.md).
+The same bytes travel over MQTT and inside OPC UA record events, so the gateway decodes both
+with ``decode``. ``n`` is optional on the way in: producers other than the twin may leave it out.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from plant_sim import naming
 from plant_sim.records import Record, from_dict, to_dict
 
 MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_RECORD_NUMBER = 2**63 - 1
+"""``n`` is stored as a 64-bit integer field."""
 
 # kind -> (topic level, retained, qos)
 _ROUTES: dict[str, tuple[str, bool, int]] = {
@@ -50,14 +54,31 @@ def iso_ms(ts_ms: int) -> str:
     )
 
 
-def encode(record: Record, run_id: str, start_epoch_ms: int) -> bytes:
-    """Return the JSON payload of ``record``."""
+def encode(record: Record, run_id: str, start_epoch_ms: int, n: int | None = None) -> bytes:
+    """Return the JSON payload of ``record``, the ``n``-th record of its run (if given)."""
     data = to_dict(record)
     ts_ms = epoch_ms(start_epoch_ms, record.t)
     data.setdefault("run_id", run_id)  # run_start carries its own
     data["ts_ms"] = ts_ms
     data["ts"] = iso_ms(ts_ms)
+    if n is not None:
+        data["n"] = n
     return orjson.dumps(data)
+
+
+def check_record_number(n: object) -> int | None:
+    """Return a payload's ``n`` (``None`` when absent); raises ``PayloadError`` naming it."""
+    if n is None:
+        return None
+    if type(n) is not int or not 0 <= n <= MAX_RECORD_NUMBER:
+        raise PayloadError(f"n: expected a record number 0..2**63-1, got {n!r}"[:200])
+    return n
+
+
+def record_number(payload: bytes | str) -> int | None:
+    """Return the ``n`` of a payload that ``decode`` accepts (``None`` when it has none)."""
+    data = orjson.loads(payload)
+    return check_record_number(data.get("n")) if isinstance(data, dict) else None
 
 
 def decode(payload: bytes | str) -> tuple[Record, str, int]:
@@ -72,6 +93,7 @@ def decode(payload: bytes | str) -> tuple[Record, str, int]:
     if not isinstance(data, dict):
         raise PayloadError("payload: expected a JSON object")
     data.pop("uns", None)  # readable extras (units, state numbers) for UNS browsers
+    check_record_number(data.pop("n", None))  # the record's identity: see ``record_number``
     meta = {k: data.pop(k, None) for k in ("ts_ms", "ts")}
     # run_start carries run_id as a field of its own; every other kind only as metadata
     meta["run_id"] = (

@@ -5,10 +5,12 @@ and tags, escaped) and *field set* of a record; ``line(series, fields, ts_ms, se
 the timestamp. Reading: ``select_statement(kind, run_id)`` is the InfluxQL that fetches a kind
 back, and ``records_from_result(json)`` turns the ``/query`` answer into ``StoredRecord``s.
 
-Timestamps are nanoseconds: ``ts_ms * 1_000_000 + seq``. ``seq`` (0, 1, 2, ...) numbers the
-records of one series that share a millisecond, in the order they were emitted, so each record is
-exactly one point and writing it again overwrites itself (idempotent, exactly-once in storage)
-while reading back by time keeps the emission order.
+Timestamps are nanoseconds: ``ts_ms * 1_000_000 + seq``. ``seq`` tells apart the records of one
+series that share a millisecond, so each record is exactly one point and writing it again
+overwrites itself (idempotent, exactly-once in storage). For a record the producer numbered
+(``n``, its place in the run, stored as the field ``n``) ``seq = n % 1_000_000``; otherwise the
+gateway's sequencer numbers them 0, 1, 2, ... in arrival order. Reading back sorts by time and
+then ``n`` (or ``seq``), which is the emission order.
 
 Tags are bounded and always present for a measurement (InfluxDB 3 rejects changing tag sets):
 ``run_id`` plus the record's equipment and category names. Ids (part, order), free text and
@@ -26,6 +28,7 @@ import math
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -43,6 +46,8 @@ MAX_STRING_FIELD = 64 * 1024 - 1
 """Longest string field value InfluxDB accepts (64 KiB)."""
 
 SOURCE_FIELD = "source"
+NUMBER_FIELD = "n"
+"""The producer's record number (0, 1, 2, ... per run), stored when the payload carried it."""
 METRICS_MEASUREMENT = "gateway_stats"
 """The gateway's own metrics: tags ``gateway``, ``source``; counter and lag fields."""
 
@@ -165,6 +170,13 @@ class StoredRecord(NamedTuple):
     ts_ms: int
     seq: int
     source: str | None
+    n: int | None = None
+    """The producer's record number, if stored (then ``order`` sorts by it, not by ``seq``)."""
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """Sort key in emission order: time, then record number (or ``seq``)."""
+        return self.ts_ms, self.seq if self.n is None else self.n
 
 
 # ---------------------------------------------------------------- escaping
@@ -450,8 +462,14 @@ def record_from_row(measurement: str, row: Mapping[str, Any]) -> StoredRecord:
         kwargs["run_id"] = row["run_id"]
     record = RECORD_TYPES[kind](**kwargs)
     time_ns = int(row["time"])
+    n = row.get(NUMBER_FIELD)
     return StoredRecord(
-        record, str(row["run_id"]), time_ns // 1_000_000, time_ns % 1_000_000, row.get(SOURCE_FIELD)
+        record,
+        str(row["run_id"]),
+        time_ns // 1_000_000,
+        time_ns % 1_000_000,
+        row.get(SOURCE_FIELD),
+        None if n is None else int(n),
     )
 
 
@@ -472,7 +490,7 @@ def rows_from_result(result: Mapping[str, Any]) -> Iterator[tuple[str, dict[str,
 def records_from_result(result: Mapping[str, Any]) -> list[StoredRecord]:
     """Return the records in a ``/query`` JSON answer (``epoch=ns``), ordered by time."""
     out = [record_from_row(m, row) for m, row in rows_from_result(result)]
-    out.sort(key=lambda s: (s.ts_ms, s.seq))
+    out.sort(key=attrgetter("order"))
     return out
 
 

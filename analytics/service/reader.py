@@ -11,6 +11,7 @@ decoding) is ``plant_sim.telemetry_schema``'s.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 from analytics.service.carry import CarryState
 from analytics.service.influx import InfluxQL
@@ -66,7 +67,7 @@ class RunReader:
     def stored(self, statement: str) -> list[StoredRecord]:
         """Return the records a ``SELECT *`` statement finds, ordered by time and seq."""
         out = [record_from_row(m, row) for m, row in self.ql.rows(statement)]
-        out.sort(key=lambda s: (s.ts_ms, s.seq))
+        out.sort(key=attrgetter("order"))
         return out
 
     def records(self, statement: str) -> list[Record]:

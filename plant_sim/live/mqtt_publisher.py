@@ -205,8 +205,11 @@ class MqttPublisher:
         self._client = None
         self._connected.clear()
 
-    async def publish(self, records: Sequence[Record]) -> None:
-        """Hand ``records`` in order to the network thread; wait while the queue is full."""
+    async def publish(self, records: Sequence[Record], first_n: int | None = None) -> None:
+        """Hand ``records`` in order to the network thread; wait while the queue is full.
+
+        ``first_n``: the run's number of ``records[0]`` (``runner.RecordSink``), put in payloads.
+        """
         if self._client is None:
             raise MqttError("MQTT publisher is not started")
         chunk = max(1, min(500, self.settings.max_queued // 4))
@@ -216,19 +219,23 @@ class MqttPublisher:
         for i in range(0, len(records), chunk):
             await self._backpressure(chunk)
             msgs = []
-            for rec in records[i : i + chunk]:
+            for j, rec in enumerate(records[i : i + chunk], i):
                 topic, retain, qos = route(rec)
-                msgs.append((topic, encode(rec), qos, retain))
+                msgs.append(
+                    (topic, encode(rec, None if first_n is None else first_n + j), qos, retain)
+                )
             out.extend(msgs)
 
-    def _encode(self, rec: Record) -> bytes:
-        """``payloads.encode(rec, ...)`` plus the ``uns`` extras, as the same bytes, cheaper."""
+    def _encode(self, rec: Record, n: int | None = None) -> bytes:
+        """``payloads.encode(rec, ..., n)`` plus the ``uns`` extras, as the same bytes, cheaper."""
         data = to_dict(rec)
         ts_ms = self._start_epoch_ms + round(rec.t * 1000.0)
         if "run_id" not in data:  # run_start carries its own
             data["run_id"] = self._run_id
         data["ts_ms"] = ts_ms
         data["ts"] = _iso_ms(ts_ms)
+        if n is not None:
+            data["n"] = n
         if self._extras:
             extra = uns_fields(rec)
             if extra:

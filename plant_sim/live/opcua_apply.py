@@ -80,14 +80,14 @@ class RecordWriter:
         self.run_id, self.start_epoch_ms = run_id, start_epoch_ms
         self._scenario = scenario
 
-    async def publish(self, records: Sequence[Record]) -> None:
-        """Write the variables of each record and emit its event, in order."""
+    async def publish(self, records: Sequence[Record], first_n: int | None = None) -> None:
+        """Write the variables of each record and emit its event (``n`` from ``first_n``)."""
         now = datetime.now(UTC)
-        for rec in records:
+        for i, rec in enumerate(records):
             ts_ms = payloads.epoch_ms(self.start_epoch_ms, rec.t)
             ts = datetime.fromtimestamp(ts_ms / 1000.0, tz=UTC)
             await self._apply(rec, ts, now)
-            await self._emit(rec, ts)
+            await self._emit(rec, ts, None if first_n is None else first_n + i)
         self.records += len(records)
 
     async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
@@ -111,8 +111,8 @@ class RecordWriter:
         await self._iserver.write_attribute_value(var.node_id, dv)
         self.writes += 1
 
-    async def _emit(self, rec: Record, ts: datetime) -> None:
-        body = payloads.encode(rec, self.run_id, self.start_epoch_ms).decode()
+    async def _emit(self, rec: Record, ts: datetime, n: int | None) -> None:
+        body = payloads.encode(rec, self.run_id, self.start_epoch_ms, n).decode()
         source = self._source(rec)
         gens = (self._all, self._gens[source])
         for gen in gens:

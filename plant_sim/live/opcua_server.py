@@ -137,9 +137,12 @@ class TwinOpcUaServer:
         """Tell the server which run it serves (used to encode event payloads)."""
         self._require_writer().set_run(run_id, start_epoch_ms, scenario)
 
-    async def publish(self, records: Sequence[Record]) -> None:
-        """Apply ``records`` (in order) to the variables and emit one event per record."""
-        await self._require_writer().publish(records)
+    async def publish(self, records: Sequence[Record], first_n: int | None = None) -> None:
+        """Apply ``records`` (in order) to the variables and emit one event per record.
+
+        ``first_n``: the run's number of ``records[0]`` (``runner.RecordSink``), put in payloads.
+        """
+        await self._require_writer().publish(records, first_n)
 
     async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
         """Update the Simulator object's clock variables."""

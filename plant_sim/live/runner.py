@@ -36,9 +36,13 @@ class LiveModel(Protocol):
 
 
 class RecordSink(Protocol):
-    """A live output: receives every record in order, and the clock once in a while."""
+    """A live output: receives every record in order, and the clock once in a while.
 
-    async def publish(self, records: Sequence[Record]) -> None: ...
+    ``records[i]`` is record number ``first_n + i`` of the run (0, 1, 2, ... in emission order):
+    the record's identity, which the sinks put in its payload (``n``).
+    """
+
+    async def publish(self, records: Sequence[Record], first_n: int | None = None) -> None: ...
     async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None: ...
 
 
@@ -68,6 +72,7 @@ class LiveRunner:
         max_span_s: float = 60.0,
     ) -> None:
         self._pending: list[Record] = []
+        self._next_n = 0  # the number of the next record handed to the sinks
         self.model = make_model(self._pending.append)
         self.clock = clock
         self.sinks = list(sinks)
@@ -175,8 +180,9 @@ class LiveRunner:
             return
         batch = self._pending[:]
         self._pending.clear()
+        first_n, self._next_n = self._next_n, self._next_n + len(batch)
         for sink in self.sinks:
-            await sink.publish(batch)
+            await sink.publish(batch, first_n)
         lag = self.clock.lag_s(max(batch[0].t, self._t0))
         st = self.stats
         st.records += len(batch)

@@ -118,7 +118,7 @@ class MemorySink:
     def __init__(self) -> None:
         self.records: list[Record] = []
 
-    async def publish(self, records: list[Record]) -> None:
+    async def publish(self, records: list[Record], first_n: int | None = None) -> None:
         """Append ``records``."""
         self.records.extend(records)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,12 @@ def publish(
     run_id: str,
     start_ms: int,
     qos: int | None = None,
+    first_n: int | None = None,
 ) -> int:
     """Publish records on their UNS topics with their contract QoS (or ``qos``); wait for acks.
+
+    With ``first_n`` the payloads carry record numbers ``first_n``, ``first_n + 1``, ... (``n``),
+    as the twin's do; without, none (as a foreign producer's).
 
     At most ``MAX_PENDING`` messages are left unacknowledged: paho numbers them with 16-bit
     message ids and refuses (ERR_QUEUE_SIZE) an id that is still pending.
@@ -100,7 +105,8 @@ def publish(
     for rec in records:
         topic, retain, route_qos = payloads.route(rec, "acme", "plant1", "bottling")
         use_qos = route_qos if qos is None else qos
-        payload = payloads.encode(rec, run_id, start_ms)
+        n = None if first_n is None else first_n + count
+        payload = payloads.encode(rec, run_id, start_ms, n)
         pending.append(client.publish(topic, payload, use_qos, retain))
         count += 1
         if len(pending) > MAX_PENDING:
@@ -115,8 +121,15 @@ def read_stored(influx: InfluxServer, db: str, run_id: str | None = None) -> lis
     out: list[StoredRecord] = []
     for kind in SCHEMAS:
         out += records_from_result(influx.query(select_statement(kind, run_id), db))
-    out.sort(key=lambda s: (s.ts_ms, s.seq))
+    out.sort(key=attrgetter("order"))
     return out
+
+
+def stored_numbers(influx: InfluxServer, db: str, run_id: str) -> list[int]:
+    """Return the record number (``n``) of every stored point of a run, all kinds, sorted."""
+    out = [s.n for s in read_stored(influx, db, run_id)]
+    assert None not in out, "a point without its record number"
+    return sorted(out)  # type: ignore[type-var]
 
 
 def count_stored(influx: InfluxServer, db: str) -> int:

@@ -25,7 +25,7 @@ async def test_speed_change_while_running_keeps_the_log(bottling: Scenario) -> N
     runner = LiveRunner(make_model(bottling, LiveConfig(seed=3)), PacedClock(50_000), [sink])
 
     class Switch:
-        async def publish(self, records: list) -> None:
+        async def publish(self, records: list, first_n: int | None = None) -> None:
             if runner.model.now > 3600 and runner.clock.speed != 400_000:
                 runner.clock.set_speed(400_000)
 

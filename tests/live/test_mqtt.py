@@ -318,9 +318,9 @@ def test_payloads_are_the_bytes_of_payloads_encode_plus_uns(bottling: Scenario) 
     pub.set_run("r-1", 1_767_571_200_123)
     records = run_batch(bottling, 7 * 3600, seed=3).records
     assert len(records) > 1000
-    for rec in records:
-        body = payloads.encode(rec, "r-1", 1_767_571_200_123)
+    for n, rec in enumerate(records):
+        body = payloads.encode(rec, "r-1", 1_767_571_200_123, n)
         extra = uns_fields(rec)
         if extra:
             body = body[:-1] + b',"uns":' + orjson.dumps(extra) + b"}"
-        assert pub._encode(rec) == body
+        assert pub._encode(rec, n) == body

@@ -137,7 +137,9 @@ async def test_subscriptions_see_every_record_and_state_in_order(bottling: Scena
             raise
         start = runner.model.start_epoch_ms
         bodies = [ev.Payload for ev in handler.events]  # type: ignore[attr-defined]
-        assert bodies == [payloads.encode(r, runner.model.run_id, start).decode() for r in batch]
+        assert bodies == [
+            payloads.encode(r, runner.model.run_id, start, n).decode() for n, r in enumerate(batch)
+        ]
         filler = [r for r in batch if isinstance(r, StateChange) and r.station == "filler"]
         await async_wait_until(lambda: len(handler.changes) >= len(filler), 10, "state changes")
         seen = [
