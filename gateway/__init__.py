@@ -18,10 +18,10 @@ from gateway.errors import (
     SinkUnavailableError,
     SourceError,
 )
-from gateway.settings import GatewaySettings, load_settings
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
+    from gateway.settings import GatewaySettings, load_settings
 
 __all__ = [
     "Gateway",
@@ -41,4 +41,8 @@ def __getattr__(name: str) -> Any:
         from gateway.app import Gateway
 
         return Gateway
+    if name in ("GatewaySettings", "load_settings"):  # lazily: ``python -m gateway`` installs
+        from gateway import settings  # its signal handlers before anything slow is imported
+
+        return getattr(settings, name)
     raise AttributeError(name)

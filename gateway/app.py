@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
+from gateway import stop_signals
 from gateway.buffer import SOURCE_CODES, DiskBuffer
 from gateway.deadletter import DeadLetters
 from gateway.errors import GatewayError, SinkUnavailableError
@@ -134,14 +133,16 @@ class Gateway:
         self.buffer.close()
 
     def run_forever(self, on_started: Callable[[], None] | None = None) -> None:
-        """Run until SIGINT or SIGTERM (or a stage fails), then stop; ``on_started`` after start."""
-        stop = threading.Event()
+        """Run until SIGINT or SIGTERM (or a stage fails), then stop; ``on_started`` after start.
 
-        def handler(_sig: int, _frame: FrameType | None) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
+        A signal that came before (``stop_signals``, installed at process start) or during the
+        start-up stops the gateway as soon as it can: before starting, or right after.
+        """
+        stop = stop_signals.install()
+        if stop.is_set():
+            logger.info("stop requested during start-up: the gateway does not start")
+            self.stop(drain_s=0)
+            return
         self.start()
         if on_started is not None:
             on_started()

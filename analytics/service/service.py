@@ -67,6 +67,7 @@ class AnalyticsService:
         self.health_file = health_file
         self.settle_ms = round(settle_s * 1000)
         self._final: set[tuple[str, str, int]] = set()
+        self._unreadable: str | None = None  # the last cycle's unreadable row, if any
 
     def cycle(self) -> list[CycleResult]:
         """Run one cycle over the followed runs; raises ``InfluxError``."""
@@ -139,23 +140,29 @@ class AnalyticsService:
             self.health_file.touch()
 
     def run_forever(self, interval_s: float, stop: threading.Event | None = None) -> None:
-        """Run a cycle every ``interval_s`` seconds until ``stop`` is set; log failures.
+        """Run ``guarded_cycle`` every ``interval_s`` seconds until ``stop`` is set."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            started = time.monotonic()
+            self.guarded_cycle(interval_s)
+            stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+
+    def guarded_cycle(self, retry_s: float = 0.0) -> list[CycleResult]:
+        """Run one cycle; log a failure instead of raising it (``retry_s``: for the log).
 
         InfluxDB 1.x makes the fields of a point visible one by one (influxdb#8546), so a row
         read while it is written can lack a field: an unreadable row is a warning the first
         time and an error when the next cycle finds it unreadable again.
         """
-        stop = stop or threading.Event()
-        unreadable = None  # the last cycle's unreadable row, if any
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                self.cycle()
-                unreadable = None
-            except InfluxError as exc:
-                logger.warning("cycle failed, retrying in %.0f s: %s", interval_s, exc)
-            except ValueError as exc:  # an unreadable stored row (SchemaError names the field)
-                level = logging.ERROR if str(exc) == unreadable else logging.WARNING
-                unreadable = str(exc)
-                logger.log(level, "cycle skipped, retrying in %.0f s: %s", interval_s, exc)
-            stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+        try:
+            results = self.cycle()
+        except InfluxError as exc:
+            logger.warning("cycle failed, retrying in %.0f s: %s", retry_s, exc)
+            return []
+        except ValueError as exc:  # an unreadable stored row (SchemaError names the field)
+            level = logging.ERROR if str(exc) == self._unreadable else logging.WARNING
+            self._unreadable = str(exc)
+            logger.log(level, "cycle skipped, retrying in %.0f s: %s", retry_s, exc)
+            return []
+        self._unreadable = None
+        return results

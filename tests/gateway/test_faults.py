@@ -204,6 +204,9 @@ def test_gateway_killed_and_restarted(
         proc.wait(10)
         time.sleep(1.0)
         proc = _gateway_process(tmp_path, influxd, influx_db, broker)
+        h.wait_until(  # condition, not time: the restarted one is up, whatever the load
+            lambda: log.read_bytes().count(b"gateway started") == 2, 60, "the restarted gateway"
+        )
         assert done.wait(120)
         h.wait_stored(influxd, influx_db, len(records))
         time.sleep(1.0)

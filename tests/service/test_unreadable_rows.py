@@ -46,8 +46,6 @@ def test_a_row_without_its_state_warns_then_errors_if_it_stays(
     service = AnalyticsService(
         RunReader(InfluxQL(config)), LineWriter(make_sink(config)), settle_s=3600
     )
-    stop = threading.Event()
-    live = threading.Thread(target=service.run_forever, args=(1.0, stop), daemon=True)
 
     def skipped(level: int) -> list[str]:
         return [
@@ -56,22 +54,43 @@ def test_a_row_without_its_state_warns_then_errors_if_it_stays(
             if r.levelno == level and SKIPPED in r.getMessage()
         ]
 
-    live.start()
-    try:
-        h.wait_until(lambda: skipped(logging.WARNING), 10, "a cycle that read the partial point")
-        writer.write([f"{series} {fields} {at}"])  # its state field becomes visible
-        h.wait_until(lambda: _kpi_points(influxd, influx_db) > 0, 10, "a cycle that wrote KPIs")
-        assert not skipped(logging.ERROR), "a point completed by the next cycle is no error"
-        station = re.search(r"station=([^,]+)", series)
-        assert station and station.group(1) in skipped(logging.WARNING)[0]
+    # one cycle at a time (as run_forever runs them), so the order does not depend on timing
+    assert service.guarded_cycle() == []
+    assert len(skipped(logging.WARNING)) == 1 and not skipped(logging.ERROR)
+    writer.write([f"{series} {fields} {at}"])  # its state field becomes visible
+    assert service.guarded_cycle()
+    assert _kpi_points(influxd, influx_db) > 0
+    assert not skipped(logging.ERROR), "a point completed by the next cycle is no error"
+    station = re.search(r"station=([^,]+)", series)
+    assert station and station.group(1) in skipped(logging.WARNING)[0]
 
-        writer.write([f"{series} {without_state} {at + 200_000}"])  # this one stays so
-        h.wait_until(lambda: skipped(logging.ERROR), 10, "an error for a row that stays unread")
-        assert "machine_state.state" in skipped(logging.ERROR)[0]
-    finally:
-        stop.set()
-        live.join(10)
-    assert not live.is_alive()
+    writer.write([f"{series} {without_state} {at + 200_000}"])  # this one stays so
+    assert service.guarded_cycle() == []
+    assert len(skipped(logging.WARNING)) == 2 and not skipped(logging.ERROR)
+    assert service.guarded_cycle() == []
+    assert len(skipped(logging.ERROR)) == 1
+    assert "machine_state.state" in skipped(logging.ERROR)[0]
+
+
+def test_run_forever_runs_guarded_cycles_until_stopped(
+    influxd: InfluxServer, influx_db: str
+) -> None:
+    config = InfluxConfig(influxd.url, influx_db)
+    service = AnalyticsService(RunReader(InfluxQL(config)), LineWriter(make_sink(config)))
+    stop = threading.Event()
+    cycles: list[int] = []
+
+    def counted(retry_s: float = 0.0) -> list:
+        cycles.append(1)
+        if len(cycles) == 2:
+            stop.set()
+        return []
+
+    service.guarded_cycle = counted  # type: ignore[method-assign]
+    live = threading.Thread(target=service.run_forever, args=(0.01, stop), daemon=True)
+    live.start()
+    live.join(30)
+    assert not live.is_alive() and len(cycles) == 2
 
 
 def _kpi_points(influx: InfluxServer, db: str) -> int:

@@ -1,0 +1,71 @@
+"""A SIGTERM that arrives while the gateway process starts stops it cleanly (exit code 0).
+
+The process is held at a known point of its start-up, whatever the machine's speed: it reads
+its config file from a named pipe, which blocks until the test writes the file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.gateway import helpers as h
+from tests.servers.influxdb import InfluxServer
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _open_writer(fifo: Path) -> int | None:
+    """Open the pipe for writing once the gateway opened it for reading (else None)."""
+    try:
+        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # ENXIO: no reader yet
+        return None
+
+
+@pytest.mark.parametrize("command", [["-m", "gateway"], ["-m", "twin", "gateway"]])
+def test_sigterm_during_start_up_stops_cleanly(
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, command: list[str]
+) -> None:
+    fifo = tmp_path / "gw.toml"
+    os.mkfifo(fifo)
+    log = tmp_path / "gateway.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, *command, "--config", str(fifo)],
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+    try:
+        fd: int | None = None
+
+        def reading() -> bool:
+            nonlocal fd
+            fd = _open_writer(fifo)
+            return fd is not None or proc.poll() is not None
+
+        h.wait_until(reading, 60, "the gateway to read its config file", step_s=0.05)
+        assert fd is not None, log.read_text()
+        proc.send_signal(signal.SIGTERM)  # pending before the settings can be read
+        config = (
+            f'influx_url = "{influxd.url}"\ninflux_database = "{influx_db}"\n'
+            f'mqtt_url = "mqtt://127.0.0.1:1"\ndata_dir = "{tmp_path / "gw"}"\n'
+        )
+        os.write(fd, config.encode())
+        os.close(fd)
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    text = log.read_text()
+    assert proc.returncode == 0, text[-2000:]
+    assert "stop requested during start-up" in text
