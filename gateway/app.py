@@ -15,6 +15,7 @@ from gateway.deadletter import DeadLetters
 from gateway.errors import GatewayError, SinkUnavailableError
 from gateway.ingest import Ingest, Intake
 from gateway.normalize import Normalizer, RawMessage, run_info_from_payload
+from gateway.runs import MAX_RUNS_IN_MEMORY
 from gateway.sequencer import Sequencer
 from gateway.settings import GatewaySettings
 from gateway.sinks import Sink, detect_api, make_sink
@@ -185,7 +186,7 @@ class Gateway:
 
     def _restore_normalizer(self) -> Normalizer:
         runs = {}
-        for run_id, payload in self.buffer.runs():
+        for run_id, payload in self.buffer.runs(limit=MAX_RUNS_IN_MEMORY):
             try:
                 runs[run_id] = run_info_from_payload(payload)
             except ValueError:

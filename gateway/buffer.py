@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,12 +29,36 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE TABLE IF NOT EXISTS seq_state (series TEXT PRIMARY KEY, state BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS held (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    topic TEXT,
+    payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS held_run ON held (run_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+MAX_RUNS_STORED = 1_000
+"""``run_start`` payloads kept on disk (the oldest beyond are deleted)."""
+
+HELD_MAX_BYTES = 32 * 1024 * 1024
+"""Payload bytes of held records (records of runs whose ``run_start`` was not seen)."""
+
 SOURCE_CODES = {"mqtt": "m", "opcua": "o", "_gateway": "g"}
 SOURCE_NAMES = {v: k for k, v in SOURCE_CODES.items()}
+
+
+@dataclass(slots=True)
+class HoldChange:
+    """Held records to add ``(run_id, source, topic, payload)`` and to release ``(id, size)``;
+    ``evicted`` receives those removed because the hold is full."""
+
+    add: list[tuple[str, str, str | None, bytes]] = field(default_factory=list)
+    release: list[tuple[int, int]] = field(default_factory=list)
+    evicted: list[HeldRecord] = field(default_factory=list)
 
 
 class Chunk(NamedTuple):
@@ -44,6 +69,16 @@ class Chunk(NamedTuple):
     received_ms: int
     sources: str
     body: bytes
+
+
+class HeldRecord(NamedTuple):
+    """A message of a run whose ``run_start`` the gateway has not seen (yet)."""
+
+    id: int
+    run_id: str
+    source: str
+    topic: str | None
+    payload: bytes
 
 
 class DiskBuffer:
@@ -60,6 +95,8 @@ class DiskBuffer:
         self._db.executescript(_SCHEMA)
         row = self._db.execute("SELECT coalesce(sum(n), 0) FROM chunks").fetchone()
         self._count = int(row[0])
+        row = self._db.execute("SELECT coalesce(sum(length(payload)), 0) FROM held").fetchone()
+        self.held_bytes = int(row[0])
 
     def __len__(self) -> int:
         return self._count
@@ -74,14 +111,17 @@ class DiskBuffer:
         seq_state: dict[str, bytes] | None = None,
         forget: Iterable[str] = (),
         runs: Iterable[tuple[str, bytes]] = (),
+        hold: HoldChange | None = None,
     ) -> int:
         """Store one chunk ``(received_ms, sources, lines)`` and state in one transaction.
 
         When the lines do not fit, the oldest lines are deleted first; returns how many were
         dropped (the caller implements the *block* policy by waiting for ``free()``).
+        ``hold`` adds and releases held records in the same transaction; the held records
+        over ``HELD_MAX_BYTES`` (oldest first) are removed and put in ``hold.evicted``.
         """
         with self._lock:
-            return self._append(chunk, seq_state, forget, runs)
+            return self._append(chunk, seq_state, forget, runs, hold)
 
     def append_if_room(self, chunk: tuple[int, str, list[str]], keep_free: int = 0) -> bool:
         """Store ``chunk`` only if it fits with ``keep_free`` lines still free (nothing is
@@ -89,7 +129,7 @@ class DiskBuffer:
         with self._lock:
             if self._count + len(chunk[2]) + keep_free > self.max_records:
                 return False
-            self._append(chunk, None, (), ())
+            self._append(chunk, None, (), (), None)
             return True
 
     def _append(
@@ -98,6 +138,7 @@ class DiskBuffer:
         seq_state: dict[str, bytes] | None,
         forget: Iterable[str],
         runs: Iterable[tuple[str, bytes]],
+        hold: HoldChange | None,
     ) -> int:
         n = len(chunk[2]) if chunk else 0
         cur = self._db.cursor()
@@ -116,13 +157,67 @@ class DiskBuffer:
                     seq_state.items(),
                 )
             cur.executemany("DELETE FROM seq_state WHERE series = ?", ((s,) for s in forget))
-            cur.executemany("INSERT OR IGNORE INTO runs (run_id, payload) VALUES (?, ?)", runs)
+            runs = list(runs)
+            if runs:
+                cur.executemany("INSERT OR IGNORE INTO runs (run_id, payload) VALUES (?, ?)", runs)
+                cur.execute(
+                    "DELETE FROM runs WHERE rowid <= (SELECT max(rowid) FROM runs) - ?",
+                    (MAX_RUNS_STORED,),
+                )
+            held_bytes = self._hold(cur, hold) if hold else self.held_bytes
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
         self._count += n - dropped
+        self.held_bytes = held_bytes
         return dropped
+
+    def _hold(self, cur: sqlite3.Cursor, hold: HoldChange) -> int:
+        held_bytes = self.held_bytes
+        for hid, size in hold.release:
+            cur.execute("DELETE FROM held WHERE id = ?", (hid,))
+            held_bytes -= size
+        cur.executemany(
+            "INSERT INTO held (run_id, source, topic, payload) VALUES (?, ?, ?, ?)", hold.add
+        )
+        held_bytes += sum(len(h[3]) for h in hold.add)
+        while held_bytes > HELD_MAX_BYTES:
+            row = cur.execute(
+                "SELECT id, run_id, source, topic, payload FROM held ORDER BY id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                break
+            cur.execute("DELETE FROM held WHERE id = ?", (row[0],))
+            held_bytes -= len(row[4])
+            hold.evicted.append(HeldRecord(row[0], row[1], row[2], row[3], bytes(row[4])))
+        return held_bytes
+
+    def held_of(self, run_ids: Iterable[str]) -> list[HeldRecord]:
+        """Return the held records of these runs, oldest first (they stay held)."""
+        out: list[HeldRecord] = []
+        with self._lock:
+            for run_id in run_ids:
+                cur = self._db.execute(
+                    "SELECT id, run_id, source, topic, payload FROM held WHERE run_id = ?",
+                    (run_id,),
+                )
+                out += [HeldRecord(r[0], r[1], r[2], r[3], bytes(r[4])) for r in cur]
+        out.sort()
+        return out
+
+    def held_count(self) -> int:
+        """Return how many records are held."""
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM held").fetchone()[0])
+
+    def run_payload(self, run_id: str) -> bytes | None:
+        """Return the stored ``run_start`` payload of a run, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT payload FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return None if row is None else bytes(row[0])
 
     def _drop_oldest(self, cur: sqlite3.Cursor, excess: int) -> int:
         dropped = 0
@@ -176,10 +271,13 @@ class DiskBuffer:
         with self._lock:
             return self._db.execute("SELECT series, state FROM seq_state").fetchall()
 
-    def runs(self) -> list[tuple[str, bytes]]:
-        """Return every persisted ``run_start`` payload."""
+    def runs(self, limit: int = MAX_RUNS_STORED) -> list[tuple[str, bytes]]:
+        """Return the ``limit`` latest persisted ``run_start`` payloads, oldest first."""
         with self._lock:
-            return self._db.execute("SELECT run_id, payload FROM runs").fetchall()
+            rows = self._db.execute(
+                "SELECT run_id, payload FROM runs ORDER BY rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return rows[::-1]
 
     def get_meta(self, key: str) -> str | None:
         """Return a stored value (e.g. the detected InfluxDB API)."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from gateway.buffer import SOURCE_CODES, DiskBuffer
+from gateway.buffer import SOURCE_CODES, DiskBuffer, HeldRecord, HoldChange
 from gateway.deadletter import DeadLetters
 from gateway.normalize import Accepted, Normalizer, RawMessage, Rejected
 from gateway.record_numbers import RecentNumbers, identity_seq
+from gateway.runs import RunKeeper
 from gateway.sequencer import Sequencer
 from gateway.stats import Stats
 from plant_sim.telemetry_schema import NUMBER_FIELD, SEQ_LIMIT, SOURCE_FIELD
@@ -80,6 +81,8 @@ class Ingest(threading.Thread):
         self.busy = False
         self._leftover: list[RawMessage] = []
         self.recent = RecentNumbers()
+        self.runs = RunKeeper(normalizer, buffer)
+        self._release: list[HeldRecord] = []  # held records whose run_start came
 
     def stop(self) -> None:
         """Ask the thread to finish (messages not yet committed stay unacknowledged)."""
@@ -94,7 +97,11 @@ class Ingest(threading.Thread):
     def run(self) -> None:
         """Take, process and commit batches until stopped."""
         try:
+            self._release = self.buffer.held_of(self.normalizer.runs)
             while not self._halt.is_set():
+                if self._release:
+                    self._replay()
+                    continue
                 items = self._take()
                 if items:
                     self.busy = True
@@ -130,25 +137,40 @@ class Ingest(threading.Thread):
             items, self._leftover = items[:limit], items[limit:]
         return items
 
-    def process(self, items: list[RawMessage]) -> None:
-        """Normalize, sequence and commit ``items``; then acknowledge them."""
+    def _replay(self) -> None:
+        """Process the held records of runs whose run_start came (released in the commit)."""
+        batch, self._release = self._release[: self.max_batch], self._release[self.max_batch :]
+        raws = [RawMessage(h.source, h.payload, h.topic) for h in batch]
+        self.process(raws, [(h.id, len(h.payload)) for h in batch])
+
+    def process(self, items: list[RawMessage], release: Sequence[tuple[int, int]] = ()) -> None:
+        """Normalize, sequence and commit ``items``; then acknowledge them.
+
+        ``release``: held records (id, size) that ``items`` replays, released in the commit.
+        """
         lines: list[str] = []
         codes: list[str] = []
         counts: dict[tuple[str, str], int] = {}
+        hold = HoldChange(release=list(release))
+        used: set[str] = set()
         normalize, to_line = self.normalizer.normalize, self._line
         for raw in items:
             source = raw.source
             res = normalize(raw)
-            line = res if type(res) is Rejected else to_line(res, raw)
+            if type(res) is not Rejected:
+                used.add(res.run_id)
+                res = self._unless_held(res, raw, hold)
+            line = res if res is None or type(res) is Rejected else to_line(res, raw)
             if type(line) is Rejected:
                 self.dead_letters.add(source, raw.topic, line.reason, raw.payload)
                 counts[source, "dead_lettered"] = counts.get((source, "dead_lettered"), 0) + 1
             elif line is None:
-                counts[source, "duplicates"] = counts.get((source, "duplicates"), 0) + 1
+                name = "held" if res is None else "duplicates"
+                counts[source, name] = counts.get((source, name), 0) + 1
             else:
                 lines.append(line)  # type: ignore[arg-type]
                 codes.append(SOURCE_CODES[source])
-        for raw in items:
+        for raw in items if not release else ():  # a replay was counted when it came
             counts[raw.source, "records_in"] = counts.get((raw.source, "records_in"), 0) + 1
         for (source, name), n in counts.items():
             self.stats.add(source, name, n)
@@ -156,8 +178,10 @@ class Ingest(threading.Thread):
             return  # stopping: nothing committed, nothing acknowledged
         changes, forget = self.sequencer.take_changes()
         chunk = (items[0].received_ns // 1_000_000, "".join(codes), lines) if lines else None
-        dropped = self.buffer.append(chunk, changes, forget, self.normalizer.new_runs)
+        new_runs = [run_id for run_id, _ in self.normalizer.new_runs]
+        dropped = self.buffer.append(chunk, changes, forget, self.normalizer.new_runs, hold)
         self.normalizer.new_runs.clear()
+        self._after_commit(hold, new_runs, used)
         self.dead_letters.flush()
         if dropped:
             self.stats.bump("dropped", dropped)
@@ -167,6 +191,35 @@ class Ingest(threading.Thread):
                 raw.ack()
         self.stats.buffered = len(self.buffer)
         self.on_commit()
+
+    def _unless_held(
+        self, res: Accepted, raw: RawMessage, hold: HoldChange
+    ) -> Accepted | Rejected | None:
+        """Return the record checked against its run's run_start, or None when it is held.
+
+        A record of a run whose run_start the gateway has not seen is not stored unchecked:
+        it waits in the hold (``runs``) until the run_start comes.
+        """
+        if res.kind == "run_start" or res.run_id in self.normalizer.runs:
+            return res
+        if not self.runs.known(res.run_id):
+            hold.add.append((res.run_id, raw.source, raw.topic, raw.payload))
+            return None
+        return self.normalizer.normalize(raw)  # its run_start was on disk: checked now
+
+    def _after_commit(self, hold: HoldChange, new_runs: list[str], used: set[str]) -> None:
+        """Dead-letter what the full hold let go; release the held records of new runs."""
+        for h in hold.evicted:
+            reason = f"run_id: no run_start of run {h.run_id!r} came while it was held (hold full)"
+            self.dead_letters.add(h.source, h.topic, reason[:300], h.payload)
+            self.stats.add(h.source, "dead_lettered")
+        if hold.evicted:
+            logger.warning("hold full: %d held records dead-lettered", len(hold.evicted))
+        if new_runs:
+            self.runs.learned(new_runs)
+            released = {i for i, _ in hold.release}
+            self._release += [h for h in self.buffer.held_of(new_runs) if h.id not in released]
+        self.runs.used(used)
 
     def _line(self, res: Accepted, raw: RawMessage) -> str | Rejected | None:
         """Return the point's line, or None for a copy of a stored record.

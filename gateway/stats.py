@@ -11,7 +11,7 @@ import numpy as np
 
 from plant_sim.telemetry_schema import metrics_line
 
-PER_SOURCE = ("records_in", "records_out", "dead_lettered", "duplicates")
+PER_SOURCE = ("records_in", "records_out", "dead_lettered", "duplicates", "held")
 GLOBAL = ("batches", "retries", "dropped", "write_errors", "rejected_by_influx")
 RECENT_LAGS = 50_000
 

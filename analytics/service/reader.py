@@ -64,6 +64,14 @@ class RunReader:
             out[row["run_id"]] = max(ms, out.get(row["run_id"], 0))
         return out
 
+    def run_starts(self) -> dict[str, RunStart]:
+        """Return the stored ``run_start`` of every run."""
+        return {
+            r.run_id: r
+            for r in self.records(select_statement("run_start"))
+            if isinstance(r, RunStart)
+        }
+
     def stored(self, statement: str) -> list[StoredRecord]:
         """Return the records a ``SELECT *`` statement finds, ordered by time and seq."""
         out = [record_from_row(m, row) for m, row in self.ql.rows(statement)]

@@ -27,6 +27,7 @@ from analytics.columns import to_columns
 from analytics.service.compute import compute_windows
 from analytics.service.influx import InfluxError
 from analytics.service.reader import RunClock, RunReader
+from analytics.service.run_choice import default_run
 from analytics.service.windows import ShiftMarks, Window, current_windows, previous_windows
 from analytics.service.writer import LineWriter
 from plant_sim.payloads import epoch_ms
@@ -68,6 +69,7 @@ class AnalyticsService:
         self.settle_ms = round(settle_s * 1000)
         self._final: set[tuple[str, str, int]] = set()
         self._unreadable: str | None = None  # the last cycle's unreadable row, if any
+        self._ignored: dict[str, str] = {}  # runs the default choice ignores, and why
 
     def cycle(self) -> list[CycleResult]:
         """Run one cycle over the followed runs; raises ``InfluxError``."""
@@ -75,7 +77,7 @@ class AnalyticsService:
         if self.run_ids:
             runs = [r for r in self.run_ids if r in latest]
         else:
-            runs = [max(latest, key=latest.__getitem__)] if latest else []
+            runs = self._default_run(latest)
         out = []
         for run_id in runs:
             result = self.run_cycle(run_id, latest[run_id])
@@ -83,6 +85,19 @@ class AnalyticsService:
                 out.append(result)
         self._report(out)
         return out
+
+    def _default_run(self, latest: dict[str, int]) -> list[str]:
+        """The real run with the newest data (``run_choice``); log the others once."""
+        if not latest:
+            return []
+        best, ignored = default_run(latest, self.reader.run_starts(), int(time.time() * 1000))
+        for run_id, reason in ignored.items():
+            if self._ignored.get(run_id) != reason:
+                if len(self._ignored) >= 10_000:  # bounded: a flood of stray runs logs again
+                    self._ignored.clear()
+                self._ignored[run_id] = reason
+                logger.info("run %s not followed by default: %s", run_id, reason)
+        return [] if best is None else [best]
 
     def run_cycle(self, run_id: str, latest_ms: int) -> CycleResult | None:
         """Compute and write the open windows of one run; None when nothing is to do."""

@@ -127,6 +127,7 @@ class OpcUaSource:
             sub = await client.create_subscription(params, _Handler(self))
             for node in notifiers:
                 await sub.subscribe_events(node, etype, queuesize=self.settings.opcua_queue_size)
+            await self._read_run_start(client)
             self.subscriptions += 1
             self.subscribed.set()
             first.set()
@@ -144,6 +145,14 @@ class OpcUaSource:
                 await asyncio.wait_for(client.disconnect(), timeout=2.0)
             except Exception:
                 client.disconnect_socket()
+
+    async def _read_run_start(self, client: Client) -> None:
+        """Hand the running run's run_start to the intake: events before the subscription are
+        not delivered, and the gateway holds records of a run whose run_start it has not seen."""
+        payload = await read_run_start(client)
+        if payload:
+            message = RawMessage(self.name, payload, None, True, time.time_ns())
+            put(self.intake, message, self._stopping)
 
     def on_event(self, event: Any) -> None:
         """Hand one record event to the intake (called on the client's loop)."""
@@ -173,6 +182,21 @@ class _Handler:
 
     def status_change_notification(self, status: Any) -> None:
         logger.info("OPC UA subscription status: %s", status)
+
+
+async def read_run_start(client: Client) -> bytes | None:
+    """Return the twin's ``Simulator/RunStart`` value (a run_start payload), if it has one."""
+    for node in await client.nodes.objects.get_children():
+        name = await node.read_browse_name()
+        if name.Name != "Simulator":
+            continue
+        try:
+            var = await node.get_child(ua.QualifiedName("RunStart", name.NamespaceIndex))
+            value = await var.read_value()
+        except ua.UaError:
+            return None  # not the twin, or an older one
+        return value.encode() if isinstance(value, str) and value else None
+    return None
 
 
 async def find_event_type(client: Client, name: str) -> Node:

@@ -113,6 +113,8 @@ class RecordWriter:
 
     async def _emit(self, rec: Record, ts: datetime, n: int | None) -> None:
         body = payloads.encode(rec, self.run_id, self.start_epoch_ms, n).decode()
+        if isinstance(rec, RunStart):  # a client that comes later reads it here
+            await self._write(self._space.simulator.run_start, body, ts, datetime.now(UTC))
         source = self._source(rec)
         gens = (self._all, self._gens[source])
         for gen in gens:

@@ -74,6 +74,7 @@ class SimulatorVars:
     lag: Var
     shift: Var
     records: Var
+    run_start: Var
 
 
 @dataclass(slots=True)
@@ -195,6 +196,9 @@ async def _build_simulator(objects: Node, ns: _Ns) -> SimulatorVars:
         lag=await var("LagSeconds", 0.0, VT.Double, "Wall seconds the model is behind the clock"),
         shift=await var("Shift", "", VT.String, "Current shift ('' = none)"),
         records=await var("RecordsPublished", 0, VT.UInt64, "Records emitted as events"),
+        run_start=await var(
+            "RunStart", "", VT.String, "The run's run_start record event Payload (JSON)"
+        ),
     )
 
 

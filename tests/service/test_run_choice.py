@@ -1,0 +1,50 @@
+"""The default run of ``twin analytics``: a stray run cannot take it over (real InfluxDB)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from analytics.service import AnalyticsService, InfluxConfig, InfluxQL, LineWriter, RunReader
+from analytics.service.backfill import LineEncoder
+from analytics.service.run_choice import MAX_AHEAD_MS, default_run
+from analytics.service.writer import make_sink
+from plant_sim.records import RunStart, StateChange
+from tests.gateway import helpers as h
+from tests.servers.influxdb import InfluxServer
+
+pytestmark = pytest.mark.integration
+YEAR_2100_MS = 4_102_444_800_000
+
+
+def test_a_run_without_run_start_or_dated_2100_does_not_take_over(
+    influxd: InfluxServer, influx_db: str
+) -> None:
+    records = h.run_log(3 * 3600, seed=5)
+    start = records[0]
+    assert isinstance(start, RunStart)
+    config = InfluxConfig(influxd.url, influx_db)
+    writer = LineWriter(make_sink(config))
+    writer.write(LineEncoder(start.run_id, start.start_epoch_ms).lines(records))
+    state = next(r for r in records if isinstance(r, StateChange))
+    # a record of a run that never started, dated 2100
+    writer.write(LineEncoder("ghost", YEAR_2100_MS).lines([state]))
+    # a run that declares a start in 2100
+    future = dataclasses.replace(start, run_id="future", start_epoch_ms=YEAR_2100_MS)
+    writer.write(LineEncoder("future", YEAR_2100_MS).lines([future, state]))
+
+    service = AnalyticsService(RunReader(InfluxQL(config)), LineWriter(make_sink(config)))
+    results = service.cycle()
+    assert [r.run_id for r in results] == [start.run_id]
+    assert results[0].lines > 0
+
+
+def test_default_run_reasons() -> None:
+    start = RunStart(0.0, "r", "s", 1, 1_000_000, 3600.0, "e", "s", "a")
+    now = 2_000_000
+    best, ignored = default_run({"r": 1_000_000 + 3_600_000, "x": 10**13}, {"r": start}, now)
+    assert best == "r" and ignored == {"x": "no run_start stored"}
+    late = dataclasses.replace(start, start_epoch_ms=now + MAX_AHEAD_MS + 1)
+    assert default_run({"r": now}, {"r": late}, now)[0] is None
+    assert default_run({"r": 1_000_000 + 7_200_000}, {"r": start}, now)[0] is None  # past horizon
