@@ -101,10 +101,11 @@ class RunReader:
             r for r in self.records(select_statement("shift", run_id)) if isinstance(r, ShiftChange)
         ]
 
-    def read_span(self, run: RunClock, from_ms: int) -> list[Record]:
-        """Return carry-in plus every record from ``from_ms`` on (see the module docstring)."""
+    def read_span(self, run: RunClock, from_ms: int, to_ms: int | None = None) -> list[Record]:
+        """Return carry-in plus every record from ``from_ms`` on (before ``to_ms`` if given)."""
         rid = run.meta.run_id
         from_ns = max(from_ms, 0) * 1_000_000
+        upto = "" if to_ms is None else f" AND time < {to_ms * 1_000_000}"
         carry = self._carry(rid, from_ns)
         carry.run_start = run.run_start
         t_from = (from_ms - run.meta.start_epoch_ms) / 1000.0
@@ -112,7 +113,7 @@ class RunReader:
         for kind in _WHOLE_RUN_KINDS:
             out += self.records(select_statement(kind, rid))
         for kind in _SPAN_KINDS:
-            out += self.records(f"{select_statement(kind, rid)} AND time >= {from_ns}")
+            out += self.records(f"{select_statement(kind, rid)} AND time >= {from_ns}{upto}")
         return out
 
     def _carry(self, rid: str, from_ns: int) -> CarryState:

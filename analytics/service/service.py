@@ -3,14 +3,17 @@
 One cycle, per followed run (default: the run with the newest data):
 
 1. the run's "now" is the time of its latest stored record (the data's clock, see ``windows``);
-2. the windows holding it (hour, shift, day) and, once each, the windows just before them
-   (finished with their full data when a boundary passes) are chosen;
-3. the records from the earliest window start on, plus the carry-in, are read with InfluxQL;
+2. every window (hour, shift, day) from the run's start to "now" that is not final yet is
+   chosen: after a fast run, an outage or a restart of the service that is the whole backlog,
+   otherwise the windows still open and those that just ended;
+3. they are taken a day of data at a time (bounded memory): the records of that day plus the
+   carry-in are read with InfluxQL;
 4. the KPI engine computes each window; the lines (one point per scope and window, stamped
    with the window start) are written, overwriting the previous cycle's values.
 
 A window whose end the data has passed by ``settle_s`` (data time; late records of other
-stations may still be on their way before that) is final and not computed again. The
+stations may still be on their way before that), or any window of a run that ended, is final
+and not computed again: each window gets its final KPIs once, however late its data came. The
 service writes its own figures to ``analytics_stats`` (wall-clock time, like ``gateway_stats``).
 """
 
@@ -28,13 +31,24 @@ from analytics.service.compute import compute_windows
 from analytics.service.influx import InfluxError
 from analytics.service.reader import RunClock, RunReader
 from analytics.service.run_choice import default_run
-from analytics.service.windows import ShiftMarks, Window, current_windows, previous_windows
+from analytics.service.windows import DAY_MS, ShiftMarks, Window, windows_between
 from analytics.service.writer import LineWriter
 from plant_sim.payloads import epoch_ms
 from plant_sim.telemetry_schema import escape_key
 
 logger = logging.getLogger(__name__)
 STATS_MEASUREMENT = "analytics_stats"
+
+
+def chunks(windows: list[Window], span_ms: int = DAY_MS) -> list[list[Window]]:
+    """Split windows (sorted by start) into groups that start within ``span_ms`` of each other."""
+    out: list[list[Window]] = []
+    for w in sorted(windows, key=lambda w: (w.start_ms, w.kind)):
+        if out and w.start_ms < out[-1][0].start_ms + span_ms:
+            out[-1].append(w)
+        else:
+            out.append([w])
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,40 +114,49 @@ class AnalyticsService:
         return [] if best is None else [best]
 
     def run_cycle(self, run_id: str, latest_ms: int) -> CycleResult | None:
-        """Compute and write the open windows of one run; None when nothing is to do."""
+        """Compute and write every window of one run that is not final; None if none is."""
         started = time.perf_counter()
         clock = self.reader.clock(run_id, latest_ms)
         if clock is None:
             logger.warning("run %s: no run_start stored yet; skipped", run_id)
             return None
         marks = self._marks(clock)
-        current = current_windows(latest_ms, marks)
         todo = [
             w
-            for w in [*previous_windows(current, marks), *current]
+            for w in windows_between(clock.meta.start_epoch_ms, latest_ms, marks)
             if (run_id, *w.key) not in self._final
         ]
         if not todo:
             return None
-        from_ms = max(min(w.start_ms for w in todo), clock.meta.start_epoch_ms)
-        records = self.reader.read_span(clock, from_ms)
-        results = compute_windows(to_columns(records), todo, clock.meta)
-        lines = [line for r in results for line in r.lines]
-        self.writer.write(lines)
-        for w in todo:
-            if clock.ended or w.complete_at(latest_ms, self.settle_ms):
-                self._final.add((run_id, *w.key))
+        done: list[Window] = []
+        n_records = n_lines = 0
+        for chunk in chunks(todo):  # a day of data at a time: bounded memory after an outage
+            from_ms = max(chunk[0].start_ms, clock.meta.start_epoch_ms)
+            to_ms = max(latest_ms if w.end_ms is None else w.end_ms for w in chunk)
+            bounded = to_ms < latest_ms  # data goes on after this chunk
+            records = self.reader.read_span(clock, from_ms, to_ms if bounded else None)
+            cols = to_columns(records)
+            if bounded:  # close the last states at the chunk's end, as the data beyond would
+                cols.end_s = max(cols.end_s, (to_ms - clock.meta.start_epoch_ms) / 1000.0)
+            results = compute_windows(cols, chunk, clock.meta)
+            lines = [line for r in results for line in r.lines]
+            self.writer.write(lines)
+            for w in chunk:
+                if clock.ended or w.complete_at(latest_ms, self.settle_ms):
+                    self._final.add((run_id, *w.key))
+            done += [r.window for r in results]
+            n_records += len(records)
+            n_lines += len(lines)
         seconds = time.perf_counter() - started
         logger.info(
             "run %s: %d windows, %d records read, %d points written in %.2f s",
             run_id,
-            len(results),
-            len(records),
-            len(lines),
+            len(done),
+            n_records,
+            n_lines,
             seconds,
         )
-        windows = tuple(r.window for r in results)
-        return CycleResult(run_id, latest_ms, windows, len(records), len(lines), seconds)
+        return CycleResult(run_id, latest_ms, tuple(done), n_records, n_lines, seconds)
 
     def _marks(self, clock: RunClock) -> ShiftMarks:
         start = clock.meta.start_epoch_ms
