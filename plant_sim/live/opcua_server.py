@@ -53,6 +53,32 @@ class OpcUaSettings:
     server_name: str = "Smart Factory Twin"
 
 
+def security_notes(settings: OpcUaSettings) -> list[tuple[int, str]]:
+    """(log level, text): what a NoSecurity endpoint exposes with these settings.
+
+    Passwords in plain text are a warning; anonymous method calls (the demo's default) are
+    said at INFO. See docs/security.md.
+    """
+    out = []
+    if settings.users:
+        out.append(
+            (
+                logging.WARNING,
+                "user names and passwords travel in plain text on the NoSecurity endpoint; "
+                "use --opcua-encrypt --opcua-encrypt-only",
+            )
+        )
+    if settings.allow_anonymous:
+        out.append(
+            (
+                logging.INFO,
+                "anonymous clients may call the methods (SetSpeedFactor, InjectFailure, "
+                "ClearFailure); lock it down with --no-opcua-anonymous and users",
+            )
+        )
+    return out
+
+
 class _UserManager:
     """Username/password check; anonymous sessions only if allowed."""
 
@@ -182,6 +208,9 @@ class TwinOpcUaServer:
             if s.allow_unencrypted:
                 policies.append(ua.SecurityPolicyType.NoSecurity)
         server.set_security_policy(policies)
+        if ua.SecurityPolicyType.NoSecurity in policies:
+            for level, text in security_notes(s):
+                logger.log(level, "OPC UA %s: %s", s.endpoint, text)
 
     async def _event_generators(self, server: Server) -> dict[ua.NodeId, EventGenerator]:
         assert self.space is not None
