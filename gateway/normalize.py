@@ -4,7 +4,8 @@ A payload is decoded with ``plant_sim.payloads.decode`` (the wire contract), typ
 it is turned into line protocol by ``plant_sim.telemetry_schema``, and checked against the plant
 that its run declared in its ``run_start`` record: unknown lines or stations, a
 timestamp that disagrees with ``t``, or a topic that is not the record's own are rejected.
-Records of a run whose ``run_start`` has not been seen are accepted unchecked.
+Records of a run whose ``run_start`` has not been seen are accepted unchecked here; the ingest
+stage holds them until it comes (``gateway.runs``).
 """
 
 from __future__ import annotations
