@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from gateway.buffer import SOURCE_CODES, DiskBuffer, HeldRecord, HoldChange
@@ -140,7 +141,8 @@ class Ingest(threading.Thread):
     def _replay(self) -> None:
         """Process the held records of runs whose run_start came (released in the commit)."""
         batch, self._release = self._release[: self.max_batch], self._release[self.max_batch :]
-        raws = [RawMessage(h.source, h.payload, h.topic) for h in batch]
+        now_ns = time.time_ns()
+        raws = [RawMessage(h.source, h.payload, h.topic, received_ns=now_ns) for h in batch]
         self.process(raws, [(h.id, len(h.payload)) for h in batch])
 
     def process(self, items: list[RawMessage], release: Sequence[tuple[int, int]] = ()) -> None:

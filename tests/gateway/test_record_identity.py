@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.record_numbers import MAX_RUNS, WINDOW, RecentNumbers, identity_seq
+from gateway.settings import GatewaySettings
 from plant_sim.records import OrderEvent, Record, StateChange
 from tests.gateway import helpers as h
 from tests.gateway.live_plant import LivePlant
@@ -84,8 +85,12 @@ def test_both_sources_and_a_broker_restart_store_each_record_once(
     """The live twin over MQTT and OPC UA, the broker restarted mid-run, default settings."""
     plant = LivePlant(free_port(), broker.url, until_s=6 * 3600, speed=1000)
     plant.serve()
-    cfg = h.settings(
-        tmp_path, influxd, influx_db, mqtt_url=broker.url, opcua_endpoint=plant.opcua_endpoint
+    cfg = GatewaySettings(  # every other setting at its default
+        influx_url=influxd.url,
+        influx_database=influx_db,
+        data_dir=tmp_path / "gw",
+        mqtt_url=broker.url,
+        opcua_endpoint=plant.opcua_endpoint,
     )
     gw = h.start_gateway(cfg)
     try:
