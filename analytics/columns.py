@@ -11,10 +11,11 @@ No I/O here; see ``analytics.eventlog`` for files.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter, eq
+from typing import Any
 
 import numpy as np
 
@@ -256,12 +257,8 @@ def _run_span(
 _LINE_STATION = attrgetter("line", "station")
 _LINE = attrgetter("line")
 _STATION = attrgetter("station")
-_T = attrgetter("t")
-_POWER = attrgetter("power_kw")
-_PRI = attrgetter("planned_cycle_time_s")
-_PART_ID = attrgetter("part_id")
-_LINE_T = attrgetter("line", "t")
-_EXIT_FIELDS = attrgetter("line", "t", "outcome", "flow_time_s", "part_id")
+#: Reads fields by name: ``attrgetter`` for records, ``itemgetter`` for parsed JSON objects.
+Getter = Callable[..., Callable[[Any], Any]]
 
 
 class _TooManyCombosError(Exception):
@@ -300,11 +297,12 @@ def _coded(
     codes: dict,
     *extra: str,
     limit: int = 1 << 62,
+    get: Getter = attrgetter,
 ) -> tuple[np.ndarray, list[tuple[int, int, tuple]]]:
     """Return each record's combination id and the combinations (station index, code of
     ``attr``, values of ``extra``), reading every record once (what counts with millions)."""
     combos = _Combos(keys, codes, limit)
-    getter = attrgetter("line", "station", attr, *extra)
+    getter = get("line", "station", attr, *extra)
     ids = np.fromiter(map(combos.__getitem__, map(getter, items)), np.int32, len(items))
     return ids, combos.table
 
@@ -336,7 +334,9 @@ class _PartCols:
     pri_s: np.ndarray
 
 
-def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> _StateCols:
+def _state_cols(
+    states: list[StateChange], keys: dict[tuple[str, str], int], get: Getter = attrgetter
+) -> _StateCols:
     """Return the columns of the state records.
 
     Station, state, reason and power come from one dict lookup per record (power per state
@@ -347,11 +347,11 @@ def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> 
     power = None
     try:
         ids, table = _coded(
-            states, keys, "state", STATE_CODES, "reason", "power_kw", limit=_COMBO_LIMIT
+            states, keys, "state", STATE_CODES, "reason", "power_kw", limit=_COMBO_LIMIT, get=get
         )
         power = _per_record(ids, [c[2][1] for c in table], float)
     except _TooManyCombosError:
-        ids, table = _coded(states, keys, "state", STATE_CODES, "reason")
+        ids, table = _coded(states, keys, "state", STATE_CODES, "reason", get=get)
     with_reason = {STATE_CODES[s] for s in _REASON_STATES}
     starved = STATE_CODES[StationState.STARVED]
     codes, reasons = [], []
@@ -360,34 +360,36 @@ def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> 
         codes.append(MATERIAL_STARVED if code == starved and reason == "material" else code)
     n = len(states)
     if power is None:
-        power = np.fromiter(map(_POWER, states), float, n)
+        power = np.fromiter(map(get("power_kw"), states), float, n)
     return _StateCols(
         idx=_per_record(ids, [c[0] for c in table], np.int32),
         code=_per_record(ids, codes, np.int8),
         reason=_per_record(ids, reasons, object),
-        t=np.fromiter(map(_T, states), float, n),
+        t=np.fromiter(map(get("t"), states), float, n),
         power_kw=power,
     )
 
 
-def _part_cols(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> _PartCols:
+def _part_cols(
+    parts: list[PartDone], keys: dict[tuple[str, str], int], get: Getter = attrgetter
+) -> _PartCols:
     """Return the columns of the part records (PRI per station and result read as state
     power is, see ``_state_cols``)."""
     pri = None
     try:
         ids, table = _coded(
-            parts, keys, "result", RESULT_CODES, "planned_cycle_time_s", limit=_COMBO_LIMIT
+            parts, keys, "result", RESULT_CODES, "planned_cycle_time_s", limit=_COMBO_LIMIT, get=get
         )
         pri = _per_record(ids, [c[2][0] for c in table], float)
     except _TooManyCombosError:
-        ids, table = _coded(parts, keys, "result", RESULT_CODES)
+        ids, table = _coded(parts, keys, "result", RESULT_CODES, get=get)
     n = len(parts)
     if pri is None:
-        pri = np.fromiter(map(_PRI, parts), float, n)
+        pri = np.fromiter(map(get("planned_cycle_time_s"), parts), float, n)
     return _PartCols(
         idx=_per_record(ids, [c[0] for c in table], np.int32),
         result=_per_record(ids, [c[1] for c in table], np.int8),
-        t=np.fromiter(map(_T, parts), float, n),
+        t=np.fromiter(map(get("t"), parts), float, n),
         pri_s=pri,
     )
 
@@ -435,13 +437,15 @@ def _groups(idx: np.ndarray, t: np.ndarray, n: int) -> list[np.ndarray]:
     return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
 
 
-def _non_good_part_ids(parts: list[PartDone], result: np.ndarray) -> set[str]:
+def _non_good_part_ids(
+    parts: list[PartDone], result: np.ndarray, get: Getter = attrgetter
+) -> set[str]:
     """Return ids of parts that had a scrap or rework judgement at any station.
 
     ``result`` holds the RESULT_CODES of ``parts``, in the same order.
     """
     bad = np.flatnonzero(result != RESULT_CODES["good"])
-    return set(map(_PART_ID, _gather(parts, bad)))
+    return set(map(get("part_id"), _gather(parts, bad)))
 
 
 @dataclass(slots=True)
@@ -458,14 +462,18 @@ class FlowCols:
 
 
 def _flow_cols(
-    releases: list[PartReleased], exits: list[PartLeft], line_of: dict[str, int]
+    releases: list[PartReleased],
+    exits: list[PartLeft],
+    line_of: dict[str, int],
+    get: Getter = attrgetter,
 ) -> FlowCols:
     """Return the columns of release and exit records."""
     # One pass over the records per kind (touching millions of scattered objects is what
     # costs), then columns from the transposed tuples.
-    rel_lines, rel_times = _transpose(releases, _LINE_T, 2)
+    rel_lines, rel_times = _transpose(releases, get("line", "t"), 2)
     n = len(exits)
-    lines, times, outcomes, flows, part_ids = _transpose(exits, _EXIT_FIELDS, 5)
+    exit_fields = get("line", "t", "outcome", "flow_time_s", "part_id")
+    lines, times, outcomes, flows, part_ids = _transpose(exits, exit_fields, 5)
     ids = np.empty(n, object)
     ids[:] = part_ids
     return FlowCols(
@@ -503,7 +511,7 @@ def _line_columns(
     return out
 
 
-def _transpose(items: list, getter: attrgetter, width: int) -> list[tuple]:
+def _transpose(items: list, getter: Callable[[Any], Any], width: int) -> list[tuple]:
     """Return the attributes read by ``getter`` as ``width`` columns (tuples), in one pass."""
     cols = list(zip(*map(getter, items), strict=True))
     return cols if cols else [()] * width
@@ -552,36 +560,45 @@ class ColumnAccumulator:
     def add(self, records: list[Record]) -> None:
         """Take one batch of the run's records, in emission order."""
         with no_gc():
-            by_kind = _split_by_kind(records)
-            if by_kind[RunStart]:
-                self._run_starts += by_kind[RunStart]
-                _one_run(self._run_starts)
-                if self._structure is None:
-                    self._structure = _structure(self._run_starts, [], [])
-                    pairs = [(ln, st) for ln, sts in self._structure for st in sts]
-                    self._keys = {pair: i for i, pair in enumerate(pairs)}
-                    self._line_of = {ln: j for j, (ln, _) in enumerate(self._structure)}
-            states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
-            parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
-            if self._structure is None and (states or parts):
-                raise ValueError("records: a streamed run must start with its run_start")
-            try:
-                if states:
-                    self._states.append(_state_cols(states, self._keys))
-                if parts:
-                    part_cols = _part_cols(parts, self._keys)
-                    self._parts.append(part_cols)
-                    self._bad_parts.update(_non_good_part_ids(parts, part_cols.result))
-            except KeyError as exc:
-                raise ValueError(f"records: station {exc.args[0]!r} is not in run_start") from None
-            if by_kind[PartReleased] or by_kind[PartLeft]:
-                self._flows.append(
-                    _flow_cols(by_kind[PartReleased], by_kind[PartLeft], self._line_of)  # type: ignore[arg-type]
-                )
-            self._run_end_ts += [r.t for r in by_kind[RunEnd]]
-            self._shifts += [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]
-            self._orders += by_kind[OrderEvent]  # type: ignore[arg-type]
-            self._stock += by_kind[StockLevel]  # type: ignore[arg-type]
+            self.add_kinds(_split_by_kind(records))
+
+    def add_kinds(self, by_kind: dict[type, list], get: Getter = attrgetter) -> None:
+        """Take one batch split by kind (record type -> items, each kind in emission order).
+
+        The items of state, part, release and exit are read with ``get`` (records or parsed
+        JSON objects); the others must be records.
+        """
+        if by_kind[RunStart]:
+            self._run_starts += by_kind[RunStart]
+            _one_run(self._run_starts)
+            if self._structure is None:
+                self._structure = _structure(self._run_starts, [], [])
+                pairs = [(ln, st) for ln, sts in self._structure for st in sts]
+                self._keys = {pair: i for i, pair in enumerate(pairs)}
+                self._line_of = {ln: j for j, (ln, _) in enumerate(self._structure)}
+        states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
+        parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
+        if self._structure is None and (states or parts):
+            raise ValueError("records: a streamed run must start with its run_start")
+        try:
+            if states:
+                self._states.append(_state_cols(states, self._keys, get))
+            if parts:
+                part_cols = _part_cols(parts, self._keys, get)
+                self._parts.append(part_cols)
+                self._bad_parts.update(_non_good_part_ids(parts, part_cols.result, get))
+        except KeyError as exc:
+            raise ValueError(
+                f"records: {exc.args[0]!r}: a station not in run_start or an unknown value"
+            ) from None
+        if by_kind[PartReleased] or by_kind[PartLeft]:
+            self._flows.append(
+                _flow_cols(by_kind[PartReleased], by_kind[PartLeft], self._line_of, get)  # type: ignore[arg-type]
+            )
+        self._run_end_ts += [r.t for r in by_kind[RunEnd]]
+        self._shifts += [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]
+        self._orders += by_kind[OrderEvent]  # type: ignore[arg-type]
+        self._stock += by_kind[StockLevel]  # type: ignore[arg-type]
 
     def columns(self) -> PlantColumns:
         """Return the columns of everything added so far."""

@@ -94,7 +94,7 @@ def schema() -> Any:
     return pa.schema([kind, *(pa.field(n, getattr(pa, t)()) for n, t in COLUMNS.items())])
 
 
-def _column(kind: str, name: str, values: Sequence[Any]) -> Any:
+def _column(name: str, values: Sequence[Any]) -> Any:
     """Return one kind's values of one field as an Arrow array of the column's type."""
     import pyarrow as pa
 
@@ -103,11 +103,25 @@ def _column(kind: str, name: str, values: Sequence[Any]) -> Any:
     return pa.array(values, type=schema().field(name).type)
 
 
+def kind_table(kind: str, n: int, given: dict[str, Sequence[Any]]) -> Any:
+    """Return ``n`` rows of one kind as a table of ``schema()``: the ``given`` columns (field
+    name -> values), nulls in every other column."""
+    import pyarrow as pa
+
+    sch = schema()
+    code = pa.array(np.full(n, KINDS.index(kind), np.int8))
+    arrays = [pa.DictionaryArray.from_arrays(code, pa.array(KINDS))]
+    for name in COLUMNS:
+        values = given.get(name)
+        typ = sch.field(name).type
+        arrays.append(pa.nulls(n, typ) if values is None else _column(name, values))
+    return pa.Table.from_arrays(arrays, schema=sch)
+
+
 def records_to_table(records: Sequence[Record]) -> Any:
     """Return records as an Arrow table of ``schema()``, rows in the order given."""
     import pyarrow as pa
 
-    sch = schema()
     n = len(records)
     try:
         codes = np.frombuffer(bytes(map(_KIND_CODE.__getitem__, map(type, records))), np.int8)
@@ -124,18 +138,10 @@ def records_to_table(records: Sequence[Record]) -> Any:
             cols = [tuple(map(_GETTERS[kind], items))]
         else:
             cols = list(zip(*map(_GETTERS[kind], items), strict=True))
-        given = dict(zip(names, cols, strict=True))
-        arrays = [pa.DictionaryArray.from_arrays(pa.array(codes[idx]), pa.array(KINDS))]
-        for name in COLUMNS:
-            typ = sch.field(name).type
-            if name in given:
-                arrays.append(_column(kind, name, given[name]))
-            else:
-                arrays.append(pa.nulls(len(idx), typ))
-        parts.append(pa.Table.from_arrays(arrays, schema=sch))
+        parts.append(kind_table(kind, len(idx), dict(zip(names, cols, strict=True))))
         order.append(idx)
     if not parts:
-        return sch.empty_table()
+        return schema().empty_table()
     table = pa.concat_tables(parts)
     if len(parts) == 1:
         return table
@@ -228,9 +234,26 @@ class ParquetLogWriter:
         self.close()
 
 
-def read_table(path: str | Path, columns: Iterable[str] | None = None) -> Any:
-    """Read an event log table (all columns or ``columns``; ``kind`` always)."""
+def read_table(
+    path: str | Path,
+    columns: Iterable[str] | None = None,
+    dictionaries: Iterable[str] = (),
+    kinds: Iterable[str] | None = None,
+) -> Any:
+    """Read an event log table: all columns or ``columns`` (``kind`` always), the string
+    columns named in ``dictionaries`` as dictionary arrays, and the rows of ``kinds`` only
+    (read one row group at a time, so rows of other kinds are never all in memory)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     wanted = None if columns is None else ["kind", *(c for c in columns if c != "kind")]
-    return pq.read_table(path, columns=wanted)
+    log = pq.ParquetFile(path, read_dictionary=list(dictionaries) or None)
+    if kinds is None:
+        return log.read(columns=wanted)
+    keep = pa.array(sorted(kinds), pa.string())
+    groups = []
+    for i in range(log.num_row_groups):
+        group = log.read_row_group(i, columns=wanted)
+        groups.append(group.filter(pc.is_in(group.column("kind").cast(pa.string()), keep)))
+    return pa.concat_tables(groups) if groups else log.schema_arrow.empty_table()
