@@ -58,6 +58,10 @@ RANGE_TOTALS: dict[str, str] = {
     "idle_energy_kwh": 'sum("idle_energy_kwh")',
     "delivered_orders": 'sum("delivered_orders")',
     "down_s": 'sum("down_s")',
+    "minor_stop_s": 'sum("minor_stop_s")',
+    "aust_s": 'sum("aust_s")',
+    "adot_s": 'sum("adot_s")',
+    "on_time_orders": 'sum("on_time_orders")',
 }
 #: The headline row "over the selected range".
 HEADLINE = (

@@ -15,9 +15,11 @@ import re
 import pytest
 
 from analytics.columns import PlantColumns, to_columns
+from analytics.elements import Elements
+from analytics.kpis import compute_kpis
 from analytics.registry import KPI_BY_ID
-from analytics.report import KpiReport, compute_report
-from analytics.service.slices import SLICE_MEASUREMENT
+from analytics.report import KpiReport, ScopeResult, compute_report
+from analytics.service.slices import OFF_SHIFT, SLICE_MEASUREMENT
 from dashboards.checks import expand, queries
 from dashboards.files import build_all
 from dashboards.queries import HEADLINE, RANGE_TOTALS, range_query
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.integration
 HOUR_S = 3600.0
 ALL = dict.fromkeys(("site", "run", "line", "station"), ".*")
 _LEVEL = re.compile(r"\"level\" = '(\w+)'")
+_BUCKET = re.compile(r"GROUP BY time\((\d+)d\)")
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +45,10 @@ def _report(bf: Backfilled, t0: float, t1: float) -> KpiReport:
     if id(bf.truth) not in _COLS:
         _COLS[id(bf.truth)] = to_columns(bf.truth)
     return compute_report(_COLS[id(bf.truth)], (t0, t1), shifts=True)
+
+
+def _end(bf: Backfilled) -> float:
+    return (bf.result.end_ms - bf.result.start_ms) / 1000.0
 
 
 def _ranges(bf: Backfilled) -> dict[str, tuple[float, float]]:
@@ -71,7 +78,12 @@ def _truth(report: KpiReport, scope: str, name: str) -> float | None:
         return report.supply.otd
     if name == "delivered_orders":
         return report.supply.delivered_orders
-    result = report.scope(scope)
+    if name == "on_time_orders":  # otd = on time / delivered
+        return round((report.supply.otd or 0.0) * report.supply.delivered_orders)
+    return _value(report.scope(scope), name)
+
+
+def _value(result: ScopeResult, name: str) -> float | None:
     if name in RANGE_TOTALS and not hasattr(result.kpis, name):
         return result.elements.as_dict()[name]
     return getattr(result.kpis, name)
@@ -110,15 +122,21 @@ def test_range_panels_equal_event_log(
     t0, t1 = _ranges(bf)[range_name]
     query = target["query"]
     level = _LEVEL.search(query).group(1)  # type: ignore[union-attr]
-    report = _report(bf, max(t0, 0.0), min(t1, (bf.result.end_ms - bf.result.start_ms) / 1000))
+    report = _report(bf, max(t0, 0.0), min(t1, _end(bf)))
     series = _run(influxd, bf, query, t0, t1)
     assert series, query
     checked = 0
+    bucket = _BUCKET.search(query)
     for s in series:
         tags = s.get("tags") or {}
         scope = tags.get("scope", "plant" if level == "plant" else None)
         assert scope is not None, f"a {level} panel must group by scope: {query}"
         for row in s["values"]:
+            if bucket:  # a fixed bucket (day over day): the KPIs of that bucket in range
+                b0 = max((row[0] - bf.result.start_ms) / 1000.0, t0, 0.0)
+                step = int(bucket.group(1)) * 86_400.0
+                b1 = min(b0 - b0 % step + step, t1, _end(bf))
+                report = _report(bf, b0, b1)
             for col, shown in zip(s["columns"][1:], row[1:], strict=True):
                 if "shift" in tags:
                     truth = _shift_truth(report, tags["shift"], scope, col)
@@ -130,11 +148,19 @@ def test_range_panels_equal_event_log(
 
 
 def _shift_truth(report: KpiReport, shift: str, scope: str, name: str) -> float | None:
+    if shift == OFF_SHIFT:  # the range minus every shift: what no shift covers
+        whole = report.scope(scope).elements.as_fields()
+        for total in report.shift_totals:
+            for r in [total.plant, *total.lines, *total.stations]:
+                if r.scope == scope:
+                    whole = {k: v - r.elements.as_fields()[k] for k, v in whole.items()}
+        e = Elements(**{k: 0 * v if abs(v) < 1e-6 else v for k, v in whole.items()})
+        return _value(ScopeResult("", scope, None, e, compute_kpis(e)), name)
     for total in report.shift_totals:
         if total.shift == shift:
             for r in [total.plant, *total.lines, *total.stations]:
                 if r.scope == scope:
-                    return getattr(r.kpis, name) if hasattr(r.kpis, name) else None
+                    return _value(r, name)
     raise AssertionError(f"no shift {shift} in the event log's range")
 
 
