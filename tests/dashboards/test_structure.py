@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import yaml
 from typer.testing import CliRunner
 
+from dashboards.alerts import THRESHOLDS
+from dashboards.alerts import rules as alert_rules
 from dashboards.boards import BOARDS, HOME
 from dashboards.checks import averaged_ratios, check, expand, queries, regex_value
 from dashboards.cli import app
-from dashboards.files import JSON_DIR, PROVISIONING_DIR, build_all, load_all, render
+from dashboards.files import (
+    ALERTS_FILE,
+    JSON_DIR,
+    PROVISIONING_DIR,
+    build_all,
+    load_all,
+    render,
+    render_alerts,
+)
 from dashboards.model import DATASOURCE_UID
 
 
@@ -135,3 +146,22 @@ def test_cli_check_passes_and_build_writes(tmp_path: Path) -> None:
     assert result.exit_code == 0 and len(list(tmp_path.glob("*.json"))) == len(BOARDS)
     (tmp_path / "bad.json").write_text("{")
     assert runner.invoke(app, ["check", "--dir", str(tmp_path)]).exit_code == 1
+
+
+def test_alert_rules_are_provisioned_with_thresholds_set_by_compose() -> None:
+    text = ALERTS_FILE.read_text()
+    assert text == render_alerts(), "run twin dashboards build"
+    prov = yaml.safe_load(text)
+    rules = prov["groups"][0]["rules"]
+    assert {r["uid"] for r in rules} == {r.uid for r in alert_rules()}
+    for rule in rules:
+        query = rule["data"][0]["model"]["query"]
+        assert rule["data"][0]["datasourceUid"] == DATASOURCE_UID and rule["condition"] == "C"
+        assert "$" not in query.replace("$$", "").replace("${TWIN_ALERT_", ""), query
+    compose = yaml.safe_load((JSON_DIR.parents[1] / "docker-compose.yml").read_text())
+    grafana = compose["services"]["grafana"]
+    assert "./dashboards/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    used = set(re.findall(r"\$\{(TWIN_ALERT_\w+)\}", text))
+    assert used == set(THRESHOLDS)
+    for name, default in THRESHOLDS.items():
+        assert grafana["environment"][name] == f"${{{name}:-{default}}}"
