@@ -18,6 +18,7 @@ pyarrow is imported only by this module, so commands that do not touch Parquet n
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields
 from functools import cache
 from operator import attrgetter
@@ -178,7 +179,12 @@ def table_to_records(table: Any) -> list[Record]:
 
 
 class ParquetLogWriter:
-    """Write records to a Parquet event log in row groups while they come in."""
+    """Write records to a Parquet event log in row groups while they come in.
+
+    Records are turned into columns at once (``write``); full row groups are encoded,
+    compressed and written by one background thread (pyarrow releases the GIL there), so
+    that work overlaps the model's. At most one row group waits for that thread.
+    """
 
     def __init__(self, path: str | Path, row_group_rows: int = ROW_GROUP_ROWS) -> None:
         import pyarrow.parquet as pq
@@ -195,14 +201,16 @@ class ParquetLogWriter:
             write_statistics=["t"],
             store_schema=True,
         )
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-log")
+        self._in_flight: Future[None] | None = None
 
     @property
     def held(self) -> int:
-        """Rows converted but not yet written (at most one row group)."""
+        """Rows converted but not yet written (at most two row groups)."""
         return self._pending_rows
 
     def write(self, records: Sequence[Record]) -> None:
-        """Convert ``records`` to columns and write every full row group."""
+        """Convert ``records`` to columns and hand every full row group to the writer thread."""
         if not records:
             return
         table = records_to_table(records)
@@ -217,15 +225,28 @@ class ParquetLogWriter:
 
         table = pa.concat_tables(self._pending)
         head, rest = table.slice(0, rows), table.slice(rows)
-        self._writer.write_table(head.combine_chunks(), row_group_size=rows)
+        self._wait()
+        self._in_flight = self._pool.submit(self._write_group, head, rows)
         self._pending = [rest] if rest.num_rows else []
         self._pending_rows = rest.num_rows
 
+    def _write_group(self, table: Any, rows: int) -> None:
+        self._writer.write_table(table.combine_chunks(), row_group_size=rows)
+
+    def _wait(self) -> None:
+        if self._in_flight is not None:
+            self._in_flight.result()  # raises the writer thread's error here
+            self._in_flight = None
+
     def close(self) -> None:
         """Write what is left and the file footer."""
-        if self._pending_rows:
-            self._flush(self._pending_rows)
-        self._writer.close()
+        try:
+            if self._pending_rows:
+                self._flush(self._pending_rows)
+            self._wait()
+        finally:
+            self._pool.shutdown()
+            self._writer.close()
 
     def __enter__(self) -> ParquetLogWriter:
         return self
