@@ -13,8 +13,9 @@ side by side in one table:
   <= 30 % to the run;
 - ``kpi``: ``twin kpi`` of a 30-day ``plant_3lines`` log in Parquet (target <= 1.5 s) and in
   JSON Lines (gzip), and the JSON reader before and after (in this process; target 2x);
-- ``rss``: peak RSS of ``twin run --out run.parquet`` for 30 and 90 days (targets: <= 300 MB;
-  90 days no more than 30 days), and whether two runs with the same seed give the same bytes;
+- ``rss``: peak RSS of ``twin run --out run.parquet`` (default table output) for 30 and 90 days
+  (targets: <= 300 MB; 90 days no more than 30 days), and whether two runs with the same seed
+  give the same bytes;
 - ``layout``: the Parquet layouts compared on the 7-day log: one table with a ``kind`` column
   (what ``--out`` writes) against one table per kind (write CPU, size, KPI read CPU).
 """
@@ -175,17 +176,17 @@ def phase_kpi(runs: int, tmp: Path) -> None:
 
 
 def phase_rss(tmp: Path) -> None:
-    print(f"rss: twin run --out run.parquet, one run each (load {load()})")
+    print(f"rss: twin run --out run.parquet (default table output), one run each (load {load()})")
     figs = {}
     for days in (30, 90):
         out = tmp / f"r{days}.parquet"
-        cmd = [*TWIN, "run", str(SCENARIO), "--until", f"{days}d", "--out", str(out), "-f", "json"]
+        cmd = [*TWIN, "run", str(SCENARIO), "--until", f"{days}d", "--out", str(out)]
         figs[days] = timed(cmd)
         row(f"{days} days", figs[days], "<= 300 MB", verdict(figs[days][2] <= 300 * 1024))
     growth = figs[90][2] - figs[30][2]
     print(f"  90 days - 30 days: {growth / 1024:+.0f} MB (target <= 0): {verdict(growth <= 0)}")
     again = tmp / "r30b.parquet"
-    timed([*TWIN, "run", str(SCENARIO), "--until", "30d", "--out", str(again), "-f", "json"])
+    timed([*TWIN, "run", str(SCENARIO), "--until", "30d", "--out", str(again)])
     same = again.read_bytes() == (tmp / "r30.parquet").read_bytes()
     print(f"  same seed, same Parquet bytes (30 days, two runs): {verdict(same)}")
 
