@@ -22,7 +22,7 @@ from analytics.report import KpiReport, ScopeResult, compute_report
 from analytics.service.slices import OFF_SHIFT, SLICE_MEASUREMENT
 from dashboards.checks import expand, queries
 from dashboards.files import build_all
-from dashboards.queries import HEADLINE, RANGE_TOTALS, range_query
+from dashboards.queries import HEADLINE, RANGE_TOTALS, range_query, shift_occurrences_query
 from tests.servers.influxdb import InfluxServer
 from tests.service.fixtures import Backfilled, backfilled_db
 
@@ -199,3 +199,24 @@ def test_time_series_buckets_are_bucket_kpis_and_add_up(
     whole = _report(bf, t0, t1)
     assert totals == {"pq": whole.plant.elements.pq, "failures": whole.plant.kpis.failures}
     assert len(series["values"]) == 15  # 03:20-04:00, 14 whole hours, 17:00-17:40
+
+
+def test_shift_over_shift_rows_are_each_occurrence_kpis(
+    influxd: InfluxServer, bf: Backfilled
+) -> None:
+    """One row per shift occurrence, tagged with its shift, holding that occurrence's KPIs."""
+    names = ("oee", "availability", "effectiveness", "quality_ratio")
+    changes = sorted((r.t, r.shift) for r in bf.truth if r.kind == "shift")
+    rows = {}
+    for s in _run(influxd, bf, shift_occurrences_query(names), -HOUR_S, _end(bf) + HOUR_S):
+        for row in s["values"]:
+            rows[(row[0] - bf.result.start_ms) / 1000.0] = (s["tags"]["shift"], row[1:])
+    expected = {t: name for t, name in changes if name is not None}
+    assert {t: shift for t, (shift, _) in rows.items()} == expected
+    for i, (t, name) in enumerate(changes):
+        if name is None:
+            continue
+        end = changes[i + 1][0] if i + 1 < len(changes) else _end(bf)
+        truth = _report(bf, t, end).plant.kpis
+        for col, shown in zip(names, rows[t][1], strict=True):
+            _assert_equal(col, shown, getattr(truth, col), f"shift {name} at {t}")
