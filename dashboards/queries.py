@@ -46,6 +46,8 @@ RANGE_KPIS: dict[str, str] = {
     "blocked_ratio": f'sum("blocked_s") / {_PBT}',
     "starved_ratio": f'sum("starved_s") / {_PBT}',
     "otd": 'sum("on_time_orders") / sum("delivered_orders")',
+    # units the planned busy time gives at the planned cycle time: PBT x PQ / sum(PRI x PQ)
+    "planned_output": f"{_PBT} * {_PQ} / {_PRI}",
 }
 #: Counts and totals over a range (sums, exact).
 RANGE_TOTALS: dict[str, str] = {
