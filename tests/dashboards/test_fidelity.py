@@ -40,12 +40,16 @@ def bf(influxd: InfluxServer) -> Backfilled:
 
 
 _COLS: dict[int, PlantColumns] = {}
+_REPORTS: dict[tuple[int, float, float], KpiReport] = {}
 
 
 def _report(bf: Backfilled, t0: float, t1: float) -> KpiReport:
     if id(bf.truth) not in _COLS:
         _COLS[id(bf.truth)] = to_columns(bf.truth)
-    return compute_report(_COLS[id(bf.truth)], (t0, t1), shifts=True)
+    key = (id(bf.truth), t0, t1)
+    if key not in _REPORTS:
+        _REPORTS[key] = compute_report(_COLS[id(bf.truth)], (t0, t1), shifts=True)
+    return _REPORTS[key]
 
 
 def _end(bf: Backfilled) -> float:
@@ -181,6 +185,40 @@ def test_headline_row_over_a_cut_range_equals_event_log(
                     continue
                 _assert_equal(col, shown, _truth(report, s["tags"]["scope"], col), level)
     assert report.plant.kpis.failures > 0  # the range holds breakdowns (MTBF/MTTR defined)
+
+
+def _series_targets() -> list:
+    """Every time series target of the boards that reads ``kpi_slice`` per interval."""
+    return [
+        pytest.param(p, t, id=f"{name}:{p['title']}:{t['refId']}")
+        for name, board in build_all().items()
+        for p, t in queries(board)
+        if f'FROM "{SLICE_MEASUREMENT}"' in t["query"] and "$__interval" in t["query"]
+    ]
+
+
+@pytest.mark.parametrize(("panel", "target"), _series_targets())
+def test_time_series_panels_show_each_bucket_kpis(
+    influxd: InfluxServer, bf: Backfilled, panel: dict, target: dict
+) -> None:
+    """Each point is the KPI of its bucket (hours here, cut at the range's ends)."""
+    t0, t1 = _ranges(bf)["cut"]
+    query = target["query"]
+    level = _LEVEL.search(query).group(1)  # type: ignore[union-attr]
+    points = 0
+    for s in _run(influxd, bf, query, t0, t1, interval="1h"):
+        scope = (s.get("tags") or {}).get("scope")
+        if scope is None:  # no scope: the plant, or the sum over all lines (totals only)
+            assert level == "plant" or all(c in RANGE_TOTALS for c in s["columns"][1:]), query
+            scope = "plant"
+        for row in s["values"]:
+            b0 = max((row[0] - bf.result.start_ms) / 1000.0, t0)
+            b1 = min(b0 - b0 % HOUR_S + HOUR_S, t1)
+            report = _report(bf, b0, b1)
+            for col, shown in zip(s["columns"][1:], row[1:], strict=True):
+                _assert_equal(col, shown, _truth(report, scope, col), f"{scope} bucket {b0}")
+                points += 1
+    assert points >= 15
 
 
 def test_time_series_buckets_are_bucket_kpis_and_add_up(
