@@ -23,7 +23,13 @@ from analytics.service.kpi_schema import planned_output
 from analytics.service.slices import OFF_SHIFT, SLICE_MEASUREMENT
 from dashboards.checks import expand, queries
 from dashboards.files import build_all
-from dashboards.queries import HEADLINE, RANGE_TOTALS, range_query, shift_occurrences_query
+from dashboards.queries import (
+    HEADLINE,
+    RANGE_TOTALS,
+    range_query,
+    range_values,
+    shift_occurrences_query,
+)
 from tests.servers.influxdb import InfluxServer
 from tests.service.fixtures import Backfilled, backfilled_db
 
@@ -185,6 +191,17 @@ def test_headline_row_over_a_cut_range_equals_event_log(
                     continue
                 _assert_equal(col, shown, _truth(report, s["tags"]["scope"], col), level)
     assert report.plant.kpis.failures > 0  # the range holds breakdowns (MTBF/MTTR defined)
+    start = bf.result.start_ms
+    got = range_values(
+        lambda q: influxd.query(q, bf.db, epoch="ms")["results"][0]["series"],
+        ["oee", "gq"],
+        "line",
+        start + round(t0 * 1000),
+        start + round(t1 * 1000),
+        {"line": "assembly_b"},
+    )
+    line = report.scope("assembly_b")
+    assert got == {"assembly_b": {"oee": pytest.approx(line.kpis.oee), "gq": line.elements.gq}}
 
 
 def _series_targets() -> list:
