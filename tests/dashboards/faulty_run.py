@@ -14,12 +14,11 @@ from dataclasses import dataclass, replace
 from pydantic import TypeAdapter
 
 from analytics.columns import to_columns
+from analytics.service import InfluxConfig, LineWriter, make_sink
 from analytics.service.backfill import LineEncoder, shifted
 from analytics.service.compute import compute_windows
-from analytics.service.influx import InfluxConfig
 from analytics.service.kpi_schema import RunMeta
 from analytics.service.windows import windows_between
-from analytics.service.writer import LineWriter, make_sink
 from plant_sim.records import PartDone, Record, RunStart, ShiftChange, StateChange
 from plant_sim.scenario import Scenario, ScenarioEventSpec, load_scenario
 from plant_sim.simulation import Simulation

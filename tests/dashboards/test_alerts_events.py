@@ -180,8 +180,7 @@ def test_gateway_rules_fire_on_scripted_lag_and_dead_letters(
 
 def influxd_write(influxd: InfluxServer, db: str, lines: list[str]) -> None:
     """Write lines with the project's writer."""
-    from analytics.service.influx import InfluxConfig
-    from analytics.service.writer import LineWriter, make_sink
+    from analytics.service import InfluxConfig, LineWriter, make_sink
 
     writer = LineWriter(make_sink(InfluxConfig(influxd.url, db)))
     writer.write(lines)
