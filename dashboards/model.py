@@ -296,7 +296,7 @@ def event_annotations() -> list[dict]:
     """Return the annotations every board carries: shifts, breakdowns, maintenance, scenario."""
     return [
         annotation("Shift changes", queries.SHIFT_CHANGES, "blue", "shift"),
-        annotation("Breakdowns", queries.BREAKDOWNS, "red", "reason", "station"),
+        annotation("Breakdowns", queries.BREAKDOWNS, "red", "text", "station,reason"),
         annotation(
             "Planned maintenance", queries.PLANNED_MAINTENANCE, "light-blue", "reason", "station"
         ),

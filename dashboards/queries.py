@@ -166,7 +166,7 @@ def stock_query() -> str:
 # Annotations: the stored records themselves, one annotation per record.
 SHIFT_CHANGES = f'SELECT "shift" FROM "shift" WHERE {RUN_FILTER} AND $timeFilter'
 BREAKDOWNS = (
-    'SELECT "station", "reason" FROM "machine_state" WHERE "state" = \'down\' AND '
+    'SELECT "text", "station", "reason", "duration_s" FROM "kpi_stop" WHERE '
     f"{RUN_FILTER} AND $timeFilter"
 )
 PLANNED_MAINTENANCE = (
