@@ -278,3 +278,19 @@ def test_shift_over_shift_rows_are_each_occurrence_kpis(
         truth = _report(bf, t, end).plant.kpis
         for col, shown in zip(names, rows[t][1], strict=True):
             _assert_equal(col, shown, getattr(truth, col), f"shift {name} at {t}")
+
+
+def test_the_old_mean_of_hourly_ratios_misses_the_range_value(
+    influxd: InfluxServer, bf: Backfilled
+) -> None:
+    """Why: the old panel's mean("oee") of hour windows over a day is not the day's OEE."""
+    t0, t1 = _ranges(bf)["day"]
+    old = (
+        'SELECT mean("oee") FROM "kpi" WHERE "level" = \'plant\' AND "window" = \'hour\' '
+        "AND $timeFilter"
+    )
+    (series,) = _run(influxd, bf, old, t0, t1 - 1)
+    truth = _report(bf, t0, t1).plant.kpis.oee
+    (new,) = _run(influxd, bf, range_query(["oee"], "plant"), t0, t1)
+    assert abs(series["values"][0][1] - truth) > 0.001  # more than 0.1 pp off
+    assert new["values"][0][1] == pytest.approx(truth, rel=1e-9)
