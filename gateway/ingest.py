@@ -26,6 +26,10 @@ from plant_sim.telemetry_schema import NUMBER_FIELD, SEQ_LIMIT, SOURCE_FIELD
 logger = logging.getLogger(__name__)
 
 
+HELD = Rejected("held")
+"""What ``Ingest._one`` returns for a message put in the hold (its run is not known)."""
+
+
 class Intake(queue.Queue):  # type: ignore[type-arg]
     """The bounded intake: holds ``RawMessage``s or lists of them, bounded in messages.
 
@@ -155,20 +159,16 @@ class Ingest(threading.Thread):
         counts: dict[tuple[str, str], int] = {}
         hold = HoldChange(release=list(release))
         used: set[str] = set()
-        normalize, to_line = self.normalizer.normalize, self._line
+        one = self._one
         for raw in items:
             source = raw.source
-            res = normalize(raw)
-            if type(res) is not Rejected:
-                used.add(res.run_id)
-                res = self._unless_held(res, raw, hold)
-            line = res if res is None or type(res) is Rejected else to_line(res, raw)
-            if type(line) is Rejected:
+            line = one(raw, hold, used)
+            if line is None or line is HELD:
+                name = "duplicates" if line is None else "held"
+                counts[source, name] = counts.get((source, name), 0) + 1
+            elif type(line) is Rejected:
                 self.dead_letters.add(source, raw.topic, line.reason, raw.payload)
                 counts[source, "dead_lettered"] = counts.get((source, "dead_lettered"), 0) + 1
-            elif line is None:
-                name = "held" if res is None else "duplicates"
-                counts[source, name] = counts.get((source, name), 0) + 1
             else:
                 lines.append(line)  # type: ignore[arg-type]
                 codes.append(SOURCE_CODES[source])
@@ -193,6 +193,27 @@ class Ingest(threading.Thread):
                 raw.ack()
         self.stats.buffered = len(self.buffer)
         self.on_commit()
+
+    def _one(self, raw: RawMessage, hold: HoldChange, used: set[str]) -> str | Rejected | None:
+        """Return the line of one message, ``HELD``, None for a copy, or why it is refused.
+
+        The per-record boundary: no record may stop the stage; an unexpected error is the
+        gateway's defect, not the sender's: the message is dead-lettered, the log says so.
+        """
+        try:
+            res = self.normalizer.normalize(raw)
+            if type(res) is Rejected:
+                return res
+            used.add(res.run_id)
+            checked = self._unless_held(res, raw, hold)
+            if checked is None:
+                return HELD
+            return checked if type(checked) is Rejected else self._line(checked, raw)
+        except Exception as exc:
+            reason = Rejected(f"gateway: unexpected {type(exc).__name__}: {exc}"[:500])
+            logger.warning("%s message on %s set aside: %s", raw.source, raw.topic, reason.reason)
+            logger.debug("the error", exc_info=True)
+            return reason
 
     def _unless_held(
         self, res: Accepted, raw: RawMessage, hold: HoldChange
