@@ -19,6 +19,7 @@ from gateway.normalize import Normalizer, RawMessage, run_info_from_payload
 from gateway.sequencer import Sequencer
 from gateway.settings import GatewaySettings
 from gateway.sinks import Sink, detect_api, make_sink
+from gateway.sources.machinery import MachinerySource
 from gateway.sources.mqtt import MqttSource
 from gateway.sources.mqtt_fast import FastMqttSource
 from gateway.sources.opcua import OpcUaSource
@@ -89,7 +90,8 @@ class Gateway:
             mqtt_cls = FastMqttSource if s.mqtt_client == "fast" else MqttSource
             self.sources.append(mqtt_cls(s, self.intake))
         if s.opcua_endpoint:
-            self.sources.append(OpcUaSource(s, self.intake))
+            opcua_cls = MachinerySource if s.opcua_mapping else OpcUaSource
+            self.sources.append(opcua_cls(s, self.intake))
         try:
             for source in self.sources:
                 source.start(require=s.require_endpoints)

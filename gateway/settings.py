@@ -87,6 +87,12 @@ class GatewaySettings(BaseSettings):
         description="Subscribe to record events at the Server object (server), or at every "
         "event notifier found by browsing the plant's objects (machines).",
     )
+    opcua_mapping: Path | None = Field(
+        None,
+        description="Read any OPC 40001-1 (Machinery) server at opcua_endpoint under this "
+        "mapping file (YAML/JSON: machine -> line/station, counters -> good/scrap, planned "
+        "cycle time) instead of the twin's record events; see docs/machinery.md.",
+    )
     opcua_timeout_s: float = Field(
         10.0,
         gt=0,
@@ -167,10 +173,21 @@ class GatewaySettings(BaseSettings):
             raise ValueError(f"expected opc.tcp://host:port[/path], got {value!r}")
         return value
 
+    @field_validator("opcua_mapping")
+    @classmethod
+    def _mapping_loads(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from gateway.machinery_map import load_mapping
+
+            load_mapping(value)  # MappingError is a ValueError naming the file and field
+        return value
+
     @model_validator(mode="after")
     def _one_source(self) -> GatewaySettings:
         if self.mqtt_url is None and self.opcua_endpoint is None:
             raise ValueError("give at least one source: mqtt_url or opcua_endpoint")
+        if self.opcua_mapping is not None and self.opcua_endpoint is None:
+            raise ValueError("opcua_mapping needs opcua_endpoint (the Machinery server)")
         return self
 
     @classmethod
