@@ -109,16 +109,21 @@ class Mapping:
         return DEFAULT_STATES.get((item, op)) or DEFAULT_STATES[item, "*"]
 
 
-def load_mapping(path: Path) -> Mapping:
-    """Read and check a mapping file; raises ``MappingError`` naming the field."""
+def read_mapping_file(path: Path) -> Any:
+    """The parsed content of a YAML or JSON mapping file; raises ``MappingError``."""
     try:
         text = path.read_text()
     except OSError as exc:
         raise MappingError(f"mapping file {path}: cannot read ({exc.strerror})") from exc
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise MappingError(f"mapping file {path}: not valid ({exc})") from exc
+
+
+def load_mapping(path: Path) -> Mapping:
+    """Read and check a mapping file; raises ``MappingError`` naming the field."""
+    data = read_mapping_file(path)
     try:
         return parse_mapping(data)
     except MappingError as exc:
@@ -129,8 +134,8 @@ def parse_mapping(data: Any) -> Mapping:
     """Check a mapping's parsed form; raises ``MappingError`` naming the field."""
     if not isinstance(data, dict):
         raise MappingError("expected a table with enterprise, site, area and machines")
-    names = {k: _segment(data, k, k) for k in ("enterprise", "site", "area")}
-    run_id = _segment(data, "run_id", "run_id", "machinery")
+    names = {k: check_name(data, k, k) for k in ("enterprise", "site", "area")}
+    run_id = check_name(data, "run_id", "run_id", "machinery")
     raw = data.get("machines")
     if not isinstance(raw, list) or not raw:
         raise MappingError("machines: expected a non-empty list")
@@ -146,7 +151,8 @@ def parse_mapping(data: Any) -> Mapping:
     )
 
 
-def _segment(data: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+def check_name(data: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    """``data[key]`` (or ``default``) if a plain name; else ``MappingError`` at ``where``."""
     value = data.get(key, default)
     if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise MappingError(f"{where}: expected a name of 1-64 letters, digits, '_', '-', '.'")
@@ -178,10 +184,10 @@ def _machine(entry: Any, i: int) -> MachineMap:
         raise MappingError(f"{where}.counters: expected good and/or scrap browse paths")
     return MachineMap(
         machine=machine,
-        line=_segment(entry, "line", f"{where}.line"),
-        station=_segment(entry, "station", f"{where}.station"),
+        line=check_name(entry, "line", f"{where}.line"),
+        station=check_name(entry, "station", f"{where}.station"),
         planned_cycle_time_s=float(pri),
-        product=_segment(entry, "product", f"{where}.product", "unknown"),
+        product=check_name(entry, "product", f"{where}.product", "unknown"),
         counters={k: parse_path(v, f"{where}.counters.{k}") for k, v in counters.items()},
     )
 
@@ -273,14 +279,20 @@ class MachineryTranslator:
             st.mode = mode
         if st.item_state is None:
             return []
-        new = self.mapping.state_of(st.item_state, st.mode)
+        item, op = ITEM_STATES.get(st.item_state), OPERATION_MODES.get(st.mode)
+        reason = f"{item or st.item_state}/{op or st.mode}"
+        return self.set_state(machine, ts_ms, self.mapping.state_of(st.item_state, st.mode), reason)
+
+    def set_state(
+        self, machine: str, ts_ms: int, new: StationState, reason: str | None
+    ) -> list[Record]:
+        """The station is in ``new``: a StateChange if that differs from its last state."""
+        st = self._stations[machine]
         if new == st.state:
             return []
         st.state = new
         st.last_state_ms = max(st.last_state_ms, ts_ms, self.start_epoch_ms)
         m = self._machines[machine]
-        item, op = ITEM_STATES.get(st.item_state), OPERATION_MODES.get(st.mode)
-        reason = f"{item or st.item_state}/{op or st.mode}"
         return [
             StateChange(
                 t=self.t(st.last_state_ms),
@@ -293,30 +305,16 @@ class MachineryTranslator:
             )
         ]
 
-    def counter(self, machine: str, result: str, value: int, ts_ms: int) -> list[Record]:
-        """A counter value: one PartDone per unit it rose by since the last value.
-
-        The first value seen is the baseline (what was counted before is not this run's); a
-        value below the last one is a reset and becomes the new baseline.
-        """
+    def parts(self, machine: str, result: str, n: int, ts_ms: int) -> list[Record]:
+        """``n`` parts judged ``result`` at ``ts_ms`` (at most ``MAX_STEP``; more is logged)."""
+        if n > MAX_STEP:
+            logger.warning("%s: %d %s parts in one message: not recorded", machine, n, result)
+            return []
         st = self._stations[machine]
-        last = st.counts.get(result)
-        st.counts[result] = value
-        if last is None or value <= last:
-            return []
         m = self._machines[machine]
-        if value - last > MAX_STEP:
-            logger.warning(
-                "%s counter %s jumped from %d to %d: taken as a reset, no parts recorded",
-                machine,
-                result,
-                last,
-                value,
-            )
-            return []
         t = self.t(max(ts_ms, self.start_epoch_ms))
         out: list[Record] = []
-        for _ in range(value - last):
+        for _ in range(n):
             st.parts += 1
             out.append(
                 PartDone(
@@ -332,3 +330,25 @@ class MachineryTranslator:
                 )
             )
         return out
+
+    def counter(self, machine: str, result: str, value: int, ts_ms: int) -> list[Record]:
+        """A counter value: one PartDone per unit it rose by since the last value.
+
+        The first value seen is the baseline (what was counted before is not this run's); a
+        value below the last one is a reset and becomes the new baseline.
+        """
+        st = self._stations[machine]
+        last = st.counts.get(result)
+        st.counts[result] = value
+        if last is None or value <= last:
+            return []
+        if value - last > MAX_STEP:
+            logger.warning(
+                "%s counter %s jumped from %d to %d: taken as a reset, no parts recorded",
+                machine,
+                result,
+                last,
+                value,
+            )
+            return []
+        return self.parts(machine, result, value - last, ts_ms)

@@ -68,6 +68,12 @@ class GatewaySettings(BaseSettings):
         "fast", description="MQTT client: fast (built-in 3.1.1 subscriber, batched acks) or paho."
     )
     mqtt_keepalive_s: int = Field(30, gt=0, description="MQTT keep-alive.")
+    mqtt_mapping: Path | None = Field(
+        None,
+        description="Ingest other producers' JSON (Node-RED, UMH _historian, ...) under this "
+        "mapping file (topic pattern -> line/station, JSON fields -> state, counts, timestamp) "
+        "instead of the twin's payloads; see docs/mqtt_json.md.",
+    )
     mqtt_partitions: list[list[str]] = Field(
         [],
         description="Run one gateway process per group of topic filters (instead of "
@@ -173,6 +179,15 @@ class GatewaySettings(BaseSettings):
             raise ValueError(f"expected opc.tcp://host:port[/path], got {value!r}")
         return value
 
+    @field_validator("mqtt_mapping")
+    @classmethod
+    def _json_mapping_loads(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from gateway.json_map import load_json_mapping
+
+            load_json_mapping(value)  # MappingError is a ValueError naming the file and field
+        return value
+
     @field_validator("opcua_mapping")
     @classmethod
     def _mapping_loads(cls, value: Path | None) -> Path | None:
@@ -186,6 +201,8 @@ class GatewaySettings(BaseSettings):
     def _one_source(self) -> GatewaySettings:
         if self.mqtt_url is None and self.opcua_endpoint is None:
             raise ValueError("give at least one source: mqtt_url or opcua_endpoint")
+        if self.mqtt_mapping is not None and (self.mqtt_url is None or self.mqtt_partitions):
+            raise ValueError("mqtt_mapping needs mqtt_url, and one process (no mqtt_partitions)")
         if self.opcua_mapping is not None and self.opcua_endpoint is None:
             raise ValueError("opcua_mapping needs opcua_endpoint (the Machinery server)")
         return self

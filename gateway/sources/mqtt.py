@@ -39,6 +39,7 @@ class MqttSource:
     def __init__(self, settings: GatewaySettings, intake: queue.Queue[RawMessage]) -> None:
         self.settings = settings
         self.intake = intake
+        self.record_levels_only = True  # False: every topic (other producers' JSON, mapped)
         self._stopping = threading.Event()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
@@ -133,7 +134,7 @@ class MqttSource:
             topic = msg.topic
         except UnicodeDecodeError:
             topic = msg._topic.decode(errors="replace")
-        if topic[topic.rfind("/") + 1 :] not in RECORD_LEVELS:
+        if self.record_levels_only and topic[topic.rfind("/") + 1 :] not in RECORD_LEVELS:
             self.ignored += 1
             if ack is not None:
                 ack()
