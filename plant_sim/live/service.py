@@ -84,7 +84,7 @@ async def serve_live(
             stack.push_async_callback(mqtt.stop)
             runner.sinks.append(mqtt)
         if config.sparkplug is not None:
-            spb = SparkplugSink(layout, config.sparkplug)
+            spb = SparkplugSink(layout, config.sparkplug, runner)
             spb.set_run(model.start_epoch_ms)
             await spb.start()
             stack.push_async_callback(spb.stop)

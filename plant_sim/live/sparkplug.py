@@ -59,11 +59,15 @@ STATION_METRICS: dict[str, DataType] = {
     "Process/Power": DataType.DOUBLE,
     "Process/EnergyTotal": DataType.DOUBLE,
     "Process/SpeedFactor": DataType.DOUBLE,
+    "Command/InjectFailure": DataType.DOUBLE,  # DCMD: failure duration in simulated seconds
+    "Command/ClearFailure": DataType.BOOLEAN,  # DCMD: true clears the failure
 }
+COMMAND_METRICS = ("Command/InjectFailure", "Command/ClearFailure", "Command/SpeedFactor")
 LINE_METRICS: dict[str, DataType] = {
     "Flow/Released": DataType.UINT64,
     "Flow/Finished": DataType.UINT64,
     "Flow/Scrapped": DataType.UINT64,
+    "Command/SpeedFactor": DataType.DOUBLE,  # NCMD: the twin's speed factor (whole plant)
 }
 
 
@@ -116,6 +120,8 @@ class SparkplugEdgeNode:
             dev.values = {n: _initial(t) for n, t in STATION_METRICS.items()}
             self.devices[st.id] = dev
         self.births = 0
+        self.on_command: Callable[[str | None, str, Any], None] | None = None
+        """Called with (device or None, metric name, value) for each command metric."""
 
     def topic(self, kind: str, device: str | None = None) -> str:
         """``spBv1.0/{group}/{kind}/{edge node}[/{device}]``."""
@@ -137,6 +143,7 @@ class SparkplugEdgeNode:
         """Subscribe to commands; publish NBIRTH and every DBIRTH (seq restarts at 0)."""
         self.client.subscribe([(self.topic("NCMD"), 1), (self.topic("DCMD", "+"), 1)])
         self.client.message_callback_add(self.topic("NCMD"), self._on_ncmd)
+        self.client.message_callback_add(self.topic("DCMD", "+"), self._on_dcmd)
         with self._lock:
             now = self.clock_ms()
             self.seq = 0
@@ -201,11 +208,40 @@ class SparkplugEdgeNode:
             logger.warning("Sparkplug: NCMD on %s is not a Sparkplug B payload", msg.topic)
             return
         for m in cmd.metrics:
-            named = m.name == REBIRTH or (m.alias and m.alias == self.node.aliases[REBIRTH])
-            if named and m.WhichOneof("value") == "boolean_value" and m.boolean_value:
+            name = _name_of(m, self.node.aliases)
+            if name == REBIRTH and m.WhichOneof("value") == "boolean_value" and m.boolean_value:
                 logger.info("Sparkplug: rebirth requested on %s", msg.topic)
                 self.birth()
                 return
+            self._command(None, name, m)
+
+    def _on_dcmd(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        device = msg.topic.rsplit("/", 1)[-1]
+        cmd = Payload()
+        try:
+            cmd.ParseFromString(msg.payload)
+        except Exception:  # protobuf's DecodeError
+            logger.warning("Sparkplug: DCMD on %s is not a Sparkplug B payload", msg.topic)
+            return
+        if device not in self.devices:
+            logger.warning("Sparkplug: DCMD for unknown device %r", device)
+            return
+        for m in cmd.metrics:
+            self._command(device, _name_of(m, self.devices[device].aliases), m)
+
+    def _command(self, device: str | None, name: str | None, m: Any) -> None:
+        if name not in COMMAND_METRICS or self.on_command is None:
+            logger.warning("Sparkplug: command metric %r of %s ignored", name, device or "node")
+            return
+        field_name = m.WhichOneof("value")
+        self.on_command(device, name, getattr(m, field_name) if field_name else None)
+
+
+def _name_of(m: Any, aliases: dict[str, int]) -> str | None:
+    """A command metric's name: its own, or the one its alias was born with."""
+    if m.name:
+        return m.name
+    return next((n for n, a in aliases.items() if a == m.alias), None)
 
 
 def _initial(datatype: DataType) -> Any:
@@ -213,6 +249,8 @@ def _initial(datatype: DataType) -> Any:
         return ""
     if datatype == DataType.DOUBLE:
         return 0.0
+    if datatype == DataType.BOOLEAN:
+        return False
     return 0
 
 

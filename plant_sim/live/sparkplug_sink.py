@@ -9,6 +9,8 @@ gives every current value.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import threading
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 
 from plant_sim import payloads
+from plant_sim.live import commands as cmds
 from plant_sim.live.layout import PlantLayout
 from plant_sim.records import Record
 
@@ -40,9 +43,16 @@ class SparkplugSettings:
 class SparkplugSink:
     """Publishes the live plant as Sparkplug B edge nodes (see the module docstring)."""
 
-    def __init__(self, layout: PlantLayout, settings: SparkplugSettings) -> None:
+    def __init__(
+        self,
+        layout: PlantLayout,
+        settings: SparkplugSettings,
+        commands: cmds.CommandHandler | None = None,
+    ) -> None:
         self.layout = layout
         self.settings = settings
+        self.commands = commands
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.group = settings.group or "_".join((layout.enterprise, layout.site, layout.area))
         self.start_epoch_ms = 0
         self.nodes: dict[str, SparkplugEdgeNode] = {}
@@ -56,6 +66,7 @@ class SparkplugSink:
         """Connect every edge node and wait for its first births."""
         from plant_sim.live.sparkplug import SparkplugEdgeNode  # protobuf only when used
 
+        self._loop = asyncio.get_running_loop()
         url = urlsplit(self.settings.url)
         for line in self.layout.lines:
             client = mqtt.Client(
@@ -66,6 +77,7 @@ class SparkplugSink:
             if url.username:
                 client.username_pw_set(url.username, url.password)
             node = SparkplugEdgeNode(client, self.group, line, lambda: self.start_epoch_ms)
+            node.on_command = self._on_command
             connected = threading.Event()
             client.on_connect = self._on_connect(node, connected)
             client.on_disconnect = self._on_disconnect(node)
@@ -95,6 +107,27 @@ class SparkplugSink:
     async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
         """Sparkplug carries no clock."""
 
+    def _on_command(self, device: str | None, name: str, value: object) -> None:
+        """A DCMD/NCMD metric (paho's thread): validated as every command path, then run."""
+        stations = self.layout.stations
+        try:
+            if name == "Command/InjectFailure":
+                command: cmds.Command = cmds.inject_failure(device, value, "sparkplug", stations)
+            elif name == "Command/ClearFailure":
+                if value is not True:
+                    return
+                command = cmds.clear_failure(device, stations)
+            else:
+                command = cmds.set_speed(value)
+        except cmds.CommandError as exc:
+            logger.warning("Sparkplug command %s of %s rejected: %s", name, device, exc)
+            return
+        if self.commands is None or self._loop is None:
+            logger.warning("Sparkplug command %s: no command handler", name)
+            return
+        future = asyncio.run_coroutine_threadsafe(self.commands.execute(command), self._loop)
+        future.add_done_callback(lambda f: _log_result(name, f))
+
     @staticmethod
     def _on_connect(node: SparkplugEdgeNode, connected: threading.Event):  # type: ignore[no-untyped-def]
         def on_connect(client, _userdata, _flags, reason, _props):  # type: ignore[no-untyped-def]
@@ -116,3 +149,10 @@ class SparkplugSink:
             logger.info("Sparkplug edge node %s: disconnected (%s)", node.edge_node, reason)
 
         return on_disconnect
+
+
+def _log_result(name: str, future: concurrent.futures.Future[str]) -> None:
+    try:
+        logger.info("Sparkplug command %s: %s", name, future.result())
+    except cmds.CommandError as exc:
+        logger.warning("Sparkplug command %s rejected: %s", name, exc)

@@ -225,3 +225,73 @@ async def test_twin_sim_publishes_sparkplug(
                 if m.alias == aliases[device]:
                     last[device] = m.string_value
     assert last == {r.station: r.state.value for r in states}
+
+
+async def test_commands_over_dcmd_and_ncmd(
+    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
+) -> None:
+    """DCMD Command/InjectFailure and ClearFailure, NCMD Command/SpeedFactor act on the twin;
+    an invalid value is rejected as on the other command paths."""
+    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
+    capture = Capture(broker.port)
+    config = LiveConfig(
+        speed=20_000,
+        seed=4,
+        until_s=None,
+        opcua=None,
+        mqtt=None,
+        sparkplug=SparkplugSettings(url=broker.url),
+    )
+    task, runner = await launch(bottling, config)
+    try:
+        await async_wait(lambda: runner.model.now > 5.95 * 3600, "the morning")
+        group = "acme_plant1_bottling"
+
+        def send(kind: str, name: str, datatype: DataType, value: object, device: str = "") -> None:
+            cmd = Payload(timestamp=1)
+            cmd.metrics.append(metric(0, datatype, value, 1, name))
+            topic = f"spBv1.0/{group}/{kind}/line1" + (f"/{device}" if device else "")
+            capture.client.publish(topic, cmd.SerializeToString(), qos=1).wait_for_publish(10)
+
+        send("NCMD", "Command/SpeedFactor", DataType.DOUBLE, 60.0)
+        await async_wait(lambda: runner.clock.speed == 60.0, "speed 60")
+        send("DCMD", "Command/InjectFailure", DataType.DOUBLE, -5.0, "filler")  # rejected
+        send("NCMD", "Command/SpeedFactor", DataType.DOUBLE, -1.0)  # rejected
+        send("DCMD", "Command/InjectFailure", DataType.DOUBLE, 600.0, "filler")
+        await async_wait(lambda: "sparkplug" in reasons(capture, "filler"), "the failure")
+        assert runner.clock.speed == 60.0
+        assert reasons(capture, "filler").count("sparkplug") == 1
+        send("DCMD", "Command/ClearFailure", DataType.BOOLEAN, True, "filler")
+        await async_wait(lambda: reasons(capture, "filler")[-1] != "sparkplug", "the repair")
+    finally:
+        runner.stop()
+        await task
+        capture.client.loop_stop()
+        capture.client.disconnect()
+
+
+def reasons(capture: Capture, device: str) -> list[str]:
+    """The State/Reason values the device reported, in order."""
+    alias = None
+    out = []
+    with capture.lock:
+        messages = list(capture.messages)
+    for topic, body in messages:
+        if not topic.endswith(f"/{device}"):
+            continue
+        payload = Payload()
+        payload.ParseFromString(body)
+        for m in payload.metrics:
+            if m.name == "State/Reason":
+                alias = m.alias
+            elif alias is not None and m.alias == alias:
+                out.append(m.string_value)
+    return out
+
+
+async def async_wait(check: Callable[[], bool], what: str, timeout_s: float = 20) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not check():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
