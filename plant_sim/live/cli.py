@@ -56,6 +56,9 @@ def sim(
     mqtt: bool = typer.Option(True, "--mqtt/--no-mqtt", help="Publish to MQTT."),
     mqtt_url: str = typer.Option("mqtt://127.0.0.1:1883", help="mqtt://[user:pass@]host[:port]"),
     mqtt_client_id: str = typer.Option("smart-factory-twin-sim", help="MQTT client id."),
+    sparkplug_primary_host: str = typer.Option(
+        None, help="Sparkplug: publish births only once this host application's STATE is online."
+    ),
     mqtt_format: str = typer.Option(
         "uns",
         help="uns (the UNS JSON topics), sparkplug (Sparkplug B 3.0: one edge node per line, "
@@ -118,7 +121,9 @@ def sim(
         )
         if mqtt and mqtt_format != "sparkplug"
         else None,
-        sparkplug=SparkplugSettings(url=mqtt_url, connect_timeout_s=mqtt_wait)
+        sparkplug=SparkplugSettings(
+            url=mqtt_url, connect_timeout_s=mqtt_wait, primary_host=sparkplug_primary_host
+        )
         if mqtt and mqtt_format != "uns"
         else None,
     )

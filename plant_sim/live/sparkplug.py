@@ -17,6 +17,7 @@ retained. Payloads: ``sparkplug_payload`` (protobuf).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -120,6 +121,9 @@ class SparkplugEdgeNode:
             dev.values = {n: _initial(t) for n, t in STATION_METRICS.items()}
             self.devices[st.id] = dev
         self.births = 0
+        self.born = False
+        self.primary_host: str | None = None
+        """With a primary host id: births only once its STATE says online (Sparkplug 3.0)."""
         self.on_command: Callable[[str | None, str, Any], None] | None = None
         """Called with (device or None, metric name, value) for each command metric."""
 
@@ -138,6 +142,30 @@ class SparkplugEdgeNode:
             )
         )
         self.client.will_set(self.topic("NDEATH"), death.SerializeToString(), qos=1, retain=False)
+
+    def connected(self) -> None:
+        """After each connect: births now, or when the primary host says it is online."""
+        self.born = False
+        if self.primary_host is None:
+            self.birth()
+            return
+        topic = f"{NAMESPACE}/STATE/{self.primary_host}"
+        self.client.message_callback_add(topic, self._on_state)
+        self.client.subscribe(topic, qos=1)
+
+    def _on_state(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        """Sparkplug 3.0 STATE ``{"online": bool, "timestamp": ms}`` of the primary host."""
+        try:
+            state = json.loads(msg.payload)
+            online = state["online"] is True
+        except (ValueError, TypeError, KeyError):
+            logger.warning("Sparkplug: STATE on %s is not {online, timestamp}", msg.topic)
+            return
+        if online and not self.born:
+            self.birth()
+        elif not online:
+            self.born = False  # data wait for the host; it gets births when it is back
+            logger.info("Sparkplug: primary host %s offline", self.primary_host)
 
     def birth(self) -> None:
         """Subscribe to commands; publish NBIRTH and every DBIRTH (seq restarts at 0)."""
@@ -162,6 +190,7 @@ class SparkplugEdgeNode:
                     )
                 self._publish(self.topic("DBIRTH", device), dbirth)
             self.births += 1
+            self.born = True
 
     def apply(self, record: Record, ts_ms: int) -> None:
         """Publish the metrics ``record`` changes (DDATA of its station, NDATA of the line)."""
@@ -181,6 +210,8 @@ class SparkplugEdgeNode:
             if not changed:
                 return
             target.values.update(changed)
+            if not self.born:
+                return  # the next births carry the values
             data = Payload(timestamp=ts_ms, seq=self._next_seq())
             for name, value in changed.items():
                 data.metrics.append(metric(target.aliases[name], target.types[name], value, ts_ms))

@@ -37,6 +37,7 @@ class SparkplugSettings:
     url: str = "mqtt://127.0.0.1:1883"
     client_id_prefix: str = "smart-factory-twin-spb"
     group: str | None = None  # default: {enterprise}_{site}_{area}
+    primary_host: str | None = None  # births wait for spBv1.0/STATE/<id> online
     connect_timeout_s: float = 10.0
 
 
@@ -78,6 +79,7 @@ class SparkplugSink:
                 client.username_pw_set(url.username, url.password)
             node = SparkplugEdgeNode(client, self.group, line, lambda: self.start_epoch_ms)
             node.on_command = self._on_command
+            node.primary_host = self.settings.primary_host
             connected = threading.Event()
             client.on_connect = self._on_connect(node, connected)
             client.on_disconnect = self._on_disconnect(node)
@@ -136,7 +138,7 @@ class SparkplugSink:
                     "Sparkplug edge node %s: connect refused (%s)", node.edge_node, reason
                 )
                 return
-            node.birth()
+            node.connected()
             connected.set()
             logger.info("Sparkplug edge node %s: born (bdSeq %d)", node.edge_node, node.bd_seq)
 

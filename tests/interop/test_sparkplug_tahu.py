@@ -29,7 +29,7 @@ from plant_sim.live.sparkplug import (
     group_id,
 )
 from plant_sim.live.sparkplug_payload import DataType, Payload, metric
-from plant_sim.live.sparkplug_sink import SparkplugSettings
+from plant_sim.live.sparkplug_sink import SparkplugSettings, SparkplugSink
 from plant_sim.records import StateChange
 from plant_sim.scenario import Scenario
 from plant_sim.simulation import run_batch
@@ -76,7 +76,9 @@ class Capture:
 
     def kinds(self) -> list[str]:
         with self.lock:
-            return [t.split("/")[2] for t, _ in self.messages]
+            return [
+                "STATE" if t.split("/")[1] == "STATE" else t.split("/")[2] for t, _ in self.messages
+            ]
 
 
 def test_tahu_decodes_births_aliases_seq_and_death(
@@ -106,7 +108,7 @@ def test_tahu_decodes_births_aliases_seq_and_death(
         published += edge.seq != before
     assert published > 300  # seq wraps at least once
     n_before = 1 + len(line.stations) + published
-    h.wait_until(lambda: len(capture.kinds()) >= n_before, 30, "the data")
+    h.wait_until(lambda: len(capture.kinds()) >= n_before, 90, "the data")
     # a host asks for a rebirth
     cmd = Payload(timestamp=start.start_epoch_ms)
     cmd.metrics.append(metric(0, DataType.BOOLEAN, True, start.start_epoch_ms, REBIRTH))
@@ -204,7 +206,7 @@ async def test_twin_sim_publishes_sparkplug(
     truth = run_batch(bottling, 6.1 * 3600, seed=4).records
     states = [r for r in truth if isinstance(r, StateChange)]
     await asyncio.to_thread(
-        h.wait_until, lambda: capture.kinds().count("DDATA") >= len(states), 30, "the states"
+        h.wait_until, lambda: capture.kinds().count("DDATA") >= len(states), 90, "the states"
     )
     linger.set()
     await task
@@ -295,3 +297,42 @@ async def async_wait(check: Callable[[], bool], what: str, timeout_s: float = 20
     while not check():
         assert loop.time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.05)
+
+
+async def test_births_wait_for_the_primary_host(
+    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
+) -> None:
+    """With a primary host configured, nothing is published until its STATE says online."""
+    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
+    capture = Capture(broker.port)
+    config = LiveConfig(
+        speed=20_000,
+        seed=4,
+        until_s=None,
+        opcua=None,
+        mqtt=None,
+        sparkplug=SparkplugSettings(url=broker.url, primary_host="scada"),
+    )
+    task, runner = await launch(bottling, config)
+    try:
+        await async_wait(lambda: runner.model.now > 6.1 * 3600, "records")
+        assert capture.kinds() == []  # connected, model running, host unknown: silence
+
+        def state(online: bool) -> None:
+            body = json.dumps({"online": online, "timestamp": 1}).encode()
+            capture.client.publish("spBv1.0/STATE/scada", body, qos=1, retain=True)
+
+        state(True)
+        await async_wait(lambda: "DDATA" in capture.kinds(), "births and data")
+        kinds = [k for k in capture.kinds() if k != "STATE"]  # the host's own message
+        assert kinds[0] == "NBIRTH" and kinds[1 : 1 + 6] == ["DBIRTH"] * 6
+        state(False)
+        sink = next(x for x in runner.sinks if isinstance(x, SparkplugSink))
+        await async_wait(lambda: not sink.nodes["line1"].born, "the offline STATE")
+        state(True)
+        await async_wait(lambda: capture.kinds().count("NBIRTH") == 2, "the rebirth")
+    finally:
+        runner.stop()
+        await task
+        capture.client.loop_stop()
+        capture.client.disconnect()
