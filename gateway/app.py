@@ -24,7 +24,6 @@ from gateway.sinks import Sink, detect_api, make_sink
 from gateway.sources.machinery import MachinerySource
 from gateway.sources.mapped_intake import MappedIntake
 from gateway.sources.mqtt import MqttSource
-from gateway.sources.mqtt_fast import FastMqttSource
 from gateway.sources.opcua import OpcUaSource
 from gateway.stats import Stats
 from gateway.writer import METRICS_SOURCE, Writer
@@ -46,7 +45,7 @@ class Gateway:
         self.dead_letters = DeadLetters(data / "dead_letters.jsonl", settings.dead_letter_max_bytes)
         self.intake: queue.Queue[RawMessage] = Intake(maxsize=INTAKE_SIZE)
         self.sink = sink
-        self.sources: list[MqttSource | FastMqttSource | OpcUaSource] = []
+        self.sources: list[MqttSource | OpcUaSource] = []
         self.ingest: Ingest | None = None
         self.writer: Writer | None = None
         self.mapped_intake: MappedIntake | None = None
@@ -91,10 +90,9 @@ class Gateway:
         self.writer.start()
         self.ingest.start()
         if s.mqtt_url:
-            mqtt_cls = FastMqttSource if s.mqtt_client == "fast" else MqttSource
             if s.mqtt_mapping is None:
-                self.sources.append(mqtt_cls(s, self.intake))
-            else:  # other producers' topics: the paho source, without the twin's topic filter
+                self.sources.append(MqttSource(s, self.intake))
+            else:  # other producers' topics: without the twin's topic filter
                 mapped = MqttSource(*self._mapped_mqtt(s))
                 mapped.record_levels_only = False
                 self.sources.append(mapped)

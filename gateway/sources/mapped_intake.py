@@ -34,25 +34,28 @@ class MappedIntake:
         self.intake = intake
         self.translator = translator
         self.dead_letters = dead_letters
-        self._retry: tuple[object, list[RawMessage]] | None = None
+        self._retry: dict[int, list[RawMessage]] = {}
+        """Translations of the messages of a put the intake refused (by ``id``), reused when
+        the source puts them again, so that no message is translated twice."""
         self.dead_lettered = 0
 
     def put(
         self, item: RawMessage | list[RawMessage], block: bool = True, timeout: float | None = None
     ) -> None:
         """Translate ``item`` (a message or a list) and put the result; ``queue.Full`` as the
-        intake raises it (a retry of the same item is not translated twice)."""
-        if self._retry is not None and self._retry[0] is item:
-            out = self._retry[1]
-        else:
-            out = []
-            for raw in item if type(item) is list else [item]:
-                out += self._translate(raw)
+        intake raises it (a retry of the same messages is not translated twice)."""
+        raws = item if type(item) is list else [item]
+        translated = {id(raw): self._retry.get(id(raw)) for raw in raws}
+        for raw in raws:
+            if translated[id(raw)] is None:
+                translated[id(raw)] = self._translate(raw)
+        out = [msg for raw in raws for msg in translated[id(raw)] or []]
         if not out:
+            self._retry = {}
             return
-        self._retry = (item, out)
+        self._retry = {k: v for k, v in translated.items() if v is not None}
         self.intake.put(out if len(out) > 1 else out[0], block, timeout)
-        self._retry = None
+        self._retry = {}
 
     def _translate(self, raw: RawMessage) -> list[RawMessage]:
         received_ms = (raw.received_ns or time.time_ns()) // 1_000_000
