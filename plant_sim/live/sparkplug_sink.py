@@ -15,14 +15,12 @@ import logging
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
-
-import paho.mqtt.client as mqtt
 
 from plant_sim import payloads
 from plant_sim.live import commands as cmds
 from plant_sim.live.layout import PlantLayout
 from plant_sim.records import Record
+from twin_io.mqtt import MqttOptions, make_client
 
 if TYPE_CHECKING:
     from plant_sim.live.sparkplug import SparkplugEdgeNode
@@ -68,15 +66,11 @@ class SparkplugSink:
         from plant_sim.live.sparkplug import SparkplugEdgeNode  # protobuf only when used
 
         self._loop = asyncio.get_running_loop()
-        url = urlsplit(self.settings.url)
+        options = MqttOptions(url=self.settings.url)  # credentials and TLS as every client
         for line in self.layout.lines:
-            client = mqtt.Client(
-                mqtt.CallbackAPIVersion.VERSION2,
-                client_id=f"{self.settings.client_id_prefix}-{line.id}",
-                clean_session=True,
+            client = make_client(
+                options, f"{self.settings.client_id_prefix}-{line.id}", clean_session=True
             )
-            if url.username:
-                client.username_pw_set(url.username, url.password)
             node = SparkplugEdgeNode(client, self.group, line, lambda: self.start_epoch_ms)
             node.on_command = self._on_command
             node.primary_host = self.settings.primary_host
@@ -84,7 +78,7 @@ class SparkplugSink:
             client.on_connect = self._on_connect(node, connected)
             client.on_disconnect = self._on_disconnect(node)
             node.prepare()
-            client.connect_async(url.hostname or "127.0.0.1", url.port or 1883)
+            client.connect_async(options.host, options.port)
             client.loop_start()
             self.nodes[line.id] = node
             self._connected[line.id] = connected
