@@ -35,6 +35,7 @@ from plant_sim.records import (
     PartReleased,
     ProcessSample,
     Record,
+    ScenarioEvent,
     StateChange,
 )
 from plant_sim.states import STATE_INFO
@@ -122,6 +123,8 @@ class SparkplugEdgeNode:
             self.devices[st.id] = dev
         self.births = 0
         self.born = False
+        self.out: set[str] = set()
+        """Stations taken out (DDEATH sent, data held until their DBIRTH)."""
         self.primary_host: str | None = None
         """With a primary host id: births only once its STATE says online (Sparkplug 3.0)."""
         self.on_command: Callable[[str | None, str, Any], None] | None = None
@@ -182,23 +185,39 @@ class SparkplugEdgeNode:
                     metric(self.node.aliases[name], datatype, values[name], now, name)
                 )
             self._publish(self.topic("NBIRTH"), nbirth)
-            for device, dev in self.devices.items():
-                dbirth = Payload(timestamp=now, seq=self._next_seq())
-                for name, datatype in dev.types.items():
-                    dbirth.metrics.append(
-                        metric(dev.aliases[name], datatype, dev.values[name], now, name)
-                    )
-                self._publish(self.topic("DBIRTH", device), dbirth)
+            for device in self.devices:
+                if device not in self.out:
+                    self._publish_dbirth(device, now)
             self.births += 1
             self.born = True
 
     def apply(self, record: Record, ts_ms: int) -> None:
-        """Publish the metrics ``record`` changes (DDATA of its station, NDATA of the line)."""
+        """Publish the metrics ``record`` changes (DDATA of its station, NDATA of the line); a
+        station taken out for maintenance gets a DDEATH, and a DBIRTH when it is back."""
+        if isinstance(record, ScenarioEvent) and record.event == "station_maintenance":
+            if record.target in self.devices:
+                self.device_out(record.target, record.phase == "start", ts_ms)
+            return
         station = getattr(record, "station", None)
         if station is not None and station in self.devices:
             self.update(station, _station_values(record, self.devices[station]), ts_ms)
         elif getattr(record, "line", None) == self.edge_node:
             self.update(None, _line_values(record, self.node), ts_ms)
+
+    def device_out(self, device: str, out: bool, ts_ms: int) -> None:
+        """DDEATH when ``device`` is taken out; DBIRTH with its current values when it is back.
+        Its data are held while it is out (the DBIRTH carries them)."""
+        if out == (device in self.out):
+            return
+        if out:
+            self.out.add(device)
+            if self.born:
+                self.device_death(device, ts_ms)
+            return
+        self.out.discard(device)
+        if self.born:
+            with self._lock:
+                self._publish_dbirth(device, ts_ms)
 
     def update(self, device: str | None, values: dict[str, Any], ts_ms: int) -> None:
         """Report by exception: publish the values that differ from the last ones."""
@@ -210,7 +229,7 @@ class SparkplugEdgeNode:
             if not changed:
                 return
             target.values.update(changed)
-            if not self.born:
+            if not self.born or device in self.out:
                 return  # the next births carry the values
             data = Payload(timestamp=ts_ms, seq=self._next_seq())
             for name, value in changed.items():
@@ -218,11 +237,18 @@ class SparkplugEdgeNode:
             kind = "NDATA" if device is None else "DDATA"
             self._publish(self.topic(kind, device), data)
 
-    def device_death(self, device: str) -> None:
+    def device_death(self, device: str, ts_ms: int) -> None:
         """DDEATH: the station was taken out."""
         with self._lock:
-            death = Payload(timestamp=self.clock_ms(), seq=self._next_seq())
+            death = Payload(timestamp=ts_ms, seq=self._next_seq())
             self._publish(self.topic("DDEATH", device), death)
+
+    def _publish_dbirth(self, device: str, now: int) -> None:
+        dev = self.devices[device]
+        dbirth = Payload(timestamp=now, seq=self._next_seq())
+        for name, datatype in dev.types.items():
+            dbirth.metrics.append(metric(dev.aliases[name], datatype, dev.values[name], now, name))
+        self._publish(self.topic("DBIRTH", device), dbirth)
 
     def _next_seq(self) -> int:
         self.seq = (self.seq + 1) % 256

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from plant_sim import payloads
 from plant_sim.live import commands as cmds
 from plant_sim.live.layout import PlantLayout
-from plant_sim.records import Record
+from plant_sim.records import Record, ScenarioEvent
 from twin_io.mqtt import MqttOptions, make_client
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ class SparkplugSink:
         self.group = settings.group or "_".join((layout.enterprise, layout.site, layout.area))
         self.start_epoch_ms = 0
         self.nodes: dict[str, SparkplugEdgeNode] = {}
+        self._line_of = {s.id: line.id for line in layout.lines for s in line.stations}
         self._connected: dict[str, threading.Event] = {}
 
     def set_run(self, start_epoch_ms: int) -> None:
@@ -96,6 +97,8 @@ class SparkplugSink:
         """Publish what ``records`` change, in order."""
         for rec in records:
             line = getattr(rec, "line", None)
+            if line is None and isinstance(rec, ScenarioEvent) and rec.target:
+                line = self._line_of.get(rec.target)  # station maintenance: its line's node
             node = self.nodes.get(line) if line is not None else None
             if node is not None:
                 node.apply(rec, payloads.epoch_ms(self.start_epoch_ms, rec.t))

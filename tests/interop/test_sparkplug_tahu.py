@@ -31,7 +31,7 @@ from plant_sim.live.sparkplug import (
 from plant_sim.live.sparkplug_payload import DataType, Payload, metric
 from plant_sim.live.sparkplug_sink import SparkplugSettings, SparkplugSink
 from plant_sim.records import StateChange
-from plant_sim.scenario import Scenario
+from plant_sim.scenario import Scenario, StationMaintenanceEvent
 from plant_sim.simulation import run_batch
 from tests.gateway import helpers as h
 from tests.interop.conftest import run_node
@@ -336,3 +336,55 @@ async def test_births_wait_for_the_primary_host(
         await task
         capture.client.loop_stop()
         capture.client.disconnect()
+
+
+async def test_station_maintenance_is_a_ddeath_then_a_dbirth(
+    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
+) -> None:
+    """A station taken out (scenario event station_maintenance) gets a DDEATH, no data while
+    out, and a DBIRTH when it is back."""
+    out_at, back_at = 6.2 * 3600, 7.2 * 3600
+    scenario = bottling.model_copy(
+        update={
+            "events": [
+                StationMaintenanceEvent(
+                    kind="station_maintenance",
+                    at=out_at,
+                    duration=back_at - out_at,
+                    station="capper",
+                )
+            ]
+        }
+    )
+    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
+    capture = Capture(broker.port)
+    config = LiveConfig(
+        speed=1e5,
+        seed=4,
+        until_s=7.5 * 3600,
+        opcua=None,
+        mqtt=None,
+        sparkplug=SparkplugSettings(url=broker.url),
+    )
+    linger = asyncio.Event()
+    task, runner = await launch(scenario, config, linger=linger)
+    await asyncio.wait_for(runner.done.wait(), 60)
+    await asyncio.to_thread(
+        h.wait_until, lambda: capture.kinds().count("DBIRTH") == 7, 90, "the capper's DBIRTH"
+    )
+    linger.set()
+    await task
+    capture.client.loop_stop()
+    capture.client.disconnect()
+    capper = [
+        (t.split("/")[2], Payload.FromString(p))
+        for t, p in capture.messages
+        if t.endswith("/capper")
+    ]
+    kinds = [k for k, _ in capper]
+    death, rebirth = kinds.index("DDEATH"), len(kinds) - 1 - kinds[::-1].index("DBIRTH")
+    assert kinds[0] == "DBIRTH" and death < rebirth and kinds.count("DDEATH") == 1
+    assert set(kinds[death + 1 : rebirth]) == set()  # nothing while out
+    start = runner.model.start_epoch_ms
+    assert capper[death][1].timestamp == payloads.epoch_ms(start, out_at)
+    assert capper[rebirth][1].timestamp == payloads.epoch_ms(start, back_at)
