@@ -205,28 +205,35 @@ async def test_twin_sim_publishes_sparkplug(
     await asyncio.wait_for(runner.done.wait(), 60)
     truth = run_batch(bottling, 6.1 * 3600, seed=4).records
     states = [r for r in truth if isinstance(r, StateChange)]
-    await asyncio.to_thread(
-        h.wait_until, lambda: capture.kinds().count("DDATA") >= len(states), 90, "the states"
-    )
+    want = {r.station: r.state.value for r in states}
+    await asyncio.to_thread(h.wait_until, lambda: last_states(capture) == want, 90, "the states")
     linger.set()
     await task
     capture.client.loop_stop()
     capture.client.disconnect()
     kinds = capture.kinds()
     assert kinds[0] == "NBIRTH" and kinds.count("DBIRTH") == len(bottling.lines[0].stations)
+    assert last_states(capture) == want
+
+
+def last_states(capture: Capture) -> dict[str, str]:
+    """Each device's last State metric value (decoded with the aliases of its DBIRTH)."""
     aliases: dict[str, int] = {}
     last: dict[str, str] = {}
-    for topic, body in capture.messages:
-        payload = Payload()
-        payload.ParseFromString(body)
-        device = topic.split("/")[4] if topic.count("/") == 4 else None
+    with capture.lock:
+        messages = list(capture.messages)
+    for topic, body in messages:
+        if topic.count("/") != 4:
+            continue
+        device = topic.split("/")[4]
+        payload = Payload.FromString(body)
         if "/DBIRTH/" in topic:
             aliases[device] = next(m.alias for m in payload.metrics if m.name == "State")
         elif "/DDATA/" in topic:
             for m in payload.metrics:
-                if m.alias == aliases[device]:
+                if m.alias == aliases.get(device):
                     last[device] = m.string_value
-    assert last == {r.station: r.state.value for r in states}
+    return last
 
 
 async def test_commands_over_dcmd_and_ncmd(
