@@ -73,6 +73,8 @@ class LineColumns:
     exit_finished: np.ndarray  # bool: finished (True) or scrapped (False)
     exit_flow_s: np.ndarray
     exit_first_pass: np.ndarray  # bool: finished with no scrap/rework judgement on the way
+    # Order id of each exit (object array; None for parts made without an order)
+    exit_order: np.ndarray = field(default_factory=lambda: np.empty(0, object))
 
 
 @dataclass(slots=True)
@@ -235,7 +237,7 @@ _POWER = attrgetter("power_kw")
 _PRI = attrgetter("planned_cycle_time_s")
 _PART_ID = attrgetter("part_id")
 _LINE_T = attrgetter("line", "t")
-_EXIT_FIELDS = attrgetter("line", "t", "outcome", "flow_time_s", "part_id")
+_EXIT_FIELDS = attrgetter("line", "t", "outcome", "flow_time_s", "part_id", "order_id")
 
 
 class _TooManyCombosError(Exception):
@@ -432,12 +434,14 @@ def _line_columns(
     rel_line = _codes(rel_lines, line_of)
     rel_t = np.fromiter(rel_times, float, len(releases))
     n = len(exits)
-    lines, times, outcomes, flows, part_ids = _transpose(exits, _EXIT_FIELDS, 5)
+    lines, times, outcomes, flows, part_ids, orders = _transpose(exits, _EXIT_FIELDS, 6)
     ex_line = _codes(lines, line_of)
     ex_t = np.fromiter(times, float, n)
     finished = np.fromiter(map(eq, outcomes, repeat("finished")), bool, n)
     ex_flow = np.fromiter(flows, float, n)
     good = ~np.fromiter(map(bad_parts.__contains__, part_ids), bool, n)
+    order = np.empty(n, object)
+    order[:] = orders
     out = []
     for j, (ln, stations) in enumerate(structure):
         mine = ex_line == j
@@ -450,6 +454,7 @@ def _line_columns(
                 exit_finished=finished[mine],
                 exit_flow_s=ex_flow[mine],
                 exit_first_pass=finished[mine] & good[mine],
+                exit_order=order[mine],
             )
         )
     return out
