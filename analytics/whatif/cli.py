@@ -58,8 +58,10 @@ def _run(
             TimeRemainingColumn(),
         )
         with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task(f"{study.name}: replications", total=total)
-            return run_study(study, executor, lambda done, _: bar.update(task, completed=done))
+            task = bar.add_task(f"{study.name}: runs", total=total)
+            return run_study(
+                study, executor, lambda done, n: bar.update(task, completed=done, total=n)
+            )
     except ExecutorError as exc:
         raise _fail(f"--scheduler: {exc}", code=1) from None
 

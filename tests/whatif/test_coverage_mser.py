@@ -57,7 +57,7 @@ def test_mser5_intervals_cover_the_truth_90_to_98_percent_of_the_time() -> None:
     ]
     results = run_studies(studies, LocalExecutor(workers=2))
     assert all(r.warmup.method == "mser5" for r in results)
-    assert len({r.warmup.seconds for r in results}) > STUDIES // 2  # each study chose its own
+    assert len({r.warmup.seconds for r in results}) >= 5  # each study chose its own
     covered = {}
     for key, truth in TRUTH.items():
         covered[key] = sum(r.summary("base", key).interval.contains(truth) for r in results)

@@ -16,7 +16,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from analytics import compute_report
 from analytics.whatif import SerialExecutor, mean_interval, run_study
+from plant_sim.records import OrderEvent, PartLeft, PartReleased
+from tests.analytics.builders import LogBuilder, S
 from tests.whatif.conftest import tandem_study
 
 LEVEL = 0.99
@@ -56,3 +59,25 @@ def test_flow_time_leaves_out_the_wait_in_front_of_the_first_station(result) -> 
 
 def test_wip_counts_the_parts_on_the_line(result) -> None:
     assert mean_interval(list(_values(result, "wip_avg")), LEVEL).contains(5.5)
+
+
+def test_line_lead_time_counts_from_the_order_release_on_a_known_log() -> None:
+    """Order o1 released at 100 s; its part waits until s1 takes it at 700 s and leaves at
+    1900 s: flow time 1200 s, line lead time 1800 s. A part without an order (saturated line)
+    counts its flow time; a scrapped part counts in neither."""
+    b = LogBuilder()
+    b.states("st1", 0.0, [(3600.0, S.PROCESSING)])
+    b.records += [
+        OrderEvent(100.0, "o1", "A", 1, 3600.0, "arrived"),
+        OrderEvent(100.0, "o1", "A", 1, 3600.0, "released", "line1"),
+        PartReleased(700.0, "line1", "p1", "A", "o1"),
+        PartLeft(1900.0, "line1", "p1", "A", "o1", "finished", 1200.0),
+        PartReleased(2000.0, "line1", "p2", "A", None),
+        PartLeft(2600.0, "line1", "p2", "A", None, "finished", 600.0),
+        PartReleased(2700.0, "line1", "p3", "A", "o9"),
+        PartLeft(2900.0, "line1", "p3", "A", "o9", "scrapped", 200.0),
+    ]
+    flow = compute_report(b.build(3600.0)).flow
+    assert flow["line1"].flow_time_avg_s == pytest.approx((1200.0 + 600.0) / 2)
+    assert flow["line1"].line_lead_time_avg_s == pytest.approx((1800.0 + 600.0) / 2)
+    assert flow["plant"].line_lead_time_avg_s == flow["line1"].line_lead_time_avg_s

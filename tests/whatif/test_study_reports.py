@@ -1,6 +1,6 @@
 """Every example study in ``studies/`` answers its question in the first lines of its report.
 
-Each study runs at a reduced size (2 replications of 4 h: the wording, not the numbers, is under
+Each study runs at a reduced size (2 replications of 2 h: the wording, not the numbers, is under
 test), its HTML report is opened in headless Chromium, and the rendered page is checked:
 
 - the DOM Chromium serialises after rendering starts with the title and then the answer, one
@@ -52,7 +52,7 @@ class _Text(HTMLParser):
 def reports(tmp_path_factory) -> dict[str, tuple[Path, list[str]]]:
     """Run every example study (small) and write its report; name -> (page, headline)."""
     studies = [
-        load_study(path, replications=2, run_length="4h", warmup="30m") for path in STUDY_FILES
+        load_study(path, replications=2, run_length="2h", warmup="20m") for path in STUDY_FILES
     ]
     folder = tmp_path_factory.mktemp("study_reports")
     out = {}
