@@ -10,7 +10,11 @@ the part from the release queue, not when the part joins that queue):
 - ``line_lead_time_avg_s``: ``PartLeft −`` the release of the part's order to the line
   (``OrderEvent`` "released", when its parts join the release queue) for the finished parts
   that left in the window: flow time plus the wait in front of the first station. A part made
-  without an order (a saturated line has no release queue) counts its flow time.
+  without an order (a saturated line has no release queue) counts its flow time. With a lot
+  size, later lots join the queue when the previous lot has started: their parts count from
+  the order's release all the same (the hold-back is part of their lead time), and so does a
+  replacement for a scrapped part. No model record changes: the times are those of the
+  ``OrderEvent`` "released" and ``PartLeft`` records the model already emits.
 
 Little's law WIP = TH × CT is checked with TH = all exits per unit time and CT = their mean flow
 time; the gap is relative to measured WIP. If a log starts with parts already on the line (exits

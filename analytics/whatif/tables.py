@@ -80,8 +80,7 @@ def print_result(result: StudyResult, console: Console | None = None) -> None:
         f"{escape(study.base.scenario.name)}: "
         f"{len(study.variants)} variants x {study.replications} replications, run "
         f"length {study.run_length_s / 3600:.4g} h, warm-up {result.warmup.seconds / 3600:.3g} h"
-        f" ({result.warmup.method})",
-        soft_wrap=True,
+        f" ({result.warmup.method})"
     )
     console.print("[bold]Answer[/] (significant changes against the base)")
     for line in headline(result):
