@@ -11,8 +11,10 @@ import re
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from matplotlib.image import imread
 from rich.console import Console
 
 from analytics.whatif import (
@@ -28,6 +30,7 @@ from analytics.whatif import (
     write_parquet,
 )
 from analytics.whatif.export import REPLICATION_COLUMNS, SUMMARY_COLUMNS, write_json
+from analytics.whatif.plots import timeline_figure, variant_colours
 from analytics.whatif.tables import kpi_tables, print_result
 from tests.whatif.conftest import tandem_study
 
@@ -202,3 +205,14 @@ def test_results_land_in_a_real_influxdb(small_result, influxd, influx_db) -> No
     assert (diff, verdict) == (expected.difference.mean, expected.verdict)
     count = influxd.query("SELECT count(value) FROM whatif_replication", db=influx_db)
     assert count["results"][0]["series"][0]["values"][0][1] == 48
+
+
+def test_every_variant_has_its_own_colour_in_the_throughput_plot(small_result) -> None:
+    """The base and the first variant used to share matplotlib's first colour (blue)."""
+    colours = variant_colours(20)
+    assert len(set(colours[:19])) == 19 and colours[0] == "#1f77b4"
+    image = imread(io.BytesIO(timeline_figure(small_result)), format="png")[:, :, :3]
+    rgb = (image * 255).round().astype(int)
+    for colour in colours[: len(small_result.variant_names)]:
+        target = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(rgb - target).max(axis=2) <= 8).sum() > 20, colour  # line or legend
