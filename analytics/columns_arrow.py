@@ -267,7 +267,7 @@ _NEEDS = {
     "state": ("t", "line", "station", "state", "reason", "power_kw"),
     "part": ("t", "line", "station", "result", "planned_cycle_time_s", "part_id"),
     "release": ("t", "line"),
-    "exit": ("t", "line", "outcome", "flow_time_s", "part_id"),
+    "exit": ("t", "line", "outcome", "flow_time_s", "part_id", "order_id"),
     "order": _ORDER,
     "stock": ("t", "material", "level", "cause"),
     "shift": ("t", "shift"),

@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 from analytics import compute_report
+from analytics.eventlog import read_columns, write_event_log
 from analytics.whatif import SerialExecutor, mean_interval, run_study
+from analytics.whatif.replication import simulate
 from plant_sim.records import OrderEvent, PartLeft, PartReleased
 from tests.analytics.builders import LogBuilder, S
 from tests.whatif.conftest import tandem_study
@@ -81,3 +83,16 @@ def test_line_lead_time_counts_from_the_order_release_on_a_known_log() -> None:
     assert flow["line1"].flow_time_avg_s == pytest.approx((1200.0 + 600.0) / 2)
     assert flow["line1"].line_lead_time_avg_s == pytest.approx((1800.0 + 600.0) / 2)
     assert flow["plant"].line_lead_time_avg_s == flow["line1"].line_lead_time_avg_s
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_the_line_lead_time_reads_the_same_from_an_event_log_file(suffix, tmp_path) -> None:
+    """The record path and the Parquet column path both carry each exit's order id."""
+    scenario = tandem_study().base.scenario
+    records = simulate(scenario, 11, 6 * 3600.0)
+    path = tmp_path / f"log{suffix}"
+    write_event_log(records, path)
+    direct = compute_report(records, shifts=False).flow["plant"]
+    read = compute_report(read_columns(path), shifts=False).flow["plant"]
+    assert read.line_lead_time_avg_s == pytest.approx(direct.line_lead_time_avg_s, rel=1e-12)
+    assert direct.line_lead_time_avg_s > direct.flow_time_avg_s  # the queue in front of s1
