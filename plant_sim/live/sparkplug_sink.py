@@ -93,8 +93,8 @@ class SparkplugSink:
             node.client.disconnect()
             node.client.loop_stop()
 
-    async def publish(self, records: list[Record]) -> None:
-        """Publish what ``records`` change, in order."""
+    async def publish(self, records: list[Record], first_n: int | None = None) -> None:
+        """Publish what ``records`` change, in order (Sparkplug numbers its own messages)."""
         for rec in records:
             line = getattr(rec, "line", None)
             if line is None and isinstance(rec, ScenarioEvent) and rec.target:
