@@ -17,6 +17,7 @@ from plant_sim.live.mqtt_publisher import MqttError, MqttSettings
 from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings
 from plant_sim.live.service import LiveConfig, serve_live
 from plant_sim.naming import NAMESPACE_URI
+from twin_io.mqtt import MqttConfigError
 
 log = logging.getLogger(__name__)
 err = Console(stderr=True)
@@ -53,10 +54,28 @@ def sim(
     ),
     opcua_cert_dir: Path = typer.Option(Path(".twin-pki"), help="Where the certificate lives."),
     mqtt: bool = typer.Option(True, "--mqtt/--no-mqtt", help="Publish to MQTT."),
-    mqtt_url: str = typer.Option("mqtt://127.0.0.1:1883", help="mqtt://[user:pass@]host[:port]"),
+    mqtt_url: str = typer.Option(
+        "mqtt://127.0.0.1:1883",
+        help="MQTT broker, mqtt://[user[:pass]@]host[:port] (mqtts:// for TLS).",
+    ),
     mqtt_client_id: str = typer.Option("smart-factory-twin-sim", help="MQTT client id."),
+    mqtt_username: str | None = typer.Option(None, help="MQTT user name."),
+    mqtt_password: str | None = typer.Option(
+        None,
+        help="MQTT password. Better from TWIN_MQTT_PASSWORD.",
+        envvar="TWIN_MQTT_PASSWORD",
+        show_default=False,
+        show_envvar=False,
+    ),
+    mqtt_ca_file: Path | None = typer.Option(
+        None, help="mqtts://: CA certificate(s) that sign the broker's (default: system)."
+    ),
+    mqtt_cert_file: Path | None = typer.Option(None, help="mqtts://: client certificate (PEM)."),
+    mqtt_key_file: Path | None = typer.Option(None, help="mqtts://: client private key (PEM)."),
     qos_events: int = typer.Option(1, help="QoS of events (state changes, parts, ...)."),
-    qos_samples: int = typer.Option(0, help="QoS of samples and buffer levels."),
+    qos_samples: int = typer.Option(
+        1, help="QoS of samples and buffer levels (0: dropped while a subscriber is away)."
+    ),
     mqtt_max_queued: int = typer.Option(50_000, help="QoS 1 messages kept while disconnected."),
     mqtt_wait: float = typer.Option(10.0, help="Seconds to wait for the broker at start."),
     mqtt_required: bool = typer.Option(
@@ -107,10 +126,20 @@ def sim(
             max_queued=mqtt_max_queued,
             connect_timeout_s=mqtt_wait,
             require_broker=mqtt_required,
+            username=mqtt_username,
+            password=mqtt_password,
+            ca_file=mqtt_ca_file,
+            cert_file=mqtt_cert_file,
+            key_file=mqtt_key_file,
         )
         if mqtt
         else None,
     )
+    if config.mqtt is not None:
+        try:
+            config.mqtt.options()
+        except MqttConfigError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--mqtt-*") from None
     try:
         stats = asyncio.run(serve_live(sc, config))
     except (OpcUaError, MqttError) as exc:
