@@ -78,6 +78,9 @@ def sim(
     ),
     mqtt_max_queued: int = typer.Option(50_000, help="QoS 1 messages kept while disconnected."),
     mqtt_wait: float = typer.Option(10.0, help="Seconds to wait for the broker at start."),
+    mqtt_drain_timeout: float = typer.Option(
+        30.0, help="Seconds the shutdown waits for queued MQTT messages to be delivered."
+    ),
     mqtt_required: bool = typer.Option(
         False,
         "--mqtt-required",
@@ -95,6 +98,8 @@ def sim(
         check_speed(speed)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--speed") from None
+    if not 0 <= mqtt_drain_timeout <= 86_400:
+        raise typer.BadParameter("must be 0..86400 seconds", param_hint="--mqtt-drain-timeout")
     if qos_events not in (0, 1, 2) or qos_samples not in (0, 1, 2):
         raise typer.BadParameter("QoS must be 0, 1 or 2", param_hint="--qos-events/--qos-samples")
     if not opcua and not mqtt:
@@ -125,6 +130,7 @@ def sim(
             qos_samples=qos_samples,
             max_queued=mqtt_max_queued,
             connect_timeout_s=mqtt_wait,
+            drain_timeout_s=mqtt_drain_timeout,
             require_broker=mqtt_required,
             username=mqtt_username,
             password=mqtt_password,
@@ -150,6 +156,15 @@ def sim(
         f"{stats.commands} commands",
         highlight=False,
     )
+    if stats.undelivered and config.mqtt is not None:
+        err.print(
+            f"[red]error:[/red] {stats.undelivered} MQTT messages (the run's last records among "
+            f"them) were not delivered to {config.mqtt.options().endpoint} within "
+            f"{mqtt_drain_timeout:g} s of the shutdown",
+            markup=True,
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 def _until(value: str | None) -> float | None:

@@ -68,6 +68,8 @@ async def serve_live(
     layout = PlantLayout.from_scenario(scenario)
     runner = LiveRunner(make_model(scenario, config), PacedClock(config.speed))
     model = runner.model
+    mqtt: MqttPublisher | None = None
+    server: TwinOpcUaServer | None = None
     async with contextlib.AsyncExitStack() as stack:
         if config.opcua is not None:
             server = TwinOpcUaServer(layout, config.opcua, runner)
@@ -81,6 +83,8 @@ async def serve_live(
             await mqtt.start()
             stack.push_async_callback(mqtt.stop)
             runner.sinks.append(mqtt)
+            if server is not None:
+                server.mqtt_stats = mqtt.stats  # QoS 0 drops on OPC UA too
         runner.sinks.extend(config.extra_sinks)
         if handle_signals:
             _install_signals(runner)
@@ -95,7 +99,9 @@ async def serve_live(
         stats = await runner.run(config.until_s)
         if linger is not None:
             await linger.wait()
-        return stats
+    if mqtt is not None:  # stopped by now: what its drain could not deliver is known
+        stats.undelivered = mqtt.stats.undelivered
+    return stats
 
 
 def _install_signals(runner: LiveRunner) -> None:
