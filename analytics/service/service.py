@@ -25,12 +25,12 @@ from pathlib import Path
 
 from analytics.columns import to_columns
 from analytics.service.compute import compute_windows
-from analytics.service.influx import InfluxError
 from analytics.service.reader import RunClock, RunReader
 from analytics.service.windows import ShiftMarks, Window, current_windows, previous_windows
 from analytics.service.writer import LineWriter
 from plant_sim.payloads import epoch_ms
 from plant_sim.telemetry_schema import escape_key
+from twin_io.influx import InfluxError
 
 logger = logging.getLogger(__name__)
 STATS_MEASUREMENT = "analytics_stats"

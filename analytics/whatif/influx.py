@@ -1,4 +1,4 @@
-"""Study results to InfluxDB as line protocol, over the v1 ``/write`` endpoint (httpx).
+"""Study results to InfluxDB as line protocol, over the v1 ``/write`` endpoint (``twin_io.influx``).
 
 Two measurements, tagged by study and variant (bounded: one study has a handful of variants):
 
@@ -23,6 +23,7 @@ import httpx
 from analytics.whatif.errors import InfluxWriteError
 from analytics.whatif.results import StudyResult
 from plant_sim.telemetry_schema import escape_key, escape_measurement, escape_string
+from twin_io.influx import InfluxError, write_lines
 
 KPI_MEASUREMENT = "whatif_kpi"
 REPLICATION_MEASUREMENT = "whatif_replication"
@@ -113,21 +114,16 @@ def write_influx(
 
     Raises ``InfluxWriteError`` naming the endpoint when the server refuses or cannot be reached.
     """
-    endpoint = f"{url.rstrip('/')}/write"
-    headers = {"Content-Type": "text/plain; charset=utf-8"}
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    params = {"db": database, "precision": "ms"}
-    with httpx.Client(transport=transport, timeout=timeout_s) as client:
-        for start in range(0, len(lines), batch):
-            body = "\n".join(lines[start : start + batch]).encode("utf-8")
-            try:
-                resp = client.post(endpoint, params=params, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                raise InfluxWriteError(f"{endpoint}: {exc.__class__.__name__}: {exc}") from exc
-            if resp.status_code >= 300:
-                raise InfluxWriteError(
-                    f"{endpoint} (db={database}) answered {resp.status_code}: "
-                    f"{resp.text.strip()[:300]}"
-                )
-    return len(lines)
+    try:
+        return write_lines(
+            lines,
+            url,
+            database,
+            precision="ms",
+            token=token,
+            transport=transport,
+            timeout_s=timeout_s,
+            batch=batch,
+        )
+    except InfluxError as exc:
+        raise InfluxWriteError(str(exc)) from exc
