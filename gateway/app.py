@@ -218,6 +218,9 @@ class Gateway:
         """
         s = self.settings
         now_ms = int(time.time() * 1000)
+        for source in self.sources:
+            if isinstance(source, MqttSource):
+                self.stats.broker_dropped = source.broker_dropped
         lines = self.stats.lines(s.gateway_name, now_ms)
         chunk = (now_ms, SOURCE_CODES[METRICS_SOURCE] * len(lines), lines)
         room = min(s.batch_size, s.buffer_max_records // 2)
