@@ -11,10 +11,11 @@ No I/O here; see ``analytics.eventlog`` for files.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter, eq
+from typing import Any
 
 import numpy as np
 
@@ -176,41 +177,67 @@ def _to_columns(records: Iterable[Record]) -> PlantColumns:
     recs = records if isinstance(records, list) else list(records)
     by_kind = _split_by_kind(recs)
     run_starts = by_kind[RunStart]
+    _one_run(run_starts)
+    states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
+    parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
+    structure, state_cols, part_cols = _station_keys(run_starts, states, parts)
+    line_of = {ln: j for j, (ln, _) in enumerate(structure)}
+    return assemble(
+        structure,
+        run_starts[0] if run_starts else None,  # type: ignore[arg-type]
+        [r.t for r in by_kind[RunEnd]],
+        state_cols,
+        part_cols,
+        _non_good_part_ids(parts, part_cols.result),
+        _flow_cols(by_kind[PartReleased], by_kind[PartLeft], line_of),  # type: ignore[arg-type]
+        [(r.t, r.shift) for r in by_kind[ShiftChange]],  # type: ignore[attr-defined]
+        by_kind[OrderEvent],  # type: ignore[arg-type]
+        by_kind[StockLevel],  # type: ignore[arg-type]
+    )
+
+
+def _one_run(run_starts: list) -> None:
+    """Raise ``ValueError`` if the stream holds more than one run."""
     if len({r.run_id for r in run_starts}) > 1:
         raise ValueError(
             f"records: the stream holds {len(run_starts)} runs; pass one run's records"
         )
-    states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
-    parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
-    structure, state_cols, part_cols = _station_keys(run_starts, states, parts)
+
+
+def assemble(  # noqa: PLR0913 (the parts of a run, each built by one reader)
+    structure: list[tuple[str, list[str]]],
+    run_start: RunStart | None,
+    run_end_ts: list[float],
+    state_cols: _StateCols,
+    part_cols: _PartCols,
+    bad_parts: set[str],
+    flow: FlowCols,
+    shifts: list[tuple[float, str | None]],
+    orders: list[OrderEvent],
+    stock: list[StockLevel],
+) -> PlantColumns:
+    """Build ``PlantColumns`` from a run's columns, however they were read (records, a
+    streaming run or an Arrow table): the one place that shapes them for the KPI modules."""
     pairs = [(ln, st) for ln, sts in structure for st in sts]
     stations = _station_columns(pairs, state_cols, part_cols)
-    bad_parts = _non_good_part_ids(parts, part_cols.result)
-    line_cols = _line_columns(
-        structure,
-        by_kind[PartReleased],
-        by_kind[PartLeft],  # type: ignore[arg-type]
-        bad_parts,
-    )
-    shifts = [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]
-    rs = run_starts[0] if run_starts else None
-    start_s, end_s = _run_span(rs, by_kind[RunEnd], stations, line_cols, shifts)
+    line_cols = _line_columns(structure, flow, bad_parts)
+    start_s, end_s = _run_span(run_start, run_end_ts, stations, line_cols, shifts)
     return PlantColumns(
-        run_id=rs.run_id if rs else None,  # type: ignore[union-attr]
-        scenario=rs.scenario if rs else None,  # type: ignore[union-attr]
+        run_id=run_start.run_id if run_start else None,
+        scenario=run_start.scenario if run_start else None,
         start_s=start_s,
         end_s=end_s,
         lines=line_cols,
         stations=stations,
         shifts=sorted(shifts, key=lambda x: x[0]),
-        orders=by_kind[OrderEvent],  # type: ignore[arg-type]
-        stock=by_kind[StockLevel],  # type: ignore[arg-type]
+        orders=orders,
+        stock=stock,
     )
 
 
 def _run_span(
     run_start: RunStart | None,
-    run_ends: list,
+    run_end_ts: list[float],
     stations: list[StationColumns],
     lines: list[LineColumns],
     shifts: list[tuple[float, str | None]],
@@ -223,7 +250,7 @@ def _run_span(
     lo = min((float(a.min()) for a in arrays), default=0.0)
     hi = max((float(a.max()) for a in arrays), default=lo)
     start = float(run_start.t) if run_start is not None else lo
-    end = max(float(r.t) for r in run_ends) if run_ends else hi
+    end = max(float(t) for t in run_end_ts) if run_end_ts else hi
     return start, max(end, start)
 
 
@@ -418,44 +445,68 @@ def _non_good_part_ids(parts: list[PartDone], result: np.ndarray) -> set[str]:
     return set(map(_PART_ID, _gather(parts, bad)))
 
 
-def _line_columns(
-    structure: list[tuple[str, list[str]]],
+@dataclass(slots=True)
+class FlowCols:
+    """Columns of the release and exit records; lines coded by their index (-1: unknown)."""
+
+    release_line: np.ndarray
+    release_t: np.ndarray
+    exit_line: np.ndarray
+    exit_t: np.ndarray
+    exit_finished: np.ndarray  # bool
+    exit_flow_s: np.ndarray
+    exit_part_id: np.ndarray  # object: part ids
+
+
+def _flow_cols(
     releases: list[PartReleased],
     exits: list[PartLeft],
-    bad_parts: set[str],
-) -> list[LineColumns]:
-    """Build release and exit columns of every line of ``structure``."""
-    line_of = {ln: j for j, (ln, _) in enumerate(structure)}
+    line_of: dict[str, int],
+) -> FlowCols:
+    """Return the columns of release and exit records."""
     # One pass over the records per kind (touching millions of scattered objects is what
     # costs), then columns from the transposed tuples.
     rel_lines, rel_times = _transpose(releases, _LINE_T, 2)
-    rel_line = _codes(rel_lines, line_of)
-    rel_t = np.fromiter(rel_times, float, len(releases))
     n = len(exits)
     lines, times, outcomes, flows, part_ids = _transpose(exits, _EXIT_FIELDS, 5)
-    ex_line = _codes(lines, line_of)
-    ex_t = np.fromiter(times, float, n)
-    finished = np.fromiter(map(eq, outcomes, repeat("finished")), bool, n)
-    ex_flow = np.fromiter(flows, float, n)
-    good = ~np.fromiter(map(bad_parts.__contains__, part_ids), bool, n)
+    ids = np.empty(n, object)
+    ids[:] = part_ids
+    return FlowCols(
+        release_line=_codes(rel_lines, line_of),
+        release_t=np.fromiter(rel_times, float, len(releases)),
+        exit_line=_codes(lines, line_of),
+        exit_t=np.fromiter(times, float, n),
+        exit_finished=np.fromiter(map(eq, outcomes, repeat("finished")), bool, n),
+        exit_flow_s=np.fromiter(flows, float, n),
+        exit_part_id=ids,
+    )
+
+
+def _line_columns(
+    structure: list[tuple[str, list[str]]], flow: FlowCols, bad_parts: set[str]
+) -> list[LineColumns]:
+    """Build release and exit columns of every line of ``structure``."""
+    n = len(flow.exit_part_id)
+    good = ~np.fromiter(map(bad_parts.__contains__, flow.exit_part_id), bool, n)
+    finished = flow.exit_finished
     out = []
     for j, (ln, stations) in enumerate(structure):
-        mine = ex_line == j
+        mine = flow.exit_line == j
         out.append(
             LineColumns(
                 line=ln,
                 stations=stations,
-                release_t=np.sort(rel_t[rel_line == j]),
-                exit_t=ex_t[mine],
+                release_t=np.sort(flow.release_t[flow.release_line == j]),
+                exit_t=flow.exit_t[mine],
                 exit_finished=finished[mine],
-                exit_flow_s=ex_flow[mine],
+                exit_flow_s=flow.exit_flow_s[mine],
                 exit_first_pass=finished[mine] & good[mine],
             )
         )
     return out
 
 
-def _transpose(items: list, getter: attrgetter, width: int) -> list[tuple]:
+def _transpose(items: list, getter: Callable[[Any], Any], width: int) -> list[tuple]:
     """Return the attributes read by ``getter`` as ``width`` columns (tuples), in one pass."""
     cols = list(zip(*map(getter, items), strict=True))
     return cols if cols else [()] * width
@@ -464,3 +515,93 @@ def _transpose(items: list, getter: attrgetter, width: int) -> list[tuple]:
 def _codes(values: tuple, index: dict[str, int]) -> np.ndarray:
     """Return ``index[v]`` for each value (-1 for a value not there)."""
     return np.fromiter(map(index.get, values, repeat(-1)), np.int32, len(values))
+
+
+def _concat(chunks: list, empty: object) -> object:
+    """Concatenate column dataclasses field by field (``empty`` when there are none)."""
+    if not chunks:
+        return empty
+    if len(chunks) == 1:
+        return chunks[0]
+    cls = type(chunks[0])
+    return cls(
+        *(np.concatenate([getattr(c, f) for c in chunks]) for f in cls.__slots__)  # type: ignore[attr-defined]
+    )
+
+
+class ColumnAccumulator:
+    """Build a run's ``PlantColumns`` from record batches while the run streams them.
+
+    Each batch is turned into numeric columns at once (the same per-record reading as
+    ``to_columns``, so the result is the same), and no record is kept: process samples and
+    buffer levels are dropped, states, parts and flow records become a few numbers each.
+    The first record must be the ``RunStart`` that names every station.
+    """
+
+    def __init__(self) -> None:
+        self._run_starts: list[RunStart] = []
+        self._structure: list[tuple[str, list[str]]] | None = None
+        self._keys: dict[tuple[str, str], int] = {}
+        self._line_of: dict[str, int] = {}
+        self._states: list[_StateCols] = []
+        self._parts: list[_PartCols] = []
+        self._flows: list[FlowCols] = []
+        self._bad_parts: set[str] = set()
+        self._run_end_ts: list[float] = []
+        self._shifts: list[tuple[float, str | None]] = []
+        self._orders: list[OrderEvent] = []
+        self._stock: list[StockLevel] = []
+
+    def add(self, records: list[Record]) -> None:
+        """Take one batch of the run's records, in emission order."""
+        with no_gc():
+            self._add(_split_by_kind(records))
+
+    def _add(self, by_kind: dict[type, list]) -> None:
+        if by_kind[RunStart]:
+            self._run_starts += by_kind[RunStart]
+            _one_run(self._run_starts)
+            if self._structure is None:
+                self._structure = _structure(self._run_starts, [], [])
+                pairs = [(ln, st) for ln, sts in self._structure for st in sts]
+                self._keys = {pair: i for i, pair in enumerate(pairs)}
+                self._line_of = {ln: j for j, (ln, _) in enumerate(self._structure)}
+        states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
+        parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
+        if self._structure is None and (states or parts):
+            raise ValueError("records: a streamed run must start with its run_start")
+        try:
+            if states:
+                self._states.append(_state_cols(states, self._keys))
+            if parts:
+                part_cols = _part_cols(parts, self._keys)
+                self._parts.append(part_cols)
+                self._bad_parts.update(_non_good_part_ids(parts, part_cols.result))
+        except KeyError as exc:
+            raise ValueError(
+                f"records: {exc.args[0]!r}: a station not in run_start or an unknown value"
+            ) from None
+        if by_kind[PartReleased] or by_kind[PartLeft]:
+            self._flows.append(
+                _flow_cols(by_kind[PartReleased], by_kind[PartLeft], self._line_of)  # type: ignore[arg-type]
+            )
+        self._run_end_ts += [r.t for r in by_kind[RunEnd]]
+        self._shifts += [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]
+        self._orders += by_kind[OrderEvent]  # type: ignore[arg-type]
+        self._stock += by_kind[StockLevel]  # type: ignore[arg-type]
+
+    def columns(self) -> PlantColumns:
+        """Return the columns of everything added so far."""
+        with no_gc():
+            return assemble(
+                self._structure or [],
+                self._run_starts[0] if self._run_starts else None,
+                self._run_end_ts,
+                _concat(self._states, _state_cols([], self._keys)),  # type: ignore[arg-type]
+                _concat(self._parts, _part_cols([], self._keys)),  # type: ignore[arg-type]
+                self._bad_parts,
+                _concat(self._flows, _flow_cols([], [], self._line_of)),  # type: ignore[arg-type]
+                self._shifts,
+                self._orders,
+                self._stock,
+            )

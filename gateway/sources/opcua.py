@@ -158,7 +158,9 @@ class OpcUaSource:
                 self._seen.popitem(last=False)
         payload = getattr(event, "Payload", None)
         if isinstance(payload, str):
-            data = payload.encode()
+            data = payload.encode(
+                errors="surrogatepass"
+            )  # lone surrogates: not JSON, a dead letter
         elif isinstance(payload, bytes):
             data = payload
         else:
