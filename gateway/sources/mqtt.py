@@ -55,6 +55,7 @@ class MqttSource:
         self.intake = intake
         self.options = settings.mqtt_options()
         self.endpoint = self.options.endpoint
+        self.record_levels_only = True  # False: every topic (other producers' JSON, mapped)
         self.subscribed = threading.Event()
         self.ignored = 0
         self.broker_dropped = 0  # the broker's own count of dropped messages (all clients)
@@ -179,7 +180,7 @@ class MqttSource:
             topic = msg.topic
         except UnicodeDecodeError:
             topic = ""  # not a UNS topic: ignored below
-        if topic[topic.rfind("/") + 1 :] not in RECORD_LEVELS:
+        if self.record_levels_only and topic[topic.rfind("/") + 1 :] not in RECORD_LEVELS:
             self.ignored += 1
             if ack is not None:
                 ack()

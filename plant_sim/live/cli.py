@@ -16,6 +16,7 @@ from plant_sim.live.clock import check_speed
 from plant_sim.live.mqtt_publisher import MqttError, MqttSettings
 from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings
 from plant_sim.live.service import LiveConfig, serve_live
+from plant_sim.live.sparkplug_sink import SparkplugSettings
 from plant_sim.naming import NAMESPACE_URI
 from twin_io.mqtt import MqttConfigError
 
@@ -72,6 +73,14 @@ def sim(
     ),
     mqtt_cert_file: Path | None = typer.Option(None, help="mqtts://: client certificate (PEM)."),
     mqtt_key_file: Path | None = typer.Option(None, help="mqtts://: client private key (PEM)."),
+    sparkplug_primary_host: str = typer.Option(
+        None, help="Sparkplug: publish births only once this host application's STATE is online."
+    ),
+    mqtt_format: str = typer.Option(
+        "uns",
+        help="uns (the UNS JSON topics), sparkplug (Sparkplug B 3.0: one edge node per line, "
+        "group {enterprise}_{site}_{area}, devices = stations) or both.",
+    ),
     qos_events: int = typer.Option(1, help="QoS of events (state changes, parts, ...)."),
     qos_samples: int = typer.Option(
         1, help="QoS of samples and buffer levels (0: dropped while a subscriber is away)."
@@ -102,6 +111,8 @@ def sim(
         raise typer.BadParameter("must be 0..86400 seconds", param_hint="--mqtt-drain-timeout")
     if qos_events not in (0, 1, 2) or qos_samples not in (0, 1, 2):
         raise typer.BadParameter("QoS must be 0, 1 or 2", param_hint="--qos-events/--qos-samples")
+    if mqtt_format not in ("uns", "sparkplug", "both"):
+        raise typer.BadParameter("use uns, sparkplug or both", param_hint="--mqtt-format")
     if not opcua and not mqtt:
         raise typer.BadParameter(
             "switch on at least one of OPC UA and MQTT", param_hint="--no-opcua/--no-mqtt"
@@ -138,7 +149,12 @@ def sim(
             cert_file=mqtt_cert_file,
             key_file=mqtt_key_file,
         )
-        if mqtt
+        if mqtt and mqtt_format != "sparkplug"
+        else None,
+        sparkplug=SparkplugSettings(
+            url=mqtt_url, connect_timeout_s=mqtt_wait, primary_host=sparkplug_primary_host
+        )
+        if mqtt and mqtt_format != "uns"
         else None,
     )
     if config.mqtt is not None:
