@@ -76,6 +76,8 @@ class SimulatorVars:
     shift: Var
     records: Var
     run_start: Var
+    mqtt_dropped_qos0: Var
+    notice: Var
 
 
 @dataclass(slots=True)
@@ -190,6 +192,10 @@ async def _build_simulator(objects: Node, ns: _Ns) -> SimulatorVars:
         run_start=await var(
             "RunStart", "", VT.String, "The run's run_start record event Payload (JSON)"
         ),
+        mqtt_dropped_qos0=await var(
+            "MqttDroppedQoS0", 0, VT.UInt64, "QoS 0 MQTT messages dropped (broker away)"
+        ),
+        notice=await var("Notice", "", VT.String, "What the operator should know, e.g. a catch-up"),
     )
 
 
