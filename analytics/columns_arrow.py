@@ -29,43 +29,9 @@ from analytics.columns import (
     assemble,
     to_columns,
 )
+from plant_sim.parquet_log import arrow_indices, dictionary_codes, numbers
 from plant_sim.records import OrderEvent, RunStart, StockLevel
 from plant_sim.states import StationState
-
-#: Columns of the log that the KPIs read (``kind`` always).
-KPI_COLUMNS = (
-    "t",
-    "line",
-    "station",
-    "state",
-    "reason",
-    "power_kw",
-    "product",
-    "part_id",
-    "order_id",
-    "result",
-    "planned_cycle_time_s",
-    "outcome",
-    "flow_time_s",
-    "quantity",
-    "due_s",
-    "event",
-    "material",
-    "level",
-    "cause",
-    "shift",
-    "run_id",
-    "scenario",
-    "seed",
-    "start_epoch_ms",
-    "horizon_s",
-    "enterprise",
-    "site",
-    "area",
-    "lines",
-    "schema",
-)
-
 
 class _UnknownStationError(Exception):
     """A station that the run_start does not name: read the log the record way."""
@@ -79,7 +45,7 @@ def _dict_codes(column: Any) -> tuple[np.ndarray, list]:
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if not pa.types.is_dictionary(arr.type):
         arr = pc.dictionary_encode(arr)
-    codes = pc.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = dictionary_codes(arr.indices)
     return codes, arr.dictionary.to_pylist()
 
 
@@ -94,7 +60,7 @@ def _floats(sub: Any, name: str, kind: str) -> np.ndarray:
     col = sub.column(name)
     if col.null_count:
         raise ValueError(f"{kind}: {col.null_count} record(s) without {name}")
-    return col.to_numpy().astype(float, copy=False)
+    return numbers(col).astype(float, copy=False)
 
 
 def _station_index(sub: Any, keys: dict[tuple[str, str], int]) -> np.ndarray:
@@ -146,7 +112,7 @@ def _part_cols(sub: Any, keys: dict[tuple[str, str], int]) -> tuple[_PartCols, s
         raise ValueError(f"part: result {unknown[0]!r} is not one of {', '.join(RESULT_CODES)}")
     codes = _lookup(results, result_values, RESULT_CODES, np.int8, -1)
     bad_rows = np.flatnonzero(codes != RESULT_CODES["good"])
-    bad = set(sub.column("part_id").take(bad_rows).to_pylist())
+    bad = set(sub.column("part_id").take(arrow_indices(bad_rows)).to_pylist())
     cols = _PartCols(
         idx=_station_index(sub, keys),
         result=codes,
@@ -161,7 +127,7 @@ def _flow_cols(releases: Any, exits: Any, line_of: dict[str, int]) -> FlowCols:
     rel_lines, rel_values = _dict_codes(releases.column("line"))
     ex_lines, ex_values = _dict_codes(exits.column("line"))
     outcomes, outcome_values = _dict_codes(exits.column("outcome"))
-    part_ids = exits.column("part_id").to_numpy(zero_copy_only=False)
+    part_ids = exits.column("part_id").to_pylist()
     ids = np.empty(len(part_ids), object)
     ids[:] = part_ids
     return FlowCols(
@@ -204,31 +170,15 @@ def _run_starts(sub: Any) -> list[RunStart]:
     return out
 
 
-def table_columns(table: Any, records: Any = None) -> PlantColumns:
-    """Return the KPI columns of one run's event log table.
+def table_columns(tables: dict[str, Any], records: Any) -> PlantColumns:
+    """Return the KPI columns of one run's event log, read as one table per kind
+    (``parquet_log.read_kinds`` with ``NEEDS``).
 
-    ``records`` is a function returning the table's records; it is called only for a log
-    whose stations the run_start does not name (default: ``parquet_log.table_to_records``).
-    Raises ``ValueError`` for several runs, an unknown kind, state or result, or a missing
-    time.
+    ``records`` is a function returning the log's KPI records; it is called only for a log
+    whose stations the run_start does not name. Raises ``ValueError`` for several runs, an
+    unknown state or result, or a missing time.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from plant_sim.parquet_log import KINDS, table_to_records
-
-    kind = table.column("kind")
-    if pa.types.is_dictionary(kind.type):
-        kind = kind.cast(pa.string())
-    codes = pc.fill_null(pc.index_in(kind, value_set=pa.array(KINDS)), -1).to_numpy()
-    if (codes < 0).any():
-        row = int(np.flatnonzero(codes < 0)[0])
-        raise ValueError(f"row {row}: unknown record kind {kind[row].as_py()!r}")
-
-    def rows(name: str) -> Any:
-        return table.select(_NEEDS[name]).take(np.flatnonzero(codes == KINDS.index(name)))
-
-    run_starts = _run_starts(rows("run_start"))
+    run_starts = _run_starts(tables["run_start"])
     _one_run(run_starts)
     structure = _structure(run_starts, [], [])
     keys = {pair: i for i, pair in enumerate((ln, st) for ln, sts in structure for st in sts)}
@@ -236,29 +186,29 @@ def table_columns(table: Any, records: Any = None) -> PlantColumns:
     try:
         if not run_starts:
             raise _UnknownStationError
-        state_cols = _state_cols(rows("state"), keys)
-        part_cols, bad_parts = _part_cols(rows("part"), keys)
+        state_cols = _state_cols(tables["state"], keys)
+        part_cols, bad_parts = _part_cols(tables["part"], keys)
     except _UnknownStationError:
-        return to_columns((records or (lambda: table_to_records(table)))())
-    orders = [OrderEvent(*r) for r in _rows(rows("order"), _ORDER)]
-    stock = [StockLevel(*r) for r in _rows(rows("stock"), ("t", "material", "level", "cause"))]
+        return to_columns(records())
+    orders = [OrderEvent(*r) for r in _rows(tables["order"], _ORDER)]
+    stock = [StockLevel(*r) for r in _rows(tables["stock"], ("t", "material", "level", "cause"))]
     return assemble(
         structure,
         run_starts[0] if run_starts else None,
-        rows("run_end").column("t").to_pylist(),
+        tables["run_end"].column("t").to_pylist(),
         state_cols,
         part_cols,
         bad_parts,
-        _flow_cols(rows("release"), rows("exit"), line_of),
-        _rows(rows("shift"), ("t", "shift")),
+        _flow_cols(tables["release"], tables["exit"], line_of),
+        _rows(tables["shift"], ("t", "shift")),
         orders,
         stock,
     )
 
 
 _ORDER = ("t", "order_id", "product", "quantity", "due_s", "event", "line")
-#: The columns each kind's rows are read with.
-_NEEDS = {
+#: The kinds the KPIs read, with the columns each kind's rows are read with.
+NEEDS = {
     "run_start": _RUN_START,
     "run_end": ("t",),
     "state": ("t", "line", "station", "state", "reason", "power_kw"),
