@@ -33,6 +33,7 @@ from plant_sim.parquet_log import arrow_indices, dictionary_codes, numbers
 from plant_sim.records import OrderEvent, RunStart, StockLevel
 from plant_sim.states import StationState
 
+
 class _UnknownStationError(Exception):
     """A station that the run_start does not name: read the log the record way."""
 

@@ -286,8 +286,8 @@ def arrow_indices(values: np.ndarray) -> Any:
 
 
 #: numpy types of the Arrow types read as numbers.
-_NUMPY = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64}
-_NUMPY["double"] = np.float64
+_NUMBER_TYPES = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64}
+_NUMBER_TYPES["double"] = np.float64
 
 
 def numbers(column: Any) -> np.ndarray:
@@ -298,11 +298,11 @@ def numbers(column: Any) -> np.ndarray:
     """
     chunks = getattr(column, "chunks", [column])
     parts = [
-        np.frombuffer(c.buffers()[1], _NUMPY[str(c.type)])[c.offset : c.offset + len(c)]
+        np.frombuffer(c.buffers()[1], _NUMBER_TYPES[str(c.type)])[c.offset : c.offset + len(c)]
         for c in chunks
     ]
     if not parts:
-        return np.zeros(0, _NUMPY[str(column.type)])
+        return np.zeros(0, _NUMBER_TYPES[str(column.type)])
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
