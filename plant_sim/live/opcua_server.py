@@ -27,6 +27,7 @@ from asyncua.server.event_generator import EventGenerator
 from plant_sim import naming
 from plant_sim.live import commands as cmds
 from plant_sim.live.layout import PlantLayout
+from plant_sim.live.machinery_model import DI_URI, MACHINERY_URI, load_machinery
 from plant_sim.live.opcua_apply import RecordWriter
 from plant_sim.live.opcua_space import TwinSpace, build_space
 from plant_sim.records import Record
@@ -86,6 +87,7 @@ class TwinOpcUaServer:
         self.layout = layout
         self.settings = settings or OpcUaSettings()
         self._commands = commands
+        self.mqtt_stats: Any = None  # the MQTT publisher's MqttStats, shown on the Simulator
         self._server: Server | None = None
         self.space: TwinSpace | None = None
         self._writer: RecordWriter | None = None
@@ -117,7 +119,11 @@ class TwinOpcUaServer:
         server.set_server_name(s.server_name)
         await server.set_application_uri("urn:smart-factory-twin:server")
         await self._setup_security(server)
-        self.space = await build_space(server, self.layout, s.namespace_uri)
+        # stable indices: the plant ns=2 and Machinery ns=3 as before the NodeSets were loaded
+        for uri in (s.namespace_uri, MACHINERY_URI, DI_URI):
+            await server.register_namespace(uri)
+        model = await load_machinery(server)
+        self.space = await build_space(server, self.layout, s.namespace_uri, model)
         self._writer = RecordWriter(server, self.space, await self._event_generators(server))
         await self._add_methods(server)
         try:
@@ -142,8 +148,10 @@ class TwinOpcUaServer:
         await self._require_writer().publish(records)
 
     async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
-        """Update the Simulator object's clock variables."""
-        await self._require_writer().set_clock(sim_time, speed, lag_s)
+        """Update the Simulator object's clock and status variables."""
+        dropped = self.mqtt_stats.dropped_qos0 if self.mqtt_stats is not None else 0
+        notice = getattr(self._commands, "notice", "")
+        await self._require_writer().set_clock(sim_time, speed, lag_s, dropped, notice)
 
     @property
     def records_published(self) -> int:

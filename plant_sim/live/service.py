@@ -14,6 +14,7 @@ from plant_sim.live.layout import PlantLayout
 from plant_sim.live.mqtt_publisher import MqttPublisher, MqttSettings
 from plant_sim.live.opcua_server import OpcUaSettings, TwinOpcUaServer
 from plant_sim.live.runner import LiveRunner, LiveStats, RecordSink
+from plant_sim.live.sparkplug_sink import SparkplugSettings, SparkplugSink
 from plant_sim.records import Emit, Record
 from plant_sim.scenario import Scenario
 from plant_sim.simulation import Simulation
@@ -32,6 +33,7 @@ class LiveConfig:
     until_s: float | None = None
     opcua: OpcUaSettings | None = field(default_factory=OpcUaSettings)
     mqtt: MqttSettings | None = field(default_factory=MqttSettings)
+    sparkplug: SparkplugSettings | None = None
     extra_sinks: list[RecordSink] = field(default_factory=list)
 
 
@@ -68,6 +70,8 @@ async def serve_live(
     layout = PlantLayout.from_scenario(scenario)
     runner = LiveRunner(make_model(scenario, config), PacedClock(config.speed))
     model = runner.model
+    mqtt: MqttPublisher | None = None
+    server: TwinOpcUaServer | None = None
     async with contextlib.AsyncExitStack() as stack:
         if config.opcua is not None:
             server = TwinOpcUaServer(layout, config.opcua, runner)
@@ -81,6 +85,14 @@ async def serve_live(
             await mqtt.start()
             stack.push_async_callback(mqtt.stop)
             runner.sinks.append(mqtt)
+            if server is not None:
+                server.mqtt_stats = mqtt.stats  # QoS 0 drops on OPC UA too
+        if config.sparkplug is not None:
+            spb = SparkplugSink(layout, config.sparkplug, runner)
+            spb.set_run(model.start_epoch_ms)
+            await spb.start()
+            stack.push_async_callback(spb.stop)
+            runner.sinks.append(spb)
         runner.sinks.extend(config.extra_sinks)
         if handle_signals:
             _install_signals(runner)
@@ -95,7 +107,9 @@ async def serve_live(
         stats = await runner.run(config.until_s)
         if linger is not None:
             await linger.wait()
-        return stats
+    if mqtt is not None:  # stopped by now: what its drain could not deliver is known
+        stats.undelivered = mqtt.stats.undelivered
+    return stats
 
 
 def _install_signals(runner: LiveRunner) -> None:
