@@ -134,7 +134,7 @@ def _flow_cols(releases: Any, exits: Any, line_of: dict[str, int]) -> FlowCols:
     ids = np.empty(len(part_ids), object)
     ids[:] = part_ids
     orders = np.empty(len(part_ids), object)
-    orders[:] = exits.column("order_id").to_numpy(zero_copy_only=False)
+    orders[:] = exits.column("order_id").to_pylist()  # to_numpy would import pandas
     return FlowCols(
         release_line=_lookup(rel_lines, rel_values, line_of, np.int32, -1),
         release_t=_floats(releases, "t", "release"),
