@@ -29,42 +29,9 @@ from analytics.columns import (
     assemble,
     to_columns,
 )
+from plant_sim.parquet_log import arrow_indices, dictionary_codes, numbers
 from plant_sim.records import OrderEvent, RunStart, StockLevel
 from plant_sim.states import StationState
-
-#: Columns of the log that the KPIs read (``kind`` always).
-KPI_COLUMNS = (
-    "t",
-    "line",
-    "station",
-    "state",
-    "reason",
-    "power_kw",
-    "product",
-    "part_id",
-    "order_id",
-    "result",
-    "planned_cycle_time_s",
-    "outcome",
-    "flow_time_s",
-    "quantity",
-    "due_s",
-    "event",
-    "material",
-    "level",
-    "cause",
-    "shift",
-    "run_id",
-    "scenario",
-    "seed",
-    "start_epoch_ms",
-    "horizon_s",
-    "enterprise",
-    "site",
-    "area",
-    "lines",
-    "schema",
-)
 
 
 class _UnknownStationError(Exception):
@@ -79,7 +46,7 @@ def _dict_codes(column: Any) -> tuple[np.ndarray, list]:
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if not pa.types.is_dictionary(arr.type):
         arr = pc.dictionary_encode(arr)
-    codes = pc.fill_null(arr.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = dictionary_codes(arr.indices)
     return codes, arr.dictionary.to_pylist()
 
 
@@ -94,7 +61,7 @@ def _floats(sub: Any, name: str, kind: str) -> np.ndarray:
     col = sub.column(name)
     if col.null_count:
         raise ValueError(f"{kind}: {col.null_count} record(s) without {name}")
-    return col.to_numpy().astype(float, copy=False)
+    return numbers(col).astype(float, copy=False)
 
 
 def _station_index(sub: Any, keys: dict[tuple[str, str], int]) -> np.ndarray:
@@ -102,15 +69,17 @@ def _station_index(sub: Any, keys: dict[tuple[str, str], int]) -> np.ndarray:
     lines, line_values = _dict_codes(sub.column("line"))
     stations, station_values = _dict_codes(sub.column("station"))
     width = len(station_values) + 1
-    pairs, inverse = np.unique((lines + 1) * width + (stations + 1), return_inverse=True)
-    lut = []
-    for pair in pairs.tolist():
-        ln, st = divmod(pair, width)
+    pair = (lines + 1) * width + (stations + 1)
+    seen = np.zeros((len(line_values) + 1) * width, bool)
+    seen[pair] = True  # a table over the few (line, station) pairs: no sort of the rows
+    lut = np.zeros(len(seen), np.int32)
+    for code in np.flatnonzero(seen).tolist():
+        ln, st = divmod(code, width)
         key = (line_values[ln - 1] if ln else None, station_values[st - 1] if st else None)
         if key not in keys:
             raise _UnknownStationError
-        lut.append(keys[key])
-    return np.array(lut, np.int32)[inverse.reshape(-1)]
+        lut[code] = keys[key]
+    return lut[pair]
 
 
 def _state_cols(sub: Any, keys: dict[tuple[str, str], int]) -> _StateCols:
@@ -146,7 +115,7 @@ def _part_cols(sub: Any, keys: dict[tuple[str, str], int]) -> tuple[_PartCols, s
         raise ValueError(f"part: result {unknown[0]!r} is not one of {', '.join(RESULT_CODES)}")
     codes = _lookup(results, result_values, RESULT_CODES, np.int8, -1)
     bad_rows = np.flatnonzero(codes != RESULT_CODES["good"])
-    bad = set(sub.column("part_id").take(bad_rows).to_pylist())
+    bad = set(sub.column("part_id").take(arrow_indices(bad_rows)).to_pylist())
     cols = _PartCols(
         idx=_station_index(sub, keys),
         result=codes,
@@ -161,11 +130,11 @@ def _flow_cols(releases: Any, exits: Any, line_of: dict[str, int]) -> FlowCols:
     rel_lines, rel_values = _dict_codes(releases.column("line"))
     ex_lines, ex_values = _dict_codes(exits.column("line"))
     outcomes, outcome_values = _dict_codes(exits.column("outcome"))
-    part_ids = exits.column("part_id").to_numpy(zero_copy_only=False)
+    part_ids = exits.column("part_id").to_pylist()
     ids = np.empty(len(part_ids), object)
     ids[:] = part_ids
     orders = np.empty(len(part_ids), object)
-    orders[:] = exits.column("order_id").to_numpy(zero_copy_only=False)
+    orders[:] = exits.column("order_id").to_pylist()  # to_numpy would import pandas
     return FlowCols(
         release_line=_lookup(rel_lines, rel_values, line_of, np.int32, -1),
         release_t=_floats(releases, "t", "release"),
@@ -180,7 +149,22 @@ def _flow_cols(releases: Any, exits: Any, line_of: dict[str, int]) -> FlowCols:
 
 def _rows(sub: Any, names: tuple[str, ...]) -> list[tuple]:
     """Return the rows of a small table as tuples of Python values."""
-    return list(zip(*(sub.column(n).to_pylist() for n in names), strict=True))
+    return list(zip(*(_pylist(sub.column(n)) for n in names), strict=True))
+
+
+def _pylist(column: Any) -> list:
+    """Return a column's Python values: dictionary strings looked up by code and numbers
+    converted by numpy (both several times faster than ``to_pylist``)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(column.type):
+        codes, values = _dict_codes(column)
+        return np.array([*values, None], object)[codes].tolist()
+    if column.null_count == 0 and (
+        pa.types.is_float64(column.type) or pa.types.is_int64(column.type)
+    ):
+        return numbers(column).tolist()
+    return column.to_pylist()
 
 
 _RUN_START = (
@@ -207,31 +191,15 @@ def _run_starts(sub: Any) -> list[RunStart]:
     return out
 
 
-def table_columns(table: Any, records: Any = None) -> PlantColumns:
-    """Return the KPI columns of one run's event log table.
+def table_columns(tables: dict[str, Any], records: Any) -> PlantColumns:
+    """Return the KPI columns of one run's event log, read as one table per kind
+    (``parquet_log.read_kinds`` with ``NEEDS``).
 
-    ``records`` is a function returning the table's records; it is called only for a log
-    whose stations the run_start does not name (default: ``parquet_log.table_to_records``).
-    Raises ``ValueError`` for several runs, an unknown kind, state or result, or a missing
-    time.
+    ``records`` is a function returning the log's KPI records; it is called only for a log
+    whose stations the run_start does not name. Raises ``ValueError`` for several runs, an
+    unknown state or result, or a missing time.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from plant_sim.parquet_log import KINDS, table_to_records
-
-    kind = table.column("kind")
-    if pa.types.is_dictionary(kind.type):
-        kind = kind.cast(pa.string())
-    codes = pc.fill_null(pc.index_in(kind, value_set=pa.array(KINDS)), -1).to_numpy()
-    if (codes < 0).any():
-        row = int(np.flatnonzero(codes < 0)[0])
-        raise ValueError(f"row {row}: unknown record kind {kind[row].as_py()!r}")
-
-    def rows(name: str) -> Any:
-        return table.select(_NEEDS[name]).take(np.flatnonzero(codes == KINDS.index(name)))
-
-    run_starts = _run_starts(rows("run_start"))
+    run_starts = _run_starts(tables["run_start"])
     _one_run(run_starts)
     structure = _structure(run_starts, [], [])
     keys = {pair: i for i, pair in enumerate((ln, st) for ln, sts in structure for st in sts)}
@@ -239,29 +207,29 @@ def table_columns(table: Any, records: Any = None) -> PlantColumns:
     try:
         if not run_starts:
             raise _UnknownStationError
-        state_cols = _state_cols(rows("state"), keys)
-        part_cols, bad_parts = _part_cols(rows("part"), keys)
+        state_cols = _state_cols(tables["state"], keys)
+        part_cols, bad_parts = _part_cols(tables["part"], keys)
     except _UnknownStationError:
-        return to_columns((records or (lambda: table_to_records(table)))())
-    orders = [OrderEvent(*r) for r in _rows(rows("order"), _ORDER)]
-    stock = [StockLevel(*r) for r in _rows(rows("stock"), ("t", "material", "level", "cause"))]
+        return to_columns(records())
+    orders = [OrderEvent(*r) for r in _rows(tables["order"], _ORDER)]
+    stock = [StockLevel(*r) for r in _rows(tables["stock"], ("t", "material", "level", "cause"))]
     return assemble(
         structure,
         run_starts[0] if run_starts else None,
-        rows("run_end").column("t").to_pylist(),
+        tables["run_end"].column("t").to_pylist(),
         state_cols,
         part_cols,
         bad_parts,
-        _flow_cols(rows("release"), rows("exit"), line_of),
-        _rows(rows("shift"), ("t", "shift")),
+        _flow_cols(tables["release"], tables["exit"], line_of),
+        _rows(tables["shift"], ("t", "shift")),
         orders,
         stock,
     )
 
 
 _ORDER = ("t", "order_id", "product", "quantity", "due_s", "event", "line")
-#: The columns each kind's rows are read with.
-_NEEDS = {
+#: The kinds the KPIs read, with the columns each kind's rows are read with.
+NEEDS = {
     "run_start": _RUN_START,
     "run_end": ("t",),
     "state": ("t", "line", "station", "state", "reason", "power_kw"),

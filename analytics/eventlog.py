@@ -11,7 +11,7 @@ most of that cost: a faster JSON path measured no better, see README "Benchmarks
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import IO, Any
@@ -169,10 +169,15 @@ def _parquet_table(
     """Read a Parquet log, or raise ``EventLogError`` naming the file."""
     from plant_sim.parquet_log import read_table
 
+    return _reading_parquet(path, lambda: read_table(path, columns, dictionaries, kinds))
+
+
+def _reading_parquet(path: Path, read: Callable[[], Any]) -> Any:
+    """Return ``read()`` of a Parquet log, or raise ``EventLogError`` naming the file."""
     if not path.exists():
         raise EventLogError(f"{path}: cannot open event log (No such file or directory)")
     try:
-        return read_table(path, columns, dictionaries, kinds)
+        return read()
     except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
         raise EventLogError(f"{path}: not a readable Parquet event log ({exc})") from exc
 
@@ -182,14 +187,15 @@ def read_columns(path: str | Path) -> PlantColumns:
 
     Raises ``EventLogError`` naming the file (and the line, for JSON Lines).
     """
-    from analytics.columns_arrow import DICTIONARY_COLUMNS, KPI_COLUMNS, table_columns
+    from analytics.columns_arrow import DICTIONARY_COLUMNS, NEEDS, table_columns
+    from plant_sim.parquet_log import read_kinds
 
     p = Path(path)
     with no_gc():
         if is_parquet(p):
-            table = _parquet_table(p, KPI_COLUMNS, DICTIONARY_COLUMNS, KPI_KINDS)
+            tables = _reading_parquet(p, lambda: read_kinds(p, NEEDS, DICTIONARY_COLUMNS))
             try:
-                return table_columns(table, lambda: list(_parquet_records(p, KPI_KINDS)))
+                return table_columns(tables, lambda: list(_parquet_records(p, KPI_KINDS)))
             except ValueError as exc:
                 raise EventLogError(f"{p}: {exc}") from exc
         return to_columns(read_event_log(p, KPI_KINDS))

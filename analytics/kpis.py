@@ -11,7 +11,7 @@ is undefined): a planned window with no production reports A = 0 but OEE ``None`
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from analytics.elements import Elements
 
@@ -51,7 +51,11 @@ class KpiValues:
 
     def as_dict(self) -> dict[str, float | int | bool | None]:
         """Return the values by registry id (plus the ``effectiveness_over_100`` flag)."""
-        return asdict(self)
+        return {name: getattr(self, name) for name in _KPI_FIELDS}
+
+
+#: Field names of ``KpiValues`` (all plain numbers: no ``asdict`` deep copy needed).
+_KPI_FIELDS = tuple(f.name for f in fields(KpiValues))
 
 
 def ratio(num: float, den: float) -> float | None:

@@ -10,6 +10,7 @@ material; empty otherwise), ``value`` (``None`` = undefined), ``unit`` and ``not
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 from analytics.registry import KPI_BY_ID
@@ -40,6 +41,7 @@ _KPI_NOTES = {
 }
 
 
+@cache
 def _unit(metric: str) -> str:
     """Return the unit of a metric: the registry's, else from its suffix."""
     spec = KPI_BY_ID.get(metric)

@@ -17,7 +17,7 @@ pyarrow is imported only by this module, so commands that do not touch Parquet n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields
 from functools import cache
@@ -274,6 +274,66 @@ class ParquetLogWriter:
         self.close()
 
 
+def arrow_indices(values: np.ndarray) -> Any:
+    """Return an int64 Arrow array over ``values`` without copying.
+
+    ``pa.array`` would do the same but imports pandas (0.2-0.3 s) to check the input's type.
+    """
+    import pyarrow as pa
+
+    values = np.ascontiguousarray(values, np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
+#: numpy types of the Arrow types read as numbers.
+_NUMBER_TYPES = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64}
+_NUMBER_TYPES["double"] = np.float64
+
+
+def numbers(column: Any) -> np.ndarray:
+    """Return a numeric Arrow array or chunked array (no nulls) as numpy values.
+
+    Read from the Arrow buffers: ``to_numpy`` goes through pyarrow's pandas conversion, which
+    imports pandas (0.2-0.3 s of a ``twin kpi``).
+    """
+    chunks = getattr(column, "chunks", [column])
+    parts = [
+        np.frombuffer(c.buffers()[1], _NUMBER_TYPES[str(c.type)])[c.offset : c.offset + len(c)]
+        for c in chunks
+    ]
+    if not parts:
+        return np.zeros(0, _NUMBER_TYPES[str(column.type)])
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def dictionary_codes(indices: Any) -> np.ndarray:
+    """Return a dictionary array's indices as int64 numpy values, -1 for null."""
+    codes = numbers(indices).astype(np.int64)
+    if indices.null_count:
+        bits = np.frombuffer(indices.buffers()[0], np.uint8)
+        valid = np.unpackbits(bits, bitorder="little")[indices.offset :][: len(indices)]
+        codes[valid == 0] = -1
+    return codes
+
+
+def kind_rows(kind: Any, kinds: Iterable[str]) -> np.ndarray:
+    """Return the row numbers whose ``kind`` (a dictionary or string column) is in ``kinds``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    wanted = set(kinds)
+    chunks = kind.chunks if isinstance(kind, pa.ChunkedArray) else [kind]
+    out, offset = [], 0
+    for chunk in chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            chunk = pc.dictionary_encode(chunk)
+        lut = np.array([v in wanted for v in chunk.dictionary.to_pylist()] + [False], bool)
+        codes = dictionary_codes(chunk.indices)
+        out.append(np.flatnonzero(lut[codes]) + offset)
+        offset += len(chunk)
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
 def read_table(
     path: str | Path,
     columns: Iterable[str] | None = None,
@@ -284,16 +344,61 @@ def read_table(
     columns named in ``dictionaries`` as dictionary arrays, and the rows of ``kinds`` only
     (read one row group at a time, so rows of other kinds are never all in memory)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     wanted = None if columns is None else ["kind", *(c for c in columns if c != "kind")]
     log = pq.ParquetFile(path, read_dictionary=list(dictionaries) or None)
     if kinds is None:
         return log.read(columns=wanted)
-    keep = pa.array(sorted(kinds), pa.string())
+    kinds = frozenset(kinds)
     groups = []
     for i in range(log.num_row_groups):
-        group = log.read_row_group(i, columns=wanted)
-        groups.append(group.filter(pc.is_in(group.column("kind").cast(pa.string()), keep)))
+        group = log.read_row_group(i, columns=wanted, use_threads=False)
+        groups.append(group.take(arrow_indices(kind_rows(group.column("kind"), kinds))))
     return pa.concat_tables(groups) if groups else log.schema_arrow.empty_table()
+
+
+def read_kinds(
+    path: str | Path, needs: Mapping[str, Sequence[str]], dictionaries: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Read the rows of each kind in ``needs`` as its own table of the columns it names.
+
+    One row group at a time: each kind's rows are taken straight from the row group, so
+    neither rows of other kinds nor columns a kind does not need are ever held. Rows keep
+    their order within a kind. The string columns in ``dictionaries`` are read as
+    dictionary arrays.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    log = pq.ParquetFile(path, read_dictionary=list(dictionaries) or None)
+    parts: dict[str, list[Any]] = {kind: [] for kind in needs}
+    for i in range(log.num_row_groups):
+        kind = log.read_row_group(i, columns=["kind"], use_threads=False).column("kind")
+        kind = kind.combine_chunks()
+        if not pa.types.is_dictionary(kind.type):
+            kind = kind.dictionary_encode()
+        codes = dictionary_codes(kind.indices)
+        rows = {}
+        for j, name in enumerate(kind.dictionary.to_pylist()):
+            if name in needs and len(picked := np.flatnonzero(codes == j)):
+                rows[name] = picked
+        # only the columns of the kinds in this row group: the run_start and order columns
+        # are null in nearly every row group, and decoding them would cost a third of the read
+        columns = list(dict.fromkeys(c for name in rows for c in needs[name]))
+        if not columns:
+            continue
+        group = log.read_row_group(i, columns=columns, use_threads=False)
+        for name, picked in rows.items():
+            parts[name].append(group.select(list(needs[name])).take(arrow_indices(picked)))
+    return {
+        name: pa.concat_tables(parts[name]) if parts[name] else _empty(log, cols)
+        for name, cols in needs.items()
+    }
+
+
+def _empty(log: Any, columns: Sequence[str]) -> Any:
+    """Return an empty table of ``columns`` of a Parquet file (its first rows, or its schema)."""
+    if log.num_row_groups:
+        return log.read_row_group(0, columns=list(columns)).slice(0, 0)
+    return log.schema_arrow.empty_table().select(list(columns))

@@ -16,14 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("asyncua", "influxdb_client", "scipy", "dask", "matplotlib", "pyarrow", "paho")
 
 
-def imported_after(args: list[str]) -> list[str]:
-    """Return the heavy modules a fresh interpreter has loaded after ``twin ARGS``."""
+def imported_after(args: list[str], modules: tuple[str, ...] = HEAVY) -> list[str]:
+    """Return which of ``modules`` a fresh interpreter has loaded after ``twin ARGS``."""
     code = (
         "import json, sys, contextlib, io\n"
         "from twin.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    code = main({args!r})\n"
-        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        f"heavy = [m for m in {modules!r} if m in sys.modules]\n"
         "print(json.dumps([code, heavy]))\n"
     )
     out = subprocess.run(
@@ -46,6 +46,22 @@ def test_kpi_of_a_json_log_loads_no_parquet_or_service_module(tmp_path: Path) ->
     log = tmp_path / "run.jsonl"
     write_event_log(worked_example(), log)
     assert imported_after(["kpi", str(log), "-f", "json"]) == []
+
+
+def test_root_help_renders_without_rich() -> None:
+    """Plain click help: rendering it with rich cost about 0.1 s of ``twin --help``."""
+    assert imported_after(["--help"], ("rich",)) == []
+
+
+def test_kpi_of_a_parquet_log_imports_no_pandas(tmp_path: Path) -> None:
+    """pyarrow imports pandas for ``pa.array``, ``pa.scalar`` or ``to_numpy`` (0.2-0.3 s):
+    the Parquet reader of ``twin kpi`` uses none of them."""
+    from analytics.eventlog import write_event_log
+    from tests.analytics.builders import worked_example
+
+    log = tmp_path / "run.parquet"
+    write_event_log(worked_example(), log)
+    assert imported_after(["kpi", str(log), "-f", "json"], ("pandas",)) == []
 
 
 def test_listed_help_is_each_commands_own_first_line() -> None:
