@@ -11,7 +11,14 @@ from rich.console import Console
 
 from analytics.cli import FORMATS, print_kpi_tables
 from analytics.report import compute_report
-from plant_sim.cli import load_or_exit, parse_until, run_with_progress, summary_tables
+from plant_sim.cli import (
+    check_output_file,
+    load_or_exit,
+    parse_until,
+    run_with_progress,
+    summary_tables,
+    warn_if_large,
+)
 from plant_sim.summary import tally
 
 log = logging.getLogger(__name__)
@@ -30,8 +37,11 @@ def run(
     if fmt not in FORMATS:
         choices = ", ".join(FORMATS)
         raise typer.BadParameter(f"{fmt!r} is not one of {choices}", param_hint="--format")
+    if out is not None:
+        check_output_file(out, "--out")
     scenario = load_or_exit(scenario_path)
     until_s = parse_until(until, scenario)
+    warn_if_large(scenario, until_s)
     began = time.perf_counter()
     events = run_with_progress(scenario, until_s, seed)
     wall = time.perf_counter() - began

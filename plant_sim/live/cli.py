@@ -16,7 +16,7 @@ from plant_sim.live.clock import check_speed
 from plant_sim.live.mqtt_publisher import MqttError, MqttSettings
 from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings
 from plant_sim.live.service import LiveConfig, serve_live
-from plant_sim.naming import NAMESPACE_URI
+from plant_sim.naming import NAMESPACE_URI, name_problem
 
 log = logging.getLogger(__name__)
 err = Console(stderr=True)
@@ -78,6 +78,8 @@ def sim(
         raise typer.BadParameter(str(exc), param_hint="--speed") from None
     if qos_events not in (0, 1, 2) or qos_samples not in (0, 1, 2):
         raise typer.BadParameter("QoS must be 0, 1 or 2", param_hint="--qos-events/--qos-samples")
+    if run_id is not None and (problem := name_problem(run_id)) is not None:
+        raise typer.BadParameter(problem, param_hint="--run-id")
     if not opcua and not mqtt:
         raise typer.BadParameter(
             "switch on at least one of OPC UA and MQTT", param_hint="--no-opcua/--no-mqtt"
