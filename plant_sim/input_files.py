@@ -88,7 +88,10 @@ def decode_text(raw: bytes, source: str) -> str:
 
 def parse_yaml(text: str, source: str = "<yaml>") -> Any:
     """Parse one YAML document strictly; raises ``InputFileError`` naming the problem."""
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)  # the reader checks the characters here already
+    except yaml.YAMLError as exc:
+        raise InputFileError(source, [("(yaml)", " ".join(str(exc).split()))]) from None
     try:
         node = loader.get_single_node()
         problem = _size_problem(node)

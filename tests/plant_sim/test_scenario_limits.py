@@ -133,3 +133,13 @@ def test_the_example_scenarios_still_load_unchanged() -> None:
             load_scenario(path).model_dump()
             == parse_scenario(yaml.safe_load(path.read_text())).model_dump()
         )
+
+
+def test_a_control_character_in_the_file_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """Found by the fuzz suite: PyYAML's reader raised while the loader was being made."""
+    path = tmp_path / "nul.yaml"
+    path.write_bytes(b"name: a\x00b\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    [(where, message)] = info.value.problems
+    assert where == "(yaml)" and "#x0000" in message

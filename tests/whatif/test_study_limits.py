@@ -44,11 +44,11 @@ def test_overrides_that_would_hang_the_model_are_refused_per_variant() -> None:
 
 def test_ranges_and_grids_too_large_to_expand_are_refused() -> None:
     step = {"start": 0, "stop": 1e9, "step": 1e-9}
-    grid = {"name": "g", "parameters": {"lines.line1.buffers.b1.capacity": step}}
+    grid = {"name": "g", "parameters": {"lines.tandem.buffers.q2.capacity": step}}
     assert (
         "more than 1000 values"
         in dict(_problems(_good(grids=[grid])))[
-            "grids[0].parameters.lines.line1.buffers.b1.capacity"
+            "grids[0].parameters.lines.tandem.buffers.q2.capacity"
         ]
     )
     axis = {"start": 1, "stop": 1000, "num": 1000}
