@@ -60,12 +60,14 @@ def estimate_run(scenario: Scenario, until_s: float) -> RunEstimate:
     return RunEstimate(round(records), round(records) * BYTES_PER_RECORD)
 
 
-def large_run_warning(scenario: Scenario, until_s: float) -> str | None:
-    """Return a warning for a run estimated above ``WARN_RECORDS``, or ``None``."""
+def large_run_warning(scenario: Scenario, until_s: float, option: str = "--until") -> str | None:
+    """Return a warning for a run estimated above ``WARN_RECORDS``, or ``None``.
+
+    ``option`` is the command-line option that shortens the run."""
     estimate = estimate_run(scenario, until_s)
     if estimate.records <= WARN_RECORDS:
         return None
     return (
         f"a run of {until_s / 86400:,.1f} days of {scenario.name} makes {estimate.describe()}; "
-        "it may take long and run out of memory (shorten it with --until)"
+        f"it may take long and run out of memory (shorten it with {option})"
     )

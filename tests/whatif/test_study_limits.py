@@ -74,3 +74,17 @@ def test_study_files_with_duplicate_keys_or_another_encoding_are_named(tmp_path:
         load_study(tmp_path / "s.yaml")
     [(where, message)] = info.value.problems
     assert where == "scenario" and "UTF-16" in message
+
+
+def test_a_study_of_very_long_replications_is_announced_with_an_estimate(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from analytics.whatif.cli import _warn_if_large
+
+    data = {"name": "s", "scenario": "plant_3lines.yaml", "kpis": ["oee"]}
+    with caplog.at_level("WARNING"):
+        _warn_if_large(build_study({**data, "run_length": "1d"}, base_dir=SCENARIOS))
+        assert not caplog.records
+        _warn_if_large(build_study({**data, "run_length": "3000d"}, base_dir=SCENARIOS))
+    [record] = caplog.records
+    assert "million records" in record.message and "--run-length" in record.message
