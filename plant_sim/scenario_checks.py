@@ -5,6 +5,7 @@ from __future__ import annotations
 from plant_sim import naming
 from plant_sim.distributions import mean_of
 from plant_sim.scenario import MAX_ORDER_QUANTITY, DemandSpec, Scenario
+from plant_sim.telemetry_schema import MAX_TS_MS
 
 
 def cross_reference_problems(scenario: Scenario) -> list[tuple[str, str]]:
@@ -15,7 +16,18 @@ def cross_reference_problems(scenario: Scenario) -> list[tuple[str, str]]:
     problems += _demand_problems(scenario)
     problems += _supply_problems(scenario)
     problems += _calendar_and_event_problems(scenario)
+    problems += _clock_problems(scenario)
     return problems
+
+
+def _clock_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """The run's timestamps must be ones InfluxDB can store (1970 to 2262)."""
+    start_ms = scenario.start_time.timestamp() * 1000.0
+    if start_ms < 0:
+        return [("start_time", "must be 1970-01-01 or later (timestamps are epoch milliseconds)")]
+    if start_ms + scenario.horizon * 1000.0 > MAX_TS_MS:
+        return [("start_time", "start_time + horizon must end before 2262 (InfluxDB timestamps)")]
+    return []
 
 
 def _duplicates(ids: list[str]) -> set[str]:

@@ -143,3 +143,12 @@ def test_a_control_character_in_the_file_is_named_not_a_traceback(tmp_path: Path
         load_scenario(path)
     [(where, message)] = info.value.problems
     assert where == "(yaml)" and "#x0000" in message
+
+
+@pytest.mark.parametrize(
+    "start", ["1969-12-31T00:00:00Z", "2262-04-05T00:00:00Z", "9000-01-01T00:00:00Z"]
+)
+def test_a_start_time_whose_timestamps_cannot_be_stored_is_refused(start: str) -> None:
+    data = scenario_data("tandem_mm1")  # a horizon of 10 days
+    data["start_time"] = start
+    assert paths_of(data) == {"start_time"}
