@@ -7,6 +7,9 @@ from plant_sim.distributions import mean_of
 from plant_sim.scenario import MAX_ORDER_QUANTITY, DemandSpec, Scenario
 from plant_sim.telemetry_schema import MAX_TS_MS
 
+MAX_ORDERS_AT_ONCE = 1000
+"""Most supplier orders one reorder check may place (order_quantity against the reorder point)."""
+
 
 def cross_reference_problems(scenario: Scenario) -> list[tuple[str, str]]:
     """Return ``(path, problem)`` pairs; empty when the scenario hangs together."""
@@ -161,6 +164,17 @@ def _supply_problems(scenario: Scenario) -> list[tuple[str, str]]:
         if product.material is not None and product.material not in materials:
             out.append(
                 (f"products[{pi}].material", f"no material {product.material!r} under supply")
+            )
+    for mi, material in enumerate(scenario.supply.materials if scenario.supply else []):
+        per_unit = [p.material_per_unit for p in scenario.products if p.material == material.id]
+        need = material.reorder_point + max(per_unit, default=0.0)
+        if need / material.order_quantity > MAX_ORDERS_AT_ONCE:
+            out.append(
+                (
+                    f"supply.materials[{mi}].order_quantity",
+                    f"must be at least 1/{MAX_ORDERS_AT_ONCE} of reorder_point + material_per_unit "
+                    f"({need:g}): the stock would reorder without end at one instant",
+                )
             )
     return out
 

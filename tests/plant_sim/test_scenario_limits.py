@@ -152,3 +152,12 @@ def test_a_start_time_whose_timestamps_cannot_be_stored_is_refused(start: str) -
     data = scenario_data("tandem_mm1")  # a horizon of 10 days
     data["start_time"] = start
     assert paths_of(data) == {"start_time"}
+
+
+def test_an_order_quantity_that_would_reorder_without_end_is_refused() -> None:
+    """Found while probing the supply model: order_quantity 1e-300 looped in one instant."""
+    data = scenario_data("bottling_line")
+    data["supply"]["materials"][0]["order_quantity"] = 1e-300
+    assert paths_of(data) == {"supply.materials[0].order_quantity"}
+    data["supply"]["materials"][0]["order_quantity"] = 16  # reorder point 15000: under 1000 orders
+    assert parse_scenario(data).supply is not None
