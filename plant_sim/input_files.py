@@ -91,7 +91,8 @@ def parse_yaml(text: str, source: str = "<yaml>") -> Any:
     try:
         loader = _StrictLoader(text)  # the reader checks the characters here already
     except yaml.YAMLError as exc:
-        raise InputFileError(source, [("(yaml)", " ".join(str(exc).split()))]) from None
+        raise InputFileError(source, [("(yaml)", _describe(exc))]) from None
+    loader.name = source
     try:
         node = loader.get_single_node()
         problem = _size_problem(node)
@@ -99,11 +100,19 @@ def parse_yaml(text: str, source: str = "<yaml>") -> Any:
             raise InputFileError(source, [("(yaml)", problem)])
         return loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        raise InputFileError(source, [("(yaml)", " ".join(str(exc).split()))]) from None
+        raise InputFileError(source, [("(yaml)", _describe(exc))]) from None
     except RecursionError:  # a structure the depth check did not see (aliases of aliases)
         raise InputFileError(source, [("(yaml)", "nested too deeply")]) from None
     finally:
         loader.dispose()
+
+
+def _describe(exc: yaml.YAMLError) -> str:
+    """One line: the problem and where it is (``found duplicate key 'a' (line 2, column 1)``)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem and exc.problem_mark:
+        mark = exc.problem_mark
+        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split())
 
 
 def read_yaml(path: str | Path) -> Any:
