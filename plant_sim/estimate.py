@@ -3,7 +3,8 @@
 The estimate assumes every line runs saturated at its slowest station's mean cycle time (a run
 with little demand, failures or shifts makes fewer records) and counts, per part, one part
 record and two state changes per station, two buffer levels per buffer, its release and exit
-and one stock change; plus process samples and order events. On the example scenarios it is
+and one stock change; two state changes per failure or minor stop as if the station always
+worked; plus process samples and order events. On the example scenarios it is
 between 1 and 5 times the real count (tests/plant_sim/test_estimate.py).
 """
 
@@ -52,6 +53,10 @@ def estimate_run(scenario: Scenario, until_s: float) -> RunEstimate:
     for line in scenario.lines:
         per_part = 3 * len(line.stations) + 2 * len(line.buffers) + 3
         records += _line_parts_per_s(line) * per_part * until_s
+    for station in (s for line in scenario.lines for s in line.stations):
+        stops = [f.tbf for f in station.failures]
+        stops += [station.minor_stops.tbs] if station.minor_stops else []
+        records += sum(2 * until_s / mean_of(d) for d in stops if mean_of(d) > 0)
     stations = sum(len(line.stations) for line in scenario.lines)
     records += stations * until_s / scenario.telemetry.sample_period
     demand = scenario.demand
