@@ -22,7 +22,7 @@ from plant_sim.live.commands import (
     parse_command,
 )
 
-FUZZ = settings(max_examples=300, deadline=None, derandomize=True)
+FUZZ = settings(max_examples=200, deadline=None, derandomize=True)
 STATIONS = ("filler", "capper")
 VALUES = st.one_of(
     st.sampled_from(
