@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from plant_sim.durations import parse_duration
-from plant_sim.estimate import large_run_warning
+from plant_sim.estimate import STREAMED_BYTES_PER_RECORD, large_run_warning
 from plant_sim.eventlog import EventLog
 from plant_sim.records import Record
 from plant_sim.scenario import Scenario, ScenarioError, json_schema, load_scenario
@@ -60,8 +60,8 @@ def check_output_file(path: Path, option: str) -> None:
 
 
 def warn_if_large(scenario: Scenario, until_s: float) -> None:
-    """Log a warning with the estimated records and memory before a very large run."""
-    warning = large_run_warning(scenario, until_s)
+    """Log a warning with the estimated records and memory before a very large ``twin run``."""
+    warning = large_run_warning(scenario, until_s, bytes_per_record=STREAMED_BYTES_PER_RECORD)
     if warning is not None:
         log.warning(warning)
 
