@@ -3,7 +3,8 @@
 ``read_yaml(path)`` returns the parsed document or raises ``InputFileError`` whose ``problems``
 are ``(where, message)`` pairs: ``(file)`` for a file that cannot be read or is not UTF-8
 (UTF-16 is named as such), ``(yaml)`` for a syntax error, a key given twice in one mapping (PyYAML
-silently keeps the last one) or nesting deeper than ``MAX_DEPTH``. No input gives a traceback.
+silently keeps the last one), nesting deeper than ``MAX_DEPTH`` or more than ``MAX_NODES`` values.
+No input gives a traceback.
 """
 
 from __future__ import annotations
