@@ -16,6 +16,7 @@ from plant_sim.live.clock import check_speed
 from plant_sim.live.mqtt_publisher import MqttError, MqttSettings
 from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings
 from plant_sim.live.service import LiveConfig, serve_live
+from plant_sim.live.sparkplug_sink import SparkplugSettings
 from plant_sim.naming import NAMESPACE_URI, name_problem
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,14 @@ def sim(
     mqtt: bool = typer.Option(True, "--mqtt/--no-mqtt", help="Publish to MQTT."),
     mqtt_url: str = typer.Option("mqtt://127.0.0.1:1883", help="mqtt://[user:pass@]host[:port]"),
     mqtt_client_id: str = typer.Option("smart-factory-twin-sim", help="MQTT client id."),
+    sparkplug_primary_host: str = typer.Option(
+        None, help="Sparkplug: publish births only once this host application's STATE is online."
+    ),
+    mqtt_format: str = typer.Option(
+        "uns",
+        help="uns (the UNS JSON topics), sparkplug (Sparkplug B 3.0: one edge node per line, "
+        "group {enterprise}_{site}_{area}, devices = stations) or both.",
+    ),
     qos_events: int = typer.Option(1, help="QoS of events (state changes, parts, ...)."),
     qos_samples: int = typer.Option(0, help="QoS of samples and buffer levels."),
     mqtt_max_queued: int = typer.Option(50_000, help="QoS 1 messages kept while disconnected."),
@@ -80,6 +89,8 @@ def sim(
         raise typer.BadParameter("QoS must be 0, 1 or 2", param_hint="--qos-events/--qos-samples")
     if run_id is not None and (problem := name_problem(run_id)) is not None:
         raise typer.BadParameter(problem, param_hint="--run-id")
+    if mqtt_format not in ("uns", "sparkplug", "both"):
+        raise typer.BadParameter("use uns, sparkplug or both", param_hint="--mqtt-format")
     if not opcua and not mqtt:
         raise typer.BadParameter(
             "switch on at least one of OPC UA and MQTT", param_hint="--no-opcua/--no-mqtt"
@@ -110,7 +121,12 @@ def sim(
             connect_timeout_s=mqtt_wait,
             require_broker=mqtt_required,
         )
-        if mqtt
+        if mqtt and mqtt_format != "sparkplug"
+        else None,
+        sparkplug=SparkplugSettings(
+            url=mqtt_url, connect_timeout_s=mqtt_wait, primary_host=sparkplug_primary_host
+        )
+        if mqtt and mqtt_format != "uns"
         else None,
     )
     try:
