@@ -18,7 +18,7 @@ from types import FrameType
 
 import typer
 
-from analytics.service.influx import (
+from twin_io.influx import (
     InfluxConfig,
     InfluxError,
     InfluxQL,
