@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gateway.errors import SettingsError
 from gateway.topic_filters import filter_problem
+from plant_sim.input_files import InputFileError, decode_text, parse_yaml
 from twin_io.mqtt import PLAIN_SCHEMES, TLS_SCHEMES, MqttOptions, redact
 
 ENV_PREFIX = "TWIN_"
@@ -40,7 +40,9 @@ def _check_filters(filters: list[str], where: str = "") -> None:
 class GatewaySettings(BaseSettings):
     """Every setting of ``twin gateway``; each maps to ``TWIN_<NAME>`` in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, allow_inf_nan=False
+    )
 
     # InfluxDB
     influx_url: str = Field(description="InfluxDB base URL, e.g. http://localhost:8086.")
@@ -115,7 +117,9 @@ class GatewaySettings(BaseSettings):
     # Pipeline
     data_dir: Path = Field(Path("gateway-data"), description="Buffer, dead letters, state.")
     batch_size: int = Field(5_000, gt=0, le=100_000, description="Lines per write request.")
-    flush_interval_s: float = Field(1.0, gt=0, description="Longest wait before a partial batch.")
+    flush_interval_s: float = Field(
+        1.0, gt=0, le=3600, description="Longest wait before a partial batch."
+    )
     buffer_max_records: int = Field(2_000_000, gt=0, description="Bound of the disk buffer.")
     buffer_full_policy: Literal["drop_oldest", "block"] = Field(
         "drop_oldest",
@@ -175,6 +179,13 @@ class GatewaySettings(BaseSettings):
     @classmethod
     def _valid_topics(cls, value: list[str]) -> list[str]:
         _check_filters(value)
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _usable_dir(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} exists and is not a directory")
         return value
 
     @field_validator("opcua_endpoint")
@@ -252,23 +263,32 @@ class _ConfigFileSource(PydanticBaseSettingsSource):
 def read_config_file(path: Path) -> dict[str, Any]:
     """Return the settings in a TOML, YAML or JSON file; raises ``SettingsError``."""
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SettingsError(f"config file {path}: cannot read ({exc.strerror})") from exc
-    try:
+        text = decode_text(path.read_bytes(), str(path))
         if path.suffix == ".toml":
             data = tomllib.loads(text)
         elif path.suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text) or {}
+            data = parse_yaml(text, str(path)) or {}
         elif path.suffix == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
         else:
             raise SettingsError(f"config file {path}: use a .toml, .yaml or .json file")
-    except (tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        raise SettingsError(f"config file {path}: cannot read ({exc.strerror})") from exc
+    except InputFileError as exc:
+        raise SettingsError(f"config file {exc}") from exc
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as exc:
         raise SettingsError(f"config file {path}: not valid ({exc})") from exc
     if not isinstance(data, dict):
         raise SettingsError(f"config file {path}: expected a table of settings")
     return data.get("gateway", data) if isinstance(data.get("gateway"), dict) else data
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise ValueError(f"duplicate key {key!r}")
+    return dict(pairs)
 
 
 def load_settings(config: Path | None = None, **overrides: Any) -> GatewaySettings:

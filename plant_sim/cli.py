@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from plant_sim.durations import parse_duration
+from plant_sim.estimate import STREAMED_BYTES_PER_RECORD, large_run_warning
 from plant_sim.eventlog import EventLog
 from plant_sim.records import Record
 from plant_sim.scenario import Scenario, ScenarioError, json_schema, load_scenario
@@ -44,6 +46,24 @@ def parse_until(value: str | None, scenario: Scenario) -> float:
     if seconds <= 0:
         raise typer.BadParameter("must be a positive duration", param_hint="--until")
     return seconds
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Refuse, before any work, an output path that cannot be written (exit code 2)."""
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a directory; give a file name", param_hint=option)
+    parent = path.parent
+    if not parent.is_dir():
+        raise typer.BadParameter(f"directory {parent} does not exist", param_hint=option)
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise typer.BadParameter(f"{path} cannot be written (permissions)", param_hint=option)
+
+
+def warn_if_large(scenario: Scenario, until_s: float) -> None:
+    """Log a warning with the estimated records and memory before a very large ``twin run``."""
+    warning = large_run_warning(scenario, until_s, bytes_per_record=STREAMED_BYTES_PER_RECORD)
+    if warning is not None:
+        log.warning(warning)
 
 
 def run_with_progress(scenario: Scenario, until_s: float, seed: int | None) -> EventLog:
@@ -151,6 +171,8 @@ def schema(
     out: Path | None = typer.Option(None, help="Write to this file instead of stdout."),
 ) -> None:
     """Print the JSON Schema of scenario files (for editor completion)."""
+    if out is not None:
+        check_output_file(out, "--out")
     text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if out is None:
         typer.echo(text, nl=False)

@@ -3,7 +3,8 @@
 ``read_yaml(path)`` returns the parsed document or raises ``InputFileError`` whose ``problems``
 are ``(where, message)`` pairs: ``(file)`` for a file that cannot be read or is not UTF-8
 (UTF-16 is named as such), ``(yaml)`` for a syntax error, a key given twice in one mapping (PyYAML
-silently keeps the last one) or nesting deeper than ``MAX_DEPTH``. No input gives a traceback.
+silently keeps the last one), nesting deeper than ``MAX_DEPTH`` or more than ``MAX_NODES`` values.
+No input gives a traceback.
 """
 
 from __future__ import annotations
@@ -88,7 +89,11 @@ def decode_text(raw: bytes, source: str) -> str:
 
 def parse_yaml(text: str, source: str = "<yaml>") -> Any:
     """Parse one YAML document strictly; raises ``InputFileError`` naming the problem."""
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)  # the reader checks the characters here already
+    except yaml.YAMLError as exc:
+        raise InputFileError(source, [("(yaml)", _describe(exc))]) from None
+    loader.name = source
     try:
         node = loader.get_single_node()
         problem = _size_problem(node)
@@ -96,11 +101,19 @@ def parse_yaml(text: str, source: str = "<yaml>") -> Any:
             raise InputFileError(source, [("(yaml)", problem)])
         return loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        raise InputFileError(source, [("(yaml)", " ".join(str(exc).split()))]) from None
+        raise InputFileError(source, [("(yaml)", _describe(exc))]) from None
     except RecursionError:  # a structure the depth check did not see (aliases of aliases)
         raise InputFileError(source, [("(yaml)", "nested too deeply")]) from None
     finally:
         loader.dispose()
+
+
+def _describe(exc: yaml.YAMLError) -> str:
+    """One line: the problem and where it is (``found duplicate key 'a' (line 2, column 1)``)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem and exc.problem_mark:
+        mark = exc.problem_mark
+        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split())
 
 
 def read_yaml(path: str | Path) -> Any:

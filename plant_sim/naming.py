@@ -11,6 +11,50 @@ import re
 
 NAMESPACE_URI = "urn:smart-factory-twin:plant"
 _SEGMENT = re.compile(r"[^a-z0-9_-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_NAME_CHARS = 256
+"""Longest name (run id, ...) accepted; names become InfluxDB tags and OPC UA identifiers."""
+
+
+def name_problem(value: object) -> str | None:
+    """Return why ``value`` cannot be a name (run id, line, station, ...), or ``None``.
+
+    A name is a non-empty string of at most ``MAX_NAME_CHARS`` characters without control
+    characters (line breaks, tabs, ...) or backslashes: what every stage can store and give
+    back unchanged (InfluxDB 1.x keeps a backslash literally, 2.x unescapes it).
+    """
+    if not isinstance(value, str):
+        return f"expected a string, got {type(value).__name__}"
+    if not value:
+        return "empty value"
+    if len(value) > MAX_NAME_CHARS:
+        return f"longer than {MAX_NAME_CHARS} characters"
+    if "\\" in value or _CONTROL.search(value):
+        return f"line break, control character or backslash in {value[:80]!r}"
+    return None
+
+
+def text_problem(value: object, max_chars: int) -> str | None:
+    """Return why ``value`` cannot be a free-text value (a reason, ...), or ``None``.
+
+    Free text may hold any character but a line break (a line-protocol record ends there), and
+    at most ``max_chars`` of them.
+    """
+    if not isinstance(value, str):
+        return f"expected a string, got {type(value).__name__}"
+    if len(value) > max_chars:
+        return f"longer than {max_chars} characters"
+    if "\n" in value or "\r" in value:
+        return "line break in the text"
+    return None
+
+
+def check_name(value: object, what: str) -> str:
+    """Return ``value`` if it is a valid name; raise ``ValueError`` naming ``what`` if not."""
+    problem = name_problem(value)
+    if problem is not None:
+        raise ValueError(f"{what}: {problem}")
+    return value  # type: ignore[return-value]
 
 
 def topic_segment(name: str) -> str:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from plant_sim import naming
 from plant_sim.distributions import mean_of
 from plant_sim.scenario import MAX_ORDER_QUANTITY, DemandSpec, Scenario
+from plant_sim.telemetry_schema import MAX_TS_MS
+
+MAX_ORDERS_AT_ONCE = 1000
+"""Most supplier orders one reorder check may place (order_quantity against the reorder point)."""
 
 
 def cross_reference_problems(scenario: Scenario) -> list[tuple[str, str]]:
@@ -15,7 +19,18 @@ def cross_reference_problems(scenario: Scenario) -> list[tuple[str, str]]:
     problems += _demand_problems(scenario)
     problems += _supply_problems(scenario)
     problems += _calendar_and_event_problems(scenario)
+    problems += _clock_problems(scenario)
     return problems
+
+
+def _clock_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """The run's timestamps must be ones InfluxDB can store (1970 to 2262)."""
+    start_ms = scenario.start_time.timestamp() * 1000.0
+    if start_ms < 0:
+        return [("start_time", "must be 1970-01-01 or later (timestamps are epoch milliseconds)")]
+    if start_ms + scenario.horizon * 1000.0 > MAX_TS_MS:
+        return [("start_time", "start_time + horizon must end before 2262 (InfluxDB timestamps)")]
+    return []
 
 
 def _duplicates(ids: list[str]) -> set[str]:
@@ -149,6 +164,17 @@ def _supply_problems(scenario: Scenario) -> list[tuple[str, str]]:
         if product.material is not None and product.material not in materials:
             out.append(
                 (f"products[{pi}].material", f"no material {product.material!r} under supply")
+            )
+    for mi, material in enumerate(scenario.supply.materials if scenario.supply else []):
+        per_unit = [p.material_per_unit for p in scenario.products if p.material == material.id]
+        need = material.reorder_point + max(per_unit, default=0.0)
+        if need / material.order_quantity > MAX_ORDERS_AT_ONCE:
+            out.append(
+                (
+                    f"supply.materials[{mi}].order_quantity",
+                    f"must be at least 1/{MAX_ORDERS_AT_ONCE} of reorder_point + material_per_unit "
+                    f"({need:g}): the stock would reorder without end at one instant",
+                )
             )
     return out
 

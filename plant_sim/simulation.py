@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import simpy
 
+from plant_sim import naming
 from plant_sim.eventlog import EventLog
 from plant_sim.gc_pause import no_gc
 from plant_sim.model.plant import build_plant
@@ -32,7 +33,7 @@ class Simulation:
     ) -> None:
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
-        self.run_id = run_id or f"{scenario.name}-s{self.seed}"
+        self.run_id = naming.check_name(run_id or f"{scenario.name}-s{self.seed}", "run_id")
         self.start_epoch_ms = (
             round(scenario.start_time.timestamp() * 1000)
             if start_epoch_ms is None

@@ -37,13 +37,20 @@ def run(
     from analytics.cli import print_kpi_tables
     from analytics.columns import ColumnAccumulator
     from analytics.report import compute_report
-    from plant_sim.cli import load_or_exit, parse_until, stream_with_progress, summary_tables
+    from plant_sim.cli import (
+        load_or_exit,
+        parse_until,
+        stream_with_progress,
+        summary_tables,
+        warn_if_large,
+    )
     from plant_sim.eventlog import LogWriter, open_writer
     from plant_sim.records import Record
     from plant_sim.summary import Tally
 
     scenario = load_or_exit(scenario_path)
     until_s = parse_until(until, scenario)
+    warn_if_large(scenario, until_s)
     writer: LogWriter | None = None
     if out is not None:
         try:

@@ -29,6 +29,7 @@ from analytics.whatif.executors import EXECUTORS, make_executor
 from analytics.whatif.results import StudyResult
 from analytics.whatif.runner import run_study
 from analytics.whatif.study import Study, load_study
+from plant_sim.estimate import large_run_warning
 
 log = logging.getLogger(__name__)
 err = Console(stderr=True)
@@ -124,6 +125,15 @@ def _check(study: Study) -> None:
         typer.echo(f"  {v.name}: {v.description}")
 
 
+def _warn_if_large(study: Study) -> None:
+    """Warn before a study whose replications are each estimated very large (in memory)."""
+    for variant in study.variants:
+        warning = large_run_warning(variant.scenario, study.run_length_s, "--run-length")
+        if warning is not None:
+            log.warning("variant %s, each replication: %s", variant.name, warning)
+            return
+
+
 def whatif_command(
     study_path: Path = typer.Argument(..., help="Study YAML file.", metavar="STUDY"),
     executor: str = typer.Option("local", help=f"Where to run: {', '.join(EXECUTORS)}."),
@@ -166,6 +176,7 @@ def whatif_command(
     if check:
         _check(study)
         return
+    _warn_if_large(study)
     began = time.perf_counter()
     result = _run(study, executor, workers, scheduler, progress)
     log.info(

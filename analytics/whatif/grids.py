@@ -40,6 +40,14 @@ def _label(value: Any) -> str:
     return text or "x"
 
 
+def grid_size(grid: GridSpec) -> int:
+    """Return how many variants ``expand_grid`` would make, without making them."""
+    return math.prod(
+        len(range_values(v)) if isinstance(v, RangeSpec) else len(v)
+        for v in grid.parameters.values()
+    )
+
+
 def expand_grid(grid: GridSpec) -> list[VariantSpec]:
     """Return the variants of ``grid``: one per combination of its parameter values."""
     paths = list(grid.parameters)

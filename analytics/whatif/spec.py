@@ -36,12 +36,16 @@ from pydantic import (
 
 from plant_sim.distributions import Seconds
 
+MAX_RANGE_VALUES = 1000
+"""Most values of one range (``num`` or from ``step``)."""
+MAX_GRID_POINTS = 10_000
+"""Most combinations (variants) of one grid."""
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
 Overrides = dict[str, Any]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class MserSpec(_Spec):
@@ -88,7 +92,7 @@ class RangeSpec(_Spec):
     start: Seconds
     stop: Seconds
     step: Seconds | None = Field(None, gt=0)
-    num: int | None = Field(None, ge=2, le=1000)
+    num: int | None = Field(None, ge=2, le=MAX_RANGE_VALUES)
 
     @model_validator(mode="after")
     def _one_spacing(self) -> RangeSpec:
@@ -96,6 +100,8 @@ class RangeSpec(_Spec):
             raise ValueError("give exactly one of step or num")
         if self.stop < self.start:
             raise ValueError("stop is below start")
+        if self.step is not None and (self.stop - self.start) / self.step >= MAX_RANGE_VALUES:
+            raise ValueError(f"step gives more than {MAX_RANGE_VALUES} values")
         return self
 
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from analytics.whatif.errors import OverrideError, StudyError
-from analytics.whatif.grids import expand_grid
+from analytics.whatif.grids import expand_grid, grid_size
 from analytics.whatif.overrides import apply_overrides
 from analytics.whatif.selectors import KpiSelector, parse_selector
-from analytics.whatif.spec import MserSpec, StudySpec, VariantSpec
+from analytics.whatif.spec import MAX_GRID_POINTS, MserSpec, StudySpec, VariantSpec
+from plant_sim.input_files import InputFileError, read_yaml
 from plant_sim.scenario import Scenario, ScenarioError, parse_scenario
 
 BASE = "base"
@@ -77,11 +77,9 @@ def load_study(path: str | Path, **changes: Any) -> Study:
     """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise StudyError(str(path), [("(file)", exc.strerror or str(exc))]) from None
-    except yaml.YAMLError as exc:
-        raise StudyError(str(path), [("(yaml)", str(exc).replace("\n", " "))]) from None
+        data = read_yaml(path)
+    except InputFileError as exc:
+        raise StudyError(exc.source, exc.problems) from None
     if not isinstance(data, dict):
         raise StudyError(str(path), [("(top)", "expected a mapping of study keys")])
     data.update({k: v for k, v in changes.items() if v is not None})
@@ -171,11 +169,10 @@ def _read_scenario(spec: StudySpec, base_dir: Path, source: str) -> dict[str, An
     path = Path(spec.scenario)
     path = path if path.is_absolute() else base_dir / path
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise StudyError(source, [("scenario", f"{path}: {exc.strerror or exc}")]) from None
-    except yaml.YAMLError as exc:
-        raise StudyError(source, [("scenario", f"{path}: {exc}".replace("\n", " "))]) from None
+        data = read_yaml(path)
+    except InputFileError as exc:
+        problems = [("scenario", f"{path}: {where}: {msg}") for where, msg in exc.problems]
+        raise StudyError(source, problems) from None
     if not isinstance(data, dict):
         raise StudyError(source, [("scenario", f"{path}: expected a mapping of scenario keys")])
     return data
@@ -221,6 +218,9 @@ def _variant_specs(spec: StudySpec, problems: Problems) -> list[tuple[str, Varia
     out = [(f"variants[{i}] {v.name!r}", v) for i, v in enumerate(spec.variants)]
     for gi, grid in enumerate(spec.grids):
         try:
+            if grid_size(grid) > MAX_GRID_POINTS:
+                problems.append((f"grids[{gi}]", f"more than {MAX_GRID_POINTS:,} combinations"))
+                continue
             points = expand_grid(grid)
         except ValidationError as exc:
             problems.append((f"grids[{gi}]", exc.errors()[0]["msg"]))

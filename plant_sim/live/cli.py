@@ -17,7 +17,7 @@ from plant_sim.live.mqtt_publisher import MqttError, MqttSettings
 from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings
 from plant_sim.live.service import LiveConfig, serve_live
 from plant_sim.live.sparkplug_sink import SparkplugSettings
-from plant_sim.naming import NAMESPACE_URI
+from plant_sim.naming import NAMESPACE_URI, name_problem
 from twin_io.mqtt import MqttConfigError
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,8 @@ def sim(
         raise typer.BadParameter("must be 0..86400 seconds", param_hint="--mqtt-drain-timeout")
     if qos_events not in (0, 1, 2) or qos_samples not in (0, 1, 2):
         raise typer.BadParameter("QoS must be 0, 1 or 2", param_hint="--qos-events/--qos-samples")
+    if run_id is not None and (problem := name_problem(run_id)) is not None:
+        raise typer.BadParameter(problem, param_hint="--run-id")
     if mqtt_format not in ("uns", "sparkplug", "both"):
         raise typer.BadParameter("use uns, sparkplug or both", param_hint="--mqtt-format")
     if not opcua and not mqtt:

@@ -8,24 +8,26 @@ tests (default ``time.monotonic``).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 
 MAX_SPEED = 1e9
+MIN_SPEED = 0.01
+"""Slowest speed factor: a simulated second takes 100 wall seconds. Slower would freeze the
+plant in practice (at 1e-300 nothing would ever happen again)."""
 
 
-def check_speed(speed: float) -> float:
-    """Return ``speed`` as a float if it is a usable speed factor; raise ``ValueError`` if not."""
-    if isinstance(speed, bool):
-        raise ValueError("speed: expected a number, got a boolean")
-    try:
-        value = float(speed)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"speed: expected a number, got {speed!r}") from exc
-    if not math.isfinite(value) or value <= 0 or value > MAX_SPEED:
-        raise ValueError(f"speed: must be > 0 and <= {MAX_SPEED:g}, got {speed!r}")
-    return value
+def check_speed(speed: object) -> float:
+    """Return ``speed`` as a float if it is a usable speed factor; raise ``ValueError`` if not.
+
+    A speed is a number (not a string such as ``"120"``, not a boolean) from ``MIN_SPEED`` to
+    ``MAX_SPEED``.
+    """
+    if isinstance(speed, bool) or not isinstance(speed, int | float):
+        raise ValueError(f"speed: expected a number, got {type(speed).__name__} {speed!r:.80}")
+    if not MIN_SPEED <= speed <= MAX_SPEED:  # also false for NaN
+        raise ValueError(f"speed: must be from {MIN_SPEED:g} to {MAX_SPEED:g}, got {speed!r}")
+    return float(speed)
 
 
 class PacedClock:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from plant_sim import naming
 from plant_sim.live.clock import check_speed
 
 MAX_FAILURE_S = 365 * 86400.0
@@ -75,8 +76,9 @@ def inject_failure(
         raise CommandError(f"duration_s: must be > 0 and <= {MAX_FAILURE_S:g}, got {duration_s!r}")
     if reason is None or reason == "":
         reason = "injected"
-    if not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS:
-        raise CommandError(f"reason: expected a string of at most {MAX_REASON_CHARS} characters")
+    problem = naming.text_problem(reason, MAX_REASON_CHARS)
+    if problem is not None:
+        raise CommandError(f"reason: {problem}")
     return InjectFailure(st, float(duration_s), reason)
 
 
@@ -145,8 +147,8 @@ def _load(payload: bytes | str | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _station(station: Any, stations: Collection[str]) -> str:
-    if not isinstance(station, str) or not station:
-        raise CommandError(f"station: expected a station id, got {station!r}")
+    if naming.name_problem(station) is not None:
+        raise CommandError(f"station: expected a station id, got {station!r:.80}")
     if stations and station not in stations:
         raise CommandError(f"station: unknown station {station!r} (known: {', '.join(stations)})")
     return station

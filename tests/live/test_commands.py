@@ -40,6 +40,22 @@ def test_valid_commands_parse() -> None:
         (b'{"command":"clear_failure"}', "station"),
         (b'{"command":"set_speed","speed":0}', "speed"),
         (b'{"command":"set_speed"}', "speed"),
+        (b'{"command":"set_speed","speed":"120"}', "speed: expected a number"),
+        (b'{"command":"set_speed","speed":1e-300}', "speed: must be from 0.01"),
+        (b'{"command":"set_speed","speed":true}', "speed"),
+        (
+            b'{"command":"inject_failure","station":"filler","duration_s":5,"reason":"a\\nb"}',
+            "reason: line break",
+        ),
+        (
+            b'{"command":"inject_failure","station":"filler","duration_s":5,"reason":"a\\rb"}',
+            "reason: line break",
+        ),
+        (
+            b'{"command":"inject_failure","station":"filler","duration_s":5,"reason":7}',
+            "reason: expected a string",
+        ),
+        (b'{"command":"clear_failure","station":"fil\\\\ler"}', "station"),
     ],
 )
 def test_bad_commands_name_the_field(payload: bytes, field: str) -> None:

@@ -213,6 +213,12 @@ async def test_commands_over_mqtt_act_and_bad_ones_are_answered(
             b'{"command":"inject_failure","station":"nope","duration_s":300,"id":"a2"}',
             1,
         )
+        for refused in (  # what the gateway could not store, or a speed given as text
+            b'{"command":"inject_failure","station":"filler","duration_s":300,'
+            b'"reason":"two\\nlines","id":"a4"}',
+            b'{"command":"set_speed","speed":"120","id":"a5"}',
+        ):
+            pub.publish(f"{prefix}/_plant/cmd", refused, 1)
 
         def results() -> dict[str, dict[str, object]]:
             out = {}
@@ -222,10 +228,12 @@ async def test_commands_over_mqtt_act_and_bad_ones_are_answered(
                     out[body["id"]] = body
             return out
 
-        await async_wait_until(lambda: len(results()) == 3, 20, "three command results")
+        await async_wait_until(lambda: len(results()) == 5, 20, "five command results")
         res = results()
         assert res["a1"]["ok"] is True and res["a3"]["ok"] is True
         assert res["a2"]["ok"] is False and "station" in str(res["a2"]["error"])
+        assert res["a4"]["ok"] is False and str(res["a4"]["error"]).startswith("reason: line")
+        assert res["a5"]["ok"] is False and str(res["a5"]["error"]).startswith("speed:")
         assert runner.clock.speed == 120
 
         def down() -> bool:

@@ -204,6 +204,10 @@ async def test_methods_act_and_reject_bad_arguments(bottling: Scenario) -> None:
             calls = [
                 (sim, "Simulator.SetSpeedFactor", [ua.Variant(-2.0, ua.VariantType.Double)]),
                 (sim, "Simulator.SetSpeedFactor", [ua.Variant("fast", ua.VariantType.String)]),
+                (sim, "Simulator.SetSpeedFactor", [ua.Variant("120", ua.VariantType.String)]),
+                (sim, "Simulator.SetSpeedFactor", [ua.Variant(1e-300, ua.VariantType.Double)]),
+                (filler, "line1.filler.InjectFailure", [60.0, "two\nlines"]),
+                (sim, "Simulator.InjectFailure", ["filler", 60.0, "two\rlines"]),
                 (sim, "Simulator.SetSpeedFactor", []),
                 (sim, "Simulator.InjectFailure", ["nope", 60.0, "x"]),
                 (sim, "Simulator.InjectFailure", ["filler", -60.0, "x"]),

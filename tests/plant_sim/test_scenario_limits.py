@@ -133,3 +133,31 @@ def test_the_example_scenarios_still_load_unchanged() -> None:
             load_scenario(path).model_dump()
             == parse_scenario(yaml.safe_load(path.read_text())).model_dump()
         )
+
+
+def test_a_control_character_in_the_file_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """Found by the fuzz suite: PyYAML's reader raised while the loader was being made."""
+    path = tmp_path / "nul.yaml"
+    path.write_bytes(b"name: a\x00b\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    [(where, message)] = info.value.problems
+    assert where == "(yaml)" and "#x0000" in message
+
+
+@pytest.mark.parametrize(
+    "start", ["1969-12-31T00:00:00Z", "2262-04-05T00:00:00Z", "9000-01-01T00:00:00Z"]
+)
+def test_a_start_time_whose_timestamps_cannot_be_stored_is_refused(start: str) -> None:
+    data = scenario_data("tandem_mm1")  # a horizon of 10 days
+    data["start_time"] = start
+    assert paths_of(data) == {"start_time"}
+
+
+def test_an_order_quantity_that_would_reorder_without_end_is_refused() -> None:
+    """Found while probing the supply model: order_quantity 1e-300 looped in one instant."""
+    data = scenario_data("bottling_line")
+    data["supply"]["materials"][0]["order_quantity"] = 1e-300
+    assert paths_of(data) == {"supply.materials[0].order_quantity"}
+    data["supply"]["materials"][0]["order_quantity"] = 16  # reorder point 15000: under 1000 orders
+    assert parse_scenario(data).supply is not None

@@ -1,0 +1,102 @@
+"""Bad command-line input ends with exit code 2 and names the option, before any work
+(issue 14 #10, #11, #12)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import SettingsError
+from gateway.settings import read_config_file
+from plant_sim.scenario import load_scenario
+from plant_sim.simulation import Simulation
+from twin.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+TANDEM = str(ROOT / "scenarios" / "tandem_mm1.yaml")
+GW = ["gateway", "--influx-url", "http://127.0.0.1:9", "--mqtt-url", "mqtt://127.0.0.1:9"]
+
+
+def _exit_2_naming(args: list[str], option: str, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(args) == 2
+    err = " ".join(capsys.readouterr().err.replace("│", " ").split())  # rich wraps in a box
+    assert option in err, err
+    return err
+
+
+@pytest.mark.parametrize("until", ["inf", ".inf", "nan", "1e400", "200000d"])
+def test_an_until_that_never_ends_exits_2(until: str, capsys: pytest.CaptureFixture[str]) -> None:
+    _exit_2_naming(["run", TANDEM, "--until", until], "--until", capsys)
+    _exit_2_naming(["sim", TANDEM, "--until", until, "--no-opcua"], "--until", capsys)
+
+
+def test_a_run_id_the_gateway_cannot_store_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    for run_id in ("a\\b", "two\nlines", ""):
+        _exit_2_naming(["sim", TANDEM, "--run-id", run_id, "--no-opcua"], "--run-id", capsys)
+    with pytest.raises(ValueError, match="run_id: line break"):
+        Simulation(load_scenario(TANDEM), lambda record: None, run_id="a\\b")
+
+
+def test_a_speed_that_freezes_the_plant_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    _exit_2_naming(["sim", TANDEM, "--speed", "1e-300", "--no-opcua"], "--speed", capsys)
+
+
+def test_an_out_path_that_cannot_be_written_is_refused_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _exit_2_naming(["run", TANDEM, "--out", str(tmp_path)], "--out", capsys)
+    assert "directory" in err and "simulated" not in err  # the log writer is opened first
+    err = _exit_2_naming(["schema", "--out", str(tmp_path)], "--out", capsys)
+    assert "is a directory" in err
+    err = _exit_2_naming(["schema", "--out", str(tmp_path / "no" / "s.json")], "--out", capsys)
+    assert "does not exist" in err
+
+
+def test_a_scenario_file_that_is_not_utf8_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_bytes(Path(TANDEM).read_text().encode("utf-16"))
+    _exit_2_naming(["validate", str(path)], "UTF-16", capsys)
+    _exit_2_naming(["run", str(path)], "UTF-16", capsys)
+
+
+def test_a_very_long_run_is_announced_with_an_estimate(caplog: pytest.LogCaptureFixture) -> None:
+    from plant_sim.cli import warn_if_large
+
+    scenario = load_scenario(ROOT / "scenarios" / "plant_3lines.yaml")
+    with caplog.at_level("WARNING"):
+        warn_if_large(scenario, 86400.0)
+        assert not caplog.records
+        warn_if_large(scenario, 3000 * 86400.0)
+    [record] = caplog.records
+    assert "million records" in record.message and "MB in memory" in record.message
+
+
+def test_gateway_data_dir_that_is_a_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "f"
+    a_file.write_text("")
+    _exit_2_naming([*GW, "--data-dir", str(a_file)], "data_dir", capsys)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e9"])
+def test_gateway_flush_interval_must_be_finite_and_bounded(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _exit_2_naming([*GW, "--flush-interval-s", value], "flush_interval_s", capsys)
+
+
+def test_gateway_config_files_refuse_duplicate_keys_and_other_encodings(tmp_path: Path) -> None:
+    cases = {
+        "dup.yaml": (b"batch_size: 10\nbatch_size: 20\n", "duplicate key 'batch_size'"),
+        "dup.json": (b'{"batch_size": 10, "batch_size": 20}', "duplicate key 'batch_size'"),
+        "u16.toml": ("batch_size = 10\n".encode("utf-16"), "UTF-16"),
+        "l1.yaml": ("gateway_name: café\n".encode("latin-1"), "not UTF-8"),
+    }
+    for name, (raw, words) in cases.items():
+        (tmp_path / name).write_bytes(raw)
+        with pytest.raises(SettingsError, match=words):
+            read_config_file(tmp_path / name)
