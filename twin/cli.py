@@ -27,6 +27,8 @@ def _root(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:  # one line per HTTP request is noise (the gateway writes every second)
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _register() -> None:
@@ -42,6 +44,8 @@ def _register() -> None:
     __import__("analytics.service.cli").service.cli.register_analytics(app)  # twin analytics
     __import__("analytics.service.cli").service.cli.register_backfill(app)  # twin backfill
     __import__("dashboards.cli").cli.register(app)  # twin dashboards
+    __import__("twin.demo.cli").demo.cli.register(app)  # twin demo
+    __import__("twin.top.cli").top.cli.register(app)  # twin top
     # Further packages register here: analytics, gateway, live twin, what-if, dashboards.
 
 
