@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Install everything the tests need on a fresh Debian machine, then run lint and the test suite.
+# Install everything the tests need on a fresh Debian/Ubuntu machine, then run lint and the tests
+# inside the project's virtual environment (.venv; the system Python is externally managed).
 # Real servers come from Debian: mosquitto (MQTT), influxdb 1.x (v1 API), chromium (report
 # screenshots), docker-compose (static validation of docker-compose.yml). Extra pytest
-# arguments pass through: scripts/test.sh -k gateway
+# arguments pass through: scripts/test.sh -k gateway, scripts/test.sh tests/test_cli.py
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/venv.sh
+. "$(dirname "$0")/lib/venv.sh"
+cd "$ROOT"
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -12,14 +15,9 @@ command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing Debian packages: ${need[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+[ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
-python3 -m pip install -q --disable-pip-version-check -e ".[test]"
-ruff check .
-ruff format --check .
-python3 -m pytest -q --durations=15 "$@"
+ensure_venv test
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+"$VENV/bin/python" -m pytest -q --durations=15 "$@"
