@@ -27,8 +27,9 @@ def _root(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not verbose:  # one line per HTTP request is noise (the gateway writes every second)
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not verbose:  # a line per HTTP request or OPC UA session is noise, not news
+        for noisy in ("httpx", "asyncua"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _register() -> None:
