@@ -335,7 +335,7 @@ def kpi_command(
         None, "--window", "-w", help="START:END in sim time, e.g. 8h:16h (default: run)."
     ),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
+    output: Path | None = typer.Option(None, "--out", "-o", help="Write here, not stdout."),
     shifts: bool = typer.Option(True, "--shifts/--no-shifts", help="Per-shift results."),
 ) -> None:
     """Compute ISO 22400, flow, supply, loss and bottleneck KPIs from a saved event log."""

@@ -25,38 +25,10 @@ from analytics.service.influx import (
     ensure_dbrp,
     server_version,
 )
+from twin import options
 
 logger = logging.getLogger(__name__)
 
-URL = typer.Option(
-    "http://localhost:8086",
-    "--influx-url",
-    envvar="TWIN_INFLUX_URL",
-    help="InfluxDB base URL (1.x, 2.x or 3.x).",
-)
-DATABASE = typer.Option(
-    "twin",
-    "--database",
-    envvar="TWIN_INFLUX_DATABASE",
-    help="Database (1.x, 3.x) or DBRP database name (2.x).",
-)
-TOKEN = typer.Option(
-    None,
-    "--token",
-    envvar="TWIN_INFLUX_TOKEN",
-    show_default=False,
-    help="API token (2.x, 3.x), sent as 'Authorization: Token ...'.",
-)
-ORG = typer.Option(
-    None,
-    "--org",
-    envvar="TWIN_INFLUX_ORG",
-    help="2.x organisation: with it, the DBRP mapping is created if missing.",
-)
-USER = typer.Option(None, "--username", envvar="TWIN_INFLUX_USERNAME", help="1.x user name.")
-PASSWORD = typer.Option(
-    None, "--password", envvar="TWIN_INFLUX_PASSWORD", show_default=False, help="1.x password."
-)
 WAIT = typer.Option(60.0, "--wait", help="Seconds to wait for InfluxDB at start.")
 
 
@@ -85,12 +57,12 @@ def connect(config: InfluxConfig, wait_s: float) -> str:
 
 
 def analytics(
-    influx_url: str = URL,
-    database: str = DATABASE,
-    token: str = TOKEN,
-    org: str = ORG,
-    username: str = USER,
-    password: str = PASSWORD,
+    influx_url: str = options.influx_url(),
+    influx_database: str = options.influx_database(),
+    influx_token: str = options.influx_token(),
+    influx_org: str = options.influx_org(),
+    influx_username: str = options.influx_username(),
+    influx_password: str = options.influx_password(),
     interval: float = typer.Option(30.0, "--interval", help="Seconds between cycles."),
     run_id: list[str] = typer.Option(
         [], "--run-id", help="Follow this run (repeat); default: the run with the newest data."
@@ -111,7 +83,9 @@ def analytics(
 
     if interval <= 0:
         raise typer.BadParameter("must be positive", param_hint="--interval")
-    config = InfluxConfig(influx_url, database, token, username, password, org)
+    config = InfluxConfig(
+        influx_url, influx_database, influx_token, influx_username, influx_password, influx_org
+    )
     try:
         connect(config, wait)
         writer = LineWriter(make_sink(config))
@@ -157,12 +131,12 @@ def backfill(
     skip_existing: bool = typer.Option(
         False, "--skip-existing", help="Do nothing if a backfill of this scenario is stored."
     ),
-    influx_url: str = URL,
-    database: str = DATABASE,
-    token: str = TOKEN,
-    org: str = ORG,
-    username: str = USER,
-    password: str = PASSWORD,
+    influx_url: str = options.influx_url(),
+    influx_database: str = options.influx_database(),
+    influx_token: str = options.influx_token(),
+    influx_org: str = options.influx_org(),
+    influx_username: str = options.influx_username(),
+    influx_password: str = options.influx_password(),
     wait: float = WAIT,
 ) -> None:
     """Simulate the past days and write telemetry and KPIs straight into InfluxDB."""
@@ -175,7 +149,9 @@ def backfill(
         raise typer.BadParameter("must be positive", param_hint="--days")
     sc = load_or_exit(scenario)
     end_ms = _end_ms(end)
-    config = InfluxConfig(influx_url, database, token, username, password, org)
+    config = InfluxConfig(
+        influx_url, influx_database, influx_token, influx_username, influx_password, influx_org
+    )
     try:
         connect(config, wait)
         if skip_existing:

@@ -119,9 +119,14 @@ def whatif_command(
     influx_url: str | None = typer.Option(
         None, help="Also write results to this InfluxDB (v1 /write), e.g. http://localhost:8086."
     ),
-    influx_db: str = typer.Option("twin", help="InfluxDB database (v1) or bucket mapping."),
+    influx_database: str = typer.Option(
+        "twin",
+        "--influx-database",
+        envvar="TWIN_INFLUX_DATABASE",
+        help="InfluxDB database (v1) or bucket mapping.",
+    ),
     influx_token: str | None = typer.Option(
-        None, envvar="TWIN_INFLUX_TOKEN", help="InfluxDB token (env TWIN_INFLUX_TOKEN)."
+        None, "--influx-token", envvar="TWIN_INFLUX_TOKEN", help="InfluxDB API token."
     ),
     check: bool = typer.Option(False, "--check", help="Validate and list variants; no runs."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -146,7 +151,7 @@ def whatif_command(
         print_result(result)
     _outputs(result, csv, parquet, html)
     if influx_url:
-        _influx(result, influx_url, influx_db, influx_token)
+        _influx(result, influx_url, influx_database, influx_token)
 
 
 def register(app: typer.Typer) -> None:

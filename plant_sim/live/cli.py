@@ -37,7 +37,9 @@ def sim(
         "scenario's start_time.",
     ),
     opcua: bool = typer.Option(True, "--opcua/--no-opcua", help="Serve OPC UA."),
-    opcua_endpoint: str = typer.Option("opc.tcp://0.0.0.0:4840/twin/", help="OPC UA endpoint."),
+    opcua_endpoint: str = typer.Option(
+        "opc.tcp://0.0.0.0:4840/twin/", envvar="TWIN_OPCUA_ENDPOINT", help="OPC UA endpoint."
+    ),
     namespace_uri: str = typer.Option(NAMESPACE_URI, help="OPC UA namespace URI of the plant."),
     opcua_user: list[str] = typer.Option([], help="USER:PASSWORD allowed to log in (repeat)."),
     opcua_anonymous: bool = typer.Option(
@@ -53,7 +55,11 @@ def sim(
     ),
     opcua_cert_dir: Path = typer.Option(Path(".twin-pki"), help="Where the certificate lives."),
     mqtt: bool = typer.Option(True, "--mqtt/--no-mqtt", help="Publish to MQTT."),
-    mqtt_url: str = typer.Option("mqtt://127.0.0.1:1883", help="mqtt://[user:pass@]host[:port]"),
+    mqtt_url: str = typer.Option(
+        "mqtt://127.0.0.1:1883",
+        envvar="TWIN_MQTT_URL",
+        help="MQTT broker URL: mqtt://host:port (user:password@ before host; mqtts:// TLS).",
+    ),
     mqtt_client_id: str = typer.Option("smart-factory-twin-sim", help="MQTT client id."),
     qos_events: int = typer.Option(1, help="QoS of events (state changes, parts, ...)."),
     qos_samples: int = typer.Option(0, help="QoS of samples and buffer levels."),
