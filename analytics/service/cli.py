@@ -7,11 +7,13 @@ gateway (``TWIN_INFLUX_URL``, ``TWIN_INFLUX_DATABASE``, ``TWIN_INFLUX_TOKEN``, .
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -122,6 +124,29 @@ def _end_ms(text: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
+@contextlib.contextmanager
+def _progress(show: bool, days: float) -> Iterator[Callable[[float, float], None] | None]:
+    """A progress bar with the time left, on a terminal; else ``None`` (progress is logged)."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("backfill"),
+        BarColumn(),
+        TextColumn("{task.completed:.1f} of {task.total:.1f} days"),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("backfill", total=days)
+        yield lambda done_s, total_s: bar.update(
+            task, completed=done_s / 86400, total=total_s / 86400
+        )
+
+
 def backfill(
     scenario: Path = typer.Argument(..., help="Scenario YAML file."),
     days: float = typer.Option(14.0, "--days", help="Days of history before --end."),
@@ -164,7 +189,10 @@ def backfill(
         line_writer.prepare()
         writer = BackgroundWriter(line_writer)
         try:
-            result = run_backfill(sc, end_ms, days, writer.put, seed=seed, run_id=run_id)
+            with _progress(sys.stderr.isatty(), days) as on_progress:
+                result = run_backfill(
+                    sc, end_ms, days, writer.put, seed=seed, run_id=run_id, on_progress=on_progress
+                )
         finally:
             writer.close()
     except InfluxError as exc:

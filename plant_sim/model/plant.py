@@ -92,6 +92,11 @@ def _build_stocks(
     return stocks
 
 
+def plant_calendar(scenario: Scenario) -> WorkCalendar:
+    """The plant's calendar (shifts, breaks, days off; no station's maintenance)."""
+    return _calendar_factory(scenario)(None)
+
+
 def _calendar_factory(scenario: Scenario):
     start = scenario.start_time
     local = None if scenario.timezone is None else LocalDays(start, scenario.timezone)

@@ -12,6 +12,7 @@ hold sums of their stations' elements, so their ratios are ratios of sums too.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,6 +159,18 @@ def station_states(ql: InfluxQL, run_id: str) -> dict[tuple[str, str], dict[str,
     return {(r["line"], r["station"]): r for r in _rows(ql.query(q))}
 
 
+def flow_order(ql: InfluxQL, run_id: str) -> dict[tuple[str, str], int]:
+    """Return each station's place in the plant (lines, then stations in flow order)."""
+    q = f'SELECT last("lines") AS "lines" FROM "run_start" WHERE {_run(run_id)}'
+    rows = list(_rows(ql.query(q)))
+    order: dict[tuple[str, str], int] = {}
+    if rows and rows[0].get("lines"):
+        for line in json.loads(rows[0]["lines"]):
+            for station in line.get("stations", []):
+                order[(line["line"], station)] = len(order)
+    return order
+
+
 def newest_window(ql: InfluxQL, run_id: str, kind: str) -> int | None:
     """Return the start (ns) of the run's newest ``kpi`` window of ``kind``, if any."""
     q = (
@@ -229,6 +242,8 @@ def snapshot(ql: InfluxQL, run_id: str | None = None, window: str = "shift") -> 
     if start_ns is None:
         snap.note = "no KPIs stored yet: the analytics service writes them every cycle"
     _fill(snap, states, points, start_ns)
+    place = flow_order(ql, run_id)
+    snap.stations.sort(key=lambda s: (place.get((s.line, s.station), len(place)), s.station))
     if start_ns is not None:
         for row in plant_losses(ql, run_id, snap.window, start_ns):
             snap.losses.append(
