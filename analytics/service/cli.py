@@ -27,7 +27,7 @@ from analytics.service.influx import (
     ensure_dbrp,
     server_version,
 )
-from twin import options
+from plant_sim import cli_options as options
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from types import FrameType
 import typer
 from rich.console import Console
 
-from twin import options
+from plant_sim import cli_options as options
 
 err = Console(stderr=True, highlight=False)
 

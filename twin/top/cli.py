@@ -7,7 +7,7 @@ import threading
 
 import typer
 
-from twin import options
+from plant_sim import cli_options as options
 
 WINDOW = typer.Option("shift", "--window", help="KPI window: shift, hour or day (newest one).")
 
