@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY . .
-RUN pip install -c constraints.txt -e . \
+RUN pip install -c constraints.txt -e ".[live,influx]" \
     && useradd --create-home --uid 10001 twin \
     && mkdir -p /data \
     && chown twin /data

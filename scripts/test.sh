@@ -17,7 +17,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
-ensure_venv test
+ensure_venv all,test
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/python" -m pytest -q --durations=15 "$@"

@@ -28,7 +28,8 @@ def requirements() -> list[Requirement]:
     specs = list(project["dependencies"])
     for extra in project.get("optional-dependencies", {}).values():
         specs += extra
-    return [Requirement(s) for s in specs]
+    reqs = [Requirement(s) for s in specs]
+    return [r for r in reqs if canonicalize_name(r.name) != canonicalize_name(project["name"])]
 
 
 def test_every_requirement_is_pinned_within_its_range() -> None:
@@ -44,4 +45,16 @@ def test_every_requirement_is_pinned_within_its_range() -> None:
 def test_the_docker_image_installs_with_the_constraints() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"pip install -c constraints\.txt ", dockerfile)
+    assert "[live,influx]" in dockerfile  # what the services of docker-compose.yml run
     assert "constraints.txt" not in (ROOT / ".dockerignore").read_text()
+
+
+def test_every_extra_module_has_its_install_hint() -> None:
+    from twin.extras import EXTRA_OF, install_hint
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = set(project["optional-dependencies"])
+    assert set(EXTRA_OF.values()) <= extras
+    hint = install_hint(ModuleNotFoundError("No module named 'asyncua'", name="asyncua"))
+    assert hint is not None and "smart-factory-twin[live]" in hint
+    assert install_hint(ModuleNotFoundError("x", name="not_ours")) is None

@@ -57,6 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 runtime failure, 2 usage or input error."""
     try:
         app(args=list(argv) if argv is not None else None, standalone_mode=True)
+    except ModuleNotFoundError as exc:  # a command of an extra that is not installed
+        from twin.extras import install_hint
+
+        hint = install_hint(exc)
+        if hint is None:
+            raise
+        print(f"error: {hint}", file=sys.stderr)
+        return 1
     except SystemExit as exc:  # click ends every standalone run this way
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
