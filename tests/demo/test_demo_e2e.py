@@ -110,7 +110,7 @@ def test_demo_runs_the_pipeline_and_top_shows_the_event_logs_kpis(tmp_path: Path
 
         def final() -> Snapshot | None:
             snap = snapshot_of(config)
-            live = snap.run_id is not None and "backfill" not in snap.run_id
+            live = snap.run_id is not None and snap.run_id.startswith("tandem_mm1-live-")
             return snap if live and snap.t1_s == RUN_S else None
 
         snap = _wait(final, 180, "the last hour's KPIs of the whole run", proc, log)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -63,7 +64,7 @@ def demo(
     from twin.demo.procs import StartError
     from twin.demo.stack import Demo, DemoOptions, MissingToolError, remove_data, wait_for_data
 
-    load_or_exit(scenario)  # a bad scenario is exit code 2 before anything starts
+    sc = load_or_exit(scenario)  # a bad scenario is exit code 2 before anything starts
     if speed <= 0:
         raise typer.BadParameter("must be positive", param_hint="--speed")
     if analytics_interval <= 0:
@@ -85,6 +86,7 @@ def demo(
         analytics_interval=analytics_interval,
         grafana=grafana,
         opcua_port=opcua_port,
+        run_id=f"{sc.name}-live-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}",
     )
     stop = threading.Event()
 
@@ -99,8 +101,8 @@ def demo(
         endpoints = stack.start()
         _print_endpoints(endpoints)
         assert stack.influx is not None
-        count = wait_for_data(stack.influx, 120.0, stop)
-        err.print(f"data is flowing: {count} state records stored")
+        count = wait_for_data(stack.influx, opts.run_id, 120.0, stop)
+        err.print(f"data is flowing: {count} state records of run {opts.run_id} stored")
         show_top = top if top is not None else (endpoints.grafana is None and sys.stdout.isatty())
         code = _run(stack, stop, show_top)
     except MissingToolError as exc:
@@ -127,7 +129,7 @@ def _run(stack: object, stop: threading.Event, show_top: bool) -> int:
         from twin.top.live import show
 
         i = stack.influx
-        show(InfluxConfig(i.url, i.database, i.token), stop, interval_s=2.0)
+        show(InfluxConfig(i.url, i.database, i.token), stop, run_id=stack.o.run_id, interval_s=2.0)
     else:
         err.print("running; Ctrl-C stops everything")
         stop.wait()

@@ -48,6 +48,7 @@ class DemoOptions:
     analytics_interval: float = 30.0
     grafana: bool = True
     opcua_port: int = 4840
+    run_id: str = "demo"
 
 
 @dataclass
@@ -204,6 +205,8 @@ class Demo:
             endpoint,
             "--opcua-cert-dir",
             str(self.o.data_dir / "pki"),
+            "--run-id",
+            self.o.run_id,
         ]
         if self.o.seed is not None:
             args += ["--seed", str(self.o.seed)]
@@ -265,16 +268,19 @@ class Demo:
 
 
 def wait_for_data(
-    influx: servers.InfluxAccess, timeout_s: float, stop: threading.Event | None = None
+    influx: servers.InfluxAccess, run_id: str, timeout_s: float, stop: threading.Event | None = None
 ) -> int:
-    """Wait until the live plant's state records are stored; return how many there are."""
+    """Wait until the live run's state records are stored; return how many there are."""
     from analytics.service.influx import InfluxConfig, InfluxError, InfluxQL
+    from plant_sim.telemetry_schema import quote_literal
 
     ql = InfluxQL(InfluxConfig(influx.url, influx.database, influx.token))
+    run = quote_literal(run_id)
+    statement = f'SELECT count("state") FROM "machine_state" WHERE "run_id" = {run}'
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            docs = ql.query('SELECT count("state") FROM "machine_state"')
+            docs = ql.query(statement)
             series = docs[0]["results"][0].get("series") or []
             if series and series[0]["values"][0][1]:
                 return int(series[0]["values"][0][1])
