@@ -95,7 +95,7 @@ def demo(
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    stack = Demo(opts, lambda text: err.print(text))
+    stack = Demo(opts, lambda text: err.print(text), interrupted=stop)
     code = 0
     try:
         endpoints = stack.start()

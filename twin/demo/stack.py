@@ -77,9 +77,15 @@ def _log_says(child: Child, text: str) -> Callable[[], bool]:
 class Demo:
     """The running pipeline; ``start()`` then ``stop()`` (also after a failed start)."""
 
-    def __init__(self, options: DemoOptions, say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        options: DemoOptions,
+        say: Callable[[str], None],
+        interrupted: threading.Event | None = None,
+    ) -> None:
         self.o = options
         self.say = say
+        self.interrupted = interrupted or threading.Event()
         self.children: list[Child] = []
         self.endpoints = Endpoints(data_dir=str(options.data_dir))
         self.influx: servers.InfluxAccess | None = None
@@ -129,6 +135,8 @@ class Demo:
         return path
 
     def _start(self, child: Child, timeout_s: float = START_TIMEOUT_S) -> Child:
+        if self.interrupted.is_set():
+            raise StartError(f"interrupted before {child.name} started")
         self.children.append(child)
         child.start()
         child.wait_ready(timeout_s)
