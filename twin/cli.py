@@ -22,14 +22,9 @@ def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
 ) -> None:
     """Smart Factory Twin: simulate a plant, stream it over OPC UA and MQTT, compute KPIs."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not verbose:  # a line per HTTP request or OPC UA session is noise, not news
-        for noisy in ("httpx", "asyncua"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    from plant_sim.logs import configure
+
+    configure(logging.DEBUG if verbose else logging.INFO)
 
 
 def _register() -> None:
