@@ -250,6 +250,8 @@ def snapshot(ql: InfluxQL, run_id: str | None = None, window: str = "shift") -> 
                 (row["reason"], int(row.get("stop_events") or 0), float(row["stop_time_s"] or 0))
             )
         snap.losses.sort(key=lambda x: -x[2])
+    if snap.plant is not None and snap.plant.elements.pbt_s == 0 and snap.note is None:
+        snap.note = f"no planned time in this {snap.window}: the plant is off shift, KPIs are —"
     snap.gateway = gateway_lag(ql)
     return snap
 
