@@ -123,7 +123,11 @@ def delivery_table(snap: Snapshot) -> Table:
     table.add_row("backlog (units)", num(v.get("backlog_units")))
     table.add_row("late orders in backlog", num(v.get("late_backlog_orders")))
     g = snap.gateway
-    table.add_row("gateway lag p50 / p99", f"{num(g.get('p50'))} / {num(g.get('p99'))} ms")
+    if g.get("p50") is not None and g["p50"] < 0:  # record times run ahead at a speed above 1
+        lag = "— (plant time ahead of the clock)"
+    else:
+        lag = f"{num(g.get('p50'))} / {num(g.get('p99'))} ms"
+    table.add_row("gateway lag p50 / p99", lag)
     table.add_row("gateway buffered", num(g.get("buffered")))
     return table
 
