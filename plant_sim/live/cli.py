@@ -31,10 +31,10 @@ def sim(
     ),
     run_id: str | None = typer.Option(None, help="Run id (default: SCENARIO-sSEED)."),
     start_now: bool = typer.Option(
-        False,
-        "--start-now",
-        help="Start at the wall clock's now (timestamps and shift calendar) instead of the "
-        "scenario's start_time.",
+        True,
+        "--start-now/--scenario-start",
+        help="Start at the wall clock's now (timestamps and shift calendar, in the plant's "
+        "time zone), or at the scenario's start_time.",
     ),
     opcua: bool = typer.Option(True, "--opcua/--no-opcua", help="Serve OPC UA."),
     opcua_endpoint: str = typer.Option(
