@@ -21,12 +21,14 @@ RETIRED = {
 
 def commands() -> Iterator[tuple[str, object]]:
     """Every leaf command of ``twin`` with its path."""
-    stack = [("twin", typer.main.get_command(app))]
+    root = typer.main.get_command(app)
+    stack = [("twin", root)]
     while stack:
         path, command = stack.pop()
-        subs = getattr(command, "commands", None)
-        if subs:
-            stack += [(f"{path} {name}", sub) for name, sub in subs.items()]
+        if hasattr(command, "list_commands"):  # a group (commands may load lazily)
+            ctx = command.make_context(path, ["--help"], resilient_parsing=True)
+            for name in command.list_commands(ctx):
+                stack.append((f"{path} {name}", command.get_command(ctx, name)))
         else:
             yield path, command
 
