@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from analytics.eventlog import KPI_KINDS, read_event_log
+from analytics.eventlog import read_columns
 from analytics.registry import KPI_BY_ID
 from analytics.report import KpiReport, ScopeResult, compute_report
 from analytics.rows import ROW_COLUMNS
@@ -330,7 +330,9 @@ def _usage_error(param: str, message: str) -> NoReturn:
 
 
 def kpi_command(
-    eventlog: Path = typer.Argument(..., help="Event log (JSON lines, .gz allowed)."),
+    eventlog: Path = typer.Argument(
+        ..., help="Event log: .parquet, or JSON lines (.jsonl, .jsonl.gz)."
+    ),
     window: str | None = typer.Option(
         None, "--window", "-w", help="START:END in sim time, e.g. 8h:16h (default: run)."
     ),
@@ -346,7 +348,7 @@ def kpi_command(
     except ValueError as exc:
         _usage_error("--window", str(exc).removeprefix("window: "))
     try:
-        report = compute_report(read_event_log(eventlog, KPI_KINDS), win, shifts=shifts)
+        report = compute_report(read_columns(eventlog), win, shifts=shifts)
     except ValueError as exc:  # EventLogError included: names the file and line
         _usage_error("EVENTLOG", str(exc))
     if output is None:

@@ -11,10 +11,11 @@ No I/O here; see ``analytics.eventlog`` for files.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter, eq
+from typing import Any
 
 import numpy as np
 
@@ -176,41 +177,67 @@ def _to_columns(records: Iterable[Record]) -> PlantColumns:
     recs = records if isinstance(records, list) else list(records)
     by_kind = _split_by_kind(recs)
     run_starts = by_kind[RunStart]
+    _one_run(run_starts)
+    states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
+    parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
+    structure, state_cols, part_cols = _station_keys(run_starts, states, parts)
+    line_of = {ln: j for j, (ln, _) in enumerate(structure)}
+    return assemble(
+        structure,
+        run_starts[0] if run_starts else None,  # type: ignore[arg-type]
+        [r.t for r in by_kind[RunEnd]],
+        state_cols,
+        part_cols,
+        _non_good_part_ids(parts, part_cols.result),
+        _flow_cols(by_kind[PartReleased], by_kind[PartLeft], line_of),  # type: ignore[arg-type]
+        [(r.t, r.shift) for r in by_kind[ShiftChange]],  # type: ignore[attr-defined]
+        by_kind[OrderEvent],  # type: ignore[arg-type]
+        by_kind[StockLevel],  # type: ignore[arg-type]
+    )
+
+
+def _one_run(run_starts: list) -> None:
+    """Raise ``ValueError`` if the stream holds more than one run."""
     if len({r.run_id for r in run_starts}) > 1:
         raise ValueError(
             f"records: the stream holds {len(run_starts)} runs; pass one run's records"
         )
-    states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
-    parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
-    structure, state_cols, part_cols = _station_keys(run_starts, states, parts)
+
+
+def assemble(  # noqa: PLR0913 (the parts of a run, each built by one reader)
+    structure: list[tuple[str, list[str]]],
+    run_start: RunStart | None,
+    run_end_ts: list[float],
+    state_cols: _StateCols,
+    part_cols: _PartCols,
+    bad_parts: set[str],
+    flow: FlowCols,
+    shifts: list[tuple[float, str | None]],
+    orders: list[OrderEvent],
+    stock: list[StockLevel],
+) -> PlantColumns:
+    """Build ``PlantColumns`` from a run's columns, however they were read (records, a
+    streaming run or an Arrow table): the one place that shapes them for the KPI modules."""
     pairs = [(ln, st) for ln, sts in structure for st in sts]
     stations = _station_columns(pairs, state_cols, part_cols)
-    bad_parts = _non_good_part_ids(parts, part_cols.result)
-    line_cols = _line_columns(
-        structure,
-        by_kind[PartReleased],
-        by_kind[PartLeft],  # type: ignore[arg-type]
-        bad_parts,
-    )
-    shifts = [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]
-    rs = run_starts[0] if run_starts else None
-    start_s, end_s = _run_span(rs, by_kind[RunEnd], stations, line_cols, shifts)
+    line_cols = _line_columns(structure, flow, bad_parts)
+    start_s, end_s = _run_span(run_start, run_end_ts, stations, line_cols, shifts)
     return PlantColumns(
-        run_id=rs.run_id if rs else None,  # type: ignore[union-attr]
-        scenario=rs.scenario if rs else None,  # type: ignore[union-attr]
+        run_id=run_start.run_id if run_start else None,
+        scenario=run_start.scenario if run_start else None,
         start_s=start_s,
         end_s=end_s,
         lines=line_cols,
         stations=stations,
         shifts=sorted(shifts, key=lambda x: x[0]),
-        orders=by_kind[OrderEvent],  # type: ignore[arg-type]
-        stock=by_kind[StockLevel],  # type: ignore[arg-type]
+        orders=orders,
+        stock=stock,
     )
 
 
 def _run_span(
     run_start: RunStart | None,
-    run_ends: list,
+    run_end_ts: list[float],
     stations: list[StationColumns],
     lines: list[LineColumns],
     shifts: list[tuple[float, str | None]],
@@ -223,19 +250,15 @@ def _run_span(
     lo = min((float(a.min()) for a in arrays), default=0.0)
     hi = max((float(a.max()) for a in arrays), default=lo)
     start = float(run_start.t) if run_start is not None else lo
-    end = max(float(r.t) for r in run_ends) if run_ends else hi
+    end = max(float(t) for t in run_end_ts) if run_end_ts else hi
     return start, max(end, start)
 
 
 _LINE_STATION = attrgetter("line", "station")
 _LINE = attrgetter("line")
 _STATION = attrgetter("station")
-_T = attrgetter("t")
-_POWER = attrgetter("power_kw")
-_PRI = attrgetter("planned_cycle_time_s")
-_PART_ID = attrgetter("part_id")
-_LINE_T = attrgetter("line", "t")
-_EXIT_FIELDS = attrgetter("line", "t", "outcome", "flow_time_s", "part_id")
+#: Reads fields by name: ``attrgetter`` for records, ``itemgetter`` for parsed JSON objects.
+Getter = Callable[..., Callable[[Any], Any]]
 
 
 class _TooManyCombosError(Exception):
@@ -274,11 +297,12 @@ def _coded(
     codes: dict,
     *extra: str,
     limit: int = 1 << 62,
+    get: Getter = attrgetter,
 ) -> tuple[np.ndarray, list[tuple[int, int, tuple]]]:
     """Return each record's combination id and the combinations (station index, code of
     ``attr``, values of ``extra``), reading every record once (what counts with millions)."""
     combos = _Combos(keys, codes, limit)
-    getter = attrgetter("line", "station", attr, *extra)
+    getter = get("line", "station", attr, *extra)
     ids = np.fromiter(map(combos.__getitem__, map(getter, items)), np.int32, len(items))
     return ids, combos.table
 
@@ -310,7 +334,9 @@ class _PartCols:
     pri_s: np.ndarray
 
 
-def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> _StateCols:
+def _state_cols(
+    states: list[StateChange], keys: dict[tuple[str, str], int], get: Getter = attrgetter
+) -> _StateCols:
     """Return the columns of the state records.
 
     Station, state, reason and power come from one dict lookup per record (power per state
@@ -321,11 +347,11 @@ def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> 
     power = None
     try:
         ids, table = _coded(
-            states, keys, "state", STATE_CODES, "reason", "power_kw", limit=_COMBO_LIMIT
+            states, keys, "state", STATE_CODES, "reason", "power_kw", limit=_COMBO_LIMIT, get=get
         )
         power = _per_record(ids, [c[2][1] for c in table], float)
     except _TooManyCombosError:
-        ids, table = _coded(states, keys, "state", STATE_CODES, "reason")
+        ids, table = _coded(states, keys, "state", STATE_CODES, "reason", get=get)
     with_reason = {STATE_CODES[s] for s in _REASON_STATES}
     starved = STATE_CODES[StationState.STARVED]
     codes, reasons = [], []
@@ -334,34 +360,36 @@ def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> 
         codes.append(MATERIAL_STARVED if code == starved and reason == "material" else code)
     n = len(states)
     if power is None:
-        power = np.fromiter(map(_POWER, states), float, n)
+        power = np.fromiter(map(get("power_kw"), states), float, n)
     return _StateCols(
         idx=_per_record(ids, [c[0] for c in table], np.int32),
         code=_per_record(ids, codes, np.int8),
         reason=_per_record(ids, reasons, object),
-        t=np.fromiter(map(_T, states), float, n),
+        t=np.fromiter(map(get("t"), states), float, n),
         power_kw=power,
     )
 
 
-def _part_cols(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> _PartCols:
+def _part_cols(
+    parts: list[PartDone], keys: dict[tuple[str, str], int], get: Getter = attrgetter
+) -> _PartCols:
     """Return the columns of the part records (PRI per station and result read as state
     power is, see ``_state_cols``)."""
     pri = None
     try:
         ids, table = _coded(
-            parts, keys, "result", RESULT_CODES, "planned_cycle_time_s", limit=_COMBO_LIMIT
+            parts, keys, "result", RESULT_CODES, "planned_cycle_time_s", limit=_COMBO_LIMIT, get=get
         )
         pri = _per_record(ids, [c[2][0] for c in table], float)
     except _TooManyCombosError:
-        ids, table = _coded(parts, keys, "result", RESULT_CODES)
+        ids, table = _coded(parts, keys, "result", RESULT_CODES, get=get)
     n = len(parts)
     if pri is None:
-        pri = np.fromiter(map(_PRI, parts), float, n)
+        pri = np.fromiter(map(get("planned_cycle_time_s"), parts), float, n)
     return _PartCols(
         idx=_per_record(ids, [c[0] for c in table], np.int32),
         result=_per_record(ids, [c[1] for c in table], np.int8),
-        t=np.fromiter(map(_T, parts), float, n),
+        t=np.fromiter(map(get("t"), parts), float, n),
         pri_s=pri,
     )
 
@@ -409,53 +437,81 @@ def _groups(idx: np.ndarray, t: np.ndarray, n: int) -> list[np.ndarray]:
     return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
 
 
-def _non_good_part_ids(parts: list[PartDone], result: np.ndarray) -> set[str]:
+def _non_good_part_ids(
+    parts: list[PartDone], result: np.ndarray, get: Getter = attrgetter
+) -> set[str]:
     """Return ids of parts that had a scrap or rework judgement at any station.
 
     ``result`` holds the RESULT_CODES of ``parts``, in the same order.
     """
     bad = np.flatnonzero(result != RESULT_CODES["good"])
-    return set(map(_PART_ID, _gather(parts, bad)))
+    return set(map(get("part_id"), _gather(parts, bad)))
+
+
+@dataclass(slots=True)
+class FlowCols:
+    """Columns of the release and exit records; lines coded by their index (-1: unknown)."""
+
+    release_line: np.ndarray
+    release_t: np.ndarray
+    exit_line: np.ndarray
+    exit_t: np.ndarray
+    exit_finished: np.ndarray  # bool
+    exit_flow_s: np.ndarray
+    exit_part_id: np.ndarray  # object: part ids
+
+
+def _flow_cols(
+    releases: list[PartReleased],
+    exits: list[PartLeft],
+    line_of: dict[str, int],
+    get: Getter = attrgetter,
+) -> FlowCols:
+    """Return the columns of release and exit records."""
+    # One pass over the records per kind (touching millions of scattered objects is what
+    # costs), then columns from the transposed tuples.
+    rel_lines, rel_times = _transpose(releases, get("line", "t"), 2)
+    n = len(exits)
+    exit_fields = get("line", "t", "outcome", "flow_time_s", "part_id")
+    lines, times, outcomes, flows, part_ids = _transpose(exits, exit_fields, 5)
+    ids = np.empty(n, object)
+    ids[:] = part_ids
+    return FlowCols(
+        release_line=_codes(rel_lines, line_of),
+        release_t=np.fromiter(rel_times, float, len(releases)),
+        exit_line=_codes(lines, line_of),
+        exit_t=np.fromiter(times, float, n),
+        exit_finished=np.fromiter(map(eq, outcomes, repeat("finished")), bool, n),
+        exit_flow_s=np.fromiter(flows, float, n),
+        exit_part_id=ids,
+    )
 
 
 def _line_columns(
-    structure: list[tuple[str, list[str]]],
-    releases: list[PartReleased],
-    exits: list[PartLeft],
-    bad_parts: set[str],
+    structure: list[tuple[str, list[str]]], flow: FlowCols, bad_parts: set[str]
 ) -> list[LineColumns]:
     """Build release and exit columns of every line of ``structure``."""
-    line_of = {ln: j for j, (ln, _) in enumerate(structure)}
-    # One pass over the records per kind (touching millions of scattered objects is what
-    # costs), then columns from the transposed tuples.
-    rel_lines, rel_times = _transpose(releases, _LINE_T, 2)
-    rel_line = _codes(rel_lines, line_of)
-    rel_t = np.fromiter(rel_times, float, len(releases))
-    n = len(exits)
-    lines, times, outcomes, flows, part_ids = _transpose(exits, _EXIT_FIELDS, 5)
-    ex_line = _codes(lines, line_of)
-    ex_t = np.fromiter(times, float, n)
-    finished = np.fromiter(map(eq, outcomes, repeat("finished")), bool, n)
-    ex_flow = np.fromiter(flows, float, n)
-    good = ~np.fromiter(map(bad_parts.__contains__, part_ids), bool, n)
+    n = len(flow.exit_part_id)
+    good = ~np.fromiter(map(bad_parts.__contains__, flow.exit_part_id), bool, n)
+    finished = flow.exit_finished
     out = []
     for j, (ln, stations) in enumerate(structure):
-        mine = ex_line == j
+        mine = flow.exit_line == j
         out.append(
             LineColumns(
                 line=ln,
                 stations=stations,
-                release_t=np.sort(rel_t[rel_line == j]),
-                exit_t=ex_t[mine],
+                release_t=np.sort(flow.release_t[flow.release_line == j]),
+                exit_t=flow.exit_t[mine],
                 exit_finished=finished[mine],
-                exit_flow_s=ex_flow[mine],
+                exit_flow_s=flow.exit_flow_s[mine],
                 exit_first_pass=finished[mine] & good[mine],
             )
         )
     return out
 
 
-def _transpose(items: list, getter: attrgetter, width: int) -> list[tuple]:
+def _transpose(items: list, getter: Callable[[Any], Any], width: int) -> list[tuple]:
     """Return the attributes read by ``getter`` as ``width`` columns (tuples), in one pass."""
     cols = list(zip(*map(getter, items), strict=True))
     return cols if cols else [()] * width
@@ -464,3 +520,98 @@ def _transpose(items: list, getter: attrgetter, width: int) -> list[tuple]:
 def _codes(values: tuple, index: dict[str, int]) -> np.ndarray:
     """Return ``index[v]`` for each value (-1 for a value not there)."""
     return np.fromiter(map(index.get, values, repeat(-1)), np.int32, len(values))
+
+
+def _concat(chunks: list, empty: object) -> object:
+    """Concatenate column dataclasses field by field (``empty`` when there are none)."""
+    if not chunks:
+        return empty
+    if len(chunks) == 1:
+        return chunks[0]
+    cls = type(chunks[0])
+    return cls(
+        *(np.concatenate([getattr(c, f) for c in chunks]) for f in cls.__slots__)  # type: ignore[attr-defined]
+    )
+
+
+class ColumnAccumulator:
+    """Build a run's ``PlantColumns`` from record batches while the run streams them.
+
+    Each batch is turned into numeric columns at once (the same per-record reading as
+    ``to_columns``, so the result is the same), and no record is kept: process samples and
+    buffer levels are dropped, states, parts and flow records become a few numbers each.
+    The first record must be the ``RunStart`` that names every station.
+    """
+
+    def __init__(self) -> None:
+        self._run_starts: list[RunStart] = []
+        self._structure: list[tuple[str, list[str]]] | None = None
+        self._keys: dict[tuple[str, str], int] = {}
+        self._line_of: dict[str, int] = {}
+        self._states: list[_StateCols] = []
+        self._parts: list[_PartCols] = []
+        self._flows: list[FlowCols] = []
+        self._bad_parts: set[str] = set()
+        self._run_end_ts: list[float] = []
+        self._shifts: list[tuple[float, str | None]] = []
+        self._orders: list[OrderEvent] = []
+        self._stock: list[StockLevel] = []
+
+    def add(self, records: list[Record]) -> None:
+        """Take one batch of the run's records, in emission order."""
+        with no_gc():
+            self.add_kinds(_split_by_kind(records))
+
+    def add_kinds(self, by_kind: dict[type, list], get: Getter = attrgetter) -> None:
+        """Take one batch split by kind (record type -> items, each kind in emission order).
+
+        The items of state, part, release and exit are read with ``get`` (records or parsed
+        JSON objects); the others must be records.
+        """
+        if by_kind[RunStart]:
+            self._run_starts += by_kind[RunStart]
+            _one_run(self._run_starts)
+            if self._structure is None:
+                self._structure = _structure(self._run_starts, [], [])
+                pairs = [(ln, st) for ln, sts in self._structure for st in sts]
+                self._keys = {pair: i for i, pair in enumerate(pairs)}
+                self._line_of = {ln: j for j, (ln, _) in enumerate(self._structure)}
+        states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
+        parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
+        if self._structure is None and (states or parts):
+            raise ValueError("records: a streamed run must start with its run_start")
+        try:
+            if states:
+                self._states.append(_state_cols(states, self._keys, get))
+            if parts:
+                part_cols = _part_cols(parts, self._keys, get)
+                self._parts.append(part_cols)
+                self._bad_parts.update(_non_good_part_ids(parts, part_cols.result, get))
+        except KeyError as exc:
+            raise ValueError(
+                f"records: {exc.args[0]!r}: a station not in run_start or an unknown value"
+            ) from None
+        if by_kind[PartReleased] or by_kind[PartLeft]:
+            self._flows.append(
+                _flow_cols(by_kind[PartReleased], by_kind[PartLeft], self._line_of, get)  # type: ignore[arg-type]
+            )
+        self._run_end_ts += [r.t for r in by_kind[RunEnd]]
+        self._shifts += [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]
+        self._orders += by_kind[OrderEvent]  # type: ignore[arg-type]
+        self._stock += by_kind[StockLevel]  # type: ignore[arg-type]
+
+    def columns(self) -> PlantColumns:
+        """Return the columns of everything added so far."""
+        with no_gc():
+            return assemble(
+                self._structure or [],
+                self._run_starts[0] if self._run_starts else None,
+                self._run_end_ts,
+                _concat(self._states, _state_cols([], self._keys)),  # type: ignore[arg-type]
+                _concat(self._parts, _part_cols([], self._keys)),  # type: ignore[arg-type]
+                self._bad_parts,
+                _concat(self._flows, _flow_cols([], [], self._line_of)),  # type: ignore[arg-type]
+                self._shifts,
+                self._orders,
+                self._stock,
+            )

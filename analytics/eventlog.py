@@ -1,21 +1,33 @@
-"""Read and write event logs: one record per line as JSON (``records.to_dict``), optionally gzip.
+"""Read and write event logs: JSON Lines (``records.to_dict``, optionally gzip) or Parquet.
 
-This is the only analytics module that touches files. Lines may also be wire payloads
+This is the only analytics module that touches files; the format comes from the file name
+(``plant_sim.eventlog.is_parquet``). JSON lines may also be wire payloads
 (``plant_sim.payloads``): their ``run_id``, ``ts`` and ``ts_ms`` keys are ignored.
+
+``read_columns`` gives the KPI columns of a log: a Parquet log column by column without record
+objects (``columns_arrow.table_columns``), a JSON Lines log through its records (parsing is
+most of that cost: a faster JSON path measured no better, see README "Benchmarks").
 """
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
+from analytics.columns import PlantColumns, to_columns
+from plant_sim.eventlog import is_parquet, open_gzip, open_writer
 from plant_sim.gc_pause import no_gc
-from plant_sim.records import RECORD_TYPES, Record, RunStart, StateChange, from_dict
+from plant_sim.records import (
+    RECORD_TYPES,
+    Record,
+    RunStart,
+    StateChange,
+    from_dict,
+)
 from plant_sim.states import StationState
 
 _WIRE_KEYS = ("ts", "ts_ms")
@@ -27,9 +39,9 @@ class EventLogError(ValueError):
 
 
 def _open(path: Path, mode: str) -> IO[bytes]:
-    """Open a plain or gzip file in binary mode (level 6: level 9 costs far more time)."""
+    """Open a plain or gzip file in binary mode (gzip written without name and time)."""
     if path.suffix == ".gz":
-        return gzip.open(path, mode, compresslevel=6)  # type: ignore[return-value]
+        return open_gzip(path, mode)
     return path.open(mode)
 
 
@@ -81,6 +93,9 @@ def iter_event_log(path: str | Path, kinds: Collection[str] | None = None) -> It
     With ``kinds``, only records of those kinds are returned; others are skipped cheaply.
     """
     p = Path(path)
+    if is_parquet(p):
+        yield from _parquet_records(p, kinds)
+        return
     skip = _skip_prefixes(kinds)
     try:
         fh = _open(p, "rb")
@@ -122,11 +137,59 @@ def _as_dict(rec: Record) -> dict:
 
 
 def write_event_log(records: Iterable[Record], path: str | Path) -> int:
-    """Write records as JSON lines (gzip for ``.gz``); return how many were written."""
-    n = 0
-    dumps = orjson.dumps
-    with _open(Path(path), "wb") as fh, no_gc():
-        for rec in records:
-            fh.write(dumps(_as_dict(rec)) + b"\n")
-            n += 1
-    return n
+    """Write records to ``path`` (Parquet for ``.parquet``, else JSON lines, gzip for ``.gz``);
+    return how many were written."""
+    batch = records if isinstance(records, list) else list(records)
+    writer = open_writer(path)
+    try:
+        with no_gc():
+            writer.write(batch)
+    finally:
+        writer.close()
+    return len(batch)
+
+
+def _parquet_records(path: Path, kinds: Collection[str] | None) -> Iterator[Record]:
+    """Yield the records of a Parquet log (only ``kinds`` if given)."""
+    from plant_sim.parquet_log import table_to_records
+
+    table = _parquet_table(path, kinds=kinds)
+    try:
+        yield from table_to_records(table)
+    except ValueError as exc:
+        raise EventLogError(f"{path}: {exc}") from exc
+
+
+def _parquet_table(
+    path: Path,
+    columns: Collection[str] | None = None,
+    dictionaries: Collection[str] = (),
+    kinds: Collection[str] | None = None,
+) -> Any:
+    """Read a Parquet log, or raise ``EventLogError`` naming the file."""
+    from plant_sim.parquet_log import read_table
+
+    if not path.exists():
+        raise EventLogError(f"{path}: cannot open event log (No such file or directory)")
+    try:
+        return read_table(path, columns, dictionaries, kinds)
+    except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
+        raise EventLogError(f"{path}: not a readable Parquet event log ({exc})") from exc
+
+
+def read_columns(path: str | Path) -> PlantColumns:
+    """Return the KPI columns of an event log file (Parquet or JSON Lines, ``.gz`` allowed).
+
+    Raises ``EventLogError`` naming the file (and the line, for JSON Lines).
+    """
+    from analytics.columns_arrow import DICTIONARY_COLUMNS, KPI_COLUMNS, table_columns
+
+    p = Path(path)
+    with no_gc():
+        if is_parquet(p):
+            table = _parquet_table(p, KPI_COLUMNS, DICTIONARY_COLUMNS, KPI_KINDS)
+            try:
+                return table_columns(table, lambda: list(_parquet_records(p, KPI_KINDS)))
+            except ValueError as exc:
+                raise EventLogError(f"{p}: {exc}") from exc
+        return to_columns(read_event_log(p, KPI_KINDS))

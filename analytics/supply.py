@@ -59,7 +59,7 @@ class _Order:
     delivered: float | None = None
 
 
-def _orders(events: Sequence[OrderEvent]) -> dict[str, _Order]:
+def order_summaries(events: Sequence[OrderEvent]) -> dict[str, _Order]:
     """Fold order events into one summary per order."""
     final = "shipped" if any(e.event == "shipped" for e in events) else "completed"
     out: dict[str, _Order] = {}
@@ -122,7 +122,7 @@ def compute_supply(
     def inside(x: float | None) -> bool:
         return x is not None and t0 <= x and (x <= t1 if include_end else x < t1)
 
-    summary = _orders(orders)
+    summary = order_summaries(orders)
     done = [o for o in summary.values() if inside(o.delivered)]
     on_time = sum(1 for o in done if o.delivered <= o.due)  # type: ignore[operator]
     leads = np.array([o.delivered - o.arrived for o in done if o.arrived is not None], float)

@@ -2,9 +2,11 @@
 
 ``check(boards)`` returns the problems found (empty when fine): unique dashboard uids of the
 allowed shape, unique panel ids, grid widths, known panel types, the provisioned datasource by
-uid everywhere, ``$timeFilter`` in every panel query, no InfluxQL that InfluxDB 3 lacks,
-variables that exist, known measurements, a schemaVersion Grafana 11-13 migrates, no absolute
-time ranges. ``expand(query, ...)`` does what Grafana does before sending a query.
+uid everywhere, ``$timeFilter`` in every panel and annotation query, no InfluxQL that InfluxDB 3
+lacks, variables that exist, known measurements, a schemaVersion Grafana 11-13 migrates, no
+absolute time ranges, and no aggregate that averages or adds a ratio (``NON_ADDITIVE``: a
+ratio over several windows is a ratio of sums, ``dashboards.queries``).
+``expand(query, ...)`` does what Grafana does before sending a query.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from analytics.registry import KPIS
 from analytics.service.kpi_schema import KPI_MEASUREMENT, LOSS_MEASUREMENT
 from analytics.service.service import STATS_MEASUREMENT
+from analytics.service.slices import SLICE_MEASUREMENT
 from analytics.whatif.influx import KPI_MEASUREMENT as WHATIF_KPI
 from analytics.whatif.influx import REPLICATION_MEASUREMENT as WHATIF_REPLICATION
 from dashboards.model import DATASOURCE_UID
@@ -39,6 +43,7 @@ MEASUREMENTS = frozenset(
     | {
         KPI_MEASUREMENT,
         LOSS_MEASUREMENT,
+        SLICE_MEASUREMENT,
         METRICS_MEASUREMENT,
         STATS_MEASUREMENT,
         WHATIF_KPI,
@@ -63,6 +68,17 @@ UNSUPPORTED_3X = (
     "INTO ",
 )
 SCHEMA_VERSIONS = range(36, 43)
+#: KPI fields that are totals over their window (adding them over windows is right).
+ADDITIVE = frozenset(
+    {"failures", "minor_stops", "energy_kwh", "idle_energy_kwh", "material_starved_h"}
+    | {"stockouts", "stockout_h"}
+)
+#: Stored KPI fields that no aggregate may average or add: ratios, rates, means, percentiles,
+#: levels (their value over several windows is a ratio of sums, not a mean of values).
+NON_ADDITIVE = frozenset(k.id for k in KPIS if k.id not in ADDITIVE)
+#: Aggregates that mix the values of several points.
+_MIXING = ("MEAN", "MEDIAN", "MODE", "SUM", "INTEGRAL", "MOVING_AVERAGE", "CUMULATIVE_SUM")
+_AGGREGATE = re.compile(r'(\w+)\(\s*"(\w+)"')
 _UID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _VAR = re.compile(r"\$(\w+)")
 _FROM = re.compile(r'FROM\s+"([^"]+)"', re.IGNORECASE)
@@ -79,6 +95,8 @@ _BUILTIN = {
     "tag_source",
     "tag_service",
     "tag_reason",
+    "tag_material",
+    "tag_shift",
     "col",
 }
 
@@ -111,6 +129,11 @@ def _check_board(name: str, board: Mapping[str, Any]) -> list[str]:
         if v.get("datasource", {}).get("uid") != DATASOURCE_UID:
             out.append(f"{name}: variable {v['name']} does not use datasource {DATASOURCE_UID}")
         out += _check_query(f"{name}: variable {v['name']}", v.get("query", ""), names, False)
+    for a in board.get("annotations", {}).get("list", []):
+        where = f"{name}: annotation {a.get('name')!r}"
+        if a.get("datasource", {}).get("uid") != DATASOURCE_UID:
+            out.append(f"{where}: datasource is not uid {DATASOURCE_UID}")
+        out += _check_query(where, a.get("query", ""), names, True)
     ids = [p.get("id") for p in panels(board)]
     if len(ids) != len(set(ids)):
         out.append(f"{name}: panel ids are not unique")
@@ -156,7 +179,17 @@ def _check_query(where: str, query: str, names: set[str], needs_time: bool) -> l
     out += [
         f"{where}: unknown measurement {m!r}" for m in _FROM.findall(query) if m not in MEASUREMENTS
     ]
+    out += averaged_ratios(where, query)
     return out
+
+
+def averaged_ratios(where: str, query: str) -> list[str]:
+    """Return a problem for each aggregate that mixes a ratio field (``mean("oee")``)."""
+    return [
+        f'{where}: {fn}("{field}") mixes the values of a ratio; use a ratio of sums'
+        for fn, field in _AGGREGATE.findall(query)
+        if fn.upper() in _MIXING and field in NON_ADDITIVE
+    ]
 
 
 def check(boards: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 
 from dashboards.checks import check
-from dashboards.files import JSON_DIR, build_all, load_all, render, write_all
+from dashboards.files import (
+    ALERTS_FILE,
+    JSON_DIR,
+    build_all,
+    load_all,
+    render,
+    render_alerts,
+    write_alerts,
+    write_all,
+)
 
 app = typer.Typer(help="Grafana dashboards as code: build, check, push.", no_args_is_help=True)
 
@@ -17,9 +26,11 @@ app = typer.Typer(help="Grafana dashboards as code: build, check, push.", no_arg
 def build_command(
     out: Path = typer.Option(JSON_DIR, "--out", help="Directory for the JSON files."),
 ) -> None:
-    """Write the dashboard JSON files from their Python builders."""
+    """Write the dashboard JSON files and the alert rules from their Python builders."""
     for path in write_all(out):
         print(path)
+    if out == JSON_DIR:
+        print(write_alerts())
 
 
 @app.command("check")
@@ -40,6 +51,10 @@ def check_command(
             for name, board in built.items()
             if name not in boards or render(boards[name]) != render(board)
         ]
+        if not ALERTS_FILE.exists() or ALERTS_FILE.read_text(encoding="utf-8") != render_alerts():
+            problems.append(
+                f"{ALERTS_FILE.name}: differs from its builder; run twin dashboards build"
+            )
     for p in problems:
         print(p, file=sys.stderr)
     if problems:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from analytics.registry import KPI_BY_ID
+from dashboards import queries
 from plant_sim.states import STATE_INFO
 
 DATASOURCE_UID = "twin-influxdb"
@@ -31,6 +32,12 @@ _UNITS = {
     "units": "short",
     "count": "short",
 }
+#: Panel minimum interval of element panels: the ``kpi_slice`` minute, so a bucket is never
+#: smaller than the data it sums and counts per bucket do not depend on the zoom alone.
+SLICE_INTERVAL = "1m"
+#: KPI targets the colours go by (green at or above the target, orange above the warning).
+OEE_TARGET = 0.85
+OEE_WARNING = 0.6
 STATE_COLORS = {
     "processing": "green",
     "setup": "blue",
@@ -45,8 +52,33 @@ STATE_COLORS = {
 
 
 def unit_of(kpi_id: str) -> str:
-    """Return the Grafana unit of a registry KPI."""
+    """Return the Grafana unit of a registry KPI (counts and elements: ``short``)."""
+    if kpi_id not in KPI_BY_ID:
+        return "kwatth" if kpi_id.endswith("kwh") else "s" if kpi_id.endswith("_s") else "short"
     return _UNITS[KPI_BY_ID[kpi_id].unit]
+
+
+def decimals_of(kpi_id: str) -> int:
+    """Return the decimals a KPI is shown with (percent to 0.1, counts whole)."""
+    spec = KPI_BY_ID.get(kpi_id)
+    if spec is None or spec.unit in ("count", "units"):
+        return 0
+    return 1 if spec.is_ratio or spec.unit == "units/h" else 2
+
+
+def thresholds_of(kpi_id: str) -> dict | None:
+    """Return colour steps for ratios where higher is better (against the OEE targets)."""
+    spec = KPI_BY_ID.get(kpi_id)
+    if spec is None or not spec.is_ratio or spec.better != "higher":
+        return None
+    return {
+        "mode": "absolute",
+        "steps": [
+            {"color": "red", "value": None},
+            {"color": "orange", "value": OEE_WARNING},
+            {"color": "green", "value": OEE_TARGET},
+        ],
+    }
 
 
 def title_of(kpi_id: str) -> str:
@@ -110,54 +142,163 @@ def panel(
     return out
 
 
-def kpi_stat(kpi_id: str, level: str, window: str, extra: str = "") -> dict:
-    """Return a stat panel of the latest value of a registry KPI."""
-    spec = KPI_BY_ID[kpi_id]
-    q = (
-        f'SELECT last("{kpi_id}") FROM "kpi" WHERE "level" = \'{level}\' AND "window" = '
-        f"'{window}' AND {KPI_FILTER}{extra} AND $timeFilter"
-    )
-    thresholds = None
-    if spec.is_ratio and spec.better == "higher":
-        thresholds = {
-            "mode": "absolute",
-            "steps": [
-                {"color": "red", "value": None},
-                {"color": "orange", "value": 0.6},
-                {"color": "green", "value": 0.85},
-            ],
-        }
-    opts: dict[str, Any] = {"decimals": 1 if spec.is_ratio else 2}
-    if thresholds:
-        opts["thresholds"] = thresholds
+def _formats(kpi_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"decimals": decimals_of(kpi_id)}
+    if (steps := thresholds_of(kpi_id)) is not None:
+        out["thresholds"] = steps
+    return out
+
+
+def _title(kpi_id: str) -> str:
+    spec = KPI_BY_ID.get(kpi_id)
+    return spec.name if spec else kpi_id
+
+
+def range_stat(kpi_id: str, level: str = "plant") -> dict:
+    """Return a stat of one KPI over the selected range: a ratio of sums of minute elements."""
+    spec = KPI_BY_ID.get(kpi_id)
     return panel(
-        "stat", f"{spec.name} ({window})", [target(q)], unit_of(kpi_id), spec.description, **opts
+        "stat",
+        f"{_title(kpi_id)} (selected range)",
+        [target(queries.range_query([kpi_id], level))],
+        unit_of(kpi_id),
+        (spec.description if spec else "") + " Ratio of sums over the selected range.",
+        **_formats(kpi_id),
+        panel_options={"reduceOptions": {"calcs": ["lastNotNull"], "values": False}},
     )
 
 
-def kpi_series(
-    kpi_id: str,
+def oee_gauge(level: str = "plant") -> dict:
+    """Return a gauge of OEE over the selected range against its target."""
+    return panel(
+        "gauge",
+        "OEE against target (selected range)",
+        [target(queries.range_query(["oee"], level))],
+        "percentunit",
+        f"Green from the target {OEE_TARGET:.0%}, orange from {OEE_WARNING:.0%}.",
+        min=0,
+        max=1,
+        **_formats("oee"),
+        panel_options={"showThresholdMarkers": True, "showThresholdLabels": True},
+    )
+
+
+def column_overrides(names: Sequence[str]) -> list[dict]:
+    """Return per-column unit, decimals and colour overrides for a table of KPIs."""
+    out = []
+    for n in names:
+        props: list[dict[str, Any]] = [
+            {"id": "unit", "value": unit_of(n)},
+            {"id": "decimals", "value": decimals_of(n)},
+            {"id": "displayName", "value": _title(n)},
+        ]
+        if (steps := thresholds_of(n)) is not None:
+            props += [
+                {"id": "thresholds", "value": steps},
+                {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+            ]
+        out.append({"matcher": {"id": "byName", "options": n}, "properties": props})
+    return out
+
+
+def range_table(
+    names: Sequence[str],
     level: str,
-    window: str,
-    scope_filter: str,
-    title: str = "",
-    kind: str = "timeseries",
+    title: str,
+    group_by: str = '"scope"',
+    scopes: str | None = None,
+    **options: Any,
 ) -> dict:
-    """Return a time series of a registry KPI per scope, one point per window start."""
+    """Return a table of KPIs over the selected range, one row per scope (or per ``group_by``)."""
+    q = queries.range_query(list(names), level, group_by=group_by, scopes=scopes)
+    return panel(
+        "table",
+        title,
+        [target(q, fmt="table")],
+        "short",
+        "Ratios of sums of minute elements over the selected range.",
+        overrides=column_overrides(names),
+        **options,
+    )
+
+
+def range_series(
+    names: Sequence[str], level: str, title: str, group_by: str = "", **options: Any
+) -> dict:
+    """Return a time series: each point the KPI of its bucket (a ratio of the bucket's sums)."""
+    alias = "$col $tag_scope" if "scope" in group_by else ""
+    return panel(
+        "timeseries",
+        title,
+        [
+            target(
+                queries.range_query(list(names), level, group_by=group_by, by_time=True),
+                alias=alias,
+            )
+        ],
+        unit_of(names[0]),
+        "One point per bucket: the ratio of the bucket's summed minute elements.",
+        interval=SLICE_INTERVAL,
+        **_formats(names[0]),
+        **options,
+    )
+
+
+def window_series(kpi_id: str, level: str, window: str, scopes: str, title: str = "") -> dict:
+    """Return each stored window's value of a KPI per scope: the points as they are, never
+    averaged (for KPIs that are no ratio of elements, e.g. WIP or lead-time percentiles)."""
     q = (
-        f'SELECT mean("{kpi_id}") FROM "kpi" WHERE "level" = \'{level}\' AND "window" = '
-        f"'{window}' AND {KPI_FILTER}{scope_filter} AND $timeFilter "
-        'GROUP BY time($__interval), "scope" fill(none)'
+        f'SELECT "{kpi_id}" FROM "kpi" WHERE "level" = \'{level}\' AND "window" = '
+        f"'{window}' AND {KPI_FILTER}{scopes} AND $timeFilter GROUP BY \"scope\""
     )
     spec = KPI_BY_ID[kpi_id]
     return panel(
-        kind,
+        "timeseries",
         title or f"{spec.name} per {level} ({window})",
         [target(q, alias="$tag_scope")],
         unit_of(kpi_id),
-        spec.description,
+        spec.description + f" One point per {window} window.",
+        decimals=decimals_of(kpi_id),
         custom={"drawStyle": "line", "showPoints": "always", "spanNulls": True},
     )
+
+
+def annotation(name: str, query: str, color: str, text: str, tags: str = "") -> dict:
+    """Return an InfluxQL annotation: one marker per stored record the query returns."""
+    return {
+        "name": name,
+        "datasource": DATASOURCE,
+        "enable": True,
+        "iconColor": color,
+        "query": query,
+        "textColumn": text,
+        "tagsColumn": tags,
+        "titleColumn": "",
+    }
+
+
+def event_annotations() -> list[dict]:
+    """Return the annotations every board carries: shifts, breakdowns, maintenance, scenario."""
+    return [
+        annotation("Shift changes", queries.SHIFT_CHANGES, "blue", "shift"),
+        annotation("Breakdowns", queries.BREAKDOWNS, "red", "reason", "station"),
+        annotation(
+            "Planned maintenance", queries.PLANNED_MAINTENANCE, "light-blue", "reason", "station"
+        ),
+        annotation(
+            "Scenario events", queries.SCENARIO_EVENTS, "purple", "name", "event,phase,target"
+        ),
+    ]
+
+
+def board_link(uid: str, title: str, var: str) -> list[dict]:
+    """Return a data link to board ``uid`` with the clicked row's scope as ``var``; the other
+    variables and the time range carried over."""
+    url = (
+        f"/d/{uid}?var-{var}=${{__data.fields.scope}}&${{site:queryparam}}&${{run:queryparam}}"
+        "&${__url_time_range}"
+    )
+    return [{"title": title, "url": url}]
 
 
 def variable(name: str, query: str, label: str) -> dict:
@@ -223,6 +364,7 @@ def dashboard(
     panels: list[dict],
     templating: list[dict],
     time_from: str = "now-24h",
+    annotations: list[dict] | None = None,
 ) -> dict:
     """Return a whole dashboard with links to the other twin dashboards."""
     return {
@@ -239,7 +381,7 @@ def dashboard(
         "schemaVersion": SCHEMA_VERSION,
         "version": 1,
         "templating": {"list": templating},
-        "annotations": {"list": []},
+        "annotations": {"list": event_annotations() if annotations is None else annotations},
         "links": [
             {
                 "type": "dashboards",

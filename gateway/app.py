@@ -20,7 +20,6 @@ from gateway.sequencer import Sequencer
 from gateway.settings import GatewaySettings
 from gateway.sinks import Sink, detect_api, make_sink
 from gateway.sources.mqtt import MqttSource
-from gateway.sources.mqtt_fast import FastMqttSource
 from gateway.sources.opcua import OpcUaSource
 from gateway.stats import Stats
 from gateway.writer import METRICS_SOURCE, Writer
@@ -42,7 +41,7 @@ class Gateway:
         self.dead_letters = DeadLetters(data / "dead_letters.jsonl", settings.dead_letter_max_bytes)
         self.intake: queue.Queue[RawMessage] = Intake(maxsize=INTAKE_SIZE)
         self.sink = sink
-        self.sources: list[MqttSource | FastMqttSource | OpcUaSource] = []
+        self.sources: list[MqttSource | OpcUaSource] = []
         self.ingest: Ingest | None = None
         self.writer: Writer | None = None
         self._stopped = threading.Event()
@@ -86,8 +85,7 @@ class Gateway:
         self.writer.start()
         self.ingest.start()
         if s.mqtt_url:
-            mqtt_cls = FastMqttSource if s.mqtt_client == "fast" else MqttSource
-            self.sources.append(mqtt_cls(s, self.intake))
+            self.sources.append(MqttSource(s, self.intake))
         if s.opcua_endpoint:
             self.sources.append(OpcUaSource(s, self.intake))
         try:

@@ -136,12 +136,21 @@ class Ingest(threading.Thread):
         normalize, assign = self.normalizer.normalize, self.sequencer.assign
         for raw in items:
             source = raw.source
-            res = normalize(raw)
+            try:  # the per-record boundary: no record may stop the stage
+                res = normalize(raw)
+                seq = (
+                    None
+                    if type(res) is Rejected
+                    else assign(source, res.series, res.ts_ms, res.digest, raw.maybe_dup)
+                )
+            except Exception as exc:  # a defect, not the sender's: dead-letter it, say so, go on
+                res = Rejected(f"gateway: unexpected {type(exc).__name__}: {exc}"[:500])
+                logger.warning("%s message on %s set aside: %s", source, raw.topic, res.reason)
+                logger.debug("the error", exc_info=True)
             if type(res) is Rejected:
                 self.dead_letters.add(source, raw.topic, res.reason, raw.payload)
                 counts[source, "dead_lettered"] = counts.get((source, "dead_lettered"), 0) + 1
                 continue
-            seq = assign(source, res.series, res.ts_ms, res.digest, raw.maybe_dup)
             if seq is None:
                 counts[source, "duplicates"] = counts.get((source, "duplicates"), 0) + 1
                 continue

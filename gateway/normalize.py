@@ -132,7 +132,10 @@ class RunInfo:
             return f"line: unknown line {line!r} in run {self.run_id!r}"
         if station is not None and (line, station) not in self.stations:
             return f"station: unknown station {station!r} on line {line!r}"
-        expected_ts = payloads.epoch_ms(self.start_epoch_ms, t)
+        try:
+            expected_ts = payloads.epoch_ms(self.start_epoch_ms, t)
+        except payloads.PayloadError as exc:
+            return str(exc)
         if ts_ms != expected_ts:
             return f"ts_ms: {ts_ms} disagrees with t={t} (expected {expected_ts})"
         return None

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from gateway.errors import SettingsError
 from gateway.topic_filters import filter_problem
+from twin_io.mqtt import PLAIN_SCHEMES, TLS_SCHEMES, MqttOptions, redact
 
 ENV_PREFIX = "TWIN_"
 CONFIG_ENV = "TWIN_GATEWAY_CONFIG"
@@ -57,16 +58,20 @@ class GatewaySettings(BaseSettings):
     influx_bucket: str | None = Field(None, description="v2: bucket (default: influx_database).")
     influx_timeout_s: float = Field(10.0, gt=0, description="Timeout of one write request.")
     # Sources
-    mqtt_url: str | None = Field(None, description="MQTT broker, mqtt://[user[:pass]@]host[:port].")
+    mqtt_url: str | None = Field(
+        None, description="MQTT broker, mqtt://[user[:pass]@]host[:port] (mqtts:// for TLS)."
+    )
     mqtt_topics: list[str] = Field(["#"], description="Topic filters to subscribe to (UNS tree).")
     mqtt_client_id: str = Field(
         "twin-gateway", description="MQTT client id: the persistent session's name."
     )
     mqtt_username: str | None = Field(None, description="MQTT user name.")
     mqtt_password: SecretStr | None = Field(None, description="MQTT password.")
-    mqtt_client: Literal["fast", "paho"] = Field(
-        "fast", description="MQTT client: fast (built-in 3.1.1 subscriber, batched acks) or paho."
+    mqtt_ca_file: Path | None = Field(
+        None, description="mqtts://: CA certificate(s) that sign the broker's (default: system)."
     )
+    mqtt_cert_file: Path | None = Field(None, description="mqtts://: client certificate (PEM).")
+    mqtt_key_file: Path | None = Field(None, description="mqtts://: client private key (PEM).")
     mqtt_keepalive_s: int = Field(30, gt=0, description="MQTT keep-alive.")
     mqtt_partitions: list[list[str]] = Field(
         [],
@@ -135,8 +140,8 @@ class GatewaySettings(BaseSettings):
         if value is None:
             return None
         parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-            raise ValueError(f"expected mqtt://host[:port], got {value!r}")
+        if parts.scheme not in PLAIN_SCHEMES + TLS_SCHEMES or not parts.hostname:
+            raise ValueError(f"expected mqtt://host[:port] or mqtts://..., got {redact(value)!r}")
         return value
 
     @field_validator("mqtt_partitions", mode="before")
@@ -171,7 +176,20 @@ class GatewaySettings(BaseSettings):
     def _one_source(self) -> GatewaySettings:
         if self.mqtt_url is None and self.opcua_endpoint is None:
             raise ValueError("give at least one source: mqtt_url or opcua_endpoint")
+        if self.mqtt_url is not None:
+            self.mqtt_options()  # raises MqttConfigError (a ValueError) naming the option
         return self
+
+    def mqtt_options(self) -> MqttOptions:
+        """The MQTT connection options (URL, credentials, TLS files) of ``twin_io.mqtt``."""
+        return MqttOptions(
+            url=self.mqtt_url or "",
+            username=self.mqtt_username,
+            password=self.mqtt_password.get_secret_value() if self.mqtt_password else None,
+            ca_file=self.mqtt_ca_file,
+            cert_file=self.mqtt_cert_file,
+            key_file=self.mqtt_key_file,
+        )
 
     @classmethod
     def settings_customise_sources(

@@ -2,8 +2,9 @@
 
 A batch is written when it is full (``batch_size``) or its oldest point has waited
 ``flush_interval_s``. On success the rows are removed from the buffer; while InfluxDB is
-unreachable or slow the rows stay and the write is retried with exponential backoff and
-jitter, forever (the bounded buffer is where data piles up). Lines InfluxDB refuses (HTTP 400,
+unreachable or slow the rows stay and the write is retried with the project's backoff
+(``twin_io.retry``: retry_initial_s doubling up to retry_max_s, with jitter), forever (the
+bounded buffer is where data piles up). Lines InfluxDB refuses (HTTP 400,
 or 422 from 2.x) are found by splitting the batch and set aside as dead letters; the rest are
 written. A body refused for its size (413) is split the same way until the parts are taken; a
 line too large on its own is set aside.
@@ -12,7 +13,6 @@ line too large on its own is set aside.
 from __future__ import annotations
 
 import logging
-import random
 import re
 import threading
 import time
@@ -25,6 +25,7 @@ from gateway.deadletter import DeadLetters
 from gateway.errors import SinkRejectedError, SinkUnavailableError
 from gateway.sinks.base import Sink
 from gateway.stats import Stats
+from twin_io.retry import Backoff
 
 logger = logging.getLogger(__name__)
 METRICS_SOURCE = "_gateway"  # source name of the gateway's own metrics lines
@@ -54,12 +55,11 @@ class Writer(threading.Thread):
         self.dead_letters = dead_letters
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
-        self.retry_initial_s, self.retry_max_s = retry
+        self.backoff = Backoff(*retry)
         self.on_free = on_free
         self.wake = threading.Event()
         self._halt = threading.Event()
         self._drain_until = 0.0
-        self._rng = random.Random()
         self.healthy = threading.Event()
         self.error: BaseException | None = None
         self._rejected: set[int] = set()
@@ -72,7 +72,6 @@ class Writer(threading.Thread):
 
     def run(self) -> None:
         """Write batches until stopped."""
-        delay = self.retry_initial_s
         try:
             while True:
                 if self._halt.is_set() and (time.monotonic() >= self._drain_until):
@@ -83,11 +82,9 @@ class Writer(threading.Thread):
                 if not rows:
                     return  # stopping and drained
                 if self._write(rows):
-                    delay = self.retry_initial_s
+                    self.backoff.reset()
                     continue
-                # jitter, but never longer than retry_max_s (the documented longest delay)
-                self._sleep(min(delay * (0.5 + self._rng.random()), self.retry_max_s))
-                delay = min(delay * 2, self.retry_max_s)
+                self._sleep(self.backoff.next_delay())
         except BaseException as exc:
             logger.exception("writer stopped by an error")
             self.error = exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -13,8 +14,9 @@ from rich.table import Table
 
 from plant_sim.durations import parse_duration
 from plant_sim.eventlog import EventLog
+from plant_sim.records import Record
 from plant_sim.scenario import Scenario, ScenarioError, json_schema, load_scenario
-from plant_sim.simulation import run_batch
+from plant_sim.simulation import run_batch, run_streaming
 from plant_sim.states import StationState
 from plant_sim.summary import RunTally
 
@@ -46,18 +48,40 @@ def parse_until(value: str | None, scenario: Scenario) -> float:
 
 def run_with_progress(scenario: Scenario, until_s: float, seed: int | None) -> EventLog:
     """Run headless with a progress bar on stderr."""
-    columns = (
+    with Progress(*_progress_columns(), console=err, transient=True) as progress:
+        task = progress.add_task(f"simulating {scenario.name}", total=until_s)
+        return run_batch(
+            scenario, until_s, seed, on_progress=lambda now: progress.update(task, completed=now)
+        )
+
+
+def stream_with_progress(
+    scenario: Scenario,
+    until_s: float,
+    seed: int | None,
+    consume: Callable[[list[Record]], None],
+) -> int:
+    """Run headless with a progress bar on stderr, handing records to ``consume`` in batches;
+    return the number of records."""
+    with Progress(*_progress_columns(), console=err, transient=True) as progress:
+        task = progress.add_task(f"simulating {scenario.name}", total=until_s)
+        return run_streaming(
+            scenario,
+            consume,
+            until_s,
+            seed,
+            on_progress=lambda now: progress.update(task, completed=now),
+        )
+
+
+def _progress_columns() -> tuple:
+    return (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>5.1f}%"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(f"simulating {scenario.name}", total=until_s)
-        return run_batch(
-            scenario, until_s, seed, on_progress=lambda now: progress.update(task, completed=now)
-        )
 
 
 _SHORT = {

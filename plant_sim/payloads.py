@@ -38,8 +38,18 @@ class PayloadError(ValueError):
     """A payload that cannot be decoded; the message names the field."""
 
 
+MAX_SIM_S = float((2**63 - 1) // 1_000_000_000)
+"""Largest simulation time (seconds, either sign) that can give a storable timestamp."""
+
+
 def epoch_ms(start_epoch_ms: int, t: float) -> int:
-    """Return the epoch milliseconds of simulation time ``t`` (seconds since start)."""
+    """Return the epoch milliseconds of simulation time ``t`` (seconds since start).
+
+    Raises ``PayloadError`` naming ``t`` when it is not a number within ``±MAX_SIM_S``
+    (infinite, NaN or so large that no InfluxDB timestamp could carry it).
+    """
+    if not -MAX_SIM_S <= t <= MAX_SIM_S:  # also false for NaN
+        raise PayloadError(f"t: {t!r} is not a simulation time a timestamp can carry")
     return start_epoch_ms + round(t * 1000.0)
 
 

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -25,6 +24,7 @@ from pydantic import (
 
 from plant_sim.distributions import Distribution, Seconds
 from plant_sim.durations import parse_time_of_day
+from plant_sim.input_files import InputFileError, read_yaml
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 TimeOfDay = Annotated[
@@ -35,6 +35,14 @@ TimeOfDay = Annotated[
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_ORDER_QUANTITY = 100_000
+"""Most units in one customer order (a scheduled one, or the mean of the quantity
+distribution); a drawn quantity above it is cut to it. An order's parts are created when it is
+released, so an absurd quantity would exhaust memory."""
+MIN_SAMPLE_PERIOD_S = 0.1
+"""Shortest process-sample period (a shorter one floods the run with samples)."""
+MAX_SURGE_FACTOR = 1000.0
+"""Largest demand-surge factor (orders arriving that many times as often)."""
 
 
 class ScenarioError(ValueError):
@@ -50,7 +58,7 @@ class ScenarioError(ValueError):
 class Spec(BaseModel):
     """Base of every scenario model: immutable, unknown keys forbidden."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FailureSpec(Spec):
@@ -172,7 +180,7 @@ class ScheduledOrderSpec(Spec):
 
     at: Seconds
     product: str
-    quantity: int = Field(ge=1)
+    quantity: int = Field(ge=1, le=MAX_ORDER_QUANTITY)
     due_in: Seconds
 
 
@@ -233,7 +241,7 @@ class DemandSurgeEvent(Spec):
     name: Identifier = "demand_surge"
     at: Seconds
     duration: Seconds
-    factor: float = Field(gt=0)
+    factor: float = Field(gt=0, le=MAX_SURGE_FACTOR)
 
 
 class StationMaintenanceEvent(Spec):
@@ -254,7 +262,7 @@ ScenarioEventSpec = Annotated[
 class TelemetrySpec(Spec):
     """Process-value sampling."""
 
-    sample_period: Seconds = Field(60.0, gt=0)
+    sample_period: Seconds = Field(60.0, ge=MIN_SAMPLE_PERIOD_S)
 
 
 def _check_timezone(name: str | None) -> str | None:
@@ -335,15 +343,10 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file; raises ``ScenarioError`` naming the path."""
-    path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(str(path), [("(file)", exc.strerror or str(exc))]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(str(path), [("(yaml)", str(exc).replace("\n", " "))]) from None
+        data = read_yaml(path)
+    except InputFileError as exc:
+        raise ScenarioError(exc.source, exc.problems) from None
     return parse_scenario(data, str(path))
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from plant_sim import naming
 from plant_sim.distributions import mean_of
-from plant_sim.scenario import Scenario
+from plant_sim.scenario import MAX_ORDER_QUANTITY, DemandSpec, Scenario
 
 
 def cross_reference_problems(scenario: Scenario) -> list[tuple[str, str]]:
@@ -30,7 +31,27 @@ def _unique_ids(scenario: Scenario) -> list[tuple[str, str]]:
         out.append(("lines", f"line id {dup!r} is used twice"))
     for dup in sorted(_duplicates(scenario.station_ids())):
         out.append(("lines", f"station id {dup!r} is used twice (station ids are plant-wide)"))
+    for what, ids in (
+        ("line", [li.id for li in scenario.lines]),
+        ("station", scenario.station_ids()),
+    ):
+        for names in _same_topic_level(ids):
+            out.append(
+                (
+                    "lines",
+                    f"{what} ids {' and '.join(map(repr, names))} differ only in case "
+                    "and would share one MQTT topic",
+                )
+            )
     return out
+
+
+def _same_topic_level(ids: list[str]) -> list[list[str]]:
+    """Groups of distinct ids that give the same topic level (``naming.topic_segment``)."""
+    groups: dict[str, list[str]] = {}
+    for name in dict.fromkeys(ids):
+        groups.setdefault(naming.topic_segment(name), []).append(name)
+    return [names for names in groups.values() if len(names) > 1]
 
 
 def _line_problems(scenario: Scenario) -> list[tuple[str, str]]:
@@ -95,17 +116,29 @@ def _demand_problems(scenario: Scenario) -> list[tuple[str, str]]:
         if share < 0:
             out.append((f"demand.mix.{product}", "a share must be >= 0"))
     if demand.interarrival is not None:
-        if not demand.mix or sum(demand.mix.values()) <= 0:
-            out.append(("demand.mix", "an arrival process needs a product mix with shares > 0"))
-        if demand.quantity is None:
-            out.append(("demand.quantity", "an arrival process needs a quantity distribution"))
-        if demand.due_in is None:
-            out.append(("demand.due_in", "an arrival process needs a due_in distribution"))
+        out += _arrival_problems(demand)
     elif not demand.schedule:
         out.append(("demand", "give an interarrival process or a schedule of orders"))
     for oi, order in enumerate(demand.schedule):
         if order.product not in makeable:
             out.append((f"demand.schedule[{oi}].product", f"no line makes {order.product!r}"))
+    return out
+
+
+def _arrival_problems(demand: DemandSpec) -> list[tuple[str, str]]:
+    """Problems of an order arrival process (``demand.interarrival`` is given)."""
+    out = []
+    if demand.interarrival is not None and mean_of(demand.interarrival) <= 0.0:
+        why = "mean must be greater than 0 (orders would arrive without end at one instant)"
+        out.append(("demand.interarrival", why))
+    if demand.quantity is not None and mean_of(demand.quantity) > MAX_ORDER_QUANTITY:
+        out.append(("demand.quantity", f"mean must be at most {MAX_ORDER_QUANTITY:,} units"))
+    if not demand.mix or sum(demand.mix.values()) <= 0:
+        out.append(("demand.mix", "an arrival process needs a product mix with shares > 0"))
+    if demand.quantity is None:
+        out.append(("demand.quantity", "an arrival process needs a quantity distribution"))
+    if demand.due_in is None:
+        out.append(("demand.due_in", "an arrival process needs a due_in distribution"))
     return out
 
 
@@ -131,6 +164,8 @@ def _calendar_and_event_problems(scenario: Scenario) -> list[tuple[str, str]]:
                     out.append(
                         (f"calendar.maintenance[{mi}].stations[{si}]", f"no station {station!r}")
                     )
+        if len(set(scenario.calendar.days_off)) == 7:
+            out.append(("calendar.days_off", "every day is off: the plant would never work"))
         for si, shift in enumerate(scenario.calendar.shifts):
             if shift.start == shift.end:
                 out.append((f"calendar.shifts[{si}]", "start and end are the same time"))

@@ -47,43 +47,63 @@ class RunTally:
 
 def tally(records: Iterable[Record]) -> RunTally:
     """Accumulate a run's records into per-station and per-line totals."""
-    stations: dict[str, StationTally] = {}
-    lines: dict[str, LineTally] = {}
-    open_state: dict[str, tuple[float, StationState]] = {}
-    wip_since: dict[str, float] = {}
-    end = 0.0
-    for r in records:
-        kind = r.kind
-        if kind == "state":
-            st = stations.get(r.station) or stations.setdefault(
-                r.station, StationTally(r.line, r.station)
-            )
-            if r.station in open_state:
-                t0, s0 = open_state[r.station]
-                st.seconds_in[s0] += r.t - t0
-            open_state[r.station] = (r.t, r.state)
-        elif kind == "part":
-            st = stations.get(r.station) or stations.setdefault(
-                r.station, StationTally(r.line, r.station)
-            )
-            st.parts[r.result] += 1
-        elif kind in ("release", "exit"):
-            lt = lines.get(r.line) or lines.setdefault(r.line, LineTally(r.line))
-            lt.wip_area += lt.wip_end * (r.t - wip_since.get(r.line, 0.0))
-            wip_since[r.line] = r.t
-            if kind == "release":
-                lt.released += 1
-                lt.wip_end += 1
-            else:
-                lt.wip_end -= 1
-                if r.outcome == "finished":
-                    lt.finished += 1
+    counter = Tally()
+    counter.add(records)
+    return counter.result()
+
+
+class Tally:
+    """``tally`` for a run that arrives in batches: holds totals, never records."""
+
+    def __init__(self) -> None:
+        self.stations: dict[str, StationTally] = {}
+        self.lines: dict[str, LineTally] = {}
+        self._open_state: dict[str, tuple[float, StationState]] = {}
+        self._wip_since: dict[str, float] = {}
+        self._end = 0.0
+
+    def add(self, records: Iterable[Record]) -> None:
+        """Add a batch of records, in emission order."""
+        stations, lines = self.stations, self.lines
+        open_state, wip_since = self._open_state, self._wip_since
+        for r in records:
+            kind = r.kind
+            if kind == "state":
+                st = stations.get(r.station) or stations.setdefault(
+                    r.station, StationTally(r.line, r.station)
+                )
+                if r.station in open_state:
+                    t0, s0 = open_state[r.station]
+                    st.seconds_in[s0] += r.t - t0
+                open_state[r.station] = (r.t, r.state)
+            elif kind == "part":
+                st = stations.get(r.station) or stations.setdefault(
+                    r.station, StationTally(r.line, r.station)
+                )
+                st.parts[r.result] += 1
+            elif kind in ("release", "exit"):
+                lt = lines.get(r.line) or lines.setdefault(r.line, LineTally(r.line))
+                lt.wip_area += lt.wip_end * (r.t - wip_since.get(r.line, 0.0))
+                wip_since[r.line] = r.t
+                if kind == "release":
+                    lt.released += 1
+                    lt.wip_end += 1
                 else:
-                    lt.scrapped += 1
-        elif kind == "run_end":
-            end = r.t
-    for sid, (t0, s0) in open_state.items():
-        stations[sid].seconds_in[s0] += end - t0
-    for lid, lt in lines.items():
-        lt.wip_area += lt.wip_end * (end - wip_since.get(lid, 0.0))
-    return RunTally(end, stations, lines)
+                    lt.wip_end -= 1
+                    if r.outcome == "finished":
+                        lt.finished += 1
+                    else:
+                        lt.scrapped += 1
+            elif kind == "run_end":
+                self._end = r.t
+
+    def result(self) -> RunTally:
+        """Return the totals, with open state intervals and WIP closed at the run end."""
+        end = self._end
+        for sid, (t0, s0) in self._open_state.items():
+            self.stations[sid].seconds_in[s0] += end - t0
+        self._open_state = {}
+        for lid, lt in self.lines.items():
+            lt.wip_area += lt.wip_end * (end - self._wip_since.get(lid, 0.0))
+            self._wip_since[lid] = end
+        return RunTally(end, self.stations, self.lines)

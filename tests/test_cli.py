@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def command_names() -> list[str]:
     group = typer.main.get_group(app)
     names = []
-    for name, command in group.commands.items():
+    for name in group.list_commands(None):  # commands load lazily: get each one
+        command = group.get_command(None, name)
         names.append(name)
         names += [f"{name} {sub}" for sub in getattr(command, "commands", {})]
     return names

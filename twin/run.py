@@ -1,19 +1,22 @@
-"""``twin run``: simulate headless, then print the run's summary and its KPIs."""
+"""``twin run``: simulate headless, then print the run's summary and its KPIs.
+
+Records stream from the model in batches of one simulated hour to the event log writer (JSON
+Lines or Parquet, from ``--out``'s name), to the KPI columns and to the run's tally; none is
+kept, so memory does not grow with the run's records. Heavy modules load inside the command,
+so ``twin run --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
-from analytics.cli import FORMATS, print_kpi_tables
-from analytics.report import compute_report
-from plant_sim.cli import load_or_exit, parse_until, run_with_progress, summary_tables
-from plant_sim.scenario import Scenario
-from plant_sim.summary import tally
+if TYPE_CHECKING:
+    from plant_sim.scenario import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -42,36 +45,74 @@ def run(
     scenario_path: Path = typer.Argument(..., help="Scenario YAML file.", metavar="SCENARIO"),
     until: str | None = typer.Option(None, help="Run length, e.g. 8h, 7d (default: horizon)."),
     seed: int | None = typer.Option(None, help="Random seed (default: the scenario's)."),
-    out: Path | None = typer.Option(None, help="Write the event log here (.jsonl or .jsonl.gz)."),
+    out: Path | None = typer.Option(
+        None, help="Write the event log here: .parquet, .jsonl or .jsonl.gz (by the name)."
+    ),
     fmt: str = typer.Option(
         "table", "--format", "-f", help="KPI output: table (with the run summary), json or csv."
     ),
 ) -> None:
     """Run a scenario headless, far faster than real time; print its summary and KPIs."""
+    from analytics.cli import FORMATS
+
     if fmt not in FORMATS:
         choices = ", ".join(FORMATS)
         raise typer.BadParameter(f"{fmt!r} is not one of {choices}", param_hint="--format")
+    from analytics.cli import print_kpi_tables
+    from analytics.columns import ColumnAccumulator
+    from analytics.report import compute_report
+    from plant_sim.cli import load_or_exit, parse_until, stream_with_progress, summary_tables
+    from plant_sim.eventlog import LogWriter, open_writer
+    from plant_sim.records import Record
+    from plant_sim.summary import Tally
+
     scenario = load_or_exit(scenario_path)
     until_s = parse_until(until, scenario)
+    writer: LogWriter | None = None
+    if out is not None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            writer = open_writer(out)
+        except OSError as exc:
+            typer.echo(f"error: --out: {out}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(2) from None
+    columns, counts = ColumnAccumulator(), Tally()
+
+    def consume(batch: list[Record]) -> None:
+        if writer is not None:
+            writer.write(batch)
+        columns.add(batch)
+        counts.add(batch)
+
     began = time.perf_counter()
-    events = run_with_progress(scenario, until_s, seed)
+    try:
+        n = stream_with_progress(scenario, until_s, seed, consume)
+    finally:
+        if writer is not None:
+            writer.close()
     wall = time.perf_counter() - began
     log.info(
         "simulated %s for %.1f h in %.2f s (%d records, %.0fx real time)",
         scenario.name,
         until_s / 3600.0,
         wall,
-        len(events),
+        n,
         until_s / wall if wall else 0.0,
     )
     if out is not None:
-        events.save(out)
         log.info("event log written to %s", out)
-    report = compute_report(events.records)
+    report = compute_report(columns.columns())
     if report.plant.elements.pbt_s == 0:
         log.warning("%s", no_planned_time(scenario, until_s))
     if fmt == "table":
+        from rich.console import Console
+
         console = Console()
-        for table in summary_tables(tally(events)):
+        for table in summary_tables(counts.result()):
             console.print(table)
     print_kpi_tables(report, fmt)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``twin run`` to the ``twin`` app."""
+    app.command("run")(run)

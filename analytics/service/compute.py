@@ -1,4 +1,8 @@
-"""KPI windows -> reports -> ``kpi`` lines, from one span of a run's records in columns."""
+"""KPI windows -> reports -> ``kpi`` lines, from one span of a run's records in columns.
+
+Each hour window also gives the ``kpi_slice`` lines of its minutes (``slices``): hours tile the
+run, so every minute is written once per computation of its hour.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from dataclasses import dataclass
 from analytics.columns import PlantColumns
 from analytics.report import KpiReport, compute_report
 from analytics.service.kpi_schema import RunMeta, report_lines
+from analytics.service.slices import slice_lines
 from analytics.service.windows import Window
 
 
@@ -38,5 +43,8 @@ def compute_windows(
         if span is None:
             continue
         report = compute_report(cols, span, shifts=False)
-        out.append(WindowResult(w, report, report_lines(report, w, run)))
+        lines = report_lines(report, w, run)
+        if w.kind == "hour":
+            lines += slice_lines(cols, *span, run)
+        out.append(WindowResult(w, report, lines))
     return out

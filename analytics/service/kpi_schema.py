@@ -1,12 +1,16 @@
 """The ``kpi`` and ``kpi_loss`` measurements: a ``KpiReport`` of one window as line protocol.
 
 ``kpi``: tags ``level`` (station, line, plant), ``line`` (the plant's is ``plant``), ``run_id``,
-``scope`` (station, line or ``plant``), ``site`` and ``window`` (hour, shift, day); fields are
+``scope`` (station, line or ``plant``), ``shift`` (the shift's name for shift windows, ``all``
+for hours and days: a bounded tag, so InfluxQL can group by it), ``site`` and ``window``
+(hour, shift, day); fields are
 the KPI engine's values by registry id (``analytics.registry``) plus a few elements
 (``pq``, ``gq``, ``pbt_s``, ...), ``planned_output`` (units the planned busy time would give
 at the planned cycle time), flow KPIs (lines, plant), supply KPIs (plant), active-period
-figures (stations), the line's bottleneck names, ``t0_s``/``t1_s`` (simulation seconds covered)
-and, for shifts, the shift's name.
+figures (stations), the line's bottleneck names and ``t0_s``/``t1_s`` (simulation seconds
+covered). The elements every ratio needs are fields too, so a ratio over several windows is a
+ratio of sums; KPIs of any range come from the minute elements of ``kpi_slice``
+(``analytics.service.slices``).
 
 ``kpi_loss``: the same tags plus ``reason`` (``down:jam``, ``minor_stop:unspecified``); fields
 ``stop_events`` and ``stop_time_s``, per station, line and plant.
@@ -28,8 +32,10 @@ from plant_sim.telemetry_schema import escape_key, escape_measurement, escape_st
 
 KPI_MEASUREMENT = "kpi"
 LOSS_MEASUREMENT = "kpi_loss"
-TAGS = ("level", "line", "run_id", "scope", "site", "window")
-LOSS_TAGS = ("level", "line", "reason", "run_id", "scope", "site", "window")
+TAGS = ("level", "line", "run_id", "scope", "shift", "site", "window")
+LOSS_TAGS = ("level", "line", "reason", "run_id", "scope", "shift", "site", "window")
+#: ``shift`` tag value of hour and day windows.
+ALL_SHIFTS = "all"
 
 ELEMENT_FIELDS = (
     "window_s",
@@ -45,6 +51,13 @@ ELEMENT_FIELDS = (
     "gq",
     "sq",
     "rq",
+    "gp",
+    "ip",
+    "pri_pq_s",
+    "outside_s",
+    "starved_s",
+    "blocked_s",
+    "idle_s",
 )
 BOTTLENECK_FIELDS = (
     "avg_active_period_s",
@@ -75,6 +88,7 @@ SUPPLY_FIELDS = (
     "fill_rate",
     "stockouts",
     "stockout_h",
+    "delivered_orders",
 )
 
 
@@ -109,6 +123,11 @@ def _series(measurement: str, tags: Mapping[str, str]) -> str:
     return f"{escape_measurement(measurement)},{body}"
 
 
+#: Public names of the encoders, for the other measurements of the service (``slices``).
+field_set = _field_set
+series_key = _series
+
+
 def planned_output(s: ScopeResult) -> float | None:
     """Return the units planned busy time gives at the planned cycle time: PBT × PQ / Σ(PRI·PQ)."""
     e = s.elements
@@ -126,8 +145,6 @@ def scope_fields(report: KpiReport, s: ScopeResult, window: Window) -> dict[str,
     values.update({k: elements[k] for k in ELEMENT_FIELDS})
     values["planned_output"] = planned_output(s)
     values["t0_s"], values["t1_s"] = report.t0_s, report.t1_s
-    if window.shift:
-        values["shift"] = window.shift
     if s.level in ("line", "plant"):
         flow = report.flow[s.scope].as_dict()
         values.update({k: flow[k] for k in FLOW_FIELDS})
@@ -153,6 +170,7 @@ def _tags(s_level: str, scope: str, line: str | None, run: RunMeta, window: Wind
         "line": line or PLANT,
         "run_id": run.run_id,
         "scope": scope,
+        "shift": window.shift or ALL_SHIFTS,
         "site": run.site,
         "window": window.kind,
     }

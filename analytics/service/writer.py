@@ -18,8 +18,10 @@ from analytics.service.influx import InfluxConfig, InfluxError
 from gateway.errors import SinkError, SinkUnavailableError
 from gateway.sinks.base import Sink
 from gateway.sinks.influx_v1 import InfluxV1Sink
+from twin_io.retry import Backoff
 
 BATCH_SIZE = 5_000
+MAX_DELAY_S = 10.0
 
 
 def make_sink(config: InfluxConfig) -> InfluxV1Sink:
@@ -61,16 +63,17 @@ class LineWriter:
         self.lines_written += len(lines)
 
     def _write_batch(self, body: bytes) -> None:
-        delay = self.delay_s
-        for attempt in range(self.retries + 1):
+        backoff = Backoff(self.delay_s, MAX_DELAY_S)
+        while True:
             try:
                 self.sink.write(body)
                 return
             except SinkUnavailableError as exc:
-                if attempt == self.retries:
-                    raise InfluxError(f"{exc} (gave up after {attempt + 1} attempts)") from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                if backoff.failures == self.retries:
+                    raise InfluxError(
+                        f"{exc} (gave up after {backoff.failures + 1} attempts)"
+                    ) from exc
+                time.sleep(backoff.next_delay())
             except SinkError as exc:
                 raise InfluxError(str(exc)) from exc
 

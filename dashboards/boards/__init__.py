@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dashboards.boards import downtime, energy, gateway, line, plant, station, whatif
+from dashboards.boards import downtime, energy, gateway, line, plant, station, supply, whatif
 
 BOARDS: dict[str, Callable[[], dict]] = {
     "plant_overview.json": plant.build,
@@ -12,6 +12,7 @@ BOARDS: dict[str, Callable[[], dict]] = {
     "station.json": station.build,
     "downtime.json": downtime.build,
     "energy.json": energy.build,
+    "supply.json": supply.build,
     "gateway_health.json": gateway.build,
     "whatif.json": whatif.build,
 }

@@ -1,82 +1,105 @@
-"""Downtime and losses: Pareto by reason, MTBF, MTTR, time lost per category."""
+"""Downtime and losses: Pareto by reason with cumulative share, MTBF, MTTR, time lost."""
 
 from __future__ import annotations
 
-from dashboards.model import KPI_FILTER, dashboard, kpi_series, layout, panel, target, variables
+from dashboards import queries
+from dashboards.model import (
+    dashboard,
+    layout,
+    panel,
+    range_series,
+    range_table,
+    target,
+    variables,
+)
 
 UID = "twin-downtime"
-LINES = ' AND "line" =~ /^$line$/'
+LOSSES = ("down_s", "minor_stop_s", "aust_s", "adot_s")
 
 
-def _pareto(field: str, title: str, unit: str, scale: str = "") -> dict:
+def _pareto() -> dict:
+    """Stop hours by reason, largest first, with the cumulative share of all stop time."""
+    total = (
+        queries.pareto_query()
+        .replace(' GROUP BY "reason"', "")
+        .replace(
+            'sum("stop_time_s") / 3600 AS "hours", sum("stop_events") AS "stops"',
+            'sum("stop_time_s") / 3600 AS "total"',
+        )
+    )
     return panel(
         "barchart",
-        title,
-        [
-            target(
-                f'SELECT sum("{field}"){scale} AS "{field}" FROM "kpi_loss" WHERE "level" = '
-                f"'line' AND \"window\" = 'day' AND {KPI_FILTER}{LINES} AND $timeFilter "
-                'GROUP BY "reason"',
-                fmt="table",
-            )
+        "Downtime by reason (Pareto, selected range)",
+        [target(queries.pareto_query(), fmt="table"), target(total, fmt="table")],
+        "h",
+        "Stop hours per reason, largest first; the line is the cumulative share of all stop "
+        "time (sums of the hour windows' losses in range).",
+        decimals=1,
+        transformations=[
+            {"id": "joinByField", "options": {"byField": "Time", "mode": "outer"}},
+            {"id": "sortBy", "options": {"sort": [{"field": "hours", "desc": True}]}},
+            {
+                "id": "calculateField",
+                "options": {
+                    "mode": "cumulativeFunctions",
+                    "cumulative": {"field": "hours", "reducer": "sum"},
+                    "alias": "cumulative",
+                },
+            },
+            {
+                "id": "calculateField",
+                "options": {
+                    "mode": "binary",
+                    "binary": {"left": "cumulative", "operator": "/", "right": "total"},
+                    "alias": "cumulative share",
+                    "replaceFields": False,
+                },
+            },
+            {
+                "id": "organize",
+                "options": {"excludeByName": {"Time": True, "total": True, "cumulative": True}},
+            },
         ],
-        unit,
-        transformations=[{"id": "sortBy", "options": {"sort": [{"field": field, "desc": True}]}}],
-        panel_options={"xField": "reason", "orientation": "horizontal"},
+        overrides=[
+            {
+                "matcher": {"id": "byName", "options": "cumulative share"},
+                "properties": [
+                    {"id": "unit", "value": "percentunit"},
+                    {"id": "min", "value": 0},
+                    {"id": "max", "value": 1},
+                    {"id": "custom.axisPlacement", "value": "right"},
+                ],
+            },
+            {
+                "matcher": {"id": "byName", "options": "stops"},
+                "properties": [{"id": "unit", "value": "short"}, {"id": "decimals", "value": 0}],
+            },
+        ],
+        panel_options={"xField": "reason", "orientation": "vertical"},
     )
 
 
 def build() -> dict:
     """Return the downtime and losses dashboard."""
-    table = panel(
-        "table",
-        "MTBF and MTTR per station (day windows in range)",
-        [
-            target(
-                'SELECT last("mtbf_h") AS "MTBF h", last("mttr_h") AS "MTTR h", '
-                'sum("failures") AS "failures", sum("minor_stops") AS "minor stops", '
-                'sum("down_s") AS "down" FROM "kpi" WHERE "level" = \'station\' AND "window" = '
-                f"'day' AND {KPI_FILTER}{LINES} AND $timeFilter GROUP BY \"scope\"",
-                fmt="table",
-            )
-        ],
-        "short",
-        overrides=[
-            {
-                "matcher": {"id": "byName", "options": "down"},
-                "properties": [{"id": "unit", "value": "s"}],
-            }
-        ],
+    table = range_table(
+        ("mtbf_h", "mttr_h", "failures", "minor_stops", "down_s", "availability"),
+        "station",
+        "MTBF and MTTR per station (selected range)",
+        scopes=' AND "line" =~ /^$line$/',
     )
-    lost = panel(
-        "timeseries",
-        "Time lost per category, all lines (hourly)",
-        [
-            target(
-                f'SELECT sum("{f}") AS "{name}" FROM "kpi" WHERE "level" = \'line\' AND '
-                f"\"window\" = 'hour' AND {KPI_FILTER}{LINES} AND $timeFilter "
-                "GROUP BY time($__interval) fill(none)"
-            )
-            for f, name in (
-                ("aust_s", "setup"),
-                ("down_s", "breakdowns"),
-                ("minor_stop_s", "minor stops"),
-                ("adot_s", "idle, starved, blocked"),
-            )
-        ],
-        "s",
-        custom={"drawStyle": "bars", "fillOpacity": 70, "stacking": {"mode": "normal"}},
+    lost = range_series(
+        list(LOSSES), "line", "Time lost per category, selected lines (per interval)", ""
     )
-    scopes = LINES.replace('"line"', '"scope"')
+    lost["fieldConfig"]["defaults"]["custom"] = {
+        "drawStyle": "bars",
+        "fillOpacity": 70,
+        "stacking": {"mode": "normal"},
+    }
     rows = [
+        [(_pareto(), 14, 10), (table, 10, 10)],
         [
-            (_pareto("stop_time_s", "Downtime by reason (Pareto)", "h", " / 3600"), 12, 10),
-            (_pareto("stop_events", "Stops by reason", "short"), 12, 10),
-        ],
-        [
-            (kpi_series("mtbf_h", "line", "day", scopes, "MTBF per line (daily)"), 8, 8),
-            (kpi_series("mttr_h", "line", "day", scopes, "MTTR per line (daily)"), 8, 8),
-            (table, 8, 8),
+            (range_series(["mtbf_h"], "line", "MTBF per line per interval", '"scope"'), 12, 8),
+            (range_series(["mttr_h"], "line", "MTTR per line per interval", '"scope"'), 12, 8),
         ],
         [(lost, 24, 8)],
     ]

@@ -123,4 +123,5 @@ def build() -> dict:
         layout(rows),
         [],
         time_from="now-1h",
+        annotations=[],
     )

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from dashboards import queries
 from dashboards.model import (
     KPI_FILTER,
     RUN_FILTER,
+    SLICE_INTERVAL,
+    board_link,
     dashboard,
-    kpi_series,
     layout,
     panel,
+    range_series,
+    range_table,
     state_mappings,
     target,
     variables,
+    window_series,
 )
 
 UID = "twin-line"
@@ -24,17 +29,11 @@ def build() -> dict:
     timeline = panel(
         "state-timeline",
         "States per station",
-        [
-            target(
-                'SELECT last("state_num") FROM "machine_state" WHERE '
-                f"{RUN_FILTER}{LINES} AND $timeFilter "
-                'GROUP BY time($__interval), "station" fill(previous)',
-                alias="$tag_station",
-            )
-        ],
+        [target(queries.state_query(LINES), alias="$tag_station")],
         "none",
+        "Every state change as stored (no bucketing): a 30 s minor stop shows at any zoom.",
         mappings=state_mappings(),
-        panel_options={"showValue": "never", "rowHeight": 0.8},
+        panel_options={"showValue": "never", "rowHeight": 0.8, "mergeValues": False},
     )
     exits = panel(
         "timeseries",
@@ -48,6 +47,8 @@ def build() -> dict:
             )
         ],
         "short",
+        decimals=0,
+        interval=SLICE_INTERVAL,
         custom={"drawStyle": "bars", "fillOpacity": 60},
     )
     buffers = panel(
@@ -103,12 +104,41 @@ def build() -> dict:
             }
         ],
     )
+    lines = range_table(
+        (*queries.HEADLINE[:-1], "failures", "minor_stops", "gq", "sq"),
+        "line",
+        "Selected lines over the selected range",
+    )
+    stations = range_table(
+        (*queries.HEADLINE[:-2], "failures", "gq"),
+        "station",
+        "Stations over the selected range",
+        scopes=' AND "line" =~ /^$line$/',
+    )
+    stations["fieldConfig"]["overrides"].append(
+        {
+            "matcher": {"id": "byName", "options": "scope"},
+            "properties": [
+                {"id": "displayName", "value": "station"},
+                {
+                    "id": "links",
+                    "value": board_link("twin-station", "Station ${__value.text}", "station"),
+                },
+            ],
+        }
+    )
     rows = [
+        [(lines, 24, 5)],
         [(timeline, 24, 10)],
+        [(stations, 24, 8)],
         [
-            (kpi_series("exit_rate_uph", "line", "hour", SCOPES, "Throughput (hourly)"), 8, 8),
+            (
+                range_series(["throughput_uph"], "line", "Throughput per interval", '"scope"'),
+                8,
+                8,
+            ),
             (exits, 8, 8),
-            (kpi_series("wip_avg", "line", "hour", SCOPES, "WIP (time-weighted, hourly)"), 8, 8),
+            (window_series("wip_avg", "line", "hour", SCOPES, "WIP (time-weighted, hourly)"), 8, 8),
         ],
         [(buffers, 12, 8), (verdict, 4, 8), (table, 8, 8)],
     ]

@@ -1,15 +1,19 @@
-"""Plant overview: OEE and its factors per line, output against plan, current states."""
+"""Plant overview: KPIs over the selected range, per line and per shift, states, output."""
 
 from __future__ import annotations
 
+from dashboards import queries
 from dashboards.model import (
-    KPI_FILTER,
     RUN_FILTER,
+    board_link,
+    column_overrides,
     dashboard,
-    kpi_series,
-    kpi_stat,
     layout,
+    oee_gauge,
     panel,
+    range_series,
+    range_stat,
+    range_table,
     state_mappings,
     target,
     variables,
@@ -17,70 +21,58 @@ from dashboards.model import (
 
 UID = "twin-plant"
 LINES = ' AND "line" =~ /^$line$/'
+FACTORS = ("oee", "availability", "effectiveness", "quality_ratio")
+SHIFT_KPIS = (*FACTORS, "throughput_uph", "failures", "gq")
+
+
+def _line_table() -> dict:
+    names = (*queries.HEADLINE[:-1], "failures", "gq")
+    table = range_table(names, "line", "Each line over the selected range")
+    table["fieldConfig"]["overrides"].append(
+        {
+            "matcher": {"id": "byName", "options": "scope"},
+            "properties": [
+                {"id": "displayName", "value": "line"},
+                {"id": "links", "value": board_link("twin-line", "Line ${__value.text}", "line")},
+            ],
+        }
+    )
+    return table
+
+
+def _shift_occurrences() -> dict:
+    return panel(
+        "table",
+        "Shift over shift (each shift occurrence in range)",
+        [target(queries.shift_occurrences_query(FACTORS), fmt="table")],
+        "percentunit",
+        "One row per shift occurrence: the KPIs of that occurrence, stored when it ended.",
+        overrides=column_overrides(FACTORS),
+        transformations=[{"id": "sortBy", "options": {"sort": [{"field": "Time", "desc": True}]}}],
+    )
+
+
+def _day_over_day() -> dict:
+    return panel(
+        "barchart",
+        "Day over day (UTC days in range)",
+        [target(queries.range_query(list(FACTORS), "plant", group_by="time(1d)"), fmt="table")],
+        "percentunit",
+        "Each UTC day's KPIs: ratios of that day's summed minute elements.",
+        decimals=1,
+        panel_options={"xField": "Time", "orientation": "auto", "xTickLabelRotation": 0},
+    )
 
 
 def build() -> dict:
     """Return the plant overview dashboard."""
-    oee_lines = panel(
-        "bargauge",
-        "OEE per line (current shift)",
-        [
-            target(
-                'SELECT last("oee") FROM "kpi" WHERE "level" = \'line\' AND "window" = \'shift\''
-                f' AND {KPI_FILTER}{LINES} AND $timeFilter GROUP BY "scope"',
-                alias="$tag_scope",
-            )
-        ],
-        "percentunit",
-        min=0,
-        max=1,
-        decimals=1,
-        panel_options={"orientation": "horizontal", "displayMode": "gradient"},
-    )
-    line_factors = panel(
-        "table",
-        "OEE and its factors per line (current shift)",
-        [
-            target(
-                'SELECT last("oee") AS "OEE", last("availability") AS "availability", '
-                'last("effectiveness") AS "effectiveness", last("quality_ratio") AS "quality" '
-                'FROM "kpi" WHERE "level" = \'line\' AND "window" = \'shift\''
-                f' AND {KPI_FILTER}{LINES} AND $timeFilter GROUP BY "scope"',
-                fmt="table",
-            )
-        ],
-        "percentunit",
-        decimals=1,
-        description="Line elements are sums over its stations; output counted at the last one.",
-    )
-    factors = panel(
-        "timeseries",
-        "Plant OEE and its factors (hourly)",
-        [
-            target(
-                f'SELECT mean("{k}") AS "{k}" FROM "kpi" WHERE "level" = \'plant\' AND '
-                f"\"window\" = 'hour' AND {KPI_FILTER} AND $timeFilter "
-                "GROUP BY time($__interval) fill(none)"
-            )
-            for k in ("oee", "availability", "effectiveness", "quality_ratio")
-        ],
-        "percentunit",
-        custom={"showPoints": "always", "spanNulls": True},
-    )
     output = panel(
         "barchart",
-        "Output against plan per line (day)",
-        [
-            target(
-                'SELECT last("gq") AS "good", last("pq") AS "produced", last("planned_output") '
-                'AS "plan" FROM "kpi" WHERE "level" = \'line\' AND "window" = \'day\' AND '
-                f'{KPI_FILTER}{LINES} AND $timeFilter GROUP BY "scope"',
-                fmt="table",
-            )
-        ],
+        "Output against plan per line (selected range)",
+        [target(queries.range_query(["gq", "pq"], "line", group_by='"scope"'), fmt="table")],
         "short",
-        description="Good and produced units against planned busy time at the planned "
-        "cycle time (PBT x PQ / sum of PRI x PQ).",
+        description="Good and produced units per line over the selected range.",
+        decimals=0,
         panel_options={"xField": "scope", "orientation": "horizontal"},
     )
     states = panel(
@@ -101,30 +93,27 @@ def build() -> dict:
             "textMode": "value_and_name",
         },
     )
+    by_shift = range_table(
+        SHIFT_KPIS, "plant", "OEE by shift (selected range, all occurrences)", '"shift"'
+    )
     rows = [
+        [(oee_gauge(), 4, 5), *[(range_stat(k), 2, 5) for k in queries.HEADLINE if k != "oee"]],
+        [(_line_table(), 24, 6)],
         [
-            (kpi_stat(k, "plant", "shift"), 4, 4)
-            for k in (
-                "oee",
-                "availability",
-                "effectiveness",
-                "quality_ratio",
-                "throughput_uph",
-                "otd",
-            )
+            (
+                range_series(list(FACTORS), "plant", "Plant OEE and its factors per interval", ""),
+                12,
+                8,
+            ),
+            (range_series(["oee"], "line", "OEE per line per interval", '"scope"'), 12, 8),
         ],
-        [(oee_lines, 8, 8), (line_factors, 16, 8)],
-        [(factors, 24, 8)],
-        [
-            (kpi_series("oee", "line", "hour", LINES.replace('"line"', '"scope"')), 12, 8),
-            (output, 12, 8),
-        ],
-        [(states, 24, 8)],
+        [(by_shift, 8, 7), (_shift_occurrences(), 8, 7), (_day_over_day(), 8, 7)],
+        [(output, 8, 8), (states, 16, 8)],
     ]
     return dashboard(
         UID,
         "Plant overview",
-        "OEE, output and states of the whole plant.",
+        "OEE, its factors and output over the selected range; shifts; states.",
         layout(rows),
         variables(),
     )

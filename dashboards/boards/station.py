@@ -1,14 +1,16 @@
-"""Station: process values, counters, energy, KPIs of the selected stations."""
+"""Station: KPIs over the selected range, every state change, process values, energy."""
 
 from __future__ import annotations
 
+from dashboards import queries
 from dashboards.model import (
     RUN_FILTER,
+    SLICE_INTERVAL,
     dashboard,
-    kpi_series,
-    kpi_stat,
     layout,
     panel,
+    range_series,
+    range_table,
     state_mappings,
     target,
     variables,
@@ -16,7 +18,21 @@ from dashboards.model import (
 
 UID = "twin-station"
 STATIONS = ' AND "station" =~ /^$station$/'
-SCOPES = ' AND "scope" =~ /^$station$/'
+STATION_KPIS = (
+    "oee",
+    "availability",
+    "effectiveness",
+    "quality_ratio",
+    "nee",
+    "throughput_uph",
+    "mtbf_h",
+    "mttr_h",
+    "epgu_kwh",
+    "failures",
+    "minor_stops",
+    "gq",
+    "energy_kwh",
+)
 
 
 def _telemetry(field: str, title: str, unit: str) -> dict:
@@ -49,58 +65,41 @@ def build() -> dict:
             )
         ],
         "short",
+        decimals=0,
+        interval=SLICE_INTERVAL,
         custom={"drawStyle": "bars", "fillOpacity": 60, "stacking": {"mode": "normal"}},
     )
-    energy = panel(
-        "timeseries",
-        "Energy counter",
-        [
-            target(
-                'SELECT max("energy_kwh") FROM "telemetry" WHERE '
-                f"{RUN_FILTER}{STATIONS} AND $timeFilter "
-                'GROUP BY time($__interval), "station" fill(none)',
-                alias="$tag_station",
-            )
-        ],
-        "kwatth",
+    energy = range_series(
+        ["energy_kwh"], "station", "Energy per interval", '"scope"', custom={"drawStyle": "bars"}
     )
     timeline = panel(
         "state-timeline",
-        "States",
-        [
-            target(
-                'SELECT last("state_num") FROM "machine_state" WHERE '
-                f"{RUN_FILTER}{STATIONS} AND $timeFilter "
-                'GROUP BY time($__interval), "station" fill(previous)',
-                alias="$tag_station",
-            )
-        ],
+        "States (every change)",
+        [target(queries.state_query(STATIONS), alias="$tag_station")],
         "none",
+        "Every state change as stored (no bucketing): a 30 s minor stop shows at any zoom.",
         mappings=state_mappings(),
-        panel_options={"showValue": "never"},
+        panel_options={"showValue": "never", "mergeValues": False},
     )
-    stats = [
-        (kpi_stat(k, "station", "shift", SCOPES), 4, 4)
-        for k in ("oee", "availability", "effectiveness", "quality_ratio", "mtbf_h", "mttr_h")
-    ]
+    table = range_table(STATION_KPIS, "station", "Selected stations over the selected range")
     rows = [
-        stats,
+        [(table, 24, 5)],
         [(timeline, 24, 6)],
+        [
+            (range_series(["oee"], "station", "OEE per interval", '"scope"'), 12, 8),
+            (energy, 12, 8),
+        ],
         [
             (_telemetry("temperature_c", "Temperature", "celsius"), 8, 8),
             (_telemetry("power_kw", "Power", "kwatt"), 8, 8),
             (_telemetry("speed_factor", "Speed factor", "short"), 8, 8),
         ],
-        [
-            (counters, 8, 8),
-            (energy, 8, 8),
-            (kpi_series("energy_kwh", "station", "hour", SCOPES, "Energy per hour"), 8, 8),
-        ],
+        [(counters, 24, 8)],
     ]
     return dashboard(
         UID,
         "Station",
-        "Process values, counters and energy of stations.",
+        "KPIs over the selected range, every state change, process values and energy.",
         layout(rows),
         variables(with_station=True),
     )

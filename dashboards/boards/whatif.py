@@ -86,4 +86,5 @@ def build() -> dict:
         layout(rows),
         _variables(),
         time_from="now-30d",
+        annotations=[],
     )

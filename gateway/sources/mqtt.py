@@ -1,34 +1,44 @@
-"""MQTT source: a persistent-session QoS 1 subscriber to the UNS topics (paho-mqtt 2.x).
+"""MQTT source: a persistent-session QoS 1 subscriber to the UNS topics (``twin_io.mqtt``).
 
 The session has a fixed client id and ``clean_session=False``, so the broker keeps the
-subscription and queues messages while the gateway is away. Acknowledgements are manual: a
-QoS 1 message is acknowledged (PUBACK) only after the ingest stage committed it to the disk
-buffer (or set it aside), so a gateway crash makes the broker deliver it again, flagged ``dup``.
-Retained messages (sent again on every new subscription) are flagged as possible repeats too.
+subscription and queues messages while the gateway is away. Acknowledgements are manual
+(paho's ``manual_ack``): a QoS 1 message is acknowledged (PUBACK) only after the ingest stage
+committed it to the disk buffer (or set it aside), so a gateway crash makes the broker deliver
+it again, flagged ``dup``. Retained messages (sent again on every subscription) are flagged as
+possible repeats too. The topic filters are subscribed on every connection, so changed filters
+take effect even when the broker kept the session.
+
+One network thread (``NetworkLoop``) reads bursts of messages and hands them to the intake as
+one list; the acknowledgements the ingest stage queues go out on that thread's next turn, in
+one write. Acknowledgements queued for a connection that has since dropped are discarded (the
+broker redelivers those messages on the new connection).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import threading
 import time
+from collections import deque
+from functools import partial
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 
 from gateway.errors import SourceError
 from gateway.normalize import RawMessage
 from gateway.settings import GatewaySettings
-from gateway.sources.base import put, wait_subscribed
+from gateway.sources.base import wait_subscribed
 from plant_sim import payloads
+from twin_io.mqtt import NetworkLoop, make_client
+from twin_io.retry import Backoff
 
 logger = logging.getLogger(__name__)
 
 RECORD_LEVELS = frozenset(level for level, _retain, _qos in payloads._ROUTES.values())
 """Last topic levels that carry records; other topics (status, commands) are ignored."""
+CONNECT_WAIT_S = 10.0
 
 
 class MqttSource:
@@ -39,62 +49,87 @@ class MqttSource:
     def __init__(self, settings: GatewaySettings, intake: queue.Queue[RawMessage]) -> None:
         self.settings = settings
         self.intake = intake
-        self._stopping = threading.Event()
-        self.connected = threading.Event()
+        self.options = settings.mqtt_options()
+        self.endpoint = self.options.endpoint
         self.subscribed = threading.Event()
         self.ignored = 0
-        parts = urlsplit(settings.mqtt_url or "")
-        self.host = parts.hostname or "localhost"
-        self.port = parts.port or 1883
-        self.endpoint = f"mqtt://{self.host}:{self.port}"
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=settings.mqtt_client_id,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
+        self._paused = False
+        self._stopping = threading.Event()
+        self._batch: list[RawMessage] = []
+        self._acks: deque[tuple[int, int]] = deque()  # (connection generation, message id)
+        self._generation = 0
+        client = make_client(
+            self.options, settings.mqtt_client_id, clean_session=False, manual_ack=True
         )
-        username = settings.mqtt_username or (unquote(parts.username) if parts.username else None)
-        password = (
-            settings.mqtt_password.get_secret_value()
-            if settings.mqtt_password
-            else (unquote(parts.password) if parts.password else None)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        self.loop = NetworkLoop(
+            client,
+            self.options,
+            keepalive_s=settings.mqtt_keepalive_s,
+            backoff=Backoff(),
+            on_turn=self._turn,
+            name="gateway-mqtt",
         )
-        if username:
-            self.client.username_pw_set(username, password)
-        self.client.reconnect_delay_set(1, 30)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = self._on_message
+
+    @property
+    def connected(self) -> threading.Event:
+        """Set while the broker connection is up."""
+        return self.loop.connected
 
     def start(self, require: bool) -> None:
-        """Connect, start paho's network thread and wait for the subscriptions to be confirmed.
+        """Start the network thread; wait for the connection and the subscriptions.
 
         Raises ``SourceError`` if ``require`` and the broker cannot be reached.
         """
-        reached = True
-        try:
-            self.client.connect(self.host, self.port, keepalive=self.settings.mqtt_keepalive_s)
-        except OSError as exc:
-            message = f"MQTT broker {self.endpoint} (setting mqtt_url): {exc}"
-            if require:
-                raise SourceError(message) from exc
-            logger.warning("%s; retrying in the background", message)
-            self.client.connect_async(self.host, self.port, self.settings.mqtt_keepalive_s)
-            reached = False
-        self.client.loop_start()
-        if reached:
+        self.loop.start()
+        if self.loop.wait_first_attempt(CONNECT_WAIT_S):
             wait_subscribed(self.subscribed, self.endpoint)
+            return
+        message = (
+            f"MQTT broker {self.endpoint} (setting mqtt_url): {self.loop.last_error or 'no answer'}"
+        )
+        if require:
+            self.stop()
+            raise SourceError(message)
+        logger.warning("%s; retrying in the background", message)
 
     def pause(self) -> None:
-        """Nothing to do: paho cannot pause reading (un-acked messages are redelivered)."""
+        """Stop taking messages but keep sending acknowledgements (before a graceful stop)."""
+        self._paused = True
+        self.loop.reading.clear()
 
     def stop(self) -> None:
-        """Disconnect; unacknowledged messages stay with the broker."""
+        """Send pending acknowledgements, disconnect; unacknowledged messages stay queued."""
         self._stopping.set()
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.loop.stop()
+
+    # network thread ------------------------------------------------------------
+
+    def _turn(self, client: mqtt.Client) -> bool:
+        """Hand received messages to the intake; send queued acknowledgements."""
+        busy = False
+        if self._batch:
+            try:
+                self.intake.put(self._batch, timeout=0.05)
+            except queue.Full:
+                self.loop.reading.clear()  # read nothing more until the intake has room
+            else:
+                self._batch = []
+                busy = True
+                if not self._paused:
+                    self.loop.reading.set()
+        acks = self._acks
+        if acks:
+            generation = self._generation
+            while acks:
+                gen, mid = acks.popleft()
+                if gen == generation:
+                    client.ack(mid, 1)
+            busy = True
+        return busy
 
     def _on_connect(
         self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any = None
@@ -102,14 +137,11 @@ class MqttSource:
         if reason.is_failure:
             logger.error("MQTT broker %s refused the connection: %s", self.endpoint, reason)
             return
+        self._generation += 1
         logger.info(
             "MQTT connected to %s (session present: %s)", self.endpoint, flags.session_present
         )
-        if flags.session_present:
-            self.subscribed.set()  # the broker kept the subscriptions of the session
-        else:
-            client.subscribe([(topic, 1) for topic in self.settings.mqtt_topics])
-        self.connected.set()
+        client.subscribe([(topic, 1) for topic in self.settings.mqtt_topics])
 
     def _on_subscribe(
         self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[Any], _p: Any = None
@@ -122,23 +154,22 @@ class MqttSource:
     def _on_disconnect(
         self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any = None
     ) -> None:
-        self.connected.clear()
         self.subscribed.clear()
         if not self._stopping.is_set():
             logger.warning("MQTT disconnected from %s (%s); reconnecting", self.endpoint, reason)
 
-    def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        ack = functools.partial(client.ack, msg.mid, msg.qos) if msg.qos > 0 else None
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        qos = msg.qos
+        ack = partial(self._acks.append, (self._generation, msg.mid)) if qos else None
         try:
             topic = msg.topic
         except UnicodeDecodeError:
-            topic = msg._topic.decode(errors="replace")
+            topic = ""  # not a UNS topic: ignored below
         if topic[topic.rfind("/") + 1 :] not in RECORD_LEVELS:
             self.ignored += 1
             if ack is not None:
                 ack()
             return
-        raw = RawMessage(
-            self.name, msg.payload, topic, bool(msg.dup or msg.retain), time.time_ns(), ack
+        self._batch.append(
+            RawMessage(self.name, msg.payload, topic, msg.dup or msg.retain, time.time_ns(), ack)
         )
-        put(self.intake, raw, self._stopping)

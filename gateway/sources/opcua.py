@@ -27,6 +27,7 @@ from gateway.errors import SourceError
 from gateway.normalize import RawMessage
 from gateway.settings import GatewaySettings
 from gateway.sources.base import put
+from twin_io.retry import Backoff
 
 logger = logging.getLogger(__name__)
 _SEEN_EVENT_IDS = 100_000
@@ -78,22 +79,23 @@ class OpcUaSource:
     async def _main(self, first: threading.Event, errors: list[BaseException]) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        delay = 1.0
+        backoff = Backoff()
         while not self._stopping.is_set():
+            delay = 0.0
             try:
                 await self._session(first)
-                delay = 1.0
+                backoff.reset()
             except (TimeoutError, OSError, ua.UaError, ConnectionError, SourceError) as exc:
                 if not first.is_set():
                     errors.append(exc)
                     first.set()
-                logger.warning("OPC UA %s: %s; reconnecting in %.0f s", self.endpoint, exc, delay)
+                delay = backoff.next_delay()
+                logger.warning("OPC UA %s: %s; reconnecting in %.1f s", self.endpoint, exc, delay)
             self.subscribed.clear()
             if self._stopping.is_set():
                 break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            delay = min(delay * 2, 30.0)
+                await asyncio.wait_for(self._wake.wait(), timeout=delay or backoff.initial_s)
 
     async def _session(self, first: threading.Event) -> None:
         assert self._wake is not None
@@ -156,7 +158,9 @@ class OpcUaSource:
                 self._seen.popitem(last=False)
         payload = getattr(event, "Payload", None)
         if isinstance(payload, str):
-            data = payload.encode()
+            data = payload.encode(
+                errors="surrogatepass"
+            )  # lone surrogates: not JSON, a dead letter
         elif isinstance(payload, bytes):
             data = payload
         else:

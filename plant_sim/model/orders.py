@@ -10,7 +10,7 @@ from plant_sim.distributions import Sampler
 from plant_sim.model.line import Line
 from plant_sim.model.station import Part, Proc
 from plant_sim.records import Emit, OrderEvent
-from plant_sim.scenario import DemandSpec
+from plant_sim.scenario import MAX_ORDER_QUANTITY, DemandSpec
 
 
 @dataclass(slots=True)
@@ -91,7 +91,7 @@ class OrderBook:
             else:  # x / 1.0 is x: the same delay without the call
                 yield timeout(interarrival())
             product = pick()
-            quantity = max(1, round(quantity_of()))
+            quantity = min(MAX_ORDER_QUANTITY, max(1, round(quantity_of())))
             place(product, quantity, due_in())
 
     def _scheduled(self) -> Proc:

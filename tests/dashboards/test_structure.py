@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import yaml
 from typer.testing import CliRunner
 
+from dashboards.alerts import THRESHOLDS
+from dashboards.alerts import rules as alert_rules
 from dashboards.boards import BOARDS, HOME
-from dashboards.checks import check, expand, queries, regex_value
+from dashboards.checks import averaged_ratios, check, expand, queries, regex_value
 from dashboards.cli import app
-from dashboards.files import JSON_DIR, PROVISIONING_DIR, build_all, load_all, render
+from dashboards.files import (
+    ALERTS_FILE,
+    JSON_DIR,
+    PROVISIONING_DIR,
+    build_all,
+    load_all,
+    render,
+    render_alerts,
+)
 from dashboards.model import DATASOURCE_UID
 
 
@@ -46,6 +57,52 @@ def test_checks_find_problems() -> None:
         "'nope'",
     ):
         assert needle in problems
+
+
+def test_no_panel_averages_a_ratio() -> None:
+    """The check that caught the old boards: mean("oee") of hourly windows, sum of MTBF."""
+    assert averaged_ratios("q", 'SELECT mean("oee") FROM "kpi" WHERE $timeFilter')
+    assert averaged_ratios("q", 'SELECT sum("mtbf_h") AS "x", last("oee") FROM "kpi"')
+    assert averaged_ratios("q", 'SELECT median("otd") FROM "kpi"')
+    assert not averaged_ratios("q", 'SELECT sum("apt_s") / sum("pbt_s") FROM "kpi_slice"')
+    assert not averaged_ratios("q", 'SELECT sum("failures"), last("oee") FROM "kpi"')
+    boards = copy.deepcopy(load_all(JSON_DIR))
+    boards["line.json"]["panels"][0]["targets"][0]["query"] = (
+        'SELECT mean("availability") FROM "kpi" WHERE $timeFilter'
+    )
+    assert any("mixes the values of a ratio" in p for p in check(boards))
+    for board in load_all(JSON_DIR).values():
+        for _, target in queries(board):
+            assert not averaged_ratios("", target["query"]), target["query"]
+
+
+def test_ratio_panels_are_ratios_of_sums_of_minute_elements() -> None:
+    """Every panel showing OEE, A, P or Q reads kpi_slice sums, except the per-shift table."""
+    ratio_panels = 0
+    for name, board in load_all(JSON_DIR).items():
+        for panel, target in queries(board):
+            q = target["query"]
+            if any(f'AS "{k}"' in q for k in ("oee", "availability", "quality_ratio")):
+                ratio_panels += 1
+                assert 'FROM "kpi_slice"' in q or "'shift'" in q, f"{name}: {panel['title']}"
+            if 'FROM "kpi_slice"' in q and "$__interval" in q:
+                assert panel["interval"] == "1m", f"{name}: {panel['title']} min interval"
+    assert ratio_panels >= 8
+
+
+def test_state_timelines_query_every_state_change() -> None:
+    for board in load_all(JSON_DIR).values():
+        for panel, target in queries(board):
+            if panel["type"] == "state-timeline":
+                q = target["query"]
+                assert "GROUP BY time(" not in q and "last(" not in q, q
+                assert q.startswith('SELECT "state_num" FROM "machine_state"'), q
+
+
+def test_every_twin_board_has_the_event_annotations() -> None:
+    for name in ("plant_overview.json", "line.json", "station.json", "downtime.json"):
+        names = {a["name"] for a in load_all(JSON_DIR)[name]["annotations"]["list"]}
+        assert names == {"Shift changes", "Breakdowns", "Planned maintenance", "Scenario events"}
 
 
 def test_every_panel_names_the_provisioned_datasource() -> None:
@@ -89,3 +146,22 @@ def test_cli_check_passes_and_build_writes(tmp_path: Path) -> None:
     assert result.exit_code == 0 and len(list(tmp_path.glob("*.json"))) == len(BOARDS)
     (tmp_path / "bad.json").write_text("{")
     assert runner.invoke(app, ["check", "--dir", str(tmp_path)]).exit_code == 1
+
+
+def test_alert_rules_are_provisioned_with_thresholds_set_by_compose() -> None:
+    text = ALERTS_FILE.read_text()
+    assert text == render_alerts(), "run twin dashboards build"
+    prov = yaml.safe_load(text)
+    rules = prov["groups"][0]["rules"]
+    assert {r["uid"] for r in rules} == {r.uid for r in alert_rules()}
+    for rule in rules:
+        query = rule["data"][0]["model"]["query"]
+        assert rule["data"][0]["datasourceUid"] == DATASOURCE_UID and rule["condition"] == "C"
+        assert "$" not in query.replace("$$", "").replace("${TWIN_ALERT_", ""), query
+    compose = yaml.safe_load((JSON_DIR.parents[1] / "docker-compose.yml").read_text())
+    grafana = compose["services"]["grafana"]
+    assert "./dashboards/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    used = set(re.findall(r"\$\{(TWIN_ALERT_\w+)\}", text))
+    assert used == set(THRESHOLDS)
+    for name, default in THRESHOLDS.items():
+        assert grafana["environment"][name] == f"${{{name}:-{default}}}"

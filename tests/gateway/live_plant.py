@@ -37,7 +37,7 @@ class LivePlant:
         speed: float,
         seed: int = 5,
         scenario: str = "bottling_line",
-        qos_samples: int = 0,
+        qos_samples: int | None = 0,
         start_epoch_ms: int = SHIFT_START_MS - 600_000,
         linger_s: float = 2.0,
     ) -> None:
@@ -57,6 +57,15 @@ class LivePlant:
         self._go: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._main, name="live-plant", daemon=True)
+
+    def mqtt_settings(self) -> MqttSettings:
+        """The publisher's settings: ``twin sim``'s defaults when ``qos_samples`` is None."""
+        assert self.mqtt_url is not None
+        if self.qos_samples is None:
+            return MqttSettings(url=self.mqtt_url, require_broker=True)
+        return MqttSettings(
+            url=self.mqtt_url, qos_samples=self.qos_samples, max_inflight=1000, require_broker=True
+        )
 
     @property
     def truth(self) -> list[Record]:
@@ -108,12 +117,7 @@ class LivePlant:
         if self.mqtt_url:
             mqtt = MqttPublisher(
                 layout,
-                MqttSettings(
-                    url=self.mqtt_url,
-                    qos_samples=self.qos_samples,
-                    max_inflight=1000,
-                    require_broker=True,
-                ),
+                self.mqtt_settings(),
                 runner,
             )
             mqtt.set_run(model.run_id, model.start_epoch_ms, self.scenario.name)

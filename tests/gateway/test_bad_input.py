@@ -84,3 +84,50 @@ def test_bad_input_is_set_aside_and_good_input_stored(
     assert "limit" in reasons[6] and letters[6]["size"] > payloads.MAX_PAYLOAD_BYTES
     assert reasons[7].startswith("line:")
     assert all(d["topic"] == topic and d["source"] == "mqtt" for d in letters)
+
+
+def test_a_time_no_timestamp_can_carry_is_a_dead_letter_even_retained(
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, broker: Mosquitto
+) -> None:
+    """``t`` = ±1e308 once stopped the ingest thread for good (OverflowError), on every restart
+    and in a brand-new gateway too when the message was retained."""
+    state = StateChange(1.0, LINE, ST, StationState.PROCESSING, None, 1.0)
+    parts = [PartDone(2.0 + i, LINE, ST, f"p{i}", "x", None, "good", 1.0, 1.0) for i in range(6)]
+    state_topic = payloads.route(state, "acme", "plant1", "bottling")[0]
+    part_topic = payloads.route(parts[0], "acme", "plant1", "bottling")[0]
+    poison_state = orjson.dumps(
+        {**orjson.loads(payloads.encode(state, "bad-run", START)), "t": 1e308}
+    )
+    poison_part = orjson.dumps(
+        {**orjson.loads(payloads.encode(parts[0], "bad-run", START)), "t": -1e308}
+    )
+    pub = h.connect_publisher(broker.port)
+    first = h.start_gateway(h.settings(tmp_path / "a", influxd, influx_db, mqtt_url=broker.url))
+    try:
+        h.publish(pub, [RUN, state], "bad-run", START)
+        h.wait_stored(influxd, influx_db, 2)
+        pub.publish(state_topic, poison_state, 1, retain=True).wait_for_publish(10)
+        pub.publish(part_topic, poison_part, 1).wait_for_publish(10)
+        h.publish(pub, parts[:3], "bad-run", START)
+        h.wait_stored(influxd, influx_db, 5, timeout_s=30)
+        h.wait_until(lambda: first.stats.snapshot()["mqtt"]["dead_lettered"] == 2, 10, "2 letters")
+        assert first.failure() is None
+    finally:
+        first.stop()
+    fresh = h.settings(
+        tmp_path / "b", influxd, influx_db, mqtt_url=broker.url, mqtt_client_id="gw-b"
+    )
+    second = h.start_gateway(fresh)  # gets the retained run_start and the retained poison
+    try:
+        h.publish(pub, parts[3:], "bad-run", START)
+        h.wait_stored(influxd, influx_db, 2 + len(parts), timeout_s=30)
+        h.wait_until(lambda: second.stats.snapshot()["mqtt"]["dead_lettered"] == 1, 10, "1 letter")
+        assert second.failure() is None
+    finally:
+        pub.disconnect()
+        second.stop()
+    h.assert_same_records([RUN, state, *parts], h.read_stored(influxd, influx_db, "bad-run"))
+    for data_dir, count in (("a", 2), ("b", 1)):
+        letters = read_dead_letters(tmp_path / data_dir / "gw" / "dead_letters.jsonl")
+        assert len(letters) == count
+        assert all(d["reason"].startswith("t: ") for d in letters), letters

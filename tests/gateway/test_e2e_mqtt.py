@@ -13,15 +13,12 @@ from tests.servers.mosquitto import Mosquitto
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("client", ["fast", "paho"])
 def test_batch_log_over_mqtt_exactly_once(
-    tmp_path: Path, influxd: InfluxServer, influx_db: str, broker: Mosquitto, client: str
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, broker: Mosquitto
 ) -> None:
     records = h.run_log(6 * 3600)
     run_id, start = h.envelope(records)
-    gw = h.start_gateway(
-        h.settings(tmp_path, influxd, influx_db, mqtt_url=broker.url, mqtt_client=client)
-    )
+    gw = h.start_gateway(h.settings(tmp_path, influxd, influx_db, mqtt_url=broker.url))
     try:
         assert gw.sources[0].subscribed.is_set(), "start() returns once the broker subscribed"
         pub = h.connect_publisher(broker.port)
@@ -38,12 +35,11 @@ def test_batch_log_over_mqtt_exactly_once(
     assert res["results"][0]["series"][0]["values"], "the gateway's own metrics are stored"
 
 
-@pytest.mark.parametrize("client", ["fast", "paho"])
 def test_start_waits_for_the_subscription_new_or_kept_by_the_session(
-    tmp_path: Path, influxd: InfluxServer, influx_db: str, broker: Mosquitto, client: str
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, broker: Mosquitto
 ) -> None:
     """A new session subscribes before start() returns; a kept one counts as subscribed."""
-    cfg = h.settings(tmp_path, influxd, influx_db, mqtt_url=broker.url, mqtt_client=client)
+    cfg = h.settings(tmp_path, influxd, influx_db, mqtt_url=broker.url)
     for session in ("new", "kept"):
         gw = h.start_gateway(cfg)
         try:

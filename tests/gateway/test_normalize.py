@@ -108,3 +108,10 @@ def test_run_start_with_unusable_plant_names_is_refused_not_fatal(norm: Normaliz
     assert isinstance(norm.normalize(raw(payloads.encode(odd, "r3", START))), Accepted)
     rec = StateChange(1.0, "🏭", "s1", StationState.IDLE, None, 1.0)
     assert reason(norm, payloads.encode(rec, "r3", START), "acme/x/state").startswith("topic: ")
+
+
+def test_a_time_no_timestamp_can_carry_is_rejected_naming_t(norm: Normalizer) -> None:
+    body = payloads.encode(good(), "r1", START)
+    assert b'"t":1.0,' in body
+    for t in (b"1e308", b"-1e308", b"1e300", b"1e20", b"18446744073709551615"):
+        assert reason(norm, body.replace(b'"t":1.0,', b'"t":' + t + b",")).startswith("t: ")

@@ -71,4 +71,7 @@ def test_previous_windows_are_recomputed_until_they_settle() -> None:
     third = service.cycle()[0]
     assert ("hour", t0 + 6 * HOUR_MS) not in {(w.kind, w.start_ms) for w in third.windows}
     assert reader.spans[-1] == t0  # still reads from the day's start
-    assert all(line.startswith(("kpi,", "kpi_loss,", "analytics_stats,")) for line in writer.lines)
+    assert all(
+        line.startswith(("kpi,", "kpi_loss,", "kpi_slice,", "analytics_stats,"))
+        for line in writer.lines
+    )

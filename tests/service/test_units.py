@@ -77,7 +77,8 @@ def test_report_lines_one_point_per_scope_stamped_with_the_window_start() -> Non
     assert all(ln.endswith(f" {(T0 + 6 * HOUR_MS) * 1_000_000}") for ln in lines)
     assert all("None" not in ln and "nan" not in ln for ln in lines)
     assert any(ln.startswith("kpi_loss,") for ln in lines)
-    assert 'shift="early"' in kpi[0] and "window=shift" in kpi[0]
+    assert ",shift=early," in kpi[0] and 'shift="' not in kpi[0]  # a tag, not a field
+    assert all(",shift=early," in ln for ln in lines)  # kpi_loss too
     assert "window=shift" in kpi[0] and "site=plant1" in kpi[0] and "run_id=r1" in kpi[0]
 
 

@@ -1,0 +1,259 @@
+"""The event log as one Parquet table: typed columns, one row per record, in emission order.
+
+Layout: one table with a ``kind`` column (dictionary of the record kinds) and the union of the
+record fields as columns (``COLUMNS``); a field a kind does not have is null. Rows keep the
+order the model emitted them, so the file converts back to the JSON Lines log record for
+record. Why one table rather than a file per kind: one file for ``--out run.parquet``, one
+``SELECT`` for DuckDB and one ``read_parquet`` for pandas/polars, and emission order kept;
+the null columns cost little (measured in bench/bench_eventlog.py, README "The event log").
+
+``level`` is float64 for both kinds that have it: parts in a buffer (whole numbers) and
+material in stock. ``lines`` (run_start) is the plant structure as a JSON string.
+
+Row groups are written while the model runs (``ParquetLogWriter``); the same records give the
+same bytes (no timestamps in the file; the writer's version is in its footer).
+pyarrow is imported only by this module, so commands that do not touch Parquet never load it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from functools import cache
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from plant_sim.records import RECORD_TYPES, Record, StateChange
+from plant_sim.states import StationState
+
+#: Every column after ``kind``, with its Arrow type name (see ``schema``).
+COLUMNS: dict[str, str] = {
+    "t": "float64",
+    "line": "string",
+    "station": "string",
+    "state": "string",
+    "reason": "string",
+    "power_kw": "float64",
+    "product": "string",
+    "part_id": "string",
+    "order_id": "string",
+    "result": "string",
+    "cycle_time_s": "float64",
+    "planned_cycle_time_s": "float64",
+    "outcome": "string",
+    "flow_time_s": "float64",
+    "buffer": "string",
+    "level": "float64",
+    "capacity": "int64",
+    "temperature_c": "float64",
+    "energy_kwh": "float64",
+    "speed_factor": "float64",
+    "quantity": "int64",
+    "due_s": "float64",
+    "event": "string",
+    "material": "string",
+    "cause": "string",
+    "shift": "string",
+    "name": "string",
+    "phase": "string",
+    "target": "string",
+    "run_id": "string",
+    "scenario": "string",
+    "seed": "int64",
+    "start_epoch_ms": "int64",
+    "horizon_s": "float64",
+    "enterprise": "string",
+    "site": "string",
+    "area": "string",
+    "lines": "string",
+    "schema": "int64",
+}
+KINDS: tuple[str, ...] = tuple(RECORD_TYPES)
+#: Rows per row group: about 3 MB of columns; the writer holds at most this many rows.
+ROW_GROUP_ROWS = 65_536
+COMPRESSION = "zstd"
+
+_FIELDS = {kind: tuple(f.name for f in fields(cls)) for kind, cls in RECORD_TYPES.items()}
+_KIND_CODE = {cls: i for i, cls in enumerate(RECORD_TYPES.values())}
+_GETTERS = {kind: attrgetter(*names) for kind, names in _FIELDS.items()}
+
+for _names in _FIELDS.values():  # every field has a column: a new record field needs one too
+    assert all(n in COLUMNS for n in _names), _names
+
+
+@cache
+def schema() -> Any:
+    """Return the Arrow schema of the event log table."""
+    import pyarrow as pa
+
+    kind = pa.field("kind", pa.dictionary(pa.int8(), pa.string()), nullable=False)
+    return pa.schema([kind, *(pa.field(n, getattr(pa, t)()) for n, t in COLUMNS.items())])
+
+
+def _column(name: str, values: Sequence[Any]) -> Any:
+    """Return one kind's values of one field as an Arrow array of the column's type."""
+    import pyarrow as pa
+
+    if name == "lines":
+        values = [orjson.dumps(v).decode() for v in values]
+    return pa.array(values, type=schema().field(name).type)
+
+
+def kind_table(kind: str, n: int, given: dict[str, Sequence[Any]]) -> Any:
+    """Return ``n`` rows of one kind as a table of ``schema()``: the ``given`` columns (field
+    name -> values), nulls in every other column."""
+    import pyarrow as pa
+
+    sch = schema()
+    code = pa.array(np.full(n, KINDS.index(kind), np.int8))
+    arrays = [pa.DictionaryArray.from_arrays(code, pa.array(KINDS))]
+    for name in COLUMNS:
+        values = given.get(name)
+        typ = sch.field(name).type
+        arrays.append(pa.nulls(n, typ) if values is None else _column(name, values))
+    return pa.Table.from_arrays(arrays, schema=sch)
+
+
+def records_to_table(records: Sequence[Record]) -> Any:
+    """Return records as an Arrow table of ``schema()``, rows in the order given."""
+    import pyarrow as pa
+
+    n = len(records)
+    try:
+        codes = np.frombuffer(bytes(map(_KIND_CODE.__getitem__, map(type, records))), np.int8)
+    except KeyError as exc:
+        raise ValueError(f"records: {exc.args[0].__name__} is not a record type") from None
+    parts, order = [], []
+    for code, kind in enumerate(KINDS):
+        idx = np.flatnonzero(codes == code)
+        if not len(idx):
+            continue
+        items = list(map(records.__getitem__, idx.tolist()))
+        names = _FIELDS[kind]
+        if len(names) == 1:  # attrgetter of one name returns the value, not a tuple
+            cols = [tuple(map(_GETTERS[kind], items))]
+        else:
+            cols = list(zip(*map(_GETTERS[kind], items), strict=True))
+        parts.append(kind_table(kind, len(idx), dict(zip(names, cols, strict=True))))
+        order.append(idx)
+    if not parts:
+        return schema().empty_table()
+    table = pa.concat_tables(parts)
+    if len(parts) == 1:
+        return table
+    position = np.empty(n, np.int64)
+    position[np.concatenate(order)] = np.arange(n)
+    return table.take(pa.array(position))
+
+
+_STATES = {s.value: s for s in StationState}
+
+
+def table_to_records(table: Any) -> list[Record]:
+    """Return the records of an event log table (the inverse of ``records_to_table``)."""
+    kinds = table.column("kind").to_pylist()
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    out: list[Record] = []
+    for row, kind in enumerate(kinds):
+        cls = RECORD_TYPES.get(kind)
+        if cls is None:
+            raise ValueError(f"row {row}: unknown record kind {kind!r}")
+        values = {name: columns[name][row] for name in _FIELDS[kind] if name in columns}
+        if kind == "run_start" and values.get("lines") is not None:
+            values["lines"] = orjson.loads(values["lines"])
+        if kind == "buffer" and values.get("level") is not None:
+            values["level"] = int(values["level"])
+        try:
+            rec = cls(**values)
+        except TypeError as exc:
+            raise ValueError(f"row {row}: {kind}: {exc}") from None
+        if isinstance(rec, StateChange):
+            rec.state = _STATES.get(rec.state) or StationState(rec.state)
+        out.append(rec)
+    return out
+
+
+class ParquetLogWriter:
+    """Write records to a Parquet event log in row groups while they come in."""
+
+    def __init__(self, path: str | Path, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        self.rows = 0
+        self._row_group_rows = row_group_rows
+        self._pending: list[Any] = []
+        self._pending_rows = 0
+        self._writer = pq.ParquetWriter(
+            self.path,
+            schema(),
+            compression=COMPRESSION,
+            write_statistics=["t"],
+            store_schema=True,
+        )
+
+    @property
+    def held(self) -> int:
+        """Rows converted but not yet written (at most one row group)."""
+        return self._pending_rows
+
+    def write(self, records: Sequence[Record]) -> None:
+        """Convert ``records`` to columns and write every full row group."""
+        if not records:
+            return
+        table = records_to_table(records)
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        self.rows += table.num_rows
+        while self._pending_rows >= self._row_group_rows:
+            self._flush(self._row_group_rows)
+
+    def _flush(self, rows: int) -> None:
+        import pyarrow as pa
+
+        table = pa.concat_tables(self._pending)
+        head, rest = table.slice(0, rows), table.slice(rows)
+        self._writer.write_table(head.combine_chunks(), row_group_size=rows)
+        self._pending = [rest] if rest.num_rows else []
+        self._pending_rows = rest.num_rows
+
+    def close(self) -> None:
+        """Write what is left and the file footer."""
+        if self._pending_rows:
+            self._flush(self._pending_rows)
+        self._writer.close()
+
+    def __enter__(self) -> ParquetLogWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_table(
+    path: str | Path,
+    columns: Iterable[str] | None = None,
+    dictionaries: Iterable[str] = (),
+    kinds: Iterable[str] | None = None,
+) -> Any:
+    """Read an event log table: all columns or ``columns`` (``kind`` always), the string
+    columns named in ``dictionaries`` as dictionary arrays, and the rows of ``kinds`` only
+    (read one row group at a time, so rows of other kinds are never all in memory)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    wanted = None if columns is None else ["kind", *(c for c in columns if c != "kind")]
+    log = pq.ParquetFile(path, read_dictionary=list(dictionaries) or None)
+    if kinds is None:
+        return log.read(columns=wanted)
+    keep = pa.array(sorted(kinds), pa.string())
+    groups = []
+    for i in range(log.num_row_groups):
+        group = log.read_row_group(i, columns=wanted)
+        groups.append(group.filter(pc.is_in(group.column("kind").cast(pa.string()), keep)))
+    return pa.concat_tables(groups) if groups else log.schema_arrow.empty_table()

@@ -1,0 +1,201 @@
+"""What a panel shows equals the KPI of its time range: dashboards against the event log.
+
+A plant run is backfilled into a real InfluxDB; every stat and table panel that reads
+``kpi_slice`` runs with ``$timeFilter`` set to a range that cuts through hours and shifts, a
+whole day, a shift occurrence and a week, and each value is compared with the KPI engine over
+the simulator's own event log for the same range: ratios to 0.1 pp (they agree to float noise),
+counts exactly. Time series: the bucket values are the KPIs of the buckets, and counts per
+bucket add up to the range total.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from analytics.columns import PlantColumns, to_columns
+from analytics.elements import Elements
+from analytics.kpis import compute_kpis
+from analytics.registry import KPI_BY_ID
+from analytics.report import KpiReport, ScopeResult, compute_report
+from analytics.service.slices import OFF_SHIFT, SLICE_MEASUREMENT
+from dashboards.checks import expand, queries
+from dashboards.files import build_all
+from dashboards.queries import HEADLINE, RANGE_TOTALS, range_query
+from tests.servers.influxdb import InfluxServer
+from tests.service.fixtures import Backfilled, backfilled_db
+
+pytestmark = pytest.mark.integration
+HOUR_S = 3600.0
+ALL = dict.fromkeys(("site", "run", "line", "station"), ".*")
+_LEVEL = re.compile(r"\"level\" = '(\w+)'")
+_BUCKET = re.compile(r"GROUP BY time\((\d+)d\)")
+
+
+@pytest.fixture(scope="module")
+def bf(influxd: InfluxServer) -> Backfilled:
+    return backfilled_db(influxd)
+
+
+_COLS: dict[int, PlantColumns] = {}
+
+
+def _report(bf: Backfilled, t0: float, t1: float) -> KpiReport:
+    if id(bf.truth) not in _COLS:
+        _COLS[id(bf.truth)] = to_columns(bf.truth)
+    return compute_report(_COLS[id(bf.truth)], (t0, t1), shifts=True)
+
+
+def _end(bf: Backfilled) -> float:
+    return (bf.result.end_ms - bf.result.start_ms) / 1000.0
+
+
+def _ranges(bf: Backfilled) -> dict[str, tuple[float, float]]:
+    """Named ranges in simulation seconds (the run starts at a UTC midnight)."""
+    end = (bf.result.end_ms - bf.result.start_ms) / 1000.0
+    shifts = sorted(r.t for r in bf.truth if r.kind == "shift")
+    return {
+        "cut": (3 * HOUR_S + 20 * 60, 17 * HOUR_S + 40 * 60),  # through hours and shifts
+        "day": (0.0, 24 * HOUR_S),
+        "shift": (shifts[0], shifts[1]),
+        "week": (-3 * 24 * HOUR_S, 4 * 24 * HOUR_S),  # holds the whole run
+        "tail": (20 * HOUR_S + 7 * 60, end),  # up to the run's end
+    }
+
+
+def _run(influxd: InfluxServer, bf: Backfilled, query: str, t0: float, t1: float, interval="1m"):
+    """Run a panel query over ``[t0, t1)`` as Grafana would (its end is inclusive)."""
+    start = bf.result.start_ms
+    q = expand(query, start + round(t0 * 1000), start + round(t1 * 1000), interval, ALL)
+    res = influxd.query(q, bf.db, epoch="ms")
+    assert "error" not in res["results"][0], f"{q}\n{res}"
+    return res["results"][0].get("series", []) or []
+
+
+def _truth(report: KpiReport, scope: str, name: str) -> float | None:
+    if name == "otd":
+        return report.supply.otd
+    if name == "delivered_orders":
+        return report.supply.delivered_orders
+    if name == "on_time_orders":  # otd = on time / delivered
+        return round((report.supply.otd or 0.0) * report.supply.delivered_orders)
+    return _value(report.scope(scope), name)
+
+
+def _value(result: ScopeResult, name: str) -> float | None:
+    if name in RANGE_TOTALS and not hasattr(result.kpis, name):
+        return result.elements.as_dict()[name]
+    return getattr(result.kpis, name)
+
+
+def _assert_equal(name: str, shown: float | None, truth: float | None, where: str) -> None:
+    if truth is None:  # undefined (denominator 0): InfluxQL divides by zero as 0
+        assert shown in (0, None), f"{where} {name}: {shown} for an undefined KPI"
+    elif name in RANGE_TOTALS:
+        assert shown == pytest.approx(truth, rel=1e-9, abs=1e-9), f"{where} {name}"
+        if name in ("failures", "minor_stops", "pq", "gq", "sq", "delivered_orders"):
+            assert shown == truth, f"{where} {name}: count {shown} != {truth}"
+    elif KPI_BY_ID[name].is_ratio:
+        assert abs(shown - truth) <= 0.001, f"{where} {name}: {shown} vs {truth} (0.1 pp)"
+        assert shown == pytest.approx(truth, rel=1e-9, abs=1e-12), f"{where} {name}"
+    else:
+        assert shown == pytest.approx(truth, rel=1e-9, abs=1e-9), f"{where} {name}"
+
+
+def _range_targets() -> list:
+    """Every stat/table/gauge target of the boards that reads range KPIs (one value per scope)."""
+    out = []
+    for name, board in build_all().items():
+        for p, t in queries(board):
+            q = t["query"]
+            if f'FROM "{SLICE_MEASUREMENT}"' in q and "$__interval" not in q:
+                out.append(pytest.param(p, t, id=f"{name}:{p['title']}:{t['refId']}"))
+    return out
+
+
+@pytest.mark.parametrize("range_name", ["cut", "day", "shift", "week", "tail"])
+@pytest.mark.parametrize(("panel", "target"), _range_targets())
+def test_range_panels_equal_event_log(
+    influxd: InfluxServer, bf: Backfilled, panel: dict, target: dict, range_name: str
+) -> None:
+    t0, t1 = _ranges(bf)[range_name]
+    query = target["query"]
+    level = _LEVEL.search(query).group(1)  # type: ignore[union-attr]
+    report = _report(bf, max(t0, 0.0), min(t1, _end(bf)))
+    series = _run(influxd, bf, query, t0, t1)
+    assert series, query
+    checked = 0
+    bucket = _BUCKET.search(query)
+    for s in series:
+        tags = s.get("tags") or {}
+        scope = tags.get("scope", "plant" if level == "plant" else None)
+        assert scope is not None, f"a {level} panel must group by scope: {query}"
+        for row in s["values"]:
+            if bucket:  # a fixed bucket (day over day): the KPIs of that bucket in range
+                b0 = max((row[0] - bf.result.start_ms) / 1000.0, t0, 0.0)
+                step = int(bucket.group(1)) * 86_400.0
+                b1 = min(b0 - b0 % step + step, t1, _end(bf))
+                report = _report(bf, b0, b1)
+            for col, shown in zip(s["columns"][1:], row[1:], strict=True):
+                if "shift" in tags:
+                    truth = _shift_truth(report, tags["shift"], scope, col)
+                else:
+                    truth = _truth(report, scope, col)
+                _assert_equal(col, shown, truth, f"{range_name} {scope} {tags}")
+                checked += 1
+    assert checked >= len(series)
+
+
+def _shift_truth(report: KpiReport, shift: str, scope: str, name: str) -> float | None:
+    if shift == OFF_SHIFT:  # the range minus every shift: what no shift covers
+        whole = report.scope(scope).elements.as_fields()
+        for total in report.shift_totals:
+            for r in [total.plant, *total.lines, *total.stations]:
+                if r.scope == scope:
+                    whole = {k: v - r.elements.as_fields()[k] for k, v in whole.items()}
+        e = Elements(**{k: 0 * v if abs(v) < 1e-6 else v for k, v in whole.items()})
+        return _value(ScopeResult("", scope, None, e, compute_kpis(e)), name)
+    for total in report.shift_totals:
+        if total.shift == shift:
+            for r in [total.plant, *total.lines, *total.stations]:
+                if r.scope == scope:
+                    return _value(r, name)
+    raise AssertionError(f"no shift {shift} in the event log's range")
+
+
+def test_headline_row_over_a_cut_range_equals_event_log(
+    influxd: InfluxServer, bf: Backfilled
+) -> None:
+    """The range query itself, every level: the stat rows' values are the range's KPIs."""
+    t0, t1 = _ranges(bf)["cut"]
+    report = _report(bf, t0, t1)
+    names = [*HEADLINE, "failures", "pq", "gq"]
+    for level in ("plant", "line", "station"):
+        for s in _run(influxd, bf, range_query(names, level, group_by='"scope"'), t0, t1):
+            for col, shown in zip(s["columns"][1:], s["values"][0][1:], strict=True):
+                if col == "otd" and level != "plant":
+                    continue
+                _assert_equal(col, shown, _truth(report, s["tags"]["scope"], col), level)
+    assert report.plant.kpis.failures > 0  # the range holds breakdowns (MTBF/MTTR defined)
+
+
+def test_time_series_buckets_are_bucket_kpis_and_add_up(
+    influxd: InfluxServer, bf: Backfilled
+) -> None:
+    t0, t1 = _ranges(bf)["cut"]
+    q = range_query(["oee", "availability", "pq", "failures"], "plant", by_time=True)
+    (series,) = _run(influxd, bf, q, t0, t1, interval="1h")
+    start_ms = bf.result.start_ms
+    totals = {"pq": 0.0, "failures": 0.0}
+    for row in series["values"]:
+        b0 = max((row[0] - start_ms) / 1000.0, t0)
+        b1 = min(b0 - b0 % HOUR_S + HOUR_S, t1)
+        truth = _report(bf, b0, b1)
+        for col, shown in zip(series["columns"][1:], row[1:], strict=True):
+            _assert_equal(col, shown, _truth(truth, "plant", col), f"bucket {b0}")
+            if col in totals:
+                totals[col] += shown
+    whole = _report(bf, t0, t1)
+    assert totals == {"pq": whole.plant.elements.pq, "failures": whole.plant.kpis.failures}
+    assert len(series["values"]) == 15  # 03:20-04:00, 14 whole hours, 17:00-17:40

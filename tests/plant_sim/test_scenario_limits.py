@@ -1,0 +1,135 @@
+"""Scenarios that would hang, exhaust memory or give a traceback are refused with the path
+(issue 14 #10, #11, #12)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from plant_sim.scenario import ScenarioError, load_scenario, parse_scenario
+from tests.plant_sim.helpers import SCENARIOS, scenario_data
+
+
+def problems_of(data: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    return info.value.problems
+
+
+def paths_of(data: dict[str, Any]) -> set[str]:
+    return {path for path, _ in problems_of(data)}
+
+
+@pytest.mark.parametrize(
+    "value", [".inf", "inf", "1e400", "nan", float("inf"), float("nan"), 10**400]
+)
+def test_a_horizon_that_never_ends_is_refused(value: Any) -> None:
+    data = scenario_data("tandem_mm1")
+    data["horizon"] = value
+    assert paths_of(data) == {"horizon"}
+
+
+@pytest.mark.parametrize("value", ["", [], [1, 2], dt.date(2026, 1, 5), {"a": 1}])
+def test_durations_of_the_wrong_kind_are_named_not_a_traceback(value: Any) -> None:
+    data = scenario_data("tandem_mm1")
+    data["horizon"] = value
+    assert paths_of(data) == {"horizon"}
+
+
+def test_an_infinite_exponential_mean_is_refused() -> None:
+    data = scenario_data("bottling_line")
+    data["lines"][0]["stations"][1]["failures"][0]["tbf"] = {
+        "kind": "exponential",
+        "mean": float("inf"),
+    }
+    assert paths_of(data) == {"lines[0].stations[1].failures[0].tbf.mean"}
+
+
+def test_orders_arriving_without_end_at_one_instant_are_refused() -> None:
+    data = scenario_data("bottling_line")
+    data["demand"]["interarrival"] = {"kind": "constant", "value": 0}
+    assert paths_of(data) == {"demand.interarrival"}
+
+
+def test_a_calendar_with_every_day_off_is_refused() -> None:
+    data = scenario_data("bottling_line")
+    data["calendar"]["days_off"] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    assert paths_of(data) == {"calendar.days_off"}
+
+
+def test_surge_factor_sample_period_and_order_quantities_are_bounded() -> None:
+    data = scenario_data("bottling_line")
+    data["events"] = [
+        {"kind": "demand_surge", "at": "1h", "duration": "1h", "factor": float("inf")},
+        {"kind": "demand_surge", "at": "1h", "duration": "1h", "factor": 1e300},
+    ]
+    data["telemetry"]["sample_period"] = 1e-9
+    data["demand"]["schedule"] = [
+        {"at": 0, "product": "cola_05l", "quantity": 10**12, "due_in": "1d"}
+    ]
+    assert paths_of(data) == {
+        "events[0].factor",
+        "events[1].factor",
+        "telemetry.sample_period",
+        "demand.schedule[0].quantity",
+    }
+    data = scenario_data("bottling_line")  # cross-reference checks run on a schema-valid file
+    data["demand"]["quantity"] = {"kind": "constant", "value": 1e9}
+    assert paths_of(data) == {"demand.quantity"}
+
+
+def test_station_ids_that_differ_only_in_case_are_refused() -> None:
+    data = scenario_data("tandem_mm1")
+    data["lines"][0]["stations"][1]["id"] = data["lines"][0]["stations"][0]["id"].upper()
+    [(path, message)] = problems_of(data)
+    assert path == "lines" and "differ only in case" in message
+
+
+def test_encodings_that_are_not_utf8_are_named(tmp_path: Path) -> None:
+    text = (SCENARIOS / "tandem_mm1.yaml").read_text()
+    for name, raw, words in (
+        ("utf16.yaml", text.encode("utf-16"), "UTF-16"),
+        ("latin1.yaml", ("# café\n" + text).encode("latin-1"), "not UTF-8"),
+    ):
+        (tmp_path / name).write_bytes(raw)
+        with pytest.raises(ScenarioError) as info:
+            load_scenario(tmp_path / name)
+        [(where, message)] = info.value.problems
+        assert where == "(file)" and words in message
+    (tmp_path / "bom.yaml").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert load_scenario(tmp_path / "bom.yaml").name == "tandem_mm1"
+
+
+def test_deep_nesting_and_alias_bombs_are_refused_without_recursion(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("name: " + "[" * 5000 + "]" * 5000 + "\n")
+    bomb = tmp_path / "bomb.yaml"
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    bomb.write_text("\n".join(lines) + "\n")
+    for path, words in ((deep, "deep"), (bomb, "values")):
+        with pytest.raises(ScenarioError) as info:
+            load_scenario(path)
+        [(where, message)] = info.value.problems
+        assert where == "(yaml)" and words in message
+
+
+def test_a_key_given_twice_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text((SCENARIOS / "tandem_mm1.yaml").read_text() + "\nhorizon: 1d\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    [(where, message)] = info.value.problems
+    assert where == "(yaml)" and "duplicate key 'horizon'" in message
+
+
+def test_the_example_scenarios_still_load_unchanged() -> None:
+    for path in sorted(SCENARIOS.glob("*.yaml")):
+        assert (
+            load_scenario(path).model_dump()
+            == parse_scenario(yaml.safe_load(path.read_text())).model_dump()
+        )
