@@ -351,6 +351,12 @@ def kpi_command(
         report = compute_report(read_columns(eventlog), win, shifts=shifts)
     except ValueError as exc:  # EventLogError included: names the file and line
         _usage_error("EVENTLOG", str(exc))
+    if report.plant.elements.pbt_s == 0:
+        typer.echo(
+            f"note: no planned time in {report.t0_s / 3600:g} h to {report.t1_s / 3600:g} h "
+            "(off shift or planned downtime everywhere): OEE and its factors are undefined (—)",
+            err=True,
+        )
     if output is None:
         print_kpi_tables(report, fmt)
     else:

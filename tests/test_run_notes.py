@@ -28,3 +28,16 @@ def test_a_run_with_planned_time_has_no_such_note(caplog: pytest.LogCaptureFixtu
     code = main(["run", str(SCENARIOS / "bottling_line.yaml"), "--until", "8h", "-f", "json"])
     assert code == 0
     assert "no planned time" not in caplog.text
+
+
+def test_kpi_of_a_window_without_planned_time_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "run.jsonl"
+    bottling = str(SCENARIOS / "bottling_line.yaml")
+    assert main(["run", bottling, "--until", "8h", "--out", str(log), "-f", "json"]) == 0
+    capsys.readouterr()
+    assert main(["kpi", str(log), "--window", "0h:6h", "-f", "json"]) == 0
+    assert "no planned time in 0 h to 6 h" in capsys.readouterr().err
+    assert main(["kpi", str(log), "--window", "6h:8h", "-f", "json"]) == 0
+    assert "no planned time" not in capsys.readouterr().err
