@@ -257,8 +257,12 @@ def _run_span(
 _LINE_STATION = attrgetter("line", "station")
 _LINE = attrgetter("line")
 _STATION = attrgetter("station")
-#: Reads fields by name: ``attrgetter`` for records, ``itemgetter`` for parsed JSON objects.
-Getter = Callable[..., Callable[[Any], Any]]
+_T = attrgetter("t")
+_POWER = attrgetter("power_kw")
+_PRI = attrgetter("planned_cycle_time_s")
+_PART_ID = attrgetter("part_id")
+_LINE_T = attrgetter("line", "t")
+_EXIT_FIELDS = attrgetter("line", "t", "outcome", "flow_time_s", "part_id")
 
 
 class _TooManyCombosError(Exception):
@@ -297,12 +301,11 @@ def _coded(
     codes: dict,
     *extra: str,
     limit: int = 1 << 62,
-    get: Getter = attrgetter,
 ) -> tuple[np.ndarray, list[tuple[int, int, tuple]]]:
     """Return each record's combination id and the combinations (station index, code of
     ``attr``, values of ``extra``), reading every record once (what counts with millions)."""
     combos = _Combos(keys, codes, limit)
-    getter = get("line", "station", attr, *extra)
+    getter = attrgetter("line", "station", attr, *extra)
     ids = np.fromiter(map(combos.__getitem__, map(getter, items)), np.int32, len(items))
     return ids, combos.table
 
@@ -334,9 +337,7 @@ class _PartCols:
     pri_s: np.ndarray
 
 
-def _state_cols(
-    states: list[StateChange], keys: dict[tuple[str, str], int], get: Getter = attrgetter
-) -> _StateCols:
+def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> _StateCols:
     """Return the columns of the state records.
 
     Station, state, reason and power come from one dict lookup per record (power per state
@@ -347,11 +348,11 @@ def _state_cols(
     power = None
     try:
         ids, table = _coded(
-            states, keys, "state", STATE_CODES, "reason", "power_kw", limit=_COMBO_LIMIT, get=get
+            states, keys, "state", STATE_CODES, "reason", "power_kw", limit=_COMBO_LIMIT
         )
         power = _per_record(ids, [c[2][1] for c in table], float)
     except _TooManyCombosError:
-        ids, table = _coded(states, keys, "state", STATE_CODES, "reason", get=get)
+        ids, table = _coded(states, keys, "state", STATE_CODES, "reason")
     with_reason = {STATE_CODES[s] for s in _REASON_STATES}
     starved = STATE_CODES[StationState.STARVED]
     codes, reasons = [], []
@@ -360,36 +361,34 @@ def _state_cols(
         codes.append(MATERIAL_STARVED if code == starved and reason == "material" else code)
     n = len(states)
     if power is None:
-        power = np.fromiter(map(get("power_kw"), states), float, n)
+        power = np.fromiter(map(_POWER, states), float, n)
     return _StateCols(
         idx=_per_record(ids, [c[0] for c in table], np.int32),
         code=_per_record(ids, codes, np.int8),
         reason=_per_record(ids, reasons, object),
-        t=np.fromiter(map(get("t"), states), float, n),
+        t=np.fromiter(map(_T, states), float, n),
         power_kw=power,
     )
 
 
-def _part_cols(
-    parts: list[PartDone], keys: dict[tuple[str, str], int], get: Getter = attrgetter
-) -> _PartCols:
+def _part_cols(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> _PartCols:
     """Return the columns of the part records (PRI per station and result read as state
     power is, see ``_state_cols``)."""
     pri = None
     try:
         ids, table = _coded(
-            parts, keys, "result", RESULT_CODES, "planned_cycle_time_s", limit=_COMBO_LIMIT, get=get
+            parts, keys, "result", RESULT_CODES, "planned_cycle_time_s", limit=_COMBO_LIMIT
         )
         pri = _per_record(ids, [c[2][0] for c in table], float)
     except _TooManyCombosError:
-        ids, table = _coded(parts, keys, "result", RESULT_CODES, get=get)
+        ids, table = _coded(parts, keys, "result", RESULT_CODES)
     n = len(parts)
     if pri is None:
-        pri = np.fromiter(map(get("planned_cycle_time_s"), parts), float, n)
+        pri = np.fromiter(map(_PRI, parts), float, n)
     return _PartCols(
         idx=_per_record(ids, [c[0] for c in table], np.int32),
         result=_per_record(ids, [c[1] for c in table], np.int8),
-        t=np.fromiter(map(get("t"), parts), float, n),
+        t=np.fromiter(map(_T, parts), float, n),
         pri_s=pri,
     )
 
@@ -437,15 +436,13 @@ def _groups(idx: np.ndarray, t: np.ndarray, n: int) -> list[np.ndarray]:
     return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
 
 
-def _non_good_part_ids(
-    parts: list[PartDone], result: np.ndarray, get: Getter = attrgetter
-) -> set[str]:
+def _non_good_part_ids(parts: list[PartDone], result: np.ndarray) -> set[str]:
     """Return ids of parts that had a scrap or rework judgement at any station.
 
     ``result`` holds the RESULT_CODES of ``parts``, in the same order.
     """
     bad = np.flatnonzero(result != RESULT_CODES["good"])
-    return set(map(get("part_id"), _gather(parts, bad)))
+    return set(map(_PART_ID, _gather(parts, bad)))
 
 
 @dataclass(slots=True)
@@ -465,15 +462,13 @@ def _flow_cols(
     releases: list[PartReleased],
     exits: list[PartLeft],
     line_of: dict[str, int],
-    get: Getter = attrgetter,
 ) -> FlowCols:
     """Return the columns of release and exit records."""
     # One pass over the records per kind (touching millions of scattered objects is what
     # costs), then columns from the transposed tuples.
-    rel_lines, rel_times = _transpose(releases, get("line", "t"), 2)
+    rel_lines, rel_times = _transpose(releases, _LINE_T, 2)
     n = len(exits)
-    exit_fields = get("line", "t", "outcome", "flow_time_s", "part_id")
-    lines, times, outcomes, flows, part_ids = _transpose(exits, exit_fields, 5)
+    lines, times, outcomes, flows, part_ids = _transpose(exits, _EXIT_FIELDS, 5)
     ids = np.empty(n, object)
     ids[:] = part_ids
     return FlowCols(
@@ -560,14 +555,9 @@ class ColumnAccumulator:
     def add(self, records: list[Record]) -> None:
         """Take one batch of the run's records, in emission order."""
         with no_gc():
-            self.add_kinds(_split_by_kind(records))
+            self._add(_split_by_kind(records))
 
-    def add_kinds(self, by_kind: dict[type, list], get: Getter = attrgetter) -> None:
-        """Take one batch split by kind (record type -> items, each kind in emission order).
-
-        The items of state, part, release and exit are read with ``get`` (records or parsed
-        JSON objects); the others must be records.
-        """
+    def _add(self, by_kind: dict[type, list]) -> None:
         if by_kind[RunStart]:
             self._run_starts += by_kind[RunStart]
             _one_run(self._run_starts)
@@ -582,18 +572,18 @@ class ColumnAccumulator:
             raise ValueError("records: a streamed run must start with its run_start")
         try:
             if states:
-                self._states.append(_state_cols(states, self._keys, get))
+                self._states.append(_state_cols(states, self._keys))
             if parts:
-                part_cols = _part_cols(parts, self._keys, get)
+                part_cols = _part_cols(parts, self._keys)
                 self._parts.append(part_cols)
-                self._bad_parts.update(_non_good_part_ids(parts, part_cols.result, get))
+                self._bad_parts.update(_non_good_part_ids(parts, part_cols.result))
         except KeyError as exc:
             raise ValueError(
                 f"records: {exc.args[0]!r}: a station not in run_start or an unknown value"
             ) from None
         if by_kind[PartReleased] or by_kind[PartLeft]:
             self._flows.append(
-                _flow_cols(by_kind[PartReleased], by_kind[PartLeft], self._line_of, get)  # type: ignore[arg-type]
+                _flow_cols(by_kind[PartReleased], by_kind[PartLeft], self._line_of)  # type: ignore[arg-type]
             )
         self._run_end_ts += [r.t for r in by_kind[RunEnd]]
         self._shifts += [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]

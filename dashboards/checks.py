@@ -19,6 +19,7 @@ from analytics.registry import KPIS
 from analytics.service.kpi_schema import KPI_MEASUREMENT, LOSS_MEASUREMENT
 from analytics.service.service import STATS_MEASUREMENT
 from analytics.service.slices import SLICE_MEASUREMENT
+from analytics.service.stops import STOP_MEASUREMENT
 from analytics.whatif.influx import KPI_MEASUREMENT as WHATIF_KPI
 from analytics.whatif.influx import REPLICATION_MEASUREMENT as WHATIF_REPLICATION
 from dashboards.model import DATASOURCE_UID
@@ -44,6 +45,7 @@ MEASUREMENTS = frozenset(
         KPI_MEASUREMENT,
         LOSS_MEASUREMENT,
         SLICE_MEASUREMENT,
+        STOP_MEASUREMENT,
         METRICS_MEASUREMENT,
         STATS_MEASUREMENT,
         WHATIF_KPI,

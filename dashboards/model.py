@@ -149,9 +149,24 @@ def _formats(kpi_id: str) -> dict[str, Any]:
     return out
 
 
+#: Names of the element totals the panels show (KPIs take their registry name).
+TOTAL_NAMES = {
+    "gq": "Good units",
+    "pq": "Produced units",
+    "sq": "Scrap units",
+    "delivered_orders": "Orders delivered",
+    "on_time_orders": "Orders on time",
+    "down_s": "Down time",
+    "minor_stop_s": "Minor stop time",
+    "aust_s": "Setup time",
+    "adot_s": "Idle, starved, blocked",
+    "planned_output": "Plan",
+}
+
+
 def _title(kpi_id: str) -> str:
     spec = KPI_BY_ID.get(kpi_id)
-    return spec.name if spec else kpi_id
+    return spec.name if spec else TOTAL_NAMES.get(kpi_id, kpi_id)
 
 
 def range_stat(kpi_id: str, level: str = "plant") -> dict:
@@ -281,7 +296,7 @@ def event_annotations() -> list[dict]:
     """Return the annotations every board carries: shifts, breakdowns, maintenance, scenario."""
     return [
         annotation("Shift changes", queries.SHIFT_CHANGES, "blue", "shift"),
-        annotation("Breakdowns", queries.BREAKDOWNS, "red", "reason", "station"),
+        annotation("Breakdowns", queries.BREAKDOWNS, "red", "text", "station,reason"),
         annotation(
             "Planned maintenance", queries.PLANNED_MAINTENANCE, "light-blue", "reason", "station"
         ),

@@ -9,10 +9,12 @@ value equals the KPI engine's over that range. InfluxQL returns 0 for a division
 the engine says "undefined" (``None``): an MTBF of 0 means no failure in the range.
 
 Filters use Grafana's template variables (``$site``, ``$run``, ``$line``, ``$station``); to run a
-query elsewhere, replace them with ``dashboards.checks.expand``.
+query elsewhere, replace them with ``dashboards.checks.expand``, or call ``range_values``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 from analytics.service.kpi_schema import KPI_MEASUREMENT, LOSS_MEASUREMENT
 from analytics.service.slices import SLICE_MEASUREMENT
@@ -46,6 +48,8 @@ RANGE_KPIS: dict[str, str] = {
     "blocked_ratio": f'sum("blocked_s") / {_PBT}',
     "starved_ratio": f'sum("starved_s") / {_PBT}',
     "otd": 'sum("on_time_orders") / sum("delivered_orders")',
+    # units the planned busy time gives at the planned cycle time: PBT x PQ / sum(PRI x PQ)
+    "planned_output": f"{_PBT} * {_PQ} / {_PRI}",
 }
 #: Counts and totals over a range (sums, exact).
 RANGE_TOTALS: dict[str, str] = {
@@ -162,7 +166,7 @@ def stock_query() -> str:
 # Annotations: the stored records themselves, one annotation per record.
 SHIFT_CHANGES = f'SELECT "shift" FROM "shift" WHERE {RUN_FILTER} AND $timeFilter'
 BREAKDOWNS = (
-    'SELECT "station", "reason" FROM "machine_state" WHERE "state" = \'down\' AND '
+    'SELECT "text", "station", "reason", "duration_s" FROM "kpi_stop" WHERE '
     f"{RUN_FILTER} AND $timeFilter"
 )
 PLANNED_MAINTENANCE = (
@@ -173,3 +177,29 @@ SCENARIO_EVENTS = (
     'SELECT "name", "target", "event", "phase" FROM "scenario_event" WHERE '
     f"{RUN_FILTER} AND $timeFilter"
 )
+
+
+def range_values(
+    run_query: Callable[[str], list[dict]],
+    names: list[str] | tuple[str, ...],
+    level: str,
+    from_ms: int,
+    to_ms: int,
+    variables: Mapping[str, str] | None = None,
+) -> dict[str, dict[str, float | None]]:
+    """Return ``{scope: {kpi: value}}`` over ``[from_ms, to_ms]`` (e.g. for ``twin top``).
+
+    ``run_query`` sends InfluxQL and returns the ``/query`` series; ``variables`` are regex
+    values of ``site``, ``run``, ``line``, ``station`` (default: all).
+    """
+    from dashboards.checks import expand
+
+    values = dict.fromkeys(("site", "run", "line", "station"), ".*") | dict(variables or {})
+    q = expand(range_query(names, level, group_by='"scope"'), from_ms, to_ms, "1m", values)
+    out = {}
+    for s in run_query(q):
+        row = s["values"][0]
+        out[(s.get("tags") or {}).get("scope", level)] = dict(
+            zip(s["columns"][1:], row[1:], strict=True)
+        )
+    return out

@@ -112,11 +112,15 @@ def parse(where: str, argv: list[str], strict: bool) -> None:
         while hasattr(command, "resolve_command"):  # a group: twin, twin dashboards
             ctx = command.make_context(name, list(args), parent=ctx, resilient_parsing=not strict)
             protected = getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", [])
+            if not [*protected, *ctx.args]:  # only the group's own options: twin --version
+                return
             name, command, args = command.resolve_command(ctx, [*protected, *ctx.args])
             if command is None:  # resilient parsing lets an unknown command through
                 pytest.fail(f"{where}: {' '.join(argv)}: no command {name!r}")
         command.make_context(name, list(args), parent=ctx, resilient_parsing=not strict)
     except Exception as exc:  # typer vendors click: its UsageError has no public import path
+        if getattr(exc, "exit_code", None) == 0:  # --help, --version: a clean exit
+            return
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         pytest.fail(f"{where}: {' '.join(argv)}: {message}")
 

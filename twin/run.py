@@ -76,13 +76,15 @@ def run(
         except OSError as exc:
             typer.echo(f"error: --out: {out}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2) from None
-    columns, counts = ColumnAccumulator(), Tally()
+    columns = ColumnAccumulator()
+    counts = Tally() if fmt == "table" else None  # the summary tables print with the table only
 
     def consume(batch: list[Record]) -> None:
         if writer is not None:
             writer.write(batch)
         columns.add(batch)
-        counts.add(batch)
+        if counts is not None:
+            counts.add(batch)
 
     began = time.perf_counter()
     try:
@@ -104,7 +106,7 @@ def run(
     report = compute_report(columns.columns())
     if report.plant.elements.pbt_s == 0:
         log.warning("%s", no_planned_time(scenario, until_s))
-    if fmt == "table":
+    if counts is not None:
         from rich.console import Console
 
         console = Console()

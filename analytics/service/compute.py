@@ -1,7 +1,8 @@
 """KPI windows -> reports -> ``kpi`` lines, from one span of a run's records in columns.
 
-Each hour window also gives the ``kpi_slice`` lines of its minutes (``slices``): hours tile the
-run, so every minute is written once per computation of its hour.
+Each hour window also gives the ``kpi_slice`` lines of its minutes (``slices``) and the
+``kpi_stop`` lines of the breakdowns it overlaps (``stops``): hours tile the run, so every
+minute is written once per computation of its hour.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from analytics.columns import PlantColumns
 from analytics.report import KpiReport, compute_report
 from analytics.service.kpi_schema import RunMeta, report_lines
 from analytics.service.slices import slice_lines
+from analytics.service.stops import stop_lines
 from analytics.service.windows import Window
 
 
@@ -45,6 +47,6 @@ def compute_windows(
         report = compute_report(cols, span, shifts=False)
         lines = report_lines(report, w, run)
         if w.kind == "hour":
-            lines += slice_lines(cols, *span, run)
+            lines += slice_lines(cols, *span, run) + stop_lines(cols, *span, run)
         out.append(WindowResult(w, report, lines))
     return out

@@ -138,7 +138,10 @@ def slice_lines(cols: PlantColumns, t0: float, t1: float, run: RunMeta) -> list[
         bins = dict(bins)
         bins["pbt_s"] = bins["apt_s"] + bins["aust_s"] + bins["adet_s"] + bins["adot_s"]
         names = SLICE_FIELDS + (PLANT_FIELDS if level == "plant" else ())
-        columns = {n: np.asarray(bins[n]).tolist() for n in names}
+        # Field names are fixed (escaped once); every value is a float, as in ``kpi``.
+        keys = [field_set({n: 0.0}).rsplit("=", 1)[0] + "=" for n in names]
+        columns = [np.asarray(bins[n], dtype=float).tolist() for n in names]
+        series = {}
         for k, ts in enumerate(stamp_ms):
             tags = {
                 "level": level,
@@ -148,6 +151,8 @@ def slice_lines(cols: PlantColumns, t0: float, t1: float, run: RunMeta) -> list[
                 "shift": shifts[k],
                 "site": run.site,
             }
-            fields = field_set({n: float(columns[n][k]) for n in names})
-            out.append(f"{series_key(SLICE_MEASUREMENT, tags)} {fields} {ts * 1_000_000}")
+            if shifts[k] not in series:
+                series[shifts[k]] = series_key(SLICE_MEASUREMENT, tags)
+            fields = ",".join([key + repr(col[k]) for key, col in zip(keys, columns, strict=True)])
+            out.append(f"{series[shifts[k]]} {fields} {ts * 1_000_000}")
     return out

@@ -69,9 +69,15 @@ def build() -> dict:
     output = panel(
         "barchart",
         "Output against plan per line (selected range)",
-        [target(queries.range_query(["gq", "pq"], "line", group_by='"scope"'), fmt="table")],
+        [
+            target(
+                queries.range_query(["gq", "pq", "planned_output"], "line", group_by='"scope"'),
+                fmt="table",
+            )
+        ],
         "short",
-        description="Good and produced units per line over the selected range.",
+        description="Good and produced units per line over the selected range, and the plan: "
+        "what the planned busy time gives at the planned cycle time (PBT x PQ / sum PRI x PQ).",
         decimals=0,
         panel_options={"xField": "scope", "orientation": "horizontal"},
     )

@@ -31,26 +31,27 @@ def app() -> typer.Typer:
     return app
 
 
-@pytest.fixture()
-def log_path(tmp_path):
-    """The worked example saved as a gzip event log."""
-    path = tmp_path / "run.jsonl.gz"
+@pytest.fixture(params=["run.jsonl.gz", "run.parquet"])
+def log_path(tmp_path, request):
+    """The worked example saved as an event log: gzip JSON lines, and Parquet."""
+    path = tmp_path / request.param
     write_event_log(worked_example(), path)
     return path
 
 
 def test_event_log_round_trip(tmp_path):
-    """Records written and read back are equal, plain or gzip."""
+    """Records written and read back are equal, plain, gzip or Parquet."""
     records = worked_example()
-    for name in ("run.jsonl", "run.jsonl.gz"):
+    for name in ("run.jsonl", "run.jsonl.gz", "run.parquet"):
         path = tmp_path / name
         assert write_event_log(records, path) == len(records)
         assert read_event_log(path) == records
 
 
-def test_event_log_kind_filter(tmp_path):
+@pytest.mark.parametrize("name", ["run.jsonl", "run.parquet"])
+def test_event_log_kind_filter(tmp_path, name):
     """``kinds`` keeps only the named record kinds."""
-    path = tmp_path / "run.jsonl"
+    path = tmp_path / name
     write_event_log(worked_example(), path)
     kept = read_event_log(path, {"run_start", "run_end", "state"})
     assert {r.kind for r in kept} == {"run_start", "run_end", "state"}
@@ -138,10 +139,19 @@ def test_kpi_command_usage_errors(app, log_path, args, needle):
     assert needle in res.output
 
 
-def test_kpi_command_missing_log(app, tmp_path):
+@pytest.mark.parametrize("name", ["nope.jsonl", "nope.parquet"])
+def test_kpi_command_missing_log(app, tmp_path, name):
     """A missing log exits with 2 and names the file."""
-    res = CliRunner().invoke(app, ["kpi", str(tmp_path / "nope.jsonl")])
-    assert res.exit_code == 2 and "nope.jsonl" in res.output
+    res = CliRunner().invoke(app, ["kpi", str(tmp_path / name)])
+    assert res.exit_code == 2 and name in res.output
+
+
+def test_kpi_command_unreadable_parquet(app, tmp_path):
+    """A file named .parquet that is not a Parquet log exits with 2 and names the file."""
+    bad = tmp_path / "bad.parquet"
+    bad.write_text('{"kind": "run_end", "t": 1}\n')
+    res = CliRunner().invoke(app, ["kpi", str(bad)])
+    assert res.exit_code == 2 and "bad.parquet" in res.output
 
 
 def test_print_kpi_tables_to_a_file():
@@ -161,7 +171,9 @@ def test_parse_window():
     assert parse_window(None) is None
 
 
-def test_gzip_log_is_really_gzip(log_path):
+def test_gzip_log_is_really_gzip(tmp_path):
     """The writer compresses ``.gz`` files."""
+    log_path = tmp_path / "run.jsonl.gz"
+    write_event_log(worked_example(), log_path)
     with gzip.open(log_path, "rt") as fh:
         assert json.loads(fh.readline())["kind"] == "run_start"

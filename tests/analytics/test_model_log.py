@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from analytics import compute_report
-from analytics.eventlog import KPI_KINDS, read_event_log, write_event_log
+from analytics.eventlog import KPI_KINDS, read_columns, read_event_log, write_event_log
 from plant_sim.records import PartDone, RunEnd, StateChange
 from plant_sim.states import STATE_INFO, IsoElement, StationState, starts_new_stop
 
@@ -116,9 +116,15 @@ def test_days_add_up_to_the_run(records, report):
             assert math.isclose(getattr(s, name), value, rel_tol=1e-9, abs_tol=1e-6), name
 
 
-def test_saved_log_gives_the_same_report(records, report, tmp_path):
-    """KPIs from the saved event log equal those from the records in memory."""
-    path = tmp_path / "run.jsonl"
+@pytest.mark.parametrize("name", ["run.jsonl", "run.jsonl.gz", "run.parquet"])
+def test_saved_log_gives_the_same_report(records, report, tmp_path, name):
+    """KPIs from the saved event log, in each format and by each reader, equal those from the
+    records in memory: every row of the report, exactly."""
+    path = tmp_path / name
     write_event_log(records, path)
-    again = compute_report(read_event_log(path, KPI_KINDS))
-    assert again.plant == report.plant and again.lines == report.lines
+    for again in (
+        compute_report(read_event_log(path, KPI_KINDS)),
+        compute_report(read_columns(path)),
+    ):
+        assert again.plant == report.plant and again.lines == report.lines
+        assert again.to_rows() == report.to_rows()

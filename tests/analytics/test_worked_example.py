@@ -5,14 +5,20 @@ from __future__ import annotations
 import pytest
 
 from analytics import compute_report
+from analytics.eventlog import read_columns, write_event_log
 from analytics.losses import loss_views, nakajima_factors
 from tests.analytics.builders import worked_example
 
 
-@pytest.fixture(scope="module")
-def station():
-    """The single station of the worked example over its 480-minute window."""
-    return compute_report(worked_example()).scope("st1")
+@pytest.fixture(scope="module", params=["records", "run.jsonl", "run.jsonl.gz", "run.parquet"])
+def station(request, tmp_path_factory):
+    """The single station of the worked example over its 480-minute window: from the records
+    in memory and from the event log saved in each format."""
+    if request.param == "records":
+        return compute_report(worked_example()).scope("st1")
+    path = tmp_path_factory.mktemp("log") / request.param
+    write_event_log(worked_example(), path)
+    return compute_report(read_columns(path)).scope("st1")
 
 
 def test_elements_match_the_example(station):

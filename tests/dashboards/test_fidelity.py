@@ -19,10 +19,17 @@ from analytics.elements import Elements
 from analytics.kpis import compute_kpis
 from analytics.registry import KPI_BY_ID
 from analytics.report import KpiReport, ScopeResult, compute_report
+from analytics.service.kpi_schema import planned_output
 from analytics.service.slices import OFF_SHIFT, SLICE_MEASUREMENT
 from dashboards.checks import expand, queries
 from dashboards.files import build_all
-from dashboards.queries import HEADLINE, RANGE_TOTALS, range_query
+from dashboards.queries import (
+    HEADLINE,
+    RANGE_TOTALS,
+    range_query,
+    range_values,
+    shift_occurrences_query,
+)
 from tests.servers.influxdb import InfluxServer
 from tests.service.fixtures import Backfilled, backfilled_db
 
@@ -39,12 +46,16 @@ def bf(influxd: InfluxServer) -> Backfilled:
 
 
 _COLS: dict[int, PlantColumns] = {}
+_REPORTS: dict[tuple[int, float, float], KpiReport] = {}
 
 
 def _report(bf: Backfilled, t0: float, t1: float) -> KpiReport:
     if id(bf.truth) not in _COLS:
         _COLS[id(bf.truth)] = to_columns(bf.truth)
-    return compute_report(_COLS[id(bf.truth)], (t0, t1), shifts=True)
+    key = (id(bf.truth), t0, t1)
+    if key not in _REPORTS:
+        _REPORTS[key] = compute_report(_COLS[id(bf.truth)], (t0, t1), shifts=True)
+    return _REPORTS[key]
 
 
 def _end(bf: Backfilled) -> float:
@@ -84,6 +95,8 @@ def _truth(report: KpiReport, scope: str, name: str) -> float | None:
 
 
 def _value(result: ScopeResult, name: str) -> float | None:
+    if name == "planned_output":
+        return planned_output(result)
     if name in RANGE_TOTALS and not hasattr(result.kpis, name):
         return result.elements.as_dict()[name]
     return getattr(result.kpis, name)
@@ -96,7 +109,7 @@ def _assert_equal(name: str, shown: float | None, truth: float | None, where: st
         assert shown == pytest.approx(truth, rel=1e-9, abs=1e-9), f"{where} {name}"
         if name in ("failures", "minor_stops", "pq", "gq", "sq", "delivered_orders"):
             assert shown == truth, f"{where} {name}: count {shown} != {truth}"
-    elif KPI_BY_ID[name].is_ratio:
+    elif name in KPI_BY_ID and KPI_BY_ID[name].is_ratio:
         assert abs(shown - truth) <= 0.001, f"{where} {name}: {shown} vs {truth} (0.1 pp)"
         assert shown == pytest.approx(truth, rel=1e-9, abs=1e-12), f"{where} {name}"
     else:
@@ -178,6 +191,51 @@ def test_headline_row_over_a_cut_range_equals_event_log(
                     continue
                 _assert_equal(col, shown, _truth(report, s["tags"]["scope"], col), level)
     assert report.plant.kpis.failures > 0  # the range holds breakdowns (MTBF/MTTR defined)
+    start = bf.result.start_ms
+    got = range_values(
+        lambda q: influxd.query(q, bf.db, epoch="ms")["results"][0]["series"],
+        ["oee", "gq"],
+        "line",
+        start + round(t0 * 1000),
+        start + round(t1 * 1000),
+        {"line": "assembly_b"},
+    )
+    line = report.scope("assembly_b")
+    assert got == {"assembly_b": {"oee": pytest.approx(line.kpis.oee), "gq": line.elements.gq}}
+
+
+def _series_targets() -> list:
+    """Every time series target of the boards that reads ``kpi_slice`` per interval."""
+    return [
+        pytest.param(p, t, id=f"{name}:{p['title']}:{t['refId']}")
+        for name, board in build_all().items()
+        for p, t in queries(board)
+        if f'FROM "{SLICE_MEASUREMENT}"' in t["query"] and "$__interval" in t["query"]
+    ]
+
+
+@pytest.mark.parametrize(("panel", "target"), _series_targets())
+def test_time_series_panels_show_each_bucket_kpis(
+    influxd: InfluxServer, bf: Backfilled, panel: dict, target: dict
+) -> None:
+    """Each point is the KPI of its bucket (hours here, cut at the range's ends)."""
+    t0, t1 = _ranges(bf)["cut"]
+    query = target["query"]
+    level = _LEVEL.search(query).group(1)  # type: ignore[union-attr]
+    points = 0
+    for s in _run(influxd, bf, query, t0, t1, interval="1h"):
+        scope = (s.get("tags") or {}).get("scope")
+        if scope is None:  # no scope: the plant, or the sum over all lines (totals only)
+            assert level == "plant" or all(c in RANGE_TOTALS for c in s["columns"][1:]), query
+            scope = "plant"
+        for row in s["values"]:
+            b0 = max((row[0] - bf.result.start_ms) / 1000.0, t0)
+            b1 = min(b0 - b0 % HOUR_S + HOUR_S, t1)
+            report = _report(bf, b0, b1)
+            for col, shown in zip(s["columns"][1:], row[1:], strict=True):
+                _assert_equal(col, shown, _truth(report, scope, col), f"{scope} bucket {b0}")
+                points += 1
+    assert points >= 15
 
 
 def test_time_series_buckets_are_bucket_kpis_and_add_up(
@@ -199,3 +257,40 @@ def test_time_series_buckets_are_bucket_kpis_and_add_up(
     whole = _report(bf, t0, t1)
     assert totals == {"pq": whole.plant.elements.pq, "failures": whole.plant.kpis.failures}
     assert len(series["values"]) == 15  # 03:20-04:00, 14 whole hours, 17:00-17:40
+
+
+def test_shift_over_shift_rows_are_each_occurrence_kpis(
+    influxd: InfluxServer, bf: Backfilled
+) -> None:
+    """One row per shift occurrence, tagged with its shift, holding that occurrence's KPIs."""
+    names = ("oee", "availability", "effectiveness", "quality_ratio")
+    changes = sorted((r.t, r.shift) for r in bf.truth if r.kind == "shift")
+    rows = {}
+    for s in _run(influxd, bf, shift_occurrences_query(names), -HOUR_S, _end(bf) + HOUR_S):
+        for row in s["values"]:
+            rows[(row[0] - bf.result.start_ms) / 1000.0] = (s["tags"]["shift"], row[1:])
+    expected = {t: name for t, name in changes if name is not None}
+    assert {t: shift for t, (shift, _) in rows.items()} == expected
+    for i, (t, name) in enumerate(changes):
+        if name is None:
+            continue
+        end = changes[i + 1][0] if i + 1 < len(changes) else _end(bf)
+        truth = _report(bf, t, end).plant.kpis
+        for col, shown in zip(names, rows[t][1], strict=True):
+            _assert_equal(col, shown, getattr(truth, col), f"shift {name} at {t}")
+
+
+def test_the_old_mean_of_hourly_ratios_misses_the_range_value(
+    influxd: InfluxServer, bf: Backfilled
+) -> None:
+    """Why: the old panel's mean("oee") of hour windows over a day is not the day's OEE."""
+    t0, t1 = _ranges(bf)["day"]
+    old = (
+        'SELECT mean("oee") FROM "kpi" WHERE "level" = \'plant\' AND "window" = \'hour\' '
+        "AND $timeFilter"
+    )
+    (series,) = _run(influxd, bf, old, t0, t1 - 1)
+    truth = _report(bf, t0, t1).plant.kpis.oee
+    (new,) = _run(influxd, bf, range_query(["oee"], "plant"), t0, t1)
+    assert abs(series["values"][0][1] - truth) > 0.001  # more than 0.1 pp off
+    assert new["values"][0][1] == pytest.approx(truth, rel=1e-9)

@@ -72,6 +72,6 @@ def test_previous_windows_are_recomputed_until_they_settle() -> None:
     assert ("hour", t0 + 6 * HOUR_MS) not in {(w.kind, w.start_ms) for w in third.windows}
     assert reader.spans[-1] == t0  # still reads from the day's start
     assert all(
-        line.startswith(("kpi,", "kpi_loss,", "kpi_slice,", "analytics_stats,"))
+        line.startswith(("kpi,", "kpi_loss,", "kpi_slice,", "kpi_stop,", "analytics_stats,"))
         for line in writer.lines
     )

@@ -1,0 +1,153 @@
+"""Event log files: reproducible bytes, the Parquet table, and streaming without holding."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import pytest
+
+from analytics.columns import ColumnAccumulator, to_columns
+from analytics.eventlog import read_columns, read_event_log
+from analytics.report import compute_report
+from plant_sim import parquet_log
+from plant_sim.eventlog import EventLog, open_writer
+from plant_sim.parquet_log import COLUMNS, ParquetLogWriter, read_table
+from plant_sim.scenario import load_scenario
+from plant_sim.simulation import run_batch, run_streaming
+from plant_sim.summary import Tally, tally
+from twin.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+TANDEM = ROOT / "scenarios" / "tandem_mm1.yaml"
+BOTTLING = ROOT / "scenarios" / "bottling_line.yaml"
+HOUR = 3600.0
+
+
+@pytest.fixture(scope="module")
+def records() -> list:
+    """Twelve hours of the bottling line (every record kind but scenario events)."""
+    return run_batch(load_scenario(BOTTLING), until_s=12 * HOUR, seed=3).records
+
+
+def test_gzip_log_has_no_name_or_time_in_its_header(records: list, tmp_path: Path) -> None:
+    """Issue 14 #16: two identical runs give identical .jsonl.gz bytes, whatever the names."""
+    first, second = tmp_path / "a.jsonl.gz", tmp_path / "other-name.jsonl.gz"
+    EventLog(records).save(first)
+    EventLog(records).save(second)
+    head = first.read_bytes()[:10]
+    assert head[3] & 0x08 == 0, "FNAME flag set: the file name is in the header"
+    assert head[4:8] == b"\0\0\0\0", "the header carries a modification time"
+    assert first.read_bytes() == second.read_bytes()
+    with gzip.open(first, "rb") as fh:
+        assert fh.readline().startswith(b'{"kind":"run_start"')
+
+
+def test_same_seed_gives_byte_identical_parquet(tmp_path: Path) -> None:
+    outs = [tmp_path / "a.parquet", tmp_path / "b.parquet", tmp_path / "c.parquet"]
+    for out, seed in zip(outs, (1, 1, 2), strict=True):
+        args = ["run", str(TANDEM), "--until", "6h", "--seed", str(seed), "--out", str(out)]
+        assert main([*args, "-f", "json"]) == 0
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+    assert outs[0].read_bytes() != outs[2].read_bytes()
+
+
+def test_parquet_round_trips_in_emission_order(records: list, tmp_path: Path) -> None:
+    """Small row groups, written while records come in, read back as the same records."""
+    path = tmp_path / "run.parquet"
+    with ParquetLogWriter(path, row_group_rows=1000) as writer:
+        for i in range(0, len(records), 777):
+            writer.write(records[i : i + 777])
+            assert writer.held < 1000
+    import pyarrow.parquet as pq
+
+    assert pq.ParquetFile(path).num_row_groups == -(-len(records) // 1000)
+    assert read_event_log(path) == records
+    assert EventLog.load(path).records == records
+
+
+def test_parquet_schema_is_typed_and_documented(records: list, tmp_path: Path) -> None:
+    path = tmp_path / "run.parquet"
+    EventLog(records).save(path)
+    schema = read_table(path).schema
+    assert schema.names == ["kind", *COLUMNS]
+    types = {f.name: str(f.type) for f in schema}
+    assert types["kind"] == "dictionary<values=string, indices=int8, ordered=0>"
+    assert types["t"] == "double" and types["capacity"] == "int64"
+    assert types["state"] == "string" and types["level"] == "double"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## The event log") :]
+    section = section[: section.index("\n## ", 4)]
+    for name in COLUMNS:
+        assert re.search(rf"`{name}`", section), f"column {name} not documented in the README"
+
+
+def test_availability_per_station_from_the_parquet_columns(records: list, tmp_path: Path):
+    """The README's availability query, done with pyarrow: processing time over planned busy
+    time (every state but planned downtime and off shift) per station, from the state rows."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    path = tmp_path / "run.parquet"
+    EventLog(records).save(path)
+    table = read_table(path, ["t", "station", "state"])
+    end = pc.max(table.column("t")).as_py()
+    states = table.filter(pc.equal(table.column("kind").cast("string"), "state"))
+    report = compute_report(records)
+    for station in set(states.column("station").to_pylist()):
+        rows = states.filter(pc.equal(states.column("station"), station))
+        t = rows.column("t").to_numpy()
+        dur = np.diff(np.append(t, end))
+        state = np.array(rows.column("state").to_pylist())
+        busy = dur[~np.isin(state, ["planned_downtime", "off_shift"])].sum()
+        share = dur[state == "processing"].sum() / busy
+        assert share == pytest.approx(report.scope(station).kpis.availability, rel=1e-9)
+
+
+def test_streaming_gives_the_records_of_a_batch_run(records: list) -> None:
+    """Slicing the run into batches changes neither the records nor their order."""
+    batches: list[list] = []
+    n = run_streaming(load_scenario(BOTTLING), batches.append, 12 * HOUR, seed=3, slice_s=1234.5)
+    assert n == len(records) and [r for b in batches for r in b] == records
+
+
+def test_accumulated_columns_equal_the_columns_of_all_records(records: list) -> None:
+    acc, counts = ColumnAccumulator(), Tally()
+    for i in range(0, len(records), 1000):
+        acc.add(records[i : i + 1000])
+        counts.add(records[i : i + 1000])
+    assert compute_report(acc.columns()).to_rows() == compute_report(to_columns(records)).to_rows()
+    assert counts.result() == tally(records)
+
+
+def _streamed_run(hours: float, out: Path) -> dict[str, int]:
+    """Stream a run of the bottling line to a Parquet log and the KPI columns; return the
+    most records held at once anywhere in the pipeline, and the records of the run."""
+    writer, acc = open_writer(out), ColumnAccumulator()
+    held = {"batch": 0, "writer": 0, "kpi": 0}
+
+    def consume(batch: list) -> None:
+        writer.write(batch)
+        acc.add(batch)
+        held["batch"] = max(held["batch"], len(batch))
+        held["writer"] = max(held["writer"], writer.held)  # rows converted, not yet written
+        kept = len(acc._orders) + len(acc._stock) + len(acc._run_starts)
+        held["kpi"] = max(held["kpi"], kept)
+
+    held["records"] = run_streaming(load_scenario(BOTTLING), consume, hours * HOUR, seed=3)
+    writer.close()
+    return held
+
+
+def test_records_held_do_not_grow_with_the_horizon(tmp_path: Path) -> None:
+    """A run four times as long holds no more records at once: one simulated hour in the
+    batch, at most one row group in the Parquet writer; the KPI columns keep numbers, and
+    records only of orders, stock levels and the run start (counted here)."""
+    short = _streamed_run(12, tmp_path / "short.parquet")
+    long = _streamed_run(48, tmp_path / "long.parquet")
+    assert long["records"] > 3.5 * short["records"]
+    assert long["batch"] <= 1.2 * short["batch"] and long["batch"] < long["records"] / 10
+    assert long["writer"] < parquet_log.ROW_GROUP_ROWS
+    assert long["kpi"] < long["records"] / 10  # stock levels: 5 % of the bottling line's records
+    assert compute_report(read_columns(tmp_path / "long.parquet")).to_rows()

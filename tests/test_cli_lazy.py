@@ -1,0 +1,67 @@
+"""A fast ``twin``: commands load lazily, so help imports no heavy module; ``--version``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from twin.cli import COMMANDS, app, main, version
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("asyncua", "influxdb_client", "scipy", "dask", "matplotlib", "pyarrow", "paho")
+
+
+def imported_after(args: list[str]) -> list[str]:
+    """Return the heavy modules a fresh interpreter has loaded after ``twin ARGS``."""
+    code = (
+        "import json, sys, contextlib, io\n"
+        "from twin.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = main({args!r})\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print(json.dumps([code, heavy]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    code, heavy = json.loads(out.stdout.strip().splitlines()[-1])
+    assert code == 0, out.stderr
+    return heavy
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["--version"]])
+def test_help_imports_no_heavy_module(args: list[str]) -> None:
+    assert imported_after(args) == []
+
+
+def test_kpi_of_a_json_log_loads_no_parquet_or_service_module(tmp_path: Path) -> None:
+    from analytics.eventlog import write_event_log
+    from tests.analytics.builders import worked_example
+
+    log = tmp_path / "run.jsonl"
+    write_event_log(worked_example(), log)
+    assert imported_after(["kpi", str(log), "-f", "json"]) == []
+
+
+def test_listed_help_is_each_commands_own_first_line() -> None:
+    """``twin --help`` lists commands from a table; it must say what the commands say."""
+    group = typer.main.get_group(app)
+    for name, spec in COMMANDS.items():
+        command = group.get_command(None, name)
+        assert command is not None, name
+        assert (command.help or "").strip().splitlines()[0] == spec.help, name
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"twin {version()}"
+
+
+def test_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nosuch"]) == 2
+    assert "nosuch" in capsys.readouterr().err
