@@ -228,11 +228,15 @@ def _flow_supply_tables(report: KpiReport) -> list[Table]:
         "flow_time_avg_s",
         "flow_time_p50_s",
         "flow_time_p95_s",
+        "line_lead_time_avg_s",
         "little_wip",
         "little_gap_ratio",
     )
     flow = _table(
-        "Flow", "scope", ["WIP", "exits/h", "LT mean", "LT p50", "LT p95", "TH×CT", "Little gap"]
+        "Flow (flow time: first station takes the part -> exit; line lead time: order "
+        "released to the line -> exit)",
+        "scope",
+        ["WIP", "exits/h", "FT mean", "FT p50", "FT p95", "line LT", "TH×CT", "Little gap"],
     )
     for scope, fv in report.flow.items():
         vals = fv.as_dict()

@@ -74,6 +74,8 @@ class LineColumns:
     exit_finished: np.ndarray  # bool: finished (True) or scrapped (False)
     exit_flow_s: np.ndarray
     exit_first_pass: np.ndarray  # bool: finished with no scrap/rework judgement on the way
+    # Order id of each exit (object array; None for parts made without an order)
+    exit_order: np.ndarray = field(default_factory=lambda: np.empty(0, object))
 
 
 @dataclass(slots=True)
@@ -262,7 +264,7 @@ _POWER = attrgetter("power_kw")
 _PRI = attrgetter("planned_cycle_time_s")
 _PART_ID = attrgetter("part_id")
 _LINE_T = attrgetter("line", "t")
-_EXIT_FIELDS = attrgetter("line", "t", "outcome", "flow_time_s", "part_id")
+_EXIT_FIELDS = attrgetter("line", "t", "outcome", "flow_time_s", "part_id", "order_id")
 
 
 class _TooManyCombosError(Exception):
@@ -456,6 +458,7 @@ class FlowCols:
     exit_finished: np.ndarray  # bool
     exit_flow_s: np.ndarray
     exit_part_id: np.ndarray  # object: part ids
+    exit_order: np.ndarray  # object: order ids (None: a part made without an order)
 
 
 def _flow_cols(
@@ -468,9 +471,11 @@ def _flow_cols(
     # costs), then columns from the transposed tuples.
     rel_lines, rel_times = _transpose(releases, _LINE_T, 2)
     n = len(exits)
-    lines, times, outcomes, flows, part_ids = _transpose(exits, _EXIT_FIELDS, 5)
+    lines, times, outcomes, flows, part_ids, order_ids = _transpose(exits, _EXIT_FIELDS, 6)
     ids = np.empty(n, object)
     ids[:] = part_ids
+    orders = np.empty(n, object)
+    orders[:] = order_ids
     return FlowCols(
         release_line=_codes(rel_lines, line_of),
         release_t=np.fromiter(rel_times, float, len(releases)),
@@ -479,6 +484,7 @@ def _flow_cols(
         exit_finished=np.fromiter(map(eq, outcomes, repeat("finished")), bool, n),
         exit_flow_s=np.fromiter(flows, float, n),
         exit_part_id=ids,
+        exit_order=orders,
     )
 
 
@@ -501,6 +507,7 @@ def _line_columns(
                 exit_finished=finished[mine],
                 exit_flow_s=flow.exit_flow_s[mine],
                 exit_first_pass=finished[mine] & good[mine],
+                exit_order=flow.exit_order[mine],
             )
         )
     return out

@@ -164,6 +164,8 @@ def _flow_cols(releases: Any, exits: Any, line_of: dict[str, int]) -> FlowCols:
     part_ids = exits.column("part_id").to_numpy(zero_copy_only=False)
     ids = np.empty(len(part_ids), object)
     ids[:] = part_ids
+    orders = np.empty(len(part_ids), object)
+    orders[:] = exits.column("order_id").to_numpy(zero_copy_only=False)
     return FlowCols(
         release_line=_lookup(rel_lines, rel_values, line_of, np.int32, -1),
         release_t=_floats(releases, "t", "release"),
@@ -172,6 +174,7 @@ def _flow_cols(releases: Any, exits: Any, line_of: dict[str, int]) -> FlowCols:
         exit_finished=_lookup(outcomes, outcome_values, {"finished": True}, bool, False),
         exit_flow_s=_floats(exits, "flow_time_s", "exit"),
         exit_part_id=ids,
+        exit_order=orders,
     )
 
 
@@ -264,7 +267,7 @@ _NEEDS = {
     "state": ("t", "line", "station", "state", "reason", "power_kw"),
     "part": ("t", "line", "station", "result", "planned_cycle_time_s", "part_id"),
     "release": ("t", "line"),
-    "exit": ("t", "line", "outcome", "flow_time_s", "part_id"),
+    "exit": ("t", "line", "outcome", "flow_time_s", "part_id", "order_id"),
     "order": _ORDER,
     "stock": ("t", "material", "level", "cause"),
     "shift": ("t", "shift"),

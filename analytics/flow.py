@@ -1,15 +1,29 @@
-"""Flow KPIs per line (Factory Physics): time-weighted WIP, lead time, Little's law check.
+"""Flow KPIs per line (Factory Physics): time-weighted WIP, flow and lead time, Little's law.
 
-WIP counts parts between release (``PartReleased``) and exit (``PartLeft``, finished or
-scrapped), time-weighted over the window. Lead (flow) time statistics use the finished parts
-that left in the window. Little's law WIP = TH × CT is checked with TH = all exits per unit time
-and CT = their mean flow time; the gap is relative to measured WIP. If a log starts with parts
-already on the line (exits before any release), the initial WIP is taken as that deficit.
+Where each flow KPI starts and ends (``PartReleased`` is emitted when the first station takes
+the part from the release queue, not when the part joins that queue):
+
+- ``wip_avg``: parts between ``PartReleased`` and ``PartLeft`` (finished or scrapped),
+  time-weighted over the window: the parts on the line, not those queued in front of it;
+- ``flow_time_*``: ``PartLeft − PartReleased`` of the finished parts that left in the window
+  (the record's ``flow_time_s``): the time on the line, without the wait in the release queue;
+- ``line_lead_time_avg_s``: ``PartLeft −`` the release of the part's order to the line
+  (``OrderEvent`` "released", when its parts join the release queue) for the finished parts
+  that left in the window: flow time plus the wait in front of the first station. A part made
+  without an order (a saturated line has no release queue) counts its flow time. With a lot
+  size, later lots join the queue when the previous lot has started: their parts count from
+  the order's release all the same (the hold-back is part of their lead time), and so does a
+  replacement for a scrapped part. No model record changes: the times are those of the
+  ``OrderEvent`` "released" and ``PartLeft`` records the model already emits.
+
+Little's law WIP = TH × CT is checked with TH = all exits per unit time and CT = their mean flow
+time; the gap is relative to measured WIP. If a log starts with parts already on the line (exits
+before any release), the initial WIP is taken as that deficit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -17,6 +31,7 @@ import numpy as np
 from analytics.columns import LineColumns
 from analytics.kpis import ratio
 from analytics.timeline import step_mean
+from plant_sim.records import OrderEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +43,7 @@ class FlowValues:
     flow_time_avg_s: float | None
     flow_time_p50_s: float | None
     flow_time_p95_s: float | None
+    line_lead_time_avg_s: float | None
     little_wip: float | None
     little_gap_ratio: float | None
     released: int
@@ -63,14 +79,44 @@ def _in_window(t: np.ndarray, t0: float, t1: float, include_end: bool) -> np.nda
     return (t >= t0) & ((t <= t1) if include_end else (t < t1))
 
 
+def order_release_times(orders: Iterable[OrderEvent]) -> dict[str, float]:
+    """Return the time each order was released to a line (its parts joined the queue)."""
+    return {e.order_id: e.t for e in orders if e.event == "released"}
+
+
+def _line_lead_times(
+    line: LineColumns, mask: np.ndarray, order_released: Mapping[str, float]
+) -> np.ndarray:
+    """Return exit − order release of the exits in ``mask`` (flow time for parts with no order)."""
+    exit_t, flow_s = line.exit_t[mask], line.exit_flow_s[mask]
+    orders = line.exit_order[mask] if len(line.exit_order) == len(line.exit_t) else ()
+    if len(orders) == 0:
+        return flow_s
+    start = np.fromiter(
+        (order_released.get(o, np.nan) if o is not None else np.nan for o in orders),
+        float,
+        len(orders),
+    )
+    return np.where(np.isnan(start), flow_s, exit_t - start)
+
+
 def compute_flow(
-    lines: Sequence[LineColumns], t0: float, t1: float, include_end: bool = True
+    lines: Sequence[LineColumns],
+    t0: float,
+    t1: float,
+    include_end: bool = True,
+    order_released: Mapping[str, float] | None = None,
 ) -> FlowValues:
-    """Return flow KPIs over ``[t0, t1)`` of one line, or of the plant when given several."""
+    """Return flow KPIs over ``[t0, t1)`` of one line, or of the plant when given several.
+
+    ``order_released`` maps order ids to their release to a line (``order_release_times``),
+    for the line lead time; without it the line lead time equals the flow time.
+    """
     span = t1 - t0
     wip = 0.0
     released = 0
-    exit_t, finished, flow = [], [], []
+    exit_t, finished, flow, lead = [], [], [], []
+    order_released = order_released or {}
     for line in lines:
         times, level, initial = _wip_steps(line)
         if span > 0:
@@ -80,7 +126,9 @@ def compute_flow(
         exit_t.append(line.exit_t[m])
         finished.append(line.exit_finished[m])
         flow.append(line.exit_flow_s[m])
+        lead.append(_line_lead_times(line, m & line.exit_finished, order_released))
     fin = np.concatenate(finished) if finished else np.empty(0, bool)
+    leads = np.concatenate(lead) if lead else np.empty(0)
     fl = np.concatenate(flow) if flow else np.empty(0)
     n_exit = len(fl)
     mean_all = float(fl.mean()) if n_exit else None
@@ -95,6 +143,7 @@ def compute_flow(
         flow_time_avg_s=avg,
         flow_time_p50_s=p50,
         flow_time_p95_s=p95,
+        line_lead_time_avg_s=float(leads.mean()) if len(leads) else None,
         little_wip=little,
         little_gap_ratio=gap,
         released=released,

@@ -28,6 +28,15 @@ class KpiSpec:
     group: str  # "iso" | "quality" | "maintenance" | "energy" | "flow" | "supply" | "bottleneck"
     description: str
     iso: bool = False  # an ISO 22400-2 KPI (as opposed to a project or operations-science one)
+    # Direction for comparing scenarios (what-if verdicts), when it differs from ``better``:
+    # "none" for ratios over planned busy time that fall when a unit waits for others (starved,
+    # blocked, idle), as a station does when it gets faster than its neighbours: no loss.
+    compare: Better | None = None
+
+    @property
+    def compare_better(self) -> Better:
+        """Return the direction a what-if verdict uses: ``compare``, else ``better``."""
+        return self.compare if self.compare is not None else self.better
 
     @property
     def is_ratio(self) -> bool:
@@ -35,7 +44,7 @@ class KpiSpec:
         return self.unit == "ratio"
 
 
-def _r(
+def _r(  # noqa: PLR0913 - the fields of a ratio KPI
     id_: str,
     name: str,
     formula: str,
@@ -44,9 +53,10 @@ def _r(
     desc: str,
     iso: bool = True,
     high: float | None = 1.0,
+    compare: Better | None = None,
 ) -> KpiSpec:
     """Build a ratio KPI spec."""
-    return KpiSpec(id_, name, formula, "ratio", 0.0, high, better, group, desc, iso)
+    return KpiSpec(id_, name, formula, "ratio", 0.0, high, better, group, desc, iso, compare)
 
 
 KPIS: tuple[KpiSpec, ...] = (
@@ -57,6 +67,7 @@ KPIS: tuple[KpiSpec, ...] = (
         "higher",
         "iso",
         "Share of planned busy time spent producing.",
+        compare="none",
     ),
     _r(
         "effectiveness",
@@ -85,6 +96,7 @@ KPIS: tuple[KpiSpec, ...] = (
         "= Σ(PRI × PQ) × (GQ / PQ) / PBT. Undefined when any factor is (PBT = 0, APT = 0 "
         "or PQ = 0): a planned window with no output has availability 0 and OEE undefined.",
         high=None,
+        compare="none",
     ),
     _r(
         "nee",
@@ -94,6 +106,7 @@ KPIS: tuple[KpiSpec, ...] = (
         "iso",
         "Like OEE, but setup is not a loss. Undefined when any factor is (as OEE).",
         high=None,
+        compare="none",
     ),
     _r(
         "technical_eff",
@@ -118,6 +131,7 @@ KPIS: tuple[KpiSpec, ...] = (
         "higher",
         "iso",
         "Share of planned busy time the unit was occupied.",
+        compare="none",
     ),
     _r(
         "utilization_eff",
@@ -291,7 +305,9 @@ KPIS: tuple[KpiSpec, ...] = (
         None,
         "none",
         "flow",
-        "Parts between release and exit, time-weighted.",
+        "Parts on the line, time-weighted: from the first station taking the part "
+        "(PartReleased) to its exit (PartLeft); parts queued in front of the first station "
+        "are not counted.",
     ),
     KpiSpec(
         "exit_rate_uph",
@@ -306,36 +322,52 @@ KPIS: tuple[KpiSpec, ...] = (
     ),
     KpiSpec(
         "flow_time_avg_s",
-        "Lead time (mean)",
-        "mean(exit − release)",
+        "Flow time (mean)",
+        "mean(PartLeft − PartReleased)",
         "s",
         0.0,
         None,
         "lower",
         "flow",
-        "Mean flow time of finished parts that left in the window.",
+        "Mean time on the line of finished parts that left in the window: from the first "
+        "station taking the part (PartReleased) to its exit (PartLeft). The wait in the queue "
+        "in front of the first station is not included (see line_lead_time_avg_s).",
     ),
     KpiSpec(
         "flow_time_p50_s",
-        "Lead time (p50)",
-        "median(exit − release)",
+        "Flow time (p50)",
+        "median(PartLeft − PartReleased)",
         "s",
         0.0,
         None,
         "lower",
         "flow",
-        "Median flow time of finished parts.",
+        "Median flow time (first station takes the part to its exit) of finished parts.",
     ),
     KpiSpec(
         "flow_time_p95_s",
-        "Lead time (p95)",
-        "95th percentile(exit − release)",
+        "Flow time (p95)",
+        "95th percentile(PartLeft − PartReleased)",
         "s",
         0.0,
         None,
         "lower",
         "flow",
-        "95th percentile flow time of finished parts.",
+        "95th percentile flow time (first station takes the part to its exit) of finished parts.",
+    ),
+    KpiSpec(
+        "line_lead_time_avg_s",
+        "Line lead time (mean)",
+        "mean(PartLeft − order released to the line)",
+        "s",
+        0.0,
+        None,
+        "lower",
+        "flow",
+        "Mean time from the release of a part's order to the line (its parts join the queue in "
+        "front of the first station) to the part's exit, finished parts that left in the "
+        "window: the flow time plus the wait in the release queue. A part made without an "
+        "order (saturated line: no queue) counts its flow time.",
     ),
     KpiSpec(
         "little_wip",

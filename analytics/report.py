@@ -25,7 +25,7 @@ from analytics.elements import (
     rollup_plant_bins,
     station_bins,
 )
-from analytics.flow import FlowValues, compute_flow, first_pass_counts
+from analytics.flow import FlowValues, compute_flow, first_pass_counts, order_release_times
 from analytics.kpis import KpiValues, compute_kpis, mtbf_note
 from analytics.losses import (
     LossRow,
@@ -209,8 +209,9 @@ def compute_report(
 
 def _flows(cols: PlantColumns, t0: float, t1: float, inc: bool) -> dict[str, FlowValues]:
     """Return flow KPIs per line and for the plant."""
-    out = {ln.line: compute_flow([ln], t0, t1, inc) for ln in cols.lines}
-    out[PLANT] = compute_flow(cols.lines, t0, t1, inc)
+    released = order_release_times(cols.orders)
+    out = {ln.line: compute_flow([ln], t0, t1, inc, released) for ln in cols.lines}
+    out[PLANT] = compute_flow(cols.lines, t0, t1, inc, released)
     return out
 
 

@@ -5,12 +5,14 @@
     study.yaml ─► load_study ─► Study (base + variants, each a validated Scenario)
                                   │ make_tasks: (variant, replication r, seed = seed + r)
                                   ▼
+        mser5 only: run_pilot in the workers ─► WIP series ─► pooled_warmup (one cut)
         executor (serial | local processes | Dask) ─► run_replication in the worker:
-            simulate ─► MSER-5 or fixed warm-up ─► compute_report ─► small KPI dict
+            simulate ─► KPIs after the study's warm-up (compute_report) ─► small KPI dict
                                   │ results in task order
                                   ▼
         aggregate ─► StudyResult: t intervals, paired differences with the base, verdicts
-                                  ├─► tables (terminal), CSV / Parquet, HTML with plots
+                                  │   headline, findings, warnings
+                                  ├─► tables (terminal), CSV / Parquet / JSON, HTML with plots
                                   └─► InfluxDB line protocol (optional)
 
 Python use::
@@ -50,6 +52,8 @@ _EXPORTS: dict[str, str] = {
     "parse_selector": "selectors",
     "mser": "warmup",
     "MserResult": "warmup",
+    "WarmupChoice": "warmup",
+    "pooled_warmup": "warmup",
     "Interval": "intervals",
     "mean_interval": "intervals",
     "paired_interval": "intervals",
@@ -63,15 +67,20 @@ _EXPORTS: dict[str, str] = {
     "make_executor": "executors",
     "make_tasks": "runner",
     "run_study": "runner",
+    "run_studies": "runner",
     "StudyResult": "results",
     "KpiSummary": "results",
     "Comparison": "results",
     "VariantProfile": "results",
+    "StudyWarning": "results",
     "significant_statements": "wording",
+    "findings": "wording",
+    "headline": "wording",
     "summary_rows": "export",
     "replication_rows": "export",
     "write_csv": "export",
     "write_parquet": "export",
+    "write_json": "export",
     "print_result": "tables",
     "render_html": "html_report",
     "write_html": "html_report",

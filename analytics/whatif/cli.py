@@ -1,7 +1,8 @@
 """The ``twin whatif STUDY.yaml`` command: run a study with a progress bar, print and save it.
 
 Exit codes: 0 done; 2 for a bad study file or bad options (every problem with its path, on
-stderr); 1 when a run or an output fails (for example InfluxDB refusing the results).
+stderr), output paths and InfluxDB options included, which are checked before anything runs; 1
+when a run or an output fails (for example InfluxDB refusing the results).
 """
 
 from __future__ import annotations
@@ -57,15 +58,25 @@ def _run(
             TimeRemainingColumn(),
         )
         with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task(f"{study.name}: replications", total=total)
-            return run_study(study, executor, lambda done, _: bar.update(task, completed=done))
+            task = bar.add_task(f"{study.name}: runs", total=total)
+            return run_study(
+                study, executor, lambda done, n: bar.update(task, completed=done, total=n)
+            )
     except ExecutorError as exc:
         raise _fail(f"--scheduler: {exc}", code=1) from None
 
 
 def _outputs(
-    result: StudyResult, csv: Path | None, parquet: Path | None, html: Path | None
+    result: StudyResult,
+    csv: Path | None,
+    parquet: Path | None,
+    html: Path | None,
+    json_path: Path | None,
 ) -> None:
+    if json_path is not None:
+        from analytics.whatif.export import write_json
+
+        log.info("summary written to %s", ", ".join(map(str, write_json(result, json_path))))
     if csv is not None:
         from analytics.whatif.export import write_csv
 
@@ -92,6 +103,18 @@ def _influx(result: StudyResult, url: str, db: str, token: str | None) -> None:
     log.info("%d points written to %s (db %s)", n, url, db)
 
 
+def _check_outputs(paths: dict[str, Path | None], influx_url: str | None, influx_db: str) -> None:
+    """Exit 2 naming the option if an output cannot be written (before the study runs)."""
+    from analytics.whatif.outputs import check_influx, check_output_paths
+
+    problems = check_output_paths(paths)
+    if influx_url:
+        problems += check_influx(influx_url, influx_db)
+    if problems:
+        text = "; ".join(f"{option}: {problem}" for option, problem in problems)
+        raise _fail(f"{text} (checked before the study runs)")
+
+
 def _check(study: Study) -> None:
     typer.echo(
         f"{study.source}: ok ({len(study.variants)} variants x {study.replications} "
@@ -116,6 +139,9 @@ def whatif_command(
         None, help="Write the summary (and .replications) as Parquet."
     ),
     html: Path | None = typer.Option(None, help="Write the HTML report with plots here."),
+    json_path: Path | None = typer.Option(
+        None, "--json", help="Write the summary (headline, warnings, rows) as JSON."
+    ),
     influx_url: str | None = typer.Option(
         None, help="Also write results to this InfluxDB (v1 /write), e.g. http://localhost:8086."
     ),
@@ -137,6 +163,11 @@ def whatif_command(
         study = load_study(study_path, replications=replications, run_length=run_length, seed=seed)
     except StudyError as exc:
         raise _fail(str(exc)) from None
+    _check_outputs(
+        {"--csv": csv, "--parquet": parquet, "--html": html, "--json": json_path},
+        influx_url,
+        influx_db,
+    )
     if check:
         _check(study)
         return
@@ -149,7 +180,7 @@ def whatif_command(
         from analytics.whatif.tables import print_result
 
         print_result(result)
-    _outputs(result, csv, parquet, html)
+    _outputs(result, csv, parquet, html, json_path)
     if influx_url:
         _influx(result, influx_url, influx_database, influx_token)
 

@@ -1,18 +1,22 @@
-"""Study results as long rows, and as CSV or Parquet files.
+"""Study results as long rows, and as CSV, Parquet or JSON files.
 
 Two tables: ``summary_rows`` (one row per variant and KPI: mean, interval, paired difference with
-the base, verdict) and ``replication_rows`` (one row per variant, replication and KPI).
-``write_csv(result, path)`` and ``write_parquet(result, path)`` write the summary to ``path`` and
-the replications beside it, as ``<stem>.replications<suffix>``.
+the base, verdict, finding, warnings) and ``replication_rows`` (one row per variant, replication
+and KPI). ``write_csv(result, path)`` and ``write_parquet(result, path)`` write the summary to
+``path`` and the replications beside it, as ``<stem>.replications<suffix>``. ``write_json``
+writes the summary for scripts: the study, its warm-up, headline, warnings and summary rows.
 """
 
 from __future__ import annotations
 
 import csv
+import json
+import math
 from pathlib import Path
 from typing import Any
 
 from analytics.whatif.results import StudyResult
+from analytics.whatif.wording import headline, statement
 
 SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("study", "string"),
@@ -39,7 +43,10 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("diff_level", "float64"),
     ("significant", "bool"),
     ("verdict", "string"),
+    ("finding", "string"),
     ("warmup_s", "float64"),
+    ("warmup_method", "string"),
+    ("warnings", "string"),
 )
 REPLICATION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("study", "string"),
@@ -57,12 +64,12 @@ def summary_rows(result: StudyResult) -> list[dict[str, Any]]:
     """Return one row per variant and KPI (see ``SUMMARY_COLUMNS``)."""
     study = result.study
     descriptions = {v.name: v.description for v in study.variants}
-    warmups = {p.variant: p.warmup_s for p in result.profiles}
     comparisons = {(c.variant, c.kpi.key): c for c in result.comparisons}
     rows = []
     for s in result.summaries:
         i, c = s.interval, comparisons.get((s.variant, s.kpi.key))
         spec = s.kpi.spec
+        warnings = [w.text for w in result.warnings if w.applies(s.variant, s.kpi.key)]
         rows.append(
             {
                 "study": study.name,
@@ -74,7 +81,7 @@ def summary_rows(result: StudyResult) -> list[dict[str, Any]]:
                 "scope": s.kpi.scope,
                 "name": spec.name,
                 "unit": spec.unit,
-                "better": spec.better,
+                "better": spec.compare_better,
                 "n": i.n,
                 "mean": i.mean,
                 "sd": i.sd,
@@ -89,7 +96,10 @@ def summary_rows(result: StudyResult) -> list[dict[str, Any]]:
                 "diff_level": c.difference.level if c else None,
                 "significant": c.significant if c else None,
                 "verdict": c.verdict if c else None,
-                "warmup_s": warmups[s.variant],
+                "finding": statement(c, result.comparison_level) if c else None,
+                "warmup_s": result.warmup.seconds,
+                "warmup_method": result.warmup.method,
+                "warnings": " | ".join(warnings),
             }
         )
     return rows
@@ -154,3 +164,47 @@ def write_parquet(result: StudyResult, path: str | Path) -> list[Path]:
     pq.write_table(_table(SUMMARY_COLUMNS, summary_rows(result)), path)
     pq.write_table(_table(REPLICATION_COLUMNS, replication_rows(result)), reps)
     return [path, reps]
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def summary_document(result: StudyResult) -> dict[str, Any]:
+    """Return the summary as one JSON-ready mapping (the ``--json`` output)."""
+    study, warm = result.study, result.warmup
+    return {
+        "study": study.name,
+        "scenario": study.base.scenario.name,
+        "source": study.source,
+        "variants": [
+            {"name": v.name, "description": v.description, "overrides": dict(v.overrides)}
+            for v in study.variants
+        ],
+        "replications": study.replications,
+        "seeds": study.seeds(),
+        "run_length_s": study.run_length_s,
+        "warmup": {
+            "seconds": warm.seconds,
+            "method": warm.method,
+            "settled": not warm.limited,
+            "per_variant_s": list(warm.per_variant),
+        },
+        "confidence": study.spec.confidence,
+        "correction": study.spec.correction,
+        "comparison_level": result.comparison_level,
+        "headline": headline(result),
+        "warnings": [
+            {"kind": w.kind, "text": w.text, "variant": w.variant, "kpi": w.kpi}
+            for w in result.warnings
+        ],
+        "summary": [{k: _finite(v) for k, v in row.items()} for row in summary_rows(result)],
+    }
+
+
+def write_json(result: StudyResult, path: str | Path) -> list[Path]:
+    """Write ``summary_document`` to ``path`` as JSON (UTF-8, indented); return the path."""
+    path = Path(path)
+    text = json.dumps(summary_document(result), indent=2, ensure_ascii=False, default=str)
+    path.write_text(text + "\n", encoding="utf-8")
+    return [path]

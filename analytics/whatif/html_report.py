@@ -1,8 +1,9 @@
 """A self-contained HTML report of a study: findings, tables and plots as inline PNG.
 
-No scripts, no external files: one page that opens offline and can be mailed. Sections:
-findings (significance statements), variants, one figure and table per KPI, throughput over
-time, bottleneck shares, and the state breakdown per station of every variant.
+No scripts, no external files: one page that opens offline and can be mailed. It opens with
+the answer (``wording.headline``: one line per variant) and the warnings, then: study details,
+findings (one sentence per variant and KPI), variants, one figure and table per KPI,
+throughput over time, bottleneck shares, and the state breakdown per station of every variant.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from analytics.whatif import plots
 from analytics.whatif.results import StudyResult
 from analytics.whatif.selectors import KpiSelector
 from analytics.whatif.wording import (
+    findings,
     format_interval,
     format_value,
+    headline,
     method_note,
-    significant_statements,
     unit_label,
 )
 
@@ -31,6 +33,9 @@ th,td{border-bottom:1px solid #eee;padding:.25rem .6rem;text-align:right}
 th:first-child,td:first-child,td.text{text-align:left}
 .better{color:#1a7f1a;font-weight:600}.worse{color:#c0392b;font-weight:600}
 .higher,.lower{color:#117a8b;font-weight:600}.meta,.note{color:#555;font-size:.9rem}
+.answer{background:#fff4c2;border-left:6px solid #e0a800;padding:.5rem 1rem;margin:.4rem 0}
+.answer ul{margin:.2rem 0;padding-left:1.2rem}.answer h2{margin:.2rem 0;border:none}
+.warning{background:#fde2e1;border-left:6px solid #c0392b;padding:.4rem 1rem;margin:.4rem 0}
 img.plot{max-width:100%;display:block;margin:.5rem 0}code{font-size:.85rem}
 """
 
@@ -44,17 +49,30 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img class="plot" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
 
 
+def _answer(result: StudyResult) -> list[str]:
+    items = "".join(f"<li>{_e(s)}</li>" for s in headline(result))
+    out = [
+        '<div class="answer" id="answer"><h2>Answer</h2>'
+        f"<p>Significant changes against the base:</p><ul>{items}</ul></div>"
+    ]
+    out += [f'<p class="warning">Warning: {_e(w.text)}</p>' for w in result.warnings]
+    return out
+
+
 def _header(result: StudyResult, generated: str | None) -> list[str]:
     study = result.study
-    warm = [p.warmup_s for p in result.profiles]
     seeds = study.seeds()
     meta = (
         f"Scenario <b>{_e(study.base.scenario.name)}</b> · {len(study.variants)} variants × "
         f"{study.replications} replications (seeds {seeds[0]}–{seeds[-1]}) · run length "
-        f"{study.run_length_s / 3600:.4g} h · warm-up {min(warm) / 3600:.3g}–"
-        f"{max(warm) / 3600:.3g} h · study file <code>{_e(study.source)}</code>"
+        f"{study.run_length_s / 3600:.4g} h · warm-up {result.warmup.seconds / 3600:.3g} h "
+        f"({_e(result.warmup.method)}) · study file <code>{_e(study.source)}</code>"
     )
-    out = [f"<h1>What-if study: {_e(study.name)}</h1>", f'<p class="meta">{meta}</p>']
+    out = [
+        f"<h1>What-if study: {_e(study.name)}</h1>",
+        *_answer(result),
+        f'<p class="meta">{meta}</p>',
+    ]
     if generated:
         out.append(f'<p class="meta">Generated {_e(generated)}</p>')
     if study.spec.description:
@@ -63,7 +81,7 @@ def _header(result: StudyResult, generated: str | None) -> list[str]:
 
 
 def _findings(result: StudyResult) -> list[str]:
-    items = "".join(f"<li>{_e(s)}</li>" for s in significant_statements(result))
+    items = "".join(f"<li>{_e(s)}</li>" for s in findings(result))
     return [
         "<h2>Findings</h2>",
         f"<ul>{items}</ul>",
@@ -127,7 +145,7 @@ def _kpis(result: StudyResult) -> list[str]:
         out.append(f"<h3>{_e(sel.label)}</h3>")
         out.append(
             f'<p class="note">{_e(spec.formula)} · unit {_e(spec.unit)} · better: '
-            f"{_e(spec.better)} · {_e(spec.description)}</p>"
+            f"{_e(spec.compare_better)} · {_e(spec.description)}</p>"
         )
         out.append(_img(plots.kpi_figure(result, sel), f"{sel.label} by variant"))
         out.append(_kpi_table(result, sel))

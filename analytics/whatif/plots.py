@@ -2,8 +2,9 @@
 
 One figure per KPI (each variant's mean with its interval bar, and its paired difference with
 the base), a state breakdown per station for a variant, a heat map of bottleneck shares
-(variants x stations) and throughput over time. Colours of verdicts: green better, red worse,
-grey no significant difference.
+(variants x stations) and throughput over time. Every variant keeps one colour of its own in
+every plot (``variant_colours``; the base is blue). Colours of verdicts: green better, red worse,
+teal higher/lower for KPIs with no direction (neutral), grey no significant difference.
 """
 
 from __future__ import annotations
@@ -31,6 +32,32 @@ STATE_COLOURS = (
 VERDICT_COLOURS = {"better": "#2ca02c", "worse": "#d62728", "higher": "#17becf", "lower": "#17becf"}
 NEUTRAL = "#7f7f7f"
 BASE_COLOUR = "#1f77b4"
+#: Variant colours after the base's blue: tab10 without blue, then darker and lighter tab20.
+_VARIANT_PALETTE = (
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#dbdb8d",
+    "#9edae5",
+)
+
+
+def variant_colours(n: int) -> list[str]:
+    """Return ``n`` colours, the base's blue first; distinct for up to 19 variants."""
+    return [BASE_COLOUR] + [_VARIANT_PALETTE[i % len(_VARIANT_PALETTE)] for i in range(n - 1)]
 
 
 def to_png(fig: Figure) -> bytes:
@@ -62,10 +89,9 @@ def kpi_figure(result: StudyResult, sel: KpiSelector) -> bytes:
     fig = Figure(figsize=(10, height))
     left, right = fig.subplots(1, 2, sharey=True)
     y = np.arange(len(names))[::-1]
-    for yi, name in zip(y, names, strict=True):
+    for yi, name, colour in zip(y, names, variant_colours(len(names)), strict=True):
         i = result.summary(name, sel.key).interval
         m, lo, hi = _err(i.mean, i.low, i.high, k)
-        colour = BASE_COLOUR if name == names[0] else "#444444"
         left.errorbar(m, yi, xerr=[[lo], [hi]], fmt="o", color=colour, capsize=4)
         if name == names[0]:
             continue
@@ -84,7 +110,12 @@ def kpi_figure(result: StudyResult, sel: KpiSelector) -> bytes:
     left.set_title("mean and confidence interval", fontsize=10)
     right.axvline(0.0, color="black", linewidth=0.8)
     right.set_xlabel(f"difference with base [{'pp' if unit == '%' else unit}]")
-    right.set_title("paired difference (green better, red worse)", fontsize=10)
+    legend = (
+        "green better, red worse, grey not significant"
+        if sel.spec.compare_better != "none"
+        else "no better direction: teal significant, grey not"
+    )
+    right.set_title(f"paired difference ({legend})", fontsize=10)
     for ax in (left, right):
         ax.grid(axis="x", alpha=0.3)
     return to_png(fig)
@@ -137,19 +168,16 @@ def timeline_figure(result: StudyResult) -> bytes:
     run_h = result.study.run_length_s / 3600.0
     fig = Figure(figsize=(10, 4))
     ax = fig.subplots()
+    colours = variant_colours(len(result.profiles))
     for i, p in enumerate(result.profiles):
         n = len(p.timeline_uph)
         t = (np.arange(n) + 0.5) * run_h / n
         ax.plot(
-            t,
-            p.timeline_uph,
-            linewidth=1.6 if i == 0 else 0.9,
-            label=p.variant,
-            color=BASE_COLOUR if i == 0 else None,
+            t, p.timeline_uph, linewidth=1.6 if i == 0 else 0.9, label=p.variant, color=colours[i]
         )
-    warm = max(p.warmup_s for p in result.profiles) / 3600.0
+    warm = result.warmup.seconds / 3600.0
     if warm > 0:
-        ax.axvspan(0.0, warm, color="#dddddd", alpha=0.6, label="warm-up (longest)")
+        ax.axvspan(0.0, warm, color="#dddddd", alpha=0.6, label="warm-up")
     ax.set_xlabel("simulated time [h]")
     ax.set_ylabel("finished parts per hour")
     ax.set_title("Throughput over time (mean of replications)", fontsize=10)

@@ -1,8 +1,11 @@
-"""One replication, run where the worker is: simulate, find the warm-up, compute the KPIs.
+"""One replication, run where the worker is: simulate, then compute the KPIs after the warm-up.
 
 ``run_replication(task)`` is what every executor calls; it takes and returns small, picklable
 values, so only the scenario goes out and only a few numbers per KPI and station come back,
 never the event log. It is deterministic: the same task gives the same result in any process.
+With ``warmup: mser5`` a study first runs ``run_pilot`` on every replication, which returns
+only the warm-up series (a few hundred numbers); the warm-up chosen from all of them then goes
+into the replication tasks, which run the same (deterministic) simulation again.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from analytics.columns import PlantColumns, to_columns
 from analytics.report import KpiReport, compute_report
 from analytics.whatif.selectors import KpiSelector, extract
 from analytics.whatif.spec import MserSpec
-from analytics.whatif.warmup import mser, throughput_series, wip_series
+from analytics.whatif.warmup import series_edges, throughput_series, wip_series
 from plant_sim.records import Record
 from plant_sim.scenario import Scenario
 from plant_sim.simulation import Simulation
@@ -45,9 +48,23 @@ class ReplicationTask:
     seed: int
     scenario: Scenario
     run_length_s: float
-    warmup: float | MserSpec
+    warmup_s: float
     kpis: tuple[KpiSelector, ...]
     timeline_bins: int = 100
+    warmup_limited: bool = False  # the study's warm-up is not settled (MSER-5 hit its cap)
+
+
+@dataclass(frozen=True, slots=True)
+class PilotTask:
+    """A replication run only for its warm-up series (``warmup: mser5``)."""
+
+    index: int
+    variant: int
+    replication: int
+    seed: int
+    scenario: Scenario
+    run_length_s: float
+    mser: MserSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +76,7 @@ class ReplicationResult:
     replication: int
     seed: int
     warmup_s: float
-    warmup_limited: bool  # MSER wanted to cut beyond its search range: the run may be short
+    warmup_limited: bool  # the study's MSER-5 wanted to cut beyond its search range
     kpis: dict[str, float | None]
     states: dict[str, tuple[float, ...]]  # station -> share of time per STATE_GROUPS entry
     bottleneck: dict[str, float | None]  # station -> sole + shifting bottleneck share
@@ -86,7 +103,7 @@ def run_replication(task: ReplicationTask) -> ReplicationResult:
     """Run one replication and return its KPIs over ``[warm-up, run length]``."""
     began = time.perf_counter()
     cols = to_columns(simulate(task.scenario, task.seed, task.run_length_s))
-    warmup_s, limited = detect_warmup(cols, task.warmup, task.run_length_s)
+    warmup_s = task.warmup_s
     report = compute_report(cols, (warmup_s, task.run_length_s), shifts=False)
     edges = np.linspace(0.0, task.run_length_s, task.timeline_bins + 1)
     per_hour = throughput_series(cols, edges) * 3600.0 / np.diff(edges)
@@ -96,7 +113,7 @@ def run_replication(task: ReplicationTask) -> ReplicationResult:
         replication=task.replication,
         seed=task.seed,
         warmup_s=warmup_s,
-        warmup_limited=limited,
+        warmup_limited=task.warmup_limited,
         kpis={sel.key: extract(report, sel) for sel in task.kpis},
         states=state_shares(report),
         bottleneck=bottleneck_shares(report),
@@ -105,19 +122,18 @@ def run_replication(task: ReplicationTask) -> ReplicationResult:
     )
 
 
-def detect_warmup(
-    cols: PlantColumns, warmup: float | MserSpec, run_length_s: float
-) -> tuple[float, bool]:
-    """Return the warm-up in seconds (fixed, or by MSER) and whether MSER hit its cap."""
-    if not isinstance(warmup, MserSpec):
-        return float(warmup), False
-    interval = warmup.interval or run_length_s / 500.0
-    edges = np.arange(0.0, run_length_s + 1e-9, interval)
+def run_pilot(task: PilotTask) -> tuple[float, ...]:
+    """Run one replication and return its warm-up series (WIP or throughput per interval)."""
+    cols = to_columns(simulate(task.scenario, task.seed, task.run_length_s))
+    return tuple(float(x) for x in warmup_series(cols, task.mser, task.run_length_s))
+
+
+def warmup_series(cols: PlantColumns, spec: MserSpec, run_length_s: float) -> np.ndarray:
+    """Return the series MSER-5 reads: plant WIP or throughput in each interval of the run."""
+    edges = series_edges(run_length_s, spec.interval)
     if len(edges) < 2:
-        return 0.0, True
-    series = wip_series(cols, edges) if warmup.series == "wip" else throughput_series(cols, edges)
-    found = mser(series, warmup.batch, warmup.max_fraction)
-    return float(edges[found.truncate]), found.limited
+        return np.empty(0)
+    return wip_series(cols, edges) if spec.series == "wip" else throughput_series(cols, edges)
 
 
 def state_shares(report: KpiReport) -> dict[str, tuple[float, ...]]:

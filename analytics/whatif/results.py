@@ -3,10 +3,13 @@
 Per-replication values become intervals per variant and KPI, paired differences with the
 base, and per-variant profiles (state breakdown, bottleneck shares, throughput over time).
 
-A comparison's verdict uses the KPI's better direction from ``analytics.registry``: a
-significant difference is ``better`` or ``worse``, or ``higher``/``lower`` for KPIs with no
-better direction; otherwise ``no significant difference`` (or ``undefined`` with fewer than two
-defined pairs).
+A comparison's verdict uses the KPI's direction for comparisons from ``analytics.registry``
+(``KpiSpec.compare_better``): a significant difference is ``better`` or ``worse``, or
+``higher``/``lower`` for KPIs with no direction; otherwise ``no significant difference`` (or
+``undefined`` with fewer than two defined pairs).
+
+Warnings say what may make an answer less trustworthy: a warm-up that did not settle, a fixed
+warm-up that leaves little of each run, a KPI undefined in some replications.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import numpy as np
 from analytics.whatif.intervals import Interval, comparison_level, mean_interval, paired_interval
 from analytics.whatif.replication import ReplicationResult
 from analytics.whatif.selectors import KpiSelector
+from analytics.whatif.spec import MserSpec
 from analytics.whatif.study import Study
+from analytics.whatif.warmup import WarmupChoice
 
 NOT_SIGNIFICANT = "no significant difference"
 UNDEFINED = "undefined"
@@ -48,13 +53,28 @@ class Comparison:
 
 
 @dataclass(frozen=True, slots=True)
+class StudyWarning:
+    """Something that makes part of a study's answer less trustworthy.
+
+    ``variant`` and ``kpi`` (a selector key) say what it concerns; ``None`` means all.
+    """
+
+    kind: str  # warmup_not_settled | run_short_for_warmup | kpi_undefined
+    text: str
+    variant: str | None = None
+    kpi: str | None = None
+
+    def applies(self, variant: str, kpi: str) -> bool:
+        """Tell whether the warning concerns this variant and KPI key."""
+        return self.variant in (None, variant) and self.kpi in (None, kpi)
+
+
+@dataclass(frozen=True, slots=True)
 class VariantProfile:
     """Means over replications of one variant's profile figures."""
 
     variant: str
     warmup_s: float
-    warmup_max_s: float
-    warmup_limited: int  # replications where MSER hit its search cap
     states: dict[str, tuple[float, ...]]  # station -> share per replication.STATE_GROUPS
     bottleneck: dict[str, float | None]  # station -> sole + shifting share
     timeline_uph: tuple[float, ...]
@@ -70,6 +90,8 @@ class StudyResult:
     comparisons: tuple[Comparison, ...]
     profiles: tuple[VariantProfile, ...]
     comparison_level: float  # per comparison (after any Bonferroni correction)
+    warmup: WarmupChoice
+    warnings: tuple[StudyWarning, ...] = ()
 
     @property
     def variant_names(self) -> list[str]:
@@ -91,8 +113,17 @@ class StudyResult:
         raise KeyError(f"no comparison of {kpi!r} for variant {variant!r}")
 
 
-def aggregate(study: Study, runs: Sequence[ReplicationResult]) -> StudyResult:
-    """Return intervals, paired comparisons and profiles from the replication results."""
+def aggregate(
+    study: Study, runs: Sequence[ReplicationResult], warmup: WarmupChoice | None = None
+) -> StudyResult:
+    """Return intervals, paired comparisons and profiles from the replication results.
+
+    ``warmup`` is the study's warm-up: needed for ``mser5``; a fixed one is the study's.
+    """
+    if warmup is None:
+        if isinstance(study.warmup, MserSpec):
+            raise ValueError("an mser5 study needs the warm-up chosen from its pilot runs")
+        warmup = WarmupChoice(float(study.warmup), "fixed")
     reps = study.replications
     by_variant = [list(runs[v * reps : (v + 1) * reps]) for v in range(len(study.variants))]
     m = (len(study.variants) - 1) * len(study.kpis)
@@ -110,9 +141,62 @@ def aggregate(study: Study, runs: Sequence[ReplicationResult]) -> StudyResult:
     profiles = [
         _profile(variant.name, rs) for variant, rs in zip(study.variants, by_variant, strict=True)
     ]
+    warnings = _warmup_warnings(study, warmup) + _undefined_warnings(summaries)
     return StudyResult(
-        study, tuple(runs), tuple(summaries), tuple(comparisons), tuple(profiles), level
+        study,
+        tuple(runs),
+        tuple(summaries),
+        tuple(comparisons),
+        tuple(profiles),
+        level,
+        warmup,
+        tuple(warnings),
     )
+
+
+def _warmup_warnings(study: Study, warmup: WarmupChoice) -> list[StudyWarning]:
+    out = []
+    if warmup.limited:
+        out.append(
+            StudyWarning(
+                "warmup_not_settled",
+                "warm-up not settled: MSER-5 on the mean series of the replications still "
+                "finds a lower statistic beyond its search range, so the start-up may not be "
+                "over; the runs are likely too short for this warm-up, and means may be biased.",
+            )
+        )
+    if warmup.seconds > 0.5 * study.run_length_s:
+        out.append(
+            StudyWarning(
+                "run_short_for_warmup",
+                f"runs too short for the chosen warm-up: the warm-up ({warmup.seconds / 3600:.3g}"
+                f" h) takes {100 * warmup.seconds / study.run_length_s:.0f} % of each "
+                f"{study.run_length_s / 3600:.3g} h run; the KPIs rest on the rest only.",
+            )
+        )
+    return out
+
+
+def _undefined_warnings(summaries: Sequence[KpiSummary]) -> list[StudyWarning]:
+    """One warning per KPI undefined in some replication, with the count of each variant."""
+    missing: dict[str, list[str]] = {}
+    labels: dict[str, str] = {}
+    for s in summaries:
+        n = sum(v is None for v in s.values)
+        if n:
+            labels[s.kpi.key] = s.kpi.label
+            missing.setdefault(s.kpi.key, []).append(f"{s.variant} {n} of {len(s.values)}")
+    return [
+        StudyWarning(
+            "kpi_undefined",
+            f"{labels[key]} is undefined in some replications ({', '.join(counts)}): nothing "
+            "to measure after the warm-up, or a zero denominator; its intervals rest on the "
+            "replications where it is defined.",
+            None,
+            key,
+        )
+        for key, counts in missing.items()
+    ]
 
 
 def _compare(
@@ -137,7 +221,7 @@ def _verdict(sel: KpiSelector, diff: Interval, significant: bool) -> str:
     if not significant:
         return NOT_SIGNIFICANT
     up = diff.mean > 0
-    better = sel.spec.better
+    better = sel.spec.compare_better
     if better == "higher":
         return "better" if up else "worse"
     if better == "lower":
@@ -157,12 +241,9 @@ def _profile(name: str, runs: list[ReplicationResult]) -> VariantProfile:
     }
     bottleneck = {s: _mean_or_none([r.bottleneck.get(s) for r in runs]) for s in runs[0].bottleneck}
     timeline = tuple(float(x) for x in np.mean([r.timeline_uph for r in runs], axis=0))
-    warm = [r.warmup_s for r in runs]
     return VariantProfile(
         name,
-        float(np.mean(warm)),
-        float(max(warm)),
-        sum(r.warmup_limited for r in runs),
+        float(max(r.warmup_s for r in runs)),
         states,
         bottleneck,
         timeline,

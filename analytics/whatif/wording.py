@@ -1,9 +1,19 @@
-"""Plain words for results: values with units, and one statement per comparison.
+"""Plain words for results: values with units, one finding per comparison, and a headline.
 
 Ratios (0-1) are shown in percent and their differences in percentage points; other values
-carry the registry unit. Example statement::
+carry the registry unit. Every variant and KPI gets a finding, significant or not::
 
-    big_b2 vs base: Throughput rate +3.17 units/h (+5.5 %), 95 % CI +2.78 to +3.55: better.
+    faster_s3: no significant change in Throughput rate: +0.012 units/h (+0.0 %),
+        95 % CI -0.241 units/h to +0.265 units/h.
+    faster_s3: WIP (time-weighted) significantly lower (better): -0.98 units (-17.6 %), ...
+
+and the headline sums up each variant in one line, grouped by verdict::
+
+    faster_s3 (the last station ...): better: Flow time (mean) -58.5 s (-17.9 %); no
+        significant change in Throughput rate.
+
+``better``/``worse`` only for KPIs with a direction for comparisons in the registry
+(``KpiSpec.compare_better``); the others are ``higher``/``lower``, said neutrally.
 """
 
 from __future__ import annotations
@@ -54,30 +64,73 @@ def format_interval(
     return f"{a} to {b}" if unit else f"{a} … {b}"
 
 
-def statement(c: Comparison, level: float) -> str:
-    """Return one sentence on a comparison: the difference, its interval and the verdict."""
+def _ci(c: Comparison, level: float) -> str:
     d = c.difference
-    head = f"{c.variant} vs base: {c.kpi.label}"
-    if c.verdict == UNDEFINED:
-        return f"{head}: undefined (fewer than two replications where it is defined)."
+    return f"{100 * level:.4g} % CI {format_interval(c.kpi, d.low, d.high, signed=True)}"
+
+
+def _change(c: Comparison) -> str:
     rel = f" ({100 * c.relative:+.1f} %)" if c.relative is not None else ""
-    ci = f"{100 * level:.4g} % CI {format_interval(c.kpi, d.low, d.high, signed=True)}"
+    return f"{format_value(c.kpi, c.difference.mean, signed=True)}{rel}"
+
+
+def verdict_phrase(c: Comparison) -> str:
+    """Return ``significantly lower (better)``, ``significantly higher`` and the like."""
+    if c.verdict in ("better", "worse"):
+        up = (c.difference.mean or 0.0) > 0
+        return f"significantly {'higher' if up else 'lower'} ({c.verdict})"
+    return f"significantly {c.verdict}"
+
+
+def statement(c: Comparison, level: float) -> str:
+    """Return one sentence on a comparison, significant or not: change, interval, verdict."""
+    label = c.kpi.label
+    if c.verdict == UNDEFINED:
+        return (
+            f"{c.variant}: {label} cannot be compared "
+            "(fewer than two replications where it is defined)."
+        )
     if c.verdict == NOT_SIGNIFICANT:
-        verdict = f"{NOT_SIGNIFICANT} (the interval includes 0)"
-    else:
-        verdict = f"significantly {c.verdict}"
-    return f"{head} {format_value(c.kpi, d.mean, signed=True)}{rel}, {ci}: {verdict}."
+        return f"{c.variant}: no significant change in {label}: {_change(c)}, {_ci(c, level)}."
+    return f"{c.variant}: {label} {verdict_phrase(c)}: {_change(c)}, {_ci(c, level)}."
+
+
+def findings(result: StudyResult) -> list[str]:
+    """Return one sentence per variant and KPI (variant-major, KPIs in study order)."""
+    level = result.comparison_level
+    return [statement(c, level) for c in result.comparisons]
 
 
 def significant_statements(result: StudyResult) -> list[str]:
-    """Return statements for every significant difference, then a line on the rest."""
+    """Return the findings of significant differences only (for a short list)."""
     level = result.comparison_level
-    found = [statement(c, level) for c in result.comparisons if c.significant]
-    quiet = [c for c in result.comparisons if not c.significant]
-    out = found or ["No variant differs significantly from the base in any KPI."]
-    if found and quiet:
-        pairs = "pair" if len(quiet) == 1 else "pairs"
-        out.append(f"No significant difference in the other {len(quiet)} variant-KPI {pairs}.")
+    return [statement(c, level) for c in result.comparisons if c.significant]
+
+
+_GROUPS = ("better", "worse", "higher", "lower")
+
+
+def headline(result: StudyResult) -> list[str]:
+    """Return the answer in one line per variant: what changed significantly, and what not."""
+    if len(result.variant_names) < 2:
+        return ["The study has no variant to compare with the base."]
+    descriptions = {v.name: v.description for v in result.study.variants}
+    out = []
+    for name in result.variant_names[1:]:
+        mine = [c for c in result.comparisons if c.variant == name]
+        parts = []
+        for verdict in _GROUPS:
+            items = [f"{c.kpi.label} {_change(c)}" for c in mine if c.verdict == verdict]
+            if items:
+                parts.append(f"{verdict}: {', '.join(items)}")
+        quiet = [c.kpi.label for c in mine if c.verdict == NOT_SIGNIFICANT]
+        if quiet:
+            parts.append(f"no significant change in {', '.join(quiet)}")
+        undefined = [c.kpi.label for c in mine if c.verdict == UNDEFINED]
+        if undefined:
+            parts.append(f"cannot compare {', '.join(undefined)}")
+        desc = f" ({descriptions[name]})" if descriptions.get(name) else ""
+        out.append(f"{name}{desc}: {'; '.join(parts)}.")
     return out
 
 

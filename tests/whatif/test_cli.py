@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -51,14 +52,45 @@ def test_a_study_runs_and_writes_every_output(study_file: Path, tmp_path: Path, 
             str(tmp_path / "r.parquet"),
             "--html",
             str(tmp_path / "r.html"),
+            "--json",
+            str(tmp_path / "r.json"),
         ]
     )
     assert code == 0
     out = capsys.readouterr().out
     assert "What-if study cli_test" in out and "Availability (s2) [%]" in out
-    assert "slow_s2 vs base: Availability (s2) +" in out
+    assert out.index("Answer") < out.index("Throughput rate [units/h]")  # the answer first
     for name in ("r.csv", "r.replications.csv", "r.parquet", "r.replications.parquet", "r.html"):
         assert (tmp_path / name).stat().st_size > 0, name
+    summary = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert summary["study"] == "cli_test" and summary["warmup"]["seconds"] == 1800.0
+    assert summary["headline"][0].startswith("slow_s2: higher: Availability (s2) +")
+    row = next(
+        r for r in summary["summary"] if r["variant"] == "slow_s2" and r["kpi_id"] == "availability"
+    )
+    assert row["verdict"] == "higher" and row["better"] == "none"
+    assert row["finding"].startswith("slow_s2: Availability (s2) significantly higher: +")
+
+
+@pytest.mark.parametrize("option", ["--html", "--csv", "--parquet", "--json"])
+def test_an_output_in_a_missing_folder_exits_2_before_the_study_runs(
+    option: str, study_file: Path, tmp_path: Path, capsys
+) -> None:
+    """No run at all (a --replications the study could not even run proves it: 10**6)."""
+    target = tmp_path / "missing" / "out.file"
+    args = ["whatif", str(study_file), "--no-progress", "--replications", "10000"]
+    assert main([*args, option, str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"{option}: folder {target.parent} does not exist" in err
+    assert "checked before the study runs" in err and "Traceback" not in err
+
+
+def test_an_output_that_is_a_folder_exits_2_naming_the_option(
+    study_file: Path, tmp_path: Path, capsys
+) -> None:
+    args = ["whatif", str(study_file), "--no-progress", "--replications", "10000"]
+    assert main([*args, "--csv", str(tmp_path)]) == 2
+    assert f"--csv: {tmp_path} is a folder, not a file" in capsys.readouterr().err
 
 
 def test_check_lists_the_variants_without_running(study_file: Path, capsys) -> None:
@@ -94,7 +126,7 @@ def test_bad_options_exit_2(study_file: Path, capsys) -> None:
     assert "run_length" in capsys.readouterr().err
 
 
-def test_an_unreachable_influxdb_exits_1_naming_the_endpoint(study_file: Path, capsys) -> None:
+def test_an_unreachable_influxdb_exits_2_before_the_study_runs(study_file: Path, capsys) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -108,13 +140,31 @@ def test_an_unreachable_influxdb_exits_1_naming_the_endpoint(study_file: Path, c
             "--no-progress",
             "-q",
             "--replications",
-            "2",
+            "10000",
             "--influx-url",
             url,
         ]
     )
-    assert code == 1
-    assert f"--influx-url: {url}/write: ConnectError" in capsys.readouterr().err
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"--influx-url: {url}/ping does not answer (ConnectError" in err
+    assert "checked before the study runs" in err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--influx-url", "localhost:8086"],
+            "--influx-url: 'localhost:8086' is not an http(s) URL",
+        ),
+        (["--influx-url", "http://127.0.0.1:1", "--influx-db", " "], "--influx-db: the database"),
+    ],
+)
+def test_bad_influxdb_options_exit_2(study_file: Path, options, message: str, capsys) -> None:
+    args = ["whatif", str(study_file), "--no-progress", "--replications", "10000"]
+    assert main([*args, *options]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_an_unreachable_dask_scheduler_exits_1_naming_it(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.whatif import SerialExecutor, run_study, significant_statements
+from analytics.whatif import SerialExecutor, run_study
 from analytics.whatif.results import NOT_SIGNIFICANT
+from analytics.whatif.wording import findings, headline
 from tests.whatif.conftest import tandem_study
 
 
@@ -50,12 +51,25 @@ def test_identical_variants_differ_in_nothing(result) -> None:
         assert (c.difference.mean, c.difference.low, c.difference.high) == (0.0, 0.0, 0.0)
 
 
-def test_the_statements_name_what_is_significant_and_nothing_else(result) -> None:
-    lines = significant_statements(result)
+def test_every_variant_and_kpi_gets_a_finding_significant_or_not(result) -> None:
+    lines = findings(result)
+    assert len(lines) == 2 * 3  # variants x KPIs
     assert any(
-        s.startswith("more_demand vs base: Throughput rate +")
-        and s.endswith("significantly better.")
-        for s in lines
+        s.startswith("more_demand: Throughput rate significantly higher (better): +") for s in lines
     )
-    assert not any(s.startswith("same vs base") for s in lines)
-    assert lines[-1].startswith("No significant difference in the other")
+    assert (
+        "same: no significant change in Throughput rate: +0.000 units/h (+0.0 %), 95 % CI "
+        in (lines[3])
+    )
+    # WIP has no better direction: higher or lower, never better or worse
+    wip = next(s for s in lines if s.startswith("more_demand: WIP"))
+    assert "significantly higher:" in wip and "better" not in wip and "worse" not in wip
+
+
+def test_the_headline_answers_in_one_line_per_variant(result) -> None:
+    more, same = headline(result)
+    assert more.startswith("more_demand (5 % more orders): better: Throughput rate +")
+    assert same == (
+        "same (the base, written out): no significant change in Throughput rate, "
+        "WIP (time-weighted), Availability (s3)."
+    )

@@ -13,7 +13,8 @@ from analytics.whatif import (
     make_executor,
     run_study,
 )
-from analytics.whatif.runner import make_tasks
+from analytics.whatif.runner import make_pilot_tasks, make_tasks
+from analytics.whatif.warmup import WarmupChoice
 from tests.whatif.conftest import tandem_study
 
 
@@ -28,8 +29,11 @@ def reference(study):
 
 
 def test_tasks_are_numbered_variant_major_with_shared_seeds(study) -> None:
-    tasks = make_tasks(study)
+    tasks = make_tasks(study, WarmupChoice(600.0, "mser5"))
     assert [t.index for t in tasks] == list(range(9))
+    assert {t.warmup_s for t in tasks} == {600.0}  # one warm-up for every replication
+    pilots = make_pilot_tasks(study)
+    assert [(t.variant, t.seed) for t in pilots] == [(t.variant, t.seed) for t in tasks]
     assert [(t.variant, t.replication, t.seed) for t in tasks[3:6]] == [
         (1, 0, 7),
         (1, 1, 8),
@@ -44,7 +48,9 @@ def test_local_workers_give_the_same_results(study, reference, workers: int) -> 
     assert result.runs == reference.runs
     assert result.summaries == reference.summaries
     assert result.comparisons == reference.comparisons
-    assert done[-1] == (9, 9) and len(done) == 9
+    assert result.warmup == reference.warmup and result.warmup.method == "mser5"
+    assert {r.warmup_s for r in result.runs} == {result.warmup.seconds}
+    assert done[-1] == (18, 18) and len(done) == 18  # mser5: a pilot pass, then the KPIs
 
 
 def test_a_dask_cluster_gives_the_same_results(study, reference) -> None:

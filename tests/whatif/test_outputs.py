@@ -4,24 +4,35 @@ from __future__ import annotations
 
 import base64
 import csv
+import html
+import io
+import json
 import re
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from matplotlib.image import imread
+from rich.console import Console
 
 from analytics.whatif import (
     InfluxWriteError,
+    SerialExecutor,
     render_html,
     replication_rows,
+    run_study,
     summary_rows,
     to_line_protocol,
     write_csv,
     write_influx,
     write_parquet,
 )
-from analytics.whatif.export import REPLICATION_COLUMNS, SUMMARY_COLUMNS
+from analytics.whatif.export import REPLICATION_COLUMNS, SUMMARY_COLUMNS, write_json
+from analytics.whatif.plots import timeline_figure, variant_colours
+from analytics.whatif.tables import kpi_tables, print_result
+from tests.whatif.conftest import tandem_study
 
 AT_MS = 1_767_571_200_000
 
@@ -73,7 +84,55 @@ def test_the_html_report_is_self_contained_with_a_plot_per_view(small_result) ->
     assert "Throughput rate by variant" in alts and "throughput over time" in alts
     assert all(base64.b64decode(data).startswith(b"\x89PNG") for _, data in images)
     assert "http://" not in text and "https://" not in text and "<script" not in text
-    assert "more_demand vs base: Throughput rate" in text
+    assert "more_demand: Throughput rate significantly higher (better)" in text
+    # the answer comes right after the title, before the study details
+    assert text.index('<div class="answer"') < text.index('<p class="meta">')
+
+
+@pytest.fixture(scope="module")
+def warned_result():
+    """A study with two warnings: a warm-up of 2 h in 3 h runs, and MTBF undefined (no
+    breakdown in the tandem line) in every replication."""
+    study = tandem_study(
+        replications=2, run_length="3h", warmup="2h", kpis=["throughput_uph", "mtbf_h@s1"]
+    )
+    return run_study(study, SerialExecutor())
+
+
+def test_warnings_reach_the_terminal_html_csv_parquet_and_json(
+    warned_result, tmp_path: Path
+) -> None:
+    kinds = [w.kind for w in warned_result.warnings]
+    assert kinds == ["run_short_for_warmup", "kpi_undefined"]
+    short = warned_result.warnings[0].text
+    assert short.startswith("runs too short for the chosen warm-up: the warm-up (2 h) takes 67 %")
+    console = Console(width=80, record=True, file=io.StringIO())
+    print_result(warned_result, console)
+    terminal = " ".join(console.export_text().split())
+    assert "warning: runs too short for the chosen warm-up" in terminal
+    assert "warning: MTBF (s1) is undefined in some replications (base 2 of 2, more_demand" in (
+        terminal
+    )
+    html_text = render_html(warned_result)
+    assert html.escape(short) in html_text and html_text.count('class="warning"') == 2
+    with write_csv(warned_result, tmp_path / "w.csv")[0].open() as fh:
+        rows = {(r["variant"], r["kpi"]): r["warnings"] for r in csv.DictReader(fh)}
+    assert rows[("base", "throughput_uph")] == short  # study-wide only
+    assert rows[("same", "mtbf_h@s1")].startswith(short + " | MTBF (s1) is undefined in some")
+    table = pq.read_table(write_parquet(warned_result, tmp_path / "w.parquet")[0]).to_pylist()
+    assert {(r["variant"], r["kpi"]): r["warnings"] for r in table} == rows
+    summary = json.loads(write_json(warned_result, tmp_path / "w.json")[0].read_text())
+    assert [w["kind"] for w in summary["warnings"]] == kinds
+
+
+def test_tables_fit_an_80_column_terminal(small_result) -> None:
+    """No table row wraps: every KPI table has exactly its title, header, rule, rows."""
+    for table in kpi_tables(small_result):
+        console = Console(width=80, record=True, file=io.StringIO())
+        console.print(table)
+        lines = [ln for ln in console.export_text().splitlines() if ln.strip()]
+        assert max(map(len, lines)) <= 80
+        assert len(lines) == 3 + len(small_result.variant_names), lines
 
 
 def test_line_protocol_tags_points_by_study_and_variant(small_result) -> None:
@@ -146,3 +205,14 @@ def test_results_land_in_a_real_influxdb(small_result, influxd, influx_db) -> No
     assert (diff, verdict) == (expected.difference.mean, expected.verdict)
     count = influxd.query("SELECT count(value) FROM whatif_replication", db=influx_db)
     assert count["results"][0]["series"][0]["values"][0][1] == 48
+
+
+def test_every_variant_has_its_own_colour_in_the_throughput_plot(small_result) -> None:
+    """The base and the first variant used to share matplotlib's first colour (blue)."""
+    colours = variant_colours(20)
+    assert len(set(colours[:19])) == 19 and colours[0] == "#1f77b4"
+    image = imread(io.BytesIO(timeline_figure(small_result)), format="png")[:, :, :3]
+    rgb = (image * 255).round().astype(int)
+    for colour in colours[: len(small_result.variant_names)]:
+        target = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(rgb - target).max(axis=2) <= 8).sum() > 20, colour  # line or legend

@@ -54,10 +54,12 @@ def _chromium() -> str:
     pytest.skip(message)
 
 
-def _screenshot(browser: str, page: Path, out: Path, profile: Path) -> np.ndarray:
+def _screenshot(
+    browser: str, page: Path, out: Path, profile: Path, flags: tuple[str, ...] | list[str] = FLAGS
+) -> np.ndarray:
     cmd = [
         browser,
-        *FLAGS,
+        *flags,
         f"--user-data-dir={profile}",
         f"--screenshot={out}",
         page.resolve().as_uri(),

@@ -8,9 +8,9 @@ import pytest
 from analytics.columns import to_columns
 from analytics.report import compute_report
 from analytics.whatif import mser
-from analytics.whatif.replication import detect_warmup, simulate
+from analytics.whatif.replication import simulate, warmup_series
 from analytics.whatif.spec import MserSpec
-from analytics.whatif.warmup import throughput_series, wip_series
+from analytics.whatif.warmup import pooled_warmup, series_edges, throughput_series, wip_series
 from tests.whatif.conftest import tandem_study
 
 
@@ -78,14 +78,32 @@ FILLING_LINE = {
 }
 
 
-@pytest.mark.parametrize("seed", [3, 5])
-def test_mser_warmup_of_a_line_that_starts_empty_is_after_the_fill_up(seed: int) -> None:
+def _pooled(study, seeds: list[int], run_length_s: float):
+    edges = series_edges(run_length_s, None)
+    series = [
+        warmup_series(
+            to_columns(simulate(study.base.scenario, s, run_length_s)), MserSpec(), run_length_s
+        )
+        for s in seeds
+    ]
+    return pooled_warmup([series], edges)
+
+
+def test_mser_warmup_of_a_line_that_starts_empty_is_after_the_fill_up() -> None:
+    """MSER-5 on the WIP averaged over replications cuts after the ~60,000 s fill-up."""
     study = tandem_study(base_overrides=FILLING_LINE, kpis=["wip_avg"], variants=[])
-    columns = to_columns(simulate(study.base.scenario, seed, 2 * 86400.0))
-    warm, limited = detect_warmup(columns, MserSpec(), 2 * 86400.0)
-    assert not limited
-    assert 40_000.0 <= warm <= 86_400.0  # after most of the ~60,000 s fill-up, in the first half
+    cut = _pooled(study, [3, 5], 2 * 86400.0)
+    assert not cut.limited
+    assert 40_000.0 <= cut.seconds <= 86_400.0  # after most of the fill-up, in the first half
 
 
-def test_a_fixed_warmup_is_taken_as_given(tandem_columns) -> None:
-    assert detect_warmup(tandem_columns, 1800.0, 86400.0) == (1800.0, False)
+def test_the_pooled_cut_is_the_latest_variant_cut_and_says_when_it_is_not_settled() -> None:
+    """One cut for all variants (the latest); a transient longer than half the run is flagged."""
+    edges = np.arange(0.0, 2001.0)
+    fast = [_transient(20.0, seed=s) for s in range(4)]
+    slow = [_transient(150.0, seed=s) for s in range(4)]
+    cut = pooled_warmup([fast, slow], edges)
+    assert cut.per_variant[0] < cut.per_variant[1] == cut.seconds
+    assert not cut.limited and cut.method == "mser5"
+    too_slow = [_transient(3000.0, seed=s) for s in range(4)]
+    assert pooled_warmup([fast, too_slow], edges).limited

@@ -1,0 +1,72 @@
+"""Checks of a study's output options before it runs, so no finished study is lost to a typo.
+
+``check_output_paths`` looks at every file a study would write (``--csv`` and ``--parquet``
+write a ``.replications`` file beside the summary): its folder must exist and be writable, and
+the path must not be a folder. ``check_influx`` checks ``--influx-url`` (an http(s) URL with a
+host), ``--influx-db`` and that the server answers ``/ping``. Each problem names its option.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from analytics.whatif.export import sibling
+
+
+def _path_problem(path: Path) -> str | None:
+    if path.is_dir():
+        return f"{path} is a folder, not a file"
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.exists():
+        return f"folder {folder} does not exist"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"folder {folder} is not writable"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} exists and is not writable"
+    return None
+
+
+def check_output_paths(options: dict[str, Path | None]) -> list[tuple[str, str]]:
+    """Return ``(option, problem)`` for each output path that cannot be written.
+
+    ``options`` maps an option name (``--csv``) to its path or ``None`` (not given).
+    """
+    problems = []
+    for option, path in options.items():
+        if path is None:
+            continue
+        paths = [path]
+        if option in ("--csv", "--parquet"):
+            paths.append(sibling(path, "replications"))
+        for p in paths:
+            problem = _path_problem(p)
+            if problem is not None:
+                problems.append((option, problem))
+                break
+    return problems
+
+
+def check_influx(
+    url: str, database: str, *, timeout_s: float = 5.0, transport: httpx.BaseTransport | None = None
+) -> list[tuple[str, str]]:
+    """Return ``(option, problem)`` for a bad InfluxDB URL or database, or a silent server."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return [("--influx-url", f"{url!r} is not an http(s) URL with a host")]
+    if not database.strip():
+        return [("--influx-db", "the database name is empty")]
+    endpoint = f"{url.rstrip('/')}/ping"
+    try:
+        with httpx.Client(transport=transport, timeout=timeout_s) as client:
+            resp = client.get(endpoint)
+    except httpx.HTTPError as exc:
+        return [("--influx-url", f"{endpoint} does not answer ({exc.__class__.__name__}: {exc})")]
+    if resp.status_code >= 300:
+        return [("--influx-url", f"{endpoint} answered {resp.status_code}")]
+    return []
