@@ -166,7 +166,7 @@ def whatif_command(
     _check_outputs(
         {"--csv": csv, "--parquet": parquet, "--html": html, "--json": json_path},
         influx_url,
-        influx_db,
+        influx_database,
     )
     if check:
         _check(study)
