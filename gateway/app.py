@@ -10,15 +10,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from gateway.buffer import SOURCE_CODES, DiskBuffer
 from gateway.deadletter import DeadLetters
 from gateway.errors import GatewayError, SinkUnavailableError
 from gateway.ingest import Ingest, Intake
+from gateway.json_map import JsonTranslator, load_json_mapping
 from gateway.normalize import Normalizer, RawMessage, run_info_from_payload
 from gateway.sequencer import Sequencer
 from gateway.settings import GatewaySettings
 from gateway.sinks import Sink, detect_api, make_sink
+from gateway.sources.machinery import MachinerySource
+from gateway.sources.mapped_intake import MappedIntake
 from gateway.sources.mqtt import MqttSource
 from gateway.sources.opcua import OpcUaSource
 from gateway.stats import Stats
@@ -44,6 +48,7 @@ class Gateway:
         self.sources: list[MqttSource | OpcUaSource] = []
         self.ingest: Ingest | None = None
         self.writer: Writer | None = None
+        self.mapped_intake: MappedIntake | None = None
         self._stopped = threading.Event()
         self._metrics_thread: threading.Thread | None = None
 
@@ -85,9 +90,15 @@ class Gateway:
         self.writer.start()
         self.ingest.start()
         if s.mqtt_url:
-            self.sources.append(MqttSource(s, self.intake))
+            if s.mqtt_mapping is None:
+                self.sources.append(MqttSource(s, self.intake))
+            else:  # other producers' topics: without the twin's topic filter
+                mapped = MqttSource(*self._mapped_mqtt(s))
+                mapped.record_levels_only = False
+                self.sources.append(mapped)
         if s.opcua_endpoint:
-            self.sources.append(OpcUaSource(s, self.intake))
+            opcua_cls = MachinerySource if s.opcua_mapping else OpcUaSource
+            self.sources.append(opcua_cls(s, self.intake))
         try:
             for source in self.sources:
                 source.start(require=s.require_endpoints)
@@ -179,6 +190,17 @@ class Gateway:
         logger.info("InfluxDB %s at %s: using the %s write API", version, s.influx_url, api)
         self.buffer.set_meta("influx_api", api)
         return api
+
+    def _mapped_mqtt(self, s: GatewaySettings) -> tuple[GatewaySettings, Any]:
+        """Settings and intake of an MQTT source that ingests JSON under ``mqtt_mapping``."""
+        assert s.mqtt_mapping is not None
+        mapping = load_json_mapping(s.mqtt_mapping)
+        self.mapped_intake = MappedIntake(
+            self.intake, JsonTranslator(mapping, s.mqtt_url or ""), self.dead_letters
+        )
+        if s.mqtt_topics == ["#"]:  # subscribe to what the mapping reads, not the whole broker
+            s = s.model_copy(update={"mqtt_topics": [mapping.topic_filter]})
+        return s, self.mapped_intake
 
     def _restore_normalizer(self) -> Normalizer:
         runs = {}

@@ -73,6 +73,12 @@ class GatewaySettings(BaseSettings):
     mqtt_cert_file: Path | None = Field(None, description="mqtts://: client certificate (PEM).")
     mqtt_key_file: Path | None = Field(None, description="mqtts://: client private key (PEM).")
     mqtt_keepalive_s: int = Field(30, gt=0, description="MQTT keep-alive.")
+    mqtt_mapping: Path | None = Field(
+        None,
+        description="Ingest other producers' JSON (Node-RED, UMH _historian, ...) under this "
+        "mapping file (topic pattern -> line/station, JSON fields -> state, counts, timestamp) "
+        "instead of the twin's payloads; see docs/mqtt_json.md.",
+    )
     mqtt_partitions: list[list[str]] = Field(
         [],
         description="Run one gateway process per group of topic filters (instead of "
@@ -91,6 +97,12 @@ class GatewaySettings(BaseSettings):
         "server",
         description="Subscribe to record events at the Server object (server), or at every "
         "event notifier found by browsing the plant's objects (machines).",
+    )
+    opcua_mapping: Path | None = Field(
+        None,
+        description="Read any OPC 40001-1 (Machinery) server at opcua_endpoint under this "
+        "mapping file (YAML/JSON: machine -> line/station, counters -> good/scrap, planned "
+        "cycle time) instead of the twin's record events; see docs/machinery.md.",
     )
     opcua_timeout_s: float = Field(
         10.0,
@@ -172,10 +184,32 @@ class GatewaySettings(BaseSettings):
             raise ValueError(f"expected opc.tcp://host:port[/path], got {value!r}")
         return value
 
+    @field_validator("mqtt_mapping")
+    @classmethod
+    def _json_mapping_loads(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from gateway.json_map import load_json_mapping
+
+            load_json_mapping(value)  # MappingError is a ValueError naming the file and field
+        return value
+
+    @field_validator("opcua_mapping")
+    @classmethod
+    def _mapping_loads(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from gateway.machinery_map import load_mapping
+
+            load_mapping(value)  # MappingError is a ValueError naming the file and field
+        return value
+
     @model_validator(mode="after")
     def _one_source(self) -> GatewaySettings:
         if self.mqtt_url is None and self.opcua_endpoint is None:
             raise ValueError("give at least one source: mqtt_url or opcua_endpoint")
+        if self.mqtt_mapping is not None and (self.mqtt_url is None or self.mqtt_partitions):
+            raise ValueError("mqtt_mapping needs mqtt_url, and one process (no mqtt_partitions)")
+        if self.opcua_mapping is not None and self.opcua_endpoint is None:
+            raise ValueError("opcua_mapping needs opcua_endpoint (the Machinery server)")
         if self.mqtt_url is not None:
             self.mqtt_options()  # raises MqttConfigError (a ValueError) naming the option
         return self

@@ -2,7 +2,8 @@
 # Install everything the tests need on a fresh Debian/Ubuntu machine, then run lint and the tests
 # inside the project's virtual environment (.venv; the system Python is externally managed).
 # Real servers come from Debian: mosquitto (MQTT), influxdb 1.x (v1 API), chromium (report
-# screenshots), docker-compose (static validation of docker-compose.yml). Extra pytest
+# screenshots), docker-compose (static validation of docker-compose.yml), node and npm (the
+# interoperability tests run node-opcua and Eclipse Tahu's decoder). Extra pytest
 # arguments pass through: scripts/test.sh -k gateway, scripts/test.sh tests/test_cli.py
 set -euo pipefail
 # shellcheck source=scripts/lib/venv.sh
@@ -15,9 +16,13 @@ command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
 ensure_venv all,test
+# test-only independent stacks (node-opcua, Tahu's sparkplug-payload): tests/interop/node
+npm ci --no-audit --no-fund --silent --prefix tests/interop/node
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/python" -m pytest -q --durations=15 "$@"

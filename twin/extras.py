@@ -15,6 +15,7 @@ EXTRA_OF = {
     "distributed": "dask",
     "grafana_client": "grafana",
     "pandas": "notebook",
+    "google": "live",  # protobuf (Sparkplug B)
 }
 
 

@@ -51,6 +51,7 @@ class MqttSource:
         self.intake = intake
         self.options = settings.mqtt_options()
         self.endpoint = self.options.endpoint
+        self.record_levels_only = True  # False: every topic (other producers' JSON, mapped)
         self.subscribed = threading.Event()
         self.ignored = 0
         self._paused = False
@@ -165,7 +166,7 @@ class MqttSource:
             topic = msg.topic
         except UnicodeDecodeError:
             topic = ""  # not a UNS topic: ignored below
-        if topic[topic.rfind("/") + 1 :] not in RECORD_LEVELS:
+        if self.record_levels_only and topic[topic.rfind("/") + 1 :] not in RECORD_LEVELS:
             self.ignored += 1
             if ack is not None:
                 ack()

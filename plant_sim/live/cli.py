@@ -16,6 +16,7 @@ from plant_sim.live.clock import check_speed
 from plant_sim.live.mqtt_publisher import MqttError, MqttSettings
 from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings
 from plant_sim.live.service import LiveConfig, serve_live
+from plant_sim.live.sparkplug_sink import SparkplugSettings
 from plant_sim.naming import NAMESPACE_URI
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,14 @@ def sim(
         help="MQTT broker URL: mqtt://host:port (user:password@ before host; mqtts:// TLS).",
     ),
     mqtt_client_id: str = typer.Option("smart-factory-twin-sim", help="MQTT client id."),
+    sparkplug_primary_host: str = typer.Option(
+        None, help="Sparkplug: publish births only once this host application's STATE is online."
+    ),
+    mqtt_format: str = typer.Option(
+        "uns",
+        help="uns (the UNS JSON topics), sparkplug (Sparkplug B 3.0: one edge node per line, "
+        "group {enterprise}_{site}_{area}, devices = stations) or both.",
+    ),
     qos_events: int = typer.Option(1, help="QoS of events (state changes, parts, ...)."),
     qos_samples: int = typer.Option(0, help="QoS of samples and buffer levels."),
     mqtt_max_queued: int = typer.Option(50_000, help="QoS 1 messages kept while disconnected."),
@@ -84,6 +93,8 @@ def sim(
         raise typer.BadParameter(str(exc), param_hint="--speed") from None
     if qos_events not in (0, 1, 2) or qos_samples not in (0, 1, 2):
         raise typer.BadParameter("QoS must be 0, 1 or 2", param_hint="--qos-events/--qos-samples")
+    if mqtt_format not in ("uns", "sparkplug", "both"):
+        raise typer.BadParameter("use uns, sparkplug or both", param_hint="--mqtt-format")
     if not opcua and not mqtt:
         raise typer.BadParameter(
             "switch on at least one of OPC UA and MQTT", param_hint="--no-opcua/--no-mqtt"
@@ -114,7 +125,12 @@ def sim(
             connect_timeout_s=mqtt_wait,
             require_broker=mqtt_required,
         )
-        if mqtt
+        if mqtt and mqtt_format != "sparkplug"
+        else None,
+        sparkplug=SparkplugSettings(
+            url=mqtt_url, connect_timeout_s=mqtt_wait, primary_host=sparkplug_primary_host
+        )
+        if mqtt and mqtt_format != "uns"
         else None,
     )
     try:

@@ -196,8 +196,8 @@ class RecordWriter:
             (sv.sim_state_number, info.number),
             (sv.state_reason, rec.reason or ""),
             (sv.power, rec.power_kw),
-            (sv.power_on_duration, tally.power_on_s),
-            (sv.operation_duration, tally.operation_s),
+            (sv.power_on_duration, tally.power_on_s * 1000.0),  # Duration: milliseconds
+            (sv.operation_duration, tally.operation_s * 1000.0),
         ):
             await self._write(var, value, ts, now)
         if rec.product is not None:

@@ -2,8 +2,8 @@
 
 Browse names follow OPC 40001-1 (Machinery) and OPC 10000-100 (DI): ``Machines``,
 ``MachineryItemState``, ``MachineryOperationMode`` and ``MachineryBuildingBlocks`` carry the
-Machinery namespace, ``Identification`` and its properties the DI namespace. The companion
-NodeSets themselves are not loaded; types are this server's own (documented in docs/live.md).
+Machinery namespace, ``Identification`` and its properties the DI namespace. The types are
+the standard ones of the loaded NodeSets (``machinery_model``); see docs/live.md.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 
 from asyncua import Node, ua
 
-MACHINERY_URI = "http://opcfoundation.org/UA/Machinery/"
-DI_URI = "http://opcfoundation.org/UA/DI/"
+from plant_sim.live.machinery_model import DI_URI, MACHINERY_URI
+
+__all__ = ["DI_URI", "MACHINERY_URI"]
 UNITS_URI = "http://www.opcfoundation.org/UA/units/un/cefact"
-MACHINES_FOLDER_ID = 1001
-PROPERTY = ua.ObjectIds.PropertyType  # Machinery namespace, OPC 40001-1 §9.2
+PROPERTY = ua.ObjectIds.PropertyType
 
 # UNECE Rec 20 code -> (symbol, description)
 UNITS: dict[str, tuple[str, str]] = {
@@ -28,14 +28,6 @@ UNITS: dict[str, tuple[str, str]] = {
     "C62": ("1", "one"),
     "H87": ("pc", "piece"),
 }
-
-MACHINERY_ITEM_STATES = (
-    (0, "NotAvailable"),
-    (1, "OutOfService"),
-    (2, "NotExecuting"),
-    (3, "Executing"),
-)
-MACHINERY_OPERATION_MODES = ((0, "None"), (1, "Maintenance"), (2, "Setup"), (3, "Processing"))
 
 
 def unit_id(code: str) -> int:
@@ -179,38 +171,6 @@ async def add_reference(source: Node, target: ua.NodeId, ref_type: int) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class StateMachineType:
-    """A finite-state-machine type with its states' NodeIds by state number."""
-
-    node_id: ua.NodeId
-    states: dict[int, ua.NodeId]
-
-
-async def add_state_machine_type(
-    server_objects: Node, idx: int, name: str, states: tuple[tuple[int, str], ...]
-) -> StateMachineType:
-    """Add a FiniteStateMachineType subtype with one StateType object per state number."""
-    base = Node(server_objects.session, ua.NodeId(ua.ObjectIds.FiniteStateMachineType))
-    type_node = await base.add_object_type(ua.NodeId(name, idx), ua.QualifiedName(name, idx))
-    ids: dict[int, ua.NodeId] = {}
-    for number, state in states:
-        sid = ua.NodeId(f"{name}.{state}", idx)
-        node = await add_object(
-            type_node, sid, ua.QualifiedName(state, idx), ua.ObjectIds.StateType
-        )
-        await add_var(
-            node,
-            ua.NodeId(f"{name}.{state}.StateNumber", idx),
-            ua.QualifiedName("StateNumber", 0),
-            number,
-            ua.VariantType.UInt32,
-            typedef=PROPERTY,
-        )
-        ids[number] = sid
-    return StateMachineType(type_node.nodeid, ids)
-
-
-@dataclass(frozen=True, slots=True)
 class StateMachineVars:
     """The variables written when a state machine changes state."""
 
@@ -224,11 +184,13 @@ async def add_state_machine(
     base_id: str,
     ns: int,
     qname: ua.QualifiedName,
-    fsm: StateMachineType,
+    fsm_type: ua.NodeId,
+    states: dict[int, ua.NodeId],
     initial: tuple[int, str],
 ) -> tuple[Node, StateMachineVars]:
-    """Add a state machine instance with CurrentState, its Id and Number, and AvailableStates."""
-    node = await add_object(parent, ua.NodeId(base_id, ns), qname, fsm.node_id)
+    """Add an instance of a standard state-machine type (CurrentState, Id, Number,
+    AvailableStates); ``states`` are the type's state NodeIds by number."""
+    node = await add_object(parent, ua.NodeId(base_id, ns), qname, fsm_type)
     number, name = initial
     current = await add_var(
         node,
@@ -243,7 +205,7 @@ async def add_state_machine(
         cur_node,
         ua.NodeId(f"{base_id}.CurrentState.Id", ns),
         ua.QualifiedName("Id", 0),
-        fsm.states[number],
+        states[number],
         ua.VariantType.NodeId,
         typedef=PROPERTY,
     )
@@ -259,7 +221,7 @@ async def add_state_machine(
         node,
         ua.NodeId(f"{base_id}.AvailableStates", ns),
         ua.QualifiedName("AvailableStates", 0),
-        list(fsm.states.values()),
+        [states[n] for n in sorted(states)],
         ua.VariantType.NodeId,
     )
     return node, StateMachineVars(current, cid, cnum)

@@ -27,6 +27,7 @@ from asyncua.server.event_generator import EventGenerator
 from plant_sim import naming
 from plant_sim.live import commands as cmds
 from plant_sim.live.layout import PlantLayout
+from plant_sim.live.machinery_model import DI_URI, MACHINERY_URI, load_machinery
 from plant_sim.live.opcua_apply import RecordWriter
 from plant_sim.live.opcua_space import TwinSpace, build_space
 from plant_sim.records import Record
@@ -117,7 +118,11 @@ class TwinOpcUaServer:
         server.set_server_name(s.server_name)
         await server.set_application_uri("urn:smart-factory-twin:server")
         await self._setup_security(server)
-        self.space = await build_space(server, self.layout, s.namespace_uri)
+        # stable indices: the plant ns=2 and Machinery ns=3 as before the NodeSets were loaded
+        for uri in (s.namespace_uri, MACHINERY_URI, DI_URI):
+            await server.register_namespace(uri)
+        model = await load_machinery(server)
+        self.space = await build_space(server, self.layout, s.namespace_uri, model)
         self._writer = RecordWriter(server, self.space, await self._event_generators(server))
         await self._add_methods(server)
         try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from asyncua import Node, Server, ua
 
 from plant_sim import naming
+from plant_sim.live import machinery_model as mm
 from plant_sim.live import opcua_nodes as un
 from plant_sim.live.layout import LineInfo, PlantLayout, StationInfo
 from plant_sim.live.opcua_nodes import Var
@@ -91,10 +92,11 @@ class TwinSpace:
 
 
 class _Ns:
-    """Namespace indices: our model, Machinery and DI (for standard browse names)."""
+    """Namespace indices: our model, Machinery and DI, and the loaded Machinery model."""
 
-    def __init__(self, idx: int, machinery: int, di: int) -> None:
-        self.idx, self.m, self.di = idx, machinery, di
+    def __init__(self, idx: int, model: mm.MachineryModel) -> None:
+        self.idx, self.m, self.di = idx, model.machinery, model.di
+        self.model = model
 
     def q(self, name: str) -> ua.QualifiedName:
         return ua.QualifiedName(name, self.idx)
@@ -103,28 +105,19 @@ class _Ns:
         return ua.NodeId(sid, self.idx)
 
 
-async def build_space(server: Server, layout: PlantLayout, namespace_uri: str) -> TwinSpace:
-    """Create the whole address space for ``layout``; return the NodeIds the server writes."""
+async def build_space(
+    server: Server, layout: PlantLayout, namespace_uri: str, model: mm.MachineryModel
+) -> TwinSpace:
+    """Create the twin's instances for ``layout`` in a server where ``model`` is loaded.
+
+    Stations go into the standard ``Machines`` folder (Machinery i=1001) as instances of the
+    standard types; the twin's extras (PackML, Simulation, Production, Process, lines,
+    Simulator, record events) live in ``namespace_uri``.
+    """
     idx = await server.register_namespace(namespace_uri)
-    ns = _Ns(
-        idx,
-        await server.register_namespace(un.MACHINERY_URI),
-        await server.register_namespace(un.DI_URI),
-    )
+    ns = _Ns(idx, model)
     objects = server.nodes.objects
-    machines = await un.add_object(
-        objects,
-        ua.NodeId(un.MACHINES_FOLDER_ID, ns.m),
-        ua.QualifiedName("Machines", ns.m),
-        ua.ObjectIds.FolderType,
-        organizes=True,
-    )
-    item_fsm = await un.add_state_machine_type(
-        objects, idx, "MachineryItemState_StateMachineType", un.MACHINERY_ITEM_STATES
-    )
-    mode_fsm = await un.add_state_machine_type(
-        objects, idx, "MachineryOperationModeStateMachineType", un.MACHINERY_OPERATION_MODES
-    )
+    machines = server.get_node(model.nid(mm.MACHINES))
     event_type = await _record_event_type(server, idx)
     simulator = await _build_simulator(objects, ns)
     space = TwinSpace(
@@ -132,8 +125,8 @@ async def build_space(server: Server, layout: PlantLayout, namespace_uri: str) -
         machines.nodeid,
         simulator,
         record_event_type=event_type.nodeid,
-        item_state_ids=item_fsm.states,
-        operation_mode_ids=mode_fsm.states,
+        item_state_ids=model.item_states,
+        operation_mode_ids=model.operation_modes,
     )
     lines_folder = await un.add_object(
         objects, ns.nid("Lines"), ns.q("Lines"), ua.ObjectIds.FolderType, organizes=True
@@ -142,9 +135,7 @@ async def build_space(server: Server, layout: PlantLayout, namespace_uri: str) -
         line_vars, line_node = await _build_line(lines_folder, ns, layout, line)
         space.lines[line.id] = line_vars
         for station in line.stations:
-            space.stations[station.id] = await _build_station(
-                machines, ns, layout, station, item_fsm, mode_fsm
-            )
+            space.stations[station.id] = await _build_station(machines, ns, layout, station)
             await un.add_reference(
                 line_node, space.stations[station.id].node, ua.ObjectIds.Organizes
             )
@@ -255,13 +246,14 @@ async def _build_station(
     ns: _Ns,
     layout: PlantLayout,
     st: StationInfo,
-    item_fsm: un.StateMachineType,
-    mode_fsm: un.StateMachineType,
 ) -> StationVars:
     base = naming.node_id_string(st.line, st.id, "")[:-1]  # "{line}.{station}"
     node = await un.add_object(machines, ns.nid(base), ns.q(st.id), organizes=True)
     ident = await un.add_object(
-        node, ns.nid(f"{base}.Identification"), ua.QualifiedName("Identification", ns.di)
+        node,
+        ns.nid(f"{base}.Identification"),
+        ua.QualifiedName("Identification", ns.di),
+        ns.model.nid(mm.MACHINE_IDENTIFICATION_TYPE),
     )
     await _identification(ident, base, ns, layout, st)
     await _props(
@@ -280,7 +272,8 @@ async def _build_station(
         f"{base}.MachineryItemState",
         ns.idx,
         ua.QualifiedName("MachineryItemState", ns.m),
-        item_fsm,
+        ns.model.nid(mm.MACHINERY_ITEM_STATE_TYPE),
+        ns.model.item_states,
         (2, "NotExecuting"),
     )
     mode_node, mode = await un.add_state_machine(
@@ -288,11 +281,15 @@ async def _build_station(
         f"{base}.MachineryOperationMode",
         ns.idx,
         ua.QualifiedName("MachineryOperationMode", ns.m),
-        mode_fsm,
+        ns.model.nid(mm.MACHINERY_OPERATION_MODE_TYPE),
+        ns.model.operation_modes,
         (0, "None"),
     )
     counters = await un.add_object(
-        node, ns.nid(f"{base}.OperationCounters"), ua.QualifiedName("OperationCounters", ns.di)
+        node,
+        ns.nid(f"{base}.OperationCounters"),
+        ua.QualifiedName("OperationCounters", ns.di),
+        ns.model.nid(mm.MACHINERY_OPERATION_COUNTER_TYPE),
     )
     blocks = await un.add_object(
         node,
@@ -308,6 +305,19 @@ async def _build_station(
     ) -> Var:
         return await un.add_var(
             parent, ns.nid(f"{base}.{path}"), qname, value, vtype, description=desc
+        )
+
+    async def counter(name: str, value: object, vtype: VT, desc: str) -> Var:
+        """A property of 2:OperationCounters (MachineryOperationCounterType, OPC 40001-1)."""
+        return await un.add_var(
+            counters,
+            ns.nid(f"{base}.OperationCounters.{name}"),
+            ua.QualifiedName(name, ns.di),
+            value,
+            vtype,
+            typedef=un.PROPERTY,
+            description=desc,
+            datatype=ua.ObjectIds.Duration if vtype == VT.Double else None,
         )
 
     packml = await un.add_object(node, ns.nid(f"{base}.PackML"), ns.q("PackML"))
@@ -426,29 +436,14 @@ async def _build_station(
         speed_factor=await analog(
             "Process.SpeedFactor", "C62", 0.0, 10.0, "Station speed relative to nominal"
         ),
-        power_on_duration=await var(
-            counters,
-            "OperationCounters.PowerOnDuration",
-            ua.QualifiedName("PowerOnDuration", ns.di),
-            0.0,
-            VT.Double,
-            "Seconds not NotAvailable (simulation time)",
+        power_on_duration=await counter(
+            "PowerOnDuration", 0.0, VT.Double, "Milliseconds not NotAvailable (simulation time)"
         ),
-        operation_duration=await var(
-            counters,
-            "OperationCounters.OperationDuration",
-            ua.QualifiedName("OperationDuration", ns.di),
-            0.0,
-            VT.Double,
-            "Seconds Executing (simulation time)",
+        operation_duration=await counter(
+            "OperationDuration", 0.0, VT.Double, "Milliseconds Executing (simulation time)"
         ),
-        cycle_counter=await var(
-            counters,
-            "OperationCounters.OperationCycleCounter",
-            ua.QualifiedName("OperationCycleCounter", ns.di),
-            0,
-            VT.UInt64,
-            "Finished cycles (parts judged)",
+        cycle_counter=await counter(
+            "OperationCycleCounter", 0, VT.UInt64, "Finished cycles (parts judged)"
         ),
     )
 

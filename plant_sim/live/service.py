@@ -14,6 +14,7 @@ from plant_sim.live.layout import PlantLayout
 from plant_sim.live.mqtt_publisher import MqttPublisher, MqttSettings
 from plant_sim.live.opcua_server import OpcUaSettings, TwinOpcUaServer
 from plant_sim.live.runner import LiveRunner, LiveStats, RecordSink
+from plant_sim.live.sparkplug_sink import SparkplugSettings, SparkplugSink
 from plant_sim.records import Emit, Record
 from plant_sim.scenario import Scenario
 from plant_sim.simulation import Simulation
@@ -32,6 +33,7 @@ class LiveConfig:
     until_s: float | None = None
     opcua: OpcUaSettings | None = field(default_factory=OpcUaSettings)
     mqtt: MqttSettings | None = field(default_factory=MqttSettings)
+    sparkplug: SparkplugSettings | None = None
     extra_sinks: list[RecordSink] = field(default_factory=list)
 
 
@@ -81,6 +83,12 @@ async def serve_live(
             await mqtt.start()
             stack.push_async_callback(mqtt.stop)
             runner.sinks.append(mqtt)
+        if config.sparkplug is not None:
+            spb = SparkplugSink(layout, config.sparkplug, runner)
+            spb.set_run(model.start_epoch_ms)
+            await spb.start()
+            stack.push_async_callback(spb.stop)
+            runner.sinks.append(spb)
         runner.sinks.extend(config.extra_sinks)
         if handle_signals:
             _install_signals(runner)

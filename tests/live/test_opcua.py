@@ -72,6 +72,18 @@ async def test_browse_paths_follow_machinery(bottling: Scenario) -> None:
         for fsm in ("MachineryItemState", "MachineryOperationMode"):
             await obj.get_child([*filler, f"{m}:{fsm}", "0:CurrentState", "0:Number"])
             await obj.get_child([*filler, f"{m}:MachineryBuildingBlocks", f"{m}:{fsm}"])
+        # instances of the standard types of the loaded Machinery NodeSet (OPC 40001-1)
+        standard = {
+            f"{di}:Identification": 1012,  # MachineIdentificationType
+            f"{m}:MachineryItemState": 1002,  # MachineryItemState_StateMachineType
+            f"{m}:MachineryOperationMode": 1008,  # MachineryOperationModeStateMachineType
+            f"{di}:OperationCounters": 1009,  # MachineryOperationCounterType
+        }
+        for child, type_id in standard.items():
+            node = await obj.get_child([*filler, child])
+            assert await node.read_type_definition() == ua.NodeId(type_id, m), child
+            type_name = await client.get_node(ua.NodeId(type_id, m)).read_browse_name()
+            assert type_name.NamespaceIndex == m, child
         temp = await obj.get_child([*filler, f"{idx}:Process", f"{idx}:Temperature"])
         eu = await (await temp.get_child("0:EngineeringUnits")).read_value()
         assert eu.UnitId == unit_id("CEL") == 4408652
@@ -102,6 +114,16 @@ async def test_browse_paths_follow_machinery(bottling: Scenario) -> None:
         num = client.get_node(ua.NodeId("line1.filler.MachineryItemState.CurrentState.Number", idx))
         dv = await num.read_data_value()
         assert dv.Value.Value == STATE_INFO[last.state].machinery_item_state
+        # CurrentState.Id is the standard state object of MachineryItemState_StateMachineType
+        state_id = await client.get_node(
+            ua.NodeId("line1.filler.MachineryItemState.CurrentState.Id", idx)
+        ).read_value()
+        assert state_id.NamespaceIndex == m and state_id.Identifier in (5004, 5005, 5006, 5007)
+        state = client.get_node(state_id)
+        assert (await state.read_browse_name()).Name == STATE_INFO[
+            last.state
+        ].machinery_item_state_name
+        assert await (await state.get_child("0:StateNumber")).read_value() == dv.Value.Value
         assert round(dv.SourceTimestamp.timestamp() * 1000) == payloads.epoch_ms(
             runner.model.start_epoch_ms, last.t
         )

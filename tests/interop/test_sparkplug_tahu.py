@@ -1,0 +1,397 @@
+"""Sparkplug B from the twin, decoded by Eclipse Tahu's JavaScript decoder (npm sparkplug-payload).
+
+The edge node (plant_sim/live/sparkplug.py) publishes the bottling line's first 6.5 hours on a
+real Mosquitto; a plain paho subscriber captures every message under ``spBv1.0/#``; a rebirth
+is requested with an NCMD, then the edge node's connection is cut so that the broker publishes
+its will. Tahu's decoder reads the captured bytes; births, aliases, ``seq`` and the death's
+``bdSeq`` are checked on what it decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from plant_sim import payloads
+from plant_sim.live.layout import PlantLayout
+from plant_sim.live.service import LiveConfig
+from plant_sim.live.sparkplug import (
+    REBIRTH,
+    STATION_METRICS,
+    SparkplugEdgeNode,
+    group_id,
+)
+from plant_sim.live.sparkplug_payload import DataType, Payload, metric
+from plant_sim.live.sparkplug_sink import SparkplugSettings, SparkplugSink
+from plant_sim.records import StateChange
+from plant_sim.scenario import Scenario, StationMaintenanceEvent
+from plant_sim.simulation import run_batch
+from tests.gateway import helpers as h
+from tests.interop.conftest import run_node
+from tests.live.helpers import launch
+from tests.servers.mosquitto import Mosquitto
+
+pytestmark = pytest.mark.integration
+UNTIL = 6.5 * 3600
+TYPES = {
+    DataType.STRING: "String",
+    DataType.INT32: "Int32",
+    DataType.UINT64: "UInt64",
+    DataType.DOUBLE: "Double",
+}
+
+FIELDS = {  # where Tahu's decoder reads each datatype's value
+    DataType.STRING: "stringValue",
+    DataType.INT32: "intValue",
+    DataType.UINT64: "longValue",
+    DataType.DOUBLE: "doubleValue",
+}
+
+
+class Capture:
+    """A plain subscriber keeping every Sparkplug message in arrival order."""
+
+    def __init__(self, port: int) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="host-capture")
+        self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_a: subscribed.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.client.subscribe("spBv1.0/#", qos=1)
+        assert subscribed.wait(10)
+
+    def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            self.messages.append((msg.topic, msg.payload))
+
+    def kinds(self) -> list[str]:
+        with self.lock:
+            return [
+                "STATE" if t.split("/")[1] == "STATE" else t.split("/")[2] for t, _ in self.messages
+            ]
+
+
+def test_tahu_decodes_births_aliases_seq_and_death(
+    tmp_path: Path,
+    mosquitto_factory: Callable[..., Mosquitto],
+    bottling: Scenario,
+    node_stack: Path,
+) -> None:
+    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
+    capture = Capture(broker.port)
+    batch = run_batch(bottling, UNTIL, seed=3)
+    start = batch.records[0]
+    layout = PlantLayout.from_scenario(bottling)
+    line = layout.lines[0]
+    group = group_id(layout.enterprise, layout.site, layout.area)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="edge-line1")
+    client.max_queued_messages_set(0)
+    edge = SparkplugEdgeNode(client, group, line, lambda: start.start_epoch_ms)
+    edge.prepare()
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    edge.birth()
+    published = 0
+    for rec in batch.records:
+        before = edge.seq
+        edge.apply(rec, payloads.epoch_ms(start.start_epoch_ms, rec.t))
+        published += edge.seq != before
+    assert published > 300  # seq wraps at least once
+    n_before = 1 + len(line.stations) + published
+    h.wait_until(lambda: len(capture.kinds()) >= n_before, 90, "the data")
+    # a host asks for a rebirth
+    cmd = Payload(timestamp=start.start_epoch_ms)
+    cmd.metrics.append(metric(0, DataType.BOOLEAN, True, start.start_epoch_ms, REBIRTH))
+    capture.client.publish(edge.topic("NCMD"), cmd.SerializeToString(), qos=1)
+    n_rebirth = n_before + 1 + len(line.stations)
+    h.wait_until(lambda: len(capture.kinds()) >= n_rebirth, 30, "the rebirth")
+    client.loop_stop()
+    client.socket().close()  # no DISCONNECT: the broker publishes the will (NDEATH)
+    h.wait_until(lambda: "NDEATH" in capture.kinds(), 30, "the NDEATH will")
+    capture.client.loop_stop()
+    capture.client.disconnect()
+
+    path = tmp_path / "messages.json"
+    with capture.lock:
+        raw = [{"topic": t, "payload": base64.b64encode(p).decode()} for t, p in capture.messages]
+    path.write_text(json.dumps(raw))
+    decoded = run_node(node_stack / "decode_sparkplug.js", str(path))
+    kinds = [m["topic"].split("/")[2] for m in decoded]
+    assert kinds[0] == "NBIRTH" and kinds[-1] == "NDEATH"
+    assert kinds.count("NBIRTH") == 2 and kinds.count("DBIRTH") == 2 * len(line.stations)
+    assert all(m["topic"].split("/")[:2] == ["spBv1.0", group] for m in decoded)
+
+    nbirth = decoded[0]["payload"]
+    node_metrics = {m["name"]: m for m in nbirth["metrics"]}
+    assert nbirth["seq"] in (0, "0")
+    assert node_metrics["bdSeq"]["type"] == "Int64" and str(node_metrics["bdSeq"]["value"]) == "0"
+    assert node_metrics[REBIRTH]["type"] == "Boolean" and node_metrics[REBIRTH]["value"] is False
+
+    # every DBIRTH carries every station metric with name, alias and type; aliases are unique
+    aliases: dict[str, dict[str, str]] = {}
+    for msg in decoded:
+        if msg["topic"].split("/")[2] == "DBIRTH":
+            device = msg["topic"].split("/")[4]
+            names = {m["name"]: m for m in msg["payload"]["metrics"]}
+            assert set(names) == set(STATION_METRICS)
+            for name, datatype in STATION_METRICS.items():
+                if datatype in TYPES:
+                    assert names[name]["type"] == TYPES[datatype], name
+            aliases[device] = {str(m["alias"]): name for name, m in names.items()}
+    all_aliases = [a for dev in aliases.values() for a in dev]
+    assert len(all_aliases) == len(set(all_aliases))
+
+    # seq: NBIRTH 0, then +1 per message modulo 256, until the rebirth's NBIRTH restarts it
+    expected = 0
+    edge_messages = [m for m in decoded[:-1] if m["topic"].split("/")[2] != "NCMD"]
+    for msg in edge_messages:  # the host's NCMD and the NDEATH carry no seq
+        kind = msg["topic"].split("/")[2]
+        if kind == "NBIRTH":
+            expected = 0
+        assert int(msg["payload"]["seq"]) == expected, (kind, msg["payload"]["seq"], expected)
+        expected = (expected + 1) % 256
+    assert max(int(m["payload"]["seq"]) for m in edge_messages) == 255
+
+    # DDATA: aliases only, known aliases, each value in the field Tahu reads for the datatype
+    # the birth declared (String -> stringValue, Int32 -> intValue, UInt64 -> longValue, ...),
+    # and the last state of each station as in the batch
+    state_alias = {
+        dev: next(a for a, n in al.items() if n == "State") for dev, al in aliases.items()
+    }
+    last_state: dict[str, str] = {}
+    for msg in decoded:
+        if msg["topic"].split("/")[2] == "DDATA":
+            device = msg["topic"].split("/")[4]
+            for m in msg["payload"]["metrics"]:
+                assert m["name"] is None and str(m["alias"]) in aliases[device]
+                datatype = STATION_METRICS[aliases[device][str(m["alias"])]]
+                assert m["raw_field"] == FIELDS[datatype], (datatype, m)
+                if str(m["alias"]) == state_alias[device]:
+                    last_state[device] = m["raw_value"]
+    truth = {r.station: r.state.value for r in batch.records if isinstance(r, StateChange)}
+    assert last_state == truth
+
+    # the will: NDEATH with the bdSeq of the NBIRTH it ends
+    death = decoded[-1]["payload"]["metrics"]
+    assert [(m["name"], str(m["value"])) for m in death] == [("bdSeq", "0")]
+
+
+async def test_twin_sim_publishes_sparkplug(
+    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
+) -> None:
+    """``twin sim --mqtt-format sparkplug``: births, then the same states as the batch run."""
+    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
+    capture = Capture(broker.port)
+    config = LiveConfig(
+        speed=1e5,
+        seed=4,
+        until_s=6.1 * 3600,
+        opcua=None,
+        mqtt=None,
+        sparkplug=SparkplugSettings(url=broker.url),
+    )
+    linger = asyncio.Event()
+    task, runner = await launch(bottling, config, linger=linger)
+    await asyncio.wait_for(runner.done.wait(), 60)
+    truth = run_batch(bottling, 6.1 * 3600, seed=4).records
+    states = [r for r in truth if isinstance(r, StateChange)]
+    want = {r.station: r.state.value for r in states}
+    await asyncio.to_thread(h.wait_until, lambda: last_states(capture) == want, 90, "the states")
+    linger.set()
+    await task
+    capture.client.loop_stop()
+    capture.client.disconnect()
+    kinds = capture.kinds()
+    assert kinds[0] == "NBIRTH" and kinds.count("DBIRTH") == len(bottling.lines[0].stations)
+    assert last_states(capture) == want
+
+
+def last_states(capture: Capture) -> dict[str, str]:
+    """Each device's last State metric value (decoded with the aliases of its DBIRTH)."""
+    aliases: dict[str, int] = {}
+    last: dict[str, str] = {}
+    with capture.lock:
+        messages = list(capture.messages)
+    for topic, body in messages:
+        if topic.count("/") != 4:
+            continue
+        device = topic.split("/")[4]
+        payload = Payload.FromString(body)
+        if "/DBIRTH/" in topic:
+            aliases[device] = next(m.alias for m in payload.metrics if m.name == "State")
+        elif "/DDATA/" in topic:
+            for m in payload.metrics:
+                if m.alias == aliases.get(device):
+                    last[device] = m.string_value
+    return last
+
+
+async def test_commands_over_dcmd_and_ncmd(
+    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
+) -> None:
+    """DCMD Command/InjectFailure and ClearFailure, NCMD Command/SpeedFactor act on the twin;
+    an invalid value is rejected as on the other command paths."""
+    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
+    capture = Capture(broker.port)
+    config = LiveConfig(
+        speed=20_000,
+        seed=4,
+        until_s=None,
+        opcua=None,
+        mqtt=None,
+        sparkplug=SparkplugSettings(url=broker.url),
+    )
+    task, runner = await launch(bottling, config)
+    try:
+        await async_wait(lambda: runner.model.now > 5.95 * 3600, "the morning")
+        group = "acme_plant1_bottling"
+
+        def send(kind: str, name: str, datatype: DataType, value: object, device: str = "") -> None:
+            cmd = Payload(timestamp=1)
+            cmd.metrics.append(metric(0, datatype, value, 1, name))
+            topic = f"spBv1.0/{group}/{kind}/line1" + (f"/{device}" if device else "")
+            capture.client.publish(topic, cmd.SerializeToString(), qos=1).wait_for_publish(10)
+
+        send("NCMD", "Command/SpeedFactor", DataType.DOUBLE, 60.0)
+        await async_wait(lambda: runner.clock.speed == 60.0, "speed 60")
+        send("DCMD", "Command/InjectFailure", DataType.DOUBLE, -5.0, "filler")  # rejected
+        send("NCMD", "Command/SpeedFactor", DataType.DOUBLE, -1.0)  # rejected
+        send("DCMD", "Command/InjectFailure", DataType.DOUBLE, 600.0, "filler")
+        await async_wait(lambda: "sparkplug" in reasons(capture, "filler"), "the failure")
+        assert runner.clock.speed == 60.0
+        assert reasons(capture, "filler").count("sparkplug") == 1
+        send("DCMD", "Command/ClearFailure", DataType.BOOLEAN, True, "filler")
+        await async_wait(lambda: reasons(capture, "filler")[-1] != "sparkplug", "the repair")
+    finally:
+        runner.stop()
+        await task
+        capture.client.loop_stop()
+        capture.client.disconnect()
+
+
+def reasons(capture: Capture, device: str) -> list[str]:
+    """The State/Reason values the device reported, in order."""
+    alias = None
+    out = []
+    with capture.lock:
+        messages = list(capture.messages)
+    for topic, body in messages:
+        if not topic.endswith(f"/{device}"):
+            continue
+        payload = Payload()
+        payload.ParseFromString(body)
+        for m in payload.metrics:
+            if m.name == "State/Reason":
+                alias = m.alias
+            elif alias is not None and m.alias == alias:
+                out.append(m.string_value)
+    return out
+
+
+async def async_wait(check: Callable[[], bool], what: str, timeout_s: float = 20) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not check():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def test_births_wait_for_the_primary_host(
+    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
+) -> None:
+    """With a primary host configured, nothing is published until its STATE says online."""
+    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
+    capture = Capture(broker.port)
+    config = LiveConfig(
+        speed=20_000,
+        seed=4,
+        until_s=None,
+        opcua=None,
+        mqtt=None,
+        sparkplug=SparkplugSettings(url=broker.url, primary_host="scada"),
+    )
+    task, runner = await launch(bottling, config)
+    try:
+        await async_wait(lambda: runner.model.now > 6.1 * 3600, "records")
+        assert capture.kinds() == []  # connected, model running, host unknown: silence
+
+        def state(online: bool) -> None:
+            body = json.dumps({"online": online, "timestamp": 1}).encode()
+            capture.client.publish("spBv1.0/STATE/scada", body, qos=1, retain=True)
+
+        state(True)
+        await async_wait(lambda: "DDATA" in capture.kinds(), "births and data")
+        kinds = [k for k in capture.kinds() if k != "STATE"]  # the host's own message
+        assert kinds[0] == "NBIRTH" and kinds[1 : 1 + 6] == ["DBIRTH"] * 6
+        state(False)
+        sink = next(x for x in runner.sinks if isinstance(x, SparkplugSink))
+        await async_wait(lambda: not sink.nodes["line1"].born, "the offline STATE")
+        state(True)
+        await async_wait(lambda: capture.kinds().count("NBIRTH") == 2, "the rebirth")
+    finally:
+        runner.stop()
+        await task
+        capture.client.loop_stop()
+        capture.client.disconnect()
+
+
+async def test_station_maintenance_is_a_ddeath_then_a_dbirth(
+    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
+) -> None:
+    """A station taken out (scenario event station_maintenance) gets a DDEATH, no data while
+    out, and a DBIRTH when it is back."""
+    out_at, back_at = 6.2 * 3600, 7.2 * 3600
+    scenario = bottling.model_copy(
+        update={
+            "events": [
+                StationMaintenanceEvent(
+                    kind="station_maintenance",
+                    at=out_at,
+                    duration=back_at - out_at,
+                    station="capper",
+                )
+            ]
+        }
+    )
+    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
+    capture = Capture(broker.port)
+    config = LiveConfig(
+        speed=1e5,
+        seed=4,
+        until_s=7.5 * 3600,
+        opcua=None,
+        mqtt=None,
+        sparkplug=SparkplugSettings(url=broker.url),
+    )
+    linger = asyncio.Event()
+    task, runner = await launch(scenario, config, linger=linger)
+    await asyncio.wait_for(runner.done.wait(), 60)
+    await asyncio.to_thread(
+        h.wait_until, lambda: capture.kinds().count("DBIRTH") == 7, 90, "the capper's DBIRTH"
+    )
+    linger.set()
+    await task
+    capture.client.loop_stop()
+    capture.client.disconnect()
+    capper = [
+        (t.split("/")[2], Payload.FromString(p))
+        for t, p in capture.messages
+        if t.endswith("/capper")
+    ]
+    kinds = [k for k, _ in capper]
+    death, rebirth = kinds.index("DDEATH"), len(kinds) - 1 - kinds[::-1].index("DBIRTH")
+    assert kinds[0] == "DBIRTH" and death < rebirth and kinds.count("DDEATH") == 1
+    assert set(kinds[death + 1 : rebirth]) == set()  # nothing while out
+    start = runner.model.start_epoch_ms
+    assert capper[death][1].timestamp == payloads.epoch_ms(start, out_at)
+    assert capper[rebirth][1].timestamp == payloads.epoch_ms(start, back_at)
