@@ -14,19 +14,20 @@ from typing import Any
 
 from gateway.buffer import SOURCE_CODES, DiskBuffer
 from gateway.deadletter import DeadLetters
-from gateway.errors import GatewayError, SinkUnavailableError
+from gateway.errors import GatewayError, SettingsError, SinkUnavailableError
 from gateway.ingest import Ingest, Intake
 from gateway.json_map import JsonTranslator, load_json_mapping
 from gateway.normalize import Normalizer, RawMessage, run_info_from_payload
 from gateway.sequencer import Sequencer
 from gateway.settings import GatewaySettings
-from gateway.sinks import Sink, detect_api, make_sink
+from gateway.sink import make_sink
 from gateway.sources.machinery import MachinerySource
 from gateway.sources.mapped_intake import MappedIntake
 from gateway.sources.mqtt import MqttSource
 from gateway.sources.opcua import OpcUaSource
 from gateway.stats import Stats
 from gateway.writer import METRICS_SOURCE, Writer
+from twin_io.influx import InfluxVersionError, Sink, detect_api
 
 logger = logging.getLogger(__name__)
 INTAKE_SIZE = 20_000
@@ -178,6 +179,10 @@ class Gateway:
         token = s.influx_token.get_secret_value() if s.influx_token else None
         try:
             api, version = detect_api(s.influx_url, token, timeout_s=min(s.influx_timeout_s, 5.0))
+        except InfluxVersionError as exc:
+            raise SettingsError(
+                f"setting influx_api (TWIN_INFLUX_API): {exc}; set it to v1 or v2"
+            ) from exc
         except SinkUnavailableError as exc:
             cached = self.buffer.get_meta("influx_api")
             if cached and not s.require_endpoints:
@@ -235,6 +240,9 @@ class Gateway:
         """
         s = self.settings
         now_ms = int(time.time() * 1000)
+        for source in self.sources:
+            if isinstance(source, MqttSource):
+                self.stats.broker_dropped = source.broker_dropped
         lines = self.stats.lines(s.gateway_name, now_ms)
         chunk = (now_ms, SOURCE_CODES[METRICS_SOURCE] * len(lines), lines)
         room = min(s.batch_size, s.buffer_max_records // 2)

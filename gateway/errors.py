@@ -2,8 +2,9 @@
 
 GatewayError
  ├── SettingsError            a setting is missing or wrong (names the setting)
- ├── SourceError              an OPC UA server or MQTT broker cannot be used (names the endpoint)
- └── SinkError                InfluxDB did not take a batch
+ └── SourceError              an OPC UA server or MQTT broker cannot be used (names the endpoint)
+
+SinkError = twin_io.influx.InfluxError: InfluxDB did not take a batch
       ├── SinkUnavailableError   retryable: unreachable, timeout, 5xx, 429, auth, missing database
       └── SinkRejectedError      not retryable: the server refused the lines themselves
            │                     (400; 422 from 2.x, e.g. points outside the retention period)
@@ -12,6 +13,13 @@ GatewayError
 """
 
 from __future__ import annotations
+
+from twin_io.influx import (
+    InfluxError,
+    InfluxRejectedError,
+    InfluxTooLargeError,
+    InfluxUnavailableError,
+)
 
 
 class GatewayError(Exception):
@@ -26,17 +34,8 @@ class SourceError(GatewayError):
     """A source cannot be used; the message names the endpoint."""
 
 
-class SinkError(GatewayError):
-    """InfluxDB did not take a batch."""
-
-
-class SinkUnavailableError(SinkError):
-    """InfluxDB is unreachable, slow or refusing for now: keep the batch and retry."""
-
-
-class SinkRejectedError(SinkError):
-    """InfluxDB refused the lines themselves: retrying the same body cannot succeed."""
-
-
-class SinkTooLargeError(SinkRejectedError):
-    """InfluxDB refused the body for its size (HTTP 413): smaller bodies may be taken."""
+# InfluxDB errors are those of the one InfluxDB module, under the gateway's names
+SinkError = InfluxError
+SinkUnavailableError = InfluxUnavailableError
+SinkRejectedError = InfluxRejectedError
+SinkTooLargeError = InfluxTooLargeError

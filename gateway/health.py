@@ -18,9 +18,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import httpx
-
 from plant_sim.telemetry_schema import METRICS_MEASUREMENT
+from twin_io.influx import InfluxConfig, InfluxError, InfluxQL
 
 
 @dataclass(frozen=True)
@@ -47,17 +46,9 @@ def query(s: InfluxAccess, max_age_s: float) -> dict[str, float] | None:
         f'count("buffered") AS "points" FROM "{METRICS_MEASUREMENT}" '
         f"WHERE \"source\" = 'gateway' AND time > now() - {int(max_age_s * 1000)}ms"
     )
-    headers = {"Authorization": f"Token {s.token}"} if s.token else {}
-    auth = httpx.BasicAuth(s.username, s.password or "") if s.username else None
-    resp = httpx.get(
-        f"{s.url.rstrip('/')}/query",
-        params={"db": s.database, "q": q},
-        headers=headers,
-        auth=auth,
-        timeout=5.0,
-    )
-    resp.raise_for_status()
-    series = resp.json()["results"][0].get("series") or []
+    config = InfluxConfig(s.url, s.database, s.token, s.username, s.password, timeout_s=5.0)
+    docs = InfluxQL(config).query(q)
+    series = docs[0]["results"][0].get("series") or [] if docs else []
     if not series:
         return None
     row = dict(zip(series[0]["columns"], series[0]["values"][0], strict=True))
@@ -84,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = InfluxAccess.from_env()
     try:
         reason = verdict(query(settings, args.max_age), args.max_age)
-    except (httpx.HTTPError, KeyError, ValueError) as exc:
+    except (InfluxError, KeyError, ValueError) as exc:
         reason = f"InfluxDB {settings.url}: {exc}"
     if reason:
         sys.stderr.write(f"unhealthy: {reason}\n")

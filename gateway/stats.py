@@ -56,6 +56,7 @@ class Stats:
     )
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(GLOBAL, 0))
     buffered: int = 0
+    broker_dropped: int = 0  # the MQTT broker's own count of dropped messages (a gauge)
     recent_lags: deque[np.ndarray] = field(default_factory=deque)
     """Lags of the latest writes (about the last ``RECENT_LAGS``), for the next report."""
     lag_total: LagHistogram = field(default_factory=lambda: LagHistogram())
@@ -103,7 +104,9 @@ class Stats:
         """Return a copy of the counters: per source, plus ``gateway`` for the global ones."""
         with self._lock:
             out = {src: dict(c) for src, c in self.per_source.items()}
-            out["gateway"] = dict(self.counters, buffered=self.buffered)
+            out["gateway"] = dict(
+                self.counters, buffered=self.buffered, broker_dropped=self.broker_dropped
+            )
             return out
 
     def lines(self, gateway: str, ts_ms: int) -> list[str]:

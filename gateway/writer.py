@@ -23,8 +23,8 @@ import numpy as np
 from gateway.buffer import SOURCE_CODES, SOURCE_NAMES, Chunk, DiskBuffer
 from gateway.deadletter import DeadLetters
 from gateway.errors import SinkRejectedError, SinkUnavailableError
-from gateway.sinks.base import Sink
 from gateway.stats import Stats
+from twin_io.influx import Sink
 from twin_io.retry import Backoff
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,8 @@
 
 ``payloads.decode`` builds a record, and ``telemetry_schema.point_parts`` formats it: the
 authoritative path, which names every problem. A gateway taking tens of thousands of messages a
-second spends most of its time there, so ``fast_point`` formats the decoded JSON directly.
+second spends most of its time there, so ``fast_point`` skips building the record: it hands the
+decoded JSON to the same encoder (``telemetry_schema.parts_of``; there is no second one).
 It only takes payloads it can vouch for (known kind, no unknown key, every value of exactly the
 expected type, nothing to escape in a string) and returns ``None`` for anything else; the caller
 then takes the authoritative path, which gives the verdict and the reason. For every payload it

@@ -23,6 +23,7 @@ backslashes in names (1.x keeps them literally, 2.x unescapes them), non-finite 
 from __future__ import annotations
 
 import math
+import numbers
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -383,17 +384,63 @@ def to_line(
     return line(series, fields, ts_ms, seq)
 
 
+def field_value(value: Any, name: str) -> str | None:
+    """The line-protocol text of one field value, ``None`` when it is undefined.
+
+    bool -> ``true``/``false``, int -> ``Ni`` (64-bit), float -> ``repr`` (None, NaN and
+    infinities are undefined: left out), str -> quoted and escaped. Raises ``SchemaError``.
+    """
+    if value is None:
+        return None
+    if type(value) is bool:
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):  # numpy integers too
+        return _fmt_int(int(value), name)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return repr(number) if math.isfinite(number) else None
+    if isinstance(value, str):
+        return escape_string(str(value), name)
+    raise SchemaError(f"{name}: cannot store a {type(value).__name__}")
+
+
+def encode_series(measurement: str, tags: Mapping[str, str]) -> str:
+    """Measurement and tags (sorted by key), escaped: the series part of a line."""
+    parts = [escape_measurement(measurement)]
+    parts += [f"{escape_key(k)}={escape_key(tags[k], k)}" for k in sorted(tags)]
+    return ",".join(parts)
+
+
+def encode_fields(fields: Mapping[str, Any]) -> str:
+    """The field set, in the mapping's order, leaving out undefined values (``field_value``)."""
+    parts = []
+    for name, value in fields.items():
+        text = field_value(value, name)
+        if text is not None:
+            parts.append(f"{escape_key(name, 'field')}={text}")
+    return ",".join(parts)
+
+
+def encode_point(
+    measurement: str, tags: Mapping[str, str], fields: Mapping[str, Any], timestamp: int
+) -> str | None:
+    """One line of line protocol (timestamp in the writer's precision); ``None`` when no field
+    is defined. The encoder of every measurement that is not a record (``parts_of`` encodes
+    those from the schema above): gateway metrics, KPIs, what-if results."""
+    field_set = encode_fields(fields)
+    if not field_set:
+        return None
+    return f"{encode_series(measurement, tags)} {field_set} {timestamp}"
+
+
 def metrics_line(gateway: str, source: str, values: Mapping[str, float | int], ts_ms: int) -> str:
     """Return a ``gateway_stats`` line: ints as integers, other numbers as floats."""
-    parts = []
-    for name, value in sorted(values.items()):
-        fmt = _fmt_int if type(value) is int else _fmt_float
-        parts.append(f"{escape_key(name, 'field')}={fmt(value, name)}")
-    series = (
-        f"{escape_measurement(METRICS_MEASUREMENT)},gateway={escape_key(gateway, 'gateway')}"
-        f",source={escape_key(source, 'source')}"
-    )
-    return f"{series} {','.join(parts)} {ts_ms * 1_000_000}"
+    numbers = {k: v if type(v) is int else float(v) for k, v in sorted(values.items())}
+    tags = {"gateway": gateway, "source": source}
+    line = encode_point(METRICS_MEASUREMENT, tags, numbers, ts_ms * 1_000_000)
+    if line is None:
+        raise SchemaError("gateway_stats: no defined value")
+    return line
 
 
 # ---------------------------------------------------------------- reading back

@@ -13,12 +13,12 @@ clock; see ``analytics.service.windows``. The ``kpi`` measurement is described i
 from analytics.service.backfill import BackfillResult, LineEncoder, backfill
 from analytics.service.carry import CarryState
 from analytics.service.compute import WindowResult, compute_windows
-from analytics.service.influx import InfluxConfig, InfluxError, InfluxQL, ensure_dbrp
 from analytics.service.kpi_schema import KPI_MEASUREMENT, LOSS_MEASUREMENT, RunMeta, report_lines
 from analytics.service.reader import RunClock, RunReader
 from analytics.service.service import AnalyticsService, CycleResult
 from analytics.service.windows import Window, current_windows, windows_between
 from analytics.service.writer import BackgroundWriter, LineWriter, make_sink
+from twin_io.influx import InfluxConfig, InfluxError, InfluxQL, ensure_dbrp
 
 __all__ = [
     "KPI_MEASUREMENT",

@@ -20,14 +20,14 @@ from types import FrameType
 
 import typer
 
-from analytics.service.influx import (
+from plant_sim import cli_options as options
+from twin_io.influx import (
     InfluxConfig,
     InfluxError,
     InfluxQL,
     ensure_dbrp,
     server_version,
 )
-from plant_sim import cli_options as options
 
 logger = logging.getLogger(__name__)
 

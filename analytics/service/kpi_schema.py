@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from analytics.report import PLANT, KpiReport, ScopeResult
 from analytics.service.windows import Window
-from plant_sim.telemetry_schema import escape_key, escape_measurement, escape_string
+from plant_sim.telemetry_schema import encode_fields, encode_series
 
 KPI_MEASUREMENT = "kpi"
 LOSS_MEASUREMENT = "kpi_loss"
@@ -101,26 +101,17 @@ class RunMeta:
     site: str
 
 
-def _num(value: object) -> str | None:
-    if value is None or isinstance(value, str):
-        return None
-    number = float(value)  # type: ignore[arg-type]
-    return repr(number) if number == number and abs(number) != float("inf") else None
-
-
 def _field_set(values: Mapping[str, object]) -> str:
-    parts = []
-    for name, value in values.items():
-        if isinstance(value, str):
-            parts.append(f"{escape_key(name, 'field')}={escape_string(value, name)}")
-        elif (text := _num(value)) is not None:
-            parts.append(f"{escape_key(name, 'field')}={text}")
-    return ",".join(parts)
+    """KPI fields through the shared encoder; every number is stored as a float."""
+    as_stored = {
+        k: v if v is None or isinstance(v, str) else float(v)  # type: ignore[arg-type]
+        for k, v in values.items()
+    }
+    return encode_fields(as_stored)
 
 
 def _series(measurement: str, tags: Mapping[str, str]) -> str:
-    body = ",".join(f"{escape_key(k)}={escape_key(tags[k], k)}" for k in sorted(tags))
-    return f"{escape_measurement(measurement)},{body}"
+    return encode_series(measurement, tags)
 
 
 #: Public names of the encoders, for the other measurements of the service (``slices``).

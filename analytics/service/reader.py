@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analytics.service.carry import CarryState
-from analytics.service.influx import InfluxQL
 from analytics.service.kpi_schema import RunMeta
 from plant_sim.records import Record, RunStart, ShiftChange
 from plant_sim.telemetry_schema import (
@@ -24,6 +23,7 @@ from plant_sim.telemetry_schema import (
     record_from_row,
     select_statement,
 )
+from twin_io.influx import InfluxQL
 
 _CLOCK_KINDS = ("state", "part", "run_end")
 _SPAN_KINDS = ("state", "part", "release", "exit", "stock", "run_end")

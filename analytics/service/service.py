@@ -25,12 +25,12 @@ from pathlib import Path
 
 from analytics.columns import to_columns
 from analytics.service.compute import compute_windows
-from analytics.service.influx import InfluxError
 from analytics.service.reader import RunClock, RunReader
 from analytics.service.windows import ShiftMarks, Window, current_windows, previous_windows
 from analytics.service.writer import LineWriter
 from plant_sim.payloads import epoch_ms
-from plant_sim.telemetry_schema import escape_key
+from plant_sim.telemetry_schema import encode_point
+from twin_io.influx import InfluxError
 
 logger = logging.getLogger(__name__)
 STATS_MEASUREMENT = "analytics_stats"
@@ -127,14 +127,15 @@ class AnalyticsService:
     def _report(self, results: list[CycleResult]) -> None:
         now_ms = int(time.time() * 1000)
         if results:
-            fields = (
-                f"cycle_s={sum(r.seconds for r in results)!r},"
-                f"records={float(sum(r.records for r in results))!r},"
-                f"points={float(sum(r.lines for r in results))!r},"
-                f"runs={float(len(results))!r}"
-            )
-            line = f"{STATS_MEASUREMENT},service={escape_key(self.name)} {fields} {now_ms * 10**6}"
-            self.writer.write([line])
+            fields = {
+                "cycle_s": float(sum(r.seconds for r in results)),
+                "records": float(sum(r.records for r in results)),
+                "points": float(sum(r.lines for r in results)),
+                "runs": float(len(results)),
+            }
+            line = encode_point(STATS_MEASUREMENT, {"service": self.name}, fields, now_ms * 10**6)
+            if line is not None:
+                self.writer.write([line])
         if self.health_file is not None:
             self.health_file.touch()
 

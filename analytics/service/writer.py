@@ -1,7 +1,7 @@
-"""Write line protocol through the gateway's v1 sink (``/write``: InfluxDB 1.x, 2.x and 3.x).
+"""Write line protocol through the v1 sink of ``twin_io.influx`` (InfluxDB 1.x, 2.x and 3.x).
 
 ``LineWriter.write(lines)`` sends batches of ``batch_size`` lines, retrying a batch that InfluxDB
-could not take for now (``SinkUnavailableError``) with a growing delay, and raises
+could not take for now (``InfluxUnavailableError``) with a growing delay, and raises
 ``InfluxError`` when it still fails or when InfluxDB refuses the lines themselves.
 ``BackgroundWriter`` does the same from a thread behind a bounded queue, so a producer (the
 backfill simulation) keeps one core busy while InfluxDB takes the previous batches.
@@ -14,10 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from analytics.service.influx import InfluxConfig, InfluxError
-from gateway.errors import SinkError, SinkUnavailableError
-from gateway.sinks.base import Sink
-from gateway.sinks.influx_v1 import InfluxV1Sink
+from twin_io.influx import InfluxConfig, InfluxError, InfluxUnavailableError, InfluxV1Sink, Sink
 from twin_io.retry import Backoff
 
 BATCH_SIZE = 5_000
@@ -25,7 +22,7 @@ MAX_DELAY_S = 10.0
 
 
 def make_sink(config: InfluxConfig) -> InfluxV1Sink:
-    """Return the gateway's ``/write`` sink for ``config`` (creates the database on 1.x)."""
+    """Return the ``/write`` sink for ``config`` (creates the database on 1.x)."""
     return InfluxV1Sink(
         config.url,
         config.database,
@@ -51,10 +48,7 @@ class LineWriter:
 
     def prepare(self) -> None:
         """Make the target ready (``CREATE DATABASE`` on 1.x)."""
-        try:
-            self.sink.prepare()
-        except SinkError as exc:
-            raise InfluxError(str(exc)) from exc
+        self.sink.prepare()
 
     def write(self, lines: Sequence[str]) -> None:
         """Write every line; raises ``InfluxError`` naming the endpoint when it cannot."""
@@ -68,14 +62,12 @@ class LineWriter:
             try:
                 self.sink.write(body)
                 return
-            except SinkUnavailableError as exc:
+            except InfluxUnavailableError as exc:
                 if backoff.failures == self.retries:
                     raise InfluxError(
                         f"{exc} (gave up after {backoff.failures + 1} attempts)"
                     ) from exc
                 time.sleep(backoff.next_delay())
-            except SinkError as exc:
-                raise InfluxError(str(exc)) from exc
 
     def close(self) -> None:
         """Close the sink."""

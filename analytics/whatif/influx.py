@@ -1,4 +1,4 @@
-"""Study results to InfluxDB as line protocol, over the v1 ``/write`` endpoint (httpx).
+"""Study results to InfluxDB as line protocol, over the v1 ``/write`` endpoint (``twin_io.influx``).
 
 Two measurements, tagged by study and variant (bounded: one study has a handful of variants):
 
@@ -22,29 +22,15 @@ import httpx
 
 from analytics.whatif.errors import InfluxWriteError
 from analytics.whatif.results import StudyResult
-from plant_sim.telemetry_schema import escape_key, escape_measurement, escape_string
+from plant_sim.telemetry_schema import encode_point
+from twin_io.influx import InfluxError, write_lines
 
 KPI_MEASUREMENT = "whatif_kpi"
 REPLICATION_MEASUREMENT = "whatif_replication"
 
 
-def _field(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return f"{value}i"
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else None
-    return escape_string(str(value))
-
-
-def _line(measurement: str, tags: dict[str, str], fields: dict[str, Any], at_ms: int) -> str:
-    tag_text = ",".join(f"{escape_key(k)}={escape_key(v, k)}" for k, v in sorted(tags.items()))
-    parts = [(k, _field(v)) for k, v in fields.items()]
-    field_text = ",".join(f"{escape_key(k, 'field')}={v}" for k, v in parts if v is not None)
-    return f"{escape_measurement(measurement)},{tag_text} {field_text} {at_ms}"
+def _line(measurement: str, tags: dict[str, str], fields: dict[str, Any], at_ms: int) -> str | None:
+    return encode_point(measurement, tags, fields, at_ms)
 
 
 def to_line_protocol(result: StudyResult, at_ms: int) -> list[str]:
@@ -72,8 +58,9 @@ def to_line_protocol(result: StudyResult, at_ms: int) -> list[str]:
                 verdict=c.verdict,
             )
         tags = {"study": study, "variant": s.variant, "kpi": s.kpi.kpi, "scope": s.kpi.scope}
-        if any(_field(v) is not None for v in fields.values()):
-            lines.append(_line(KPI_MEASUREMENT, tags, fields, at_ms))
+        line = _line(KPI_MEASUREMENT, tags, fields, at_ms)
+        if line is not None:  # no defined field: no point
+            lines.append(line)
     names = result.variant_names
     selectors = {sel.key: sel for sel in result.study.kpis}
     for r in result.runs:
@@ -88,14 +75,14 @@ def to_line_protocol(result: StudyResult, at_ms: int) -> list[str]:
                 "scope": sel.scope,
                 "replication": str(r.replication),
             }
-            lines.append(
-                _line(
-                    REPLICATION_MEASUREMENT,
-                    tags,
-                    {"value": value, "seed": r.seed, "warmup_s": r.warmup_s},
-                    at_ms,
-                )
+            line = _line(
+                REPLICATION_MEASUREMENT,
+                tags,
+                {"value": value, "seed": r.seed, "warmup_s": r.warmup_s},
+                at_ms,
             )
+            if line is not None:
+                lines.append(line)
     return lines
 
 
@@ -113,21 +100,16 @@ def write_influx(
 
     Raises ``InfluxWriteError`` naming the endpoint when the server refuses or cannot be reached.
     """
-    endpoint = f"{url.rstrip('/')}/write"
-    headers = {"Content-Type": "text/plain; charset=utf-8"}
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    params = {"db": database, "precision": "ms"}
-    with httpx.Client(transport=transport, timeout=timeout_s) as client:
-        for start in range(0, len(lines), batch):
-            body = "\n".join(lines[start : start + batch]).encode("utf-8")
-            try:
-                resp = client.post(endpoint, params=params, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                raise InfluxWriteError(f"{endpoint}: {exc.__class__.__name__}: {exc}") from exc
-            if resp.status_code >= 300:
-                raise InfluxWriteError(
-                    f"{endpoint} (db={database}) answered {resp.status_code}: "
-                    f"{resp.text.strip()[:300]}"
-                )
-    return len(lines)
+    try:
+        return write_lines(
+            lines,
+            url,
+            database,
+            precision="ms",
+            token=token,
+            transport=transport,
+            timeout_s=timeout_s,
+            batch=batch,
+        )
+    except InfluxError as exc:
+        raise InfluxWriteError(str(exc)) from exc

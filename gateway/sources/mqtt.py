@@ -11,7 +11,9 @@ take effect even when the broker kept the session.
 One network thread (``NetworkLoop``) reads bursts of messages and hands them to the intake as
 one list; the acknowledgements the ingest stage queues go out on that thread's next turn, in
 one write. Acknowledgements queued for a connection that has since dropped are discarded (the
-broker redelivers those messages on the new connection).
+broker redelivers those messages on the new connection). Loss the gateway cannot prevent is
+made visible: Mosquitto's count of dropped messages (``$SYS/broker/publish/messages/dropped``,
+e.g. beyond ``max_queued_messages``) is logged when it rises and stored as ``broker_dropped``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ logger = logging.getLogger(__name__)
 RECORD_LEVELS = frozenset(level for level, _retain, _qos in payloads._ROUTES.values())
 """Last topic levels that carry records; other topics (status, commands) are ignored."""
 CONNECT_WAIT_S = 10.0
+BROKER_DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
+"""Mosquitto's count of messages it dropped (queue limits) since it started, every sys_interval."""
 
 
 class MqttSource:
@@ -54,6 +58,8 @@ class MqttSource:
         self.record_levels_only = True  # False: every topic (other producers' JSON, mapped)
         self.subscribed = threading.Event()
         self.ignored = 0
+        self.broker_dropped = 0  # the broker's own count of dropped messages (all clients)
+        self._records_mid = -1  # message id of the SUBSCRIBE of the record topics
         self._paused = False
         self._stopping = threading.Event()
         self._batch: list[RawMessage] = []
@@ -142,11 +148,16 @@ class MqttSource:
         logger.info(
             "MQTT connected to %s (session present: %s)", self.endpoint, flags.session_present
         )
-        client.subscribe([(topic, 1) for topic in self.settings.mqtt_topics])
+        _rc, self._records_mid = client.subscribe([(t, 1) for t in self.settings.mqtt_topics])
+        client.subscribe(BROKER_DROPPED_TOPIC, 0)  # refused by an ACL: then not watched
 
     def _on_subscribe(
-        self, _c: mqtt.Client, _u: Any, _mid: int, reasons: list[Any], _p: Any = None
+        self, _c: mqtt.Client, _u: Any, mid: int, reasons: list[Any], _p: Any = None
     ) -> None:
+        if mid != self._records_mid:
+            if any(reason.is_failure for reason in reasons):
+                logger.info("MQTT broker %s does not show its drop count", self.endpoint)
+            return
         if any(reason.is_failure for reason in reasons):
             logger.error("MQTT broker refused a subscription of %s", self.settings.mqtt_topics)
             return
@@ -160,6 +171,9 @@ class MqttSource:
             logger.warning("MQTT disconnected from %s (%s); reconnecting", self.endpoint, reason)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == BROKER_DROPPED_TOPIC:  # never a record: QoS 0, nothing to ack
+            self._broker_dropped(msg.payload)
+            return
         qos = msg.qos
         ack = partial(self._acks.append, (self._generation, msg.mid)) if qos else None
         try:
@@ -174,3 +188,19 @@ class MqttSource:
         self._batch.append(
             RawMessage(self.name, msg.payload, topic, msg.dup or msg.retain, time.time_ns(), ack)
         )
+
+    def _broker_dropped(self, payload: bytes) -> None:
+        """Log the broker's drop count when it is above zero and changed; keep it for stats."""
+        try:
+            count = int(payload)
+        except ValueError:
+            return
+        if count > 0 and count != self.broker_dropped:
+            logger.warning(
+                "MQTT broker %s has dropped %d messages since it started (%+d; all clients): "
+                "records may be missing; raise max_queued_messages in mosquitto.conf",
+                self.endpoint,
+                count,
+                count - self.broker_dropped,
+            )
+        self.broker_dropped = count

@@ -18,6 +18,7 @@ from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings
 from plant_sim.live.service import LiveConfig, serve_live
 from plant_sim.live.sparkplug_sink import SparkplugSettings
 from plant_sim.naming import NAMESPACE_URI
+from twin_io.mqtt import MqttConfigError
 
 log = logging.getLogger(__name__)
 err = Console(stderr=True)
@@ -62,6 +63,19 @@ def sim(
         help="MQTT broker URL: mqtt://host:port (user:password@ before host; mqtts:// TLS).",
     ),
     mqtt_client_id: str = typer.Option("smart-factory-twin-sim", help="MQTT client id."),
+    mqtt_username: str | None = typer.Option(None, help="MQTT user name."),
+    mqtt_password: str | None = typer.Option(
+        None,
+        help="MQTT password. Better from TWIN_MQTT_PASSWORD.",
+        envvar="TWIN_MQTT_PASSWORD",
+        show_default=False,
+        show_envvar=False,
+    ),
+    mqtt_ca_file: Path | None = typer.Option(
+        None, help="mqtts://: CA certificate(s) that sign the broker's (default: system)."
+    ),
+    mqtt_cert_file: Path | None = typer.Option(None, help="mqtts://: client certificate (PEM)."),
+    mqtt_key_file: Path | None = typer.Option(None, help="mqtts://: client private key (PEM)."),
     sparkplug_primary_host: str = typer.Option(
         None, help="Sparkplug: publish births only once this host application's STATE is online."
     ),
@@ -71,9 +85,14 @@ def sim(
         "group {enterprise}_{site}_{area}, devices = stations) or both.",
     ),
     qos_events: int = typer.Option(1, help="QoS of events (state changes, parts, ...)."),
-    qos_samples: int = typer.Option(0, help="QoS of samples and buffer levels."),
+    qos_samples: int = typer.Option(
+        1, help="QoS of samples and buffer levels (0: dropped while a subscriber is away)."
+    ),
     mqtt_max_queued: int = typer.Option(50_000, help="QoS 1 messages kept while disconnected."),
     mqtt_wait: float = typer.Option(10.0, help="Seconds to wait for the broker at start."),
+    mqtt_drain_timeout: float = typer.Option(
+        30.0, help="Seconds the shutdown waits for queued MQTT messages to be delivered."
+    ),
     mqtt_required: bool = typer.Option(
         False,
         "--mqtt-required",
@@ -91,6 +110,8 @@ def sim(
         check_speed(speed)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--speed") from None
+    if not 0 <= mqtt_drain_timeout <= 86_400:
+        raise typer.BadParameter("must be 0..86400 seconds", param_hint="--mqtt-drain-timeout")
     if qos_events not in (0, 1, 2) or qos_samples not in (0, 1, 2):
         raise typer.BadParameter("QoS must be 0, 1 or 2", param_hint="--qos-events/--qos-samples")
     if mqtt_format not in ("uns", "sparkplug", "both"):
@@ -123,7 +144,13 @@ def sim(
             qos_samples=qos_samples,
             max_queued=mqtt_max_queued,
             connect_timeout_s=mqtt_wait,
+            drain_timeout_s=mqtt_drain_timeout,
             require_broker=mqtt_required,
+            username=mqtt_username,
+            password=mqtt_password,
+            ca_file=mqtt_ca_file,
+            cert_file=mqtt_cert_file,
+            key_file=mqtt_key_file,
         )
         if mqtt and mqtt_format != "sparkplug"
         else None,
@@ -133,6 +160,11 @@ def sim(
         if mqtt and mqtt_format != "uns"
         else None,
     )
+    if config.mqtt is not None:
+        try:
+            config.mqtt.options()
+        except MqttConfigError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--mqtt-*") from None
     try:
         stats = asyncio.run(serve_live(sc, config))
     except (OpcUaError, MqttError) as exc:
@@ -143,6 +175,15 @@ def sim(
         f"{stats.commands} commands",
         highlight=False,
     )
+    if stats.undelivered and config.mqtt is not None:
+        err.print(
+            f"[red]error:[/red] {stats.undelivered} MQTT messages (the run's last records among "
+            f"them) were not delivered to {config.mqtt.options().endpoint} within "
+            f"{mqtt_drain_timeout:g} s of the shutdown",
+            markup=True,
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 def _until(value: str | None) -> float | None:

@@ -138,6 +138,7 @@ class MqttPublisher:
         self._given_qos = 0  # QoS>0 messages handed to paho (pending = given - acked)
         self._drops_logged = 0
         self._waiting_logged = False
+        self._stopping = False
 
     @property
     def host_port(self) -> str:
@@ -163,6 +164,7 @@ class MqttPublisher:
     async def start(self) -> None:
         """Start the network thread (it connects and retries); wait up to ``connect_timeout_s``."""
         self._loop = asyncio.get_running_loop()
+        self._stopping = False
         s = self.settings
         try:
             client = self._make_client()
@@ -215,6 +217,7 @@ class MqttPublisher:
                 self.options.endpoint,
                 self.settings.drain_timeout_s,
             )
+        self._stopping = True  # the disconnect that follows is ours
         await asyncio.to_thread(net.stop, 10.0)  # disconnects (no last will) and ends
         self._net = None
 
@@ -428,7 +431,7 @@ class MqttPublisher:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None
     ) -> None:
-        if self._net is not None and self.stats.connects:
+        if not self._stopping and self.stats.connects:
             logger.warning(
                 "MQTT connection to %s lost (%s); reconnecting, QoS 1 messages are queued",
                 self.host_port,

@@ -90,8 +90,15 @@ class RecordWriter:
             await self._emit(rec, ts)
         self.records += len(records)
 
-    async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
-        """Write the Simulator's clock variables (SourceTimestamp = simulation time)."""
+    async def set_clock(
+        self,
+        sim_time: float,
+        speed: float,
+        lag_s: float,
+        dropped_qos0: int = 0,
+        notice: str = "",
+    ) -> None:
+        """Write the Simulator's clock and status variables (SourceTimestamp = simulation time)."""
         sim = self._space.simulator
         ts = datetime.fromtimestamp(
             payloads.epoch_ms(self.start_epoch_ms, sim_time) / 1000.0, tz=UTC
@@ -103,6 +110,8 @@ class RecordWriter:
             (sim.speed, speed),
             (sim.lag, lag_s),
             (sim.records, self.records),
+            (sim.mqtt_dropped_qos0, dropped_qos0),
+            (sim.notice, notice),
         ):
             await self._write(var, value, ts, now)
 

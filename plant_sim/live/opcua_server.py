@@ -87,6 +87,7 @@ class TwinOpcUaServer:
         self.layout = layout
         self.settings = settings or OpcUaSettings()
         self._commands = commands
+        self.mqtt_stats: Any = None  # the MQTT publisher's MqttStats, shown on the Simulator
         self._server: Server | None = None
         self.space: TwinSpace | None = None
         self._writer: RecordWriter | None = None
@@ -147,8 +148,10 @@ class TwinOpcUaServer:
         await self._require_writer().publish(records)
 
     async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
-        """Update the Simulator object's clock variables."""
-        await self._require_writer().set_clock(sim_time, speed, lag_s)
+        """Update the Simulator object's clock and status variables."""
+        dropped = self.mqtt_stats.dropped_qos0 if self.mqtt_stats is not None else 0
+        notice = getattr(self._commands, "notice", "")
+        await self._require_writer().set_clock(sim_time, speed, lag_s, dropped, notice)
 
     @property
     def records_published(self) -> int:

@@ -75,6 +75,8 @@ class SimulatorVars:
     lag: Var
     shift: Var
     records: Var
+    mqtt_dropped_qos0: Var
+    notice: Var
 
 
 @dataclass(slots=True)
@@ -186,6 +188,10 @@ async def _build_simulator(objects: Node, ns: _Ns) -> SimulatorVars:
         lag=await var("LagSeconds", 0.0, VT.Double, "Wall seconds the model is behind the clock"),
         shift=await var("Shift", "", VT.String, "Current shift ('' = none)"),
         records=await var("RecordsPublished", 0, VT.UInt64, "Records emitted as events"),
+        mqtt_dropped_qos0=await var(
+            "MqttDroppedQoS0", 0, VT.UInt64, "QoS 0 MQTT messages dropped (broker away)"
+        ),
+        notice=await var("Notice", "", VT.String, "What the operator should know, e.g. a catch-up"),
     )
 
 

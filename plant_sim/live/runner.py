@@ -51,6 +51,7 @@ class LiveStats:
     lag_s: float = 0.0  # lateness of the oldest record of the last flush, wall seconds
     max_lag_s: float = 0.0
     commands: int = 0
+    undelivered: int = 0  # MQTT messages still held when the shutdown drain gave up
 
 
 class LiveRunner:
@@ -79,6 +80,8 @@ class LiveRunner:
         self._span = 1.0  # simulated seconds per slice; adapts to the record rate
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._next_clock = 0.0  # event-loop time of the next clock update of the sinks
+        self.notice = ""  # the latest thing an operator should know (OPC UA Simulator.Notice)
         self._stop = False
         self._until = math.inf
         self._t0 = 0.0
@@ -95,15 +98,11 @@ class LiveRunner:
         self._t0 = self.model.now
         self.clock.restart(self._t0)
         await self._flush()
-        next_clock = 0.0
-        loop = asyncio.get_running_loop()
         while not self._stop:
             await self._advance()
             if self.model.now >= self._until:
                 break
-            if loop.time() >= next_clock:
-                await self._set_clock()
-                next_clock = loop.time() + self._clock_interval_s
+            await self._clock_due()
             due = min(self.model.peek(), self._until)
             wait = min(self.clock.wait_s(due), self._clock_interval_s)
             if wait > 0:
@@ -132,8 +131,17 @@ class LiveRunner:
 
     def _apply(self, command: cmds.Command) -> str:
         if isinstance(command, cmds.SetSpeed):
+            behind_s = max(0.0, self.clock.target() - self.model.now)  # simulated seconds
             self.clock.set_speed(command.speed)
-            return f"speed factor set to {command.speed:g}"
+            text = f"speed factor set to {command.speed:g}"
+            if behind_s > command.speed:  # more than a wall second behind at the new speed
+                text += (
+                    f"; the run is {behind_s:,.0f} simulated s behind the clock and catches "
+                    f"them up as fast as it can (a jump of {behind_s:,.0f} s)"
+                )
+                logger.warning("%s", text)
+            self.notice = text
+            return text
         try:
             if isinstance(command, cmds.InjectFailure):
                 self.model.inject_failure(command.station, command.duration_s, command.reason)
@@ -166,6 +174,7 @@ class LiveRunner:
                     self._span = min(span * 2, self._max_span_s)
                 await self._flush()
             await asyncio.sleep(0)  # let servers, clients and commands run
+            await self._clock_due()  # also while behind: the lag must be visible as it grows
             slices += 1
             if max_slices is not None and slices >= max_slices:
                 return
@@ -183,6 +192,13 @@ class LiveRunner:
         st.flushes += 1
         st.lag_s = lag
         st.max_lag_s = max(st.max_lag_s, lag)
+
+    async def _clock_due(self) -> None:
+        """Update the sinks' clock variables once per ``clock_interval_s``."""
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_clock:
+            self._next_clock = now + self._clock_interval_s
+            await self._set_clock()
 
     async def _set_clock(self) -> None:
         for sink in self.sinks:

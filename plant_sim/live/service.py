@@ -70,6 +70,8 @@ async def serve_live(
     layout = PlantLayout.from_scenario(scenario)
     runner = LiveRunner(make_model(scenario, config), PacedClock(config.speed))
     model = runner.model
+    mqtt: MqttPublisher | None = None
+    server: TwinOpcUaServer | None = None
     async with contextlib.AsyncExitStack() as stack:
         if config.opcua is not None:
             server = TwinOpcUaServer(layout, config.opcua, runner)
@@ -83,6 +85,8 @@ async def serve_live(
             await mqtt.start()
             stack.push_async_callback(mqtt.stop)
             runner.sinks.append(mqtt)
+            if server is not None:
+                server.mqtt_stats = mqtt.stats  # QoS 0 drops on OPC UA too
         if config.sparkplug is not None:
             spb = SparkplugSink(layout, config.sparkplug, runner)
             spb.set_run(model.start_epoch_ms)
@@ -103,7 +107,9 @@ async def serve_live(
         stats = await runner.run(config.until_s)
         if linger is not None:
             await linger.wait()
-        return stats
+    if mqtt is not None:  # stopped by now: what its drain could not deliver is known
+        stats.undelivered = mqtt.stats.undelivered
+    return stats
 
 
 def _install_signals(runner: LiveRunner) -> None:

@@ -1,7 +1,7 @@
 """``twin demo`` end to end against Debian's Mosquitto and InfluxDB, then ``twin top``.
 
 The demo runs the tandem line (3 stations, no shift calendar, so ``twin top`` shows the hour)
-for 3 simulated hours at 1200x. Once the plant has ended and its last hour's KPIs cover the
+for 3 to 4 simulated hours at 1200x. Once the plant has ended and its last hour's KPIs cover the
 whole run, ``twin top`` is rendered to a recorded console: every station of the scenario is
 there, with the parts and the OEE, A, P and Q that the simulator's own event log gives over
 the same window (the same seed and start time, run headless). SIGINT then stops the demo, and
@@ -24,19 +24,27 @@ import pytest
 from rich.console import Console
 
 from analytics.report import compute_report
-from analytics.service.influx import InfluxConfig, InfluxQL
 from plant_sim.scenario import load_scenario
 from plant_sim.simulation import run_batch
 from twin.demo.servers import find_binary
 from twin.top.live import snapshot_of
 from twin.top.queries import Snapshot
 from twin.top.view import pct, render
+from twin_io.influx import InfluxConfig, InfluxQL
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "tandem_mm1.yaml"
-RUN_S = 3 * 3600.0
+
+
+def run_length_s() -> float:
+    """About 3 h, ending some 45 minutes past a full hour: the last hour window holds parts.
+
+    The plant starts at now, so where the run ends within its last UTC hour depends on the
+    clock; a run ending a minute past the hour would show KPIs of that one minute.
+    """
+    return float(3 * 3600 + int(45 * 60 - time.time() % 3600) % 3600)
 
 
 def _need(name: str) -> None:
@@ -88,7 +96,8 @@ def test_demo_runs_the_pipeline_and_top_shows_the_event_logs_kpis(tmp_path: Path
     data = tmp_path / "demo"
     log = tmp_path / "demo.out"
     argv = [sys.executable, "-m", "twin", "demo", str(SCENARIO), "--speed", "1200"]
-    argv += ["--until", "3h", "--data-dir", str(data), "--backfill-days", "0.05"]
+    run_s = run_length_s()
+    argv += ["--until", f"{run_s:.0f}s", "--data-dir", str(data), "--backfill-days", "0.05"]
     argv += ["--analytics-interval", "1", "--no-top", "--opcua-port", "0"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for name in ("TWIN_INFLUX_URL", "TWIN_MQTT_URL"):
@@ -111,7 +120,7 @@ def test_demo_runs_the_pipeline_and_top_shows_the_event_logs_kpis(tmp_path: Path
         def final() -> Snapshot | None:
             snap = snapshot_of(config)
             live = snap.run_id is not None and snap.run_id.startswith("tandem_mm1-live-")
-            return snap if live and snap.t1_s == RUN_S else None
+            return snap if live and snap.t1_s == run_s else None
 
         snap = _wait(final, 180, "the last hour's KPIs of the whole run", proc, log)
         console = Console(record=True, width=200, color_system=None)
@@ -127,7 +136,7 @@ def test_demo_runs_the_pipeline_and_top_shows_the_event_logs_kpis(tmp_path: Path
         scenario = load_scenario(SCENARIO)
         start = datetime.fromtimestamp(start_ms / 1000, tz=UTC)
         scenario = scenario.model_copy(update={"start_time": start})
-        truth = run_batch(scenario, RUN_S, seed).records
+        truth = run_batch(scenario, run_s, seed).records
         report = compute_report(truth, (snap.t0_s, snap.t1_s), shifts=False)
         for station, cells in rows.items():
             ref = report.scope(station)

@@ -8,6 +8,7 @@ published, and is started again. Every record the plant emitted is stored exactl
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -75,3 +76,29 @@ def test_gateway_killed_mid_run_with_default_settings_loses_nothing(
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     assert proc.returncode == 0, log.read_text()[-2000:]
+
+
+def test_messages_the_broker_drops_are_logged_and_counted_by_the_gateway(
+    tmp_path: Path,
+    influxd: InfluxServer,
+    influx_db: str,
+    mosquitto_factory: object,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Loss the defaults cannot prevent (a broker queue limit reached) is made visible."""
+    broker = mosquitto_factory(extra_conf=["max_queued_messages 5", "sys_interval 1"])  # type: ignore[operator]
+    cfg = h.settings(tmp_path, influxd, influx_db, mqtt_url=broker.url)
+    h.start_gateway(cfg).stop()  # the persistent session exists; the gateway is away
+    records = h.run_log(3600)
+    run_id, start = h.envelope(records)
+    pub = h.connect_publisher(broker.port)
+    h.publish(pub, records[:60], run_id, start, qos=1)  # the broker keeps 5 for the session
+    pub.disconnect()
+    caplog.set_level(logging.WARNING, "gateway.sources.mqtt")
+    gw = h.start_gateway(cfg)
+    try:
+        h.wait_until(lambda: "has dropped" in caplog.text, 20, "the drop warning")
+        gw.report_metrics(log=False)
+        assert gw.stats.snapshot()["gateway"]["broker_dropped"] >= 60 - 5
+    finally:
+        gw.stop()

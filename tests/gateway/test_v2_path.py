@@ -8,9 +8,6 @@ import pytest
 
 from gateway.buffer import DiskBuffer
 from gateway.deadletter import DeadLetters, read_dead_letters
-from gateway.sinks.base import Sink
-from gateway.sinks.influx_v1 import InfluxV1Sink
-from gateway.sinks.influx_v2 import InfluxV2Sink
 from gateway.stats import Stats
 from gateway.writer import Writer
 from plant_sim import payloads
@@ -19,6 +16,7 @@ from tests.gateway import helpers as h
 from tests.gateway.v2_proxy import V2Proxy
 from tests.servers.influxdb import InfluxServer
 from tests.servers.mosquitto import Mosquitto
+from twin_io.influx import InfluxV1Sink, InfluxV2Sink, Sink
 
 pytestmark = pytest.mark.integration
 

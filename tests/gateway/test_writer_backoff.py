@@ -8,10 +8,10 @@ from pathlib import Path
 
 from gateway.buffer import DiskBuffer
 from gateway.deadletter import DeadLetters
-from gateway.sinks.influx_v1 import InfluxV1Sink
 from gateway.stats import Stats
 from gateway.writer import Writer
 from tests.servers.influxdb import free_port
+from twin_io.influx import InfluxV1Sink
 
 
 def test_backoff_is_idle_while_records_arrive_and_capped(tmp_path: Path) -> None:

@@ -121,7 +121,10 @@ def test_last_will_marks_the_simulator_offline_when_killed(mosquitto: Mosquitto)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         wait_until(lambda: status()[-1]["online"] is False, 10, "the last will")
-        assert status()[-1]["reason"] == "connection lost"
+        will, online = status()[-1], [s for s in status() if s["online"] is True][-1]
+        assert will["reason"] == "connection lost"
+        # not dated before the "online" it follows: the will cannot know when it is sent
+        assert will["ts_ms"] is None or will["ts_ms"] >= online["ts_ms"]  # type: ignore[operator]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -7,12 +7,12 @@ from datetime import datetime
 from pathlib import Path
 
 from analytics.service.backfill import BackfillResult, backfill, shifted
-from analytics.service.influx import InfluxConfig
 from analytics.service.writer import LineWriter, make_sink
 from plant_sim.records import Record
 from plant_sim.scenario import load_scenario
 from plant_sim.simulation import Simulation
 from tests.servers.influxdb import InfluxServer
+from twin_io.influx import InfluxConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "plant_3lines.yaml"

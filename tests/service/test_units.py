@@ -12,7 +12,6 @@ from analytics.columns import to_columns
 from analytics.report import compute_report
 from analytics.service.backfill import LineEncoder, aligned_start
 from analytics.service.carry import CarryState
-from analytics.service.influx import InfluxConfig, InfluxError, InfluxQL, ensure_dbrp
 from analytics.service.kpi_schema import RunMeta, report_lines
 from analytics.service.windows import (
     DAY_MS,
@@ -24,6 +23,7 @@ from analytics.service.windows import (
 )
 from tests.gateway.helpers import run_log
 from twin.cli import app
+from twin_io.influx import InfluxConfig, InfluxError, InfluxQL, ensure_dbrp
 
 T0 = 1_767_571_200_000  # 2026-01-05T00:00Z
 MARKS = [(T0 + 6 * HOUR_MS, "early"), (T0 + 14 * HOUR_MS, "late"), (T0 + 22 * HOUR_MS, None)]

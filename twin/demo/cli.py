@@ -119,8 +119,8 @@ def demo(
 
 def _run(stack: object, stop: threading.Event, show_top: bool) -> int:
     """Wait for Ctrl-C (showing ``twin top`` if asked); 1 if a part died on its own."""
-    from analytics.service.influx import InfluxConfig
     from twin.demo.stack import Demo
+    from twin_io.influx import InfluxConfig
 
     assert isinstance(stack, Demo) and stack.influx is not None
     watcher = threading.Thread(target=_watch, args=(stack, stop), daemon=True)

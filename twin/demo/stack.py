@@ -279,8 +279,8 @@ def wait_for_data(
     influx: servers.InfluxAccess, run_id: str, timeout_s: float, stop: threading.Event | None = None
 ) -> int:
     """Wait until the live run's state records are stored; return how many there are."""
-    from analytics.service.influx import InfluxConfig, InfluxError, InfluxQL
     from plant_sim.telemetry_schema import quote_literal
+    from twin_io.influx import InfluxConfig, InfluxError, InfluxQL
 
     ql = InfluxQL(InfluxConfig(influx.url, influx.database, influx.token))
     run = quote_literal(run_id)

@@ -24,8 +24,8 @@ def top(
     once: bool = typer.Option(False, "--once", help="Print one screen and exit."),
 ) -> None:
     """Show each station's state, OEE with A, P, Q, losses, orders and gateway lag, live."""
-    from analytics.service.influx import InfluxConfig, InfluxError
     from twin.top.live import show, snapshot_of
+    from twin_io.influx import InfluxConfig, InfluxError
 
     if window not in ("shift", "hour", "day"):
         raise typer.BadParameter(f"{window!r} is not shift, hour or day", param_hint="--window")

@@ -8,9 +8,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from analytics.service.influx import InfluxConfig, InfluxError, InfluxQL
 from twin.top.queries import Snapshot, snapshot
 from twin.top.view import render
+from twin_io.influx import InfluxConfig, InfluxError, InfluxQL
 
 
 def snapshot_of(config: InfluxConfig, run_id: str | None = None, window: str = "shift") -> Snapshot:

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from analytics.service.influx import InfluxQL
 from plant_sim.telemetry_schema import quote_ident, quote_literal
+from twin_io.influx import InfluxQL
 
 WINDOW_KINDS = ("shift", "hour", "day")
 
