@@ -1,5 +1,6 @@
 # One image for every project service of the demo (simulator, gateway, analytics, backfill);
 # docker-compose.yml picks the twin sub-command. Build: docker compose build
+# Dependency versions are pinned by constraints.txt (scripts/lock.sh; CI checks it is current).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -9,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY . .
-RUN pip install -e . \
+RUN pip install -c constraints.txt -e ".[live,influx]" \
     && useradd --create-home --uid 10001 twin \
     && mkdir -p /data \
     && chown twin /data

@@ -341,7 +341,7 @@ def kpi_command(
         None, "--window", "-w", help="START:END in sim time, e.g. 8h:16h (default: run)."
     ),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or csv."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
+    output: Path | None = typer.Option(None, "--out", "-o", help="Write here, not stdout."),
     shifts: bool = typer.Option(True, "--shifts/--no-shifts", help="Per-shift results."),
 ) -> None:
     """Compute ISO 22400, flow, supply, loss and bottleneck KPIs from a saved event log."""
@@ -355,6 +355,12 @@ def kpi_command(
         report = compute_report(read_columns(eventlog), win, shifts=shifts)
     except ValueError as exc:  # EventLogError included: names the file and line
         _usage_error("EVENTLOG", str(exc))
+    if report.plant.elements.pbt_s == 0:
+        typer.echo(
+            f"note: no planned time in {report.t0_s / 3600:g} h to {report.t1_s / 3600:g} h "
+            "(off shift or planned downtime everywhere): OEE and its factors are undefined (—)",
+            err=True,
+        )
     if output is None:
         print_kpi_tables(report, fmt)
     else:

@@ -85,7 +85,12 @@ def push_command(
         "--influx-url",
         help="Create the datasource if missing, pointing at this InfluxDB (as Grafana sees it).",
     ),
-    database: str = typer.Option("twin", "--database", help="Datasource database (DBRP)."),
+    database: str = typer.Option(
+        "twin",
+        "--influx-database",
+        envvar="TWIN_INFLUX_DATABASE",
+        help="Datasource database (DBRP).",
+    ),
     influx_token: str = typer.Option(
         None,
         "--influx-token",

@@ -129,7 +129,7 @@ def main() -> None:
     """Run ``gateway`` alone (``python -m gateway``)."""
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     register(app)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from plant_sim.logs import configure
+
+    configure(logging.INFO)
     app()

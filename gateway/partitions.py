@@ -93,10 +93,9 @@ def _run_partition(
 
     from gateway.app import Gateway
     from plant_sim.gc_pause import tune_for_streaming
+    from plant_sim.logs import configure
 
-    logging.basicConfig(
-        level=log_level, format=f"%(asctime)s %(levelname)s p{index} %(name)s: %(message)s"
-    )
+    configure(log_level, f"%(asctime)s %(levelname)s p{index} %(name)s: %(message)s")
     tune_for_streaming()
     gateway = Gateway(settings)
 

@@ -4,6 +4,12 @@ The calendar is a lazy, ordered stream of non-working periods ``(start_s, end_s,
 built day by day from shifts, breaks, days off and maintenance windows. Outside every shift a
 station is OFF_SHIFT (outside planned operation time); breaks and maintenance inside shifts are
 PLANNED_DOWNTIME. Without a calendar the plant works 24/7 apart from maintenance windows.
+
+Times of day are the plant's local wall-clock times. Without a time zone a day is 86,400 s
+(UTC). With one (``LocalDays``), each local day starts at its own local midnight and a time of
+day is converted through the zone, so a shift that spans a daylight-saving change is an hour
+shorter or longer; a time in the spring-forward gap counts as the instant it would have been
+on the clock before the jump (``fold=0``).
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 from plant_sim.scenario import WEEKDAYS, CalendarSpec
 from plant_sim.states import StationState
@@ -38,6 +46,26 @@ class ShiftWindow:
     name: str
 
 
+class LocalDays:
+    """Local days of a time zone, counted from the local day that holds simulation time 0."""
+
+    def __init__(self, start: datetime, zone: str) -> None:
+        self._start = start
+        local = start.astimezone(ZoneInfo(zone))
+        self._midnight = local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
+        self.weekday0 = local.weekday()
+
+    def at(self, day: int, seconds: float) -> float:
+        """Simulation time of the wall-clock time ``seconds`` after midnight of local ``day``.
+
+        ``seconds`` may pass 24 h (a shift past midnight ends on the next day's wall clock).
+        Aware datetime arithmetic in Python is wall-clock arithmetic; the zone's offset at the
+        resulting wall time then gives the instant.
+        """
+        wall = self._midnight + timedelta(days=day, seconds=seconds)
+        return (wall - self._start).total_seconds()
+
+
 class WorkCalendar:
     """The calendar of one station: shifts, breaks, days off and its maintenance windows."""
 
@@ -47,12 +75,15 @@ class WorkCalendar:
         start_weekday: int,
         start_offset_s: float,
         maintenance: list[tuple[float, float, str]],
+        local: LocalDays | None = None,
     ) -> None:
-        """``start_offset_s``: seconds after midnight at simulation time 0."""
+        """``start_offset_s``: seconds after midnight at simulation time 0 (UTC days);
+        ``local``: the plant's local days instead (a scenario with a time zone)."""
         self._spec = spec
-        self._weekday0 = start_weekday
+        self._weekday0 = start_weekday if local is None else local.weekday0
         self._offset = start_offset_s
         self._maintenance = sorted(maintenance)
+        self._local = local
 
     def pauses(self) -> Iterator[Pause]:
         """Yield the non-working periods in time order, merged, from time 0 on."""
@@ -78,18 +109,25 @@ class WorkCalendar:
 
     def _day_start(self, day: int) -> float:
         """Simulation time of midnight starting day ``day`` (day 0 holds time 0)."""
+        if self._local is not None:
+            return self._local.at(day, 0.0)
         return day * DAY_S - self._offset
+
+    def _at(self, day: int, seconds: float) -> float:
+        """Simulation time of the time of day ``seconds`` on day ``day``."""
+        if self._local is not None:
+            return self._local.at(day, seconds)
+        return self._day_start(day) + seconds
 
     def _shift_windows(self, day: int) -> list[ShiftWindow]:
         spec = self._spec
         assert spec is not None
         if WEEKDAYS[(self._weekday0 + day) % 7] in spec.days_off:
             return []
-        base = self._day_start(day)
         out = []
         for shift in spec.shifts:
             end = shift.end if shift.end > shift.start else shift.end + DAY_S
-            out.append(ShiftWindow(base + shift.start, base + end, shift.name))
+            out.append(ShiftWindow(self._at(day, shift.start), self._at(day, end), shift.name))
         return out
 
     def _pauses_by_day(self) -> Iterator[Pause]:
@@ -113,7 +151,7 @@ class WorkCalendar:
             return []
         working = [(w.start, w.end) for d in (day - 1, day) for w in self._shift_windows(d)]
         breaks = [
-            (self._day_start(d) + b.start, self._day_start(d) + b.start + b.duration)
+            (self._at(d, b.start), self._at(d, b.start) + b.duration)
             for d in (day - 1, day)
             for b in spec.breaks
         ]

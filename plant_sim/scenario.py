@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -264,6 +265,22 @@ class TelemetrySpec(Spec):
     sample_period: Seconds = Field(60.0, ge=MIN_SAMPLE_PERIOD_S)
 
 
+def _check_timezone(name: str | None) -> str | None:
+    """An IANA time zone name that this machine's time zone database knows."""
+    if name is None:
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    return name
+
+
+TimeZoneName = Annotated[str | None, AfterValidator(_check_timezone)]
+
+
 class Scenario(Spec):
     """A whole plant scenario: structure, behaviour, calendar, demand, supply and events."""
 
@@ -273,6 +290,12 @@ class Scenario(Spec):
     site: Identifier = "plant1"
     area: Identifier = "area1"
     start_time: AwareDatetime = datetime(2026, 1, 5, tzinfo=UTC)
+    timezone: TimeZoneName = Field(
+        None,
+        description="IANA time zone of the plant, e.g. Europe/Berlin: shift and break times and "
+        "days off are its local times, daylight saving included (default: UTC). Timestamps "
+        "stay UTC.",
+    )
     seed: int = 0
     horizon: Seconds = Field(7 * 86400.0, gt=0, description="default run length")
     products: list[ProductSpec] = Field(min_length=1)

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Install everything the tests need on a fresh Debian machine, then run lint and the test suite.
+# Install everything the tests need on a fresh Debian/Ubuntu machine, then run lint and the tests
+# inside the project's virtual environment (.venv; the system Python is externally managed).
 # Real servers come from Debian: mosquitto (MQTT), influxdb 1.x (v1 API), chromium (report
 # screenshots), docker-compose (static validation of docker-compose.yml), node and npm (the
 # interoperability tests run node-opcua and Eclipse Tahu's decoder). Extra pytest
-# arguments pass through: scripts/test.sh -k gateway
+# arguments pass through: scripts/test.sh -k gateway, scripts/test.sh tests/test_cli.py
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/venv.sh
+. "$(dirname "$0")/lib/venv.sh"
+cd "$ROOT"
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
@@ -15,16 +18,11 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "installing Debian packages: ${need[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+[ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
 
-python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+ensure_venv all,test
 # test-only independent stacks (node-opcua, Tahu's sparkplug-payload): tests/interop/node
 npm ci --no-audit --no-fund --silent --prefix tests/interop/node
-ruff check .
-ruff format --check .
-python3 -m pytest -q --durations=15 "$@"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+"$VENV/bin/python" -m pytest -q --durations=15 "$@"

@@ -74,6 +74,16 @@ COMMANDS: dict[str, LazyCommand] = {
     "dashboards": LazyCommand(
         "dashboards.cli", "register", "Grafana dashboards as code: build, check, push."
     ),
+    "demo": LazyCommand(
+        "twin.demo.cli",
+        "register",
+        "Start the plant, broker, InfluxDB, gateway, analytics and Grafana; Ctrl-C stops all.",
+    ),
+    "top": LazyCommand(
+        "twin.top.cli",
+        "register",
+        "Show each station's state, OEE with A, P, Q, losses, orders and gateway lag, live.",
+    ),
 }
 
 
@@ -145,17 +155,23 @@ def _root(
     ),
 ) -> None:
     """Smart Factory Twin: simulate a plant, stream it over OPC UA and MQTT, compute KPIs."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from plant_sim.logs import configure
+
+    configure(logging.DEBUG if verbose else logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 runtime failure, 2 usage or input error."""
     try:
         app(args=list(argv) if argv is not None else None, standalone_mode=True)
+    except ModuleNotFoundError as exc:  # a command of an extra that is not installed
+        from twin.extras import install_hint
+
+        hint = install_hint(exc)
+        if hint is None:
+            raise
+        print(f"error: {hint}", file=sys.stderr)
+        return 1
     except SystemExit as exc:  # click ends every standalone run this way
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0

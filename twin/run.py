@@ -11,10 +11,34 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+if TYPE_CHECKING:
+    from plant_sim.scenario import Scenario
+
 log = logging.getLogger(__name__)
+
+
+def no_planned_time(scenario: Scenario, until_s: float) -> str:
+    """Say why a run's KPIs are empty: when its first shift starts, if ever."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from plant_sim.model.plant import plant_calendar
+
+    text = f"no planned time in the run's {until_s / 3600:g} h, so OEE and its factors are empty"
+    first = next(iter(plant_calendar(scenario).shifts()), None)
+    if first is None:
+        return text + " (every day is a day off)"
+    zone = ZoneInfo(scenario.timezone or "UTC")
+    at = (scenario.start_time + timedelta(seconds=first.start)).astimezone(zone)
+    return (
+        f"{text}: the first shift ({first.name}) starts {at:%a %Y-%m-%d %H:%M} "
+        f"{scenario.timezone or 'UTC'}, {first.start / 3600:g} h into the run "
+        "(use a longer --until)"
+    )
 
 
 def run(
@@ -87,6 +111,8 @@ def run(
     if out is not None:
         log.info("event log written to %s", out)
     report = compute_report(columns.columns())
+    if report.plant.elements.pbt_s == 0:
+        log.warning("%s", no_planned_time(scenario, until_s))
     if counts is not None:
         from rich.console import Console
 

@@ -181,8 +181,12 @@ def backfill(
     seed: int | None = None,
     run_id: str | None = None,
     chunk_s: float = 86_400.0,
+    on_progress: Callable[[float, float], None] | None = None,
 ) -> BackfillResult:
-    """Simulate ``days`` before ``end_ms`` and hand telemetry and KPI lines to ``put``."""
+    """Simulate ``days`` before ``end_ms`` and hand telemetry and KPI lines to ``put``.
+
+    ``on_progress(done_s, total_s)`` is called after each chunk (else progress is logged).
+    """
     started = time.perf_counter()
     start_ms = aligned_start(end_ms, days)
     seed = scenario.seed if seed is None else seed
@@ -214,7 +218,10 @@ def backfill(
         put(kpi)
         n_records += len(chunk)
         n_kpi += len(kpi)
-        logger.info("backfill %s: %.1f of %.1f days", run_id, t / 86400, horizon_s / 86400)
+        if on_progress is not None:
+            on_progress(t, horizon_s)
+        else:
+            logger.info("backfill %s: %.1f of %.1f days", run_id, t / 86400, horizon_s / 86400)
     return BackfillResult(
         run_id, start_ms, end_ms, n_records, n_kpi, len(feed.done), time.perf_counter() - started
     )

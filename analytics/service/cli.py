@@ -7,17 +7,20 @@ gateway (``TWIN_INFLUX_URL``, ``TWIN_INFLUX_DATABASE``, ``TWIN_INFLUX_TOKEN``, .
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
 import typer
 
+from plant_sim import cli_options as options
 from twin_io.influx import (
     InfluxConfig,
     InfluxError,
@@ -28,35 +31,6 @@ from twin_io.influx import (
 
 logger = logging.getLogger(__name__)
 
-URL = typer.Option(
-    "http://localhost:8086",
-    "--influx-url",
-    envvar="TWIN_INFLUX_URL",
-    help="InfluxDB base URL (1.x, 2.x or 3.x).",
-)
-DATABASE = typer.Option(
-    "twin",
-    "--database",
-    envvar="TWIN_INFLUX_DATABASE",
-    help="Database (1.x, 3.x) or DBRP database name (2.x).",
-)
-TOKEN = typer.Option(
-    None,
-    "--token",
-    envvar="TWIN_INFLUX_TOKEN",
-    show_default=False,
-    help="API token (2.x, 3.x), sent as 'Authorization: Token ...'.",
-)
-ORG = typer.Option(
-    None,
-    "--org",
-    envvar="TWIN_INFLUX_ORG",
-    help="2.x organisation: with it, the DBRP mapping is created if missing.",
-)
-USER = typer.Option(None, "--username", envvar="TWIN_INFLUX_USERNAME", help="1.x user name.")
-PASSWORD = typer.Option(
-    None, "--password", envvar="TWIN_INFLUX_PASSWORD", show_default=False, help="1.x password."
-)
 WAIT = typer.Option(60.0, "--wait", help="Seconds to wait for InfluxDB at start.")
 
 
@@ -85,12 +59,12 @@ def connect(config: InfluxConfig, wait_s: float) -> str:
 
 
 def analytics(
-    influx_url: str = URL,
-    database: str = DATABASE,
-    token: str = TOKEN,
-    org: str = ORG,
-    username: str = USER,
-    password: str = PASSWORD,
+    influx_url: str = options.influx_url(),
+    influx_database: str = options.influx_database(),
+    influx_token: str = options.influx_token(),
+    influx_org: str = options.influx_org(),
+    influx_username: str = options.influx_username(),
+    influx_password: str = options.influx_password(),
     interval: float = typer.Option(30.0, "--interval", help="Seconds between cycles."),
     run_id: list[str] = typer.Option(
         [], "--run-id", help="Follow this run (repeat); default: the run with the newest data."
@@ -111,7 +85,9 @@ def analytics(
 
     if interval <= 0:
         raise typer.BadParameter("must be positive", param_hint="--interval")
-    config = InfluxConfig(influx_url, database, token, username, password, org)
+    config = InfluxConfig(
+        influx_url, influx_database, influx_token, influx_username, influx_password, influx_org
+    )
     try:
         connect(config, wait)
         writer = LineWriter(make_sink(config))
@@ -148,6 +124,29 @@ def _end_ms(text: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
+@contextlib.contextmanager
+def _progress(show: bool, days: float) -> Iterator[Callable[[float, float], None] | None]:
+    """A progress bar with the time left, on a terminal; else ``None`` (progress is logged)."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("backfill"),
+        BarColumn(),
+        TextColumn("{task.completed:.1f} of {task.total:.1f} days"),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("backfill", total=days)
+        yield lambda done_s, total_s: bar.update(
+            task, completed=done_s / 86400, total=total_s / 86400
+        )
+
+
 def backfill(
     scenario: Path = typer.Argument(..., help="Scenario YAML file."),
     days: float = typer.Option(14.0, "--days", help="Days of history before --end."),
@@ -157,12 +156,12 @@ def backfill(
     skip_existing: bool = typer.Option(
         False, "--skip-existing", help="Do nothing if a backfill of this scenario is stored."
     ),
-    influx_url: str = URL,
-    database: str = DATABASE,
-    token: str = TOKEN,
-    org: str = ORG,
-    username: str = USER,
-    password: str = PASSWORD,
+    influx_url: str = options.influx_url(),
+    influx_database: str = options.influx_database(),
+    influx_token: str = options.influx_token(),
+    influx_org: str = options.influx_org(),
+    influx_username: str = options.influx_username(),
+    influx_password: str = options.influx_password(),
     wait: float = WAIT,
 ) -> None:
     """Simulate the past days and write telemetry and KPIs straight into InfluxDB."""
@@ -175,7 +174,9 @@ def backfill(
         raise typer.BadParameter("must be positive", param_hint="--days")
     sc = load_or_exit(scenario)
     end_ms = _end_ms(end)
-    config = InfluxConfig(influx_url, database, token, username, password, org)
+    config = InfluxConfig(
+        influx_url, influx_database, influx_token, influx_username, influx_password, influx_org
+    )
     try:
         connect(config, wait)
         if skip_existing:
@@ -188,7 +189,10 @@ def backfill(
         line_writer.prepare()
         writer = BackgroundWriter(line_writer)
         try:
-            result = run_backfill(sc, end_ms, days, writer.put, seed=seed, run_id=run_id)
+            with _progress(sys.stderr.isatty(), days) as on_progress:
+                result = run_backfill(
+                    sc, end_ms, days, writer.put, seed=seed, run_id=run_id, on_progress=on_progress
+                )
         finally:
             writer.close()
     except InfluxError as exc:

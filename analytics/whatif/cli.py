@@ -155,9 +155,14 @@ def whatif_command(
     influx_url: str | None = typer.Option(
         None, help="Also write results to this InfluxDB (v1 /write), e.g. http://localhost:8086."
     ),
-    influx_db: str = typer.Option("twin", help="InfluxDB database (v1) or bucket mapping."),
+    influx_database: str = typer.Option(
+        "twin",
+        "--influx-database",
+        envvar="TWIN_INFLUX_DATABASE",
+        help="InfluxDB database (v1) or bucket mapping.",
+    ),
     influx_token: str | None = typer.Option(
-        None, envvar="TWIN_INFLUX_TOKEN", help="InfluxDB token (env TWIN_INFLUX_TOKEN)."
+        None, "--influx-token", envvar="TWIN_INFLUX_TOKEN", help="InfluxDB API token."
     ),
     check: bool = typer.Option(False, "--check", help="Validate and list variants; no runs."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -171,7 +176,7 @@ def whatif_command(
     _check_outputs(
         {"--csv": csv, "--parquet": parquet, "--html": html, "--json": json_path},
         influx_url,
-        influx_db,
+        influx_database,
     )
     if check:
         _check(study)
@@ -188,7 +193,7 @@ def whatif_command(
         print_result(result)
     _outputs(result, csv, parquet, html, json_path)
     if influx_url:
-        _influx(result, influx_url, influx_db, influx_token)
+        _influx(result, influx_url, influx_database, influx_token)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,7 +3,7 @@
 ``check_output_paths`` looks at every file a study would write (``--csv`` and ``--parquet``
 write a ``.replications`` file beside the summary): its folder must exist and be writable, and
 the path must not be a folder. ``check_influx`` checks ``--influx-url`` (an http(s) URL with a
-host), ``--influx-db`` and that the server answers ``/ping``. Each problem names its option.
+host), ``--influx-database`` and that the server answers ``/ping``. Each problem names its option.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def check_influx(
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return [("--influx-url", f"{url!r} is not an http(s) URL with a host")]
     if not database.strip():
-        return [("--influx-db", "the database name is empty")]
+        return [("--influx-database", "the database name is empty")]
     endpoint = f"{url.rstrip('/')}/ping"
     try:
         with httpx.Client(transport=transport, timeout=timeout_s) as client:

@@ -33,13 +33,15 @@ def sim(
     ),
     run_id: str | None = typer.Option(None, help="Run id (default: SCENARIO-sSEED)."),
     start_now: bool = typer.Option(
-        False,
-        "--start-now",
-        help="Start at the wall clock's now (timestamps and shift calendar) instead of the "
-        "scenario's start_time.",
+        True,
+        "--start-now/--scenario-start",
+        help="Start at the wall clock's now (timestamps and shift calendar, in the plant's "
+        "time zone), or at the scenario's start_time.",
     ),
     opcua: bool = typer.Option(True, "--opcua/--no-opcua", help="Serve OPC UA."),
-    opcua_endpoint: str = typer.Option("opc.tcp://0.0.0.0:4840/twin/", help="OPC UA endpoint."),
+    opcua_endpoint: str = typer.Option(
+        "opc.tcp://0.0.0.0:4840/twin/", envvar="TWIN_OPCUA_ENDPOINT", help="OPC UA endpoint."
+    ),
     namespace_uri: str = typer.Option(NAMESPACE_URI, help="OPC UA namespace URI of the plant."),
     opcua_user: list[str] = typer.Option([], help="USER:PASSWORD allowed to log in (repeat)."),
     opcua_anonymous: bool = typer.Option(
@@ -57,7 +59,8 @@ def sim(
     mqtt: bool = typer.Option(True, "--mqtt/--no-mqtt", help="Publish to MQTT."),
     mqtt_url: str = typer.Option(
         "mqtt://127.0.0.1:1883",
-        help="MQTT broker, mqtt://[user[:pass]@]host[:port] (mqtts:// for TLS).",
+        envvar="TWIN_MQTT_URL",
+        help="MQTT broker URL: mqtt://host:port (user:password@ before host; mqtts:// TLS).",
     ),
     mqtt_client_id: str = typer.Option("smart-factory-twin-sim", help="MQTT client id."),
     mqtt_username: str | None = typer.Option(None, help="MQTT user name."),

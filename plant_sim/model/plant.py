@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import simpy
 
-from plant_sim.calendar import PauseCursor, WorkCalendar
+from plant_sim.calendar import LocalDays, PauseCursor, WorkCalendar
 from plant_sim.distributions import make_sampler, mean_of
 from plant_sim.model.buffer import Buffer, ReleaseQueue
 from plant_sim.model.line import Line
@@ -92,8 +92,14 @@ def _build_stocks(
     return stocks
 
 
+def plant_calendar(scenario: Scenario) -> WorkCalendar:
+    """The plant's calendar (shifts, breaks, days off; no station's maintenance)."""
+    return _calendar_factory(scenario)(None)
+
+
 def _calendar_factory(scenario: Scenario):
     start = scenario.start_time
+    local = None if scenario.timezone is None else LocalDays(start, scenario.timezone)
     midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
     offset = (start - midnight).total_seconds()
     windows: list[tuple[float, float, str, list[str] | None]] = []
@@ -114,7 +120,7 @@ def _calendar_factory(scenario: Scenario):
             for s, e, r, who in windows
             if station is not None and (who is None or station in who)
         ]
-        return WorkCalendar(scenario.calendar, start.weekday(), offset, mine)
+        return WorkCalendar(scenario.calendar, start.weekday(), offset, mine, local)
 
     return calendar_of
 

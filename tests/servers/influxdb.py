@@ -26,6 +26,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from twin.demo.servers import influx1_conf
+
 INFLUXD = os.environ.get("TWIN_TEST_INFLUXD", "/usr/bin/influxd")
 START_TIMEOUT_S = 30.0
 
@@ -38,51 +40,7 @@ def free_port() -> int:
 
 
 def _config(root: Path, http_port: int, rpc_port: int) -> str:
-    return f"""
-reporting-disabled = true
-bind-address = "127.0.0.1:{rpc_port}"
-
-[meta]
-  dir = "{root}/meta"
-  logging-enabled = false
-
-[data]
-  dir = "{root}/data"
-  wal-dir = "{root}/wal"
-  query-log-enabled = false
-  wal-fsync-delay = "0s"
-
-[monitor]
-  store-enabled = false
-
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:{http_port}"
-  auth-enabled = false
-  log-enabled = false
-  pprof-enabled = false
-
-[admin]
-  enabled = false
-
-[[graphite]]
-  enabled = false
-
-[[collectd]]
-  enabled = false
-
-[[opentsdb]]
-  enabled = false
-
-[[udp]]
-  enabled = false
-
-[continuous_queries]
-  enabled = false
-
-[subscriber]
-  enabled = false
-"""
+    return influx1_conf(root, http_port, rpc_port)  # the same server as ``twin demo`` starts
 
 
 class InfluxServer:

@@ -158,7 +158,10 @@ def test_an_unreachable_influxdb_exits_2_before_the_study_runs(study_file: Path,
             ["--influx-url", "localhost:8086"],
             "--influx-url: 'localhost:8086' is not an http(s) URL",
         ),
-        (["--influx-url", "http://127.0.0.1:1", "--influx-db", " "], "--influx-db: the database"),
+        (
+            ["--influx-url", "http://127.0.0.1:1", "--influx-database", " "],
+            "--influx-database: the database",
+        ),
     ],
 )
 def test_bad_influxdb_options_exit_2(study_file: Path, options, message: str, capsys) -> None:

@@ -1,0 +1,68 @@
+"""``twin demo`` before anything starts: bad input, missing servers, their install hints."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from twin.cli import main
+from twin.demo import servers
+from twin.demo.procs import StartError, free_port
+from twin.demo.stack import Demo, DemoOptions, MissingToolError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_bad_scenario_is_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    assert main(["demo", str(bad), "--data-dir", str(tmp_path / "d")]) == 2
+    assert "bad.yaml" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def test_missing_servers_are_named_with_install_hints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(servers, "find_binary", lambda name, env_var=None: None)
+    demo = Demo(DemoOptions(ROOT / "scenarios/tandem_mm1.yaml", tmp_path), print)
+    with pytest.raises(MissingToolError) as err:
+        demo.start()
+    text = str(err.value)
+    assert "mosquitto not found" in text and "apt-get install mosquitto" in text
+    assert "influxd not found" in text and "--influx-url" in text
+    assert not demo.children
+
+
+def test_given_urls_need_no_local_servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(servers, "find_binary", lambda name, env_var=None: None)
+    options = DemoOptions(
+        ROOT / "scenarios/tandem_mm1.yaml",
+        tmp_path,
+        mqtt_url="mqtt://127.0.0.1:1",
+        influx_url=f"http://127.0.0.1:{free_port()}",
+    )
+    demo = Demo(options, print)
+    assert demo.check_tools() == {"mosquitto": None, "influxd": None}
+    with pytest.raises(StartError, match="does not answer /ping"):
+        demo.start()  # the URL is checked before anything starts
+    assert not demo.children
+
+
+def test_an_interrupt_during_start_up_starts_nothing_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(servers, "find_binary", lambda name, env_var=None: "/bin/true")
+    stop = threading.Event()
+    stop.set()
+    demo = Demo(DemoOptions(ROOT / "scenarios/tandem_mm1.yaml", tmp_path), print, stop)
+    with pytest.raises(StartError, match="interrupted before mosquitto started"):
+        demo.start()
+    assert not demo.children
+
+
+def test_free_port_prefers_the_usual_one_when_free() -> None:
+    port = free_port()
+    assert free_port(port) == port

@@ -1,0 +1,1 @@
+"""``twin demo``: the live pipeline without Docker."""

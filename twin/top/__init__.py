@@ -1,0 +1,1 @@
+"""``twin top``: a live terminal view of a running plant."""
