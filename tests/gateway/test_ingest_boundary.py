@@ -11,7 +11,7 @@ from gateway.normalize import Accepted, Normalizer, RawMessage, Rejected
 from gateway.sequencer import Sequencer
 from gateway.stats import Stats
 from plant_sim import payloads
-from plant_sim.records import PartDone
+from plant_sim.records import PartDone, RunStart
 
 START = 1_767_571_200_000
 POISON = b'{"poison": true}'
@@ -37,18 +37,23 @@ def test_an_unexpected_error_in_one_record_is_a_dead_letter_and_the_rest_is_stor
     )
     acked: list[int] = []
     good = [PartDone(float(i), "l1", "s1", f"p{i}", "x", None, "good", 1.0, 1.0) for i in range(3)]
+    run = RunStart(
+        0.0, "r", "test", 1, START, None, "e", "s", "a", [{"line": "l1", "stations": ["s1"]}]
+    )
     bodies = [
+        payloads.encode(run, "r", START),
         payloads.encode(good[0], "r", START),
         POISON,
         *(payloads.encode(r, "r", START) for r in good[1:]),
     ]
+    topics = ["e/s/a/_plant/run", *["e/s/a/l1/s1/part"] * (len(bodies) - 1)]
     items = [
-        RawMessage("mqtt", body, "t/part", ack=lambda i=i: acked.append(i))
-        for i, body in enumerate(bodies)
+        RawMessage("mqtt", body, topic, ack=lambda i=i: acked.append(i))
+        for i, (body, topic) in enumerate(zip(bodies, topics, strict=True))
     ]
     ingest.process(items)
     letters.close()
-    assert len(buffer) == 3 and acked == [0, 1, 2, 3]
+    assert len(buffer) == 4 and acked == [0, 1, 2, 3, 4]  # the run_start and 3 parts
     assert stats.snapshot()["mqtt"]["dead_lettered"] == 1
     [letter] = read_dead_letters(tmp_path / "dead_letters.jsonl")
     assert (
