@@ -32,7 +32,7 @@ from gateway.machinery_map import MachineMap, MachineryTranslator, Mapping, load
 from gateway.normalize import RawMessage
 from gateway.settings import GatewaySettings
 from gateway.sources.base import put
-from gateway.sources.opcua import OpcUaSource
+from gateway.sources.opcua import OpcUaSource, disconnect_client
 from plant_sim import payloads
 from plant_sim.records import Record
 
@@ -96,17 +96,9 @@ class MachinerySource(OpcUaSource):
             self._flush()
             await self._subscribe(client, watches, nodes)
             first.set()
-            self._wake.clear()
-            while not lost.is_set() and not self._stopping.is_set():
-                await self._wake.wait()
-                self._wake.clear()
-            if lost.is_set():
-                raise ConnectionError("connection lost")
+            await self._serve_until_lost(lost)
         finally:
-            try:
-                await asyncio.wait_for(client.disconnect(), timeout=2.0)
-            except Exception:
-                client.disconnect_socket()
+            await disconnect_client(client)
 
     async def _subscribe(
         self, client: Client, watches: dict[ua.NodeId, Watch], nodes: list[Node]

@@ -136,17 +136,19 @@ class OpcUaSource:
             logger.info(
                 "OPC UA %s: subscribed to events of %d nodes", self.endpoint, len(notifiers)
             )
-            self._wake.clear()
-            while not lost.is_set() and not self._stopping.is_set():
-                await self._wake.wait()
-                self._wake.clear()
-            if lost.is_set():
-                raise ConnectionError("connection lost")
+            await self._serve_until_lost(lost)
         finally:
-            try:
-                await asyncio.wait_for(client.disconnect(), timeout=2.0)
-            except Exception:
-                client.disconnect_socket()
+            await disconnect_client(client)
+
+    async def _serve_until_lost(self, lost: asyncio.Event) -> None:
+        """Wait, subscribed, until the gateway stops; a lost connection raises ConnectionError."""
+        assert self._wake is not None
+        self._wake.clear()
+        while not lost.is_set() and not self._stopping.is_set():
+            await self._wake.wait()
+            self._wake.clear()
+        if lost.is_set():
+            raise ConnectionError("connection lost")
 
     async def _read_run_start(self, client: Client) -> None:
         """Hand the running run's run_start to the intake: events before the subscription are
@@ -256,3 +258,11 @@ async def _notifies(node: Node) -> bool:
         return False
     value = notifier.Value.Value if notifier.Value is not None else 0
     return bool(int(value or 0) & (1 << ua.EventNotifier.SubscribeToEvents))  # a bit index
+
+
+async def disconnect_client(client: Client) -> None:
+    """Disconnect within 2 s, else drop the socket (the server may be gone)."""
+    try:
+        await asyncio.wait_for(client.disconnect(), timeout=2.0)
+    except Exception:
+        client.disconnect_socket()
