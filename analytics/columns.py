@@ -11,9 +11,9 @@ No I/O here; see ``analytics.eventlog`` for files.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from operator import attrgetter, eq
 from typing import Any
 
@@ -79,6 +79,51 @@ class LineColumns:
 
 
 @dataclass(slots=True)
+class StockColumns:
+    """Raw-material stock records as columns, in stream order."""
+
+    t: np.ndarray
+    level: np.ndarray
+    material: np.ndarray  # int32: index into ``materials``
+    cause: np.ndarray  # int32: index into ``causes``
+    materials: list[str] = field(default_factory=list)  # in order of first appearance
+    causes: list[str] = field(default_factory=list)
+
+
+_T_LEVEL = attrgetter("t", "level")
+_MATERIAL_CAUSE = attrgetter("material", "cause")
+
+
+def stock_columns(
+    levels: Sequence[StockLevel],
+    materials: dict[str, int] | None = None,
+    causes: dict[str, int] | None = None,
+) -> StockColumns:
+    """Return stock records as columns; ``materials`` and ``causes`` (name -> code, in order
+    of first appearance) carry the codes over from earlier batches and are updated."""
+    materials = {} if materials is None else materials
+    causes = {} if causes is None else causes
+    n = len(levels)
+    # Two passes over the records (touching scattered objects is what costs): the floats,
+    # then (material, cause) pairs, coded through the few distinct pairs.
+    tl = np.fromiter(chain.from_iterable(map(_T_LEVEL, levels)), float, 2 * n)
+    pairs = list(map(_MATERIAL_CAUSE, levels))
+    kinds = {pair: i for i, pair in enumerate(dict.fromkeys(pairs))}
+    for m, c in kinds:
+        materials.setdefault(m, len(materials))
+        causes.setdefault(c, len(causes))
+    kind = np.fromiter(map(kinds.__getitem__, pairs), np.int32, n)
+    return StockColumns(
+        t=tl[0::2].copy(),
+        level=tl[1::2].copy(),
+        material=np.array([materials[m] for m, _ in kinds], np.int32)[kind],
+        cause=np.array([causes[c] for _, c in kinds], np.int32)[kind],
+        materials=list(materials),
+        causes=list(causes),
+    )
+
+
+@dataclass(slots=True)
 class PlantColumns:
     """Everything the KPI modules need from one run's record stream."""
 
@@ -90,7 +135,7 @@ class PlantColumns:
     stations: list[StationColumns]  # in line order, then flow order
     shifts: list[tuple[float, str | None]]
     orders: list[OrderEvent] = field(default_factory=list)
-    stock: list[StockLevel] = field(default_factory=list)
+    stock: list[StockLevel] | StockColumns = field(default_factory=list)
 
     def line_stations(self, line: str) -> list[StationColumns]:
         """Return the stations of ``line`` in flow order."""
@@ -216,7 +261,7 @@ def assemble(  # noqa: PLR0913 (the parts of a run, each built by one reader)
     flow: FlowCols,
     shifts: list[tuple[float, str | None]],
     orders: list[OrderEvent],
-    stock: list[StockLevel],
+    stock: list[StockLevel] | StockColumns,
 ) -> PlantColumns:
     """Build ``PlantColumns`` from a run's columns, however they were read (records, a
     streaming run or an Arrow table): the one place that shapes them for the KPI modules."""
@@ -398,31 +443,29 @@ def _part_cols(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> _Part
 def _station_columns(
     pairs: list[tuple[str, str]], sc: _StateCols, pc: _PartCols
 ) -> list[StationColumns]:
-    """Build per-station state and part columns with stable sorts by station."""
+    """Build per-station state and part columns with stable sorts by station.
+
+    Each column is put in (station, time) order once; a station's arrays are slices of it
+    (one copy of the run's columns, not one per station and one flat).
+    """
     n_st = len(pairs)
-    s_groups = _groups(sc.idx, sc.t, n_st)
-    p_groups = _groups(pc.idx, pc.t, n_st)
+    s_order, s_bounds = _grouped(sc.idx, sc.t, n_st)
+    p_order, p_bounds = _grouped(pc.idx, pc.t, n_st)
+    t, code, power, reason = (a[s_order] for a in (sc.t, sc.code, sc.power_kw, sc.reason))
+    part_t, result, pri = (a[p_order] for a in (pc.t, pc.result, pc.pri_s))
     out = []
     for i, (ln, st) in enumerate(pairs):
-        si, pi = s_groups[i], p_groups[i]
+        s = slice(s_bounds[i], s_bounds[i + 1])
+        p = slice(p_bounds[i], p_bounds[i + 1])
         out.append(
-            StationColumns(
-                ln,
-                st,
-                sc.t[si],
-                sc.code[si],
-                sc.power_kw[si],
-                sc.reason[si],
-                pc.t[pi],
-                pc.result[pi],
-                pc.pri_s[pi],
-            )
+            StationColumns(ln, st, t[s], code[s], power[s], reason[s], part_t[p], result[p], pri[p])
         )
     return out
 
 
-def _groups(idx: np.ndarray, t: np.ndarray, n: int) -> list[np.ndarray]:
-    """Return, per group, the positions of its items sorted by (group, time), stably.
+def _grouped(idx: np.ndarray, t: np.ndarray, n: int) -> tuple[np.ndarray, list[int]]:
+    """Return the positions of the items sorted by (group, time), stably, and the bounds of
+    each group's run in that order (group ``i`` is ``bounds[i]:bounds[i + 1]``).
 
     A stable sort on the group alone (a radix sort for small ints) is enough when every
     group is already in time order, as in a simulator's stream; otherwise a lexsort.
@@ -434,8 +477,8 @@ def _groups(idx: np.ndarray, t: np.ndarray, n: int) -> list[np.ndarray]:
         g, ts = idx[order], t[order]
         if not np.all((g[1:] != g[:-1]) | (ts[1:] >= ts[:-1])):
             order = np.lexsort((t, idx))
-    bounds = np.searchsorted(idx[order], np.arange(n + 1))
-    return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
+    bounds = np.searchsorted(idx[order], np.arange(n + 1)).tolist()
+    return order, bounds
 
 
 def _non_good_part_ids(parts: list[PartDone], result: np.ndarray) -> set[str]:
@@ -457,8 +500,10 @@ class FlowCols:
     exit_t: np.ndarray
     exit_finished: np.ndarray  # bool
     exit_flow_s: np.ndarray
-    exit_part_id: np.ndarray  # object: part ids
+    exit_part_id: np.ndarray | None  # object: part ids (None when ``exit_bad`` is given)
     exit_order: np.ndarray  # object: order ids (None: a part made without an order)
+    #: bool: the part had a scrap or rework judgement (a streamed run knows it at the exit)
+    exit_bad: np.ndarray | None = None
 
 
 def _flow_cols(
@@ -492,8 +537,11 @@ def _line_columns(
     structure: list[tuple[str, list[str]]], flow: FlowCols, bad_parts: set[str]
 ) -> list[LineColumns]:
     """Build release and exit columns of every line of ``structure``."""
-    n = len(flow.exit_part_id)
-    good = ~np.fromiter(map(bad_parts.__contains__, flow.exit_part_id), bool, n)
+    if flow.exit_bad is not None:
+        good = ~flow.exit_bad
+    else:
+        n = len(flow.exit_part_id)  # type: ignore[arg-type]
+        good = ~np.fromiter(map(bad_parts.__contains__, flow.exit_part_id), bool, n)  # type: ignore[arg-type]
     finished = flow.exit_finished
     out = []
     for j, (ln, stations) in enumerate(structure):
@@ -525,24 +573,41 @@ def _codes(values: tuple, index: dict[str, int]) -> np.ndarray:
 
 
 def _concat(chunks: list, empty: object) -> object:
-    """Concatenate column dataclasses field by field (``empty`` when there are none)."""
+    """Concatenate column dataclasses field by field (``empty`` when there are none); a
+    field that is None in the chunks stays None, a list field is the last chunk's."""
     if not chunks:
         return empty
     if len(chunks) == 1:
         return chunks[0]
     cls = type(chunks[0])
-    return cls(
-        *(np.concatenate([getattr(c, f) for c in chunks]) for f in cls.__slots__)  # type: ignore[attr-defined]
-    )
+    out = []
+    for name in cls.__slots__:  # type: ignore[attr-defined]
+        last = getattr(chunks[-1], name)
+        if last is None or isinstance(last, list):
+            out.append(last)
+        else:
+            out.append(np.concatenate([getattr(c, name) for c in chunks]))
+    return cls(*out)
+
+
+def _compacted(chunks: list, empty: object) -> object:
+    """Return ``_concat(chunks, empty)`` and keep only it in ``chunks`` (the parts are freed)."""
+    whole = _concat(chunks, empty)
+    if chunks:
+        chunks[:] = [whole]
+    return whole
 
 
 class ColumnAccumulator:
     """Build a run's ``PlantColumns`` from record batches while the run streams them.
 
     Each batch is turned into numeric columns at once (the same per-record reading as
-    ``to_columns``, so the result is the same), and no record is kept: process samples and
-    buffer levels are dropped, states, parts and flow records become a few numbers each.
-    The first record must be the ``RunStart`` that names every station.
+    ``to_columns``, so the result is the same), and no record is kept but the run start and
+    the orders (a few per day): process samples and buffer levels are dropped, states,
+    parts, flow and stock records become a few numbers each. Part ids are not kept either:
+    a part's scrap or rework judgements come before it leaves the line, so each exit is
+    marked first-pass or not when it arrives, and a judged part's id is dropped once it
+    has left. The first record must be the ``RunStart`` that names every station.
     """
 
     def __init__(self) -> None:
@@ -557,7 +622,9 @@ class ColumnAccumulator:
         self._run_end_ts: list[float] = []
         self._shifts: list[tuple[float, str | None]] = []
         self._orders: list[OrderEvent] = []
-        self._stock: list[StockLevel] = []
+        self._stock: list[StockColumns] = []
+        self._materials: dict[str, int] = {}
+        self._causes: dict[str, int] = {}
 
     def add(self, records: list[Record]) -> None:
         """Take one batch of the run's records, in emission order."""
@@ -589,13 +656,23 @@ class ColumnAccumulator:
                 f"records: {exc.args[0]!r}: a station not in run_start or an unknown value"
             ) from None
         if by_kind[PartReleased] or by_kind[PartLeft]:
-            self._flows.append(
-                _flow_cols(by_kind[PartReleased], by_kind[PartLeft], self._line_of)  # type: ignore[arg-type]
-            )
+            self._flows.append(self._flow(by_kind[PartReleased], by_kind[PartLeft]))
         self._run_end_ts += [r.t for r in by_kind[RunEnd]]
         self._shifts += [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]
         self._orders += by_kind[OrderEvent]  # type: ignore[arg-type]
-        self._stock += by_kind[StockLevel]  # type: ignore[arg-type]
+        if by_kind[StockLevel]:
+            levels: list[StockLevel] = by_kind[StockLevel]  # type: ignore[assignment]
+            self._stock.append(stock_columns(levels, self._materials, self._causes))
+
+    def _flow(self, releases: list[PartReleased], exits: list[PartLeft]) -> FlowCols:
+        """Return the flow columns of one batch, each exit marked judged (scrap or rework
+        somewhere) or not, without its part id; judged parts that left are forgotten."""
+        flow = _flow_cols(releases, exits, self._line_of)
+        ids = flow.exit_part_id
+        bad = np.fromiter(map(self._bad_parts.__contains__, ids), bool, len(ids))  # type: ignore[arg-type]
+        self._bad_parts.difference_update(ids[bad])  # type: ignore[index]
+        flow.exit_part_id, flow.exit_bad = None, bad
+        return flow
 
     def columns(self) -> PlantColumns:
         """Return the columns of everything added so far."""
@@ -604,11 +681,11 @@ class ColumnAccumulator:
                 self._structure or [],
                 self._run_starts[0] if self._run_starts else None,
                 self._run_end_ts,
-                _concat(self._states, _state_cols([], self._keys)),  # type: ignore[arg-type]
-                _concat(self._parts, _part_cols([], self._keys)),  # type: ignore[arg-type]
-                self._bad_parts,
-                _concat(self._flows, _flow_cols([], [], self._line_of)),  # type: ignore[arg-type]
+                _compacted(self._states, _state_cols([], self._keys)),  # type: ignore[arg-type]
+                _compacted(self._parts, _part_cols([], self._keys)),  # type: ignore[arg-type]
+                set(),  # every exit is marked already (``_flow``)
+                _compacted(self._flows, self._flow([], [])),  # type: ignore[arg-type]
                 self._shifts,
                 self._orders,
-                self._stock,
+                _compacted(self._stock, stock_columns([], self._materials, self._causes)),  # type: ignore[arg-type]
             )
