@@ -267,6 +267,23 @@ def assemble(  # noqa: PLR0913 (the parts of a run, each built by one reader)
     streaming run or an Arrow table): the one place that shapes them for the KPI modules."""
     pairs = [(ln, st) for ln, sts in structure for st in sts]
     stations = _station_columns(pairs, state_cols, part_cols)
+    return _assemble(
+        structure, run_start, run_end_ts, stations, bad_parts, flow, shifts, orders, stock
+    )
+
+
+def _assemble(  # noqa: PLR0913 (see ``assemble``)
+    structure: list[tuple[str, list[str]]],
+    run_start: RunStart | None,
+    run_end_ts: list[float],
+    stations: list[StationColumns],
+    bad_parts: set[str],
+    flow: FlowCols,
+    shifts: list[tuple[float, str | None]],
+    orders: list[OrderEvent],
+    stock: list[StockLevel] | StockColumns,
+) -> PlantColumns:
+    """Do the work of ``assemble`` once the per-station columns are built."""
     line_cols = _line_columns(structure, flow, bad_parts)
     start_s, end_s = _run_span(run_start, run_end_ts, stations, line_cols, shifts)
     return PlantColumns(
@@ -463,19 +480,22 @@ def _station_columns(
     return out
 
 
-def _grouped(idx: np.ndarray, t: np.ndarray, n: int) -> tuple[np.ndarray, list[int]]:
+def _grouped(
+    idx: np.ndarray, t: np.ndarray, n: int, sort_time: bool = True
+) -> tuple[np.ndarray, list[int]]:
     """Return the positions of the items sorted by (group, time), stably, and the bounds of
     each group's run in that order (group ``i`` is ``bounds[i]:bounds[i + 1]``).
 
     A stable sort on the group alone (a radix sort for small ints) is enough when every
-    group is already in time order, as in a simulator's stream; otherwise a lexsort.
+    group is already in time order, as in a simulator's stream; otherwise a lexsort
+    (``sort_time=False``: stream order within each group, whatever the times).
     """
     if len(idx) == 0:
         order = np.empty(0, np.int64)
     else:
         order = np.argsort(idx.astype(np.int16) if n < 2**15 else idx, kind="stable")
         g, ts = idx[order], t[order]
-        if not np.all((g[1:] != g[:-1]) | (ts[1:] >= ts[:-1])):
+        if sort_time and not np.all((g[1:] != g[:-1]) | (ts[1:] >= ts[:-1])):
             order = np.lexsort((t, idx))
     bounds = np.searchsorted(idx[order], np.arange(n + 1)).tolist()
     return order, bounds
@@ -572,30 +592,116 @@ def _codes(values: tuple, index: dict[str, int]) -> np.ndarray:
     return np.fromiter(map(index.get, values, repeat(-1)), np.int32, len(values))
 
 
-def _concat(chunks: list, empty: object) -> object:
-    """Concatenate column dataclasses field by field (``empty`` when there are none); a
-    field that is None in the chunks stays None, a list field is the last chunk's."""
-    if not chunks:
-        return empty
-    if len(chunks) == 1:
-        return chunks[0]
-    cls = type(chunks[0])
-    out = []
-    for name in cls.__slots__:  # type: ignore[attr-defined]
-        last = getattr(chunks[-1], name)
-        if last is None or isinstance(last, list):
-            out.append(last)
-        else:
-            out.append(np.concatenate([getattr(c, name) for c in chunks]))
-    return cls(*out)
+class _Growing:
+    """Columns of one kind (a column dataclass) that grow in place as batches come.
+
+    Each array field is one buffer whose capacity doubles when full, so a long run's
+    columns are never a list of chunks to concatenate (and free) at the end: ``view()``
+    returns slices of the buffers. Fields may differ in length (releases and exits); a
+    field that is None or a list is kept as the latest batch gives it.
+    """
+
+    def __init__(self, empty: Any) -> None:
+        self._cls = type(empty)
+        self._buffers: dict[str, np.ndarray] = {}
+        self._sizes: dict[str, int] = {}
+        self._latest: dict[str, Any] = {}
+        self.add(empty)
+
+    def add(self, chunk: Any) -> None:
+        """Append the columns of one batch."""
+        for name in self._cls.__slots__:
+            value = getattr(chunk, name)
+            if value is None or isinstance(value, list):
+                self._latest[name] = value
+                continue
+            n = self._sizes.get(name, 0)
+            need = n + len(value)
+            buf = self._buffers.get(name)
+            if buf is None or need > len(buf) or buf.dtype != value.dtype:
+                dtype = value.dtype if buf is None else np.result_type(buf, value)
+                size = need if buf is None else max(need, 2 * len(buf))
+                grown = np.empty(size, dtype)
+                if buf is not None:
+                    grown[:n] = buf[:n]
+                buf = self._buffers[name] = grown
+            buf[n:need] = value
+            self._sizes[name] = need
+
+    def view(self) -> Any:
+        """Return the columns of every batch so far (slices of the buffers, no copy)."""
+        return self._cls(
+            **{
+                name: self._latest[name]
+                if name in self._latest
+                else self._buffers[name][: self._sizes[name]]
+                for name in self._cls.__slots__
+            }
+        )
 
 
-def _compacted(chunks: list, empty: object) -> object:
-    """Return ``_concat(chunks, empty)`` and keep only it in ``chunks`` (the parts are freed)."""
-    whole = _concat(chunks, empty)
-    if chunks:
-        chunks[:] = [whole]
-    return whole
+def _by_station(cols: Any) -> Any:
+    """Return state or part columns without the station index (kept per station)."""
+    cols.idx = None
+    return cols
+
+
+class _PerStation:
+    """State or part columns kept per station, in stream order: batches wait until they
+    hold ``rows`` records, then go to each station's buffers in one split."""
+
+    def __init__(self, empty: _StateCols | _PartCols, stations: int, rows: int = 20_000) -> None:
+        self.stations = [
+            _Growing(_by_station(type(empty)(*_fields(empty)))) for _ in range(stations)
+        ]
+        self._waiting: list[Any] = []
+        self._rows, self._limit = 0, rows
+
+    def add(self, cols: _StateCols | _PartCols) -> None:
+        """Take one batch's columns."""
+        self._waiting.append(cols)
+        self._rows += len(cols.t)
+        if self._rows >= self._limit:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the waiting batches to the stations."""
+        if self._waiting:
+            cls = type(self._waiting[0])
+            joined = cls(
+                *(np.concatenate(f) for f in zip(*map(_fields, self._waiting), strict=True))
+            )
+            _add_per_station(self.stations, joined)
+            self._waiting, self._rows = [], 0
+
+
+def _fields(cols: Any) -> list:
+    return [getattr(cols, n) for n in type(cols).__slots__]
+
+
+def _add_per_station(stations: list[_Growing], cols: _StateCols | _PartCols) -> None:
+    """Append state or part columns to each station's, in stream order."""
+    order, bounds = _grouped(cols.idx, cols.t, len(stations), sort_time=False)
+    names = [n for n in type(cols).__slots__ if n != "idx"]
+    arrays = {n: getattr(cols, n)[order] for n in names}
+    for i, growing in enumerate(stations):
+        if bounds[i] < bounds[i + 1]:
+            part = slice(bounds[i], bounds[i + 1])
+            growing.add(type(cols)(None, **{n: a[part] for n, a in arrays.items()}))
+
+
+def _time_ordered(cols: Any) -> Any:
+    """Return one station's columns in time order (a stable sort, only if they are not)."""
+    t = cols.t
+    if len(t) < 2 or bool(np.all(t[1:] >= t[:-1])):
+        return cols
+    order = np.argsort(t, kind="stable")
+    return type(cols)(
+        **{
+            n: None if getattr(cols, n) is None else getattr(cols, n)[order]
+            for n in type(cols).__slots__
+        }
+    )
 
 
 class ColumnAccumulator:
@@ -615,16 +721,16 @@ class ColumnAccumulator:
         self._structure: list[tuple[str, list[str]]] | None = None
         self._keys: dict[tuple[str, str], int] = {}
         self._line_of: dict[str, int] = {}
-        self._states: list[_StateCols] = []
-        self._parts: list[_PartCols] = []
-        self._flows: list[FlowCols] = []
         self._bad_parts: set[str] = set()
+        self._states = _PerStation(_state_cols([], {}), 0)
+        self._parts = _PerStation(_part_cols([], {}), 0)
+        self._flows = _Growing(self._flow([], []))
         self._run_end_ts: list[float] = []
         self._shifts: list[tuple[float, str | None]] = []
         self._orders: list[OrderEvent] = []
-        self._stock: list[StockColumns] = []
         self._materials: dict[str, int] = {}
         self._causes: dict[str, int] = {}
+        self._stock = _Growing(stock_columns([], self._materials, self._causes))
 
     def add(self, records: list[Record]) -> None:
         """Take one batch of the run's records, in emission order."""
@@ -640,29 +746,31 @@ class ColumnAccumulator:
                 pairs = [(ln, st) for ln, sts in self._structure for st in sts]
                 self._keys = {pair: i for i, pair in enumerate(pairs)}
                 self._line_of = {ln: j for j, (ln, _) in enumerate(self._structure)}
+                self._states = _PerStation(_state_cols([], {}), len(pairs))
+                self._parts = _PerStation(_part_cols([], {}), len(pairs))
         states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
         parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
         if self._structure is None and (states or parts):
             raise ValueError("records: a streamed run must start with its run_start")
         try:
             if states:
-                self._states.append(_state_cols(states, self._keys))
+                self._states.add(_state_cols(states, self._keys))
             if parts:
                 part_cols = _part_cols(parts, self._keys)
-                self._parts.append(part_cols)
+                self._parts.add(part_cols)
                 self._bad_parts.update(_non_good_part_ids(parts, part_cols.result))
         except KeyError as exc:
             raise ValueError(
                 f"records: {exc.args[0]!r}: a station not in run_start or an unknown value"
             ) from None
         if by_kind[PartReleased] or by_kind[PartLeft]:
-            self._flows.append(self._flow(by_kind[PartReleased], by_kind[PartLeft]))
+            self._flows.add(self._flow(by_kind[PartReleased], by_kind[PartLeft]))
         self._run_end_ts += [r.t for r in by_kind[RunEnd]]
         self._shifts += [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]
         self._orders += by_kind[OrderEvent]  # type: ignore[arg-type]
         if by_kind[StockLevel]:
             levels: list[StockLevel] = by_kind[StockLevel]  # type: ignore[assignment]
-            self._stock.append(stock_columns(levels, self._materials, self._causes))
+            self._stock.add(stock_columns(levels, self._materials, self._causes))
 
     def _flow(self, releases: list[PartReleased], exits: list[PartLeft]) -> FlowCols:
         """Return the flow columns of one batch, each exit marked judged (scrap or rework
@@ -676,16 +784,28 @@ class ColumnAccumulator:
 
     def columns(self) -> PlantColumns:
         """Return the columns of everything added so far."""
+        structure = self._structure or []
+        pairs = [(ln, st) for ln, sts in structure for st in sts]
+        stations = []
+        self._states.flush()
+        self._parts.flush()
+        per_station = zip(pairs, self._states.stations, self._parts.stations, strict=True)
+        for (ln, st), states, parts in per_station:
+            sc, pc = _time_ordered(states.view()), _time_ordered(parts.view())
+            stations.append(
+                StationColumns(
+                    ln, st, sc.t, sc.code, sc.power_kw, sc.reason, pc.t, pc.result, pc.pri_s
+                )
+            )
         with no_gc():
-            return assemble(
-                self._structure or [],
+            return _assemble(
+                structure,
                 self._run_starts[0] if self._run_starts else None,
                 self._run_end_ts,
-                _compacted(self._states, _state_cols([], self._keys)),  # type: ignore[arg-type]
-                _compacted(self._parts, _part_cols([], self._keys)),  # type: ignore[arg-type]
+                stations,
                 set(),  # every exit is marked already (``_flow``)
-                _compacted(self._flows, self._flow([], [])),  # type: ignore[arg-type]
+                self._flows.view(),
                 self._shifts,
                 self._orders,
-                _compacted(self._stock, stock_columns([], self._materials, self._causes)),  # type: ignore[arg-type]
+                self._stock.view(),
             )

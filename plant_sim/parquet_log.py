@@ -74,7 +74,7 @@ COLUMNS: dict[str, str] = {
     "schema": "int64",
 }
 KINDS: tuple[str, ...] = tuple(RECORD_TYPES)
-#: Rows per row group; the writer holds at most two row groups' columns.
+#: Rows per row group; the writer keeps less than one row group of records.
 ROW_GROUP_ROWS = 32_768
 COMPRESSION = "zstd"
 #: String columns with few distinct values: Parquet dictionary pages. The ids (part, order,
