@@ -123,6 +123,23 @@ def test_accumulated_columns_equal_the_columns_of_all_records(records: list) -> 
     assert counts.result() == tally(records)
 
 
+def test_accumulated_columns_sort_a_station_whose_times_are_out_of_order(records: list):
+    """The accumulator keeps each station's columns in stream order and sorts a station by
+    time only when needed: the same KPIs as the columns of all records at once."""
+    shuffled = list(records)
+    station = Counter(r.station for r in records if r.kind == "state").most_common(1)[0][0]
+    for kind, (a, b) in (("state", (10, 40)), ("part", (5, 30))):
+        rows = [i for i, r in enumerate(shuffled) if r.kind == kind and r.station == station]
+        i, j = rows[a], rows[b]
+        shuffled[i], shuffled[j] = shuffled[j], shuffled[i]
+    acc = ColumnAccumulator()
+    for i in range(0, len(shuffled), 1000):
+        acc.add(shuffled[i : i + 1000])
+    times = [r.t for r in shuffled if r.kind == "state" and r.station == station]
+    assert times != sorted(times)
+    assert compute_report(acc.columns()).to_rows() == compute_report(to_columns(records)).to_rows()
+
+
 def _held_by(acc: ColumnAccumulator) -> tuple[int, int]:
     """Return the Python objects (records, tuples, ids, ...) and the bytes of numpy arrays
     the KPI accumulator holds: every list, set, dict and dataclass it keeps is walked, and
