@@ -21,7 +21,7 @@ from rich.table import Table
 from analytics.eventlog import read_columns
 from analytics.registry import KPI_BY_ID
 from analytics.report import KpiReport, ScopeResult, compute_report
-from analytics.rows import ROW_COLUMNS
+from analytics.rows import ROW_COLUMNS, iter_report_rows
 from plant_sim.durations import parse_duration
 
 FORMATS = ("table", "json", "csv")
@@ -279,26 +279,44 @@ def _csv_value(v: object) -> object:
 
 def render(report: KpiReport, fmt: str) -> str:
     """Return the report as ``json`` or ``csv`` text, or the ``table`` text (no colour)."""
-    if fmt == "json":
-        doc = {
-            "run_id": report.run_id,
-            "scenario": report.scenario,
-            "window": [report.t0_s, report.t1_s],
-            "rows": report.to_rows(),
-        }
-        return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=ROW_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in report.to_rows():
-            writer.writerow({k: _csv_value(v) for k, v in row.items()})
-        return buf.getvalue()
     if fmt == "table":
         console = Console(file=io.StringIO(), width=140, record=True, color_system=None)
         _render_tables(report, console)
         return console.export_text()
-    raise ValueError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    buf = io.StringIO()
+    write_rows(report, fmt, buf)
+    return buf.getvalue()
+
+
+def write_rows(report: KpiReport, fmt: str, out: IO[str]) -> None:
+    """Write the report's rows to ``out`` as ``json`` or ``csv``, row by row (the same
+    text as one ``orjson.dumps`` of the whole document, without holding every row)."""
+    rows = iter_report_rows(report)
+    if fmt == "json":
+        doc = {"run_id": report.run_id, "scenario": report.scenario}
+        doc["window"] = [report.t0_s, report.t1_s]
+        first = next(rows, None)
+        doc["rows"] = [] if first is None else [first]
+        text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
+        if first is None:
+            out.write(text + "\n")
+            return
+        out.write(text.removesuffix("\n  ]\n}"))  # ends with the first row
+        for row in rows:
+            out.write(",\n    " + _json_row(row))
+        out.write("\n  ]\n}\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=ROW_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_value(v) for k, v in row.items()})
+    else:
+        raise ValueError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+
+
+def _json_row(row: dict[str, object]) -> str:
+    """Return one row as ``orjson`` indents it two levels deep (inside ``"rows"``)."""
+    return orjson.dumps(row, option=orjson.OPT_INDENT_2).decode().replace("\n", "\n    ")
 
 
 def print_kpi_tables(report: KpiReport, fmt: str = "table", file: IO[str] | None = None) -> None:
@@ -307,7 +325,10 @@ def print_kpi_tables(report: KpiReport, fmt: str = "table", file: IO[str] | None
     if fmt == "table" and file is None:
         _render_tables(report, Console())
         return
-    out.write(render(report, fmt))
+    if fmt == "table":
+        out.write(render(report, fmt))
+        return
+    write_rows(report, fmt, out)
 
 
 def parse_window(text: str | None) -> tuple[float, float] | None:
@@ -364,7 +385,8 @@ def kpi_command(
     if output is None:
         print_kpi_tables(report, fmt)
     else:
-        output.write_text(render(report, fmt), encoding="utf-8")
+        with output.open("w", encoding="utf-8") as file:
+            print_kpi_tables(report, fmt, file)
 
 
 def register(app: typer.Typer) -> None:
