@@ -12,7 +12,7 @@ metrics) and one DBIRTH per station with every metric, its name, alias and datat
 ``apply(record)`` turns a twin record into DDATA (or NDATA for line metrics) carrying only the
 changed metrics, by alias. Every message after NBIRTH increments ``seq`` (wrapping 255 -> 0). An
 NCMD writing ``Node Control/Rebirth`` true publishes the births again. Data are QoS 0, not
-retained. Payloads: ``sparkplug_payload`` (protobuf).
+retained. Payloads: ``twin_io.sparkplug_payload`` (protobuf).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from plant_sim.live.layout import LineInfo
-from plant_sim.live.sparkplug_payload import DataType, Payload, metric
 from plant_sim.records import (
     BufferLevel,
     PartDone,
@@ -39,6 +38,7 @@ from plant_sim.records import (
     StateChange,
 )
 from plant_sim.states import STATE_INFO
+from twin_io.sparkplug_payload import DataType, Payload, metric
 
 logger = logging.getLogger(__name__)
 NAMESPACE = "spBv1.0"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from plant_sim import payloads
 from plant_sim.live import commands as cmds
 from plant_sim.live.layout import PlantLayout
+from plant_sim.live.sparkplug_records import RecordChannel
 from plant_sim.records import Record, ScenarioEvent
 from twin_io.mqtt import MqttOptions, make_client
 
@@ -57,6 +58,7 @@ class SparkplugSink:
         self.nodes: dict[str, SparkplugEdgeNode] = {}
         self._line_of = {s.id: line.id for line in layout.lines for s in line.stations}
         self._connected: dict[str, threading.Event] = {}
+        self.records = RecordChannel(layout)  # the records themselves, as Twin/Record
 
     def set_run(self, start_epoch_ms: int) -> None:
         """The run's clock origin (record times become epoch milliseconds)."""
@@ -75,6 +77,7 @@ class SparkplugSink:
             node = SparkplugEdgeNode(client, self.group, line, lambda: self.start_epoch_ms)
             node.on_command = self._on_command
             node.primary_host = self.settings.primary_host
+            self.records.attach(line.id, node)
             connected = threading.Event()
             client.on_connect = self._on_connect(node, connected)
             client.on_disconnect = self._on_disconnect(node)
@@ -102,6 +105,7 @@ class SparkplugSink:
             node = self.nodes.get(line) if line is not None else None
             if node is not None:
                 node.apply(rec, payloads.epoch_ms(self.start_epoch_ms, rec.t))
+        self.records.send(records, first_n, self.start_epoch_ms)
 
     async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
         """Sparkplug carries no clock."""

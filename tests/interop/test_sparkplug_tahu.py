@@ -28,7 +28,6 @@ from plant_sim.live.sparkplug import (
     SparkplugEdgeNode,
     group_id,
 )
-from plant_sim.live.sparkplug_payload import DataType, Payload, metric
 from plant_sim.live.sparkplug_sink import SparkplugSettings, SparkplugSink
 from plant_sim.records import StateChange
 from plant_sim.scenario import Scenario, StationMaintenanceEvent
@@ -37,6 +36,7 @@ from tests.gateway import helpers as h
 from tests.interop.conftest import run_node
 from tests.live.helpers import launch
 from tests.servers.mosquitto import Mosquitto
+from twin_io.sparkplug_payload import DataType, Payload, metric
 
 pytestmark = pytest.mark.integration
 UNTIL = 6.5 * 3600

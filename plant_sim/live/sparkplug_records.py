@@ -1,0 +1,122 @@
+"""The twin's records over Sparkplug B: the node metric ``Twin/Record`` of each line's edge node.
+
+The metrics of the births and DDATA (states, counters, process values) are what a SCADA host
+shows; they cannot give back the records (part ids, planned cycle times, orders, shifts, the
+run itself). So every record also travels as one value of the String node metric
+``Twin/Record`` (``twin_io.sparkplug_payload.RECORD_METRIC``): its UNS JSON payload with the
+record number ``n``, in NDATA of its line's edge node (plant-wide records: the first line's),
+several per message. A gateway host application stores them exactly as the UNS path does.
+
+Store and forward (Sparkplug 3.0): while an edge node is not born (its primary host is offline,
+or it is disconnected) its records are held (at most ``MAX_HELD`` per node, the oldest dropped
+first and counted) and sent after the next births, flagged ``is_historical``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+from plant_sim import payloads
+from plant_sim.live.layout import PlantLayout
+from plant_sim.records import Record, RunStart
+from twin_io.sparkplug_payload import RECORD_METRIC, DataType, Payload, metric
+
+if TYPE_CHECKING:
+    from plant_sim.live.sparkplug import SparkplugEdgeNode
+
+logger = logging.getLogger(__name__)
+
+MAX_HELD = 200_000
+"""Records held per edge node while it is not born."""
+PER_MESSAGE = 100
+"""Records per NDATA."""
+
+
+class RecordCarrier:
+    """``Twin/Record`` of one edge node: registered before its first birth, then ``send``."""
+
+    def __init__(self, node: SparkplugEdgeNode, max_held: int = MAX_HELD) -> None:
+        self.node = node
+        used = [*node.node.aliases.values()]
+        used += [a for dev in node.devices.values() for a in dev.aliases.values()]
+        node.node.types[RECORD_METRIC] = DataType.STRING
+        node.node.aliases[RECORD_METRIC] = self.alias = max(used) + 1
+        node.node.values[RECORD_METRIC] = ""  # births carry no record
+        self.held: deque[tuple[bytes, int]] = deque(maxlen=max_held)
+        self.dropped = 0
+        self.sent = 0
+
+    def send(self, records: list[tuple[bytes, int]]) -> None:
+        """Publish ``(payload, ts_ms)`` records in NDATA, after any held ones; hold them while
+        the node is not born."""
+        node = self.node
+        with node._lock:
+            if not node.born or not node.client.is_connected():
+                free = self.held.maxlen - len(self.held)  # type: ignore[operator]
+                if len(records) > free:
+                    self.dropped += len(records) - free
+                    logger.warning(
+                        "Sparkplug %s: %d held records dropped", node.edge_node, len(records) - free
+                    )
+                self.held.extend(records)
+                return
+            if self.held:
+                held, self.held = list(self.held), deque(maxlen=self.held.maxlen)
+                logger.info("Sparkplug %s: %d held records sent", node.edge_node, len(held))
+                self._publish(held, historical=True)
+            self._publish(records, historical=False)
+
+    def _publish(self, records: list[tuple[bytes, int]], historical: bool) -> None:
+        node = self.node
+        topic = node.topic("NDATA")
+        for i in range(0, len(records), PER_MESSAGE):
+            chunk = records[i : i + PER_MESSAGE]
+            data = Payload(timestamp=chunk[-1][1], seq=node._next_seq())
+            for payload, ts_ms in chunk:
+                m = metric(self.alias, DataType.STRING, payload.decode(), ts_ms)
+                m.is_historical = historical
+                data.metrics.append(m)
+            node._publish(topic, data)
+        self.sent += len(records)
+
+
+class RecordChannel:
+    """Routes each record to its line's ``RecordCarrier`` with its number and run."""
+
+    def __init__(self, layout: PlantLayout) -> None:
+        self.carriers: dict[str, RecordCarrier] = {}
+        self._line_of = {s.id: line.id for line in layout.lines for s in line.stations}
+        self._first_line = layout.lines[0].id if layout.lines else None
+        self.run_id: str | None = None
+
+    def attach(self, line_id: str, node: SparkplugEdgeNode) -> None:
+        """Give ``node`` (not yet born) the ``Twin/Record`` metric."""
+        self.carriers[line_id] = RecordCarrier(node)
+
+    def send(self, records: list[Record], first_n: int | None, start_epoch_ms: int) -> None:
+        """Encode ``records`` (numbered from ``first_n``) and send each on its line's node."""
+        out: dict[str, list[tuple[bytes, int]]] = {}
+        for j, rec in enumerate(records):
+            if isinstance(rec, RunStart):
+                self.run_id = rec.run_id
+            if self.run_id is None:
+                continue  # no run yet: nothing a host could file it under
+            line = self._line(rec)
+            if line is None or line not in self.carriers:
+                continue
+            n = None if first_n is None else first_n + j
+            ts_ms = payloads.epoch_ms(start_epoch_ms, rec.t)
+            out.setdefault(line, []).append(
+                (payloads.encode(rec, self.run_id, start_epoch_ms, n), ts_ms)
+            )
+        for line, batch in out.items():
+            self.carriers[line].send(batch)
+
+    def _line(self, rec: Record) -> str | None:
+        line = getattr(rec, "line", None)
+        if line is None:
+            target = getattr(rec, "target", None)
+            line = self._line_of.get(target) if target else None
+        return line or self._first_line
