@@ -10,7 +10,8 @@ before a birth is answered with an NCMD ``Node Control/Rebirth`` to that edge no
 With ``sparkplug_host_id`` the gateway is a (primary) host application: it registers
 ``spBv1.0/STATE/{host_id}`` ``{"online": false, "timestamp": t}`` as its MQTT will, publishes
 ``{"online": true, "timestamp": t}`` (same ``t``, retained, QoS 1) on every connect and
-``online: false`` when it stops (Sparkplug 3.0). Edge nodes told to wait for this host
+``online: false`` when it stops (Sparkplug 3.0); each connection has its own ``t``. Edge
+nodes told to wait for this host
 (``twin sim --sparkplug-primary-host``) publish births only while it is online.
 """
 
@@ -116,9 +117,14 @@ class SparkplugSource(MqttSource):
         self.record_levels_only = False
         self.host_id = settings.sparkplug_host_id
         self._outbox: deque[tuple[str, bytes, int, bool]] = deque()
-        self._state_ts = int(time.time() * 1000)
+        self._state_ts = 0
+        self._set_will(self.loop.client)
+
+    def _set_will(self, client: mqtt.Client) -> None:
+        """Before each connect: the will (STATE offline) with this session's timestamp."""
         if self.host_id is not None:
-            self.loop.client.will_set(
+            self._state_ts = max(int(time.time() * 1000), self._state_ts + 1)
+            client.will_set(
                 state_topic(self.host_id), state_payload(False, self._state_ts), qos=1, retain=True
             )
 
@@ -154,3 +160,9 @@ class SparkplugSource(MqttSource):
                 state_topic(self.host_id), state_payload(True, self._state_ts), qos=1, retain=True
             )
             logger.info("Sparkplug host application %s: STATE online", self.host_id)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any = None
+    ) -> None:
+        super()._on_disconnect(client, userdata, flags, reason, props)
+        self._set_will(client)  # the next session's STATE carries a new timestamp

@@ -47,6 +47,8 @@ class RecordCarrier:
         self.held: deque[tuple[bytes, int]] = deque(maxlen=max_held)
         self.dropped = 0
         self.sent = 0
+        self.forwarded = 0
+        """Records sent after being held (``is_historical``)."""
 
     def send(self, records: list[tuple[bytes, int]]) -> None:
         """Publish ``(payload, ts_ms)`` records in NDATA, after any held ones; hold them while
@@ -65,6 +67,7 @@ class RecordCarrier:
             if self.held:
                 held, self.held = list(self.held), deque(maxlen=self.held.maxlen)
                 logger.info("Sparkplug %s: %d held records sent", node.edge_node, len(held))
+                self.forwarded += len(held)
                 self._publish(held, historical=True)
             self._publish(records, historical=False)
 
