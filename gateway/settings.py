@@ -85,7 +85,7 @@ class GatewaySettings(BaseSettings):
         "uns",
         description="What the MQTT source reads: uns (the twin's JSON records on the UNS topics) "
         "or sparkplug (Sparkplug B 3.0 under spBv1.0/#, as a host application: births, deaths, "
-        "aliases, seq checks with rebirth requests; see docs/sparkplug.md).",
+        "aliases, seq checks with rebirth requests; see docs/gateway.md).",
     )
     sparkplug_host_id: str | None = Field(
         None,
