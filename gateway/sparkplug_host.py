@@ -15,6 +15,8 @@ dead-letter reason, and whether to ask the edge node for a rebirth.
   per edge node every ``REBIRTH_RETRY_S`` until its NBIRTH comes).
 - The alias tables are kept in ``births_path`` (JSON, at most ``MAX_EDGE_NODES`` nodes), so a
   restarted gateway decodes the data queued for it by the broker without a rebirth.
+- Memory is bounded: ``MAX_EDGE_NODES`` nodes, ``MAX_DEVICES`` devices each, payloads of at most
+  ``MAX_PAYLOAD_BYTES``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ IGNORED_TYPES = frozenset({"NCMD", "DCMD"})
 MAX_PAYLOAD_BYTES = 1 << 20
 MAX_EDGE_NODES = 1000
 """Edge nodes whose alias tables are kept (least recently born forgotten first)."""
+MAX_DEVICES = 10_000
+"""Devices per edge node; a DBIRTH beyond them is a dead letter."""
 REBIRTH_RETRY_S = 5.0
 
 
@@ -210,7 +214,10 @@ class SparkplugHost:
                 raise HostError("before the NBIRTH of its edge node", rebirth=True)
             self._check_seq(where, session, message, out)
             if kind == "DBIRTH":
-                session.devices[where.device] = _birth_table(message)  # type: ignore[index]
+                devices = session.devices
+                if where.device not in devices and len(devices) >= MAX_DEVICES:
+                    raise HostError(f"more than {MAX_DEVICES} devices on one edge node")
+                devices[where.device] = _birth_table(message)  # type: ignore[index]
                 self._save()
             elif kind == "DDEATH":
                 table = session.devices.get(where.device)  # type: ignore[arg-type]

@@ -90,3 +90,15 @@ def test_commands_and_states_are_not_data() -> None:
     for topic in (NODE.format("NCMD"), "spBv1.0/STATE/host1", "spBv1.0/g1/DCMD/n1/d1"):
         out = host.handle(topic, b"\x00junk")
         assert (out.reason, out.rebirth, out.records) == (None, None, [])
+
+
+def test_devices_and_nodes_are_bounded(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("gateway.sparkplug_host.MAX_DEVICES", 2)
+    host = SparkplugHost(max_nodes=2)
+    host.handle(NODE.format("NBIRTH"), nbirth())
+    outs = [host.handle(NODE.format("DBIRTH") + f"/d{i}", dbirth(i + 1)) for i in range(3)]
+    assert [o.reason is None for o in outs] == [True, True, False]
+    assert "more than 2 devices" in (outs[2].reason or "")
+    for n in range(5):
+        host.handle(f"spBv1.0/g1/NBIRTH/x{n}", nbirth())
+    assert list(host.sessions) == ["g1/x3", "g1/x4"]
