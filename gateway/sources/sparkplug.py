@@ -39,6 +39,8 @@ from twin_io.sparkplug_payload import DataType, Payload, metric
 logger = logging.getLogger(__name__)
 
 TOPIC_FILTER = f"{NAMESPACE}/#"
+STATE_WAIT_S = 2.0
+"""How long a stop waits for the broker to acknowledge the offline STATE."""
 
 
 def state_topic(host_id: str) -> str:
@@ -117,6 +119,7 @@ class SparkplugSource(MqttSource):
         self.record_levels_only = False
         self.host_id = settings.sparkplug_host_id
         self._outbox: deque[tuple[str, bytes, int, bool]] = deque()
+        self._state_sent: mqtt.MQTTMessageInfo | None = None
         self._state_ts = 0
         self._set_will(self.loop.client)
 
@@ -129,11 +132,20 @@ class SparkplugSource(MqttSource):
             )
 
     def stop(self) -> None:
-        """Publish STATE offline (with a host id), then stop as the MQTT source does."""
+        """Publish STATE offline (with a host id) and wait for the broker's PUBACK (up to
+        ``STATE_WAIT_S``; a DISCONNECT right behind the PUBLISH can make Mosquitto 2.0.11 drop
+        the connection as unclean and publish the will too), then stop as the MQTT source does."""
         if self.host_id is not None and self.connected.is_set():
+            self._state_sent = None
             self._outbox.append(
                 (state_topic(self.host_id), state_payload(False, self._state_ts), 1, True)
             )
+            deadline = time.monotonic() + STATE_WAIT_S
+            while time.monotonic() < deadline and self.connected.is_set():
+                sent = self._state_sent
+                if sent is not None and sent.is_published():
+                    break
+                time.sleep(0.01)
         super().stop()
 
     def _turn(self, client: mqtt.Client) -> bool:
@@ -147,7 +159,9 @@ class SparkplugSource(MqttSource):
         outbox = self._outbox
         while outbox:
             topic, payload, qos, retain = outbox.popleft()
-            client.publish(topic, payload, qos=qos, retain=retain)
+            info = client.publish(topic, payload, qos=qos, retain=retain)
+            if retain:  # the STATE (the only retained message)
+                self._state_sent = info
             busy = True
         return busy
 

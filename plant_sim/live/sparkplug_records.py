@@ -9,12 +9,17 @@ several per message. A gateway host application stores them exactly as the UNS p
 
 Store and forward (Sparkplug 3.0): while an edge node is not born (its primary host is offline,
 or it is disconnected) its records are held (at most ``MAX_HELD`` per node, the oldest dropped
-first and counted) and sent after the next births, flagged ``is_historical``.
+first and counted) and sent after the next births, flagged ``is_historical``. Data are QoS 0:
+what was sent to a host that had just died (before its STATE said so), or lost where a host saw
+a ``seq`` gap and asked for a rebirth, is gone, so after new births the records sent in the last
+``REPLAY_S`` seconds before go again; the host stores each record once (its number is its
+identity).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -32,6 +37,8 @@ MAX_HELD = 200_000
 """Records held per edge node while it is not born."""
 PER_MESSAGE = 100
 """Records per NDATA."""
+REPLAY_S = 10.0
+"""Records sent this many seconds before a host went away are sent again when it is back."""
 
 
 class RecordCarrier:
@@ -45,31 +52,58 @@ class RecordCarrier:
         node.node.aliases[RECORD_METRIC] = self.alias = max(used) + 1
         node.node.values[RECORD_METRIC] = ""  # births carry no record
         self.held: deque[tuple[bytes, int]] = deque(maxlen=max_held)
+        self.recent: deque[tuple[float, bytes, int]] = deque(maxlen=max_held)
+        """Records sent lately: (monotonic time sent, payload, ts_ms)."""
         self.dropped = 0
         self.sent = 0
         self.forwarded = 0
         """Records sent after being held (``is_historical``)."""
+        self.replayed = 0
+        """Records held again because they were sent just before new births."""
+        self._births = node.births
 
     def send(self, records: list[tuple[bytes, int]]) -> None:
         """Publish ``(payload, ts_ms)`` records in NDATA, after any held ones; hold them while
-        the node is not born."""
+        the node is not born. After new births (the host came back, or asked for a rebirth after
+        a ``seq`` gap) the records sent in the last ``REPLAY_S`` seconds go again."""
         node = self.node
         with node._lock:
             if not node.born or not node.client.is_connected():
-                free = self.held.maxlen - len(self.held)  # type: ignore[operator]
-                if len(records) > free:
-                    self.dropped += len(records) - free
-                    logger.warning(
-                        "Sparkplug %s: %d held records dropped", node.edge_node, len(records) - free
-                    )
-                self.held.extend(records)
+                self._hold_recent()
+                self._hold(records)
                 return
+            if node.births != self._births:
+                self._births = node.births
+                self._hold_recent()
+            now = time.monotonic()
+            recent = self.recent
+            while recent and recent[0][0] < now - REPLAY_S:
+                recent.popleft()
             if self.held:
                 held, self.held = list(self.held), deque(maxlen=self.held.maxlen)
                 logger.info("Sparkplug %s: %d held records sent", node.edge_node, len(held))
                 self.forwarded += len(held)
                 self._publish(held, historical=True)
+                recent.extend((now, payload, ts_ms) for payload, ts_ms in held)
             self._publish(records, historical=False)
+            recent.extend((now, payload, ts_ms) for payload, ts_ms in records)
+
+    def _hold_recent(self) -> None:
+        """Hold the records sent lately again (a host that just died, or a gap, lost them)."""
+        if self.recent:
+            self.replayed += len(self.recent)
+            again = [(payload, ts_ms) for _, payload, ts_ms in self.recent]
+            self.recent.clear()
+            self.held = deque(again + list(self.held), maxlen=self.held.maxlen)
+
+    def _hold(self, records: list[tuple[bytes, int]]) -> None:
+        free = self.held.maxlen - len(self.held)  # type: ignore[operator]
+        if len(records) > free:
+            self.dropped += len(records) - free
+            logger.warning(
+                "Sparkplug %s: %d held records dropped", self.node.edge_node, len(records) - free
+            )
+        self.held.extend(records)
 
     def _publish(self, records: list[tuple[bytes, int]], historical: bool) -> None:
         node = self.node

@@ -1,7 +1,8 @@
 """The gateway as a Sparkplug B host application, against the real Mosquitto and InfluxDB.
 
 - a gateway restarted mid-run (default settings but the host id) stores every record once:
-  lost and duplicated record numbers are counted exactly (both zero);
+  lost and duplicated record numbers are counted exactly (both zero); also when it is killed
+  (SIGKILL) with the demo broker's queue settings (QoS 0 not queued for it);
 - hostile payloads are dead letters with their reason, and the gateway keeps storing;
 - a ``seq`` gap is answered by an NCMD ``Node Control/Rebirth`` that ``mosquitto_sub`` (an
   independent client) sees, and the twin's edge node publishes its births again;
@@ -12,8 +13,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -24,7 +28,8 @@ import pytest
 from gateway.deadletter import read_dead_letters
 from plant_sim import payloads
 from tests.gateway import helpers as h
-from tests.gateway.live_plant import LivePlant
+from tests.gateway.live_plant import ROOT, LivePlant
+from tests.gateway.test_default_outage import deploy_queue_settings
 from tests.servers.influxdb import InfluxServer
 from tests.servers.mosquitto import Mosquitto
 from twin_io.sparkplug_payload import RECORD_METRIC, DataType, Payload, metric
@@ -110,6 +115,65 @@ def test_gateway_restarted_mid_run_stores_every_record_once(
     carriers = plant.sparkplug.records.carriers.values()
     assert sum(c.dropped for c in carriers) == 0
     assert sum(c.forwarded for c in carriers) > 0  # held while the host was away, then sent
+
+
+def start_host_process(
+    tmp: Path, influx: InfluxServer, db: str, broker: Mosquitto
+) -> subprocess.Popen:
+    """``twin gateway`` as a Sparkplug host with its defaults otherwise."""
+    log = (tmp / "gateway.log").open("ab")
+    args = ["--influx-url", influx.url, "--influx-database", db, "--mqtt-url", broker.url]
+    args += ["--mqtt-format", "sparkplug", "--sparkplug-host-id", HOST]
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway", *args, "--data-dir", str(tmp / "gw")],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+
+
+def test_host_killed_mid_run_with_the_demo_broker_settings_loses_nothing(
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, mosquitto_factory: object
+) -> None:
+    """SIGKILL: the will says offline; what was in flight to the dead host (QoS 0, not queued
+    by the demo's broker) comes again from the edge node after its births."""
+    broker = mosquitto_factory(extra_conf=deploy_queue_settings())  # type: ignore[operator]
+    log = tmp_path / "gateway.log"
+    proc = start_host_process(tmp_path, influxd, influx_db, broker)
+    h.wait_until(lambda: log.exists() and b"STATE online" in log.read_bytes(), 60, "the host")
+    plant = LivePlant(
+        None,
+        broker.url,
+        until_s=6 * 3600,
+        speed=1500,
+        seed=7,
+        mqtt_format="sparkplug",
+        sparkplug_primary_host=HOST,
+    )
+    try:
+        plant.serve()
+        plant.run()
+        h.wait_until(lambda: h.count_stored(influxd, influx_db) >= 300, 60, "records stored")
+        proc.send_signal(signal.SIGKILL)  # records in flight, some in its intake
+        proc.wait(10)
+        emitted = len(plant.memory.records)
+        h.wait_until(lambda: len(plant.memory.records) >= emitted + 300, 60, "records meanwhile")
+        assert not plant.done.is_set(), "the outage must fall inside the run"
+        proc = start_host_process(tmp_path, influxd, influx_db, broker)
+        plant.wait(120)
+        truth = plant.truth
+        h.wait_stored(influxd, influx_db, len(truth), timeout_s=60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert proc.returncode == 0, log.read_text()[-2000:]
+    numbers = Counter(s.n for s in h.read_stored(influxd, influx_db, truth[0].run_id))
+    lost = set(range(len(truth))) - set(numbers)
+    duplicated = sum(c - 1 for c in numbers.values())
+    assert (len(lost), duplicated) == (0, 0)
+    assert plant.sparkplug is not None
+    assert sum(c.forwarded for c in plant.sparkplug.records.carriers.values()) > 0
 
 
 def nbirth() -> Payload:
@@ -223,7 +287,7 @@ def test_seq_gap_asks_the_twin_for_a_rebirth_and_states_are_published(
     h.wait_until(lambda: len(state.on(state_topic)) >= 4, 10, "offline when it stops")
     state.close()
     seen = [orjson.loads(p) for _, p in state.on(state_topic)]
-    assert [s["online"] for s in seen] == [True, False, True, False]
+    assert [s["online"] for s in seen] == [True, False, True, False], seen
     # Sparkplug 3.0: the online STATE of a session carries the timestamp of its will
     assert seen[0]["timestamp"] == seen[1]["timestamp"] < seen[2]["timestamp"]
     assert seen[2]["timestamp"] == seen[3]["timestamp"]
