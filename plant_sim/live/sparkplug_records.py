@@ -61,32 +61,52 @@ class RecordCarrier:
         self.replayed = 0
         """Records held again because they were sent just before new births."""
         self._births = node.births
+        birth = node.birth
+
+        def birth_then_forward() -> None:  # the node's births, then the held records
+            birth()
+            self.after_birth()
+
+        node.birth = birth_then_forward  # type: ignore[method-assign]
 
     def send(self, records: list[tuple[bytes, int]]) -> None:
         """Publish ``(payload, ts_ms)`` records in NDATA, after any held ones; hold them while
-        the node is not born. After new births (the host came back, or asked for a rebirth after
-        a ``seq`` gap) the records sent in the last ``REPLAY_S`` seconds go again."""
+        the node is not born."""
         node = self.node
         with node._lock:
-            if not node.born or not node.client.is_connected():
-                self._hold_recent()
+            if not self._forward():
                 self._hold(records)
                 return
-            if node.births != self._births:
-                self._births = node.births
-                self._hold_recent()
-            now = time.monotonic()
-            recent = self.recent
-            while recent and recent[0][0] < now - REPLAY_S:
-                recent.popleft()
-            if self.held:
-                held, self.held = list(self.held), deque(maxlen=self.held.maxlen)
-                logger.info("Sparkplug %s: %d held records sent", node.edge_node, len(held))
-                self.forwarded += len(held)
-                self._publish(held, historical=True)
-                recent.extend((now, payload, ts_ms) for payload, ts_ms in held)
             self._publish(records, historical=False)
-            recent.extend((now, payload, ts_ms) for payload, ts_ms in records)
+            now = time.monotonic()
+            self.recent.extend((now, payload, ts_ms) for payload, ts_ms in records)
+
+    def after_birth(self) -> None:
+        """Right after the node's births: send what is held (also when no record comes)."""
+        with self.node._lock:
+            self._forward()
+
+    def _forward(self) -> bool:
+        """If the node is born: send the held records (after new births, the ones sent in the
+        last ``REPLAY_S`` seconds too) and return True; else hold the recent ones, False."""
+        node = self.node
+        if not node.born or not node.client.is_connected():
+            self._hold_recent()
+            return False
+        if node.births != self._births:
+            self._births = node.births
+            self._hold_recent()
+        now = time.monotonic()
+        recent = self.recent
+        while recent and recent[0][0] < now - REPLAY_S:
+            recent.popleft()
+        if self.held:
+            held, self.held = list(self.held), deque(maxlen=self.held.maxlen)
+            logger.info("Sparkplug %s: %d held records sent", node.edge_node, len(held))
+            self.forwarded += len(held)
+            self._publish(held, historical=True)
+            recent.extend((now, payload, ts_ms) for payload, ts_ms in held)
+        return True
 
     def _hold_recent(self) -> None:
         """Hold the records sent lately again (a host that just died, or a gap, lost them)."""

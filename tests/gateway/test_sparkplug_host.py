@@ -2,7 +2,8 @@
 
 - a gateway restarted mid-run (default settings but the host id) stores every record once:
   lost and duplicated record numbers are counted exactly (both zero); also when it is killed
-  (SIGKILL) with the demo broker's queue settings (QoS 0 not queued for it);
+  (SIGKILL) in the busy hours with the demo broker's queue settings (QoS 0 not queued for it)
+  and comes back only after the run's last record;
 - hostile payloads are dead letters with their reason, and the gateway keeps storing;
 - a ``seq`` gap is answered by an NCMD ``Node Control/Rebirth`` that ``mosquitto_sub`` (an
   independent client) sees, and the twin's edge node publishes its births again;
@@ -145,21 +146,26 @@ def test_host_killed_mid_run_with_the_demo_broker_settings_loses_nothing(
     plant = LivePlant(
         None,
         broker.url,
-        until_s=6 * 3600,
-        speed=1500,
+        until_s=8 * 3600,
+        speed=2000,
         seed=7,
         mqtt_format="sparkplug",
         sparkplug_primary_host=HOST,
+        linger_s=12.0,  # the edge nodes stay up for the host's return
     )
     try:
         plant.serve()
         plant.run()
-        h.wait_until(lambda: h.count_stored(influxd, influx_db) >= 300, 60, "records stored")
+        h.wait_until(lambda: h.count_stored(influxd, influx_db) >= 5000, 60, "records stored")
         proc.send_signal(signal.SIGKILL)  # records in flight, some in its intake
         proc.wait(10)
         emitted = len(plant.memory.records)
-        h.wait_until(lambda: len(plant.memory.records) >= emitted + 300, 60, "records meanwhile")
+        h.wait_until(lambda: len(plant.memory.records) >= emitted + 3000, 60, "records meanwhile")
         assert not plant.done.is_set(), "the outage must fall inside the run"
+        # the host comes back after the run's last record: the edge node sends what it holds
+        # right after its births, not only with the next records
+        ended = lambda: plant.memory.records[-1].kind == "run_end"  # noqa: E731
+        h.wait_until(ended, 60, "the end of the run")
         proc = start_host_process(tmp_path, influxd, influx_db, broker)
         plant.wait(120)
         truth = plant.truth
