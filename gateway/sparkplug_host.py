@@ -8,8 +8,9 @@ dead-letter reason, and whether to ask the edge node for a rebirth.
 - NBIRTH/DBIRTH define the alias table (alias -> name, datatype) of the node / the device, and
   mark it online; NDEATH (with the ``bdSeq`` of the NBIRTH it ends) and DDEATH mark it offline.
 - Every NDATA/DDATA metric must be known by alias or name from the birth and carry its value in
-  the field of the birth's datatype; a message breaking this, one that is not a Sparkplug
-  payload, or data of a node/device not born (or dead) is a dead letter with the reason.
+  the field of the birth's datatype (scalar types; data sets and templates are not read); a
+  message breaking this, one that is not a Sparkplug payload, or data of a node/device not born
+  (or dead) is a dead letter with the reason.
 - ``seq`` runs 0..255 per edge node session (NBIRTH 0, then +1 per message); a gap, an unknown
   alias or data before the birth is answered by a ``Node Control/Rebirth`` request (at most one
   per edge node every ``REBIRTH_RETRY_S`` until its NBIRTH comes).
@@ -34,6 +35,7 @@ from google.protobuf.message import DecodeError
 
 from twin_io.sparkplug_payload import (
     RECORD_METRIC,
+    VALUE_FIELDS,
     MetricTypeError,
     Payload,
     metric_value,
@@ -337,10 +339,11 @@ def _birth_table(message: Any) -> MetricTable:
     for i, m in enumerate(message.metrics):
         if not m.name or not m.HasField("datatype"):
             raise HostError(f"metrics[{i}]: a birth metric needs a name and a datatype")
-        try:
-            metric_value(m, m.datatype)
-        except MetricTypeError as exc:
-            raise HostError(f"metric {m.name!r}: wrong type: {exc}") from None
+        if m.datatype in VALUE_FIELDS:  # data sets, templates, ...: declared, not read
+            try:
+                metric_value(m, m.datatype)
+            except MetricTypeError as exc:
+                raise HostError(f"metric {m.name!r}: wrong type: {exc}") from None
         alias = m.alias if m.HasField("alias") else None
         if alias is not None:
             if alias in aliases:
@@ -368,6 +371,8 @@ def _data_records(table: MetricTable, message: Any) -> list[bytes]:
             name, datatype = by_alias
         if m.HasField("datatype") and m.datatype != datatype:
             raise HostError(f"metric {name!r}: wrong type: datatype {m.datatype}, born {datatype}")
+        if datatype not in VALUE_FIELDS:
+            continue  # a data set, template, ...: not a record
         try:
             value = metric_value(m, datatype)
         except MetricTypeError as exc:

@@ -102,3 +102,18 @@ def test_devices_and_nodes_are_bounded(monkeypatch) -> None:  # type: ignore[no-
     for n in range(5):
         host.handle(f"spBv1.0/g1/NBIRTH/x{n}", nbirth())
     assert list(host.sessions) == ["g1/x3", "g1/x4"]
+
+
+def test_templates_and_data_sets_are_declared_not_read() -> None:
+    """An edge node with a template (Ignition UDTs) is born and its records still come."""
+    host = SparkplugHost()
+    birth = Payload(timestamp=1, seq=0)
+    birth.metrics.append(metric(1, DataType.STRING, "", 1, RECORD_METRIC))
+    udt = birth.metrics.add(name="Motor", alias=7, datatype=19)  # Template
+    udt.bytes_value = b"\x01"  # not a field this codec knows for templates: not looked at
+    assert host.handle(NODE.format("NBIRTH"), birth.SerializeToString()).reason is None
+    update = Payload(timestamp=1, seq=1)
+    update.metrics.add(alias=7).bytes_value = b"\x02"
+    update.metrics.append(metric(1, DataType.STRING, "rec", 1))
+    out = host.handle(NODE.format("NDATA"), update.SerializeToString())
+    assert (out.reason, out.records) == (None, [b"rec"])
