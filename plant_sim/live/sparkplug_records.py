@@ -18,6 +18,7 @@ identity).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import deque
@@ -61,6 +62,9 @@ class RecordCarrier:
         self.replayed = 0
         """Records held again because they were sent just before new births."""
         self._births = node.births
+        self._lock = getattr(node, "_lock", None) or contextlib.nullcontext()
+        """The node's lock where its births run on another thread (paho's); none is needed
+        where everything runs on the event loop."""
         birth = node.birth
 
         def birth_then_forward() -> None:  # the node's births, then the held records
@@ -72,8 +76,7 @@ class RecordCarrier:
     def send(self, records: list[tuple[bytes, int]]) -> None:
         """Publish ``(payload, ts_ms)`` records in NDATA, after any held ones; hold them while
         the node is not born."""
-        node = self.node
-        with node._lock:
+        with self._lock:
             if not self._forward():
                 self._hold(records)
                 return
@@ -83,14 +86,15 @@ class RecordCarrier:
 
     def after_birth(self) -> None:
         """Right after the node's births: send what is held (also when no record comes)."""
-        with self.node._lock:
+        with self._lock:
             self._forward()
 
     def _forward(self) -> bool:
         """If the node is born: send the held records (after new births, the ones sent in the
         last ``REPLAY_S`` seconds too) and return True; else hold the recent ones, False."""
         node = self.node
-        if not node.born or not node.client.is_connected():
+        client = getattr(node, "client", None)  # a node that sends through its owner has none
+        if not node.born or (client is not None and not client.is_connected()):
             self._hold_recent()
             return False
         if node.births != self._births:
