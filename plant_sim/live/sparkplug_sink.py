@@ -64,7 +64,7 @@ class SparkplugSettings:
     connect_timeout_s: float = 10.0
     keepalive_s: int = 30
     reconnect_max_s: float = 10.0
-    max_queued: int = 2000  # messages per edge node waiting for the network thread
+    max_queued: int = 200  # messages per edge node waiting for the network thread
     drain_timeout_s: float = 10.0  # stop() waits this long for queued messages
     username: str | None = None
     password: str | None = field(default=None, repr=False)
