@@ -71,6 +71,22 @@ STATION_METRICS: dict[str, DataType] = {
     "Command/InjectFailure": DataType.DOUBLE,  # DCMD: failure duration in simulated seconds
     "Command/ClearFailure": DataType.BOOLEAN,  # DCMD: true clears the failure
 }
+UNITS: dict[str, str] = {  # engUnit of the births: the UN/CEFACT codes of the UNS payloads
+    "Production/LastCycleTime": "SEC",
+    "Process/Temperature": "CEL",
+    "Process/Power": "KWT",
+    "Process/EnergyTotal": "KWH",
+    "Process/SpeedFactor": "C62",
+    "Command/InjectFailure": "SEC",
+    "Command/SpeedFactor": "C62",
+}
+
+
+def unit_of(name: str) -> str | None:
+    """The engUnit a birth gives metric ``name`` (buffer levels in pieces, H87)."""
+    return "H87" if name.startswith("Buffers/") else UNITS.get(name)
+
+
 DEVICE_COMMANDS = ("Command/InjectFailure", "Command/ClearFailure")
 NODE_COMMANDS = ("Command/SpeedFactor",)
 LINE_METRICS: dict[str, DataType] = {
@@ -223,7 +239,7 @@ class SparkplugEdgeNode:
         values = {**self.node.values, "bdSeq": self.bd_seq, REBIRTH: False}
         for name, datatype in self.node.types.items():
             nbirth.metrics.append(
-                metric(self.node.aliases[name], datatype, values[name], now, name)
+                metric(self.node.aliases[name], datatype, values[name], now, name, unit_of(name))
             )
         self._publish(self.topic("NBIRTH"), nbirth)
         for device in self.devices:
@@ -283,7 +299,8 @@ class SparkplugEdgeNode:
         dev = self.devices[device]
         dbirth = Payload(timestamp=now, seq=self._next_seq())
         for name, datatype in dev.types.items():
-            dbirth.metrics.append(metric(dev.aliases[name], datatype, dev.values[name], now, name))
+            alias, value = dev.aliases[name], dev.values[name]
+            dbirth.metrics.append(metric(alias, datatype, value, now, name, unit_of(name)))
         self._publish(self.topic("DBIRTH", device), dbirth)
 
     def _next_seq(self) -> int:

@@ -27,6 +27,7 @@ from plant_sim.live.sparkplug import (
     STATION_METRICS,
     SparkplugEdgeNode,
     group_id,
+    unit_of,
 )
 from plant_sim.live.sparkplug_payload import DataType, Payload, metric
 from plant_sim.live.sparkplug_sink import SparkplugSettings, SparkplugSink
@@ -141,6 +142,8 @@ def test_tahu_decodes_births_aliases_seq_and_death(
     assert nbirth["seq"] in (0, "0")
     assert node_metrics["bdSeq"]["type"] == "Int64" and str(node_metrics["bdSeq"]["value"]) == "0"
     assert node_metrics[REBIRTH]["type"] == "Boolean" and node_metrics[REBIRTH]["value"] is False
+    levels = [m for name, m in node_metrics.items() if name.startswith("Buffers/")]
+    assert levels and all(m["properties"]["engUnit"]["value"] == "H87" for m in levels)
 
     # every DBIRTH carries every station metric with name, alias and type; aliases are unique
     aliases: dict[str, dict[str, str]] = {}
@@ -152,6 +155,10 @@ def test_tahu_decodes_births_aliases_seq_and_death(
             for name, datatype in STATION_METRICS.items():
                 if datatype in TYPES:
                     assert names[name]["type"] == TYPES[datatype], name
+                unit = unit_of(name)  # process values carry their unit (engUnit property)
+                want = None if unit is None else {"engUnit": {"type": "String", "value": unit}}
+                assert names[name]["properties"] == want, name
+            assert names["Process/Temperature"]["properties"]["engUnit"]["value"] == "CEL"
             aliases[device] = {str(m["alias"]): name for name, m in names.items()}
     all_aliases = [a for dev in aliases.values() for a in dev]
     assert len(all_aliases) == len(set(all_aliases))
