@@ -24,6 +24,7 @@ When the primary host's STATE goes offline, the node does the same and connects 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -155,7 +156,7 @@ class _EdgeLink:
         low = self.settings.max_queued // 2
         while len(self.queue) > low:
             if not self.net.alive:
-                return
+                raise SparkplugError(f"Sparkplug edge node {self.line}: network thread stopped")
             await asyncio.sleep(0.002)
 
     def drain(self, timeout_s: float) -> bool:
@@ -248,8 +249,9 @@ class SparkplugSink:
     def call_soon(self, callback: Any, *args: Any) -> None:
         """Run ``callback(*args)`` on the event loop (from the network threads)."""
         loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(callback, *args)
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to do
+                loop.call_soon_threadsafe(callback, *args)
 
     async def start(self) -> None:
         """Start every edge node's network thread; wait up to ``connect_timeout_s`` for them."""
