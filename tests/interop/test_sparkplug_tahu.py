@@ -36,7 +36,7 @@ from plant_sim.scenario import Scenario, StationMaintenanceEvent
 from plant_sim.simulation import run_batch
 from tests.gateway import helpers as h
 from tests.interop.conftest import run_node
-from tests.live.helpers import launch
+from tests.live.helpers import Subscriber, launch
 from tests.servers.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -542,3 +542,45 @@ async def test_station_maintenance_is_a_ddeath_then_a_dbirth(
     start = runner.model.start_epoch_ms
     assert capper[death][1].timestamp == payloads.epoch_ms(start, out_at)
     assert capper[rebirth][1].timestamp == payloads.epoch_ms(start, back_at)
+
+
+async def test_a_broker_restart_is_a_new_session_with_the_next_bd_seq(
+    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
+) -> None:
+    """The broker restarts under a flood of DDATA: the edge node connects again and publishes
+    NBIRTH with the next bdSeq and seq 0, and nothing queued for the lost connection follows it
+    (its seq would break the new session): from that NBIRTH on, seq counts 0, 1, 2, ..."""
+    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
+    sub = Subscriber(broker.port, [("spBv1.0/#", 1)], "spb-restart-sub", persistent=True)
+    sub.start()
+    config = LiveConfig(
+        speed=20_000,
+        seed=4,
+        until_s=None,
+        opcua=None,
+        mqtt=None,
+        sparkplug=SparkplugSettings(url=broker.url),
+    )
+    task, runner = await launch(bottling, config)
+    sink = next(x for x in runner.sinks if isinstance(x, SparkplugSink))
+    try:
+        kinds = lambda: [m.topic.split("/")[2] for m in sub.snapshot()]  # noqa: E731
+        await async_wait(lambda: "DDATA" in kinds(), "data")
+        await asyncio.to_thread(broker.restart)
+        await async_wait(lambda: sink.links["line1"].connection == 2, "the reconnect")
+        await async_wait(lambda: kinds().count("NBIRTH") == 2, "the births after it")
+        await async_wait(lambda: kinds()[-1] == "DDATA", "data after it")
+    finally:
+        runner.stop()
+        await task
+        sub.stop()
+    messages = sub.snapshot()
+    second = [i for i, m in enumerate(messages) if "/NBIRTH/" in m.topic][1]
+    nbirth = Payload.FromString(messages[second].payload)
+    assert [(m.name, m.long_value) for m in nbirth.metrics if m.name == "bdSeq"] == [("bdSeq", 1)]
+    seqs = [
+        Payload.FromString(m.payload).seq
+        for m in messages[second:]
+        if m.topic.split("/")[2] in EDGE_KINDS and "/NDEATH/" not in m.topic
+    ]
+    assert len(seqs) > 10 and seqs == [i % 256 for i in range(len(seqs))]
