@@ -82,7 +82,8 @@ def sim(
     mqtt_format: str = typer.Option(
         "uns",
         help="uns (the UNS JSON topics), sparkplug (Sparkplug B 3.0: one edge node per line, "
-        "group {enterprise}_{site}_{area}, devices = stations) or both.",
+        "group {enterprise}_{site}_{area}, devices = stations; the same --mqtt-* broker, "
+        "user and TLS options) or both.",
     ),
     qos_events: int = typer.Option(1, help="QoS of events (state changes, parts, ...)."),
     qos_samples: int = typer.Option(
