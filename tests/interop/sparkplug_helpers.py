@@ -1,12 +1,16 @@
 """Shared set-up of the Sparkplug tests: a capturing subscriber, a host application's sender,
-the live twin's Sparkplug-only config and a condition wait for async tests."""
+the live twin's Sparkplug-only config (in process or as ``twin sim``), Tahu's decoder and a
+condition wait for async tests."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
@@ -14,6 +18,7 @@ from plant_sim.live.service import LiveConfig
 from plant_sim.live.sparkplug import REBIRTH
 from plant_sim.live.sparkplug_payload import DataType, Payload, metric
 from plant_sim.live.sparkplug_sink import SparkplugSettings
+from tests.interop.conftest import run_node
 
 GROUP = "acme_plant1_bottling"
 EDGE_KINDS = ("NBIRTH", "DBIRTH", "NDATA", "DDATA", "DDEATH", "NDEATH")
@@ -76,9 +81,7 @@ class Host:
 
     async def rebirth(self, group: str = GROUP, edge_node: str = "line1") -> None:
         """An NCMD ``Node Control/Rebirth`` true."""
-        cmd = Payload(timestamp=1)
-        cmd.metrics.append(metric(0, DataType.BOOLEAN, True, 1, REBIRTH))
-        await self.send(f"spBv1.0/{group}/NCMD/{edge_node}", cmd.SerializeToString())
+        await self.send(f"spBv1.0/{group}/NCMD/{edge_node}", rebirth_request(1))
 
     async def state(self, online: bool, timestamp: int) -> None:
         """The primary host's STATE (retained, QoS 1, as Sparkplug 3.0 says)."""
@@ -88,6 +91,29 @@ class Host:
     def stop(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def rebirth_request(timestamp: int) -> bytes:
+    """An NCMD payload writing ``Node Control/Rebirth`` = true."""
+    cmd = Payload(timestamp=timestamp)
+    cmd.metrics.append(metric(0, DataType.BOOLEAN, True, timestamp, REBIRTH))
+    return cmd.SerializeToString()
+
+
+def twin_sim_argv(*args: str) -> list[str]:
+    """``twin sim`` of the bottling line publishing Sparkplug only (run with cwd = the repo)."""
+    argv = [sys.executable, "-m", "twin", "sim", "scenarios/bottling_line.yaml", "--no-opcua"]
+    return [*argv, "--mqtt-format", "sparkplug", "--scenario-start", *args]
+
+
+def tahu_decode(
+    node_stack: Path, tmp_path: Path, messages: Iterable[tuple[str, bytes]]
+) -> list[dict]:
+    """The messages as Eclipse Tahu's JavaScript decoder reads them (``decode_sparkplug.js``)."""
+    path = tmp_path / "messages.json"
+    raw = [{"topic": t, "payload": base64.b64encode(p).decode()} for t, p in messages]
+    path.write_text(json.dumps(raw))
+    return run_node(node_stack / "decode_sparkplug.js", str(path))
 
 
 def live_config(

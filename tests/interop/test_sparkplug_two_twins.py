@@ -8,13 +8,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from tests.interop.sparkplug_helpers import Capture, Host, async_wait
+from tests.interop.sparkplug_helpers import Capture, Host, async_wait, twin_sim_argv
 from tests.servers.mosquitto import Mosquitto
 from twin.cli import app
 
@@ -24,9 +23,8 @@ TWINS = {"twin-a": "plant_a", "twin-b": "plant_b"}  # --mqtt-client-id: --sparkp
 
 
 def start_twin(url: str, client_id: str, group: str) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "twin", "sim", "scenarios/bottling_line.yaml", "--no-opcua"]
-    argv += ["--mqtt-format", "sparkplug", "--speed", "20000", "--scenario-start"]
-    argv += ["--mqtt-url", url, "--mqtt-client-id", client_id, "--sparkplug-group", group]
+    argv = twin_sim_argv("--speed", "20000", "--mqtt-url", url, "--mqtt-client-id", client_id)
+    argv += ["--sparkplug-group", group]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(argv, cwd=ROOT, env=env, text=True, stderr=subprocess.PIPE)
 
