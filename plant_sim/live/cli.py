@@ -16,7 +16,7 @@ from plant_sim.live.clock import check_speed
 from plant_sim.live.mqtt_publisher import MqttError, MqttSettings
 from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings
 from plant_sim.live.service import LiveConfig, serve_live
-from plant_sim.live.sparkplug_sink import SparkplugSettings
+from plant_sim.live.sparkplug_sink import SparkplugError, SparkplugSettings
 from plant_sim.naming import NAMESPACE_URI, name_problem
 from twin_io.mqtt import MqttConfigError
 
@@ -62,7 +62,11 @@ def sim(
         envvar="TWIN_MQTT_URL",
         help="MQTT broker URL: mqtt://host:port (user:password@ before host; mqtts:// TLS).",
     ),
-    mqtt_client_id: str = typer.Option("smart-factory-twin-sim", help="MQTT client id."),
+    mqtt_client_id: str = typer.Option(
+        "smart-factory-twin-sim",
+        help="MQTT client id; the Sparkplug edge node of a line connects as ID-spb-LINE. "
+        "Give each twin on one broker its own (the broker drops a client whose id reconnects).",
+    ),
     mqtt_username: str | None = typer.Option(None, help="MQTT user name."),
     mqtt_password: str | None = typer.Option(
         None,
@@ -76,13 +80,19 @@ def sim(
     ),
     mqtt_cert_file: Path | None = typer.Option(None, help="mqtts://: client certificate (PEM)."),
     mqtt_key_file: Path | None = typer.Option(None, help="mqtts://: client private key (PEM)."),
+    sparkplug_group: str | None = typer.Option(
+        None,
+        help="Sparkplug group id (default: {enterprise}_{site}_{area} of the scenario; no / + #). "
+        "The edge node ids are the line ids, the device ids the station ids.",
+    ),
     sparkplug_primary_host: str = typer.Option(
         None, help="Sparkplug: publish births only once this host application's STATE is online."
     ),
     mqtt_format: str = typer.Option(
         "uns",
         help="uns (the UNS JSON topics), sparkplug (Sparkplug B 3.0: one edge node per line, "
-        "group {enterprise}_{site}_{area}, devices = stations) or both.",
+        "group {enterprise}_{site}_{area}, devices = stations; the same --mqtt-* broker, "
+        "user and TLS options) or both.",
     ),
     qos_events: int = typer.Option(1, help="QoS of events (state changes, parts, ...)."),
     qos_samples: int = typer.Option(
@@ -118,6 +128,8 @@ def sim(
         raise typer.BadParameter(problem, param_hint="--run-id")
     if mqtt_format not in ("uns", "sparkplug", "both"):
         raise typer.BadParameter("use uns, sparkplug or both", param_hint="--mqtt-format")
+    if sparkplug_group is not None and (not sparkplug_group or set("/+#") & set(sparkplug_group)):
+        raise typer.BadParameter("a non-empty id without / + #", param_hint="--sparkplug-group")
     if not opcua and not mqtt:
         raise typer.BadParameter(
             "switch on at least one of OPC UA and MQTT", param_hint="--no-opcua/--no-mqtt"
@@ -157,19 +169,24 @@ def sim(
         if mqtt and mqtt_format != "sparkplug"
         else None,
         sparkplug=SparkplugSettings(
-            url=mqtt_url, connect_timeout_s=mqtt_wait, primary_host=sparkplug_primary_host
+            url=mqtt_url,
+            client_id=mqtt_client_id,
+            group=sparkplug_group,
+            connect_timeout_s=mqtt_wait,
+            primary_host=sparkplug_primary_host,
+            username=mqtt_username,
+            password=mqtt_password,
+            ca_file=mqtt_ca_file,
+            cert_file=mqtt_cert_file,
+            key_file=mqtt_key_file,
         )
         if mqtt and mqtt_format != "uns"
         else None,
     )
-    if config.mqtt is not None:
-        try:
-            config.mqtt.options()
-        except MqttConfigError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--mqtt-*") from None
+    _check_mqtt_options(config)
     try:
         stats = asyncio.run(serve_live(sc, config))
-    except (OpcUaError, MqttError) as exc:
+    except (OpcUaError, MqttError, SparkplugError) as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(1) from None
     err.print(
@@ -186,6 +203,16 @@ def sim(
             highlight=False,
         )
         raise typer.Exit(1)
+
+
+def _check_mqtt_options(config: LiveConfig) -> None:
+    """Bad ``--mqtt-*`` options (UNS and Sparkplug clients share them): exit 2 naming them."""
+    for settings in (config.mqtt, config.sparkplug):
+        try:
+            if settings is not None:
+                settings.options()
+        except MqttConfigError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--mqtt-*") from None
 
 
 def _until(value: str | None) -> float | None:
