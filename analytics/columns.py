@@ -795,8 +795,8 @@ class ColumnAccumulator:
         self._states: _PerStation = _PerStation(_state_cols([], {}), 0)
         self._parts: _PerStation = _PerStation(_part_cols([], {}), 0)
         # State and part records are kept as (time, combination id) while every batch's
-        # combinations fit ``_COMBO_LIMIT`` (12 bytes a record, not 25 and 17), as full
-        # columns from the first batch that does not.
+        # combinations fit ``_COMBO_LIMIT`` (10-12 bytes a record, not 25 and 17), as full
+        # columns from the first batch that does not and once the columns are built.
         self._compact = True
         self._state_combos = _Combinations(3)  # code, reason, power
         self._part_combos = _Combinations(2)  # result, PRI
@@ -878,9 +878,12 @@ class ColumnAccumulator:
         self._parts.flush()
         states = _PerStation(_state_cols([], {}), len(self._states.stations))
         parts = _PerStation(_part_cols([], {}), len(self._parts.stations))
-        for growing, full in zip(self._states.stations, states.stations, strict=True):
+        # One station at a time, each station's compact buffers dropped once expanded.
+        for i, full in enumerate(states.stations):
+            growing, self._states.stations[i] = self._states.stations[i], None  # type: ignore[call-overload]
             full.add(self._full_states(growing.view()))
-        for growing, full in zip(self._parts.stations, parts.stations, strict=True):
+        for i, full in enumerate(parts.stations):
+            growing, self._parts.stations[i] = self._parts.stations[i], None  # type: ignore[call-overload]
             full.add(self._full_parts(growing.view()))
         self._states, self._parts, self._compact = states, parts, False
 
@@ -913,13 +916,13 @@ class ColumnAccumulator:
         structure = self._structure or []
         pairs = [(ln, st) for ln, sts in structure for st in sts]
         stations = []
+        if self._compact:  # expanded once, in place (the compact buffers are dropped)
+            self._to_full()
         self._states.flush()
         self._parts.flush()
         per_station = zip(pairs, self._states.stations, self._parts.stations, strict=True)
         for (ln, st), states, parts in per_station:
             sc, pc = _time_ordered(states.view()), _time_ordered(parts.view())
-            if self._compact:
-                sc, pc = self._full_states(sc), self._full_parts(pc)
             stations.append(
                 StationColumns(
                     ln, st, sc.t, sc.code, sc.power_kw, sc.reason, pc.t, pc.result, pc.pri_s
