@@ -14,6 +14,9 @@ dead-letter reason, and whether to ask the edge node for a rebirth.
 - ``seq`` runs 0..255 per edge node session (NBIRTH 0, then +1 per message); a gap, an unknown
   alias or data before the birth is answered by a ``Node Control/Rebirth`` request (at most one
   per edge node every ``REBIRTH_RETRY_S`` until its NBIRTH comes).
+- For the nodes and devices ``watch`` selects (foreign machines under a mapping,
+  ``gateway.sparkplug_map``), ``Outcome.values`` gives every scalar metric value of their
+  births and data: (name, value, timestamp: the metric's, else the payload's).
 - The alias tables are kept in ``births_path`` (JSON, at most ``MAX_EDGE_NODES`` nodes), so a
   restarted gateway decodes the data queued for it by the broker without a rebirth.
 - Memory is bounded: ``MAX_EDGE_NODES`` nodes, ``MAX_DEVICES`` devices each, payloads of at most

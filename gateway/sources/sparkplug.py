@@ -6,6 +6,8 @@ NDATA/DDATA carry in the ``Twin/Record`` metric (its UNS JSON payloads with ``n`
 normalizer, so storage, the record identity and the KPIs are those of the UNS path; a message
 the host cannot accept is a dead letter with the reason; a ``seq`` gap, an unknown alias or data
 before a birth is answered with an NCMD ``Node Control/Rebirth`` to that edge node.
+With ``sparkplug_mapping`` the metrics of the foreign edge nodes it names become records too
+(``gateway.sparkplug_map``), numbered in their run, on the path of the mapped MQTT intake.
 
 With ``sparkplug_host_id`` the gateway is a (primary) host application: it registers
 ``spBv1.0/STATE/{host_id}`` ``{"online": false, "timestamp": t}`` as its MQTT will, publishes
