@@ -41,6 +41,7 @@ from analytics.losses import (
     stop_split,
 )
 from analytics.supply import SupplyValues, compute_supply
+from analytics.timeline import sorted_unique
 from plant_sim.gc_pause import no_gc
 from plant_sim.records import Record
 
@@ -138,7 +139,7 @@ def _bins(cols: PlantColumns, t0: float, t1: float, shifts: bool):
     """Return bin edges and the shift name of each bin (``None`` outside any shift)."""
     changes = cols.shifts if shifts else []
     inner = [t for t, _ in changes if t0 < t < t1]
-    edges = np.unique(np.array([t0, *inner, t1], float))
+    edges = sorted_unique(np.array([t0, *inner, t1], float))
     if len(edges) == 1:
         edges = np.array([t0, t1], float)
     times = [t for t, _ in changes]
