@@ -74,8 +74,14 @@ class KindRows:
 class _Group:
     """One row group's columns, each decoded once for all the kinds that read it."""
 
-    def __init__(self, table: Any, coded: frozenset[str], index: dict[str, dict]) -> None:
-        self._table, self._coded, self._index = table, coded, index
+    def __init__(
+        self,
+        table: Any,
+        coded: frozenset[str],
+        index: dict[str, dict],
+        luts: dict[str, tuple[Any, np.ndarray]],
+    ) -> None:
+        self._table, self._coded, self._index, self._luts = table, coded, index, luts
         self._done: dict[str, tuple] = {}
 
     def column(self, name: str) -> tuple:
@@ -112,13 +118,17 @@ class _Group:
 
     def _codes(self, name: str, chunk: Any) -> np.ndarray:
         """Return a dictionary chunk's codes into the file-wide values of ``name`` (-1 null)."""
-        index = self._index.setdefault(name, {})
-        lut = np.array(
-            [index.setdefault(v, len(index)) for v in chunk.dictionary.to_pylist()] + [-1],
-            np.int32,
-        )
-        codes = _numbers(chunk.indices)
-        mask = _null_mask(chunk.indices)
+        dictionary = chunk.dictionary
+        last = self._luts.get(name)
+        if last is not None and last[0].equals(dictionary):  # row groups mostly share them
+            lut = last[1]
+        else:
+            index = self._index.setdefault(name, {})
+            values = dictionary.to_pylist()
+            lut = np.array([index.setdefault(v, len(index)) for v in values] + [-1], np.int32)
+            self._luts[name] = (dictionary, lut)
+        indices = chunk.indices
+        codes, mask = _numbers(indices), _null_mask(indices)
         return lut[codes if mask is None else np.where(mask, -1, codes)]
 
 
@@ -256,13 +266,15 @@ def read_kind_rows(
     ]
     parts = {kind: _Parts(sum(len(k.get(kind, ())) for k in kinds)) for kind in needs}
     index: dict[str, dict] = {}  # coded column -> value -> code, file-wide
+    luts: dict[str, tuple] = {}  # coded column -> (last dictionary, its codes in ``index``)
     for i, rows in zip(groups, kinds, strict=True):
         # only the columns of the kinds in this row group: the run_start and order columns
         # are null in nearly every row group, and decoding them would cost a third of the read
         columns = list(dict.fromkeys(c for name in rows for c in needs[name]))
         if not columns:
             continue
-        group = _Group(log.read_row_group(i, columns=columns, use_threads=False), coded, index)
+        table = log.read_row_group(i, columns=columns, use_threads=False)
+        group = _Group(table, coded, index, luts)
         for name, picked in rows.items():
             for column in needs[name]:
                 parts[name].add(column, group.column(column), picked)
