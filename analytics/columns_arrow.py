@@ -219,8 +219,6 @@ NEEDS = {
     "stock": ("t", "material", "level", "cause"),
     "shift": ("t", "shift"),
 }
-#: Ids (many distinct values): read as Parquet dictionaries, Python strings only where needed.
-ID_COLUMNS = ("part_id", "order_id")
 #: Columns with few distinct values: read from Parquet as dictionaries, coded (no string per
 #: row).
 DICTIONARY_COLUMNS = (

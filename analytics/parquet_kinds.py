@@ -2,9 +2,9 @@
 
 The log is one table with a ``kind`` column (``plant_sim.parquet_log``). It is read one row group
 at a time, only the columns that the kinds present in that group need. Each column of a group is
-decoded once from the Arrow buffers with numpy and each kind's rows are picked from it (no
-``take``: pyarrow.compute costs 0.1 s to import), so no row of another kind and no Arrow table
-outlives its row group. Columns come out as:
+decoded once from the Arrow buffers with numpy and each kind's rows are put in arrays of their
+final size (no ``take``: pyarrow.compute costs 0.1 s to import), so no row of another kind and
+no Arrow table outlives its row group. Columns come out as:
 
 - numbers (float64, int64): a numpy array and the mask of its nulls (``None``: no null);
 - strings with few distinct values (``coded``): codes into a list of values, -1 for null;
@@ -242,13 +242,12 @@ def read_kind_rows(
     path: str | Path,
     needs: Mapping[str, Sequence[str]],
     coded: Iterable[str] = (),
-    strings: Iterable[str] = (),
 ) -> dict[str, KindRows]:
     """Return the rows of each kind in ``needs`` with the columns it names.
 
-    String columns in ``coded`` come out coded, others as strings on demand; those in
-    ``strings`` are read as Parquet dictionaries all the same (no string copied per row).
-    Raises pyarrow's errors (``OSError``, ``ValueError``) for a file that is not a readable log.
+    String columns in ``coded`` come out coded (read as Parquet dictionaries), others as
+    strings on demand. Raises pyarrow's errors (``OSError``, ``ValueError``) for a file that
+    is not a readable log.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -258,7 +257,7 @@ def read_kind_rows(
     # 0.1-0.15 s of system time over a 30-day log.
     pa.set_memory_pool(pa.system_memory_pool())
     coded = frozenset(coded)
-    log = pq.ParquetFile(path, read_dictionary=[*coded, *strings] or None)
+    log = pq.ParquetFile(path, read_dictionary=list(coded) or None)
     groups = range(log.num_row_groups)
     kinds = [  # a first pass over the kind column (cheap): each kind's size and rows
         _kind_rows(log.read_row_group(i, columns=["kind"], use_threads=False).column("kind"), needs)
