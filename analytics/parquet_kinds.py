@@ -176,7 +176,7 @@ class _Parts:
         """Return the columns ``names`` (empty ones typed by the file's ``schema``)."""
         out = KindRows(rows=self.rows)
         for name in names:
-            typ = str(schema.field(name).type)
+            typ = str(schema.field(name).type) if name in schema.names else "string"
             if name in self.codes or (name in coded and name not in self.strings):
                 out.codes[name] = self.codes.get(name, np.zeros(0, np.int32))
                 out.values[name] = list(index.get(name, {}))
@@ -264,6 +264,7 @@ def read_kind_rows(
         for i in groups
     ]
     parts = {kind: _Parts(sum(len(k.get(kind, ())) for k in kinds)) for kind in needs}
+    names = set(log.schema_arrow.names)
     index: dict[str, dict] = {}  # coded column -> value -> code, file-wide
     luts: dict[str, tuple] = {}  # coded column -> (last dictionary, its codes in ``index``)
     for i, rows in zip(groups, kinds, strict=True):
@@ -272,6 +273,9 @@ def read_kind_rows(
         columns = list(dict.fromkeys(c for name in rows for c in needs[name]))
         if not columns:
             continue
+        for name in rows:
+            if missing := [c for c in needs[name] if c not in names]:
+                raise ValueError(f"{name} records: no column {missing[0]!r} in the file")
         table = log.read_row_group(i, columns=columns, use_threads=False)
         group = _Group(table, coded, index, luts)
         for name, picked in rows.items():

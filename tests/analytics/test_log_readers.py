@@ -175,3 +175,12 @@ def read_table_of(records: list, tmp_path: Path) -> pa.Table:
     with ParquetLogWriter(path) as writer:
         writer.write(records)
     return read_table(path)
+
+
+def test_parquet_reader_names_a_missing_column(records: list, tmp_path: Path) -> None:
+    """A log without a column the KPIs read is bad input: an error naming it (exit 2 in
+    ``twin kpi``), not a KeyError."""
+    path = tmp_path / "no_order_id.parquet"
+    pq.write_table(read_table_of(records, tmp_path).drop_columns(["order_id"]), path)
+    with pytest.raises(EventLogError, match=r"no_order_id.parquet: .*no column 'order_id'"):
+        read_columns(path)
