@@ -37,6 +37,7 @@ import paho.mqtt.client as mqtt
 from plant_sim import payloads
 from plant_sim.live import commands as cmds
 from plant_sim.live.layout import LineInfo, PlantLayout
+from plant_sim.live.sparkplug_records import RecordChannel
 from plant_sim.records import Record, ScenarioEvent
 from twin_io.mqtt import MqttConfigError, MqttOptions, NetworkLoop, make_client
 from twin_io.retry import Backoff
@@ -56,11 +57,13 @@ class SparkplugError(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class SparkplugSettings:
     """Broker (URL, credentials, TLS files as ``twin_io.mqtt.MqttOptions``) and naming of the
-    Sparkplug edge nodes."""
+    Sparkplug edge nodes. ``client_id`` is the twin's MQTT client id (``--mqtt-client-id``, as
+    the UNS publisher's); the edge node of a line connects as ``{client_id}-spb-{line}``, so two
+    twins with different client ids keep their sessions on one broker."""
 
     url: str = "mqtt://127.0.0.1:1883"
-    client_id_prefix: str = "smart-factory-twin-spb"
-    group: str | None = None  # default: {enterprise}_{site}_{area}
+    client_id: str = "smart-factory-twin-sim"
+    group: str | None = None  # --sparkplug-group; default: {enterprise}_{site}_{area}
     primary_host: str | None = None  # births wait for spBv1.0/STATE/<id> online
     connect_timeout_s: float = 10.0
     keepalive_s: int = 30
@@ -83,6 +86,11 @@ class SparkplugSettings:
             cert_file=self.cert_file,
             key_file=self.key_file,
         )
+
+
+def edge_client_id(settings: SparkplugSettings, line: str) -> str:
+    """The MQTT client id of ``line``'s edge node: unique per twin (client id) and line."""
+    return f"{settings.client_id}-spb-{line}"
 
 
 class _EdgeLink:
@@ -109,9 +117,7 @@ class _EdgeLink:
         self.connection = 0  # connects so far (network thread); the queue's entries carry one
         self._born_on = 0  # the connection the node's current session belongs to (event loop)
         self.stale = 0  # queued messages of an earlier connection, not sent
-        self.client = make_client(
-            options, f"{settings.client_id_prefix}-{line.id}", clean_session=True
-        )
+        self.client = make_client(options, edge_client_id(settings, line.id), clean_session=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -232,6 +238,7 @@ class SparkplugSink:
         self.links: dict[str, _EdgeLink] = {}
         self._line_of = {s.id: line.id for line in layout.lines for s in line.stations}
         self._tasks: set[asyncio.Future[str]] = set()
+        self.records = RecordChannel(layout)  # the records themselves, as Twin/Record
 
     @property
     def nodes(self) -> dict[str, SparkplugEdgeNode]:
@@ -259,6 +266,7 @@ class SparkplugSink:
         for line in self.layout.lines:
             link = _EdgeLink(self, line, self.options, self.settings)
             self.links[line.id] = link
+            self.records.attach(line.id, link.node)
             link.net.start()
         for line_id, link in self.links.items():
             timeout = self.settings.connect_timeout_s
@@ -301,6 +309,10 @@ class SparkplugSink:
                 link.node.apply(rec, ts_ms)
                 if len(link.queue) >= link.settings.max_queued:
                     await link.room()
+        self.records.send(records, first_n, start)
+        for link in links.values():
+            if len(link.queue) >= link.settings.max_queued:
+                await link.room()
 
     async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
         """Sparkplug carries no clock."""
