@@ -37,7 +37,10 @@ LOSS_TAGS = ("level", "line", "reason", "run_id", "scope", "shift", "site", "win
 #: ``shift`` tag value of hour and day windows.
 ALL_SHIFTS = "all"
 
-ELEMENT_FIELDS = (
+#: The elements (``analytics.elements``) the service stores, in ``Elements`` order (``pbt_s``
+#: derived): every one per minute in ``kpi_slice``; per window in ``kpi`` all but
+#: ``SLICE_ONLY_FIELDS``, whose KPIs (MTBF, energy per unit, ...) ``kpi`` stores instead.
+STORED_ELEMENT_FIELDS = (
     "window_s",
     "pbt_s",
     "apt_s",
@@ -45,8 +48,15 @@ ELEMENT_FIELDS = (
     "adet_s",
     "adot_s",
     "pdot_s",
+    "outside_s",
     "down_s",
     "minor_stop_s",
+    "starved_s",
+    "blocked_s",
+    "idle_s",
+    "material_starved_s",
+    "failures",
+    "minor_stops",
     "pq",
     "gq",
     "sq",
@@ -54,11 +64,14 @@ ELEMENT_FIELDS = (
     "gp",
     "ip",
     "pri_pq_s",
-    "outside_s",
-    "starved_s",
-    "blocked_s",
-    "idle_s",
+    "energy_kwh",
+    "idle_energy_kwh",
 )
+SLICE_ONLY_FIELDS = frozenset(
+    {"material_starved_s", "failures", "minor_stops", "energy_kwh", "idle_energy_kwh"}
+)
+#: Element fields of a ``kpi`` point.
+ELEMENT_FIELDS = tuple(n for n in STORED_ELEMENT_FIELDS if n not in SLICE_ONLY_FIELDS)
 BOTTLENECK_FIELDS = (
     "avg_active_period_s",
     "active_ratio",
