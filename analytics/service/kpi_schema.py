@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from analytics.report import PLANT, KpiReport, ScopeResult
 from analytics.service.windows import Window
+from plant_sim.naming import as_name
 from plant_sim.telemetry_schema import encode_fields, encode_series
 
 KPI_MEASUREMENT = "kpi"
@@ -195,7 +196,7 @@ def report_lines(report: KpiReport, window: Window, run: RunMeta) -> list[str]:
 def _loss_lines(report: KpiReport, window: Window, run: RunMeta, ts: int) -> list[str]:
     totals: dict[tuple[str, str, str | None, str], list[float]] = {}
     for r in report.reason_losses:
-        reason = f"{r.state}:{r.reason}"
+        reason = as_name(f"{r.state}:{r.reason}")  # a stored reason is free text
         for key in (
             ("station", r.station, r.line, reason),
             ("line", r.line, r.line, reason),
