@@ -8,7 +8,7 @@ used (``Server.init(shelf_file)``, its public option for slow devices): ``init()
 
 The shelf lives in the user's cache directory (``$XDG_CACHE_HOME`` or ``~/.cache``, under
 ``smart-factory-twin/``), one per asyncua and Python version, as the pickled nodes depend on
-both. The first start makes it (asyncua pickles every node: that start takes about 1.7 times
+both. The first start makes it (asyncua pickles every node: that start takes 1.4-1.7 times
 as long as one without the cache) in a private directory and publishes it by renaming that
 directory, so concurrent starts never see half a shelf. Without a writable cache directory
 the server starts as before, from asyncua's code.
