@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 import pytest
-from asyncua import ua
+from asyncua import Server, ua
 
 from plant_sim.live import opcua_shelf
 from plant_sim.live.layout import PlantLayout
@@ -78,8 +79,7 @@ async def test_cached_address_space_is_the_built_one(
     layout = PlantLayout.from_scenario(bottling)
     caplog.set_level(logging.DEBUG, logger=opcua_shelf.__name__)
     built = await _address_space(layout, None)
-    making = await _address_space(layout, tmp_path)  # makes the shelf
-    assert opcua_shelf.shelf_path(tmp_path).parent.is_dir()
+    await opcua_shelf.init_server(Server(), tmp_path)  # makes the shelf
     assert "address-space cache written" in caplog.text
     assert sorted(p.name for p in tmp_path.iterdir()) == [  # noqa: ASYNC240
         opcua_shelf.shelf_path(tmp_path).parent.name
@@ -88,5 +88,34 @@ async def test_cached_address_space_is_the_built_one(
     cached = await _address_space(layout, tmp_path)  # loads nodes from it
     assert "from the cache" in caplog.text
     assert len(built) > 6000
-    assert making == built
     assert cached == built
+
+
+async def _serves_the_standard_space(server: Server) -> bool:
+    """The server's standard nodes are there: the Server object's capabilities, for one."""
+    caps = server.get_node(ua.NodeId(ua.ObjectIds.Server_ServerCapabilities))
+    return len(await caps.get_children()) > 5
+
+
+async def test_two_first_starts_at_once_publish_one_whole_cache(tmp_path: Path) -> None:
+    servers = [Server(), Server()]
+    await asyncio.gather(*(opcua_shelf.init_server(s, tmp_path) for s in servers))
+    for server in servers:  # both usable, whichever published
+        assert await _serves_the_standard_space(server)
+    names = sorted(p.name for p in tmp_path.iterdir())  # noqa: ASYNC240
+    assert names == [opcua_shelf.shelf_path(tmp_path).parent.name]  # no half-made leftovers
+    again = Server()
+    await opcua_shelf.init_server(again, tmp_path)  # the published one loads
+    assert await _serves_the_standard_space(again)
+
+
+async def test_without_a_usable_cache_directory_the_server_starts_uncached(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    caplog.set_level(logging.INFO, logger=opcua_shelf.__name__)
+    server = Server()
+    await opcua_shelf.init_server(server, blocker / "cache")
+    assert "address-space cache off" in caplog.text
+    assert await _serves_the_standard_space(server)
