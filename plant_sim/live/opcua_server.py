@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +143,7 @@ class TwinOpcUaServer:
         if url.scheme != "opc.tcp" or not url.port:
             raise OpcUaError(f"OPC UA endpoint {s.endpoint!r}: use opc.tcp://HOST:PORT/PATH")
         _check_port_free(url.hostname or "0.0.0.0", url.port, s.endpoint)
+        started = time.perf_counter()
         server = await self._new_server()
         server.set_endpoint(s.endpoint)
         server.set_server_name(s.server_name)
@@ -159,7 +161,13 @@ class TwinOpcUaServer:
         except OSError as exc:
             raise OpcUaError(_port_message(s.endpoint, exc)) from exc
         self._server = server
-        logger.info("OPC UA server listening on %s (namespace %s)", s.endpoint, s.namespace_uri)
+        logger.info(
+            "OPC UA server listening on %s (namespace %s), %d stations, started in %.1f s",
+            s.endpoint,
+            s.namespace_uri,
+            len(self.layout.stations),
+            time.perf_counter() - started,
+        )
 
     async def _new_server(self) -> Server:
         """An initialised asyncua server, its standard address space from the cache if any."""
