@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 from plant_sim.live.runner import LiveRunner  # noqa: E402
 from plant_sim.live.service import LiveConfig, serve_live  # noqa: E402
 from plant_sim.live.sparkplug import REBIRTH  # noqa: E402
-from plant_sim.live.sparkplug_payload import DataType, Payload, metric  # noqa: E402
 from plant_sim.live.sparkplug_sink import SparkplugSettings  # noqa: E402
 from plant_sim.scenario import load_scenario  # noqa: E402
 from tests.servers.mosquitto import Mosquitto, mosquitto_binary  # noqa: E402
+from twin_io.sparkplug_payload import DataType, Payload, metric  # noqa: E402
 
 SCENARIO = ROOT / "scenarios" / "bottling_line.yaml"
 NCMD_TOPIC = "spBv1.0/acme_plant1_bottling/NCMD/line1"

@@ -22,7 +22,7 @@ messages in the order they are sent. Session (Sparkplug 3.0 chapter 5):
   DISCONNECT) and connects again, then waits for online (Sparkplug 3.0
   ``operational-behavior-edge-node-termination-host-offline``).
 
-Data are QoS 0, not retained. Payloads: ``sparkplug_payload`` (protobuf).
+Data are QoS 0, not retained. Payloads: ``twin_io.sparkplug_payload`` (protobuf).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from plant_sim.live.layout import LineInfo
-from plant_sim.live.sparkplug_payload import DataType, Payload, metric
 from plant_sim.records import (
     BufferLevel,
     PartDone,
@@ -46,6 +45,7 @@ from plant_sim.records import (
     StateChange,
 )
 from plant_sim.states import STATE_INFO
+from twin_io.sparkplug_payload import DataType, Payload, metric
 
 logger = logging.getLogger(__name__)
 NAMESPACE = "spBv1.0"

@@ -37,6 +37,7 @@ import paho.mqtt.client as mqtt
 from plant_sim import payloads
 from plant_sim.live import commands as cmds
 from plant_sim.live.layout import LineInfo, PlantLayout
+from plant_sim.live.sparkplug_records import RecordChannel
 from plant_sim.records import Record, ScenarioEvent
 from twin_io.mqtt import MqttConfigError, MqttOptions, NetworkLoop, make_client
 from twin_io.retry import Backoff
@@ -232,6 +233,7 @@ class SparkplugSink:
         self.links: dict[str, _EdgeLink] = {}
         self._line_of = {s.id: line.id for line in layout.lines for s in line.stations}
         self._tasks: set[asyncio.Future[str]] = set()
+        self.records = RecordChannel(layout)  # the records themselves, as Twin/Record
 
     @property
     def nodes(self) -> dict[str, SparkplugEdgeNode]:
@@ -259,6 +261,7 @@ class SparkplugSink:
         for line in self.layout.lines:
             link = _EdgeLink(self, line, self.options, self.settings)
             self.links[line.id] = link
+            self.records.attach(line.id, link.node)
             link.net.start()
         for line_id, link in self.links.items():
             timeout = self.settings.connect_timeout_s
@@ -301,6 +304,10 @@ class SparkplugSink:
                 link.node.apply(rec, ts_ms)
                 if len(link.queue) >= link.settings.max_queued:
                     await link.room()
+        self.records.send(records, first_n, start)
+        for link in links.values():
+            if len(link.queue) >= link.settings.max_queued:
+                await link.room()
 
     async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
         """Sparkplug carries no clock."""

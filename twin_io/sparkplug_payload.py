@@ -1,5 +1,9 @@
 """Sparkplug B payloads (Eclipse Sparkplug 3.0, ``org.eclipse.tahu.protobuf.Payload``).
 
+Shared by the twin's edge node (``plant_sim.live.sparkplug``) and the gateway's host application
+(``gateway.sparkplug_host``): ``metric()`` writes a value, ``metric_value()`` reads one back and
+checks it is in the field its datatype calls for.
+
 The message classes are built with ``protobuf`` from a descriptor written here after the
 specification's payload definition (chapter 6; the field numbers of Eclipse Tahu's
 ``sparkplug_b.proto``), limited to what the twin sends: Payload (timestamp, metrics, seq, uuid,
@@ -34,6 +38,10 @@ class DataType(IntEnum):
     STRING = 12
     DATETIME = 13
 
+
+RECORD_METRIC = "Twin/Record"
+"""Node metric (String) that carries one twin record per value: its UNS JSON payload, with the
+record number ``n`` (the record's identity). The gateway stores these; the others are for SCADA."""
 
 _VALUE_FIELD = {
     DataType.INT32: "int_value",
@@ -160,3 +168,44 @@ def metric(
     else:
         setattr(m, _VALUE_FIELD[datatype], value)
     return m
+
+
+_INTEGER_FIELDS = frozenset({"int_value", "long_value"})
+VALUE_FIELDS: dict[int, frozenset[str]] = {
+    **dict.fromkeys((1, 2, 3, 4, 5, 6, 7, 8, 13), _INTEGER_FIELDS),  # Int8..UInt64, DateTime
+    9: frozenset({"float_value"}),
+    10: frozenset({"double_value"}),
+    11: frozenset({"boolean_value"}),
+    12: frozenset({"string_value"}),  # String
+    14: frozenset({"string_value"}),  # Text
+    15: frozenset({"string_value"}),  # UUID
+    17: frozenset({"bytes_value"}),  # Bytes
+    18: frozenset({"bytes_value"}),  # File
+}
+"""Sparkplug 3.0 datatype number -> the value fields a metric of that type may use (integers:
+either, as implementations differ; Tahu's JavaScript writes UInt32 in ``long_value``)."""
+
+
+class MetricTypeError(ValueError):
+    """A metric whose value is not in a field its datatype allows."""
+
+
+def metric_value(m: Any, datatype: int) -> Any:
+    """Return the value of a decoded metric of ``datatype`` (``None`` when null).
+
+    Raises ``MetricTypeError`` when the value sits in a field of another type, or the datatype
+    is one this codec does not read (data sets, templates).
+    """
+    if m.is_null:
+        return None
+    allowed = VALUE_FIELDS.get(datatype)
+    if allowed is None:
+        raise MetricTypeError(f"datatype {datatype} is not a scalar type this host reads")
+    field_name = m.WhichOneof("value")
+    if field_name is None:
+        return None
+    if field_name not in allowed:
+        raise MetricTypeError(
+            f"carries {field_name}, its datatype {datatype} needs {sorted(allowed)}"
+        )
+    return getattr(m, field_name)
