@@ -10,19 +10,22 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from analytics.eventlog import read_columns
 from analytics.registry import KPI_BY_ID
 from analytics.report import KpiReport, ScopeResult, compute_report
 from analytics.rows import ROW_COLUMNS, iter_report_rows
 from plant_sim.durations import parse_duration
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 FORMATS = ("table", "json", "csv")
 UNDEFINED = "—"
@@ -108,6 +111,8 @@ def fmt_value(metric: str, value: object) -> str:
 
 
 def _table(title: str, first: str, columns: list[str]) -> Table:
+    from rich.table import Table  # rich only for tables: json and csv need none of it
+
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     table.add_column(first)
     for c in columns:
@@ -277,58 +282,69 @@ def _csv_value(v: object) -> object:
     return "" if v is None else v
 
 
+def _json(report: KpiReport) -> Iterator[bytes]:
+    """Yield the report as JSON (UTF-8), a newline at the end: the same bytes as one
+    ``orjson.dumps`` of the whole document, one row at a time (rows are never all held)."""
+    rows = iter_report_rows(report)
+    first = next(rows, None)
+    doc = {"run_id": report.run_id, "scenario": report.scenario}
+    doc["window"] = [report.t0_s, report.t1_s]
+    doc["rows"] = [] if first is None else [first]
+    text = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+    if first is None:
+        yield text + b"\n"
+        return
+    yield text.removesuffix(b"\n  ]\n}")  # ends with the first row
+    for row in rows:  # each row as orjson indents it two levels deep (inside "rows")
+        yield b",\n    " + orjson.dumps(row, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n    ")
+    yield b"\n  ]\n}\n"
+
+
+def _write_csv(report: KpiReport, out: IO[str]) -> None:
+    """Write the report's rows to ``out`` as CSV, row by row."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ROW_COLUMNS)
+    writer.writerows([_csv_value(row[k]) for k in ROW_COLUMNS] for row in iter_report_rows(report))
+
+
 def render(report: KpiReport, fmt: str) -> str:
     """Return the report as ``json`` or ``csv`` text, or the ``table`` text (no colour)."""
+    if fmt == "json":
+        return b"".join(_json(report)).decode()
+    if fmt == "csv":
+        buf = io.StringIO()
+        _write_csv(report, buf)
+        return buf.getvalue()
     if fmt == "table":
+        from rich.console import Console
+
         console = Console(file=io.StringIO(), width=140, record=True, color_system=None)
         _render_tables(report, console)
         return console.export_text()
-    buf = io.StringIO()
-    write_rows(report, fmt, buf)
-    return buf.getvalue()
-
-
-def write_rows(report: KpiReport, fmt: str, out: IO[str]) -> None:
-    """Write the report's rows to ``out`` as ``json`` or ``csv``, row by row (the same
-    text as one ``orjson.dumps`` of the whole document, without holding every row)."""
-    rows = iter_report_rows(report)
-    if fmt == "json":
-        doc = {"run_id": report.run_id, "scenario": report.scenario}
-        doc["window"] = [report.t0_s, report.t1_s]
-        first = next(rows, None)
-        doc["rows"] = [] if first is None else [first]
-        text = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
-        if first is None:
-            out.write(text + "\n")
-            return
-        out.write(text.removesuffix("\n  ]\n}"))  # ends with the first row
-        for row in rows:
-            out.write(",\n    " + _json_row(row))
-        out.write("\n  ]\n}\n")
-    elif fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=ROW_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_value(v) for k, v in row.items()})
-    else:
-        raise ValueError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
-
-
-def _json_row(row: dict[str, object]) -> str:
-    """Return one row as ``orjson`` indents it two levels deep (inside ``"rows"``)."""
-    return orjson.dumps(row, option=orjson.OPT_INDENT_2).decode().replace("\n", "\n    ")
+    raise ValueError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
 
 
 def print_kpi_tables(report: KpiReport, fmt: str = "table", file: IO[str] | None = None) -> None:
-    """Print the report to ``file`` (stdout): rich tables, JSON or CSV."""
+    """Print the report to ``file`` (stdout): rich tables, JSON or CSV (rows streamed)."""
     out = file or sys.stdout
     if fmt == "table" and file is None:
+        from rich.console import Console
+
         _render_tables(report, Console())
         return
-    if fmt == "table":
-        out.write(render(report, fmt))
+    if fmt == "json":
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None:  # no text round trip of megabytes
+            out.flush()
+            buffer.writelines(_json(report))
+            buffer.flush()
+        else:
+            out.writelines(chunk.decode() for chunk in _json(report))
         return
-    write_rows(report, fmt, out)
+    if fmt == "csv":
+        _write_csv(report, out)
+        return
+    out.write(render(report, fmt))
 
 
 def parse_window(text: str | None) -> tuple[float, float] | None:
@@ -385,7 +401,7 @@ def kpi_command(
     if output is None:
         print_kpi_tables(report, fmt)
     else:
-        with output.open("w", encoding="utf-8") as file:
+        with output.open("w", encoding="utf-8", newline="") as file:
             print_kpi_tables(report, fmt, file)
 
 
