@@ -17,7 +17,7 @@ pyarrow is imported only by this module, so commands that do not touch Parquet n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import fields
 from functools import cache
@@ -437,49 +437,3 @@ def read_table(
         group = log.read_row_group(i, columns=wanted, use_threads=False)
         groups.append(group.take(arrow_indices(kind_rows(group.column("kind"), kinds))))
     return pa.concat_tables(groups) if groups else log.schema_arrow.empty_table()
-
-
-def read_kinds(
-    path: str | Path, needs: Mapping[str, Sequence[str]], dictionaries: Iterable[str] = ()
-) -> dict[str, Any]:
-    """Read the rows of each kind in ``needs`` as its own table of the columns it names.
-
-    One row group at a time: each kind's rows are taken straight from the row group, so
-    neither rows of other kinds nor columns a kind does not need are ever held. Rows keep
-    their order within a kind. The string columns in ``dictionaries`` are read as
-    dictionary arrays.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    log = pq.ParquetFile(path, read_dictionary=list(dictionaries) or None)
-    parts: dict[str, list[Any]] = {kind: [] for kind in needs}
-    for i in range(log.num_row_groups):
-        kind = log.read_row_group(i, columns=["kind"], use_threads=False).column("kind")
-        kind = kind.combine_chunks()
-        if not pa.types.is_dictionary(kind.type):
-            kind = kind.dictionary_encode()
-        codes = dictionary_codes(kind.indices)
-        rows = {}
-        for j, name in enumerate(kind.dictionary.to_pylist()):
-            if name in needs and len(picked := np.flatnonzero(codes == j)):
-                rows[name] = picked
-        # only the columns of the kinds in this row group: the run_start and order columns
-        # are null in nearly every row group, and decoding them would cost a third of the read
-        columns = list(dict.fromkeys(c for name in rows for c in needs[name]))
-        if not columns:
-            continue
-        group = log.read_row_group(i, columns=columns, use_threads=False)
-        for name, picked in rows.items():
-            parts[name].append(group.select(list(needs[name])).take(arrow_indices(picked)))
-    return {
-        name: pa.concat_tables(parts[name]) if parts[name] else _empty(log, cols)
-        for name, cols in needs.items()
-    }
-
-
-def _empty(log: Any, columns: Sequence[str]) -> Any:
-    """Return an empty table of ``columns`` of a Parquet file (its first rows, or its schema)."""
-    if log.num_row_groups:
-        return log.read_row_group(0, columns=list(columns)).slice(0, 0)
-    return log.schema_arrow.empty_table().select(list(columns))
