@@ -116,7 +116,10 @@ def _describe(exc: yaml.YAMLError) -> str:
     """One line: the problem and where it is (``found duplicate key 'a' (line 2, column 1)``)."""
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem and exc.problem_mark:
         mark = exc.problem_mark
-        return f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})"
+        problem = exc.problem
+        if "maximum nesting depth" in problem:  # libyaml >= 0.2.6 stops at its own bound
+            problem = f"nested more than {MAX_DEPTH} levels deep"
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
     return " ".join(str(exc).split())
 
 

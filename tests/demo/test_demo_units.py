@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from twin.cli import main
 from twin.demo import servers
-from twin.demo.procs import StartError, free_port
+from twin.demo.procs import Child, StartError, free_port
 from twin.demo.stack import Demo, DemoOptions, MissingToolError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,3 +67,24 @@ def test_an_interrupt_during_start_up_starts_nothing_more(
 def test_free_port_prefers_the_usual_one_when_free() -> None:
     port = free_port()
     assert free_port(port) == port
+
+
+def _ended(name: str, code: int, folder: Path) -> Child:
+    child = Child(name, [sys.executable, "-c", f"raise SystemExit({code})"], folder / f"{name}.log")
+    child.start()
+    assert child.wait_exit(60) == code
+    return child
+
+
+def test_a_plant_that_ended_its_until_run_leaves_the_demo_serving(tmp_path: Path) -> None:
+    """The plant exits 0 at ``--until``: the servers and analytics keep serving until Ctrl-C;
+    any other child that ends (or a plant that fails) stops the demo."""
+    demo = Demo(DemoOptions(ROOT / "scenarios/tandem_mm1.yaml", tmp_path), print)
+    demo.children = [_ended("backfill", 0, tmp_path), _ended("plant", 0, tmp_path)]
+    assert demo.failed() is None
+    failed_plant = _ended("plant", 1, tmp_path)
+    demo.children.append(failed_plant)
+    assert demo.failed() is failed_plant
+    gateway = _ended("gateway", 0, tmp_path)
+    demo.children = [_ended("plant", 0, tmp_path), gateway]
+    assert demo.failed() is gateway

@@ -134,7 +134,7 @@ def _run(stack: object, stop: threading.Event, show_top: bool) -> int:
         err.print("running; Ctrl-C stops everything")
         stop.wait()
     dead = stack.failed()
-    if dead is not None and not (dead.name == "plant" and dead.proc and dead.proc.returncode == 0):
+    if dead is not None:
         err.print(f"[red]error:[/red] {dead.name} stopped: {dead.log_tail(600)}", markup=True)
         return 1
     return 0

@@ -255,15 +255,15 @@ class Demo:
     # -------------------------------------------------------------------------- run, stop
 
     def failed(self) -> Child | None:
-        """Return a long-running child that has died (the backfill may end)."""
+        """Return a long-running child that has died: the backfill may end, and so may the
+        plant once its ``--until`` run is over (exit 0); the rest keeps serving its data."""
         for child in self.children:
-            if child.name != "backfill" and not child.running():
-                return child
+            if child.name == "backfill" or child.running():
+                continue
+            if child.name == "plant" and child.proc is not None and child.proc.returncode == 0:
+                continue
+            return child
         return None
-
-    def plant_done(self) -> bool:
-        """Tell whether the plant has ended its run (``--until``)."""
-        return any(c.name == "plant" and not c.running() for c in self.children)
 
     def stop(self) -> None:
         """Stop every child, newest first, plant before gateway before servers."""
