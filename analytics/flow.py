@@ -84,7 +84,7 @@ def order_release_times(orders: Iterable[OrderEvent]) -> dict[str, float]:
     return {e.order_id: e.t for e in orders if e.event == "released"}
 
 
-def _line_lead_times(
+def line_lead_times(
     line: LineColumns, mask: np.ndarray, order_released: Mapping[str, float]
 ) -> np.ndarray:
     """Return exit − order release of the exits in ``mask`` (flow time for parts with no order)."""
@@ -126,7 +126,7 @@ def compute_flow(
         exit_t.append(line.exit_t[m])
         finished.append(line.exit_finished[m])
         flow.append(line.exit_flow_s[m])
-        lead.append(_line_lead_times(line, m & line.exit_finished, order_released))
+        lead.append(line_lead_times(line, m & line.exit_finished, order_released))
     fin = np.concatenate(finished) if finished else np.empty(0, bool)
     leads = np.concatenate(lead) if lead else np.empty(0)
     fl = np.concatenate(flow) if flow else np.empty(0)
@@ -150,6 +150,22 @@ def compute_flow(
         finished=int(fin.sum()),
         scrapped=int(n_exit - fin.sum()),
     )
+
+
+def lead_time_bins(
+    line: LineColumns,
+    edges: np.ndarray,
+    order_released: Mapping[str, float],
+    include_end: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return per bin (finished exits, sum of their line lead times in s) of a line: the
+    elements of ``line_lead_time_avg_s`` (sum / finished) over any run of bins."""
+    from analytics.timeline import count_by_bin
+
+    fin = line.exit_finished
+    t = line.exit_t[fin]
+    leads = line_lead_times(line, fin, order_released)
+    return count_by_bin(t, edges, include_end), count_by_bin(t, edges, include_end, leads)
 
 
 def first_pass_counts(

@@ -48,6 +48,8 @@ RANGE_KPIS: dict[str, str] = {
     "blocked_ratio": f'sum("blocked_s") / {_PBT}',
     "starved_ratio": f'sum("starved_s") / {_PBT}',
     "otd": 'sum("on_time_orders") / sum("delivered_orders")',
+    # lines and the plant: mean exit − order release of the finished parts that left
+    "line_lead_time_avg_s": 'sum("line_lead_time_sum_s") / sum("finished")',
     # units the planned busy time gives at the planned cycle time: PBT x PQ / sum(PRI x PQ)
     "planned_output": f"{_PBT} * {_PQ} / {_PRI}",
 }

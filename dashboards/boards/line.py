@@ -105,7 +105,7 @@ def build() -> dict:
         ],
     )
     lines = range_table(
-        (*queries.HEADLINE[:-1], "failures", "minor_stops", "gq", "sq"),
+        (*queries.HEADLINE[:-1], "line_lead_time_avg_s", "failures", "minor_stops", "gq", "sq"),
         "line",
         "Selected lines over the selected range",
     )
@@ -139,6 +139,18 @@ def build() -> dict:
             ),
             (exits, 8, 8),
             (window_series("wip_avg", "line", "hour", SCOPES, "WIP (time-weighted, hourly)"), 8, 8),
+        ],
+        [
+            (
+                range_series(
+                    ["line_lead_time_avg_s"],
+                    "line",
+                    "Line lead time (order released to exit) per interval",
+                    '"scope"',
+                ),
+                24,
+                8,
+            )
         ],
         [(buffers, 12, 8), (verdict, 4, 8), (table, 8, 8)],
     ]
