@@ -161,8 +161,21 @@ def lead_time_query() -> str:
 
 
 def stock_query() -> str:
-    """Return raw-material stock per material as recorded (every change)."""
-    return f'SELECT "level" FROM "stock" WHERE {RUN_FILTER} AND $timeFilter GROUP BY "material"'
+    """Return raw-material stock and its reorder point per material as recorded (every
+    change: each ``stock`` record carries both)."""
+    return (
+        'SELECT "level" AS "stock", "reorder_point" AS "reorder point" FROM "stock" WHERE '
+        f'{RUN_FILTER} AND $timeFilter GROUP BY "material"'
+    )
+
+
+def stockout_query() -> str:
+    """Return the stock records taken while a material is out: level 0, or a draw waits
+    (``shortage``), the states ``analytics.supply`` counts stock-outs and hours out from."""
+    return (
+        'SELECT "level" AS "out" FROM "stock" WHERE ("cause" = \'shortage\' OR "level" <= 0) '
+        f'AND {RUN_FILTER} AND $timeFilter GROUP BY "material"'
+    )
 
 
 # Annotations: the stored records themselves, one annotation per record.
