@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import typer
+import yaml
 
 from dashboards.checks import check
 from dashboards.files import (
@@ -18,19 +20,39 @@ from dashboards.files import (
     write_alerts,
     write_all,
 )
+from dashboards.grafana_alerting import check_alert_file
+from dashboards.model import DATASOURCE_UID
 
 app = typer.Typer(help="Grafana dashboards as code: build, check, push.", no_args_is_help=True)
+
+
+def _thresholds() -> dict[str, str]:
+    """The alert thresholds set in the environment (``TWIN_ALERT_*``); exit 2 when one is bad."""
+    from dashboards.alerts import check_thresholds, thresholds_from_env
+
+    given = thresholds_from_env(os.environ)
+    try:
+        check_thresholds(given)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    return given
 
 
 @app.command("build")
 def build_command(
     out: Path = typer.Option(JSON_DIR, "--out", help="Directory for the JSON files."),
 ) -> None:
-    """Write the dashboard JSON files and the alert rules from their Python builders."""
+    """Write the dashboard JSON files and the alert rules from their Python builders.
+
+    Alert thresholds come from TWIN_ALERT_* environment variables (defaults otherwise) and are
+    written into the rules: Grafana does not put variables into alert queries.
+    """
+    thresholds = _thresholds()
     for path in write_all(out):
         print(path)
     if out == JSON_DIR:
-        print(write_alerts())
+        print(write_alerts(thresholds=thresholds))
 
 
 @app.command("check")
@@ -51,10 +73,15 @@ def check_command(
             for name, board in built.items()
             if name not in boards or render(boards[name]) != render(board)
         ]
-        if not ALERTS_FILE.exists() or ALERTS_FILE.read_text(encoding="utf-8") != render_alerts():
+        text = ALERTS_FILE.read_text(encoding="utf-8") if ALERTS_FILE.exists() else ""
+        if text != render_alerts(_thresholds()):
             problems.append(
                 f"{ALERTS_FILE.name}: differs from its builder; run twin dashboards build"
             )
+        problems += [
+            f"{ALERTS_FILE.name}: {p}"
+            for p in check_alert_file(yaml.safe_load(text) or {}, (DATASOURCE_UID,))
+        ]
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
