@@ -21,7 +21,7 @@ from dashboards.files import (
     write_all,
 )
 from dashboards.grafana_alerting import check_alert_file
-from dashboards.model import DATASOURCE_UID
+from dashboards.model import DATASOURCE_UID, plant_timezone
 
 app = typer.Typer(help="Grafana dashboards as code: build, check, push.", no_args_is_help=True)
 
@@ -39,17 +39,34 @@ def _thresholds() -> dict[str, str]:
     return given
 
 
+_TIMEZONE_HELP = (
+    "The plant's IANA time zone (the scenario's `timezone`, e.g. Europe/Berlin): times shown "
+    "and day-over-day buckets in its calendar, daylight saving included (default: UTC)."
+)
+
+
+def _timezone(name: str | None) -> str | None:
+    """The ``--timezone`` value checked; exit 2 naming the option when it is no zone."""
+    try:
+        return plant_timezone(name)
+    except ValueError as exc:
+        print(f"error: --timezone: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
 @app.command("build")
 def build_command(
     out: Path = typer.Option(JSON_DIR, "--out", help="Directory for the JSON files."),
+    timezone: str = typer.Option(None, "--timezone", help=_TIMEZONE_HELP),
 ) -> None:
     """Write the dashboard JSON files and the alert rules from their Python builders.
 
     Alert thresholds come from TWIN_ALERT_* environment variables (defaults otherwise) and are
     written into the rules: Grafana does not put variables into alert queries.
     """
+    zone = _timezone(timezone)
     thresholds = _thresholds()
-    for path in write_all(out):
+    for path in write_all(out, zone):
         print(path)
     if out == JSON_DIR:
         print(write_alerts(thresholds=thresholds))
@@ -58,8 +75,10 @@ def build_command(
 @app.command("check")
 def check_command(
     directory: Path = typer.Option(JSON_DIR, "--dir", help="Directory of dashboard JSON."),
+    timezone: str = typer.Option(None, "--timezone", help=_TIMEZONE_HELP),
 ) -> None:
     """Check the dashboard files: structure, datasource uid, queries; exit 1 on problems."""
+    zone = _timezone(timezone)
     try:
         boards = load_all(directory)
     except ValueError as exc:
@@ -67,7 +86,7 @@ def check_command(
         raise typer.Exit(1) from None
     problems = check(boards)
     if directory == JSON_DIR:
-        built = build_all()
+        built = build_all(zone)
         problems += [
             f"{name}: differs from its builder; run twin dashboards build"
             for name, board in built.items()

@@ -26,9 +26,10 @@ _ALERTS_HEADER = (
 )
 
 
-def build_all() -> dict[str, dict]:
-    """Return every dashboard by file name."""
-    return {name: build() for name, build in BOARDS.items()}
+def build_all(timezone: str | None = None) -> dict[str, dict]:
+    """Return every dashboard by file name, its times in ``timezone`` (the plant's IANA zone;
+    ``None``: UTC)."""
+    return {name: build(timezone) for name, build in BOARDS.items()}
 
 
 def render(board: dict) -> str:
@@ -36,11 +37,11 @@ def render(board: dict) -> str:
     return json.dumps(board, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_all(directory: Path = JSON_DIR) -> list[Path]:
+def write_all(directory: Path = JSON_DIR, timezone: str | None = None) -> list[Path]:
     """Write every dashboard's JSON file; return the paths."""
     directory.mkdir(parents=True, exist_ok=True)
     out = []
-    for name, board in build_all().items():
+    for name, board in build_all(timezone).items():
         path = directory / name
         path.write_text(render(board), encoding="utf-8")
         out.append(path)

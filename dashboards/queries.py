@@ -95,11 +95,14 @@ def range_query(
     group_by: str = "",
     by_time: bool = False,
     scopes: str | None = None,
+    timezone: str | None = None,
 ) -> str:
     """Return one query of KPIs (``RANGE_KPIS``/``RANGE_TOTALS`` ids) of ``level`` over the range.
 
     ``group_by`` adds tags (``'"scope"'``, ``'"shift"'``) or a fixed ``time(1d)``; ``by_time``
-    gives one value per ``$__interval`` bucket instead of one for the whole range.
+    gives one value per ``$__interval`` bucket instead of one for the whole range. With
+    ``timezone`` (an IANA zone) time buckets follow its calendar (InfluxQL ``tz()``): a day
+    bucket is a local day, 23 or 25 hours long on a daylight-saving change.
     """
     cols = ", ".join(f'{_expr(n)} AS "{n}"' for n in names)
     scope_filter = LEVEL_SCOPES[level] if scopes is None else scopes
@@ -112,6 +115,8 @@ def range_query(
         q += " GROUP BY " + ", ".join(groups)
     if by_time or "time(" in group_by:
         q += " fill(none)"
+        if timezone:
+            q += f" tz('{timezone}')"
     return q
 
 

@@ -79,7 +79,7 @@ def _pareto() -> dict:
     )
 
 
-def build() -> dict:
+def build(timezone: str | None = None) -> dict:
     """Return the downtime and losses dashboard."""
     table = range_table(
         ("mtbf_h", "mttr_h", "failures", "minor_stops", "down_s", "availability"),
@@ -110,4 +110,5 @@ def build() -> dict:
         layout(rows),
         variables(),
         time_from="now-7d",
+        timezone=timezone,
     )

@@ -24,7 +24,7 @@ LINES = ' AND "line" =~ /^$line$/'
 SCOPES = ' AND "scope" =~ /^$line$/'
 
 
-def build() -> dict:
+def build(timezone: str | None = None) -> dict:
     """Return the line dashboard."""
     timeline = panel(
         "state-timeline",
@@ -160,4 +160,5 @@ def build() -> dict:
         "States, flow and the bottleneck of the selected lines.",
         layout(rows),
         variables(),
+        timezone=timezone,
     )

@@ -17,7 +17,7 @@ from dashboards.model import (
 UID = "twin-supply"
 
 
-def build() -> dict:
+def build(timezone: str | None = None) -> dict:
     """Return the supply and demand dashboard."""
     backlog = panel(
         "timeseries",
@@ -103,4 +103,5 @@ def build() -> dict:
         layout(rows),
         variables(),
         time_from="now-7d",
+        timezone=timezone,
     )

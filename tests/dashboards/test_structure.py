@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,15 @@ def test_alert_rules_are_provisioned_with_thresholds_written_in() -> None:
     for bad in ({"TWIN_ALERT_DOWN_MIN": "1.5"}, {"TWIN_ALERT_LAG_MS": "-1"}, {"TWIN_ALERT_X": "1"}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             render_alerts(bad)
+
+
+def test_cli_builds_and_checks_boards_in_the_plants_time_zone(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["build", "--out", str(tmp_path), "--timezone", "Europe/Berlin"])
+    assert result.exit_code == 0, result.output
+    board = json.loads((tmp_path / "plant_overview.json").read_text())
+    assert board["timezone"] == "Europe/Berlin"
+    args = ["check", "--dir", str(tmp_path), "--timezone", "Europe/Berlin"]
+    assert runner.invoke(app, args).exit_code == 0
+    bad = runner.invoke(app, ["build", "--out", str(tmp_path), "--timezone", "Mars/Base"])
+    assert bad.exit_code == 2 and "--timezone" in bad.output
