@@ -36,7 +36,9 @@ def _pareto() -> dict:
         "time (sums of the hour windows' losses in range).",
         decimals=1,
         transformations=[
-            {"id": "joinByField", "options": {"byField": "Time", "mode": "outer"}},
+            # every row carries the range start as its Time: "outer" (time series) would keep one
+            # row per time, "outerTabular" joins the total onto every reason row
+            {"id": "joinByField", "options": {"byField": "Time", "mode": "outerTabular"}},
             {"id": "sortBy", "options": {"sort": [{"field": "hours", "desc": True}]}},
             {
                 "id": "calculateField",
