@@ -59,6 +59,8 @@ def rules(thresholds: Mapping[str, str] | None = None) -> list[Rule]:
     """Return every alert rule with its thresholds written in (``THRESHOLDS`` where
     ``thresholds`` lacks one); raises ``ValueError`` naming a threshold that is no number."""
     values = check_thresholds(thresholds)
+    for name in ("TWIN_ALERT_DOWN_MIN", "TWIN_ALERT_BLOCKED_MIN"):  # "N - 1 of N minutes" in text
+        values[f"{name}_LESS_1"] = str(int(values[name]) - 1)
     return [
         replace(
             r,
@@ -103,7 +105,7 @@ def _templates() -> list[Rule]:
             "\"level\" = 'station' AND time > now() - ${TWIN_ALERT_DOWN_MIN}m AND time <= now() "
             'GROUP BY "run_id", "scope"',
             3600,
-            "{{ $labels.scope }} was down for at least ${TWIN_ALERT_DOWN_MIN} - 1 of the last "
+            "{{ $labels.scope }} was down for at least ${TWIN_ALERT_DOWN_MIN_LESS_1} of the last "
             "${TWIN_ALERT_DOWN_MIN} minutes.",
             severity="critical",
         ),
@@ -125,7 +127,7 @@ def _templates() -> list[Rule]:
             'time <= now() GROUP BY "run_id", "scope"',
             3600,
             "The buffer after {{ $labels.scope }} was full (the station blocked) for at least "
-            "${TWIN_ALERT_BLOCKED_MIN} - 1 of the last ${TWIN_ALERT_BLOCKED_MIN} minutes.",
+            "${TWIN_ALERT_BLOCKED_MIN_LESS_1} of the last ${TWIN_ALERT_BLOCKED_MIN} minutes.",
         ),
         Rule(
             "twin-data-stale",
