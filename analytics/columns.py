@@ -11,9 +11,9 @@ No I/O here; see ``analytics.eventlog`` for files.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from operator import attrgetter, eq
 from typing import Any
 
@@ -79,6 +79,51 @@ class LineColumns:
 
 
 @dataclass(slots=True)
+class StockColumns:
+    """Raw-material stock records as columns, in stream order."""
+
+    t: np.ndarray
+    level: np.ndarray
+    material: np.ndarray  # int32: index into ``materials``
+    cause: np.ndarray  # int32: index into ``causes``
+    materials: list[str] = field(default_factory=list)  # in order of first appearance
+    causes: list[str] = field(default_factory=list)
+
+
+_T_LEVEL = attrgetter("t", "level")
+_MATERIAL_CAUSE = attrgetter("material", "cause")
+
+
+def stock_columns(
+    levels: Sequence[StockLevel],
+    materials: dict[str, int] | None = None,
+    causes: dict[str, int] | None = None,
+) -> StockColumns:
+    """Return stock records as columns; ``materials`` and ``causes`` (name -> code, in order
+    of first appearance) carry the codes over from earlier batches and are updated."""
+    materials = {} if materials is None else materials
+    causes = {} if causes is None else causes
+    n = len(levels)
+    # Two passes over the records (touching scattered objects is what costs): the floats,
+    # then (material, cause) pairs, coded through the few distinct pairs.
+    tl = np.fromiter(chain.from_iterable(map(_T_LEVEL, levels)), float, 2 * n)
+    pairs = list(map(_MATERIAL_CAUSE, levels))
+    kinds = {pair: i for i, pair in enumerate(dict.fromkeys(pairs))}
+    for m, c in kinds:
+        materials.setdefault(m, len(materials))
+        causes.setdefault(c, len(causes))
+    kind = np.fromiter(map(kinds.__getitem__, pairs), np.int32, n)
+    return StockColumns(
+        t=tl[0::2].copy(),
+        level=tl[1::2].copy(),
+        material=np.array([materials[m] for m, _ in kinds], np.int32)[kind],
+        cause=np.array([causes[c] for _, c in kinds], np.int32)[kind],
+        materials=list(materials),
+        causes=list(causes),
+    )
+
+
+@dataclass(slots=True)
 class PlantColumns:
     """Everything the KPI modules need from one run's record stream."""
 
@@ -90,7 +135,7 @@ class PlantColumns:
     stations: list[StationColumns]  # in line order, then flow order
     shifts: list[tuple[float, str | None]]
     orders: list[OrderEvent] = field(default_factory=list)
-    stock: list[StockLevel] = field(default_factory=list)
+    stock: list[StockLevel] | StockColumns = field(default_factory=list)
 
     def line_stations(self, line: str) -> list[StationColumns]:
         """Return the stations of ``line`` in flow order."""
@@ -216,12 +261,29 @@ def assemble(  # noqa: PLR0913 (the parts of a run, each built by one reader)
     flow: FlowCols,
     shifts: list[tuple[float, str | None]],
     orders: list[OrderEvent],
-    stock: list[StockLevel],
+    stock: list[StockLevel] | StockColumns,
 ) -> PlantColumns:
     """Build ``PlantColumns`` from a run's columns, however they were read (records, a
     streaming run or an Arrow table): the one place that shapes them for the KPI modules."""
     pairs = [(ln, st) for ln, sts in structure for st in sts]
     stations = _station_columns(pairs, state_cols, part_cols)
+    return _assemble(
+        structure, run_start, run_end_ts, stations, bad_parts, flow, shifts, orders, stock
+    )
+
+
+def _assemble(  # noqa: PLR0913 (see ``assemble``)
+    structure: list[tuple[str, list[str]]],
+    run_start: RunStart | None,
+    run_end_ts: list[float],
+    stations: list[StationColumns],
+    bad_parts: set[str],
+    flow: FlowCols,
+    shifts: list[tuple[float, str | None]],
+    orders: list[OrderEvent],
+    stock: list[StockLevel] | StockColumns,
+) -> PlantColumns:
+    """Do the work of ``assemble`` once the per-station columns are built."""
     line_cols = _line_columns(structure, flow, bad_parts)
     start_s, end_s = _run_span(run_start, run_end_ts, stations, line_cols, shifts)
     return PlantColumns(
@@ -398,44 +460,45 @@ def _part_cols(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> _Part
 def _station_columns(
     pairs: list[tuple[str, str]], sc: _StateCols, pc: _PartCols
 ) -> list[StationColumns]:
-    """Build per-station state and part columns with stable sorts by station."""
+    """Build per-station state and part columns with stable sorts by station.
+
+    Each column is put in (station, time) order once; a station's arrays are slices of it
+    (one copy of the run's columns, not one per station and one flat).
+    """
     n_st = len(pairs)
-    s_groups = _groups(sc.idx, sc.t, n_st)
-    p_groups = _groups(pc.idx, pc.t, n_st)
+    s_order, s_bounds = _grouped(sc.idx, sc.t, n_st)
+    p_order, p_bounds = _grouped(pc.idx, pc.t, n_st)
+    t, code, power, reason = (a[s_order] for a in (sc.t, sc.code, sc.power_kw, sc.reason))
+    part_t, result, pri = (a[p_order] for a in (pc.t, pc.result, pc.pri_s))
     out = []
     for i, (ln, st) in enumerate(pairs):
-        si, pi = s_groups[i], p_groups[i]
+        s = slice(s_bounds[i], s_bounds[i + 1])
+        p = slice(p_bounds[i], p_bounds[i + 1])
         out.append(
-            StationColumns(
-                ln,
-                st,
-                sc.t[si],
-                sc.code[si],
-                sc.power_kw[si],
-                sc.reason[si],
-                pc.t[pi],
-                pc.result[pi],
-                pc.pri_s[pi],
-            )
+            StationColumns(ln, st, t[s], code[s], power[s], reason[s], part_t[p], result[p], pri[p])
         )
     return out
 
 
-def _groups(idx: np.ndarray, t: np.ndarray, n: int) -> list[np.ndarray]:
-    """Return, per group, the positions of its items sorted by (group, time), stably.
+def _grouped(
+    idx: np.ndarray, t: np.ndarray, n: int, sort_time: bool = True
+) -> tuple[np.ndarray, list[int]]:
+    """Return the positions of the items sorted by (group, time), stably, and the bounds of
+    each group's run in that order (group ``i`` is ``bounds[i]:bounds[i + 1]``).
 
     A stable sort on the group alone (a radix sort for small ints) is enough when every
-    group is already in time order, as in a simulator's stream; otherwise a lexsort.
+    group is already in time order, as in a simulator's stream; otherwise a lexsort
+    (``sort_time=False``: stream order within each group, whatever the times).
     """
     if len(idx) == 0:
         order = np.empty(0, np.int64)
     else:
         order = np.argsort(idx.astype(np.int16) if n < 2**15 else idx, kind="stable")
         g, ts = idx[order], t[order]
-        if not np.all((g[1:] != g[:-1]) | (ts[1:] >= ts[:-1])):
+        if sort_time and not np.all((g[1:] != g[:-1]) | (ts[1:] >= ts[:-1])):
             order = np.lexsort((t, idx))
-    bounds = np.searchsorted(idx[order], np.arange(n + 1))
-    return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
+    bounds = np.searchsorted(idx[order], np.arange(n + 1)).tolist()
+    return order, bounds
 
 
 def _non_good_part_ids(parts: list[PartDone], result: np.ndarray) -> set[str]:
@@ -457,8 +520,10 @@ class FlowCols:
     exit_t: np.ndarray
     exit_finished: np.ndarray  # bool
     exit_flow_s: np.ndarray
-    exit_part_id: np.ndarray  # object: part ids
+    exit_part_id: np.ndarray | None  # object: part ids (None when ``exit_bad`` is given)
     exit_order: np.ndarray  # object: order ids (None: a part made without an order)
+    #: bool: the part had a scrap or rework judgement (a streamed run knows it at the exit)
+    exit_bad: np.ndarray | None = None
 
 
 def _flow_cols(
@@ -492,8 +557,11 @@ def _line_columns(
     structure: list[tuple[str, list[str]]], flow: FlowCols, bad_parts: set[str]
 ) -> list[LineColumns]:
     """Build release and exit columns of every line of ``structure``."""
-    n = len(flow.exit_part_id)
-    good = ~np.fromiter(map(bad_parts.__contains__, flow.exit_part_id), bool, n)
+    if flow.exit_bad is not None:
+        good = ~flow.exit_bad
+    else:
+        n = len(flow.exit_part_id)  # type: ignore[arg-type]
+        good = ~np.fromiter(map(bad_parts.__contains__, flow.exit_part_id), bool, n)  # type: ignore[arg-type]
     finished = flow.exit_finished
     out = []
     for j, (ln, stations) in enumerate(structure):
@@ -524,15 +592,115 @@ def _codes(values: tuple, index: dict[str, int]) -> np.ndarray:
     return np.fromiter(map(index.get, values, repeat(-1)), np.int32, len(values))
 
 
-def _concat(chunks: list, empty: object) -> object:
-    """Concatenate column dataclasses field by field (``empty`` when there are none)."""
-    if not chunks:
-        return empty
-    if len(chunks) == 1:
-        return chunks[0]
-    cls = type(chunks[0])
-    return cls(
-        *(np.concatenate([getattr(c, f) for c in chunks]) for f in cls.__slots__)  # type: ignore[attr-defined]
+class _Growing:
+    """Columns of one kind (a column dataclass) that grow in place as batches come.
+
+    Each array field is one buffer whose capacity doubles when full, so a long run's
+    columns are never a list of chunks to concatenate (and free) at the end: ``view()``
+    returns slices of the buffers. Fields may differ in length (releases and exits); a
+    field that is None or a list is kept as the latest batch gives it.
+    """
+
+    def __init__(self, empty: Any) -> None:
+        self._cls = type(empty)
+        self._buffers: dict[str, np.ndarray] = {}
+        self._sizes: dict[str, int] = {}
+        self._latest: dict[str, Any] = {}
+        self.add(empty)
+
+    def add(self, chunk: Any) -> None:
+        """Append the columns of one batch."""
+        for name in self._cls.__slots__:
+            value = getattr(chunk, name)
+            if value is None or isinstance(value, list):
+                self._latest[name] = value
+                continue
+            n = self._sizes.get(name, 0)
+            need = n + len(value)
+            buf = self._buffers.get(name)
+            if buf is None or need > len(buf) or buf.dtype != value.dtype:
+                dtype = value.dtype if buf is None else np.result_type(buf, value)
+                size = need if buf is None else max(need, 2 * len(buf))
+                grown = np.empty(size, dtype)
+                if buf is not None:
+                    grown[:n] = buf[:n]
+                buf = self._buffers[name] = grown
+            buf[n:need] = value
+            self._sizes[name] = need
+
+    def view(self) -> Any:
+        """Return the columns of every batch so far (slices of the buffers, no copy)."""
+        return self._cls(
+            **{
+                name: self._latest[name]
+                if name in self._latest
+                else self._buffers[name][: self._sizes[name]]
+                for name in self._cls.__slots__
+            }
+        )
+
+
+def _by_station(cols: Any) -> Any:
+    """Return state or part columns without the station index (kept per station)."""
+    cols.idx = None
+    return cols
+
+
+class _PerStation:
+    """State or part columns kept per station, in stream order: batches wait until they
+    hold ``rows`` records, then go to each station's buffers in one split."""
+
+    def __init__(self, empty: _StateCols | _PartCols, stations: int, rows: int = 20_000) -> None:
+        self.stations = [
+            _Growing(_by_station(type(empty)(*_fields(empty)))) for _ in range(stations)
+        ]
+        self._waiting: list[Any] = []
+        self._rows, self._limit = 0, rows
+
+    def add(self, cols: _StateCols | _PartCols) -> None:
+        """Take one batch's columns."""
+        self._waiting.append(cols)
+        self._rows += len(cols.t)
+        if self._rows >= self._limit:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the waiting batches to the stations."""
+        if self._waiting:
+            cls = type(self._waiting[0])
+            joined = cls(
+                *(np.concatenate(f) for f in zip(*map(_fields, self._waiting), strict=True))
+            )
+            _add_per_station(self.stations, joined)
+            self._waiting, self._rows = [], 0
+
+
+def _fields(cols: Any) -> list:
+    return [getattr(cols, n) for n in type(cols).__slots__]
+
+
+def _add_per_station(stations: list[_Growing], cols: _StateCols | _PartCols) -> None:
+    """Append state or part columns to each station's, in stream order."""
+    order, bounds = _grouped(cols.idx, cols.t, len(stations), sort_time=False)
+    names = [n for n in type(cols).__slots__ if n != "idx"]
+    arrays = {n: getattr(cols, n)[order] for n in names}
+    for i, growing in enumerate(stations):
+        if bounds[i] < bounds[i + 1]:
+            part = slice(bounds[i], bounds[i + 1])
+            growing.add(type(cols)(None, **{n: a[part] for n, a in arrays.items()}))
+
+
+def _time_ordered(cols: Any) -> Any:
+    """Return one station's columns in time order (a stable sort, only if they are not)."""
+    t = cols.t
+    if len(t) < 2 or bool(np.all(t[1:] >= t[:-1])):
+        return cols
+    order = np.argsort(t, kind="stable")
+    return type(cols)(
+        **{
+            n: None if getattr(cols, n) is None else getattr(cols, n)[order]
+            for n in type(cols).__slots__
+        }
     )
 
 
@@ -540,9 +708,12 @@ class ColumnAccumulator:
     """Build a run's ``PlantColumns`` from record batches while the run streams them.
 
     Each batch is turned into numeric columns at once (the same per-record reading as
-    ``to_columns``, so the result is the same), and no record is kept: process samples and
-    buffer levels are dropped, states, parts and flow records become a few numbers each.
-    The first record must be the ``RunStart`` that names every station.
+    ``to_columns``, so the result is the same), and no record is kept but the run start and
+    the orders (a few per day): process samples and buffer levels are dropped, states,
+    parts, flow and stock records become a few numbers each. Part ids are not kept either:
+    a part's scrap or rework judgements come before it leaves the line, so each exit is
+    marked first-pass or not when it arrives, and a judged part's id is dropped once it
+    has left. The first record must be the ``RunStart`` that names every station.
     """
 
     def __init__(self) -> None:
@@ -550,14 +721,16 @@ class ColumnAccumulator:
         self._structure: list[tuple[str, list[str]]] | None = None
         self._keys: dict[tuple[str, str], int] = {}
         self._line_of: dict[str, int] = {}
-        self._states: list[_StateCols] = []
-        self._parts: list[_PartCols] = []
-        self._flows: list[FlowCols] = []
         self._bad_parts: set[str] = set()
+        self._states = _PerStation(_state_cols([], {}), 0)
+        self._parts = _PerStation(_part_cols([], {}), 0)
+        self._flows = _Growing(self._flow([], []))
         self._run_end_ts: list[float] = []
         self._shifts: list[tuple[float, str | None]] = []
         self._orders: list[OrderEvent] = []
-        self._stock: list[StockLevel] = []
+        self._materials: dict[str, int] = {}
+        self._causes: dict[str, int] = {}
+        self._stock = _Growing(stock_columns([], self._materials, self._causes))
 
     def add(self, records: list[Record]) -> None:
         """Take one batch of the run's records, in emission order."""
@@ -573,42 +746,66 @@ class ColumnAccumulator:
                 pairs = [(ln, st) for ln, sts in self._structure for st in sts]
                 self._keys = {pair: i for i, pair in enumerate(pairs)}
                 self._line_of = {ln: j for j, (ln, _) in enumerate(self._structure)}
+                self._states = _PerStation(_state_cols([], {}), len(pairs))
+                self._parts = _PerStation(_part_cols([], {}), len(pairs))
         states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
         parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
         if self._structure is None and (states or parts):
             raise ValueError("records: a streamed run must start with its run_start")
         try:
             if states:
-                self._states.append(_state_cols(states, self._keys))
+                self._states.add(_state_cols(states, self._keys))
             if parts:
                 part_cols = _part_cols(parts, self._keys)
-                self._parts.append(part_cols)
+                self._parts.add(part_cols)
                 self._bad_parts.update(_non_good_part_ids(parts, part_cols.result))
         except KeyError as exc:
             raise ValueError(
                 f"records: {exc.args[0]!r}: a station not in run_start or an unknown value"
             ) from None
         if by_kind[PartReleased] or by_kind[PartLeft]:
-            self._flows.append(
-                _flow_cols(by_kind[PartReleased], by_kind[PartLeft], self._line_of)  # type: ignore[arg-type]
-            )
+            self._flows.add(self._flow(by_kind[PartReleased], by_kind[PartLeft]))
         self._run_end_ts += [r.t for r in by_kind[RunEnd]]
         self._shifts += [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]
         self._orders += by_kind[OrderEvent]  # type: ignore[arg-type]
-        self._stock += by_kind[StockLevel]  # type: ignore[arg-type]
+        if by_kind[StockLevel]:
+            levels: list[StockLevel] = by_kind[StockLevel]  # type: ignore[assignment]
+            self._stock.add(stock_columns(levels, self._materials, self._causes))
+
+    def _flow(self, releases: list[PartReleased], exits: list[PartLeft]) -> FlowCols:
+        """Return the flow columns of one batch, each exit marked judged (scrap or rework
+        somewhere) or not, without its part id; judged parts that left are forgotten."""
+        flow = _flow_cols(releases, exits, self._line_of)
+        ids = flow.exit_part_id
+        bad = np.fromiter(map(self._bad_parts.__contains__, ids), bool, len(ids))  # type: ignore[arg-type]
+        self._bad_parts.difference_update(ids[bad])  # type: ignore[index]
+        flow.exit_part_id, flow.exit_bad = None, bad
+        return flow
 
     def columns(self) -> PlantColumns:
         """Return the columns of everything added so far."""
+        structure = self._structure or []
+        pairs = [(ln, st) for ln, sts in structure for st in sts]
+        stations = []
+        self._states.flush()
+        self._parts.flush()
+        per_station = zip(pairs, self._states.stations, self._parts.stations, strict=True)
+        for (ln, st), states, parts in per_station:
+            sc, pc = _time_ordered(states.view()), _time_ordered(parts.view())
+            stations.append(
+                StationColumns(
+                    ln, st, sc.t, sc.code, sc.power_kw, sc.reason, pc.t, pc.result, pc.pri_s
+                )
+            )
         with no_gc():
-            return assemble(
-                self._structure or [],
+            return _assemble(
+                structure,
                 self._run_starts[0] if self._run_starts else None,
                 self._run_end_ts,
-                _concat(self._states, _state_cols([], self._keys)),  # type: ignore[arg-type]
-                _concat(self._parts, _part_cols([], self._keys)),  # type: ignore[arg-type]
-                self._bad_parts,
-                _concat(self._flows, _flow_cols([], [], self._line_of)),  # type: ignore[arg-type]
+                stations,
+                set(),  # every exit is marked already (``_flow``)
+                self._flows.view(),
                 self._shifts,
                 self._orders,
-                self._stock,
+                self._stock.view(),
             )

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from itertools import chain
-from operator import attrgetter
 
 import numpy as np
 
+from analytics.columns import StockColumns, stock_columns
 from analytics.kpis import ratio
 from analytics.timeline import step_mean
 from plant_sim.records import OrderEvent, StockLevel
@@ -75,24 +74,15 @@ def order_summaries(events: Sequence[OrderEvent]) -> dict[str, _Order]:
 
 #: ``StockLevel.cause`` of a draw the stock cannot cover (the stock is out at any level).
 SHORTAGE = "shortage"
-_T_LEVEL = attrgetter("t", "level")
-_MATERIAL_CAUSE = attrgetter("material", "cause")
 
 
-def _stock(levels: Sequence[StockLevel], t0: float, t1: float, inc: bool) -> dict:
+def _stock(levels: Sequence[StockLevel] | StockColumns, t0: float, t1: float, inc: bool) -> dict:
     """Return ``{material: (stock-outs started in window, hours out)}``."""
-    n = len(levels)
-    # Two passes over the records (touching scattered objects is what costs): the floats,
-    # then (material, cause) pairs, coded through the few distinct pairs.
-    tl = np.fromiter(chain.from_iterable(map(_T_LEVEL, levels)), float, 2 * n)
-    t_all, lv_all = tl[0::2], tl[1::2]
-    pairs = list(map(_MATERIAL_CAUSE, levels))
-    kinds = {pair: i for i, pair in enumerate(dict.fromkeys(pairs))}
-    codes = {m: i for i, m in enumerate(dict.fromkeys(m for m, _ in kinds))}
-    kind = np.fromiter(map(kinds.__getitem__, pairs), np.int32, n)
-    mat = np.array([codes[m] for m, _ in kinds], np.int32)[kind]
-    short = np.array([c == SHORTAGE for _, c in kinds], bool)[kind]
+    cols = levels if isinstance(levels, StockColumns) else stock_columns(levels)
+    t_all, lv_all, mat = cols.t, cols.level, cols.material
+    short = np.array([c == SHORTAGE for c in cols.causes], bool)[cols.cause]
     out_all = (lv_all <= 0) | short
+    codes = {m: i for i, m in enumerate(cols.materials)}
     out: dict[str, tuple[int, float]] = {}
     for name, i in codes.items():
         pick = mat == i
@@ -112,7 +102,7 @@ def _stock(levels: Sequence[StockLevel], t0: float, t1: float, inc: bool) -> dic
 
 def compute_supply(
     orders: Sequence[OrderEvent],
-    stock: Sequence[StockLevel],
+    stock: Sequence[StockLevel] | StockColumns,
     t0: float,
     t1: float,
     include_end: bool = True,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from analytics.columns import ColumnAccumulator, to_columns
@@ -121,33 +123,87 @@ def test_accumulated_columns_equal_the_columns_of_all_records(records: list) -> 
     assert counts.result() == tally(records)
 
 
+def test_accumulated_columns_sort_a_station_whose_times_are_out_of_order(records: list):
+    """The accumulator keeps each station's columns in stream order and sorts a station by
+    time only when needed: the same KPIs as the columns of all records at once."""
+    shuffled = list(records)
+    station = Counter(r.station for r in records if r.kind == "state").most_common(1)[0][0]
+    for kind, (a, b) in (("state", (10, 40)), ("part", (5, 30))):
+        rows = [i for i, r in enumerate(shuffled) if r.kind == kind and r.station == station]
+        i, j = rows[a], rows[b]
+        shuffled[i], shuffled[j] = shuffled[j], shuffled[i]
+    acc = ColumnAccumulator()
+    for i in range(0, len(shuffled), 1000):
+        acc.add(shuffled[i : i + 1000])
+    times = [r.t for r in shuffled if r.kind == "state" and r.station == station]
+    assert times != sorted(times)
+    assert compute_report(acc.columns()).to_rows() == compute_report(to_columns(records)).to_rows()
+
+
+def _held_by(acc: ColumnAccumulator) -> tuple[int, int]:
+    """Return the Python objects (records, tuples, ids, ...) and the bytes of numpy arrays
+    the KPI accumulator holds: every list, set, dict and dataclass it keeps is walked, and
+    an object array counts its distinct objects."""
+    objects, nbytes, seen = 0, 0, set()
+    stack: list[object] = [vars(acc)]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, (str, int, float, type(None))):
+            continue
+        seen.add(id(item))
+        if isinstance(item, np.ndarray):
+            nbytes += item.nbytes
+            if item.dtype == object:
+                objects += len({id(x) for x in item.tolist() if x is not None})
+        elif isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, (list, tuple, set)):
+            objects += len(item)
+            stack += list(item)
+        elif hasattr(item, "__slots__"):  # records and column chunks
+            stack += [getattr(item, n) for n in item.__slots__]
+        elif hasattr(item, "__dict__"):  # the growing column buffers
+            stack.append(vars(item))
+    return objects, nbytes
+
+
 def _streamed_run(hours: float, out: Path) -> dict[str, int]:
     """Stream a run of the bottling line to a Parquet log and the KPI columns; return the
-    most records held at once anywhere in the pipeline, and the records of the run."""
+    most records held at once by the batch and the writer, what the KPI side holds at the
+    end (objects, array bytes), and the records of the run by kind."""
     writer, acc = open_writer(out), ColumnAccumulator()
-    held = {"batch": 0, "writer": 0, "kpi": 0}
+    held = {"batch": 0, "writer": 0}
+    kinds: Counter[str] = Counter()
 
     def consume(batch: list) -> None:
         writer.write(batch)
         acc.add(batch)
+        kinds.update(r.kind for r in batch)
         held["batch"] = max(held["batch"], len(batch))
-        held["writer"] = max(held["writer"], writer.held)  # rows converted, not yet written
-        kept = len(acc._orders) + len(acc._stock) + len(acc._run_starts)
-        held["kpi"] = max(held["kpi"], kept)
+        held["writer"] = max(held["writer"], writer.held)  # records not yet converted
 
     held["records"] = run_streaming(load_scenario(BOTTLING), consume, hours * HOUR, seed=3)
     writer.close()
+    held["kpi_objects"], held["kpi_bytes"] = _held_by(acc)
+    held.update(kinds)
     return held
 
 
 def test_records_held_do_not_grow_with_the_horizon(tmp_path: Path) -> None:
     """A run four times as long holds no more records at once: one simulated hour in the
-    batch, at most one row group in the Parquet writer; the KPI columns keep numbers, and
-    records only of orders, stock levels and the run start (counted here)."""
+    batch, less than one row group in the Parquet writer. The KPI side keeps no Python
+    object per state, part, release, exit or stock record (their numbers only, in numpy
+    arrays: at most 32 bytes per record, twice that in capacity); what it keeps as objects
+    is the run start, the orders and the shift changes (a few per simulated day) and the
+    ids of judged parts still on the line."""
     short = _streamed_run(12, tmp_path / "short.parquet")
     long = _streamed_run(48, tmp_path / "long.parquet")
     assert long["records"] > 3.5 * short["records"]
     assert long["batch"] <= 1.2 * short["batch"] and long["batch"] < long["records"] / 10
     assert long["writer"] < parquet_log.ROW_GROUP_ROWS
-    assert long["kpi"] < long["records"] / 10  # stock levels: 5 % of the bottling line's records
+    few = sum(long[k] - short[k] for k in ("order", "shift", "run_end"))
+    bulk = sum(long[k] - short[k] for k in ("state", "part", "release", "exit", "stock"))
+    assert bulk > 10_000
+    assert long["kpi_objects"] - short["kpi_objects"] <= 3 * few + 20
+    assert long["kpi_bytes"] - short["kpi_bytes"] <= 2 * 32 * bulk
     assert compute_report(read_columns(tmp_path / "long.parquet")).to_rows()
