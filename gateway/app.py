@@ -25,6 +25,7 @@ from gateway.sources.machinery import MachinerySource
 from gateway.sources.mapped_intake import MappedIntake
 from gateway.sources.mqtt import MqttSource
 from gateway.sources.opcua import OpcUaSource
+from gateway.sources.sparkplug import SparkplugSource
 from gateway.stats import Stats
 from gateway.writer import METRICS_SOURCE, Writer
 from twin_io.influx import InfluxVersionError, Sink, detect_api
@@ -58,6 +59,7 @@ class Gateway:
     def start(self) -> None:
         """Open the sink, restore state, start the stages and the sources."""
         s = self.settings
+        data = Path(s.data_dir)
         if self.sink is None:
             self.sink = make_sink(s, self._choose_api())
         try:
@@ -91,7 +93,11 @@ class Gateway:
         self.writer.start()
         self.ingest.start()
         if s.mqtt_url:
-            if s.mqtt_mapping is None:
+            if s.mqtt_format == "sparkplug":
+                births = data / "sparkplug_births.json"
+                spb = SparkplugSource(s, self.intake, self.dead_letters, births, self.stats)
+                self.sources.append(spb)
+            elif s.mqtt_mapping is None:
                 self.sources.append(MqttSource(s, self.intake))
             else:  # other producers' topics: without the twin's topic filter
                 mapped = MqttSource(*self._mapped_mqtt(s))

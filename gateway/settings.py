@@ -81,6 +81,18 @@ class GatewaySettings(BaseSettings):
         "mapping file (topic pattern -> line/station, JSON fields -> state, counts, timestamp) "
         "instead of the twin's payloads; see docs/mqtt_json.md.",
     )
+    mqtt_format: Literal["uns", "sparkplug"] = Field(
+        "uns",
+        description="What the MQTT source reads: uns (the twin's JSON records on the UNS topics) "
+        "or sparkplug (Sparkplug B 3.0 under spBv1.0/#, as a host application: births, deaths, "
+        "aliases, seq checks with rebirth requests; see docs/gateway.md).",
+    )
+    sparkplug_host_id: str | None = Field(
+        None,
+        description="mqtt_format=sparkplug: the host application id; the gateway then publishes "
+        "its STATE on spBv1.0/STATE/<id> (retained; offline as its will). Edge nodes started with "
+        "twin sim --sparkplug-primary-host <id> wait for it.",
+    )
     mqtt_partitions: list[list[str]] = Field(
         [],
         description="Run one gateway process per group of topic filters (instead of "
@@ -181,6 +193,13 @@ class GatewaySettings(BaseSettings):
         _check_filters(value)
         return value
 
+    @field_validator("sparkplug_host_id")
+    @classmethod
+    def _valid_host_id(cls, value: str | None) -> str | None:
+        if value is not None and (not value or any(c in value for c in "/+#")):
+            raise ValueError(f"{value!r}: a host id is one topic level (no /, + or #, not empty)")
+        return value
+
     @field_validator("data_dir")
     @classmethod
     def _usable_dir(cls, value: Path) -> Path:
@@ -219,6 +238,14 @@ class GatewaySettings(BaseSettings):
             raise ValueError("give at least one source: mqtt_url or opcua_endpoint")
         if self.mqtt_mapping is not None and (self.mqtt_url is None or self.mqtt_partitions):
             raise ValueError("mqtt_mapping needs mqtt_url, and one process (no mqtt_partitions)")
+        if self.mqtt_format == "sparkplug" and (
+            self.mqtt_url is None or self.mqtt_mapping is not None or self.mqtt_partitions
+        ):
+            raise ValueError(
+                "mqtt_format sparkplug needs mqtt_url, and no mqtt_mapping nor mqtt_partitions"
+            )
+        if self.sparkplug_host_id is not None and self.mqtt_format != "sparkplug":
+            raise ValueError("sparkplug_host_id needs mqtt_format sparkplug")
         if self.opcua_mapping is not None and self.opcua_endpoint is None:
             raise ValueError("opcua_mapping needs opcua_endpoint (the Machinery server)")
         if self.mqtt_url is not None:

@@ -1,2 +1,3 @@
-"""The project's one place for talking to the outside: retries (``retry``), MQTT (``mqtt``) and
-InfluxDB (``influx``). Line protocol itself is encoded by ``plant_sim.telemetry_schema``."""
+"""The project's one place for talking to the outside: retries (``retry``), MQTT (``mqtt``),
+Sparkplug B payloads (``sparkplug_payload``) and InfluxDB (``influx``). Line protocol itself is
+encoded by ``plant_sim.telemetry_schema``."""

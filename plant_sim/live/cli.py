@@ -16,7 +16,7 @@ from plant_sim.live.clock import check_speed
 from plant_sim.live.mqtt_publisher import MqttError, MqttSettings
 from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings
 from plant_sim.live.service import LiveConfig, serve_live
-from plant_sim.live.sparkplug_sink import SparkplugSettings
+from plant_sim.live.sparkplug_sink import SparkplugError, SparkplugSettings
 from plant_sim.naming import NAMESPACE_URI, name_problem
 from twin_io.mqtt import MqttConfigError
 
@@ -82,7 +82,8 @@ def sim(
     mqtt_format: str = typer.Option(
         "uns",
         help="uns (the UNS JSON topics), sparkplug (Sparkplug B 3.0: one edge node per line, "
-        "group {enterprise}_{site}_{area}, devices = stations) or both.",
+        "group {enterprise}_{site}_{area}, devices = stations; the same --mqtt-* broker, "
+        "user and TLS options) or both.",
     ),
     qos_events: int = typer.Option(1, help="QoS of events (state changes, parts, ...)."),
     qos_samples: int = typer.Option(
@@ -157,19 +158,22 @@ def sim(
         if mqtt and mqtt_format != "sparkplug"
         else None,
         sparkplug=SparkplugSettings(
-            url=mqtt_url, connect_timeout_s=mqtt_wait, primary_host=sparkplug_primary_host
+            url=mqtt_url,
+            connect_timeout_s=mqtt_wait,
+            primary_host=sparkplug_primary_host,
+            username=mqtt_username,
+            password=mqtt_password,
+            ca_file=mqtt_ca_file,
+            cert_file=mqtt_cert_file,
+            key_file=mqtt_key_file,
         )
         if mqtt and mqtt_format != "uns"
         else None,
     )
-    if config.mqtt is not None:
-        try:
-            config.mqtt.options()
-        except MqttConfigError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--mqtt-*") from None
+    _check_mqtt_options(config)
     try:
         stats = asyncio.run(serve_live(sc, config))
-    except (OpcUaError, MqttError) as exc:
+    except (OpcUaError, MqttError, SparkplugError) as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(1) from None
     err.print(
@@ -186,6 +190,16 @@ def sim(
             highlight=False,
         )
         raise typer.Exit(1)
+
+
+def _check_mqtt_options(config: LiveConfig) -> None:
+    """Bad ``--mqtt-*`` options (UNS and Sparkplug clients share them): exit 2 naming them."""
+    for settings in (config.mqtt, config.sparkplug):
+        try:
+            if settings is not None:
+                settings.options()
+        except MqttConfigError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--mqtt-*") from None
 
 
 def _until(value: str | None) -> float | None:

@@ -1,33 +1,39 @@
-"""A Sparkplug B 3.0 edge node on a paho client: one line, its stations as devices.
+"""A Sparkplug B 3.0 edge node: one line, its stations as devices (the session, no I/O).
 
 Topic map (ISA-95 -> Sparkplug): group_id = ``{enterprise}_{site}_{area}`` (a group id cannot
 hold ``/``), edge_node_id = the line, device_id = the station:
 ``spBv1.0/acme_plant1_bottling/DDATA/line1/filler``.
 
-Session (Sparkplug 3.0 chapter 5): ``prepare()`` registers the NDEATH as the MQTT will (QoS 1,
-not retained) carrying the ``bdSeq`` of the NBIRTH that follows; call it before each connect
-(``bdSeq`` counts connects, 0-255). ``birth()`` (after connecting) subscribes to NCMD/DCMD at
-QoS 1 and publishes NBIRTH (``seq`` 0, ``bdSeq``, ``Node Control/Rebirth`` false, the line's
-metrics) and one DBIRTH per station with every metric, its name, alias and datatype.
-``apply(record)`` turns a twin record into DDATA (or NDATA for line metrics) carrying only the
-changed metrics, by alias. Every message after NBIRTH increments ``seq`` (wrapping 255 -> 0). An
-NCMD writing ``Node Control/Rebirth`` true publishes the births again. Data are QoS 0, not
-retained. Payloads: ``sparkplug_payload`` (protobuf).
+The node encodes; ``send(topic, payload, qos)`` (given by its owner, ``sparkplug_sink``) carries
+the bytes. Every method runs on one thread (the live twin's event loop), so ``seq`` numbers the
+messages in the order they are sent. Session (Sparkplug 3.0 chapter 5):
+
+- ``will()`` returns the NDEATH for the MQTT will (QoS 1, not retained) with the ``bdSeq`` of the
+  NBIRTH that follows; call it before every connect (``bdSeq`` counts connects, 0-255).
+- ``connected()`` after each connect (the owner subscribed to ``subscriptions()``: NCMD, DCMD and,
+  with a primary host, its STATE, at QoS 1): births now, or once the primary host's STATE says
+  online. ``birth()`` publishes NBIRTH (``seq`` 0, ``bdSeq``, ``Node Control/Rebirth`` false,
+  the line's metrics) and one DBIRTH per station with every metric, its name, alias and datatype.
+- ``apply(record)`` publishes DDATA (or NDATA for line metrics) with only the changed metrics, by
+  alias. Every message after NBIRTH increments ``seq`` (wrapping 255 -> 0).
+- ``on_ncmd``/``on_dcmd``: ``Node Control/Rebirth`` true publishes the births again; command
+  metrics go to ``on_command``. ``on_state``: a STATE older than the last one is ignored; offline
+  after online returns True: the owner ends the session (``death()``: the NDEATH before the MQTT
+  DISCONNECT) and connects again, then waits for online (Sparkplug 3.0
+  ``operational-behavior-edge-node-termination-host-offline``).
+
+Data are QoS 0, not retained. Payloads: ``twin_io.sparkplug_payload`` (protobuf).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import paho.mqtt.client as mqtt
-
 from plant_sim.live.layout import LineInfo
-from plant_sim.live.sparkplug_payload import DataType, Payload, metric
 from plant_sim.records import (
     BufferLevel,
     PartDone,
@@ -39,6 +45,7 @@ from plant_sim.records import (
     StateChange,
 )
 from plant_sim.states import STATE_INFO
+from twin_io.sparkplug_payload import DataType, Payload, metric
 
 logger = logging.getLogger(__name__)
 NAMESPACE = "spBv1.0"
@@ -64,13 +71,32 @@ STATION_METRICS: dict[str, DataType] = {
     "Command/InjectFailure": DataType.DOUBLE,  # DCMD: failure duration in simulated seconds
     "Command/ClearFailure": DataType.BOOLEAN,  # DCMD: true clears the failure
 }
-COMMAND_METRICS = ("Command/InjectFailure", "Command/ClearFailure", "Command/SpeedFactor")
+UNITS: dict[str, str] = {  # engUnit of the births: the UN/CEFACT codes of the UNS payloads
+    "Production/LastCycleTime": "SEC",
+    "Process/Temperature": "CEL",
+    "Process/Power": "KWT",
+    "Process/EnergyTotal": "KWH",
+    "Process/SpeedFactor": "C62",
+    "Command/InjectFailure": "SEC",
+    "Command/SpeedFactor": "C62",
+}
+
+
+def unit_of(name: str) -> str | None:
+    """The engUnit a birth gives metric ``name`` (buffer levels in pieces, H87)."""
+    return "H87" if name.startswith("Buffers/") else UNITS.get(name)
+
+
+DEVICE_COMMANDS = ("Command/InjectFailure", "Command/ClearFailure")
+NODE_COMMANDS = ("Command/SpeedFactor",)
 LINE_METRICS: dict[str, DataType] = {
     "Flow/Released": DataType.UINT64,
     "Flow/Finished": DataType.UINT64,
     "Flow/Scrapped": DataType.UINT64,
     "Command/SpeedFactor": DataType.DOUBLE,  # NCMD: the twin's speed factor (whole plant)
 }
+Send = Callable[[str, bytes, int], None]
+"""``send(topic, payload, qos)``: hand one message to the MQTT client, in order."""
 
 
 def group_id(enterprise: str, site: str, area: str) -> str:
@@ -88,22 +114,24 @@ class _Values:
 
 
 class SparkplugEdgeNode:
-    """See the module docstring. ``clock_ms`` gives the timestamps of births and commands."""
+    """See the module docstring. ``clock_ms`` gives the timestamps of births and deaths."""
 
     def __init__(
         self,
-        client: mqtt.Client,
         group: str,
         line: LineInfo,
         clock_ms: Callable[[], int],
+        send: Send,
+        primary_host: str | None = None,
     ) -> None:
-        self.client = client
         self.group = group
         self.edge_node = line.id
         self.clock_ms = clock_ms
+        self.send = send
+        self.primary_host = primary_host
+        """With a primary host id: births only once its STATE says online (Sparkplug 3.0)."""
         self.bd_seq = -1
         self.seq = 0
-        self._lock = threading.Lock()
         alias = iter(range(1, 1 << 31))
         self.node = _Values(
             {"bdSeq": DataType.INT64, REBIRTH: DataType.BOOLEAN, **LINE_METRICS},
@@ -123,10 +151,10 @@ class SparkplugEdgeNode:
             self.devices[st.id] = dev
         self.births = 0
         self.born = False
+        self.host_online = False
+        self._host_ts = -1  # timestamp of the last STATE applied
         self.out: set[str] = set()
         """Stations taken out (DDEATH sent, data held until their DBIRTH)."""
-        self.primary_host: str | None = None
-        """With a primary host id: births only once its STATE says online (Sparkplug 3.0)."""
         self.on_command: Callable[[str | None, str, Any], None] | None = None
         """Called with (device or None, metric name, value) for each command metric."""
 
@@ -135,61 +163,90 @@ class SparkplugEdgeNode:
         base = f"{NAMESPACE}/{self.group}/{kind}/{self.edge_node}"
         return f"{base}/{device}" if device else base
 
-    def prepare(self) -> None:
-        """Set the NDEATH will with the next ``bdSeq``; call before every connect."""
+    @property
+    def state_topic(self) -> str | None:
+        """The primary host's STATE topic (None without a primary host)."""
+        return None if self.primary_host is None else f"{NAMESPACE}/STATE/{self.primary_host}"
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """What to subscribe to (QoS 1) on each connect, before ``connected()``."""
+        subs = [(self.topic("NCMD"), 1), (self.topic("DCMD", "+"), 1)]
+        if self.state_topic is not None:
+            subs.append((self.state_topic, 1))
+        return subs
+
+    def will(self) -> tuple[str, bytes]:
+        """The NDEATH for the next connect's will: topic and payload with the next ``bdSeq``."""
         self.bd_seq = (self.bd_seq + 1) % 256
+        return self.topic("NDEATH"), self._death_payload()
+
+    def _death_payload(self) -> bytes:
         death = Payload(timestamp=self.clock_ms())
-        death.metrics.append(
-            metric(
-                self.node.aliases["bdSeq"], DataType.INT64, self.bd_seq, death.timestamp, "bdSeq"
-            )
-        )
-        self.client.will_set(self.topic("NDEATH"), death.SerializeToString(), qos=1, retain=False)
+        alias = self.node.aliases["bdSeq"]
+        death.metrics.append(metric(alias, DataType.INT64, self.bd_seq, death.timestamp, "bdSeq"))
+        return death.SerializeToString()
+
+    def death(self) -> None:
+        """An intentional end of the session: publish the NDEATH of this ``bdSeq``; the owner
+        sends the MQTT DISCONNECT right after it. QoS 0: paho would send a QoS 1 message again
+        after the next connect, where its old ``bdSeq`` means nothing."""
+        self.born = False
+        self.send(self.topic("NDEATH"), self._death_payload(), 0)
 
     def connected(self) -> None:
         """After each connect: births now, or when the primary host says it is online."""
         self.born = False
+        self.host_online = False
+        self._host_ts = -1  # the retained STATE comes again with the subscription
         if self.primary_host is None:
             self.birth()
-            return
-        topic = f"{NAMESPACE}/STATE/{self.primary_host}"
-        self.client.message_callback_add(topic, self._on_state)
-        self.client.subscribe(topic, qos=1)
 
-    def _on_state(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        """Sparkplug 3.0 STATE ``{"online": bool, "timestamp": ms}`` of the primary host."""
+    def lost(self) -> None:
+        """The connection is gone: nothing is sent until ``connected()``."""
+        self.born = False
+
+    def on_state(self, payload: bytes) -> bool:
+        """Sparkplug 3.0 STATE ``{"online": bool, "timestamp": ms}`` of the primary host.
+        Online: births (if not born). Returns True when the host went offline after being
+        online: the owner must end this session (``death()``, DISCONNECT) and connect again."""
         try:
-            state = json.loads(msg.payload)
-            online = state["online"] is True
+            state = json.loads(payload)
+            online, ts = state["online"], state["timestamp"]
+            if not isinstance(online, bool) or isinstance(ts, bool) or not isinstance(ts, int):
+                raise TypeError
         except (ValueError, TypeError, KeyError):
-            logger.warning("Sparkplug: STATE on %s is not {online, timestamp}", msg.topic)
-            return
-        if online and not self.born:
-            self.birth()
-        elif not online:
-            self.born = False  # data wait for the host; it gets births when it is back
-            logger.info("Sparkplug: primary host %s offline", self.primary_host)
+            logger.warning("Sparkplug: STATE of %s is not {online, timestamp}", self.primary_host)
+            return False
+        if ts < self._host_ts:
+            logger.info(
+                "Sparkplug: STATE of %s older than the last one, ignored", self.primary_host
+            )
+            return False
+        self._host_ts = ts
+        was_online, self.host_online = self.host_online, online
+        if online:
+            if not self.born:
+                self.birth()
+            return False
+        logger.info("Sparkplug: primary host %s offline", self.primary_host)
+        return was_online
 
     def birth(self) -> None:
-        """Subscribe to commands; publish NBIRTH and every DBIRTH (seq restarts at 0)."""
-        self.client.subscribe([(self.topic("NCMD"), 1), (self.topic("DCMD", "+"), 1)])
-        self.client.message_callback_add(self.topic("NCMD"), self._on_ncmd)
-        self.client.message_callback_add(self.topic("DCMD", "+"), self._on_dcmd)
-        with self._lock:
-            now = self.clock_ms()
-            self.seq = 0
-            nbirth = Payload(timestamp=now, seq=0)
-            values = {**self.node.values, "bdSeq": self.bd_seq, REBIRTH: False}
-            for name, datatype in self.node.types.items():
-                nbirth.metrics.append(
-                    metric(self.node.aliases[name], datatype, values[name], now, name)
-                )
-            self._publish(self.topic("NBIRTH"), nbirth)
-            for device in self.devices:
-                if device not in self.out:
-                    self._publish_dbirth(device, now)
-            self.births += 1
-            self.born = True
+        """Publish NBIRTH and every DBIRTH (seq restarts at 0)."""
+        now = self.clock_ms()
+        self.seq = 0
+        nbirth = Payload(timestamp=now, seq=0)
+        values = {**self.node.values, "bdSeq": self.bd_seq, REBIRTH: False}
+        for name, datatype in self.node.types.items():
+            nbirth.metrics.append(
+                metric(self.node.aliases[name], datatype, values[name], now, name, unit_of(name))
+            )
+        self._publish(self.topic("NBIRTH"), nbirth)
+        for device in self.devices:
+            if device not in self.out:
+                self._publish_dbirth(device, now)
+        self.births += 1
+        self.born = True
 
     def apply(self, record: Record, ts_ms: int) -> None:
         """Publish the metrics ``record`` changes (DDATA of its station, NDATA of the line); a
@@ -216,38 +273,34 @@ class SparkplugEdgeNode:
             return
         self.out.discard(device)
         if self.born:
-            with self._lock:
-                self._publish_dbirth(device, ts_ms)
+            self._publish_dbirth(device, ts_ms)
 
     def update(self, device: str | None, values: dict[str, Any], ts_ms: int) -> None:
         """Report by exception: publish the values that differ from the last ones."""
         target = self.node if device is None else self.devices[device]
-        with self._lock:
-            changed = {
-                k: v for k, v in values.items() if k in target.types and target.values.get(k) != v
-            }
-            if not changed:
-                return
-            target.values.update(changed)
-            if not self.born or device in self.out:
-                return  # the next births carry the values
-            data = Payload(timestamp=ts_ms, seq=self._next_seq())
-            for name, value in changed.items():
-                data.metrics.append(metric(target.aliases[name], target.types[name], value, ts_ms))
-            kind = "NDATA" if device is None else "DDATA"
-            self._publish(self.topic(kind, device), data)
+        changed = {
+            k: v for k, v in values.items() if k in target.types and target.values.get(k) != v
+        }
+        if not changed:
+            return
+        target.values.update(changed)
+        if not self.born or device in self.out:
+            return  # the next births carry the values
+        data = Payload(timestamp=ts_ms, seq=self._next_seq())
+        for name, value in changed.items():
+            data.metrics.append(metric(target.aliases[name], target.types[name], value, ts_ms))
+        self._publish(self.topic("NDATA" if device is None else "DDATA", device), data)
 
     def device_death(self, device: str, ts_ms: int) -> None:
         """DDEATH: the station was taken out."""
-        with self._lock:
-            death = Payload(timestamp=ts_ms, seq=self._next_seq())
-            self._publish(self.topic("DDEATH", device), death)
+        self._publish(self.topic("DDEATH", device), Payload(timestamp=ts_ms, seq=self._next_seq()))
 
     def _publish_dbirth(self, device: str, now: int) -> None:
         dev = self.devices[device]
         dbirth = Payload(timestamp=now, seq=self._next_seq())
         for name, datatype in dev.types.items():
-            dbirth.metrics.append(metric(dev.aliases[name], datatype, dev.values[name], now, name))
+            alias, value = dev.aliases[name], dev.values[name]
+            dbirth.metrics.append(metric(alias, datatype, value, now, name, unit_of(name)))
         self._publish(self.topic("DBIRTH", device), dbirth)
 
     def _next_seq(self) -> int:
@@ -255,43 +308,54 @@ class SparkplugEdgeNode:
         return self.seq
 
     def _publish(self, topic: str, payload: Any) -> None:
-        self.client.publish(topic, payload.SerializeToString(), qos=0, retain=False)
+        self.send(topic, payload.SerializeToString(), 0)
 
-    def _on_ncmd(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        cmd = Payload()
-        try:
-            cmd.ParseFromString(msg.payload)
-        except Exception:  # protobuf's DecodeError; a bad command is ignored, not fatal
-            logger.warning("Sparkplug: NCMD on %s is not a Sparkplug B payload", msg.topic)
-            return
-        for m in cmd.metrics:
+    def on_ncmd(self, payload: bytes) -> None:
+        """An NCMD: ``Node Control/Rebirth`` true publishes the births again; command metrics
+        (``Command/SpeedFactor``) go to ``on_command``; anything else is logged and ignored."""
+        cmd = _parse(payload, "NCMD")
+        for m in cmd.metrics if cmd is not None else ():
             name = _name_of(m, self.node.aliases)
-            if name == REBIRTH and m.WhichOneof("value") == "boolean_value" and m.boolean_value:
-                logger.info("Sparkplug: rebirth requested on %s", msg.topic)
-                self.birth()
-                return
-            self._command(None, name, m)
+            if name == REBIRTH:
+                if m.WhichOneof("value") == "boolean_value" and m.boolean_value:
+                    logger.info("Sparkplug: rebirth of %s requested", self.edge_node)
+                    if self.born or self.primary_host is None or self.host_online:
+                        self.birth()
+                else:
+                    logger.warning(
+                        "Sparkplug: %s of %s must be Boolean true", REBIRTH, self.edge_node
+                    )
+                continue
+            self._command(None, name, m, NODE_COMMANDS)
 
-    def _on_dcmd(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        device = msg.topic.rsplit("/", 1)[-1]
-        cmd = Payload()
-        try:
-            cmd.ParseFromString(msg.payload)
-        except Exception:  # protobuf's DecodeError
-            logger.warning("Sparkplug: DCMD on %s is not a Sparkplug B payload", msg.topic)
-            return
+    def on_dcmd(self, device: str, payload: bytes) -> None:
+        """A DCMD of ``device``: its command metrics go to ``on_command``."""
         if device not in self.devices:
-            logger.warning("Sparkplug: DCMD for unknown device %r", device)
+            logger.warning("Sparkplug: DCMD for unknown device %r of %s", device, self.edge_node)
             return
-        for m in cmd.metrics:
-            self._command(device, _name_of(m, self.devices[device].aliases), m)
+        cmd = _parse(payload, "DCMD")
+        for m in cmd.metrics if cmd is not None else ():
+            self._command(device, _name_of(m, self.devices[device].aliases), m, DEVICE_COMMANDS)
 
-    def _command(self, device: str | None, name: str | None, m: Any) -> None:
-        if name not in COMMAND_METRICS or self.on_command is None:
+    def _command(
+        self, device: str | None, name: str | None, m: Any, known: tuple[str, ...]
+    ) -> None:
+        if name not in known or self.on_command is None:
             logger.warning("Sparkplug: command metric %r of %s ignored", name, device or "node")
             return
         field_name = m.WhichOneof("value")
         self.on_command(device, name, getattr(m, field_name) if field_name else None)
+
+
+def _parse(payload: bytes, kind: str) -> Any:
+    """A Sparkplug payload, or None (logged) if the bytes are not one."""
+    cmd = Payload()
+    try:
+        cmd.ParseFromString(payload)
+    except Exception:  # protobuf's DecodeError; a bad command is ignored, not fatal
+        logger.warning("Sparkplug: %s is not a Sparkplug B payload", kind)
+        return None
+    return cmd
 
 
 def _name_of(m: Any, aliases: dict[str, int]) -> str | None:

@@ -1,42 +1,211 @@
-"""The live twin over Sparkplug B: one edge node (one paho client and MQTT session) per line.
+"""The live twin over Sparkplug B: one edge node (one MQTT session) per line.
 
-A record sink of the live runner (``publish(records)``, ``set_clock``). Each line's edge node
-connects with its NDEATH will, publishes its births on every (re)connect and then DDATA/NDATA by
-exception (``plant_sim.live.sparkplug``). Before each reconnect the will is set again with the
-next ``bdSeq``. Data are QoS 0 and not queued while disconnected: a rebirth after the reconnect
-gives every current value.
+A record sink of the live runner (``publish(records)``, ``set_clock``). Each line has a
+``SparkplugEdgeNode`` (the session, on the event loop), a paho client driven by its own
+``twin_io.mqtt.NetworkLoop`` thread (credentials and TLS from ``MqttOptions``, as every MQTT
+client of the project) and a bounded queue between them:
+
+- The node encodes on the event loop and appends to the queue; ``publish`` waits while the
+  queue holds ``max_queued`` messages (the run falls behind the clock, nothing is dropped), so
+  a flood of DDATA never outruns the network thread.
+- The network thread hands at most ``TURN_BATCH`` queued messages to paho per turn and reads
+  what arrived every turn, so an incoming STATE, NCMD or DCMD is read within one short turn,
+  however many DDATA are waiting. It only forwards what it reads to the event loop, where the
+  node acts on it between two simulation slices (births, commands through the command handler).
+- Messages queued for an earlier connection are not sent after a reconnect (their ``seq`` would
+  break the new session's order); the births after the reconnect carry every current value.
+  Data are QoS 0: while disconnected they are dropped.
+
+Before each connect the will is set to the NDEATH with the next ``bdSeq``. ``stop()`` sends
+what is queued, then the NDEATH and the MQTT DISCONNECT (an intentional end of the session).
+When the primary host's STATE goes offline, the node does the same and connects again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import logging
-import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import paho.mqtt.client as mqtt
 
 from plant_sim import payloads
 from plant_sim.live import commands as cmds
-from plant_sim.live.layout import PlantLayout
+from plant_sim.live.layout import LineInfo, PlantLayout
+from plant_sim.live.sparkplug_records import RecordChannel
 from plant_sim.records import Record, ScenarioEvent
-from twin_io.mqtt import MqttOptions, make_client
+from twin_io.mqtt import MqttConfigError, MqttOptions, NetworkLoop, make_client
+from twin_io.retry import Backoff
 
 if TYPE_CHECKING:
     from plant_sim.live.sparkplug import SparkplugEdgeNode
 
 logger = logging.getLogger(__name__)
+TURN_BATCH = 200  # messages handed to paho per network turn (a turn also reads)
+DISCONNECT = "<disconnect>"  # a queue entry: end the session here (after the NDEATH)
+
+
+class SparkplugError(RuntimeError):
+    """The Sparkplug side cannot work as asked; the message names the option."""
 
 
 @dataclass(frozen=True, slots=True)
 class SparkplugSettings:
-    """Broker and naming of the Sparkplug edge nodes."""
+    """Broker (URL, credentials, TLS files as ``twin_io.mqtt.MqttOptions``) and naming of the
+    Sparkplug edge nodes."""
 
     url: str = "mqtt://127.0.0.1:1883"
     client_id_prefix: str = "smart-factory-twin-spb"
     group: str | None = None  # default: {enterprise}_{site}_{area}
     primary_host: str | None = None  # births wait for spBv1.0/STATE/<id> online
     connect_timeout_s: float = 10.0
+    keepalive_s: int = 30
+    reconnect_max_s: float = 10.0
+    max_queued: int = 200  # messages per edge node waiting for the network thread
+    drain_timeout_s: float = 10.0  # stop() waits this long for queued messages
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def options(self) -> MqttOptions:
+        """The connection options of ``twin_io.mqtt`` (raises ``MqttConfigError``)."""
+        return MqttOptions(
+            url=self.url,
+            username=self.username,
+            password=self.password,
+            ca_file=self.ca_file,
+            cert_file=self.cert_file,
+            key_file=self.key_file,
+        )
+
+
+class _EdgeLink:
+    """One line: its edge node, paho client, network thread and outgoing queue."""
+
+    def __init__(
+        self,
+        sink: SparkplugSink,
+        line: LineInfo,
+        options: MqttOptions,
+        settings: SparkplugSettings,
+    ) -> None:
+        from plant_sim.live.sparkplug import SparkplugEdgeNode  # protobuf only when used
+
+        self.sink = sink
+        self.line = line.id
+        self.settings = settings
+        self.node: SparkplugEdgeNode = SparkplugEdgeNode(
+            sink.group, line, sink.clock_ms, self._send, settings.primary_host
+        )
+        self.node.on_command = sink.on_command
+        # (connection number, topic, payload, qos); only the network thread pops
+        self.queue: deque[tuple[int, str, bytes, int]] = deque()
+        self.connection = 0  # connects so far (network thread); the queue's entries carry one
+        self._born_on = 0  # the connection the node's current session belongs to (event loop)
+        self.stale = 0  # queued messages of an earlier connection, not sent
+        self.client = make_client(
+            options, f"{settings.client_id_prefix}-{line.id}", clean_session=True
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self._set_will()
+        self.net = NetworkLoop(
+            self.client,
+            options,
+            keepalive_s=settings.keepalive_s,
+            backoff=Backoff(0.5, max(0.5, settings.reconnect_max_s)),
+            on_turn=self._hand_over,
+            name=f"spb-{line.id}",
+        )
+
+    # event loop side
+    def _send(self, topic: str, payload: bytes, qos: int) -> None:
+        self.queue.append((self._born_on, topic, payload, qos))
+
+    def connected(self, connection: int) -> None:
+        """The network thread connected (number ``connection``): start the session."""
+        if connection != self.connection:
+            return  # an older connection's news
+        self._born_on = connection
+        self.node.connected()
+
+    def received(self, connection: int, topic: str, payload: bytes) -> None:
+        """A message the network thread read: STATE, NCMD or DCMD."""
+        if connection != self._born_on:
+            return  # of an earlier connection
+        node = self.node
+        if topic == node.state_topic:
+            if node.on_state(payload):  # the primary host went offline: leave and come back
+                node.death()
+                self.queue.append((connection, DISCONNECT, b"", 0))
+        elif topic == node.topic("NCMD"):
+            node.on_ncmd(payload)
+        elif topic.startswith(node.topic("DCMD") + "/"):
+            node.on_dcmd(topic.rsplit("/", 1)[-1], payload)
+
+    async def room(self) -> None:
+        """Wait until the queue is half empty (the network thread empties it, connected or
+        not); meanwhile the event loop sleeps and the network thread has the interpreter."""
+        low = self.settings.max_queued // 2
+        while len(self.queue) > low:
+            if not self.net.alive:
+                raise SparkplugError(f"Sparkplug edge node {self.line}: network thread stopped")
+            await asyncio.sleep(0.002)
+
+    def drain(self, timeout_s: float) -> bool:
+        """Wait until the queue is empty and paho has written it (connected); False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.net.alive:
+            if not self.queue and not (self.net.connected.is_set() and self.client.want_write()):
+                return True
+            time.sleep(0.005)
+        return not self.queue
+
+    # network thread side
+    def _hand_over(self, client: mqtt.Client) -> bool:
+        """Hand up to ``TURN_BATCH`` queued messages to paho (it writes them this turn)."""
+        queue = self.queue
+        n = 0
+        while queue and n < TURN_BATCH:
+            connection, topic, payload, qos = queue.popleft()
+            n += 1
+            if connection != self.connection:
+                self.stale += 1
+            elif topic == DISCONNECT:
+                client.disconnect()  # after the NDEATH, in order; the loop then reconnects
+                return True
+            else:
+                client.publish(topic, payload, qos, False)
+        return n > 0
+
+    def _set_will(self) -> None:
+        topic, payload = self.node.will()
+        self.client.will_set(topic, payload, qos=1, retain=False)
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            logger.warning("Sparkplug edge node %s: connect refused (%s)", self.line, reason)
+            return
+        self.connection += 1
+        client.subscribe(self.node.subscriptions())  # before the births (same connection)
+        self.sink.call_soon(self.connected, self.connection)
+        logger.info("Sparkplug edge node %s: connected (bdSeq %d)", self.line, self.node.bd_seq)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self._set_will()  # the next connect carries the next bdSeq in its will
+        self.sink.call_soon(self.node.lost)
+        logger.info("Sparkplug edge node %s: disconnected (%s)", self.line, reason)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self.sink.call_soon(self.received, self.connection, msg.topic, bytes(msg.payload))
 
 
 class SparkplugSink:
@@ -50,108 +219,127 @@ class SparkplugSink:
     ) -> None:
         self.layout = layout
         self.settings = settings
+        try:
+            self.options = settings.options()
+        except MqttConfigError as exc:
+            raise SparkplugError(str(exc)) from None
+        if settings.max_queued < 1:
+            raise SparkplugError(f"Sparkplug max_queued: must be >= 1, got {settings.max_queued}")
         self.commands = commands
         self._loop: asyncio.AbstractEventLoop | None = None
         self.group = settings.group or "_".join((layout.enterprise, layout.site, layout.area))
         self.start_epoch_ms = 0
-        self.nodes: dict[str, SparkplugEdgeNode] = {}
+        self._now_ms = 0
+        self.links: dict[str, _EdgeLink] = {}
         self._line_of = {s.id: line.id for line in layout.lines for s in line.stations}
-        self._connected: dict[str, threading.Event] = {}
+        self._tasks: set[asyncio.Future[str]] = set()
+        self.records = RecordChannel(layout)  # the records themselves, as Twin/Record
+
+    @property
+    def nodes(self) -> dict[str, SparkplugEdgeNode]:
+        """The edge node of each line."""
+        return {line: link.node for line, link in self.links.items()}
 
     def set_run(self, start_epoch_ms: int) -> None:
         """The run's clock origin (record times become epoch milliseconds)."""
-        self.start_epoch_ms = start_epoch_ms
+        self.start_epoch_ms = self._now_ms = start_epoch_ms
+
+    def clock_ms(self) -> int:
+        """The timestamp of births and deaths: the (simulated) time of the latest record."""
+        return self._now_ms
+
+    def call_soon(self, callback: Any, *args: Any) -> None:
+        """Run ``callback(*args)`` on the event loop (from the network threads)."""
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to do
+                loop.call_soon_threadsafe(callback, *args)
 
     async def start(self) -> None:
-        """Connect every edge node and wait for its first births."""
-        from plant_sim.live.sparkplug import SparkplugEdgeNode  # protobuf only when used
-
+        """Start every edge node's network thread; wait up to ``connect_timeout_s`` for them."""
         self._loop = asyncio.get_running_loop()
-        options = MqttOptions(url=self.settings.url)  # credentials and TLS as every client
         for line in self.layout.lines:
-            client = make_client(
-                options, f"{self.settings.client_id_prefix}-{line.id}", clean_session=True
-            )
-            node = SparkplugEdgeNode(client, self.group, line, lambda: self.start_epoch_ms)
-            node.on_command = self._on_command
-            node.primary_host = self.settings.primary_host
-            connected = threading.Event()
-            client.on_connect = self._on_connect(node, connected)
-            client.on_disconnect = self._on_disconnect(node)
-            node.prepare()
-            client.connect_async(options.host, options.port)
-            client.loop_start()
-            self.nodes[line.id] = node
-            self._connected[line.id] = connected
-        for line_id, connected in self._connected.items():
-            if not connected.wait(self.settings.connect_timeout_s):
-                logger.warning("Sparkplug edge node %s: not connected yet; retrying", line_id)
+            link = _EdgeLink(self, line, self.options, self.settings)
+            self.links[line.id] = link
+            self.records.attach(line.id, link.node)
+            link.net.start()
+        for line_id, link in self.links.items():
+            timeout = self.settings.connect_timeout_s
+            if not await asyncio.to_thread(link.net.wait_first_attempt, timeout):
+                logger.warning(
+                    "Sparkplug edge node %s: %s not connected yet (%s); retrying",
+                    line_id,
+                    self.options.endpoint,
+                    link.net.last_error or "no answer",
+                )
 
     async def stop(self) -> None:
-        """Disconnect cleanly (the broker then drops the wills: no NDEATH is published)."""
-        for node in self.nodes.values():
-            node.client.disconnect()
-            node.client.loop_stop()
+        """Send what is queued, then each node's NDEATH and the MQTT DISCONNECT."""
+        timeout = self.settings.drain_timeout_s
+        for link in self.links.values():
+            if not await asyncio.to_thread(link.drain, timeout):
+                logger.error(
+                    "Sparkplug edge node %s: %d messages not sent within %g s of the shutdown",
+                    link.line,
+                    len(link.queue),
+                    timeout,
+                )
+            if link.net.connected.is_set():
+                link.node.death()  # NDEATH, then the loop's DISCONNECT (no will)
+        for link in self.links.values():
+            await asyncio.to_thread(link.net.stop, 10.0)
 
     async def publish(self, records: list[Record], first_n: int | None = None) -> None:
-        """Publish what ``records`` change, in order (Sparkplug numbers its own messages)."""
+        """Publish what ``records`` change, in order (Sparkplug numbers its own messages);
+        wait while an edge node's queue is full."""
+        links = self.links
+        start = self.start_epoch_ms
         for rec in records:
             line = getattr(rec, "line", None)
             if line is None and isinstance(rec, ScenarioEvent) and rec.target:
                 line = self._line_of.get(rec.target)  # station maintenance: its line's node
-            node = self.nodes.get(line) if line is not None else None
-            if node is not None:
-                node.apply(rec, payloads.epoch_ms(self.start_epoch_ms, rec.t))
+            link = links.get(line) if line is not None else None
+            self._now_ms = ts_ms = payloads.epoch_ms(start, rec.t)
+            if link is not None:
+                link.node.apply(rec, ts_ms)
+                if len(link.queue) >= link.settings.max_queued:
+                    await link.room()
+        self.records.send(records, first_n, start)
+        for link in links.values():
+            if len(link.queue) >= link.settings.max_queued:
+                await link.room()
 
     async def set_clock(self, sim_time: float, speed: float, lag_s: float) -> None:
         """Sparkplug carries no clock."""
 
-    def _on_command(self, device: str | None, name: str, value: object) -> None:
-        """A DCMD/NCMD metric (paho's thread): validated as every command path, then run."""
+    def on_command(self, device: str | None, name: str, value: object) -> None:
+        """A DCMD/NCMD metric (event loop): validated as every command path, then run."""
         stations = self.layout.stations
         try:
             if name == "Command/InjectFailure":
                 command: cmds.Command = cmds.inject_failure(device, value, "sparkplug", stations)
             elif name == "Command/ClearFailure":
                 if value is not True:
-                    return
+                    raise cmds.CommandError(f"{name}: expected Boolean true, got {value!r}")
                 command = cmds.clear_failure(device, stations)
             else:
                 command = cmds.set_speed(value)
         except cmds.CommandError as exc:
             logger.warning("Sparkplug command %s of %s rejected: %s", name, device, exc)
             return
-        if self.commands is None or self._loop is None:
-            logger.warning("Sparkplug command %s: no command handler", name)
+        if self.commands is None:
+            logger.warning("Sparkplug command %s: commands are not enabled", name)
             return
-        future = asyncio.run_coroutine_threadsafe(self.commands.execute(command), self._loop)
-        future.add_done_callback(lambda f: _log_result(name, f))
-
-    @staticmethod
-    def _on_connect(node: SparkplugEdgeNode, connected: threading.Event):  # type: ignore[no-untyped-def]
-        def on_connect(client, _userdata, _flags, reason, _props):  # type: ignore[no-untyped-def]
-            if reason.is_failure:
-                logger.warning(
-                    "Sparkplug edge node %s: connect refused (%s)", node.edge_node, reason
-                )
-                return
-            node.connected()
-            connected.set()
-            logger.info("Sparkplug edge node %s: born (bdSeq %d)", node.edge_node, node.bd_seq)
-
-        return on_connect
-
-    @staticmethod
-    def _on_disconnect(node: SparkplugEdgeNode):  # type: ignore[no-untyped-def]
-        def on_disconnect(client, _userdata, _flags, reason, _props):  # type: ignore[no-untyped-def]
-            node.prepare()  # the next connect carries the next bdSeq in its will
-            logger.info("Sparkplug edge node %s: disconnected (%s)", node.edge_node, reason)
-
-        return on_disconnect
+        task = asyncio.ensure_future(self.commands.execute(command))
+        self._tasks.add(task)
+        task.add_done_callback(lambda t: _log_result(name, t, self._tasks))
 
 
-def _log_result(name: str, future: concurrent.futures.Future[str]) -> None:
+def _log_result(name: str, task: asyncio.Future[str], tasks: set[asyncio.Future[str]]) -> None:
+    tasks.discard(task)
     try:
-        logger.info("Sparkplug command %s: %s", name, future.result())
+        logger.info("Sparkplug command %s: %s", name, task.result())
     except cmds.CommandError as exc:
         logger.warning("Sparkplug command %s rejected: %s", name, exc)
+    except Exception:  # a bug must not go unseen
+        logger.exception("Sparkplug command %s failed", name)

@@ -18,6 +18,7 @@ from plant_sim.live.mqtt_publisher import MqttPublisher, MqttSettings
 from plant_sim.live.opcua_server import OpcUaSettings, TwinOpcUaServer
 from plant_sim.live.runner import LiveRunner
 from plant_sim.live.service import LiveConfig, MemorySink, make_model
+from plant_sim.live.sparkplug_sink import SparkplugSettings, SparkplugSink
 from plant_sim.records import Record
 from plant_sim.scenario import load_scenario
 
@@ -40,7 +41,13 @@ class LivePlant:
         qos_samples: int | None = 0,
         start_epoch_ms: int = SHIFT_START_MS - 600_000,
         linger_s: float = 2.0,
+        mqtt_format: str = "uns",
+        sparkplug_primary_host: str | None = None,
     ) -> None:
+        self.mqtt_format = mqtt_format
+        self.sparkplug_primary_host = sparkplug_primary_host
+        self.sparkplug: SparkplugSink | None = None
+        """The Sparkplug edge nodes (``mqtt_format`` sparkplug or both), once serving."""
         self.scenario = load_scenario(ROOT / "scenarios" / f"{scenario}.yaml")
         self.opcua_endpoint = f"opc.tcp://127.0.0.1:{opcua_port}/twin/" if opcua_port else None
         self.mqtt_url = mqtt_url
@@ -114,7 +121,18 @@ class LivePlant:
             stops.append(server.stop)
             server.set_run(model.run_id, model.start_epoch_ms, self.scenario.name)
             runner.sinks.append(server)
-        if self.mqtt_url:
+        if self.mqtt_url and self.mqtt_format != "uns":
+            spb = SparkplugSink(
+                layout,
+                SparkplugSettings(url=self.mqtt_url, primary_host=self.sparkplug_primary_host),
+                runner,
+            )
+            spb.set_run(model.start_epoch_ms)
+            await spb.start()
+            stops.append(spb.stop)
+            runner.sinks.append(spb)
+            self.sparkplug = spb
+        if self.mqtt_url and self.mqtt_format != "sparkplug":
             mqtt = MqttPublisher(
                 layout,
                 self.mqtt_settings(),

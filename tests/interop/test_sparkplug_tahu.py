@@ -27,16 +27,17 @@ from plant_sim.live.sparkplug import (
     STATION_METRICS,
     SparkplugEdgeNode,
     group_id,
+    unit_of,
 )
-from plant_sim.live.sparkplug_payload import DataType, Payload, metric
 from plant_sim.live.sparkplug_sink import SparkplugSettings, SparkplugSink
 from plant_sim.records import StateChange
 from plant_sim.scenario import Scenario, StationMaintenanceEvent
 from plant_sim.simulation import run_batch
 from tests.gateway import helpers as h
 from tests.interop.conftest import run_node
-from tests.live.helpers import launch
+from tests.live.helpers import Subscriber, launch
 from tests.servers.mosquitto import Mosquitto
+from twin_io.sparkplug_payload import RECORD_METRIC, DataType, Payload, metric
 
 pytestmark = pytest.mark.integration
 UNTIL = 6.5 * 3600
@@ -58,7 +59,7 @@ FIELDS = {  # where Tahu's decoder reads each datatype's value
 class Capture:
     """A plain subscriber keeping every Sparkplug message in arrival order."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, topic: str = "spBv1.0/#") -> None:
         self.messages: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="host-capture")
@@ -67,7 +68,7 @@ class Capture:
         self.client.on_subscribe = lambda *_a: subscribed.set()
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
-        self.client.subscribe("spBv1.0/#", qos=1)
+        self.client.subscribe(topic, qos=1)
         assert subscribed.wait(10)
 
     def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
@@ -96,10 +97,15 @@ def test_tahu_decodes_births_aliases_seq_and_death(
     group = group_id(layout.enterprise, layout.site, layout.area)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="edge-line1")
     client.max_queued_messages_set(0)
-    edge = SparkplugEdgeNode(client, group, line, lambda: start.start_epoch_ms)
-    edge.prepare()
+    edge = SparkplugEdgeNode(
+        group, line, lambda: start.start_epoch_ms, lambda t, p, q: client.publish(t, p, q)
+    )
+    will_topic, will = edge.will()
+    client.will_set(will_topic, will, qos=1)
+    client.message_callback_add(edge.topic("NCMD"), lambda _c, _u, m: edge.on_ncmd(m.payload))
     client.connect("127.0.0.1", broker.port)
     client.loop_start()
+    client.subscribe(edge.subscriptions())
     edge.birth()
     published = 0
     for rec in batch.records:
@@ -136,6 +142,8 @@ def test_tahu_decodes_births_aliases_seq_and_death(
     assert nbirth["seq"] in (0, "0")
     assert node_metrics["bdSeq"]["type"] == "Int64" and str(node_metrics["bdSeq"]["value"]) == "0"
     assert node_metrics[REBIRTH]["type"] == "Boolean" and node_metrics[REBIRTH]["value"] is False
+    levels = [m for name, m in node_metrics.items() if name.startswith("Buffers/")]
+    assert levels and all(m["properties"]["engUnit"]["value"] == "H87" for m in levels)
 
     # every DBIRTH carries every station metric with name, alias and type; aliases are unique
     aliases: dict[str, dict[str, str]] = {}
@@ -147,6 +155,10 @@ def test_tahu_decodes_births_aliases_seq_and_death(
             for name, datatype in STATION_METRICS.items():
                 if datatype in TYPES:
                     assert names[name]["type"] == TYPES[datatype], name
+                unit = unit_of(name)  # process values carry their unit (engUnit property)
+                want = None if unit is None else {"engUnit": {"type": "String", "value": unit}}
+                assert names[name]["properties"] == want, name
+            assert names["Process/Temperature"]["properties"]["engUnit"]["value"] == "CEL"
             aliases[device] = {str(m["alias"]): name for name, m in names.items()}
     all_aliases = [a for dev in aliases.values() for a in dev]
     assert len(all_aliases) == len(set(all_aliases))
@@ -236,19 +248,52 @@ def last_states(capture: Capture) -> dict[str, str]:
     return last
 
 
-@pytest.mark.xfail(
-    reason="known defect, left open in issue 16: under a flood of DDATA (speed 20,000) the edge "
-    "node's paho thread reads an incoming STATE/NCMD/DCMD late or not within the wait (seen "
-    "with paho 2.1 every time, with 2.2 in some runs)",
-    strict=False,
-)
+class Host:
+    """The sending side of a host application: a client of its own that subscribes to
+    nothing, so that its acknowledgements never wait behind the flood of data."""
+
+    def __init__(self, port: int) -> None:
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="host-sender")
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    async def send(self, topic: str, body: bytes, retain: bool = False) -> None:
+        info = self.client.publish(topic, body, qos=1, retain=retain)
+        await asyncio.to_thread(info.wait_for_publish, 10)
+        assert info.is_published(), topic
+
+    async def command(
+        self, kind: str, name: str, datatype: DataType, value: object, device: str = ""
+    ) -> None:
+        """An NCMD (or a DCMD of ``device``) writing one metric of line1."""
+        cmd = Payload(timestamp=1)
+        cmd.metrics.append(metric(0, datatype, value, 1, name))
+        topic = f"spBv1.0/{GROUP}/{kind}/line1" + (f"/{device}" if device else "")
+        await self.send(topic, cmd.SerializeToString())
+
+    async def state(self, online: bool, timestamp: int) -> None:
+        """The primary host's STATE (retained, QoS 1, as Sparkplug 3.0 says)."""
+        body = json.dumps({"online": online, "timestamp": timestamp}).encode()
+        await self.send("spBv1.0/STATE/scada", body, retain=True)
+
+    def stop(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+GROUP = "acme_plant1_bottling"
+EDGE_KINDS = ("NBIRTH", "DBIRTH", "NDATA", "DDATA", "DDEATH", "NDEATH")
+
+
 async def test_commands_over_dcmd_and_ncmd(
     mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
 ) -> None:
-    """DCMD Command/InjectFailure and ClearFailure, NCMD Command/SpeedFactor act on the twin;
-    an invalid value is rejected as on the other command paths."""
+    """DCMD Command/InjectFailure and ClearFailure, NCMD Command/SpeedFactor act on the twin
+    while it floods DDATA (speed 20,000, far behind the clock); an invalid value is rejected as
+    on the other command paths."""
     broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
-    capture = Capture(broker.port)
+    capture = Capture(broker.port, f"spBv1.0/{GROUP}/+/line1/filler")
+    host = Host(broker.port)
     config = LiveConfig(
         speed=20_000,
         seed=4,
@@ -260,27 +305,21 @@ async def test_commands_over_dcmd_and_ncmd(
     task, runner = await launch(bottling, config)
     try:
         await async_wait(lambda: runner.model.now > 5.95 * 3600, "the morning")
-        group = "acme_plant1_bottling"
-
-        def send(kind: str, name: str, datatype: DataType, value: object, device: str = "") -> None:
-            cmd = Payload(timestamp=1)
-            cmd.metrics.append(metric(0, datatype, value, 1, name))
-            topic = f"spBv1.0/{group}/{kind}/line1" + (f"/{device}" if device else "")
-            capture.client.publish(topic, cmd.SerializeToString(), qos=1).wait_for_publish(10)
-
-        send("NCMD", "Command/SpeedFactor", DataType.DOUBLE, 60.0)
+        await host.command("NCMD", "Command/SpeedFactor", DataType.DOUBLE, 60.0)
         await async_wait(lambda: runner.clock.speed == 60.0, "speed 60")
-        send("DCMD", "Command/InjectFailure", DataType.DOUBLE, -5.0, "filler")  # rejected
-        send("NCMD", "Command/SpeedFactor", DataType.DOUBLE, -1.0)  # rejected
-        send("DCMD", "Command/InjectFailure", DataType.DOUBLE, 600.0, "filler")
+        await host.command("DCMD", "Command/InjectFailure", DataType.DOUBLE, -5.0, "filler")
+        await host.command("NCMD", "Command/SpeedFactor", DataType.DOUBLE, -1.0)  # rejected
+        await host.command("DCMD", "Command/ClearFailure", DataType.BOOLEAN, False, "filler")
+        await host.command("DCMD", "Command/InjectFailure", DataType.DOUBLE, 600.0, "filler")
         await async_wait(lambda: "sparkplug" in reasons(capture, "filler"), "the failure")
         assert runner.clock.speed == 60.0
         assert reasons(capture, "filler").count("sparkplug") == 1
-        send("DCMD", "Command/ClearFailure", DataType.BOOLEAN, True, "filler")
+        await host.command("DCMD", "Command/ClearFailure", DataType.BOOLEAN, True, "filler")
         await async_wait(lambda: reasons(capture, "filler")[-1] != "sparkplug", "the repair")
     finally:
         runner.stop()
         await task
+        host.stop()
         capture.client.loop_stop()
         capture.client.disconnect()
 
@@ -292,7 +331,7 @@ def reasons(capture: Capture, device: str) -> list[str]:
     with capture.lock:
         messages = list(capture.messages)
     for topic, body in messages:
-        if not topic.endswith(f"/{device}"):
+        if not topic.endswith(f"/{device}") or "CMD/" in topic:
             continue
         payload = Payload()
         payload.ParseFromString(body)
@@ -304,7 +343,7 @@ def reasons(capture: Capture, device: str) -> list[str]:
     return out
 
 
-async def async_wait(check: Callable[[], bool], what: str, timeout_s: float = 20) -> None:
+async def async_wait(check: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while not check():
@@ -312,18 +351,82 @@ async def async_wait(check: Callable[[], bool], what: str, timeout_s: float = 20
         await asyncio.sleep(0.05)
 
 
-@pytest.mark.xfail(
-    reason="known defect, left open in issue 16: under a flood of DDATA (speed 20,000) the edge "
-    "node's paho thread reads an incoming STATE/NCMD/DCMD late or not within the wait (seen "
-    "with paho 2.1 every time, with 2.2 in some runs)",
-    strict=False,
-)
-async def test_births_wait_for_the_primary_host(
+async def test_an_ncmd_is_acted_on_while_a_flood_of_ddata_goes_out(
     mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
 ) -> None:
-    """With a primary host configured, nothing is published until its STATE says online."""
+    """Regression (issue 16): twelve hours of records handed to the edge node at once (a run
+    far behind its clock); a host asks for a rebirth once the data flow. The node reads the
+    NCMD and publishes its births while the flood is still being handed over (the event loop
+    and the network thread are not held up by the backlog), and nothing is lost: every DDATA
+    and NDATA the records make arrives, ``seq`` in order across the rebirth."""
     broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
     capture = Capture(broker.port)
+    host = Host(broker.port)
+    records = run_batch(bottling, 12 * 3600, seed=3).records
+    settings = SparkplugSettings(url=broker.url, max_queued=200)
+    sink = SparkplugSink(PlantLayout.from_scenario(bottling), settings)
+    sink.set_run(records[0].start_epoch_ms)
+    await sink.start()
+    try:
+        node = sink.nodes["line1"]
+        await async_wait(lambda: node.born, "the births")
+        flood = asyncio.create_task(sink.publish(records))
+        await async_wait(lambda: capture.kinds().count("DDATA") >= 500, "the first data")
+        cmd = Payload(timestamp=1)
+        cmd.metrics.append(metric(0, DataType.BOOLEAN, True, 1, REBIRTH))
+        await host.send(f"spBv1.0/{GROUP}/NCMD/line1", cmd.SerializeToString())
+        await async_wait(lambda: capture.kinds().count("NBIRTH") == 2, "the rebirth", 60)
+        assert not flood.done(), "the rebirth came only after the whole flood"
+        await flood
+        sent_seq = node.seq
+    finally:
+        await sink.stop()
+        host.stop()
+    await async_wait(lambda: capture.kinds()[-1:] == ["NDEATH"], "the shutdown's NDEATH", 60)
+    capture.client.loop_stop()
+    capture.client.disconnect()
+    edge = [
+        (t.split("/")[2], Payload.FromString(p))
+        for t, p in capture.messages
+        if t.split("/")[2] in EDGE_KINDS
+    ]
+    expected = 0
+    for kind, payload in edge[:-1]:  # the last is the NDEATH, without seq
+        expected = 0 if kind == "NBIRTH" else (expected + 1) % 256
+        assert payload.seq == expected, (kind, payload.seq, expected)
+    assert expected == sent_seq and edge[-1][0] == "NDEATH"
+    # every DDATA/NDATA the records make (a node without network counts them) arrived
+    layout = PlantLayout.from_scenario(bottling)
+    made: list[str] = []
+    dry = SparkplugEdgeNode(GROUP, layout.lines[0], lambda: 0, lambda t, p, q: made.append(t))
+    dry.birth()
+    for rec in records:
+        dry.apply(rec, payloads.epoch_ms(records[0].start_epoch_ms, rec.t))
+    # (the records themselves, NDATA of Twin/Record for a Sparkplug host, are not metric data)
+    record_alias = next(
+        m.alias for k, p in edge if k == "NBIRTH" for m in p.metrics if m.name == RECORD_METRIC
+    )
+    data = [
+        k
+        for k, p in edge
+        if k in ("DDATA", "NDATA") and any(m.alias != record_alias for m in p.metrics)
+    ]
+    assert len(data) == sum("DATA/" in t for t in made) > 10_000
+
+
+async def test_births_wait_for_the_primary_host(
+    tmp_path: Path,
+    mosquitto_factory: Callable[..., Mosquitto],
+    bottling: Scenario,
+    node_stack: Path,
+) -> None:
+    """With a primary host configured, nothing is published until its STATE says online. A
+    STATE older than the last one is ignored; an offline STATE ends the session (NDEATH, then
+    DISCONNECT), the node connects again (next bdSeq) and waits for online; the shutdown sends
+    the NDEATH too. All of it under a flood of DDATA, decoded by Tahu."""
+    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
+    capture = Capture(broker.port)
+    host = Host(broker.port)
     config = LiveConfig(
         speed=20_000,
         seed=4,
@@ -333,28 +436,68 @@ async def test_births_wait_for_the_primary_host(
         sparkplug=SparkplugSettings(url=broker.url, primary_host="scada"),
     )
     task, runner = await launch(bottling, config)
+    sink = next(x for x in runner.sinks if isinstance(x, SparkplugSink))
     try:
         await async_wait(lambda: runner.model.now > 6.1 * 3600, "records")
         assert capture.kinds() == []  # connected, model running, host unknown: silence
-
-        def state(online: bool) -> None:
-            body = json.dumps({"online": online, "timestamp": 1}).encode()
-            capture.client.publish("spBv1.0/STATE/scada", body, qos=1, retain=True)
-
-        state(True)
+        await host.state(True, 1000)
         await async_wait(lambda: "DDATA" in capture.kinds(), "births and data")
-        kinds = [k for k in capture.kinds() if k != "STATE"]  # the host's own message
+        kinds = [k for k in capture.kinds() if k in EDGE_KINDS]
         assert kinds[0] == "NBIRTH" and kinds[1 : 1 + 6] == ["DBIRTH"] * 6
-        state(False)
-        sink = next(x for x in runner.sinks if isinstance(x, SparkplugSink))
-        await async_wait(lambda: not sink.nodes["line1"].born, "the offline STATE")
-        state(True)
+        await host.state(False, 999)  # older than the last STATE: ignored
+        cmd = Payload(timestamp=1)
+        cmd.metrics.append(metric(0, DataType.BOOLEAN, True, 1, REBIRTH))
+        await host.send(f"spBv1.0/{GROUP}/NCMD/line1", cmd.SerializeToString())
         await async_wait(lambda: capture.kinds().count("NBIRTH") == 2, "the rebirth")
+        assert "NDEATH" not in capture.kinds()
+        await host.state(False, 2000)
+        await async_wait(lambda: "NDEATH" in capture.kinds(), "the NDEATH of the offline STATE")
+        await async_wait(lambda: sink.links["line1"].connection == 2, "the new connection")
+        await host.state(True, 3000)
+        await async_wait(lambda: capture.kinds().count("NBIRTH") == 3, "the births")
+        await async_wait(lambda: capture.kinds()[-1] == "DDATA", "data of the new session")
     finally:
         runner.stop()
         await task
-        capture.client.loop_stop()
-        capture.client.disconnect()
+        host.stop()
+    await async_wait(lambda: capture.kinds().count("NDEATH") == 2, "the shutdown's NDEATH")
+    capture.client.loop_stop()
+    capture.client.disconnect()
+
+    path = tmp_path / "messages.json"
+    with capture.lock:
+        raw = [
+            {"topic": t, "payload": base64.b64encode(p).decode()}
+            for t, p in capture.messages
+            if t.split("/")[2] in EDGE_KINDS
+        ]
+    path.write_text(json.dumps(raw))
+    decoded = run_node(node_stack / "decode_sparkplug.js", str(path))
+    kinds = [m["topic"].split("/")[2] for m in decoded]
+    assert kinds.count("NBIRTH") == 3 and kinds.count("NDEATH") == 2 and kinds[-1] == "NDEATH"
+    bd_seq, expected = None, 0
+    for msg in decoded:
+        kind, payload = msg["topic"].split("/")[2], msg["payload"]
+        if kind in ("NBIRTH", "NDEATH"):
+            metrics = {m["name"]: m for m in payload["metrics"]}
+            assert metrics["bdSeq"]["type"] == "Int64"
+        if kind == "NBIRTH":
+            expected = 0
+            if bd_seq is not None:  # a rebirth keeps the bdSeq of its connection
+                assert str(metrics["bdSeq"]["value"]) == bd_seq
+            bd_seq = str(metrics["bdSeq"]["value"])
+        elif kind == "NDEATH":  # the NBIRTH it ends has its bdSeq; nothing follows until births
+            assert str(metrics["bdSeq"]["value"]) == bd_seq
+            bd_seq = None
+            continue
+        assert bd_seq is not None, "a message after the NDEATH before the NBIRTH"
+        assert int(payload["seq"]) == expected, (kind, payload["seq"], expected)
+        expected = (expected + 1) % 256
+    births = [m for m in decoded if m["topic"].split("/")[2] == "NBIRTH"]
+    assert [
+        str(next(x for x in b["payload"]["metrics"] if x["name"] == "bdSeq")["value"])
+        for b in births
+    ] == ["0", "0", "1"]
 
 
 async def test_station_maintenance_is_a_ddeath_then_a_dbirth(
@@ -407,3 +550,45 @@ async def test_station_maintenance_is_a_ddeath_then_a_dbirth(
     start = runner.model.start_epoch_ms
     assert capper[death][1].timestamp == payloads.epoch_ms(start, out_at)
     assert capper[rebirth][1].timestamp == payloads.epoch_ms(start, back_at)
+
+
+async def test_a_broker_restart_is_a_new_session_with_the_next_bd_seq(
+    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
+) -> None:
+    """The broker restarts under a flood of DDATA: the edge node connects again and publishes
+    NBIRTH with the next bdSeq and seq 0, and nothing queued for the lost connection follows it
+    (its seq would break the new session): from that NBIRTH on, seq counts 0, 1, 2, ..."""
+    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
+    sub = Subscriber(broker.port, [("spBv1.0/#", 1)], "spb-restart-sub", persistent=True)
+    sub.start()
+    config = LiveConfig(
+        speed=20_000,
+        seed=4,
+        until_s=None,
+        opcua=None,
+        mqtt=None,
+        sparkplug=SparkplugSettings(url=broker.url),
+    )
+    task, runner = await launch(bottling, config)
+    sink = next(x for x in runner.sinks if isinstance(x, SparkplugSink))
+    try:
+        kinds = lambda: [m.topic.split("/")[2] for m in sub.snapshot()]  # noqa: E731
+        await async_wait(lambda: "DDATA" in kinds(), "data")
+        await asyncio.to_thread(broker.restart)
+        await async_wait(lambda: sink.links["line1"].connection == 2, "the reconnect")
+        await async_wait(lambda: kinds().count("NBIRTH") == 2, "the births after it")
+        await async_wait(lambda: kinds()[-1] == "DDATA", "data after it")
+    finally:
+        runner.stop()
+        await task
+        sub.stop()
+    messages = sub.snapshot()
+    second = [i for i, m in enumerate(messages) if "/NBIRTH/" in m.topic][1]
+    nbirth = Payload.FromString(messages[second].payload)
+    assert [(m.name, m.long_value) for m in nbirth.metrics if m.name == "bdSeq"] == [("bdSeq", 1)]
+    seqs = [
+        Payload.FromString(m.payload).seq
+        for m in messages[second:]
+        if m.topic.split("/")[2] in EDGE_KINDS and "/NDEATH/" not in m.topic
+    ]
+    assert len(seqs) > 10 and seqs == [i % 256 for i in range(len(seqs))]

@@ -1,7 +1,8 @@
 // Decode captured Sparkplug B messages with Eclipse Tahu's JavaScript decoder (npm
 // sparkplug-payload), a Sparkplug implementation the twin does not use.
 // Usage: node decode_sparkplug.js messages.json  (a list of {topic, payload: base64})
-//        -> "RESULT [{topic, payload: {timestamp, seq, metrics: [{name, alias, type, value}]}}]"
+//        -> "RESULT [{topic, payload: {timestamp, seq, metrics: [{name, alias, type, value,
+//            raw_field, raw_value, properties: {engUnit: {type, value}} or null}]}}]"
 "use strict";
 const fs = require("fs");
 const { decodePayload } = require("sparkplug-payload").get("spBv1.0");
@@ -48,6 +49,11 @@ const out = messages.map(({ topic, payload }) => {
           value: plain(m.value),
           raw_field: field,
           raw_value: plain(value),
+          properties: m.properties
+            ? Object.fromEntries(
+                Object.entries(m.properties).map(([k, v]) => [k, { type: v.type, value: plain(v.value) }]),
+              )
+            : null,
         };
       }),
     },

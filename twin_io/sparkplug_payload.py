@@ -1,10 +1,15 @@
 """Sparkplug B payloads (Eclipse Sparkplug 3.0, ``org.eclipse.tahu.protobuf.Payload``).
 
+Shared by the twin's edge node (``plant_sim.live.sparkplug``) and the gateway's host application
+(``gateway.sparkplug_host``): ``metric()`` writes a value, ``metric_value()`` reads one back and
+checks it is in the field its datatype calls for.
+
 The message classes are built with ``protobuf`` from a descriptor written here after the
 specification's payload definition (chapter 6; the field numbers of Eclipse Tahu's
 ``sparkplug_b.proto``), limited to what the twin sends: Payload (timestamp, metrics, seq, uuid,
-body) and Metric (name, alias, timestamp, datatype, flags and the scalar values). Fields the
-twin does not use (metadata, properties, data sets, templates) are left out; a decoder reads
+body), Metric (name, alias, timestamp, datatype, flags, properties and the scalar values) and
+the PropertySet/PropertyValue of a metric's properties (the twin sends ``engUnit``). Fields the
+twin does not use (metadata, data sets, templates) are left out; a decoder reads
 the bytes as Tahu's own would. Values go in the field Tahu's decoders read for each datatype
 (e.g. UInt32 and UInt64 in ``long_value``).
 """
@@ -34,6 +39,10 @@ class DataType(IntEnum):
     DATETIME = 13
 
 
+RECORD_METRIC = "Twin/Record"
+"""Node metric (String) that carries one twin record per value: its UNS JSON payload, with the
+record number ``n`` (the record's identity). The gateway stores these; the others are for SCADA."""
+
 _VALUE_FIELD = {
     DataType.INT32: "int_value",
     DataType.INT64: "long_value",
@@ -52,6 +61,33 @@ def _field(name: str, number: int, ftype: int, label: int = _F.LABEL_OPTIONAL, *
 
 
 def _build() -> tuple[type, type]:
+    property_value = descriptor_pb2.DescriptorProto(
+        name="PropertyValue",
+        field=[
+            _field("type", 1, _F.TYPE_UINT32),
+            _field("is_null", 2, _F.TYPE_BOOL),
+            _field("int_value", 3, _F.TYPE_UINT32, oneof_index=0),
+            _field("long_value", 4, _F.TYPE_UINT64, oneof_index=0),
+            _field("float_value", 5, _F.TYPE_FLOAT, oneof_index=0),
+            _field("double_value", 6, _F.TYPE_DOUBLE, oneof_index=0),
+            _field("boolean_value", 7, _F.TYPE_BOOL, oneof_index=0),
+            _field("string_value", 8, _F.TYPE_STRING, oneof_index=0),
+        ],
+        oneof_decl=[descriptor_pb2.OneofDescriptorProto(name="value")],
+    )
+    property_set = descriptor_pb2.DescriptorProto(
+        name="PropertySet",
+        field=[
+            _field("keys", 1, _F.TYPE_STRING, _F.LABEL_REPEATED),
+            _field(
+                "values",
+                2,
+                _F.TYPE_MESSAGE,
+                _F.LABEL_REPEATED,
+                type_name=f".{PACKAGE}.Payload.PropertyValue",
+            ),
+        ],
+    )
     metric = descriptor_pb2.DescriptorProto(
         name="Metric",
         field=[
@@ -62,6 +98,7 @@ def _build() -> tuple[type, type]:
             _field("is_historical", 5, _F.TYPE_BOOL),
             _field("is_transient", 6, _F.TYPE_BOOL),
             _field("is_null", 7, _F.TYPE_BOOL),
+            _field("properties", 9, _F.TYPE_MESSAGE, type_name=f".{PACKAGE}.Payload.PropertySet"),
             _field("int_value", 10, _F.TYPE_UINT32, oneof_index=0),
             _field("long_value", 11, _F.TYPE_UINT64, oneof_index=0),
             _field("float_value", 12, _F.TYPE_FLOAT, oneof_index=0),
@@ -87,7 +124,7 @@ def _build() -> tuple[type, type]:
             _field("uuid", 4, _F.TYPE_STRING),
             _field("body", 5, _F.TYPE_BYTES),
         ],
-        nested_type=[metric],
+        nested_type=[property_value, property_set, metric],
     )
     proto = descriptor_pb2.FileDescriptorProto(
         name="twin_sparkplug_b.proto", package=PACKAGE, syntax="proto2", message_type=[payload]
@@ -110,13 +147,18 @@ def metric(
     value: Any,
     timestamp_ms: int,
     name: str | None = None,
+    unit: str | None = None,
 ) -> Any:
-    """A Metric: with ``name`` (births) it carries name, alias and datatype; without (data),
-    the alias only. The value goes in the field Tahu's decoders read for ``datatype``."""
+    """A Metric: with ``name`` (births) it carries name, alias, datatype and, with ``unit``, the
+    property ``engUnit`` (String); without (data), the alias only. The value goes in the field
+    Tahu's decoders read for ``datatype``."""
     m = Metric(alias=alias, timestamp=timestamp_ms)
     if name is not None:
         m.name = name
         m.datatype = int(datatype)
+        if unit is not None:
+            m.properties.keys.append("engUnit")
+            m.properties.values.add(type=int(DataType.STRING), string_value=unit)
     if value is None:
         m.is_null = True
     elif datatype == DataType.INT32:
@@ -126,3 +168,44 @@ def metric(
     else:
         setattr(m, _VALUE_FIELD[datatype], value)
     return m
+
+
+_INTEGER_FIELDS = frozenset({"int_value", "long_value"})
+VALUE_FIELDS: dict[int, frozenset[str]] = {
+    **dict.fromkeys((1, 2, 3, 4, 5, 6, 7, 8, 13), _INTEGER_FIELDS),  # Int8..UInt64, DateTime
+    9: frozenset({"float_value"}),
+    10: frozenset({"double_value"}),
+    11: frozenset({"boolean_value"}),
+    12: frozenset({"string_value"}),  # String
+    14: frozenset({"string_value"}),  # Text
+    15: frozenset({"string_value"}),  # UUID
+    17: frozenset({"bytes_value"}),  # Bytes
+    18: frozenset({"bytes_value"}),  # File
+}
+"""Sparkplug 3.0 datatype number -> the value fields a metric of that type may use (integers:
+either, as implementations differ; Tahu's JavaScript writes UInt32 in ``long_value``)."""
+
+
+class MetricTypeError(ValueError):
+    """A metric whose value is not in a field its datatype allows."""
+
+
+def metric_value(m: Any, datatype: int) -> Any:
+    """Return the value of a decoded metric of ``datatype`` (``None`` when null).
+
+    Raises ``MetricTypeError`` when the value sits in a field of another type, or the datatype
+    is one this codec does not read (data sets, templates).
+    """
+    if m.is_null:
+        return None
+    allowed = VALUE_FIELDS.get(datatype)
+    if allowed is None:
+        raise MetricTypeError(f"datatype {datatype} is not a scalar type this host reads")
+    field_name = m.WhichOneof("value")
+    if field_name is None:
+        return None
+    if field_name not in allowed:
+        raise MetricTypeError(
+            f"carries {field_name}, its datatype {datatype} needs {sorted(allowed)}"
+        )
+    return getattr(m, field_name)
