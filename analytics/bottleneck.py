@@ -24,7 +24,14 @@ import numpy as np
 
 from analytics.columns import STATE_CODES, StationColumns
 from analytics.kpis import ratio
-from analytics.timeline import ACTIVE_CLASS, active_periods, clipped_durations, runs, union_length
+from analytics.timeline import (
+    ACTIVE_CLASS,
+    active_periods,
+    clipped_durations,
+    runs,
+    sorted_unique,
+    union_length,
+)
 from plant_sim.states import StationState
 
 _CHUNK = 100_000
@@ -77,7 +84,7 @@ def _momentary(periods: list[_Periods], t0: float, t1: float) -> tuple[np.ndarra
     pts = [np.array([t0, t1])]
     for p in periods:
         pts += [np.clip(p.starts, t0, t1), np.clip(p.ends, t0, t1)]
-    bounds = np.unique(np.concatenate(pts))
+    bounds = sorted_unique(np.concatenate(pts))
     seg = bounds[:-1]
     if len(seg) == 0:
         return sole, shifting

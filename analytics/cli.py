@@ -11,18 +11,20 @@ import csv
 import io
 import sys
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from analytics.eventlog import read_columns
 from analytics.registry import KPI_BY_ID
 from analytics.report import KpiReport, ScopeResult, compute_report
 from analytics.rows import ROW_COLUMNS
 from plant_sim.durations import parse_duration
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 FORMATS = ("table", "json", "csv")
 UNDEFINED = "—"
@@ -108,6 +110,8 @@ def fmt_value(metric: str, value: object) -> str:
 
 
 def _table(title: str, first: str, columns: list[str]) -> Table:
+    from rich.table import Table  # rich only for tables: json and csv need none of it
+
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     table.add_column(first)
     for c in columns:
@@ -277,24 +281,30 @@ def _csv_value(v: object) -> object:
     return "" if v is None else v
 
 
+def _json(report: KpiReport) -> bytes:
+    """Return the report as JSON (UTF-8), a newline at the end."""
+    doc = {
+        "run_id": report.run_id,
+        "scenario": report.scenario,
+        "window": [report.t0_s, report.t1_s],
+        "rows": report.to_rows(),
+    }
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+
 def render(report: KpiReport, fmt: str) -> str:
     """Return the report as ``json`` or ``csv`` text, or the ``table`` text (no colour)."""
     if fmt == "json":
-        doc = {
-            "run_id": report.run_id,
-            "scenario": report.scenario,
-            "window": [report.t0_s, report.t1_s],
-            "rows": report.to_rows(),
-        }
-        return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+        return _json(report).decode()
     if fmt == "csv":
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=ROW_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in report.to_rows():
-            writer.writerow({k: _csv_value(v) for k, v in row.items()})
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(ROW_COLUMNS)
+        writer.writerows([_csv_value(row[k]) for k in ROW_COLUMNS] for row in report.to_rows())
         return buf.getvalue()
     if fmt == "table":
+        from rich.console import Console
+
         console = Console(file=io.StringIO(), width=140, record=True, color_system=None)
         _render_tables(report, console)
         return console.export_text()
@@ -305,7 +315,13 @@ def print_kpi_tables(report: KpiReport, fmt: str = "table", file: IO[str] | None
     """Print the report to ``file`` (stdout): rich tables, JSON or CSV."""
     out = file or sys.stdout
     if fmt == "table" and file is None:
+        from rich.console import Console
+
         _render_tables(report, Console())
+        return
+    if fmt == "json" and file is None and hasattr(out, "buffer"):
+        out.flush()
+        out.buffer.write(_json(report))  # no text round trip of megabytes
         return
     out.write(render(report, fmt))
 
@@ -364,7 +380,8 @@ def kpi_command(
     if output is None:
         print_kpi_tables(report, fmt)
     else:
-        output.write_text(render(report, fmt), encoding="utf-8")
+        text = _json(report) if fmt == "json" else render(report, fmt).encode()
+        output.write_bytes(text)
 
 
 def register(app: typer.Typer) -> None:

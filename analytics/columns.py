@@ -222,7 +222,14 @@ def to_columns(records: Iterable[Record]) -> PlantColumns:
 def _to_columns(records: Iterable[Record]) -> PlantColumns:
     """Do the work of ``to_columns``."""
     recs = records if isinstance(records, list) else list(records)
-    by_kind = _split_by_kind(recs)
+    return columns_by_kind(_split_by_kind(recs))
+
+
+def columns_by_kind(by_kind: dict[type, list]) -> PlantColumns:
+    """Turn one run's records, split by record type (``RunStart``, ``StateChange``, ...),
+    into columns. Any objects with the records' attributes will do (``jsonl_columns`` passes
+    decoded structs); orders, stock levels and run starts become part of the result as given.
+    Raises ``ValueError`` on several runs."""
     run_starts = by_kind[RunStart]
     _one_run(run_starts)
     states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]

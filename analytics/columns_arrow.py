@@ -1,15 +1,16 @@
-"""``PlantColumns`` from an Arrow table of the event log, with vectorised code.
+"""``PlantColumns`` from the rows of a Parquet event log, with vectorised code.
 
-The table has the schema of ``plant_sim.parquet_log`` (a Parquet log as read, or JSON Lines
-turned into columns by ``analytics.eventlog``). Strings are coded through their dictionaries
-(a few dozen distinct values) with numpy lookups; only orders, stock levels, shifts and the run
-start become Python objects. The columns equal those ``columns.to_columns`` builds from the same
-records (tests/analytics/test_log_formats.py checks it). A log whose stations are not all named
-by its ``run_start`` goes the record way (``to_columns``), which discovers them.
+The rows come by kind as numpy columns (``parquet_kinds.read_kind_rows`` with ``NEEDS``).
+Strings are coded through their few distinct values with numpy lookups; only orders, stock
+levels, shifts, the run start and the ids of exits and of non-good parts become Python
+objects. The columns equal those ``columns.to_columns`` builds from the same records
+(tests/analytics/test_model_log.py checks every KPI row). A log whose stations are not all
+named by its ``run_start`` goes the record way (``to_columns``), which discovers them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from analytics.columns import (
     assemble,
     to_columns,
 )
-from plant_sim.parquet_log import arrow_indices, dictionary_codes, numbers
+from analytics.parquet_kinds import KindRows
 from plant_sim.records import OrderEvent, RunStart, StockLevel
 from plant_sim.states import StationState
 
@@ -38,38 +39,30 @@ class _UnknownStationError(Exception):
     """A station that the run_start does not name: read the log the record way."""
 
 
-def _dict_codes(column: Any) -> tuple[np.ndarray, list]:
-    """Return each value's index into the returned list of distinct values (-1 for null)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if not pa.types.is_dictionary(arr.type):
-        arr = pc.dictionary_encode(arr)
-    codes = dictionary_codes(arr.indices)
-    return codes, arr.dictionary.to_pylist()
-
-
 def _lookup(codes: np.ndarray, values: list, table: dict, dtype: Any, missing: Any) -> np.ndarray:
     """Return ``table[values[code]]`` per row (``missing`` for null or unknown values)."""
     lut = np.array([table.get(v, missing) for v in values] + [missing], dtype=dtype)
     return lut[codes]  # code -1 (null) takes the last entry
 
 
-def _floats(sub: Any, name: str, kind: str) -> np.ndarray:
+def _floats(sub: KindRows, name: str, kind: str) -> np.ndarray:
     """Return a float column of one kind's rows; ``ValueError`` if a value is missing."""
-    col = sub.column(name)
-    if col.null_count:
-        raise ValueError(f"{kind}: {col.null_count} record(s) without {name}")
-    return numbers(col).astype(float, copy=False)
+    if nulls := sub.nulls(name):
+        raise ValueError(f"{kind}: {nulls} record(s) without {name}")
+    return sub.numbers[name].astype(float, copy=False)
 
 
-def _station_index(sub: Any, keys: dict[tuple[str, str], int]) -> np.ndarray:
+def _coded(sub: KindRows, name: str) -> tuple[np.ndarray, list]:
+    """Return a coded column's codes (-1 for null) and its distinct values."""
+    return sub.codes[name], sub.values[name]
+
+
+def _station_index(sub: KindRows, keys: dict[tuple[str, str], int]) -> np.ndarray:
     """Return each row's station index in ``keys``."""
-    lines, line_values = _dict_codes(sub.column("line"))
-    stations, station_values = _dict_codes(sub.column("station"))
+    lines, line_values = _coded(sub, "line")
+    stations, station_values = _coded(sub, "station")
     width = len(station_values) + 1
-    pair = (lines + 1) * width + (stations + 1)
+    pair = (lines.astype(np.int64) + 1) * width + (stations + 1)
     seen = np.zeros((len(line_values) + 1) * width, bool)
     seen[pair] = True  # a table over the few (line, station) pairs: no sort of the rows
     lut = np.zeros(len(seen), np.int32)
@@ -82,14 +75,14 @@ def _station_index(sub: Any, keys: dict[tuple[str, str], int]) -> np.ndarray:
     return lut[pair]
 
 
-def _state_cols(sub: Any, keys: dict[tuple[str, str], int]) -> _StateCols:
+def _state_cols(sub: KindRows, keys: dict[tuple[str, str], int]) -> _StateCols:
     """Return the columns of the state rows (as ``columns._state_cols`` does for records)."""
-    states, state_values = _dict_codes(sub.column("state"))
+    states, state_values = _coded(sub, "state")
     codes = _lookup(states, state_values, {s.value: c for s, c in STATE_CODES.items()}, int, -1)
     if (codes < 0).any():
         bad = state_values[states[np.flatnonzero(codes < 0)[0]]] if len(state_values) else None
         raise ValueError(f"state: {bad!r} is not a valid StationState")
-    reasons, reason_values = _dict_codes(sub.column("reason"))
+    reasons, reason_values = _coded(sub, "reason")
     reason = np.empty(len(reason_values) + 1, object)
     reason[:-1] = reason_values
     per_row = reason[reasons]
@@ -107,15 +100,15 @@ def _state_cols(sub: Any, keys: dict[tuple[str, str], int]) -> _StateCols:
     )
 
 
-def _part_cols(sub: Any, keys: dict[tuple[str, str], int]) -> tuple[_PartCols, set[str]]:
+def _part_cols(sub: KindRows, keys: dict[tuple[str, str], int]) -> tuple[_PartCols, set[str]]:
     """Return the columns of the part rows and the ids of parts judged scrap or rework."""
-    results, result_values = _dict_codes(sub.column("result"))
+    results, result_values = _coded(sub, "result")
     unknown = [v for v in result_values if v not in RESULT_CODES]
     if unknown and np.isin(results, [result_values.index(u) for u in unknown]).any():
         raise ValueError(f"part: result {unknown[0]!r} is not one of {', '.join(RESULT_CODES)}")
     codes = _lookup(results, result_values, RESULT_CODES, np.int8, -1)
     bad_rows = np.flatnonzero(codes != RESULT_CODES["good"])
-    bad = set(sub.column("part_id").take(arrow_indices(bad_rows)).to_pylist())
+    bad = set(sub.strings("part_id", bad_rows))
     cols = _PartCols(
         idx=_station_index(sub, keys),
         result=codes,
@@ -125,16 +118,16 @@ def _part_cols(sub: Any, keys: dict[tuple[str, str], int]) -> tuple[_PartCols, s
     return cols, bad
 
 
-def _flow_cols(releases: Any, exits: Any, line_of: dict[str, int]) -> FlowCols:
+def _flow_cols(releases: KindRows, exits: KindRows, line_of: dict[str, int]) -> FlowCols:
     """Return the columns of the release and exit rows."""
-    rel_lines, rel_values = _dict_codes(releases.column("line"))
-    ex_lines, ex_values = _dict_codes(exits.column("line"))
-    outcomes, outcome_values = _dict_codes(exits.column("outcome"))
-    part_ids = exits.column("part_id").to_pylist()
+    rel_lines, rel_values = _coded(releases, "line")
+    ex_lines, ex_values = _coded(exits, "line")
+    outcomes, outcome_values = _coded(exits, "outcome")
+    part_ids = exits.pylist("part_id")
     ids = np.empty(len(part_ids), object)
     ids[:] = part_ids
     orders = np.empty(len(part_ids), object)
-    orders[:] = exits.column("order_id").to_pylist()  # to_numpy would import pandas
+    orders[:] = exits.pylist("order_id")
     return FlowCols(
         release_line=_lookup(rel_lines, rel_values, line_of, np.int32, -1),
         release_t=_floats(releases, "t", "release"),
@@ -147,24 +140,11 @@ def _flow_cols(releases: Any, exits: Any, line_of: dict[str, int]) -> FlowCols:
     )
 
 
-def _rows(sub: Any, names: tuple[str, ...]) -> list[tuple]:
-    """Return the rows of a small table as tuples of Python values."""
-    return list(zip(*(_pylist(sub.column(n)) for n in names), strict=True))
-
-
-def _pylist(column: Any) -> list:
-    """Return a column's Python values: dictionary strings looked up by code and numbers
-    converted by numpy (both several times faster than ``to_pylist``)."""
-    import pyarrow as pa
-
-    if pa.types.is_dictionary(column.type):
-        codes, values = _dict_codes(column)
-        return np.array([*values, None], object)[codes].tolist()
-    if column.null_count == 0 and (
-        pa.types.is_float64(column.type) or pa.types.is_int64(column.type)
-    ):
-        return numbers(column).tolist()
-    return column.to_pylist()
+def _rows(sub: KindRows, names: tuple[str, ...]) -> list[tuple]:
+    """Return the rows of one kind as tuples of Python values."""
+    if not sub.rows:
+        return []
+    return list(zip(*(sub.pylist(n) for n in names), strict=True))
 
 
 _RUN_START = (
@@ -182,7 +162,7 @@ _RUN_START = (
 )
 
 
-def _run_starts(sub: Any) -> list[RunStart]:
+def _run_starts(sub: KindRows) -> list[RunStart]:
     out = []
     for row in _rows(sub, _RUN_START):
         values = dict(zip(_RUN_START, row, strict=True))
@@ -191,9 +171,9 @@ def _run_starts(sub: Any) -> list[RunStart]:
     return out
 
 
-def table_columns(tables: dict[str, Any], records: Any) -> PlantColumns:
-    """Return the KPI columns of one run's event log, read as one table per kind
-    (``parquet_log.read_kinds`` with ``NEEDS``).
+def kind_columns(tables: dict[str, KindRows], records: Any) -> PlantColumns:
+    """Return the KPI columns of one run's event log, read as the rows of each kind
+    (``parquet_kinds.read_kind_rows`` with ``NEEDS``).
 
     ``records`` is a function returning the log's KPI records; it is called only for a log
     whose stations the run_start does not name. Raises ``ValueError`` for several runs, an
@@ -212,11 +192,13 @@ def table_columns(tables: dict[str, Any], records: Any) -> PlantColumns:
     except _UnknownStationError:
         return to_columns(records())
     orders = [OrderEvent(*r) for r in _rows(tables["order"], _ORDER)]
-    stock = [StockLevel(*r) for r in _rows(tables["stock"], ("t", "material", "level", "cause"))]
+    stock_rows = tables["stock"]
+    names = _STOCK + _STOCK_LATER if _STOCK_LATER[0] in stock_rows.numbers else _STOCK
+    stock = [StockLevel(*r) for r in _rows(stock_rows, names)]
     return assemble(
         structure,
         run_starts[0] if run_starts else None,
-        tables["run_end"].column("t").to_pylist(),
+        tables["run_end"].pylist("t"),
         state_cols,
         part_cols,
         bad_parts,
@@ -228,6 +210,9 @@ def table_columns(tables: dict[str, Any], records: Any) -> PlantColumns:
 
 
 _ORDER = ("t", "order_id", "product", "quantity", "due_s", "event", "line")
+_STOCK = ("t", "material", "level", "cause")
+#: Stock fields newer than some logs (``StockLevel.reorder_point``).
+_STOCK_LATER = ("reorder_point",)
 #: The kinds the KPIs read, with the columns each kind's rows are read with.
 NEEDS = {
     "run_start": _RUN_START,
@@ -237,10 +222,21 @@ NEEDS = {
     "release": ("t", "line"),
     "exit": ("t", "line", "outcome", "flow_time_s", "part_id", "order_id"),
     "order": _ORDER,
-    "stock": ("t", "material", "level", "cause"),
+    "stock": _STOCK + _STOCK_LATER,
     "shift": ("t", "shift"),
 }
-#: Columns with few distinct values: read from Parquet as dictionaries (no string per row).
+
+
+def needs_of(names: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """``NEEDS`` for a log with the columns ``names``: ``reorder_point`` (a later stock
+    field) only where the log has it, so older logs read as before."""
+    if all(n in names for n in _STOCK_LATER):
+        return NEEDS
+    return {**NEEDS, "stock": _STOCK}
+
+
+#: Columns with few distinct values: read from Parquet as dictionaries, coded (no string per
+#: row).
 DICTIONARY_COLUMNS = (
     "line",
     "station",

@@ -245,6 +245,18 @@ def bins_total(cols: BinColumns, bins: Sequence[int] | None = None) -> Elements:
     return Elements(**values)  # type: ignore[arg-type]
 
 
+def bins_each(cols: BinColumns) -> list[Elements]:
+    """Return each bin's ``Elements``: ``[bins_total(cols, [k]) for k in bins]``, with one
+    conversion of the columns to Python numbers instead of one per bin."""
+    arrays = [cols[name] for name in _FIELDS]
+    n = len(arrays[0]) if arrays[0].ndim == 1 else 0
+    if not all(a.dtype in _ONE_BIN and a.ndim == 1 and len(a) == n for a in arrays):
+        return [bins_total(cols, [k]) for k in range(len(cols["window_s"]))]
+    # a float sum of [x] is 0.0 + x (-0.0 gives 0.0), as bins_total returns it
+    lists = [[v + 0.0 for v in a.tolist()] if a.dtype == _F64 else a.tolist() for a in arrays]
+    return [Elements(*row) for row in zip(*lists, strict=True)]
+
+
 def _line_fields(summed: dict, last: dict, gp: object, ip: object) -> dict:
     """Apply the line output rule to summed station fields (works on numbers or arrays)."""
     out = dict(summed)

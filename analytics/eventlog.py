@@ -5,8 +5,9 @@ This is the only analytics module that touches files; the format comes from the 
 (``plant_sim.payloads``): their ``run_id``, ``ts`` and ``ts_ms`` keys are ignored.
 
 ``read_columns`` gives the KPI columns of a log: a Parquet log column by column without record
-objects (``columns_arrow.table_columns``), a JSON Lines log through its records (parsing is
-most of that cost: a faster JSON path measured no better, see README "Benchmarks").
+objects (``parquet_kinds``, ``columns_arrow``), a JSON Lines log through structs that msgspec
+decodes a block at a time (``jsonl_columns``; the record way, ``read_event_log``, for a file
+it rejects, to name the bad line).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import IO, Any
 
 import orjson
 
-from analytics.columns import PlantColumns, to_columns
+from analytics.columns import PlantColumns, columns_by_kind, to_columns
 from plant_sim.eventlog import is_parquet, open_gzip, open_writer
 from plant_sim.gc_pause import no_gc
 from plant_sim.records import (
@@ -187,15 +188,50 @@ def read_columns(path: str | Path) -> PlantColumns:
 
     Raises ``EventLogError`` naming the file (and the line, for JSON Lines).
     """
-    from analytics.columns_arrow import DICTIONARY_COLUMNS, NEEDS, table_columns
-    from plant_sim.parquet_log import read_kinds
+    from analytics.columns_arrow import DICTIONARY_COLUMNS, kind_columns, needs_of
+    from analytics.parquet_kinds import read_kind_rows
 
     p = Path(path)
     with no_gc():
         if is_parquet(p):
-            tables = _reading_parquet(p, lambda: read_kinds(p, NEEDS, DICTIONARY_COLUMNS))
+
+            def read() -> dict:
+                import pyarrow.parquet as pq
+
+                needs = needs_of(pq.read_schema(p).names)
+                return read_kind_rows(p, needs, DICTIONARY_COLUMNS)
+
+            tables = _reading_parquet(p, read)
             try:
-                return table_columns(tables, lambda: list(_parquet_records(p, KPI_KINDS)))
+                return kind_columns(tables, lambda: list(_parquet_records(p, KPI_KINDS)))
             except ValueError as exc:
                 raise EventLogError(f"{p}: {exc}") from exc
+        by_kind = _fast_records(p)
+        if by_kind is not None:
+            return columns_by_kind(by_kind)
         return to_columns(read_event_log(p, KPI_KINDS))
+
+
+def _fast_records(path: Path) -> dict[type, list] | None:
+    """Return the KPI records of a JSON Lines log by class (``jsonl_columns``), or ``None``
+    when a line needs the record way (which accepts the same lines and names a bad one)."""
+    from analytics.jsonl_columns import NotFastError, read_records
+
+    try:
+        fh = _open_fast(path)
+    except OSError:
+        return None  # the record way names the file
+    try:
+        with fh:
+            return read_records(fh, KPI_KINDS)
+    except NotFastError:
+        return None
+
+
+def _open_fast(path: Path) -> IO[bytes]:
+    """Open a JSON Lines log for reading; gzip through ISA-L's igzip (2-3x zlib's speed)."""
+    if path.suffix == ".gz":
+        from isal import igzip
+
+        return igzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -92,12 +93,43 @@ def line_lead_times(
     orders = line.exit_order[mask] if len(line.exit_order) == len(line.exit_t) else ()
     if len(orders) == 0:
         return flow_s
-    start = np.fromiter(
-        (order_released.get(o, np.nan) if o is not None else np.nan for o in orders),
-        float,
-        len(orders),
-    )
+    if None in order_released:  # a part with no order (None) has no release
+        order_released = {k: v for k, v in order_released.items() if k is not None}
+    start = np.fromiter(map(order_released.get, orders, repeat(np.nan)), float, len(orders))
     return np.where(np.isnan(start), flow_s, exit_t - start)
+
+
+@dataclass(frozen=True, slots=True)
+class _LineFlow:
+    """One line's part of the flow KPIs over a window."""
+
+    wip: float  # time-weighted mean WIP (0.0 for an empty window)
+    released: int
+    finished: np.ndarray
+    flow_s: np.ndarray
+    lead_s: np.ndarray
+
+
+def _line_flow(
+    line: LineColumns,
+    t0: float,
+    t1: float,
+    include_end: bool,
+    order_released: Mapping[str, float],
+) -> _LineFlow:
+    """Return one line's WIP, releases, exits and lead times in ``[t0, t1)``."""
+    wip = 0.0
+    if t1 - t0 > 0:
+        times, level, initial = _wip_steps(line)
+        wip = step_mean(times, level, t0, t1, initial)
+    m = _in_window(line.exit_t, t0, t1, include_end)
+    return _LineFlow(
+        wip=wip,
+        released=int(_in_window(line.release_t, t0, t1, include_end).sum()),
+        finished=line.exit_finished[m],
+        flow_s=line.exit_flow_s[m],
+        lead_s=line_lead_times(line, m & line.exit_finished, order_released),
+    )
 
 
 def compute_flow(
@@ -112,24 +144,34 @@ def compute_flow(
     ``order_released`` maps order ids to their release to a line (``order_release_times``),
     for the line lead time; without it the line lead time equals the flow time.
     """
-    span = t1 - t0
+    released = order_released or {}
+    return _combine([_line_flow(ln, t0, t1, include_end, released) for ln in lines], t1 - t0)
+
+
+def compute_flows(
+    lines: Sequence[LineColumns],
+    t0: float,
+    t1: float,
+    include_end: bool = True,
+    order_released: Mapping[str, float] | None = None,
+) -> tuple[dict[str, FlowValues], FlowValues]:
+    """Return ``compute_flow`` of each line (by line id) and of all of them (the plant),
+    reading each line once."""
+    released = order_released or {}
+    parts = [_line_flow(ln, t0, t1, include_end, released) for ln in lines]
+    per_line = {ln.line: _combine([p], t1 - t0) for ln, p in zip(lines, parts, strict=True)}
+    return per_line, _combine(parts, t1 - t0)
+
+
+def _combine(parts: Sequence[_LineFlow], span: float) -> FlowValues:
+    """Return the flow KPIs of the lines whose parts are given."""
     wip = 0.0
-    released = 0
-    exit_t, finished, flow, lead = [], [], [], []
-    order_released = order_released or {}
-    for line in lines:
-        times, level, initial = _wip_steps(line)
-        if span > 0:
-            wip += step_mean(times, level, t0, t1, initial)
-        released += int(_in_window(line.release_t, t0, t1, include_end).sum())
-        m = _in_window(line.exit_t, t0, t1, include_end)
-        exit_t.append(line.exit_t[m])
-        finished.append(line.exit_finished[m])
-        flow.append(line.exit_flow_s[m])
-        lead.append(line_lead_times(line, m & line.exit_finished, order_released))
-    fin = np.concatenate(finished) if finished else np.empty(0, bool)
-    leads = np.concatenate(lead) if lead else np.empty(0)
-    fl = np.concatenate(flow) if flow else np.empty(0)
+    for p in parts:
+        wip += p.wip
+    released = sum(p.released for p in parts)
+    fin = np.concatenate([p.finished for p in parts]) if parts else np.empty(0, bool)
+    leads = np.concatenate([p.lead_s for p in parts]) if parts else np.empty(0)
+    fl = np.concatenate([p.flow_s for p in parts]) if parts else np.empty(0)
     n_exit = len(fl)
     mean_all = float(fl.mean()) if n_exit else None
     rate = ratio(n_exit, span)

@@ -20,12 +20,13 @@ from analytics.columns import PlantColumns, to_columns
 from analytics.elements import (
     BinColumns,
     Elements,
+    bins_each,
     bins_total,
     rollup_line_bins,
     rollup_plant_bins,
     station_bins,
 )
-from analytics.flow import FlowValues, compute_flow, first_pass_counts, order_release_times
+from analytics.flow import FlowValues, compute_flows, first_pass_counts, order_release_times
 from analytics.kpis import KpiValues, compute_kpis, mtbf_note
 from analytics.losses import (
     LossRow,
@@ -40,6 +41,7 @@ from analytics.losses import (
     stop_split,
 )
 from analytics.supply import SupplyValues, compute_supply
+from analytics.timeline import sorted_unique
 from plant_sim.gc_pause import no_gc
 from plant_sim.records import Record
 
@@ -137,7 +139,7 @@ def _bins(cols: PlantColumns, t0: float, t1: float, shifts: bool):
     """Return bin edges and the shift name of each bin (``None`` outside any shift)."""
     changes = cols.shifts if shifts else []
     inner = [t for t, _ in changes if t0 < t < t1]
-    edges = np.unique(np.array([t0, *inner, t1], float))
+    edges = sorted_unique(np.array([t0, *inner, t1], float))
     if len(edges) == 1:
         edges = np.array([t0, t1], float)
     times = [t for t, _ in changes]
@@ -209,9 +211,8 @@ def compute_report(
 
 def _flows(cols: PlantColumns, t0: float, t1: float, inc: bool) -> dict[str, FlowValues]:
     """Return flow KPIs per line and for the plant."""
-    released = order_release_times(cols.orders)
-    out = {ln.line: compute_flow([ln], t0, t1, inc, released) for ln in cols.lines}
-    out[PLANT] = compute_flow(cols.lines, t0, t1, inc, released)
+    out, plant = compute_flows(cols.lines, t0, t1, inc, order_release_times(cols.orders))
+    out[PLANT] = plant
     return out
 
 
@@ -247,25 +248,34 @@ def _shift_results(
         return [], []
     occ: list[ShiftResult] = []
     by_name: dict[str, list[int]] = {}
+    total = _BinTotals()
     for k, name in enumerate(labels):
         if name is None:
             continue
         by_name.setdefault(name, []).append(k)
-        occ.append(
-            _shift(
-                name,
-                (float(edges[k]), float(edges[k + 1])),
-                station_bins,
-                line_bins,
-                plant_bins,
-                [k],
-            )
-        )
+        span = (float(edges[k]), float(edges[k + 1]))
+        occ.append(_shift(name, span, station_bins, line_bins, plant_bins, [k], total))
     totals = [
-        _shift(n, (None, None), station_bins, line_bins, plant_bins, ks)
+        _shift(n, (None, None), station_bins, line_bins, plant_bins, ks, total)
         for n, ks in by_name.items()
     ]
     return occ, totals
+
+
+class _BinTotals:
+    """``bins_total``, with the elements of single bins taken from a table made once per
+    scope (``bins_each``): a run of many shifts asks for every bin of every scope."""
+
+    def __init__(self) -> None:
+        self._each: dict[int, list[Elements]] = {}
+
+    def __call__(self, cols: BinColumns, ks: list[int]) -> Elements:
+        if len(ks) != 1:
+            return bins_total(cols, ks)
+        each = self._each.get(id(cols))
+        if each is None:
+            each = self._each[id(cols)] = bins_each(cols)
+        return each[ks[0]]
 
 
 def _shift(
@@ -275,13 +285,12 @@ def _shift(
     line_bins: dict[str, BinColumns],
     plant_bins: BinColumns,
     ks: list[int],
+    total: _BinTotals,
 ) -> ShiftResult:
     """Return one shift result from the sum of bins ``ks``."""
-    stations = [
-        _scope("station", st, ln, bins_total(b, ks)) for (ln, st), b in station_bins.items()
-    ]
-    lines = [_scope("line", ln, ln, bins_total(b, ks)) for ln, b in line_bins.items()]
-    plant = _scope("plant", PLANT, None, bins_total(plant_bins, ks))
+    stations = [_scope("station", st, ln, total(b, ks)) for (ln, st), b in station_bins.items()]
+    lines = [_scope("line", ln, ln, total(b, ks)) for ln, b in line_bins.items()]
+    plant = _scope("plant", PLANT, None, total(plant_bins, ks))
     return ShiftResult(name, span[0], span[1], lines, plant, stations)
 
 

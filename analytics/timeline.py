@@ -24,6 +24,15 @@ for _state, _code in STATE_CODES.items():
 ACTIVE_CLASS[N_CODES - 2] = 0  # material-starved waits like any starved station
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Return ``np.unique(values)`` (values without NaN), faster for a few sorted runs put
+    together: a stable sort merges the runs instead of sorting from scratch."""
+    out = np.sort(values, kind="stable")
+    if len(out) > 1:
+        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+    return out
+
+
 def state_time_by_bin(
     t: np.ndarray, code: np.ndarray, power_kw: np.ndarray, end_s: float, edges: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -35,7 +44,7 @@ def state_time_by_bin(
     nb = len(edges) - 1
     lo, hi = edges[0], edges[-1]
     inner = t[(t > lo) & (t < hi)]
-    pts = np.unique(np.concatenate([inner, edges, [min(max(end_s, lo), hi)]]))
+    pts = sorted_unique(np.concatenate([inner, edges, [min(max(end_s, lo), hi)]]))
     starts, dur = pts[:-1], np.diff(pts)
     k = np.searchsorted(t, starts, "right") - 1
     state = np.where(k >= 0, code[np.maximum(k, 0)] if len(code) else UNOBSERVED, UNOBSERVED)

@@ -62,7 +62,11 @@ def sim(
         envvar="TWIN_MQTT_URL",
         help="MQTT broker URL: mqtt://host:port (user:password@ before host; mqtts:// TLS).",
     ),
-    mqtt_client_id: str = typer.Option("smart-factory-twin-sim", help="MQTT client id."),
+    mqtt_client_id: str = typer.Option(
+        "smart-factory-twin-sim",
+        help="MQTT client id; the Sparkplug edge node of a line connects as ID-spb-LINE. "
+        "Give each twin on one broker its own (the broker drops a client whose id reconnects).",
+    ),
     mqtt_username: str | None = typer.Option(None, help="MQTT user name."),
     mqtt_password: str | None = typer.Option(
         None,
@@ -76,6 +80,11 @@ def sim(
     ),
     mqtt_cert_file: Path | None = typer.Option(None, help="mqtts://: client certificate (PEM)."),
     mqtt_key_file: Path | None = typer.Option(None, help="mqtts://: client private key (PEM)."),
+    sparkplug_group: str | None = typer.Option(
+        None,
+        help="Sparkplug group id (default: {enterprise}_{site}_{area} of the scenario; no / + #). "
+        "The edge node ids are the line ids, the device ids the station ids.",
+    ),
     sparkplug_primary_host: str = typer.Option(
         None, help="Sparkplug: publish births only once this host application's STATE is online."
     ),
@@ -119,6 +128,8 @@ def sim(
         raise typer.BadParameter(problem, param_hint="--run-id")
     if mqtt_format not in ("uns", "sparkplug", "both"):
         raise typer.BadParameter("use uns, sparkplug or both", param_hint="--mqtt-format")
+    if sparkplug_group is not None and (not sparkplug_group or set("/+#") & set(sparkplug_group)):
+        raise typer.BadParameter("a non-empty id without / + #", param_hint="--sparkplug-group")
     if not opcua and not mqtt:
         raise typer.BadParameter(
             "switch on at least one of OPC UA and MQTT", param_hint="--no-opcua/--no-mqtt"
@@ -159,6 +170,8 @@ def sim(
         else None,
         sparkplug=SparkplugSettings(
             url=mqtt_url,
+            client_id=mqtt_client_id,
+            group=sparkplug_group,
             connect_timeout_s=mqtt_wait,
             primary_host=sparkplug_primary_host,
             username=mqtt_username,

@@ -57,11 +57,13 @@ class SparkplugError(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class SparkplugSettings:
     """Broker (URL, credentials, TLS files as ``twin_io.mqtt.MqttOptions``) and naming of the
-    Sparkplug edge nodes."""
+    Sparkplug edge nodes. ``client_id`` is the twin's MQTT client id (``--mqtt-client-id``, as
+    the UNS publisher's); the edge node of a line connects as ``{client_id}-spb-{line}``, so two
+    twins with different client ids keep their sessions on one broker."""
 
     url: str = "mqtt://127.0.0.1:1883"
-    client_id_prefix: str = "smart-factory-twin-spb"
-    group: str | None = None  # default: {enterprise}_{site}_{area}
+    client_id: str = "smart-factory-twin-sim"
+    group: str | None = None  # --sparkplug-group; default: {enterprise}_{site}_{area}
     primary_host: str | None = None  # births wait for spBv1.0/STATE/<id> online
     connect_timeout_s: float = 10.0
     keepalive_s: int = 30
@@ -84,6 +86,11 @@ class SparkplugSettings:
             cert_file=self.cert_file,
             key_file=self.key_file,
         )
+
+
+def edge_client_id(settings: SparkplugSettings, line: str) -> str:
+    """The MQTT client id of ``line``'s edge node: unique per twin (client id) and line."""
+    return f"{settings.client_id}-spb-{line}"
 
 
 class _EdgeLink:
@@ -110,9 +117,7 @@ class _EdgeLink:
         self.connection = 0  # connects so far (network thread); the queue's entries carry one
         self._born_on = 0  # the connection the node's current session belongs to (event loop)
         self.stale = 0  # queued messages of an earlier connection, not sent
-        self.client = make_client(
-            options, f"{settings.client_id_prefix}-{line.id}", clean_session=True
-        )
+        self.client = make_client(options, edge_client_id(settings, line.id), clean_session=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from plant_sim.scenario import Scenario, load_scenario
+from tests.servers.mosquitto import Mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = Path(__file__).with_name("node")
@@ -54,3 +56,11 @@ def run_node(script: Path, *args: str, timeout: float = 120) -> dict:
 def bottling() -> Scenario:
     """The 6-station example scenario."""
     return load_scenario(ROOT / "scenarios" / "bottling_line.yaml")
+
+
+@pytest.fixture
+def spb_broker(mosquitto_factory: Callable[..., Mosquitto]) -> Mosquitto:
+    """A Mosquitto for the Sparkplug tests (the gateway tests' broker configuration)."""
+    from tests.gateway import helpers as h
+
+    return mosquitto_factory(extra_conf=h.BROKER_CONF)

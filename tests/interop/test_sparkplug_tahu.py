@@ -10,10 +10,6 @@ its will. Tahu's decoder reads the captured bytes; births, aliases, ``seq`` and 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -21,7 +17,6 @@ import pytest
 
 from plant_sim import payloads
 from plant_sim.live.layout import PlantLayout
-from plant_sim.live.service import LiveConfig
 from plant_sim.live.sparkplug import (
     REBIRTH,
     STATION_METRICS,
@@ -34,10 +29,19 @@ from plant_sim.records import StateChange
 from plant_sim.scenario import Scenario, StationMaintenanceEvent
 from plant_sim.simulation import run_batch
 from tests.gateway import helpers as h
-from tests.interop.conftest import run_node
+from tests.interop.sparkplug_helpers import (
+    EDGE_KINDS,
+    GROUP,
+    Capture,
+    Host,
+    async_wait,
+    live_config,
+    rebirth_request,
+    tahu_decode,
+)
 from tests.live.helpers import Subscriber, launch
 from tests.servers.mosquitto import Mosquitto
-from twin_io.sparkplug_payload import RECORD_METRIC, DataType, Payload, metric
+from twin_io.sparkplug_payload import RECORD_METRIC, DataType, Payload
 
 pytestmark = pytest.mark.integration
 UNTIL = 6.5 * 3600
@@ -56,40 +60,13 @@ FIELDS = {  # where Tahu's decoder reads each datatype's value
 }
 
 
-class Capture:
-    """A plain subscriber keeping every Sparkplug message in arrival order."""
-
-    def __init__(self, port: int, topic: str = "spBv1.0/#") -> None:
-        self.messages: list[tuple[str, bytes]] = []
-        self.lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="host-capture")
-        self.client.on_message = self._on_message
-        subscribed = threading.Event()
-        self.client.on_subscribe = lambda *_a: subscribed.set()
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        self.client.subscribe(topic, qos=1)
-        assert subscribed.wait(10)
-
-    def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
-        with self.lock:
-            self.messages.append((msg.topic, msg.payload))
-
-    def kinds(self) -> list[str]:
-        with self.lock:
-            return [
-                "STATE" if t.split("/")[1] == "STATE" else t.split("/")[2] for t, _ in self.messages
-            ]
-
-
 def test_tahu_decodes_births_aliases_seq_and_death(
     tmp_path: Path,
-    mosquitto_factory: Callable[..., Mosquitto],
+    spb_broker: Mosquitto,
     bottling: Scenario,
     node_stack: Path,
 ) -> None:
-    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
-    capture = Capture(broker.port)
+    capture = Capture(spb_broker.port)
     batch = run_batch(bottling, UNTIL, seed=3)
     start = batch.records[0]
     layout = PlantLayout.from_scenario(bottling)
@@ -103,7 +80,7 @@ def test_tahu_decodes_births_aliases_seq_and_death(
     will_topic, will = edge.will()
     client.will_set(will_topic, will, qos=1)
     client.message_callback_add(edge.topic("NCMD"), lambda _c, _u, m: edge.on_ncmd(m.payload))
-    client.connect("127.0.0.1", broker.port)
+    client.connect("127.0.0.1", spb_broker.port)
     client.loop_start()
     client.subscribe(edge.subscriptions())
     edge.birth()
@@ -116,22 +93,16 @@ def test_tahu_decodes_births_aliases_seq_and_death(
     n_before = 1 + len(line.stations) + published
     h.wait_until(lambda: len(capture.kinds()) >= n_before, 90, "the data")
     # a host asks for a rebirth
-    cmd = Payload(timestamp=start.start_epoch_ms)
-    cmd.metrics.append(metric(0, DataType.BOOLEAN, True, start.start_epoch_ms, REBIRTH))
-    capture.client.publish(edge.topic("NCMD"), cmd.SerializeToString(), qos=1)
+    request = rebirth_request(start.start_epoch_ms)
+    capture.client.publish(edge.topic("NCMD"), request, qos=1)
     n_rebirth = n_before + 1 + len(line.stations)
     h.wait_until(lambda: len(capture.kinds()) >= n_rebirth, 30, "the rebirth")
     client.loop_stop()
     client.socket().close()  # no DISCONNECT: the broker publishes the will (NDEATH)
     h.wait_until(lambda: "NDEATH" in capture.kinds(), 30, "the NDEATH will")
-    capture.client.loop_stop()
-    capture.client.disconnect()
+    capture.stop()
 
-    path = tmp_path / "messages.json"
-    with capture.lock:
-        raw = [{"topic": t, "payload": base64.b64encode(p).decode()} for t, p in capture.messages]
-    path.write_text(json.dumps(raw))
-    decoded = run_node(node_stack / "decode_sparkplug.js", str(path))
+    decoded = tahu_decode(node_stack, tmp_path, capture.messages)
     kinds = [m["topic"].split("/")[2] for m in decoded]
     assert kinds[0] == "NBIRTH" and kinds[-1] == "NDEATH"
     assert kinds.count("NBIRTH") == 2 and kinds.count("DBIRTH") == 2 * len(line.stations)
@@ -198,20 +169,10 @@ def test_tahu_decodes_births_aliases_seq_and_death(
     assert [(m["name"], str(m["value"])) for m in death] == [("bdSeq", "0")]
 
 
-async def test_twin_sim_publishes_sparkplug(
-    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
-) -> None:
+async def test_twin_sim_publishes_sparkplug(spb_broker: Mosquitto, bottling: Scenario) -> None:
     """``twin sim --mqtt-format sparkplug``: births, then the same states as the batch run."""
-    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
-    capture = Capture(broker.port)
-    config = LiveConfig(
-        speed=1e5,
-        seed=4,
-        until_s=6.1 * 3600,
-        opcua=None,
-        mqtt=None,
-        sparkplug=SparkplugSettings(url=broker.url),
-    )
+    capture = Capture(spb_broker.port)
+    config = live_config(spb_broker.url, speed=1e5, until_s=6.1 * 3600)
     linger = asyncio.Event()
     task, runner = await launch(bottling, config, linger=linger)
     await asyncio.wait_for(runner.done.wait(), 60)
@@ -221,8 +182,7 @@ async def test_twin_sim_publishes_sparkplug(
     await asyncio.to_thread(h.wait_until, lambda: last_states(capture) == want, 90, "the states")
     linger.set()
     await task
-    capture.client.loop_stop()
-    capture.client.disconnect()
+    capture.stop()
     kinds = capture.kinds()
     assert kinds[0] == "NBIRTH" and kinds.count("DBIRTH") == len(bottling.lines[0].stations)
     assert last_states(capture) == want
@@ -248,60 +208,13 @@ def last_states(capture: Capture) -> dict[str, str]:
     return last
 
 
-class Host:
-    """The sending side of a host application: a client of its own that subscribes to
-    nothing, so that its acknowledgements never wait behind the flood of data."""
-
-    def __init__(self, port: int) -> None:
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="host-sender")
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-
-    async def send(self, topic: str, body: bytes, retain: bool = False) -> None:
-        info = self.client.publish(topic, body, qos=1, retain=retain)
-        await asyncio.to_thread(info.wait_for_publish, 10)
-        assert info.is_published(), topic
-
-    async def command(
-        self, kind: str, name: str, datatype: DataType, value: object, device: str = ""
-    ) -> None:
-        """An NCMD (or a DCMD of ``device``) writing one metric of line1."""
-        cmd = Payload(timestamp=1)
-        cmd.metrics.append(metric(0, datatype, value, 1, name))
-        topic = f"spBv1.0/{GROUP}/{kind}/line1" + (f"/{device}" if device else "")
-        await self.send(topic, cmd.SerializeToString())
-
-    async def state(self, online: bool, timestamp: int) -> None:
-        """The primary host's STATE (retained, QoS 1, as Sparkplug 3.0 says)."""
-        body = json.dumps({"online": online, "timestamp": timestamp}).encode()
-        await self.send("spBv1.0/STATE/scada", body, retain=True)
-
-    def stop(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
-GROUP = "acme_plant1_bottling"
-EDGE_KINDS = ("NBIRTH", "DBIRTH", "NDATA", "DDATA", "DDEATH", "NDEATH")
-
-
-async def test_commands_over_dcmd_and_ncmd(
-    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
-) -> None:
+async def test_commands_over_dcmd_and_ncmd(spb_broker: Mosquitto, bottling: Scenario) -> None:
     """DCMD Command/InjectFailure and ClearFailure, NCMD Command/SpeedFactor act on the twin
     while it floods DDATA (speed 20,000, far behind the clock); an invalid value is rejected as
     on the other command paths."""
-    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
-    capture = Capture(broker.port, f"spBv1.0/{GROUP}/+/line1/filler")
-    host = Host(broker.port)
-    config = LiveConfig(
-        speed=20_000,
-        seed=4,
-        until_s=None,
-        opcua=None,
-        mqtt=None,
-        sparkplug=SparkplugSettings(url=broker.url),
-    )
+    capture = Capture(spb_broker.port, f"spBv1.0/{GROUP}/+/line1/filler")
+    host = Host(spb_broker.port)
+    config = live_config(spb_broker.url)
     task, runner = await launch(bottling, config)
     try:
         await async_wait(lambda: runner.model.now > 5.95 * 3600, "the morning")
@@ -320,8 +233,7 @@ async def test_commands_over_dcmd_and_ncmd(
         runner.stop()
         await task
         host.stop()
-        capture.client.loop_stop()
-        capture.client.disconnect()
+        capture.stop()
 
 
 def reasons(capture: Capture, device: str) -> list[str]:
@@ -343,27 +255,18 @@ def reasons(capture: Capture, device: str) -> list[str]:
     return out
 
 
-async def async_wait(check: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not check():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 async def test_an_ncmd_is_acted_on_while_a_flood_of_ddata_goes_out(
-    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
+    spb_broker: Mosquitto, bottling: Scenario
 ) -> None:
     """Regression (issue 16): twelve hours of records handed to the edge node at once (a run
     far behind its clock); a host asks for a rebirth once the data flow. The node reads the
     NCMD and publishes its births while the flood is still being handed over (the event loop
     and the network thread are not held up by the backlog), and nothing is lost: every DDATA
     and NDATA the records make arrives, ``seq`` in order across the rebirth."""
-    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
-    capture = Capture(broker.port)
-    host = Host(broker.port)
+    capture = Capture(spb_broker.port)
+    host = Host(spb_broker.port)
     records = run_batch(bottling, 12 * 3600, seed=3).records
-    settings = SparkplugSettings(url=broker.url, max_queued=200)
+    settings = SparkplugSettings(url=spb_broker.url, max_queued=200)
     sink = SparkplugSink(PlantLayout.from_scenario(bottling), settings)
     sink.set_run(records[0].start_epoch_ms)
     await sink.start()
@@ -372,9 +275,7 @@ async def test_an_ncmd_is_acted_on_while_a_flood_of_ddata_goes_out(
         await async_wait(lambda: node.born, "the births")
         flood = asyncio.create_task(sink.publish(records))
         await async_wait(lambda: capture.kinds().count("DDATA") >= 500, "the first data")
-        cmd = Payload(timestamp=1)
-        cmd.metrics.append(metric(0, DataType.BOOLEAN, True, 1, REBIRTH))
-        await host.send(f"spBv1.0/{GROUP}/NCMD/line1", cmd.SerializeToString())
+        await host.rebirth()
         await async_wait(lambda: capture.kinds().count("NBIRTH") == 2, "the rebirth", 60)
         assert not flood.done(), "the rebirth came only after the whole flood"
         await flood
@@ -383,8 +284,7 @@ async def test_an_ncmd_is_acted_on_while_a_flood_of_ddata_goes_out(
         await sink.stop()
         host.stop()
     await async_wait(lambda: capture.kinds()[-1:] == ["NDEATH"], "the shutdown's NDEATH", 60)
-    capture.client.loop_stop()
-    capture.client.disconnect()
+    capture.stop()
     edge = [
         (t.split("/")[2], Payload.FromString(p))
         for t, p in capture.messages
@@ -416,7 +316,7 @@ async def test_an_ncmd_is_acted_on_while_a_flood_of_ddata_goes_out(
 
 async def test_births_wait_for_the_primary_host(
     tmp_path: Path,
-    mosquitto_factory: Callable[..., Mosquitto],
+    spb_broker: Mosquitto,
     bottling: Scenario,
     node_stack: Path,
 ) -> None:
@@ -424,17 +324,9 @@ async def test_births_wait_for_the_primary_host(
     STATE older than the last one is ignored; an offline STATE ends the session (NDEATH, then
     DISCONNECT), the node connects again (next bdSeq) and waits for online; the shutdown sends
     the NDEATH too. All of it under a flood of DDATA, decoded by Tahu."""
-    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
-    capture = Capture(broker.port)
-    host = Host(broker.port)
-    config = LiveConfig(
-        speed=20_000,
-        seed=4,
-        until_s=None,
-        opcua=None,
-        mqtt=None,
-        sparkplug=SparkplugSettings(url=broker.url, primary_host="scada"),
-    )
+    capture = Capture(spb_broker.port)
+    host = Host(spb_broker.port)
+    config = live_config(spb_broker.url, primary_host="scada")
     task, runner = await launch(bottling, config)
     sink = next(x for x in runner.sinks if isinstance(x, SparkplugSink))
     try:
@@ -445,9 +337,7 @@ async def test_births_wait_for_the_primary_host(
         kinds = [k for k in capture.kinds() if k in EDGE_KINDS]
         assert kinds[0] == "NBIRTH" and kinds[1 : 1 + 6] == ["DBIRTH"] * 6
         await host.state(False, 999)  # older than the last STATE: ignored
-        cmd = Payload(timestamp=1)
-        cmd.metrics.append(metric(0, DataType.BOOLEAN, True, 1, REBIRTH))
-        await host.send(f"spBv1.0/{GROUP}/NCMD/line1", cmd.SerializeToString())
+        await host.rebirth()
         await async_wait(lambda: capture.kinds().count("NBIRTH") == 2, "the rebirth")
         assert "NDEATH" not in capture.kinds()
         await host.state(False, 2000)
@@ -461,18 +351,10 @@ async def test_births_wait_for_the_primary_host(
         await task
         host.stop()
     await async_wait(lambda: capture.kinds().count("NDEATH") == 2, "the shutdown's NDEATH")
-    capture.client.loop_stop()
-    capture.client.disconnect()
+    capture.stop()
 
-    path = tmp_path / "messages.json"
-    with capture.lock:
-        raw = [
-            {"topic": t, "payload": base64.b64encode(p).decode()}
-            for t, p in capture.messages
-            if t.split("/")[2] in EDGE_KINDS
-        ]
-    path.write_text(json.dumps(raw))
-    decoded = run_node(node_stack / "decode_sparkplug.js", str(path))
+    edge = [(t, p) for t, p in capture.messages if t.split("/")[2] in EDGE_KINDS]
+    decoded = tahu_decode(node_stack, tmp_path, edge)
     kinds = [m["topic"].split("/")[2] for m in decoded]
     assert kinds.count("NBIRTH") == 3 and kinds.count("NDEATH") == 2 and kinds[-1] == "NDEATH"
     bd_seq, expected = None, 0
@@ -501,7 +383,7 @@ async def test_births_wait_for_the_primary_host(
 
 
 async def test_station_maintenance_is_a_ddeath_then_a_dbirth(
-    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
+    spb_broker: Mosquitto, bottling: Scenario
 ) -> None:
     """A station taken out (scenario event station_maintenance) gets a DDEATH, no data while
     out, and a DBIRTH when it is back."""
@@ -518,16 +400,8 @@ async def test_station_maintenance_is_a_ddeath_then_a_dbirth(
             ]
         }
     )
-    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
-    capture = Capture(broker.port)
-    config = LiveConfig(
-        speed=1e5,
-        seed=4,
-        until_s=7.5 * 3600,
-        opcua=None,
-        mqtt=None,
-        sparkplug=SparkplugSettings(url=broker.url),
-    )
+    capture = Capture(spb_broker.port)
+    config = live_config(spb_broker.url, speed=1e5, until_s=7.5 * 3600)
     linger = asyncio.Event()
     task, runner = await launch(scenario, config, linger=linger)
     await asyncio.wait_for(runner.done.wait(), 60)
@@ -536,8 +410,7 @@ async def test_station_maintenance_is_a_ddeath_then_a_dbirth(
     )
     linger.set()
     await task
-    capture.client.loop_stop()
-    capture.client.disconnect()
+    capture.stop()
     capper = [
         (t.split("/")[2], Payload.FromString(p))
         for t, p in capture.messages
@@ -553,28 +426,20 @@ async def test_station_maintenance_is_a_ddeath_then_a_dbirth(
 
 
 async def test_a_broker_restart_is_a_new_session_with_the_next_bd_seq(
-    mosquitto_factory: Callable[..., Mosquitto], bottling: Scenario
+    spb_broker: Mosquitto, bottling: Scenario
 ) -> None:
     """The broker restarts under a flood of DDATA: the edge node connects again and publishes
     NBIRTH with the next bdSeq and seq 0, and nothing queued for the lost connection follows it
     (its seq would break the new session): from that NBIRTH on, seq counts 0, 1, 2, ..."""
-    broker = mosquitto_factory(extra_conf=h.BROKER_CONF)
-    sub = Subscriber(broker.port, [("spBv1.0/#", 1)], "spb-restart-sub", persistent=True)
+    sub = Subscriber(spb_broker.port, [("spBv1.0/#", 1)], "spb-restart-sub", persistent=True)
     sub.start()
-    config = LiveConfig(
-        speed=20_000,
-        seed=4,
-        until_s=None,
-        opcua=None,
-        mqtt=None,
-        sparkplug=SparkplugSettings(url=broker.url),
-    )
+    config = live_config(spb_broker.url)
     task, runner = await launch(bottling, config)
     sink = next(x for x in runner.sinks if isinstance(x, SparkplugSink))
     try:
         kinds = lambda: [m.topic.split("/")[2] for m in sub.snapshot()]  # noqa: E731
         await async_wait(lambda: "DDATA" in kinds(), "data")
-        await asyncio.to_thread(broker.restart)
+        await asyncio.to_thread(spb_broker.restart)
         await async_wait(lambda: sink.links["line1"].connection == 2, "the reconnect")
         await async_wait(lambda: kinds().count("NBIRTH") == 2, "the births after it")
         await async_wait(lambda: kinds()[-1] == "DDATA", "data after it")

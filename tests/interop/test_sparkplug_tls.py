@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from plant_sim.live.layout import PlantLayout
 from plant_sim.live.sparkplug_sink import SparkplugSettings, SparkplugSink
 from plant_sim.scenario import Scenario
 from tests.gateway.test_mqtt_tls import PASSWORD, USER, tls_broker, tls_url  # noqa: F401
+from tests.interop.sparkplug_helpers import twin_sim_argv
 from tests.live.helpers import wait_until
 from tests.servers.mosquitto import Mosquitto
 from tests.servers.tls import Pki
@@ -67,20 +67,11 @@ def test_twin_sim_sparkplug_over_mqtts_with_client_certificates_and_passwords(
     data, and the NDEATH of its shutdown arrive; the password is never printed."""
     broker, pki = tls_broker
     capture = TlsCapture(tls_url(broker), pki)
-    argv = [
-        sys.executable,
-        "-m",
-        "twin",
-        "sim",
-        "scenarios/bottling_line.yaml",
-        "--no-opcua",
-        "--mqtt-format",
-        "sparkplug",
+    argv = twin_sim_argv(
         "--speed",
         "100000",
         "--until",
         "7h",
-        "--scenario-start",
         "--mqtt-url",
         tls_url(broker),
         "--mqtt-username",
@@ -91,7 +82,7 @@ def test_twin_sim_sparkplug_over_mqtts_with_client_certificates_and_passwords(
         str(pki.client_cert),
         "--mqtt-key-file",
         str(pki.client_key),
-    ]
+    )
     env = {**os.environ, "TWIN_MQTT_PASSWORD": PASSWORD}
     try:
         done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
