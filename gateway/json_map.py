@@ -112,12 +112,12 @@ def parse_json_mapping(data: Any) -> JsonMapping:
         or stamp.get("unit", "ms") not in _UNITS
     ):
         raise MappingError(f"timestamp: expected {{field: NAME, unit: {' | '.join(_UNITS)}}}")
-    state_field, values = _state(merged.get("state"))
-    counts = _counts(merged.get("counts", {}))
+    state_field, values = parse_state(merged.get("state"))
+    counts = parse_counts(merged.get("counts", {}))
     if state_field is None and not counts:
         raise MappingError("give state and/or counts: nothing would be recorded")
     return JsonMapping(
-        plant=_plant(merged),
+        plant=parse_plant(merged, "mqtt"),
         topic=topic,
         pattern=_compile(topic),
         timestamp_field=stamp["field"] if stamp else None,
@@ -128,7 +128,9 @@ def parse_json_mapping(data: Any) -> JsonMapping:
     )
 
 
-def _plant(data: dict[str, Any]) -> Mapping:
+def parse_plant(data: dict[str, Any], default_run_id: str) -> Mapping:
+    """The plant and its ``stations`` (line, station, planned cycle time, product) of a
+    mapping; other keys of a station entry are left to the caller."""
     raw = data.get("stations")
     if not isinstance(raw, list) or not raw:
         raise MappingError("stations: expected a non-empty list of {line, station, ...}")
@@ -160,7 +162,7 @@ def _plant(data: dict[str, Any]) -> Mapping:
         site=check_name(data, "site", "site"),
         area=check_name(data, "area", "area"),
         machines=tuple(machines),
-        run_id=check_name(data, "run_id", "run_id", "mqtt"),
+        run_id=check_name(data, "run_id", "run_id", default_run_id),
     )
 
 
@@ -184,38 +186,40 @@ def _compile(topic: str) -> re.Pattern[str]:
     return re.compile("/".join(parts) + rest)
 
 
-def _state(raw: Any) -> tuple[str | None, dict[str, StationState]]:
+def parse_state(raw: Any, key: str = "field") -> tuple[str | None, dict[str, StationState]]:
+    """``state: {<key>: NAME, values: {value: twin state}}`` -> (NAME, value key -> state)."""
     if raw is None:
         return None, {}
-    if not isinstance(raw, dict) or not isinstance(raw.get("field"), str):
-        raise MappingError("state: expected {field: NAME, values: {value: twin state}}")
+    if not isinstance(raw, dict) or not isinstance(raw.get(key), str):
+        raise MappingError(f"state: expected {{{key}: NAME, values: {{value: twin state}}}}")
     values = raw.get("values")
     if not isinstance(values, dict) or not values:
         raise MappingError("state.values: expected a table of value -> twin state")
     out = {}
-    for key, name in values.items():
+    for value, name in values.items():
         try:
-            out[_key(key)] = StationState(name)
+            out[state_key(value)] = StationState(name)
         except ValueError:
-            raise MappingError(f"state.values.{key}: unknown twin state {name!r}") from None
-    return raw["field"], out
+            raise MappingError(f"state.values.{value}: unknown twin state {name!r}") from None
+    return raw[key], out
 
 
-def _counts(raw: Any) -> dict[str, CountField]:
+def parse_counts(raw: Any, key: str = "field") -> dict[str, CountField]:
+    """``counts: {good|scrap: {<key>: NAME, cumulative: bool}}``."""
     if not isinstance(raw, dict) or set(raw) - {"good", "scrap"}:
         raise MappingError("counts: expected good and/or scrap")
     out = {}
     for result, spec in raw.items():
-        if not isinstance(spec, dict) or not isinstance(spec.get("field"), str):
-            raise MappingError(f"counts.{result}: expected {{field: NAME, cumulative: bool}}")
+        if not isinstance(spec, dict) or not isinstance(spec.get(key), str):
+            raise MappingError(f"counts.{result}: expected {{{key}: NAME, cumulative: bool}}")
         cumulative = spec.get("cumulative", True)
         if not isinstance(cumulative, bool):
             raise MappingError(f"counts.{result}.cumulative: expected true or false")
-        out[result] = CountField(spec["field"], cumulative)
+        out[result] = CountField(spec[key], cumulative)
     return out
 
 
-def _key(value: Any) -> str:
+def state_key(value: Any) -> str:
     """A state value as a lookup key: JSON true/false and numbers as JSON writes them."""
     return orjson.dumps(value).decode() if not isinstance(value, str) else value
 
@@ -245,9 +249,9 @@ class JsonTranslator:
             raise JsonMapError(f"station: {machine!r} is not in the mapping's stations")
         if mp.state_field is not None and mp.state_field in data:
             value = data[mp.state_field]
-            state = mp.state_values.get(_key(value))
+            state = mp.state_values.get(state_key(value))
             if state is None:
-                raise JsonMapError(f"{mp.state_field}: value {_key(value)[:100]!r} not mapped")
+                raise JsonMapError(f"{mp.state_field}: value {state_key(value)[:100]!r} not mapped")
             out += self.records.set_state(machine, ts_ms, state, None)
         for result, spec in mp.counts.items():
             if spec.field not in data:

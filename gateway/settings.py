@@ -93,6 +93,13 @@ class GatewaySettings(BaseSettings):
         "its STATE on spBv1.0/STATE/<id> (retained; offline as its will). Edge nodes started with "
         "twin sim --sparkplug-primary-host <id> wait for it.",
     )
+    sparkplug_mapping: Path | None = Field(
+        None,
+        description="mqtt_format=sparkplug: also turn the metrics of other edge nodes (Ignition, "
+        "a PLC gateway) into records under this mapping file (group/edge node/device -> "
+        "line/station, metrics -> state, good/scrap counts, planned cycle time); see "
+        "docs/gateway.md.",
+    )
     mqtt_partitions: list[list[str]] = Field(
         [],
         description="Run one gateway process per group of topic filters (instead of "
@@ -223,6 +230,15 @@ class GatewaySettings(BaseSettings):
             load_json_mapping(value)  # MappingError is a ValueError naming the file and field
         return value
 
+    @field_validator("sparkplug_mapping")
+    @classmethod
+    def _sparkplug_mapping_loads(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from gateway.sparkplug_map import load_sparkplug_mapping
+
+            load_sparkplug_mapping(value)  # MappingError is a ValueError naming file and field
+        return value
+
     @field_validator("opcua_mapping")
     @classmethod
     def _mapping_loads(cls, value: Path | None) -> Path | None:
@@ -246,6 +262,8 @@ class GatewaySettings(BaseSettings):
             )
         if self.sparkplug_host_id is not None and self.mqtt_format != "sparkplug":
             raise ValueError("sparkplug_host_id needs mqtt_format sparkplug")
+        if self.sparkplug_mapping is not None and self.mqtt_format != "sparkplug":
+            raise ValueError("sparkplug_mapping needs mqtt_format sparkplug")
         if self.opcua_mapping is not None and self.opcua_endpoint is None:
             raise ValueError("opcua_mapping needs opcua_endpoint (the Machinery server)")
         if self.mqtt_url is not None:

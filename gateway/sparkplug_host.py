@@ -14,6 +14,9 @@ dead-letter reason, and whether to ask the edge node for a rebirth.
 - ``seq`` runs 0..255 per edge node session (NBIRTH 0, then +1 per message); a gap, an unknown
   alias or data before the birth is answered by a ``Node Control/Rebirth`` request (at most one
   per edge node every ``REBIRTH_RETRY_S`` until its NBIRTH comes).
+- For the nodes and devices ``watch`` selects (foreign machines under a mapping,
+  ``gateway.sparkplug_map``), ``Outcome.values`` gives every scalar metric value of their
+  births and data: (name, value, timestamp: the metric's, else the payload's).
 - The alias tables are kept in ``births_path`` (JSON, at most ``MAX_EDGE_NODES`` nodes), so a
   restarted gateway decodes the data queued for it by the broker without a rebirth.
 - Memory is bounded: ``MAX_EDGE_NODES`` nodes, ``MAX_DEVICES`` devices each, payloads of at most
@@ -27,6 +30,7 @@ import logging
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +53,8 @@ MESSAGE_TYPES = frozenset(
     {"NBIRTH", "NDEATH", "DBIRTH", "DDEATH", "NDATA", "DDATA", "NCMD", "DCMD"}
 )
 STATE_PREFIX = f"{NAMESPACE}/STATE/"
+VALUE_KINDS = frozenset({"NBIRTH", "DBIRTH", "NDATA", "DDATA"})
+"""Messages whose metric values a watched node or device hands over."""
 IGNORED_TYPES = frozenset({"NCMD", "DCMD"})
 """Commands (ours and other hosts'): not data."""
 MAX_PAYLOAD_BYTES = 1 << 20
@@ -103,6 +109,8 @@ class Outcome:
     reason: str | None = None
     rebirth: SparkplugTopic | None = None
     """The edge node to ask for a rebirth (NCMD ``Node Control/Rebirth``), if any."""
+    values: list[tuple[str, Any, int | None]] = field(default_factory=list)
+    """A watched node's or device's birth or data: (metric name, value, timestamp ms)."""
 
 
 class MetricTable:
@@ -159,8 +167,15 @@ class HostError(ValueError):
 class SparkplugHost:
     """See the module docstring. Not thread-safe: one network thread calls ``handle``."""
 
-    def __init__(self, births_path: Path | None = None, max_nodes: int = MAX_EDGE_NODES) -> None:
+    def __init__(
+        self,
+        births_path: Path | None = None,
+        max_nodes: int = MAX_EDGE_NODES,
+        watch: Callable[[SparkplugTopic], bool] | None = None,
+    ) -> None:
         self.births_path = births_path
+        self.watch = watch
+        """Whose metric values to hand over in ``Outcome.values`` (mapped foreign devices)."""
         self.max_nodes = max_nodes
         self.sessions: OrderedDict[str, EdgeNodeSession] = OrderedDict()
         self._asked: dict[str, float] = {}
@@ -183,6 +198,8 @@ class SparkplugHost:
         try:
             message = self._decode(payload)
             self._dispatch(where, message, out)
+            if where.kind in VALUE_KINDS and self.watch is not None and self.watch(where):
+                out.values = _metric_values(self._table(where), message)
         except HostError as exc:
             out.reason = f"sparkplug {where.kind} of {where.where}: {exc}"
             if exc.rebirth:
@@ -192,6 +209,11 @@ class SparkplugHost:
         return out
 
     # ------------------------------------------------------------------ messages
+
+    def _table(self, where: SparkplugTopic) -> MetricTable:
+        """The birth table of a born node or device (after ``_dispatch`` accepted it)."""
+        session = self.sessions[where.node_key]
+        return session.node if where.device is None else session.devices[where.device]
 
     @staticmethod
     def _decode(payload: bytes) -> Any:
@@ -355,7 +377,24 @@ def _birth_table(message: Any) -> MetricTable:
 
 def _data_records(table: MetricTable, message: Any) -> list[bytes]:
     """Check every metric of a data message against its birth; return the records it carries."""
-    records: list[bytes] = []
+    read = _read(table, message)
+    return [value.encode() for name, value, _ in read if name == RECORD_METRIC and value]
+
+
+def _metric_values(table: MetricTable, message: Any) -> list[tuple[str, Any, int | None]]:
+    """The scalar metric values of a (checked) birth or data message, with their timestamps
+    (the metric's, else the payload's, else None)."""
+    default = message.timestamp if message.HasField("timestamp") else None
+    return [
+        (name, value, m.timestamp if m.HasField("timestamp") else default)
+        for name, value, m in _read(table, message)
+    ]
+
+
+def _read(table: MetricTable, message: Any) -> list[tuple[str, Any, Any]]:
+    """(name, value, metric) of every scalar metric; raises ``HostError`` for a metric that
+    does not fit its birth."""
+    out: list[tuple[str, Any, Any]] = []
     for m in message.metrics:
         if m.name:
             known = table.by_name.get(m.name)
@@ -372,11 +411,11 @@ def _data_records(table: MetricTable, message: Any) -> list[bytes]:
         if m.HasField("datatype") and m.datatype != datatype:
             raise HostError(f"metric {name!r}: wrong type: datatype {m.datatype}, born {datatype}")
         if datatype not in VALUE_FIELDS:
-            continue  # a data set, template, ...: not a record
+            continue  # a data set, template, ...: not read
         try:
             value = metric_value(m, datatype)
         except MetricTypeError as exc:
             raise HostError(f"metric {name!r}: wrong type: {exc}") from None
-        if name == RECORD_METRIC and value:
-            records.append(value.encode())
-    return records
+        if value is not None:  # a null value tells nothing
+            out.append((name, value, m))
+    return out

@@ -11,7 +11,8 @@ import re
 
 NAMESPACE_URI = "urn:smart-factory-twin:plant"
 _SEGMENT = re.compile(r"[^a-z0-9_-]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NOT_IN_NAME = re.compile(r"[\x00-\x1f\x7f\\]")
+"""Characters a name cannot hold: control characters (line breaks, tabs, ...) and backslash."""
 MAX_NAME_CHARS = 256
 """Longest name (run id, ...) accepted; names become InfluxDB tags and OPC UA identifiers."""
 
@@ -29,7 +30,7 @@ def name_problem(value: object) -> str | None:
         return "empty value"
     if len(value) > MAX_NAME_CHARS:
         return f"longer than {MAX_NAME_CHARS} characters"
-    if "\\" in value or _CONTROL.search(value):
+    if _NOT_IN_NAME.search(value):
         return f"line break, control character or backslash in {value[:80]!r}"
     return None
 
@@ -47,6 +48,12 @@ def text_problem(value: object, max_chars: int) -> str | None:
     if "\n" in value or "\r" in value:
         return "line break in the text"
     return None
+
+
+def as_name(text: str) -> str:
+    """Return free ``text`` as a name: what a name cannot hold becomes U+FFFD, the rest is cut
+    to ``MAX_NAME_CHARS`` (for labels derived from text, e.g. a stop reason as a tag)."""
+    return _NOT_IN_NAME.sub("\ufffd", text)[:MAX_NAME_CHARS]
 
 
 def check_name(value: object, what: str) -> str:

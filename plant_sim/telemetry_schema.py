@@ -18,8 +18,10 @@ optional values are fields. ``t`` (simulation seconds) is stored as a float fiel
 read back equal the simulator's own, bit for bit. ``source`` (``mqtt``/``opcua``) is a field.
 
 Escaping follows line protocol (standards.md §5.2). Values that no InfluxDB version can store
-faithfully are refused with ``SchemaError`` naming the field: empty tag values, line breaks,
-backslashes in names (1.x keeps them literally, 2.x unescapes them), non-finite floats.
+faithfully are refused with ``SchemaError`` naming the field: non-finite floats, and names
+(measurements, tag keys and values, field keys) the twin itself refuses (``naming.name_problem``:
+empty, over 256 characters, control characters such as line breaks and tabs, backslashes, which
+InfluxDB 1.x keeps literally and 2.x unescapes), so every name the twin gives is stored.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from plant_sim import naming
 from plant_sim.records import RECORD_TYPES, Record
 from plant_sim.states import STATE_INFO, StationState
 
@@ -186,10 +189,10 @@ class StoredRecord(NamedTuple):
 
 
 def _check_name(value: str, what: str) -> str:
-    if not value:
-        raise SchemaError(f"{what}: empty value")
-    if "\n" in value or "\r" in value or "\\" in value:
-        raise SchemaError(f"{what}: line break or backslash in {value[:80]!r}")
+    """``value`` if the twin would take it as a name (``naming.name_problem``: one rule)."""
+    problem = naming.name_problem(value)
+    if problem is not None:
+        raise SchemaError(f"{what}: {problem}")
     return value
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from analytics.report import PLANT, KpiReport, ScopeResult
 from analytics.service.windows import Window
+from plant_sim.naming import as_name
 from plant_sim.telemetry_schema import encode_fields, encode_series
 
 KPI_MEASUREMENT = "kpi"
@@ -37,7 +38,10 @@ LOSS_TAGS = ("level", "line", "reason", "run_id", "scope", "shift", "site", "win
 #: ``shift`` tag value of hour and day windows.
 ALL_SHIFTS = "all"
 
-ELEMENT_FIELDS = (
+#: The elements (``analytics.elements``) the service stores, in ``Elements`` order (``pbt_s``
+#: derived): every one per minute in ``kpi_slice``; per window in ``kpi`` all but
+#: ``SLICE_ONLY_FIELDS``, whose KPIs (MTBF, energy per unit, ...) ``kpi`` stores instead.
+STORED_ELEMENT_FIELDS = (
     "window_s",
     "pbt_s",
     "apt_s",
@@ -45,8 +49,15 @@ ELEMENT_FIELDS = (
     "adet_s",
     "adot_s",
     "pdot_s",
+    "outside_s",
     "down_s",
     "minor_stop_s",
+    "starved_s",
+    "blocked_s",
+    "idle_s",
+    "material_starved_s",
+    "failures",
+    "minor_stops",
     "pq",
     "gq",
     "sq",
@@ -54,11 +65,14 @@ ELEMENT_FIELDS = (
     "gp",
     "ip",
     "pri_pq_s",
-    "outside_s",
-    "starved_s",
-    "blocked_s",
-    "idle_s",
+    "energy_kwh",
+    "idle_energy_kwh",
 )
+SLICE_ONLY_FIELDS = frozenset(
+    {"material_starved_s", "failures", "minor_stops", "energy_kwh", "idle_energy_kwh"}
+)
+#: Element fields of a ``kpi`` point.
+ELEMENT_FIELDS = tuple(n for n in STORED_ELEMENT_FIELDS if n not in SLICE_ONLY_FIELDS)
 BOTTLENECK_FIELDS = (
     "avg_active_period_s",
     "active_ratio",
@@ -183,7 +197,7 @@ def report_lines(report: KpiReport, window: Window, run: RunMeta) -> list[str]:
 def _loss_lines(report: KpiReport, window: Window, run: RunMeta, ts: int) -> list[str]:
     totals: dict[tuple[str, str, str | None, str], list[float]] = {}
     for r in report.reason_losses:
-        reason = f"{r.state}:{r.reason}"
+        reason = as_name(f"{r.state}:{r.reason}")  # a stored reason is free text
         for key in (
             ("station", r.station, r.line, reason),
             ("line", r.line, r.line, reason),

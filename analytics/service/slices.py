@@ -26,7 +26,7 @@ from analytics.columns import PlantColumns
 from analytics.elements import BinColumns, rollup_line_bins, rollup_plant_bins, station_bins
 from analytics.flow import first_pass_counts, lead_time_bins, order_release_times
 from analytics.report import PLANT
-from analytics.service.kpi_schema import RunMeta, field_set, series_key
+from analytics.service.kpi_schema import STORED_ELEMENT_FIELDS, RunMeta, field_set, series_key
 from analytics.supply import order_summaries
 from analytics.timeline import count_by_bin
 
@@ -36,33 +36,7 @@ SLICE_S = 60
 #: Tag value of minutes outside every shift.
 OFF_SHIFT = "off"
 #: Element fields stored per slice (sums: they add over minutes, scopes never mix).
-SLICE_FIELDS = (
-    "window_s",
-    "pbt_s",
-    "apt_s",
-    "aust_s",
-    "adet_s",
-    "adot_s",
-    "pdot_s",
-    "outside_s",
-    "down_s",
-    "minor_stop_s",
-    "starved_s",
-    "blocked_s",
-    "idle_s",
-    "material_starved_s",
-    "failures",
-    "minor_stops",
-    "pq",
-    "gq",
-    "sq",
-    "rq",
-    "gp",
-    "ip",
-    "pri_pq_s",
-    "energy_kwh",
-    "idle_energy_kwh",
-)
+SLICE_FIELDS = STORED_ELEMENT_FIELDS
 #: Plant-only fields: orders delivered in the minute, of them on time, stock-outs started.
 PLANT_FIELDS = ("delivered_orders", "on_time_orders")
 #: Line and plant fields: finished parts that left in the minute and the sum of their line lead

@@ -6,6 +6,8 @@ NDATA/DDATA carry in the ``Twin/Record`` metric (its UNS JSON payloads with ``n`
 normalizer, so storage, the record identity and the KPIs are those of the UNS path; a message
 the host cannot accept is a dead letter with the reason; a ``seq`` gap, an unknown alias or data
 before a birth is answered with an NCMD ``Node Control/Rebirth`` to that edge node.
+With ``sparkplug_mapping`` the metrics of the foreign edge nodes it names become records too
+(``gateway.sparkplug_map``), numbered in their run, on the path of the mapped MQTT intake.
 
 With ``sparkplug_host_id`` the gateway is a (primary) host application: it registers
 ``spBv1.0/STATE/{host_id}`` ``{"online": false, "timestamp": t}`` as its MQTT will, publishes
@@ -22,6 +24,7 @@ import logging
 import queue
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +35,17 @@ from gateway.normalize import RawMessage
 from gateway.settings import GatewaySettings
 from gateway.sources.mapped_intake import MappedIntake
 from gateway.sources.mqtt import MqttSource
-from gateway.sparkplug_host import NAMESPACE, REBIRTH, SparkplugHost, SparkplugTopic
+from gateway.sparkplug_host import (
+    NAMESPACE,
+    REBIRTH,
+    Outcome,
+    SparkplugHost,
+    SparkplugTopic,
+    parse_topic,
+)
+from gateway.sparkplug_map import SparkplugMapError, SparkplugTranslator, load_sparkplug_mapping
 from gateway.stats import Stats
+from plant_sim import payloads
 from twin_io.sparkplug_payload import DataType, Payload, metric
 
 logger = logging.getLogger(__name__)
@@ -70,10 +82,13 @@ class SparkplugIntake(MappedIntake):
         host: SparkplugHost,
         dead_letters: DeadLetters,
         stats: Stats | None = None,
+        mapped: SparkplugTranslator | None = None,
     ) -> None:
         super().__init__(intake, None, dead_letters)  # type: ignore[arg-type]
         self.host = host
         self.stats = stats
+        self.mapped = mapped
+        """Foreign edge nodes' metrics -> records (``sparkplug_mapping``), if set."""
         self.rebirths: deque[SparkplugTopic] = deque()
         """Edge nodes to ask for a rebirth (the source's network thread sends the NCMDs)."""
 
@@ -81,23 +96,46 @@ class SparkplugIntake(MappedIntake):
         outcome = self.host.handle(raw.topic or "", raw.payload)
         if outcome.rebirth is not None:
             self.rebirths.append(outcome.rebirth)
-        if outcome.reason is not None:
-            self.dead_letters.add(raw.source, raw.topic, outcome.reason, raw.payload)
+        reason = outcome.reason
+        records = outcome.records
+        if outcome.values and self.mapped is not None:
+            try:
+                records = records + self._mapped_records(raw, outcome)
+            except SparkplugMapError as exc:
+                reason = f"sparkplug_mapping: {exc}"
+        if reason is not None:
+            self.dead_letters.add(raw.source, raw.topic, reason, raw.payload)
             self.dead_letters.flush()
             self.dead_lettered += 1
             if self.stats is not None:
                 self.stats.add(raw.source, "dead_lettered")
-            logger.warning("dead letter: %s", outcome.reason)
-        if not outcome.records:
+            logger.warning("dead letter: %s", reason)
+        if not records:
             if raw.ack is not None:
                 raw.ack()
             return []
         out = [
             RawMessage(raw.source, record, None, raw.maybe_dup, raw.received_ns)
-            for record in outcome.records
+            for record in records
         ]
         out[-1].ack = raw.ack
         return out
+
+    def _mapped_records(self, raw: RawMessage, outcome: Outcome) -> list[bytes]:
+        """The records a mapped foreign device's values give, numbered in the run."""
+        mapped = self.mapped
+        assert mapped is not None
+        where = parse_topic(raw.topic or "")
+        received_ms = (raw.received_ns or time.time_ns()) // 1_000_000
+        key = (where.group, where.edge_node, where.device)
+        records = mapped.translate(key, outcome.values, received_ms)
+        run = mapped.records
+        if not records or run is None:
+            return []
+        return [
+            payloads.encode(rec, run.run_id, run.start_epoch_ms, n)
+            for rec, n in zip(records, mapped.number(records), strict=True)
+        ]
 
 
 class SparkplugSource(MqttSource):
@@ -113,8 +151,13 @@ class SparkplugSource(MqttSource):
     ) -> None:
         if settings.mqtt_topics == ["#"]:  # the Sparkplug namespace, not the whole broker
             settings = settings.model_copy(update={"mqtt_topics": [TOPIC_FILTER]})
-        self.host = SparkplugHost(births_path)
-        self.front = SparkplugIntake(intake, self.host, dead_letters, stats)
+        mapped = None
+        if settings.sparkplug_mapping is not None:
+            mapping = load_sparkplug_mapping(settings.sparkplug_mapping)
+            mapped = SparkplugTranslator(mapping, settings.mqtt_url or "")
+        watch = None if mapped is None else _watch(mapped)
+        self.host = SparkplugHost(births_path, watch=watch)
+        self.front = SparkplugIntake(intake, self.host, dead_letters, stats, mapped)
         super().__init__(settings, self.front)  # type: ignore[arg-type]
         self.record_levels_only = False
         self.host_id = settings.sparkplug_host_id
@@ -180,3 +223,12 @@ class SparkplugSource(MqttSource):
     ) -> None:
         super()._on_disconnect(client, userdata, flags, reason, props)
         self._set_will(client)  # the next session's STATE carries a new timestamp
+
+
+def _watch(mapped: SparkplugTranslator) -> Callable[[SparkplugTopic], bool]:
+    """The host's test whether a node's or device's values go to the mapping."""
+
+    def watch(where: SparkplugTopic) -> bool:
+        return mapped.maps((where.group, where.edge_node, where.device))
+
+    return watch

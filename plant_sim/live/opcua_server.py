@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from asyncua.server.event_generator import EventGenerator
 
 from plant_sim import naming
 from plant_sim.live import commands as cmds
+from plant_sim.live import opcua_shelf
 from plant_sim.live.layout import PlantLayout
 from plant_sim.live.machinery_model import DI_URI, MACHINERY_URI, load_machinery
 from plant_sim.live.opcua_apply import RecordWriter
@@ -52,6 +54,8 @@ class OpcUaSettings:
     allow_unencrypted: bool = True  # with encrypt: keep the NoSecurity endpoint too
     cert_dir: Path | None = None  # where the generated key/certificate live (default: ./.twin-pki)
     server_name: str = "Smart Factory Twin"
+    #: Where asyncua's standard address space is cached (``opcua_shelf``); ``None``: not cached.
+    cache_dir: Path | None = field(default_factory=opcua_shelf.default_cache_dir)
 
 
 def security_notes(settings: OpcUaSettings) -> list[tuple[int, str]]:
@@ -139,8 +143,8 @@ class TwinOpcUaServer:
         if url.scheme != "opc.tcp" or not url.port:
             raise OpcUaError(f"OPC UA endpoint {s.endpoint!r}: use opc.tcp://HOST:PORT/PATH")
         _check_port_free(url.hostname or "0.0.0.0", url.port, s.endpoint)
-        server = Server(user_manager=_UserManager(s.users, s.allow_anonymous))
-        await server.init()
+        started = time.perf_counter()
+        server = await self._new_server()
         server.set_endpoint(s.endpoint)
         server.set_server_name(s.server_name)
         await server.set_application_uri("urn:smart-factory-twin:server")
@@ -157,7 +161,25 @@ class TwinOpcUaServer:
         except OSError as exc:
             raise OpcUaError(_port_message(s.endpoint, exc)) from exc
         self._server = server
-        logger.info("OPC UA server listening on %s (namespace %s)", s.endpoint, s.namespace_uri)
+        logger.info(
+            "OPC UA server listening on %s (namespace %s), %d stations, started in %.1f s",
+            s.endpoint,
+            s.namespace_uri,
+            len(self.layout.stations),
+            time.perf_counter() - started,
+        )
+
+    async def _new_server(self) -> Server:
+        """An initialised asyncua server, its standard address space from the cache if any."""
+        s = self.settings
+        server = Server(user_manager=_UserManager(s.users, s.allow_anonymous))
+        try:
+            await opcua_shelf.init_server(server, s.cache_dir)
+        except opcua_shelf.ShelfWriteError as exc:
+            logger.warning("%s; starting without it", exc)
+            server = Server(user_manager=_UserManager(s.users, s.allow_anonymous))
+            await server.init()
+        return server
 
     async def stop(self) -> None:
         """Stop listening (idempotent)."""

@@ -182,8 +182,8 @@ async def _build_simulator(objects: Node, ns: _Ns) -> SimulatorVars:
         run_id=await var("RunId", "", VT.String, "Id of the running simulation"),
         scenario=await var("Scenario", "", VT.String, "Scenario name"),
         sim_time=await var("SimTime", 0.0, VT.Double, "Simulation time, s since start"),
-        sim_timestamp=await var(
-            "SimTimestamp", None, VT.DateTime, "Simulation time as a UTC timestamp"
+        sim_timestamp=await var(  # the null DateTime (1601-01-01) until a run starts
+            "SimTimestamp", ua.get_win_epoch(), VT.DateTime, "Simulation time as a UTC timestamp"
         ),
         speed=await var("SpeedFactor", 1.0, VT.Double, "1 = real time, 60 = a minute a second"),
         lag=await var("LagSeconds", 0.0, VT.Double, "Wall seconds the model is behind the clock"),

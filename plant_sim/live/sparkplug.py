@@ -157,6 +157,19 @@ class SparkplugEdgeNode:
         """Stations taken out (DDEATH sent, data held until their DBIRTH)."""
         self.on_command: Callable[[str | None, str, Any], None] | None = None
         """Called with (device or None, metric name, value) for each command metric."""
+        self.after_birth: Callable[[], None] | None = None
+        """Called right after each set of births (NBIRTH and the DBIRTHs)."""
+
+    def add_node_metric(self, name: str, datatype: DataType, birth_value: Any) -> int:
+        """Register one more node metric (before the first birth): births carry it with
+        ``birth_value``; returns its alias (the next free one)."""
+        used = [*self.node.aliases.values()]
+        used += [a for dev in self.devices.values() for a in dev.aliases.values()]
+        alias = max(used) + 1
+        self.node.types[name] = datatype
+        self.node.aliases[name] = alias
+        self.node.values[name] = birth_value
+        return alias
 
     def topic(self, kind: str, device: str | None = None) -> str:
         """``spBv1.0/{group}/{kind}/{edge node}[/{device}]``."""
@@ -247,6 +260,8 @@ class SparkplugEdgeNode:
                 self._publish_dbirth(device, now)
         self.births += 1
         self.born = True
+        if self.after_birth is not None:
+            self.after_birth()
 
     def apply(self, record: Record, ts_ms: int) -> None:
         """Publish the metrics ``record`` changes (DDATA of its station, NDATA of the line); a
@@ -286,9 +301,17 @@ class SparkplugEdgeNode:
         target.values.update(changed)
         if not self.born or device in self.out:
             return  # the next births carry the values
+        self.publish_data(
+            [metric(target.aliases[n], target.types[n], v, ts_ms) for n, v in changed.items()],
+            ts_ms,
+            device,
+        )
+
+    def publish_data(self, metrics: list[Any], ts_ms: int, device: str | None = None) -> None:
+        """Publish ``metrics`` (built with ``metric``) as NDATA, or DDATA of ``device``, with
+        the next ``seq``. Only while born: the caller checks ``born``."""
         data = Payload(timestamp=ts_ms, seq=self._next_seq())
-        for name, value in changed.items():
-            data.metrics.append(metric(target.aliases[name], target.types[name], value, ts_ms))
+        data.metrics.extend(metrics)
         self._publish(self.topic("NDATA" if device is None else "DDATA", device), data)
 
     def device_death(self, device: str, ts_ms: int) -> None:

@@ -18,7 +18,6 @@ identity).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections import deque
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING
 from plant_sim import payloads
 from plant_sim.live.layout import PlantLayout
 from plant_sim.records import Record, RunStart
-from twin_io.sparkplug_payload import RECORD_METRIC, DataType, Payload, metric
+from twin_io.sparkplug_payload import RECORD_METRIC, DataType, metric
 
 if TYPE_CHECKING:
     from plant_sim.live.sparkplug import SparkplugEdgeNode
@@ -47,11 +46,7 @@ class RecordCarrier:
 
     def __init__(self, node: SparkplugEdgeNode, max_held: int = MAX_HELD) -> None:
         self.node = node
-        used = [*node.node.aliases.values()]
-        used += [a for dev in node.devices.values() for a in dev.aliases.values()]
-        node.node.types[RECORD_METRIC] = DataType.STRING
-        node.node.aliases[RECORD_METRIC] = self.alias = max(used) + 1
-        node.node.values[RECORD_METRIC] = ""  # births carry no record
+        self.alias = node.add_node_metric(RECORD_METRIC, DataType.STRING, "")  # births: none
         self.held: deque[tuple[bytes, int]] = deque(maxlen=max_held)
         self.recent: deque[tuple[float, bytes, int]] = deque(maxlen=max_held)
         """Records sent lately: (monotonic time sent, payload, ts_ms)."""
@@ -62,39 +57,27 @@ class RecordCarrier:
         self.replayed = 0
         """Records held again because they were sent just before new births."""
         self._births = node.births
-        self._lock = getattr(node, "_lock", None) or contextlib.nullcontext()
-        """The node's lock where its births run on another thread (paho's); none is needed
-        where everything runs on the event loop."""
-        birth = node.birth
-
-        def birth_then_forward() -> None:  # the node's births, then the held records
-            birth()
-            self.after_birth()
-
-        node.birth = birth_then_forward  # type: ignore[method-assign]
+        node.after_birth = self.after_birth  # the node's births, then the held records
 
     def send(self, records: list[tuple[bytes, int]]) -> None:
         """Publish ``(payload, ts_ms)`` records in NDATA, after any held ones; hold them while
         the node is not born."""
-        with self._lock:
-            if not self._forward():
-                self._hold(records)
-                return
-            self._publish(records, historical=False)
-            now = time.monotonic()
-            self.recent.extend((now, payload, ts_ms) for payload, ts_ms in records)
+        if not self._forward():
+            self._hold(records)
+            return
+        self._publish(records, historical=False)
+        now = time.monotonic()
+        self.recent.extend((now, payload, ts_ms) for payload, ts_ms in records)
 
     def after_birth(self) -> None:
         """Right after the node's births: send what is held (also when no record comes)."""
-        with self._lock:
-            self._forward()
+        self._forward()
 
     def _forward(self) -> bool:
         """If the node is born: send the held records (after new births, the ones sent in the
         last ``REPLAY_S`` seconds too) and return True; else hold the recent ones, False."""
         node = self.node
-        client = getattr(node, "client", None)  # a node that sends through its owner has none
-        if not node.born or (client is not None and not client.is_connected()):
+        if not node.born:
             self._hold_recent()
             return False
         if node.births != self._births:
@@ -130,16 +113,14 @@ class RecordCarrier:
         self.held.extend(records)
 
     def _publish(self, records: list[tuple[bytes, int]], historical: bool) -> None:
-        node = self.node
-        topic = node.topic("NDATA")
         for i in range(0, len(records), PER_MESSAGE):
             chunk = records[i : i + PER_MESSAGE]
-            data = Payload(timestamp=chunk[-1][1], seq=node._next_seq())
+            metrics = []
             for payload, ts_ms in chunk:
                 m = metric(self.alias, DataType.STRING, payload.decode(), ts_ms)
                 m.is_historical = historical
-                data.metrics.append(m)
-            node._publish(topic, data)
+                metrics.append(m)
+            self.node.publish_data(metrics, chunk[-1][1])
         self.sent += len(records)
 
 

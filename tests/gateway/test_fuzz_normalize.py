@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.normalize import Accepted, Normalizer, RawMessage, Rejected
-from plant_sim import payloads
+from plant_sim import naming, payloads
 from plant_sim.records import (
     RECORD_TYPES,
     BufferLevel,
@@ -36,7 +36,7 @@ from plant_sim.records import (
     to_dict,
 )
 from plant_sim.states import StationState
-from plant_sim.telemetry_schema import MAX_TS_MS, SchemaError, check_ts_ms, point_parts
+from plant_sim.telemetry_schema import MAX_TS_MS, SCHEMAS, SchemaError, check_ts_ms, point_parts
 
 START = 1_767_571_200_000
 RUN = RunStart(
@@ -181,3 +181,28 @@ def test_what_the_twin_encodes_and_the_encoder_takes_is_stored_as_that_point(
         assert res.reason.startswith(("ts_ms:", "payload:")), res
         return
     assert (res.series, res.fields) == parts
+
+
+NAMES = st.one_of(
+    st.sampled_from(
+        ["s1", "s 2", 'p "x" é,=', "🏭", "", "a\tb", "a\x00", "a\x7f", "a\\b", "a\nb", "x" * 257]
+    ),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=300),
+)
+TAGGED = [(kind, tag) for kind, s in SCHEMAS.items() for tag in s.tags if kind != "run_start"]
+
+
+@FUZZ
+@given(kind_tag=st.sampled_from(TAGGED), name=NAMES)
+def test_the_gateway_stores_every_name_the_twin_accepts_and_no_other(
+    kind_tag: tuple[str, str], name: str
+) -> None:
+    kind, tag = kind_tag
+    data = {**to_dict(VALID[kind]), "run_id": "r1", "ts_ms": START}
+    data[tag] = name
+    res = Normalizer().normalize(RawMessage("mqtt", json.dumps(data).encode()))
+    problem = naming.name_problem(name)  # the twin's check (naming.check_name)
+    if problem is None:
+        assert isinstance(res, Accepted), (res, name)
+    else:
+        assert isinstance(res, Rejected) and res.reason == f"{tag}: {problem}", (res, name)

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from gateway.normalize import Accepted, Normalizer, RawMessage, Rejected
-from plant_sim import payloads
+from plant_sim import naming, payloads
 from plant_sim.records import BufferLevel, PartDone, RunStart, StateChange
 from plant_sim.states import StationState
 from plant_sim.telemetry_schema import point_parts
@@ -96,6 +96,24 @@ def test_hostile_but_storable_names_are_accepted(norm: Normalizer) -> None:
     res = norm.normalize(raw(payloads.encode(rec, "r1", START)))
     assert isinstance(res, Accepted), res
     assert r"product=prod\ \"x\"\ é" in res.series or 'product=prod\\ "x"\\ é' in res.series
+
+
+@pytest.mark.parametrize(
+    ("record", "run_id", "field"),
+    [
+        (StateChange(1.0, "line1", "s\t1", StationState.IDLE, None, 1.0), "r9", "station"),
+        (BufferLevel(1.0, "l" * 257, "b1", 3, 10), "r9", "line"),
+        (PartDone(1.0, "line1", "s1", "p1", "a\x7f", None, "good", 1.0, 1.0), "r9", "product"),
+        (good(), "r\x00", "run_id"),
+    ],
+)
+def test_a_name_the_twin_refuses_is_rejected_naming_the_field(
+    record: object, run_id: str, field: str
+) -> None:
+    value = run_id if field == "run_id" else getattr(record, field)
+    assert naming.name_problem(value) is not None  # the twin refuses it (naming.check_name)
+    payload = payloads.encode(record, run_id, START)  # type: ignore[arg-type]
+    assert reason(Normalizer(), payload).startswith(f"{field}: ")
 
 
 def test_run_start_with_unusable_plant_names_is_refused_not_fatal(norm: Normalizer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import httpx
@@ -21,6 +22,7 @@ from analytics.service.windows import (
     previous_windows,
     windows_between,
 )
+from plant_sim.states import StationState
 from tests.gateway.helpers import run_log
 from twin.cli import app
 from twin_io.influx import InfluxConfig, InfluxError, InfluxQL, ensure_dbrp
@@ -80,6 +82,23 @@ def test_report_lines_one_point_per_scope_stamped_with_the_window_start() -> Non
     assert ",shift=early," in kpi[0] and 'shift="' not in kpi[0]  # a tag, not a field
     assert all(",shift=early," in ln for ln in lines)  # kpi_loss too
     assert "window=shift" in kpi[0] and "site=plant1" in kpi[0] and "run_id=r1" in kpi[0]
+
+
+def test_loss_reasons_that_cannot_be_names_still_give_kpi_loss_points() -> None:
+    """A stored reason is free text (tabs, backslashes); as a ``kpi_loss`` tag it becomes a
+    name (``naming.as_name``), so the cycle is not skipped for ever."""
+    records = run_log(until_s=9 * 3600, seed=4)
+    stops = [
+        i for i, r in enumerate(records) if getattr(r, "state", None) == StationState.MINOR_STOP
+    ]
+    odd = ["jam\tat the\\infeed", "x" * 300]
+    for i, text in zip(stops, odd, strict=False):
+        records[i] = dataclasses.replace(records[i], reason=text)
+    report = compute_report(records, (0, 9 * 3600), shifts=False)
+    lines = report_lines(report, Window("day", T0, None), RunMeta("r1", T0, "plant1"))
+    tags = {ln.split("reason=")[1].split(",")[0] for ln in lines if ln.startswith("kpi_loss,")}
+    assert "minor_stop:jam\ufffdat\\ the\ufffdinfeed" in tags
+    assert "minor_stop:" + "x" * 245 in tags  # cut to the longest name
 
 
 def test_line_encoder_numbers_records_that_share_a_millisecond() -> None:
