@@ -34,7 +34,7 @@ from analytics.timeline import (
 )
 from plant_sim.states import StationState
 
-_CHUNK = 100_000
+_CHUNK = 25_000
 _BLOCKED = STATE_CODES[StationState.BLOCKED]
 _STARVED = [STATE_CODES[StationState.STARVED], len(STATE_CODES)]
 
@@ -85,6 +85,7 @@ def _momentary(periods: list[_Periods], t0: float, t1: float) -> tuple[np.ndarra
     for p in periods:
         pts += [np.clip(p.starts, t0, t1), np.clip(p.ends, t0, t1)]
     bounds = sorted_unique(np.concatenate(pts))
+    del pts  # each temporary is dropped once used: a long run's peak is this function's
     seg = bounds[:-1]
     if len(seg) == 0:
         return sole, shifting
@@ -97,22 +98,28 @@ def _momentary(periods: list[_Periods], t0: float, t1: float) -> tuple[np.ndarra
     r_start = seg[first]
     r_end = np.concatenate([seg[first[1:]], [t1]])
     r_who, r_pid = who[first], pid[first]
+    del who, pid, change, first, seg, bounds
     offset = np.concatenate([[0], np.cumsum([len(p.starts) for p in periods])])
     all_s = np.concatenate([p.starts for p in periods] + [[0.0]])
     all_e = np.concatenate([p.ends for p in periods] + [[0.0]])
     g = np.where(r_who >= 0, offset[np.maximum(r_who, 0)] + r_pid, len(all_s) - 1)
     p_start, p_end = all_s[g], all_e[g]
+    del all_s, all_e, g, r_pid
     # Overlap of consecutive bottleneck periods on different stations: shifting time.
     pair = (r_who[:-1] >= 0) & (r_who[1:] >= 0) & (r_who[:-1] != r_who[1:])
     ov_s = np.clip(np.maximum(p_start[:-1], p_start[1:]), t0, t1)
     ov_e = np.clip(np.minimum(p_end[:-1], p_end[1:]), t0, t1)
     ov = np.where(pair, np.maximum(0.0, ov_e - ov_s), 0.0)
+    del p_start, p_end
     np.add.at(shifting, r_who[:-1][pair], ov[pair])
     np.add.at(shifting, r_who[1:][pair], ov[pair])
+    del ov
     dur = r_end - r_start
     cut_prev = np.concatenate([[0.0], _overlap(r_start[1:], r_end[1:], ov_s, ov_e) * pair])
     cut_next = np.concatenate([_overlap(r_start[:-1], r_end[:-1], ov_s, ov_e) * pair, [0.0]])
+    del ov_s, ov_e, pair
     own = np.maximum(0.0, dur - cut_prev - cut_next)
+    del dur, cut_prev, cut_next, r_start, r_end
     has = r_who >= 0
     np.add.at(sole, r_who[has], own[has])
     return sole, shifting
@@ -176,6 +183,7 @@ def detect_bottlenecks(
         t0,
         t1,
     )
+    del work_runs  # not needed by what follows (a long run's peak is in ``_momentary``)
     sole, shifting = _momentary(periods, t0, t1)
     rows = []
     for j, (st, p) in enumerate(zip(stations, periods, strict=True)):

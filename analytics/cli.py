@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NoReturn
 
@@ -19,7 +20,7 @@ import typer
 from analytics.eventlog import read_columns
 from analytics.registry import KPI_BY_ID
 from analytics.report import KpiReport, ScopeResult, compute_report
-from analytics.rows import ROW_COLUMNS
+from analytics.rows import ROW_COLUMNS, iter_report_rows
 from plant_sim.durations import parse_duration
 
 if TYPE_CHECKING:
@@ -281,26 +282,38 @@ def _csv_value(v: object) -> object:
     return "" if v is None else v
 
 
-def _json(report: KpiReport) -> bytes:
-    """Return the report as JSON (UTF-8), a newline at the end."""
-    doc = {
-        "run_id": report.run_id,
-        "scenario": report.scenario,
-        "window": [report.t0_s, report.t1_s],
-        "rows": report.to_rows(),
-    }
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+def _json(report: KpiReport) -> Iterator[bytes]:
+    """Yield the report as JSON (UTF-8), a newline at the end: the same bytes as one
+    ``orjson.dumps`` of the whole document, one row at a time (rows are never all held)."""
+    rows = iter_report_rows(report)
+    first = next(rows, None)
+    doc = {"run_id": report.run_id, "scenario": report.scenario}
+    doc["window"] = [report.t0_s, report.t1_s]
+    doc["rows"] = [] if first is None else [first]
+    text = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+    if first is None:
+        yield text + b"\n"
+        return
+    yield text.removesuffix(b"\n  ]\n}")  # ends with the first row
+    for row in rows:  # each row as orjson indents it two levels deep (inside "rows")
+        yield b",\n    " + orjson.dumps(row, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n    ")
+    yield b"\n  ]\n}\n"
+
+
+def _write_csv(report: KpiReport, out: IO[str]) -> None:
+    """Write the report's rows to ``out`` as CSV, row by row."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ROW_COLUMNS)
+    writer.writerows([_csv_value(row[k]) for k in ROW_COLUMNS] for row in iter_report_rows(report))
 
 
 def render(report: KpiReport, fmt: str) -> str:
     """Return the report as ``json`` or ``csv`` text, or the ``table`` text (no colour)."""
     if fmt == "json":
-        return _json(report).decode()
+        return b"".join(_json(report)).decode()
     if fmt == "csv":
         buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(ROW_COLUMNS)
-        writer.writerows([_csv_value(row[k]) for k in ROW_COLUMNS] for row in report.to_rows())
+        _write_csv(report, buf)
         return buf.getvalue()
     if fmt == "table":
         from rich.console import Console
@@ -312,16 +325,24 @@ def render(report: KpiReport, fmt: str) -> str:
 
 
 def print_kpi_tables(report: KpiReport, fmt: str = "table", file: IO[str] | None = None) -> None:
-    """Print the report to ``file`` (stdout): rich tables, JSON or CSV."""
+    """Print the report to ``file`` (stdout): rich tables, JSON or CSV (rows streamed)."""
     out = file or sys.stdout
     if fmt == "table" and file is None:
         from rich.console import Console
 
         _render_tables(report, Console())
         return
-    if fmt == "json" and file is None and hasattr(out, "buffer"):
-        out.flush()
-        out.buffer.write(_json(report))  # no text round trip of megabytes
+    if fmt == "json":
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None:  # no text round trip of megabytes
+            out.flush()
+            buffer.writelines(_json(report))
+            buffer.flush()
+        else:
+            out.writelines(chunk.decode() for chunk in _json(report))
+        return
+    if fmt == "csv":
+        _write_csv(report, out)
         return
     out.write(render(report, fmt))
 
@@ -380,8 +401,8 @@ def kpi_command(
     if output is None:
         print_kpi_tables(report, fmt)
     else:
-        text = _json(report) if fmt == "json" else render(report, fmt).encode()
-        output.write_bytes(text)
+        with output.open("w", encoding="utf-8", newline="") as file:
+            print_kpi_tables(report, fmt, file)
 
 
 def register(app: typer.Typer) -> None:

@@ -408,53 +408,80 @@ class _PartCols:
     pri_s: np.ndarray
 
 
-def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> _StateCols:
-    """Return the columns of the state records.
+def _state_table(
+    states: list[StateChange], keys: dict[tuple[str, str], int]
+) -> tuple[np.ndarray, list[tuple[int, int, object, object]], bool]:
+    """Return each state record's combination id, the combinations (station index, code,
+    reason, power) and whether power is in them (it is read per record past
+    ``_COMBO_LIMIT`` combinations: then the combinations' power is None).
 
     Station, state, reason and power come from one dict lookup per record (power per state
-    and station rarely varies; if it does, it is read in a pass of its own). The reason is
-    kept for DOWN, MINOR_STOP and STARVED (else None); STARVED with reason "material" has
-    the code MATERIAL_STARVED.
+    and station rarely varies). The reason is kept for DOWN, MINOR_STOP and STARVED (else
+    None); STARVED with reason "material" has the code MATERIAL_STARVED.
     """
-    power = None
+    with_power = True
     try:
         ids, table = _coded(
             states, keys, "state", STATE_CODES, "reason", "power_kw", limit=_COMBO_LIMIT
         )
-        power = _per_record(ids, [c[2][1] for c in table], float)
     except _TooManyCombosError:
         ids, table = _coded(states, keys, "state", STATE_CODES, "reason")
+        with_power = False
     with_reason = {STATE_CODES[s] for s in _REASON_STATES}
     starved = STATE_CODES[StationState.STARVED]
-    codes, reasons = [], []
-    for _, code, (reason, *_) in table:
-        reasons.append(reason if code in with_reason else None)
-        codes.append(MATERIAL_STARVED if code == starved and reason == "material" else code)
+    rows = []
+    for idx, code, (reason, *power) in table:
+        rows.append(
+            (
+                idx,
+                MATERIAL_STARVED if code == starved and reason == "material" else code,
+                reason if code in with_reason else None,
+                power[0] if with_power else None,
+            )
+        )
+    return ids, rows, with_power
+
+
+def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> _StateCols:
+    """Return the columns of the state records (see ``_state_table``)."""
+    ids, table, with_power = _state_table(states, keys)
     n = len(states)
-    if power is None:
+    if with_power:
+        power = _per_record(ids, [c[3] for c in table], float)
+    else:
         power = np.fromiter(map(_POWER, states), float, n)
     return _StateCols(
         idx=_per_record(ids, [c[0] for c in table], np.int32),
-        code=_per_record(ids, codes, np.int8),
-        reason=_per_record(ids, reasons, object),
+        code=_per_record(ids, [c[1] for c in table], np.int8),
+        reason=_per_record(ids, [c[2] for c in table], object),
         t=np.fromiter(map(_T, states), float, n),
         power_kw=power,
     )
 
 
-def _part_cols(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> _PartCols:
-    """Return the columns of the part records (PRI per station and result read as state
-    power is, see ``_state_cols``)."""
-    pri = None
+def _part_table(
+    parts: list[PartDone], keys: dict[tuple[str, str], int]
+) -> tuple[np.ndarray, list[tuple[int, int, tuple]], bool]:
+    """Return each part record's combination id, the combinations (station index, result
+    code, (PRI,) or ()) and whether PRI is in them (as ``_state_table`` does for power)."""
     try:
         ids, table = _coded(
             parts, keys, "result", RESULT_CODES, "planned_cycle_time_s", limit=_COMBO_LIMIT
         )
-        pri = _per_record(ids, [c[2][0] for c in table], float)
+        return ids, table, True
     except _TooManyCombosError:
         ids, table = _coded(parts, keys, "result", RESULT_CODES)
+        return ids, table, False
+
+
+def _part_cols(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> _PartCols:
+    """Return the columns of the part records (PRI per station and result read as state
+    power is, see ``_state_table``)."""
+    ids, table, with_pri = _part_table(parts, keys)
     n = len(parts)
-    if pri is None:
+    if with_pri:
+        pri = _per_record(ids, [c[2][0] for c in table], float)
+    else:
         pri = np.fromiter(map(_PRI, parts), float, n)
     return _PartCols(
         idx=_per_record(ids, [c[0] for c in table], np.int32),
@@ -711,6 +738,49 @@ def _time_ordered(cols: Any) -> Any:
     )
 
 
+@dataclass(slots=True)
+class _Compact:
+    """State or part columns of a streamed run as kept while it runs: the time and the id of
+    the record's (code, reason, power) or (result, PRI) combination in ``_Combinations``."""
+
+    idx: np.ndarray | None  # station index (None once kept per station)
+    t: np.ndarray
+    combo: np.ndarray
+
+
+class _Combinations:
+    """The distinct value combinations of a run's state or part records, numbered on first
+    sight; values are told apart by their exact text (``repr``: -0.0 is not 0.0)."""
+
+    def __init__(self, width: int) -> None:
+        self._ids: dict[tuple, int] = {}
+        self.values: list[tuple] = []
+        self.width = width
+
+    def compact(self, ids: np.ndarray, table: list[tuple], t: np.ndarray) -> _Compact:
+        """Return one batch's columns from its per-batch combination ids and table rows
+        (station index, then ``width`` values)."""
+        own = []
+        for row in table:
+            values = tuple(row[1 : 1 + self.width])
+            key = tuple(v if isinstance(v, str | None) else repr(v) for v in values)
+            n = self._ids.setdefault(key, len(self.values))
+            if n == len(self.values):
+                self.values.append(values)
+            own.append(n)
+        dtype = np.int16 if len(self.values) < 2**15 else np.int32
+        return _Compact(
+            _per_record(ids, [r[0] for r in table], np.int32), t, _per_record(ids, own, dtype)
+        )
+
+    def column(self, k: int, combo: np.ndarray, dtype: object) -> np.ndarray:
+        """Return value ``k`` of each record's combination."""
+        return _per_record(combo, [v[k] for v in self.values], dtype)
+
+
+_EMPTY_COMPACT = _Compact(np.empty(0, np.int32), np.empty(0), np.empty(0, np.int16))
+
+
 class ColumnAccumulator:
     """Build a run's ``PlantColumns`` from record batches while the run streams them.
 
@@ -729,8 +799,14 @@ class ColumnAccumulator:
         self._keys: dict[tuple[str, str], int] = {}
         self._line_of: dict[str, int] = {}
         self._bad_parts: set[str] = set()
-        self._states = _PerStation(_state_cols([], {}), 0)
-        self._parts = _PerStation(_part_cols([], {}), 0)
+        self._states: _PerStation = _PerStation(_state_cols([], {}), 0)
+        self._parts: _PerStation = _PerStation(_part_cols([], {}), 0)
+        # State and part records are kept as (time, combination id) while every batch's
+        # combinations fit ``_COMBO_LIMIT`` (10-12 bytes a record, not 25 and 17), as full
+        # columns from the first batch that does not and once the columns are built.
+        self._compact = True
+        self._state_combos = _Combinations(3)  # code, reason, power
+        self._part_combos = _Combinations(2)  # result, PRI
         self._flows = _Growing(self._flow([], []))
         self._run_end_ts: list[float] = []
         self._shifts: list[tuple[float, str | None]] = []
@@ -753,19 +829,17 @@ class ColumnAccumulator:
                 pairs = [(ln, st) for ln, sts in self._structure for st in sts]
                 self._keys = {pair: i for i, pair in enumerate(pairs)}
                 self._line_of = {ln: j for j, (ln, _) in enumerate(self._structure)}
-                self._states = _PerStation(_state_cols([], {}), len(pairs))
-                self._parts = _PerStation(_part_cols([], {}), len(pairs))
+                self._states = _PerStation(_EMPTY_COMPACT, len(pairs))
+                self._parts = _PerStation(_EMPTY_COMPACT, len(pairs))
         states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
         parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
         if self._structure is None and (states or parts):
             raise ValueError("records: a streamed run must start with its run_start")
         try:
             if states:
-                self._states.add(_state_cols(states, self._keys))
+                self._add_states(states)
             if parts:
-                part_cols = _part_cols(parts, self._keys)
-                self._parts.add(part_cols)
-                self._bad_parts.update(_non_good_part_ids(parts, part_cols.result))
+                self._add_parts(parts)
         except KeyError as exc:
             raise ValueError(
                 f"records: {exc.args[0]!r}: a station not in run_start or an unknown value"
@@ -778,6 +852,61 @@ class ColumnAccumulator:
         if by_kind[StockLevel]:
             levels: list[StockLevel] = by_kind[StockLevel]  # type: ignore[assignment]
             self._stock.add(stock_columns(levels, self._materials, self._causes))
+
+    def _add_states(self, states: list[StateChange]) -> None:
+        if self._compact:
+            ids, table, with_power = _state_table(states, self._keys)
+            if with_power:
+                t = np.fromiter(map(_T, states), float, len(states))
+                self._states.add(self._state_combos.compact(ids, table, t))
+                return
+            self._to_full()
+        self._states.add(_state_cols(states, self._keys))
+
+    def _add_parts(self, parts: list[PartDone]) -> None:
+        if self._compact:
+            ids, table, with_pri = _part_table(parts, self._keys)
+            if with_pri:
+                t = np.fromiter(map(_T, parts), float, len(parts))
+                rows = [(idx, code, pri) for idx, code, (pri,) in table]
+                self._parts.add(self._part_combos.compact(ids, rows, t))
+                result = _per_record(ids, [r[1] for r in table], np.int8)
+                self._bad_parts.update(_non_good_part_ids(parts, result))
+                return
+            self._to_full()
+        part_cols = _part_cols(parts, self._keys)
+        self._parts.add(part_cols)
+        self._bad_parts.update(_non_good_part_ids(parts, part_cols.result))
+
+    def _to_full(self) -> None:
+        """Turn the state and part columns kept so far into full columns, and keep full
+        columns from now on."""
+        self._states.flush()
+        self._parts.flush()
+        states = _PerStation(_state_cols([], {}), len(self._states.stations))
+        parts = _PerStation(_part_cols([], {}), len(self._parts.stations))
+        # One station at a time, each station's compact buffers dropped once expanded.
+        for i, full in enumerate(states.stations):
+            growing, self._states.stations[i] = self._states.stations[i], None  # type: ignore[call-overload]
+            full.add(self._full_states(growing.view()))
+        for i, full in enumerate(parts.stations):
+            growing, self._parts.stations[i] = self._parts.stations[i], None  # type: ignore[call-overload]
+            full.add(self._full_parts(growing.view()))
+        self._states, self._parts, self._compact = states, parts, False
+
+    def _full_states(self, cols: _Compact) -> _StateCols:
+        combos, c = self._state_combos, cols.combo
+        return _StateCols(
+            None,  # type: ignore[arg-type]
+            combos.column(0, c, np.int8),
+            combos.column(1, c, object),
+            cols.t,
+            combos.column(2, c, float),
+        )
+
+    def _full_parts(self, cols: _Compact) -> _PartCols:
+        combos, c = self._part_combos, cols.combo
+        return _PartCols(None, combos.column(0, c, np.int8), cols.t, combos.column(1, c, float))  # type: ignore[arg-type]
 
     def _flow(self, releases: list[PartReleased], exits: list[PartLeft]) -> FlowCols:
         """Return the flow columns of one batch, each exit marked judged (scrap or rework
@@ -794,6 +923,8 @@ class ColumnAccumulator:
         structure = self._structure or []
         pairs = [(ln, st) for ln, sts in structure for st in sts]
         stations = []
+        if self._compact:  # expanded once, in place (the compact buffers are dropped)
+            self._to_full()
         self._states.flush()
         self._parts.flush()
         per_station = zip(pairs, self._states.stations, self._parts.stations, strict=True)

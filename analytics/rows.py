@@ -9,6 +9,7 @@ material; empty otherwise), ``value`` (``None`` = undefined), ``unit`` and ``not
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -72,6 +73,11 @@ class _Rows:
         self.out: list[dict[str, object]] = []
         self.t0, self.t1 = report.t0_s, report.t1_s
 
+    def take(self) -> list[dict[str, object]]:
+        """Return the rows added since the last call (and forget them)."""
+        out, self.out = self.out, []
+        return out
+
     def add(
         self, section: str, at: _At, metric: str, value: object, key: str = "", note: str = ""
     ) -> None:
@@ -117,17 +123,25 @@ _PLANT = _At("plant", "plant", None)
 
 def report_rows(report: KpiReport) -> list[dict[str, object]]:
     """Return every value of the report as a long row."""
+    return list(iter_report_rows(report))
+
+
+def iter_report_rows(report: KpiReport) -> Iterator[dict[str, object]]:
+    """Yield every value of the report as a long row, in ``report_rows`` order, one shift
+    occurrence at a time (a long run's rows are never all held: writers stream them)."""
     rows = _Rows(report)
     for s in [report.plant, *report.lines, *report.stations]:
         rows.scope(s)
     for sh in report.shift_totals:
         for s in [sh.plant, *sh.lines, *sh.stations]:
             rows.scope(s, window=f"shift:{sh.shift}", elements=False)
+    yield from rows.take()
     for sh in report.shifts:
         for s in [sh.plant, *sh.lines, *sh.stations]:
             rows.scope(
                 s, window=f"shift:{sh.shift}@{sh.t0_s:g}", t0=sh.t0_s, t1=sh.t1_s, elements=False
             )
+        yield from rows.take()
     for scope, fv in report.flow.items():
         at = _PLANT if scope == "plant" else _At("line", scope, scope)
         for metric, value in fv.as_dict().items():
@@ -135,7 +149,7 @@ def report_rows(report: KpiReport) -> list[dict[str, object]]:
     _supply_rows(rows, report)
     _loss_rows(rows, report)
     _bottleneck_rows(rows, report)
-    return rows.out
+    yield from rows.take()
 
 
 def _supply_rows(rows: _Rows, report: KpiReport) -> None:

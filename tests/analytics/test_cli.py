@@ -6,7 +6,10 @@ import csv
 import gzip
 import io
 import json
+import tracemalloc
+from dataclasses import replace
 
+import orjson
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -14,6 +17,7 @@ from typer.testing import CliRunner
 from analytics import compute_report
 from analytics.cli import parse_window, print_kpi_tables, register, render
 from analytics.eventlog import KPI_KINDS, EventLogError, read_event_log, write_event_log
+from analytics.report import ShiftResult
 from analytics.rows import ROW_COLUMNS
 from tests.analytics.builders import worked_example
 
@@ -177,3 +181,56 @@ def test_gzip_log_is_really_gzip(tmp_path):
     write_event_log(worked_example(), log_path)
     with gzip.open(log_path, "rt") as fh:
         assert json.loads(fh.readline())["kind"] == "run_start"
+
+
+def _with_shifts(occurrences: int):
+    """The worked example's report with ``occurrences`` shift occurrences (its scopes)."""
+    report = compute_report(worked_example())
+    shifts = [
+        ShiftResult("A", 8.0 * k, 8.0 * (k + 1), report.lines, report.plant, report.stations)
+        for k in range(occurrences)
+    ]
+    return replace(report, shifts=shifts, shift_totals=shifts[:1])
+
+
+class _Counted(io.TextIOBase):
+    """A text sink that keeps the characters' count only."""
+
+    def __init__(self) -> None:
+        self.chars = 0
+
+    def write(self, text: str) -> int:
+        self.chars += len(text)
+        return len(text)
+
+
+def _peak_writing(report, fmt: str) -> tuple[int, int]:
+    """Return the most bytes allocated at once while writing ``report``, and its length."""
+    sink = _Counted()
+    tracemalloc.start()
+    try:
+        print_kpi_tables(report, fmt, sink)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak, sink.chars
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_rows_are_written_without_holding_every_shift_occurrence(fmt):
+    """JSON and CSV go out row by row, one shift occurrence at a time: writing 400
+    occurrences allocates no more at once than writing 20 (the rows as dicts and the whole
+    text were held before: about six times the text), and the text is what one
+    ``orjson.dumps`` of the whole document gives."""
+    short_peak, short_chars = _peak_writing(_with_shifts(20), fmt)
+    long_peak, long_chars = _peak_writing(_with_shifts(400), fmt)
+    assert long_chars > 15 * short_chars
+    assert long_peak <= 1.5 * short_peak
+    long = _with_shifts(400)
+    rows = long.to_rows()
+    if fmt == "json":
+        doc = {"run_id": long.run_id, "scenario": long.scenario}
+        doc |= {"window": [long.t0_s, long.t1_s], "rows": rows}
+        assert render(long, fmt) == orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+    else:
+        assert len(render(long, fmt).splitlines()) == len(rows) + 1
