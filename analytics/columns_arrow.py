@@ -10,6 +10,7 @@ named by its ``run_start`` goes the record way (``to_columns``), which discovers
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -191,7 +192,9 @@ def kind_columns(tables: dict[str, KindRows], records: Any) -> PlantColumns:
     except _UnknownStationError:
         return to_columns(records())
     orders = [OrderEvent(*r) for r in _rows(tables["order"], _ORDER)]
-    stock = [StockLevel(*r) for r in _rows(tables["stock"], ("t", "material", "level", "cause"))]
+    stock_rows = tables["stock"]
+    names = _STOCK + _STOCK_LATER if _STOCK_LATER[0] in stock_rows.numbers else _STOCK
+    stock = [StockLevel(*r) for r in _rows(stock_rows, names)]
     return assemble(
         structure,
         run_starts[0] if run_starts else None,
@@ -207,6 +210,9 @@ def kind_columns(tables: dict[str, KindRows], records: Any) -> PlantColumns:
 
 
 _ORDER = ("t", "order_id", "product", "quantity", "due_s", "event", "line")
+_STOCK = ("t", "material", "level", "cause")
+#: Stock fields newer than some logs (``StockLevel.reorder_point``).
+_STOCK_LATER = ("reorder_point",)
 #: The kinds the KPIs read, with the columns each kind's rows are read with.
 NEEDS = {
     "run_start": _RUN_START,
@@ -216,9 +222,19 @@ NEEDS = {
     "release": ("t", "line"),
     "exit": ("t", "line", "outcome", "flow_time_s", "part_id", "order_id"),
     "order": _ORDER,
-    "stock": ("t", "material", "level", "cause"),
+    "stock": _STOCK + _STOCK_LATER,
     "shift": ("t", "shift"),
 }
+
+
+def needs_of(names: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """``NEEDS`` for a log with the columns ``names``: ``reorder_point`` (a later stock
+    field) only where the log has it, so older logs read as before."""
+    if all(n in names for n in _STOCK_LATER):
+        return NEEDS
+    return {**NEEDS, "stock": _STOCK}
+
+
 #: Columns with few distinct values: read from Parquet as dictionaries, coded (no string per
 #: row).
 DICTIONARY_COLUMNS = (

@@ -85,7 +85,7 @@ def order_release_times(orders: Iterable[OrderEvent]) -> dict[str, float]:
     return {e.order_id: e.t for e in orders if e.event == "released"}
 
 
-def _line_lead_times(
+def line_lead_times(
     line: LineColumns, mask: np.ndarray, order_released: Mapping[str, float]
 ) -> np.ndarray:
     """Return exit − order release of the exits in ``mask`` (flow time for parts with no order)."""
@@ -128,7 +128,7 @@ def _line_flow(
         released=int(_in_window(line.release_t, t0, t1, include_end).sum()),
         finished=line.exit_finished[m],
         flow_s=line.exit_flow_s[m],
-        lead_s=_line_lead_times(line, m & line.exit_finished, order_released),
+        lead_s=line_lead_times(line, m & line.exit_finished, order_released),
     )
 
 
@@ -192,6 +192,22 @@ def _combine(parts: Sequence[_LineFlow], span: float) -> FlowValues:
         finished=int(fin.sum()),
         scrapped=int(n_exit - fin.sum()),
     )
+
+
+def lead_time_bins(
+    line: LineColumns,
+    edges: np.ndarray,
+    order_released: Mapping[str, float],
+    include_end: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return per bin (finished exits, sum of their line lead times in s) of a line: the
+    elements of ``line_lead_time_avg_s`` (sum / finished) over any run of bins."""
+    from analytics.timeline import count_by_bin
+
+    fin = line.exit_finished
+    t = line.exit_t[fin]
+    leads = line_lead_times(line, fin, order_released)
+    return count_by_bin(t, edges, include_end), count_by_bin(t, edges, include_end, leads)
 
 
 def first_pass_counts(

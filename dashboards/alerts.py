@@ -2,8 +2,11 @@
 
 Each rule is one InfluxQL query that returns, per series (station, line, gateway), one value
 that is above 0 exactly when the rule fires; Grafana reduces it (last) and compares it with 0.
-Thresholds are environment variables (``THRESHOLDS``, defaults in docker-compose.yml) that
-Grafana puts into the provisioning file when it reads it. Queries look back from ``now()``
+Thresholds (``THRESHOLDS``) are written into the rules when the file is built: Grafana's file
+provisioning puts environment variables into some fields only (titles, labels), never into a
+query model or an annotation (it reads those raw, ``dashboards.grafana_alerting``), so a
+``${VAR}`` there would reach InfluxDB as it is. ``twin dashboards build`` takes them from the
+``TWIN_ALERT_*`` environment variables, defaults otherwise. Queries look back from ``now()``
 (the evaluation time). ``evaluate`` runs a rule the way Grafana does, against any InfluxDB and
 at any "now", which is how the tests check each rule against scripted faults.
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from analytics.service.slices import SLICE_MEASUREMENT
 from dashboards.model import DATASOURCE_UID
@@ -25,7 +28,7 @@ from plant_sim.telemetry_schema import METRICS_MEASUREMENT
 FOLDER = "Digital Twin"
 GROUP = "twin"
 INTERVAL = "1m"
-#: Threshold variables and their defaults (docker-compose.yml sets them for Grafana).
+#: Threshold variables and their defaults (``twin dashboards build`` reads the environment).
 THRESHOLDS: dict[str, str] = {
     "TWIN_ALERT_DOWN_MIN": "10",
     "TWIN_ALERT_BLOCKED_MIN": "15",
@@ -52,8 +55,48 @@ class Rule:
     evaluator: tuple[str, float] = ("gt", 0.0)  # Grafana threshold: fires when value gt/lt it
 
 
-def rules() -> list[Rule]:
-    """Return every alert rule."""
+def rules(thresholds: Mapping[str, str] | None = None) -> list[Rule]:
+    """Return every alert rule with its thresholds written in (``THRESHOLDS`` where
+    ``thresholds`` lacks one); raises ``ValueError`` naming a threshold that is no number."""
+    values = check_thresholds(thresholds)
+    for name in ("TWIN_ALERT_DOWN_MIN", "TWIN_ALERT_BLOCKED_MIN"):  # "N - 1 of N minutes" in text
+        values[f"{name}_LESS_1"] = str(int(values[name]) - 1)
+    return [
+        replace(
+            r,
+            title=substitute(r.title, values),
+            query=substitute(r.query, values),
+            summary=substitute(r.summary, values),
+        )
+        for r in _templates()
+    ]
+
+
+def check_thresholds(thresholds: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return every threshold (defaults filled in), each checked: minutes a whole number of at
+    least 1, the others a number above 0; raises ``ValueError`` naming the variable."""
+    values = {**THRESHOLDS, **(thresholds or {})}
+    for name, text in values.items():
+        if name not in THRESHOLDS:
+            raise ValueError(f"{name}: not an alert threshold (known: {', '.join(THRESHOLDS)})")
+        try:
+            number = int(text) if name.endswith("_MIN") else float(text)
+        except ValueError:
+            kind = "a whole number of minutes" if name.endswith("_MIN") else "a number"
+            raise ValueError(f"{name}: {text!r} is not {kind}") from None
+        if not 0 < number < 1e9:
+            raise ValueError(f"{name}: {text!r} must be above 0 (and below 1e9)")
+        values[name] = text.strip()
+    return values
+
+
+def thresholds_from_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Return the ``TWIN_ALERT_*`` thresholds set in ``env`` (e.g. ``os.environ``)."""
+    return {k: v for k, v in env.items() if k in THRESHOLDS}
+
+
+def _templates() -> list[Rule]:
+    """The rules with ``${TWIN_ALERT_*}`` placeholders for their thresholds."""
     return [
         Rule(
             "twin-station-down",
@@ -62,7 +105,7 @@ def rules() -> list[Rule]:
             "\"level\" = 'station' AND time > now() - ${TWIN_ALERT_DOWN_MIN}m AND time <= now() "
             'GROUP BY "run_id", "scope"',
             3600,
-            "{{ $labels.scope }} was down for at least ${TWIN_ALERT_DOWN_MIN} - 1 of the last "
+            "{{ $labels.scope }} was down for at least ${TWIN_ALERT_DOWN_MIN_LESS_1} of the last "
             "${TWIN_ALERT_DOWN_MIN} minutes.",
             severity="critical",
         ),
@@ -84,7 +127,7 @@ def rules() -> list[Rule]:
             'time <= now() GROUP BY "run_id", "scope"',
             3600,
             "The buffer after {{ $labels.scope }} was full (the station blocked) for at least "
-            "${TWIN_ALERT_BLOCKED_MIN} - 1 of the last ${TWIN_ALERT_BLOCKED_MIN} minutes.",
+            "${TWIN_ALERT_BLOCKED_MIN_LESS_1} of the last ${TWIN_ALERT_BLOCKED_MIN} minutes.",
         ),
         Rule(
             "twin-data-stale",
@@ -121,15 +164,14 @@ def rules() -> list[Rule]:
 _ENV = re.compile(r"\$\{(TWIN_ALERT_\w+)\}")
 
 
-def substitute(text: str, env: Mapping[str, str] | None = None) -> str:
-    """Return ``text`` with the threshold variables replaced (defaults where ``env`` lacks one)."""
-    values = {**THRESHOLDS, **(env or {})}
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    """Return ``text`` with the threshold placeholders replaced by ``values``."""
     return _ENV.sub(lambda m: values[m.group(1)], text)
 
 
 def _escape(text: str) -> str:
-    """Escape ``$`` for Grafana's provisioning interpolation, except threshold variables."""
-    return text.replace("$", "$$").replace("$${TWIN_ALERT_", "${TWIN_ALERT_")
+    """Escape ``$`` as ``$$`` in a field Grafana's provisioning interpolates (title, labels)."""
+    return text.replace("$", "$$")
 
 
 def _rule_body(rule: Rule) -> dict:
@@ -145,7 +187,7 @@ def _rule_body(rule: Rule) -> dict:
                 "model": {
                     "refId": "A",
                     "rawQuery": True,
-                    "query": _escape(rule.query),
+                    "query": rule.query,  # read raw by Grafana: no escaping
                     "resultFormat": "time_series",
                     "intervalMs": 60000,
                     "maxDataPoints": 43200,
@@ -183,13 +225,13 @@ def _rule_body(rule: Rule) -> dict:
         "noDataState": "Alerting" if rule.no_data_fires else "OK",
         "execErrState": "Error",
         "for": "0s",
-        "annotations": {"summary": _escape(rule.summary)},
+        "annotations": {"summary": rule.summary},  # read raw by Grafana
         "labels": {"severity": rule.severity, "service": "twin"},
         "isPaused": False,
     }
 
 
-def provisioning() -> dict:
+def provisioning(thresholds: Mapping[str, str] | None = None) -> dict:
     """Return the alert-rule provisioning file (``provisioning/alerting/twin_alerts.yaml``)."""
     return {
         "apiVersion": 1,
@@ -199,7 +241,7 @@ def provisioning() -> dict:
                 "name": GROUP,
                 "folder": FOLDER,
                 "interval": INTERVAL,
-                "rules": [_rule_body(r) for r in rules()],
+                "rules": [_rule_body(r) for r in rules(thresholds)],
             }
         ],
     }
@@ -209,10 +251,7 @@ Series = list[dict]
 
 
 def evaluate(
-    rule: Rule,
-    run: Callable[[str], Series],
-    now_ms: int,
-    env: Mapping[str, str] | None = None,
+    rule: Rule, run: Callable[[str], Series], now_ms: int
 ) -> set[tuple[tuple[str, str], ...]]:
     """Return the label sets that fire at ``now_ms``, evaluated as Grafana does.
 
@@ -220,7 +259,7 @@ def evaluate(
     time; reduce = last non-null value; condition = the rule's evaluator; no rows = NoData
     (fires only for ``no_data_fires`` rules, as the label set ``()``).
     """
-    query = substitute(rule.query, env).replace("now()", f"{now_ms}ms")
+    query = rule.query.replace("now()", f"{now_ms}ms")
     series = run(query)
     if not series:
         return {()} if rule.no_data_fires else set()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import typer
+import yaml
 
 from dashboards.checks import check
 from dashboards.files import (
@@ -18,26 +20,65 @@ from dashboards.files import (
     write_alerts,
     write_all,
 )
+from dashboards.grafana_alerting import check_alert_file
+from dashboards.model import DATASOURCE_UID, plant_timezone
 
 app = typer.Typer(help="Grafana dashboards as code: build, check, push.", no_args_is_help=True)
+
+
+def _thresholds() -> dict[str, str]:
+    """The alert thresholds set in the environment (``TWIN_ALERT_*``); exit 2 when one is bad."""
+    from dashboards.alerts import check_thresholds, thresholds_from_env
+
+    given = thresholds_from_env(os.environ)
+    try:
+        check_thresholds(given)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    return given
+
+
+_TIMEZONE_HELP = (
+    "The plant's IANA time zone (the scenario's `timezone`, e.g. Europe/Berlin): times shown "
+    "and day-over-day buckets in its calendar, daylight saving included (default: UTC)."
+)
+
+
+def _timezone(name: str | None) -> str | None:
+    """The ``--timezone`` value checked; exit 2 naming the option when it is no zone."""
+    try:
+        return plant_timezone(name)
+    except ValueError as exc:
+        print(f"error: --timezone: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
 
 
 @app.command("build")
 def build_command(
     out: Path = typer.Option(JSON_DIR, "--out", help="Directory for the JSON files."),
+    timezone: str = typer.Option(None, "--timezone", help=_TIMEZONE_HELP),
 ) -> None:
-    """Write the dashboard JSON files and the alert rules from their Python builders."""
-    for path in write_all(out):
+    """Write the dashboard JSON files and the alert rules from their Python builders.
+
+    Alert thresholds come from TWIN_ALERT_* environment variables (defaults otherwise) and are
+    written into the rules: Grafana does not put variables into alert queries.
+    """
+    zone = _timezone(timezone)
+    thresholds = _thresholds()
+    for path in write_all(out, zone):
         print(path)
     if out == JSON_DIR:
-        print(write_alerts())
+        print(write_alerts(thresholds=thresholds))
 
 
 @app.command("check")
 def check_command(
     directory: Path = typer.Option(JSON_DIR, "--dir", help="Directory of dashboard JSON."),
+    timezone: str = typer.Option(None, "--timezone", help=_TIMEZONE_HELP),
 ) -> None:
     """Check the dashboard files: structure, datasource uid, queries; exit 1 on problems."""
+    zone = _timezone(timezone)
     try:
         boards = load_all(directory)
     except ValueError as exc:
@@ -45,16 +86,21 @@ def check_command(
         raise typer.Exit(1) from None
     problems = check(boards)
     if directory == JSON_DIR:
-        built = build_all()
+        built = build_all(zone)
         problems += [
             f"{name}: differs from its builder; run twin dashboards build"
             for name, board in built.items()
             if name not in boards or render(boards[name]) != render(board)
         ]
-        if not ALERTS_FILE.exists() or ALERTS_FILE.read_text(encoding="utf-8") != render_alerts():
+        text = ALERTS_FILE.read_text(encoding="utf-8") if ALERTS_FILE.exists() else ""
+        if text != render_alerts(_thresholds()):
             problems.append(
                 f"{ALERTS_FILE.name}: differs from its builder; run twin dashboards build"
             )
+        problems += [
+            f"{ALERTS_FILE.name}: {p}"
+            for p in check_alert_file(yaml.safe_load(text) or {}, (DATASOURCE_UID,))
+        ]
     for p in problems:
         print(p, file=sys.stderr)
     if problems:

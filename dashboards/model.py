@@ -51,6 +51,19 @@ STATE_COLORS = {
 }
 
 
+def plant_timezone(name: str | None) -> str | None:
+    """Return the IANA zone the boards show (``None`` for UTC); raises ``ValueError``."""
+    if name is None or name.upper() in ("UTC", "ETC/UTC"):
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    return name
+
+
 def unit_of(kpi_id: str) -> str:
     """Return the Grafana unit of a registry KPI (counts and elements: ``short``)."""
     if kpi_id not in KPI_BY_ID:
@@ -380,15 +393,17 @@ def dashboard(
     templating: list[dict],
     time_from: str = "now-24h",
     annotations: list[dict] | None = None,
+    timezone: str | None = None,
 ) -> dict:
-    """Return a whole dashboard with links to the other twin dashboards."""
+    """Return a whole dashboard with links to the other twin dashboards; times are shown in
+    ``timezone`` (the plant's IANA zone; ``None``: UTC)."""
     return {
         "id": None,
         "uid": uid,
         "title": title,
         "description": description,
         "tags": [TAG],
-        "timezone": "utc",
+        "timezone": timezone or "utc",
         "editable": True,
         "graphTooltip": 1,
         "time": {"from": time_from, "to": "now"},

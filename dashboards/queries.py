@@ -48,6 +48,8 @@ RANGE_KPIS: dict[str, str] = {
     "blocked_ratio": f'sum("blocked_s") / {_PBT}',
     "starved_ratio": f'sum("starved_s") / {_PBT}',
     "otd": 'sum("on_time_orders") / sum("delivered_orders")',
+    # lines and the plant: mean exit − order release of the finished parts that left
+    "line_lead_time_avg_s": 'sum("line_lead_time_sum_s") / sum("finished")',
     # units the planned busy time gives at the planned cycle time: PBT x PQ / sum(PRI x PQ)
     "planned_output": f"{_PBT} * {_PQ} / {_PRI}",
 }
@@ -93,11 +95,14 @@ def range_query(
     group_by: str = "",
     by_time: bool = False,
     scopes: str | None = None,
+    timezone: str | None = None,
 ) -> str:
     """Return one query of KPIs (``RANGE_KPIS``/``RANGE_TOTALS`` ids) of ``level`` over the range.
 
     ``group_by`` adds tags (``'"scope"'``, ``'"shift"'``) or a fixed ``time(1d)``; ``by_time``
-    gives one value per ``$__interval`` bucket instead of one for the whole range.
+    gives one value per ``$__interval`` bucket instead of one for the whole range. With
+    ``timezone`` (an IANA zone) time buckets follow its calendar (InfluxQL ``tz()``): a day
+    bucket is a local day, 23 or 25 hours long on a daylight-saving change.
     """
     cols = ", ".join(f'{_expr(n)} AS "{n}"' for n in names)
     scope_filter = LEVEL_SCOPES[level] if scopes is None else scopes
@@ -110,6 +115,8 @@ def range_query(
         q += " GROUP BY " + ", ".join(groups)
     if by_time or "time(" in group_by:
         q += " fill(none)"
+        if timezone:
+            q += f" tz('{timezone}')"
     return q
 
 
@@ -159,8 +166,21 @@ def lead_time_query() -> str:
 
 
 def stock_query() -> str:
-    """Return raw-material stock per material as recorded (every change)."""
-    return f'SELECT "level" FROM "stock" WHERE {RUN_FILTER} AND $timeFilter GROUP BY "material"'
+    """Return raw-material stock and its reorder point per material as recorded (every
+    change: each ``stock`` record carries both)."""
+    return (
+        'SELECT "level" AS "stock", "reorder_point" AS "reorder point" FROM "stock" WHERE '
+        f'{RUN_FILTER} AND $timeFilter GROUP BY "material"'
+    )
+
+
+def stockout_query() -> str:
+    """Return the stock records taken while a material is out: level 0, or a draw waits
+    (``shortage``), the states ``analytics.supply`` counts stock-outs and hours out from."""
+    return (
+        'SELECT "level" AS "out" FROM "stock" WHERE ("cause" = \'shortage\' OR "level" <= 0) '
+        f'AND {RUN_FILTER} AND $timeFilter GROUP BY "material"'
+    )
 
 
 # Annotations: the stored records themselves, one annotation per record.

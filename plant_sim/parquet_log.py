@@ -58,6 +58,7 @@ COLUMNS: dict[str, str] = {
     "event": "string",
     "material": "string",
     "cause": "string",
+    "reorder_point": "float64",
     "shift": "string",
     "name": "string",
     "phase": "string",

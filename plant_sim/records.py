@@ -148,6 +148,8 @@ class StockLevel:
     material: str
     level: float
     cause: str  # "consumption" | "delivery" | "initial" | "shortage" (a draw waits: out)
+    reorder_point: float | None = None
+    """The material's reorder point (the model always sets it; logs older than it lack it)."""
     kind: ClassVar[str] = "stock"
 
 

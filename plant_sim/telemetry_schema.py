@@ -149,7 +149,9 @@ SCHEMAS: dict[str, KindSchema] = {
             ("event", "product", "run_id"),
             _f("t", "order_id:str", "quantity:int", "due_s", "line:str"),
         ),
-        KindSchema("stock", "stock", ("cause", "material", "run_id"), _f("t", "level")),
+        KindSchema(
+            "stock", "stock", ("cause", "material", "run_id"), _f("t", "level", "reorder_point")
+        ),
         KindSchema("shift", "shift", ("run_id",), _f("t", "shift:str")),
         KindSchema(
             "scenario_event",

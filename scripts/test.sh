@@ -23,6 +23,8 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 ensure_venv all,test
 # test-only independent stacks (node-opcua, Tahu's sparkplug-payload): tests/interop/node
 npm ci --no-audit --no-fund --silent --prefix tests/interop/node
+# Grafana's own data transformations (@grafana/data 11.6) for the dashboard tests
+npm ci --no-audit --no-fund --silent --prefix tests/dashboards/node
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/python" -m pytest -q --durations=15 "$@"

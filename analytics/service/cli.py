@@ -58,6 +58,15 @@ def connect(config: InfluxConfig, wait_s: float) -> str:
     return version
 
 
+def _refuse_legacy(config: InfluxConfig) -> None:
+    """Exit 1 with what to do when the database was written by an older version."""
+    from analytics.service.legacy import legacy_problem
+
+    problem = legacy_problem(InfluxQL(config))
+    if problem is not None:
+        raise _fail(problem, 1)
+
+
 def analytics(
     influx_url: str = options.influx_url(),
     influx_database: str = options.influx_database(),
@@ -90,6 +99,7 @@ def analytics(
     )
     try:
         connect(config, wait)
+        _refuse_legacy(config)
         writer = LineWriter(make_sink(config))
         writer.prepare()
         service = AnalyticsService(
@@ -179,6 +189,7 @@ def backfill(
     )
     try:
         connect(config, wait)
+        _refuse_legacy(config)
         if skip_existing:
             stored = RunReader(InfluxQL(config)).latest_by_run()
             done = [r for r in stored if r.startswith(f"{sc.name}-backfill-")]

@@ -85,6 +85,7 @@ FLOW_FIELDS = (
     "flow_time_avg_s",
     "flow_time_p50_s",
     "flow_time_p95_s",
+    "line_lead_time_avg_s",
     "little_wip",
     "little_gap_ratio",
     "released",

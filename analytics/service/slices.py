@@ -11,8 +11,9 @@ start, ``off`` outside every shift: a bounded tag) and ``site``. A minute ``[m, 
 stamped at its middle ``m + 30 s``: Grafana's ``time >= from AND time <= to`` then selects
 exactly the minutes inside a range whose ends are whole minutes, the nearest minutes
 otherwise (at most 30 s off at each end), and ``GROUP BY time(1h)`` puts each minute into the
-hour that holds it. Fields are the ``Elements`` sums (``analytics.elements``) plus ``pbt_s``
-and, for the plant, delivered and on-time orders and stock-outs started.
+hour that holds it. Fields are the ``Elements`` sums (``analytics.elements``) plus ``pbt_s``;
+lines and the plant add finished parts and the sum of their line lead times; the plant adds
+delivered and on-time orders.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from analytics.columns import PlantColumns
 from analytics.elements import BinColumns, rollup_line_bins, rollup_plant_bins, station_bins
-from analytics.flow import first_pass_counts
+from analytics.flow import first_pass_counts, lead_time_bins, order_release_times
 from analytics.report import PLANT
 from analytics.service.kpi_schema import STORED_ELEMENT_FIELDS, RunMeta, field_set, series_key
 from analytics.supply import order_summaries
@@ -38,6 +39,9 @@ OFF_SHIFT = "off"
 SLICE_FIELDS = STORED_ELEMENT_FIELDS
 #: Plant-only fields: orders delivered in the minute, of them on time, stock-outs started.
 PLANT_FIELDS = ("delivered_orders", "on_time_orders")
+#: Line and plant fields: finished parts that left in the minute and the sum of their line lead
+#: times (``line_lead_time_avg_s`` of a range = sum / finished, ``analytics.flow``).
+FLOW_FIELDS = ("finished", "line_lead_time_sum_s")
 
 
 def slice_edges(t0: float, t1: float, start_epoch_ms: int) -> np.ndarray:
@@ -82,14 +86,21 @@ def slice_bins(cols: PlantColumns, t0: float, t1: float, start_epoch_ms: int):
         ("station", st, ln): b for (ln, st), b in per_station.items()
     }
     line_bins = []
+    released = order_release_times(cols.orders)
     for ln in cols.lines:
         sts = [per_station[(ln.line, s)] for s in ln.stations]
         if sts:
             gp, ip = first_pass_counts(ln, edges, inc)
-            out[("line", ln.line, ln.line)] = rollup_line_bins(sts, gp, ip)
-            line_bins.append(out[("line", ln.line, ln.line)])
+            bins = dict(rollup_line_bins(sts, gp, ip))
+            bins["finished"], bins["line_lead_time_sum_s"] = lead_time_bins(
+                ln, edges, released, inc
+            )
+            out[("line", ln.line, ln.line)] = bins
+            line_bins.append(bins)
     if line_bins:
         plant = dict(rollup_plant_bins(line_bins))
+        for name in FLOW_FIELDS:
+            plant[name] = sum(b[name] for b in line_bins)
         plant.update(_orders(cols, edges, inc))
         out[("plant", PLANT, PLANT)] = plant
     return edges, out
@@ -111,7 +122,8 @@ def slice_lines(cols: PlantColumns, t0: float, t1: float, run: RunMeta) -> list[
     for (level, scope, line), bins in scopes.items():
         bins = dict(bins)
         bins["pbt_s"] = bins["apt_s"] + bins["aust_s"] + bins["adet_s"] + bins["adot_s"]
-        names = SLICE_FIELDS + (PLANT_FIELDS if level == "plant" else ())
+        names = SLICE_FIELDS + (FLOW_FIELDS if level != "station" else ())
+        names += PLANT_FIELDS if level == "plant" else ()
         # Field names are fixed (escaped once); every value is a float, as in ``kpi``.
         keys = [field_set({n: 0.0}).rsplit("=", 1)[0] + "=" for n in names]
         columns = [np.asarray(bins[n], dtype=float).tolist() for n in names]

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from dashboards.boards import downtime, energy, gateway, line, plant, station, supply, whatif
 
-BOARDS: dict[str, Callable[[], dict]] = {
+#: Each builder takes the plant's time zone (``None``: UTC).
+BOARDS: dict[str, Callable[[str | None], dict]] = {
     "plant_overview.json": plant.build,
     "line.json": line.build,
     "station.json": station.build,

@@ -36,7 +36,9 @@ def _pareto() -> dict:
         "time (sums of the hour windows' losses in range).",
         decimals=1,
         transformations=[
-            {"id": "joinByField", "options": {"byField": "Time", "mode": "outer"}},
+            # every row carries the range start as its Time: "outer" (time series) would keep one
+            # row per time, "outerTabular" joins the total onto every reason row
+            {"id": "joinByField", "options": {"byField": "Time", "mode": "outerTabular"}},
             {"id": "sortBy", "options": {"sort": [{"field": "hours", "desc": True}]}},
             {
                 "id": "calculateField",
@@ -79,7 +81,7 @@ def _pareto() -> dict:
     )
 
 
-def build() -> dict:
+def build(timezone: str | None = None) -> dict:
     """Return the downtime and losses dashboard."""
     table = range_table(
         ("mtbf_h", "mttr_h", "failures", "minor_stops", "down_s", "availability"),
@@ -110,4 +112,5 @@ def build() -> dict:
         layout(rows),
         variables(),
         time_from="now-7d",
+        timezone=timezone,
     )

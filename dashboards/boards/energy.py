@@ -14,7 +14,7 @@ from dashboards.model import (
 UID = "twin-energy"
 
 
-def build() -> dict:
+def build(timezone: str | None = None) -> dict:
     """Return the energy dashboard."""
     per_station = range_table(
         ("energy_kwh", "idle_energy_kwh", "epgu_kwh", "gq"),
@@ -42,4 +42,5 @@ def build() -> dict:
         layout(rows),
         variables(),
         time_from="now-7d",
+        timezone=timezone,
     )

@@ -29,7 +29,7 @@ def _stats(
     )
 
 
-def build() -> dict:
+def build(timezone: str | None = None) -> dict:
     """Return the gateway health dashboard (wall-clock time)."""
     rate = 'non_negative_derivative(max("{}"), 1s)'
     rows = [
@@ -124,4 +124,5 @@ def build() -> dict:
         [],
         time_from="now-1h",
         annotations=[],
+        timezone=timezone,
     )

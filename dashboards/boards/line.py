@@ -24,7 +24,7 @@ LINES = ' AND "line" =~ /^$line$/'
 SCOPES = ' AND "scope" =~ /^$line$/'
 
 
-def build() -> dict:
+def build(timezone: str | None = None) -> dict:
     """Return the line dashboard."""
     timeline = panel(
         "state-timeline",
@@ -105,7 +105,7 @@ def build() -> dict:
         ],
     )
     lines = range_table(
-        (*queries.HEADLINE[:-1], "failures", "minor_stops", "gq", "sq"),
+        (*queries.HEADLINE[:-1], "line_lead_time_avg_s", "failures", "minor_stops", "gq", "sq"),
         "line",
         "Selected lines over the selected range",
     )
@@ -140,6 +140,18 @@ def build() -> dict:
             (exits, 8, 8),
             (window_series("wip_avg", "line", "hour", SCOPES, "WIP (time-weighted, hourly)"), 8, 8),
         ],
+        [
+            (
+                range_series(
+                    ["line_lead_time_avg_s"],
+                    "line",
+                    "Line lead time (order released to exit) per interval",
+                    '"scope"',
+                ),
+                24,
+                8,
+            )
+        ],
         [(buffers, 12, 8), (verdict, 4, 8), (table, 8, 8)],
     ]
     return dashboard(
@@ -148,4 +160,5 @@ def build() -> dict:
         "States, flow and the bottleneck of the selected lines.",
         layout(rows),
         variables(),
+        timezone=timezone,
     )

@@ -52,19 +52,21 @@ def _shift_occurrences() -> dict:
     )
 
 
-def _day_over_day() -> dict:
+def _day_over_day(timezone: str | None) -> dict:
+    days = f"local days, {timezone}" if timezone else "UTC days"
+    query = queries.range_query(list(FACTORS), "plant", group_by="time(1d)", timezone=timezone)
     return panel(
         "barchart",
-        "Day over day (UTC days in range)",
-        [target(queries.range_query(list(FACTORS), "plant", group_by="time(1d)"), fmt="table")],
+        f"Day over day ({days} in range)",
+        [target(query, fmt="table")],
         "percentunit",
-        "Each UTC day's KPIs: ratios of that day's summed minute elements.",
+        f"Each day's KPIs ({days}): ratios of that day's summed minute elements.",
         decimals=1,
         panel_options={"xField": "Time", "orientation": "auto", "xTickLabelRotation": 0},
     )
 
 
-def build() -> dict:
+def build(timezone: str | None = None) -> dict:
     """Return the plant overview dashboard."""
     output = panel(
         "barchart",
@@ -113,7 +115,7 @@ def build() -> dict:
             ),
             (range_series(["oee"], "line", "OEE per line per interval", '"scope"'), 12, 8),
         ],
-        [(by_shift, 8, 7), (_shift_occurrences(), 8, 7), (_day_over_day(), 8, 7)],
+        [(by_shift, 8, 7), (_shift_occurrences(), 8, 7), (_day_over_day(timezone), 8, 7)],
         [(output, 8, 8), (states, 16, 8)],
     ]
     return dashboard(
@@ -122,4 +124,5 @@ def build() -> dict:
         "OEE, its factors and output over the selected range; shifts; states.",
         layout(rows),
         variables(),
+        timezone=timezone,
     )

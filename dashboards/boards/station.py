@@ -51,7 +51,7 @@ def _telemetry(field: str, title: str, unit: str) -> dict:
     )
 
 
-def build() -> dict:
+def build(timezone: str | None = None) -> dict:
     """Return the station dashboard."""
     counters = panel(
         "timeseries",
@@ -102,4 +102,5 @@ def build() -> dict:
         "KPIs over the selected range, every state change, process values and energy.",
         layout(rows),
         variables(with_station=True),
+        timezone=timezone,
     )

@@ -17,7 +17,7 @@ from dashboards.model import (
 UID = "twin-supply"
 
 
-def build() -> dict:
+def build(timezone: str | None = None) -> dict:
     """Return the supply and demand dashboard."""
     backlog = panel(
         "timeseries",
@@ -41,11 +41,33 @@ def build() -> dict:
     )
     stock = panel(
         "timeseries",
-        "Raw-material stock (every change)",
-        [target(queries.stock_query(), alias="$tag_material")],
+        "Raw-material stock against its reorder point; stock-outs",
+        [
+            target(queries.stock_query(), alias="$col $tag_material"),
+            target(queries.stockout_query(), alias="$col $tag_material"),
+        ],
         "short",
-        "Stock level per material as recorded (consumption, deliveries, shortages).",
+        "Stock level per material as recorded (consumption, deliveries), its reorder point "
+        "(dashed: at or under it the stock reorders) and, in red, the records taken while the "
+        "material is out (level 0, or a draw waits).",
         custom={"lineInterpolation": "stepAfter"},
+        overrides=[
+            {
+                "matcher": {"id": "byRegexp", "options": "/^reorder point/"},
+                "properties": [
+                    {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
+                    {"id": "color", "value": {"mode": "fixed", "fixedColor": "orange"}},
+                ],
+            },
+            {
+                "matcher": {"id": "byFrameRefID", "options": "B"},
+                "properties": [
+                    {"id": "custom.drawStyle", "value": "points"},
+                    {"id": "custom.pointSize", "value": 8},
+                    {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}},
+                ],
+            },
+        ],
     )
     stockouts = panel(
         "timeseries",
@@ -81,4 +103,5 @@ def build() -> dict:
         layout(rows),
         variables(),
         time_from="now-7d",
+        timezone=timezone,
     )

@@ -34,7 +34,7 @@ def _table(select: str, title: str, measurement: str, by: str, description: str)
     return panel("table", title, [target(q, fmt="table")], description=description)
 
 
-def build() -> dict:
+def build(timezone: str | None = None) -> dict:
     """Return the what-if dashboard."""
     means = panel(
         "barchart",
@@ -87,4 +87,5 @@ def build() -> dict:
         _variables(),
         time_from="now-30d",
         annotations=[],
+        timezone=timezone,
     )

@@ -49,7 +49,7 @@ class MaterialStock:
         self.reorder_point, self.order_quantity = reorder_point, order_quantity
         self.lead_time, self.outages = lead_time, sorted(outages)
         self.on_order = 0.0
-        emit(StockLevel(env.now, material, initial, "initial"))
+        emit(StockLevel(env.now, material, initial, "initial", reorder_point))
         self._check_reorder()
 
     def take(self, amount: float) -> simpy.Event | None:
@@ -62,7 +62,7 @@ class MaterialStock:
             return None
         event = self.container.get(amount)  # waits: another draw is first, or the level is short
         if len(self.container.get_queue) == 1:
-            self.emit(StockLevel(self.env.now, self.material, self.container.level, "shortage"))
+            self._emit(self.container.level, "shortage")
         self._check_reorder()
         return event
 
@@ -73,10 +73,14 @@ class MaterialStock:
 
     def _record(self, cause: str) -> None:
         """Record the level, then "shortage" again if draws still wait (the stock is out)."""
-        now, level = self.env.now, self.container.level
-        self.emit(StockLevel(now, self.material, level, cause))
+        level = self.container.level
+        self._emit(level, cause)
         if self.container.get_queue:
-            self.emit(StockLevel(now, self.material, level, "shortage"))
+            self._emit(level, "shortage")
+
+    def _emit(self, level: float, cause: str) -> None:
+        """Hand on a stock record: the level, why, and the reorder point it is drawn against."""
+        self.emit(StockLevel(self.env.now, self.material, level, cause, self.reorder_point))
 
     def inventory_position(self) -> float:
         """Level plus quantity on order minus the draws that wait."""

@@ -38,6 +38,13 @@ from tests.service.fixtures import Backfilled, backfilled_db
 
 pytestmark = pytest.mark.integration
 RULES = {r.uid: r for r in rules()}
+
+
+def _rules(thresholds: dict[str, str]) -> dict:
+    """The rules as ``twin dashboards build`` writes them with these thresholds."""
+    return {r.uid: r for r in rules(thresholds)}
+
+
 MINUTE = 60.0
 
 
@@ -112,8 +119,9 @@ def test_injected_failure_fires_station_down_during_it_only(
     assert fires(FAULT_AT + 10 * MINUTE) and fires(FAULT_AT + FAULT_S)
     assert not fires(FAULT_AT + FAULT_S + 2 * MINUTE)  # up again: 8 of the last 10
     assert not fires(FAULT_AT + FAULT_S + 15 * MINUTE)
-    # a shorter threshold variable fires earlier
-    short = evaluate(rule, run_query, run.ms(FAULT_AT + 5 * MINUTE), {"TWIN_ALERT_DOWN_MIN": "4"})
+    # a shorter threshold (built into the rule) fires earlier
+    rule = _rules({"TWIN_ALERT_DOWN_MIN": "4"})["twin-station-down"]
+    short = evaluate(rule, run_query, run.ms(FAULT_AT + 5 * MINUTE))
     assert FAULT_STATION in _fired_scopes(short)
 
 
@@ -123,13 +131,11 @@ def test_line_oee_rule_fires_where_the_hour_is_under_target(
     run_query = _runner(influxd, run.db)
     cols = to_columns(run.records)
     cols.end_s = STOP_AT
-    rule = RULES["twin-line-oee-low"]
     outcomes = Counter()
     for target in ("0.5", "0.8"):
+        rule = _rules({"TWIN_ALERT_OEE_TARGET": target})["twin-line-oee-low"]
         for t in np.arange(HOUR, STOP_AT + 1, 30 * MINUTE).tolist():
-            fired = _fired_scopes(
-                evaluate(rule, run_query, run.ms(t), {"TWIN_ALERT_OEE_TARGET": target})
-            )
+            fired = _fired_scopes(evaluate(rule, run_query, run.ms(t)))
             report = compute_report(cols, (t - HOUR, t), shifts=False)
             expected = {
                 ln.scope

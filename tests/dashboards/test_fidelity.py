@@ -91,6 +91,8 @@ def _truth(report: KpiReport, scope: str, name: str) -> float | None:
         return report.supply.delivered_orders
     if name == "on_time_orders":  # otd = on time / delivered
         return round((report.supply.otd or 0.0) * report.supply.delivered_orders)
+    if name == "line_lead_time_avg_s":  # a flow KPI of lines and the plant
+        return report.flow[scope].line_lead_time_avg_s
     return _value(report.scope(scope), name)
 
 
@@ -294,3 +296,22 @@ def test_the_old_mean_of_hourly_ratios_misses_the_range_value(
     (new,) = _run(influxd, bf, range_query(["oee"], "plant"), t0, t1)
     assert abs(series["values"][0][1] - truth) > 0.001  # more than 0.1 pp off
     assert new["values"][0][1] == pytest.approx(truth, rel=1e-9)
+
+
+def test_line_lead_time_panel_is_the_event_logs_mean_from_order_release(
+    influxd: InfluxServer, bf: Backfilled
+) -> None:
+    """Line lead time of a range: sum of the finished parts' lead times / their count, equal
+    to the KPI engine's mean over the range (it includes the wait in the release queue)."""
+    t0, t1 = _ranges(bf)["cut"]
+    report = _report(bf, t0, t1)
+    series = _run(influxd, bf, range_query(["line_lead_time_avg_s"], "line", '"scope"'), t0, t1)
+    shown = {s["tags"]["scope"]: s["values"][0][1] for s in series}
+    assert set(shown) == {ln.scope for ln in report.lines}
+    for line, value in shown.items():
+        flow = report.flow[line]
+        assert flow.line_lead_time_avg_s is not None and flow.finished > 0
+        assert value == pytest.approx(flow.line_lead_time_avg_s, rel=1e-9), line
+        assert value >= flow.flow_time_avg_s  # the queue in front of the line is included
+    (plant,) = _run(influxd, bf, range_query(["line_lead_time_avg_s"], "plant"), t0, t1)
+    assert plant["values"][0][1] == pytest.approx(report.flow["plant"].line_lead_time_avg_s)

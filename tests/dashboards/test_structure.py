@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-import re
+import json
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
-from dashboards.alerts import THRESHOLDS
 from dashboards.alerts import rules as alert_rules
 from dashboards.boards import BOARDS, HOME
 from dashboards.checks import averaged_ratios, check, expand, queries, regex_value
@@ -148,20 +148,37 @@ def test_cli_check_passes_and_build_writes(tmp_path: Path) -> None:
     assert runner.invoke(app, ["check", "--dir", str(tmp_path)]).exit_code == 1
 
 
-def test_alert_rules_are_provisioned_with_thresholds_set_by_compose() -> None:
+def test_alert_rules_are_provisioned_with_thresholds_written_in() -> None:
+    """Grafana reads alert query models and annotations raw: the thresholds are in the file,
+    as numbers, and the queries in it are the ones the alert tests evaluate."""
     text = ALERTS_FILE.read_text()
     assert text == render_alerts(), "run twin dashboards build"
     prov = yaml.safe_load(text)
     rules = prov["groups"][0]["rules"]
-    assert {r["uid"] for r in rules} == {r.uid for r in alert_rules()}
+    by_uid = {r.uid: r for r in alert_rules()}
+    assert {r["uid"] for r in rules} == set(by_uid)
     for rule in rules:
         query = rule["data"][0]["model"]["query"]
         assert rule["data"][0]["datasourceUid"] == DATASOURCE_UID and rule["condition"] == "C"
-        assert "$" not in query.replace("$$", "").replace("${TWIN_ALERT_", ""), query
+        assert query == by_uid[rule["uid"]].query and "$" not in query, query
+        assert "TWIN_ALERT" not in str(rule)
     compose = yaml.safe_load((JSON_DIR.parents[1] / "docker-compose.yml").read_text())
     grafana = compose["services"]["grafana"]
     assert "./dashboards/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
-    used = set(re.findall(r"\$\{(TWIN_ALERT_\w+)\}", text))
-    assert used == set(THRESHOLDS)
-    for name, default in THRESHOLDS.items():
-        assert grafana["environment"][name] == f"${{{name}:-{default}}}"
+    assert not any(k.startswith("TWIN_ALERT_") for k in grafana["environment"])
+    assert render_alerts({"TWIN_ALERT_DOWN_MIN": "20"}).count("now() - 20m") == 1
+    for bad in ({"TWIN_ALERT_DOWN_MIN": "1.5"}, {"TWIN_ALERT_LAG_MS": "-1"}, {"TWIN_ALERT_X": "1"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            render_alerts(bad)
+
+
+def test_cli_builds_and_checks_boards_in_the_plants_time_zone(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["build", "--out", str(tmp_path), "--timezone", "Europe/Berlin"])
+    assert result.exit_code == 0, result.output
+    board = json.loads((tmp_path / "plant_overview.json").read_text())
+    assert board["timezone"] == "Europe/Berlin"
+    args = ["check", "--dir", str(tmp_path), "--timezone", "Europe/Berlin"]
+    assert runner.invoke(app, args).exit_code == 0
+    bad = runner.invoke(app, ["build", "--out", str(tmp_path), "--timezone", "Mars/Base"])
+    assert bad.exit_code == 2 and "--timezone" in bad.output

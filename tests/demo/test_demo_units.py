@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from twin.cli import main
 from twin.demo import servers
 from twin.demo.procs import Child, StartError, free_port
-from twin.demo.stack import Demo, DemoOptions, MissingToolError
+from twin.demo.stack import DASHBOARDS, Demo, DemoOptions, MissingToolError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,3 +90,22 @@ def test_a_plant_that_ended_its_until_run_leaves_the_demo_serving(tmp_path: Path
     gateway = _ended("gateway", 0, tmp_path)
     demo.children = [_ended("plant", 0, tmp_path), gateway]
     assert demo.failed() is gateway
+
+
+def test_grafana_of_a_scenario_with_a_time_zone_gets_boards_in_that_zone(tmp_path: Path) -> None:
+    """No Grafana runs here: what it would be provisioned with is checked."""
+    scenario = yaml.safe_load((ROOT / "scenarios/tandem_mm1.yaml").read_text())
+    scenario["timezone"] = "Europe/Berlin"
+    path = tmp_path / "berlin.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    demo = Demo(DemoOptions(path, tmp_path), print)
+    boards = demo._boards_in_plant_time(tmp_path / "boards")
+    assert boards is not None
+    assert json.loads((boards / "plant_overview.json").read_text())["timezone"] == "Europe/Berlin"
+    influx = servers.InfluxAccess("http://127.0.0.1:1", "twin")
+    child = servers.grafana_child(["grafana"], tmp_path / "g", 3999, DASHBOARDS, influx, boards)
+    provider = (tmp_path / "g/provisioning/dashboards/twin.yaml").read_text()
+    assert str(boards.resolve()) in provider
+    assert child.env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"].startswith(str(boards.resolve()))
+    utc = Demo(DemoOptions(ROOT / "scenarios/tandem_mm1.yaml", tmp_path), print)
+    assert utc._boards_in_plant_time(tmp_path / "none") is None  # the committed UTC boards

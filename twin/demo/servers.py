@@ -229,19 +229,25 @@ def _grafana_home(command: list[str]) -> str | None:
 
 
 def grafana_child(
-    command: list[str], folder: Path, port: int, dashboards: Path, influx: InfluxAccess
+    command: list[str],
+    folder: Path,
+    port: int,
+    dashboards: Path,
+    influx: InfluxAccess,
+    boards: Path | None = None,
 ) -> Child:
     """Grafana on 127.0.0.1:``port``, provisioned from ``dashboards/`` as docker compose does.
 
-    The provisioning files are copied with the dashboard folder's path replaced by the one in
-    this checkout; the datasource reads ``TWIN_INFLUX_URL``, ``TWIN_INFLUX_DATABASE`` and
-    ``INFLUX_TOKEN`` from the environment, as in compose. Anonymous users may view.
+    The provisioning files are copied with the dashboard folder's path replaced by ``boards``
+    (default: ``dashboards/json`` of this checkout); the datasource reads ``TWIN_INFLUX_URL``,
+    ``TWIN_INFLUX_DATABASE`` and ``INFLUX_TOKEN`` from the environment, as in compose.
+    Anonymous users may view.
     """
     provisioning = folder / "provisioning"
     shutil.rmtree(provisioning, ignore_errors=True)
     shutil.copytree(dashboards / "provisioning", provisioning)
     provider = provisioning / "dashboards" / "twin.yaml"
-    json_dir = (dashboards / "json").resolve()
+    json_dir = (boards or dashboards / "json").resolve()
     provider.write_text(provider.read_text().replace("/var/lib/grafana/dashboards", str(json_dir)))
     if not influx.token:  # InfluxDB 1.x without auth: no Authorization header at all
         source = provisioning / "datasources" / "influxdb.yaml"

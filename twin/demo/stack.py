@@ -247,10 +247,24 @@ class Demo:
         assert self.influx is not None
         port = free_port(3000)
         folder = self.o.data_dir / "grafana"
-        child = servers.grafana_child(command, folder, port, DASHBOARDS, self.influx)
+        boards = self._boards_in_plant_time(folder / "dashboards")
+        child = servers.grafana_child(command, folder, port, DASHBOARDS, self.influx, boards)
         child.log_path = self._log("grafana")
         self._start(child, timeout_s=120.0)
         self.endpoints.grafana = f"http://127.0.0.1:{port}"
+
+    def _boards_in_plant_time(self, directory: Path) -> Path | None:
+        """Write the dashboards for the scenario's time zone, if it has one (else the
+        committed UTC boards are provisioned)."""
+        from dashboards.files import write_all
+        from plant_sim.scenario import load_scenario
+
+        zone = load_scenario(self.o.scenario).timezone
+        if zone is None:
+            return None
+        write_all(directory, zone)
+        self.say(f"dashboards in the plant's time zone, {zone}")
+        return directory
 
     # -------------------------------------------------------------------------- run, stop
 
