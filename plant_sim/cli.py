@@ -7,20 +7,22 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from plant_sim.durations import parse_duration
 from plant_sim.estimate import STREAMED_BYTES_PER_RECORD, large_run_warning
-from plant_sim.eventlog import EventLog
 from plant_sim.records import Record
 from plant_sim.scenario import Scenario, ScenarioError, json_schema, load_scenario
 from plant_sim.simulation import run_batch, run_streaming
 from plant_sim.states import StationState
 from plant_sim.summary import RunTally
+
+if TYPE_CHECKING:
+    from plant_sim.eventlog import EventLog
 
 log = logging.getLogger(__name__)
 err = Console(stderr=True)
@@ -68,6 +70,8 @@ def warn_if_large(scenario: Scenario, until_s: float) -> None:
 
 def run_with_progress(scenario: Scenario, until_s: float, seed: int | None) -> EventLog:
     """Run headless with a progress bar on stderr."""
+    from rich.progress import Progress
+
     with Progress(*_progress_columns(), console=err, transient=True) as progress:
         task = progress.add_task(f"simulating {scenario.name}", total=until_s)
         return run_batch(
@@ -82,7 +86,15 @@ def stream_with_progress(
     consume: Callable[[list[Record]], None],
 ) -> int:
     """Run headless with a progress bar on stderr, handing records to ``consume`` in batches;
-    return the number of records."""
+    return the number of records. Without an interactive terminal on stderr there is no bar
+    to show, so none is made (no refresh thread beside the run); stderr gets the same bytes,
+    the one empty line rich's progress display ends with there."""
+    if not err.is_interactive:
+        records = run_streaming(scenario, consume, until_s, seed)
+        err.print()
+        return records
+    from rich.progress import Progress
+
     with Progress(*_progress_columns(), console=err, transient=True) as progress:
         task = progress.add_task(f"simulating {scenario.name}", total=until_s)
         return run_streaming(
@@ -95,6 +107,8 @@ def stream_with_progress(
 
 
 def _progress_columns() -> tuple:
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     return (
         TextColumn("[bold]{task.description}"),
         BarColumn(),

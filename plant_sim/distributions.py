@@ -35,7 +35,9 @@ Sampler = Callable[[], float]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # defer_build: a model's validator is built when it is first used, not at import; the
+    # scenario's one validator covers its nested models, so theirs are never built.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 class Constant(_Spec):

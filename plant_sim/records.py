@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 from plant_sim.states import StationState
 
 SCHEMA_VERSION = 1
+MAX_TS_MS = (2**63 - 1) // 1_000_000 - 1
+"""Latest millisecond whose nanosecond timestamp fits InfluxDB's int64 (year 2262)."""
 
 
 @dataclass(slots=True)

@@ -58,7 +58,9 @@ class ScenarioError(ValueError):
 class Spec(BaseModel):
     """Base of every scenario model: immutable, unknown keys forbidden."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # defer_build: a model's validator is built when it is first used, not at import; the
+    # scenario's one validator covers its nested models, so theirs are never built.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 class FailureSpec(Spec):

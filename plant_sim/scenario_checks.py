@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from plant_sim import naming
 from plant_sim.distributions import mean_of
+from plant_sim.records import MAX_TS_MS
 from plant_sim.scenario import MAX_ORDER_QUANTITY, DemandSpec, Scenario
-from plant_sim.telemetry_schema import MAX_TS_MS
 
 MAX_ORDERS_AT_ONCE = 1000
 """Most supplier orders one reorder check may place (order_quantity against the reorder point)."""

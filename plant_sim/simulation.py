@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import simpy
 
 from plant_sim import naming
-from plant_sim.eventlog import EventLog
 from plant_sim.gc_pause import no_gc
 from plant_sim.model.plant import build_plant
 from plant_sim.random_streams import RandomStreams
 from plant_sim.records import Emit, Record, RunEnd, RunStart
 from plant_sim.scenario import Scenario
+
+if TYPE_CHECKING:
+    from plant_sim.eventlog import EventLog
 
 
 class Simulation:
@@ -130,6 +133,8 @@ def run_batch(
 
     With ``emit`` given, records go there too (the log then still holds them all).
     """
+    from plant_sim.eventlog import EventLog  # the streamed run (twin run) holds no log
+
     log = EventLog()
     sink: Callable[[Record], None] = log.records.append
     if emit is not None:

@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from plant_sim import naming
-from plant_sim.records import RECORD_TYPES, Record
+from plant_sim.records import MAX_TS_MS, RECORD_TYPES, Record
 from plant_sim.states import STATE_INFO, StationState
 
 PRECISION = "ns"
@@ -367,10 +367,6 @@ def _series(plan: _Plan, get: Callable[[str], Any], run_id: str) -> str:
         value = run_id if attr == "run_id" else get(attr)
         out.append(f"{key}={_tag_value(value, attr)}")
     return ",".join(out)
-
-
-MAX_TS_MS = (2**63 - 1) // 1_000_000 - 1
-"""Latest millisecond whose nanosecond timestamp fits InfluxDB's int64 (year 2262)."""
 
 
 def check_ts_ms(ts_ms: int) -> int:

@@ -93,3 +93,20 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unknown_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["nosuch"]) == 2
     assert "nosuch" in capsys.readouterr().err
+
+
+def test_run_without_a_log_loads_only_what_it_prints(tmp_path: Path) -> None:
+    """``twin run`` with its tables and no ``--out`` needs no log writer or reader, no JSON
+    rows, no telemetry schema and (stderr not a terminal) no progress bar: each was imported
+    and paid for on every run."""
+    scenario = str(ROOT / "scenarios" / "tandem_mm1.yaml")
+    modules = (
+        "plant_sim.eventlog",
+        "analytics.eventlog",
+        "analytics.rows",
+        "orjson",
+        "plant_sim.telemetry_schema",
+        "rich.progress",
+        "rich.live",
+    )
+    assert imported_after(["run", scenario, "--until", "2h"], modules) == []

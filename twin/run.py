@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from plant_sim.eventlog import LogWriter
     from plant_sim.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,6 @@ def run(
         summary_tables,
         warn_if_large,
     )
-    from plant_sim.eventlog import LogWriter, open_writer
     from plant_sim.records import Record
     from plant_sim.summary import Tally
 
@@ -77,6 +77,8 @@ def run(
     warn_if_large(scenario, until_s)
     writer: LogWriter | None = None
     if out is not None:
+        from plant_sim.eventlog import open_writer  # only a run with a log writes one
+
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             writer = open_writer(out)
