@@ -31,3 +31,15 @@ def tune_for_streaming(young_threshold: int = 20_000) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(young_threshold, 20, 50)
+
+
+def skip_exit_collection() -> None:
+    """Leave what the process built out of the interpreter's collections at exit.
+
+    At exit CPython frees, through its collector, every module, class and function that
+    reference cycles hold (about 0.08 s CPU after a ``twin run``), just before the operating
+    system takes all the memory back. Frozen objects are left alone. Call this only when the
+    process is about to end with its files closed (objects in cycles are not finalised after
+    it); standard output and error are still flushed at exit.
+    """
+    gc.freeze()

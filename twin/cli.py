@@ -161,7 +161,20 @@ def _root(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code: 0 ok, 1 runtime failure, 2 usage or input error."""
+    """Run the CLI and return its exit code: 0 ok, 1 runtime failure, 2 usage or input error.
+
+    Without ``argv`` (the ``twin`` program itself, which ends right after) the objects of the
+    run are left out of the collections at exit (``skip_exit_collection``)."""
+    code = _main(argv)
+    if argv is None:
+        from plant_sim.gc_pause import skip_exit_collection
+
+        skip_exit_collection()
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """Run the CLI with ``argv`` (default: the command line); return its exit code."""
     try:
         app(args=list(argv) if argv is not None else None, standalone_mode=True)
     except ModuleNotFoundError as exc:  # a command of an extra that is not installed
