@@ -345,11 +345,13 @@ def table_to_records(table: Any) -> list[Record]:
 class ParquetLogWriter:
     """Write records to a Parquet event log in row groups while they come in.
 
-    Records wait until a row group is full (``write``); then they are turned into columns
-    at once, and the row group is encoded, compressed and written by one background thread
-    (pyarrow releases the GIL there), so that work overlaps the model's. Converting a whole
-    row group at a time keeps the per-call costs (about 40 columns) off every batch. At most
-    one row group's records wait here and one row group waits for the thread.
+    Records wait until a row group is full (``write``); then their fields are read into
+    numpy columns at once on the caller's thread (``_read``: the only part that needs the
+    records), and one background thread builds the Arrow table, decodes its strings and
+    encodes, compresses and writes the row group (``_table``; pyarrow releases the GIL
+    there), so that work overlaps the model's on a second core. Reading a whole row group at
+    a time keeps the per-call costs (about 40 columns) off every batch. At most one row
+    group's records wait here and one row group's columns wait for the thread.
     """
 
     def __init__(self, path: str | Path, row_group_rows: int = ROW_GROUP_ROWS) -> None:
