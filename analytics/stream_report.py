@@ -74,7 +74,7 @@ class _Station:
         self.states = _States()
         self.part_t, self.part_pri = np.empty(0), np.empty(0)
         self.part_result = np.empty(0, np.int8)
-        self.bins: list[BinColumns] = []  # elements per folded bin, in time order
+        self.bins: BinColumns = {}  # elements of the folded bins, one array per field
         self.stops: tuple[dict, dict] = ({}, {})  # reason -> [events, seconds]: down, minor
         self.t_chunks: list[np.ndarray] = []  # state times and codes for the bottlenecks
         self.code_chunks: list[np.ndarray] = []
@@ -145,7 +145,9 @@ class _Station:
             self.part_result[:p_cut],
             self.part_pri[:p_cut],
         )
-        self.bins.append(station_bins(cols, end_s, edges, final))
+        new = station_bins(cols, end_s, edges, final)
+        old = self.bins or {name: a[:0] for name, a in new.items()}
+        self.bins = {name: np.concatenate([old[name], a]) for name, a in new.items()}
         self.part_t, self.part_result = self.part_t[p_cut:], self.part_result[p_cut:]
         self.part_pri = self.part_pri[p_cut:]
         keep = max(cut - 1, 0)  # the record in force at the next bin's start stays
@@ -154,10 +156,6 @@ class _Station:
             st.t, st.code = st.t[keep:], st.code[keep:]
             st.power, st.reason = st.power[keep:], st.reason[keep:]
             st.done = max(st.done - keep, 0)
-
-    def bin_columns(self) -> BinColumns:
-        """Return the elements of every bin, one array per field."""
-        return {name: np.concatenate([b[name] for b in self.bins]) for name in self.bins[0]}
 
     def reasons(self) -> list[ReasonLoss]:
         """Return the downtime by reason: breakdowns, then minor stops, as first seen."""
@@ -201,10 +199,13 @@ class _Flows(ColumnAccumulator):
         self._report = report
 
     def _add_states(self, states: list[StateChange]) -> None:
-        self._report._pending_states.append(_state_cols(states, self._keys))
+        cols = _state_cols(states, self._keys)
+        self._report._check_folded(cols.t)
+        self._report._pending_states.append(cols)
 
     def _add_parts(self, parts: list[PartDone]) -> None:
         cols = _part_cols(parts, self._keys)
+        self._report._check_folded(cols.t)
         self._report._pending_parts.append(cols)
         self._bad_parts.update(_non_good_part_ids(parts, cols.result))
 
@@ -248,6 +249,14 @@ class StreamedReport:
         if rows >= FOLD_ROWS and self._closed_edges():
             self._fold(self._closed_edges(), None)
 
+    def _check_folded(self, t: np.ndarray) -> None:
+        """Refuse state or part records older than the shift occurrences folded so far."""
+        if len(self._edges) > 1 and len(t) and float(t.min()) < self._edges[-1]:
+            raise ValueError(
+                f"records: a state or part record at {float(t.min())} s is out of time order "
+                f"(shift occurrences up to {self._edges[-1]} s are folded already)"
+            )
+
     def _closed_edges(self) -> list[float]:
         """Return the shift changes not folded yet that a later record has passed."""
         last = self._edges[-1] if self._edges else np.inf
@@ -287,9 +296,7 @@ class StreamedReport:
             raise AssertionError("streamed report: folded bins differ from the run's shifts")
         self._fold(edges[folded:].tolist(), end_s)
         cols.stations = [s.bottleneck_columns() for s in self._stations]
-        per_station = {(s.line, s.station): s.bin_columns() for s in self._stations}
-        for s in self._stations:
-            s.bins = []
+        per_station = {(s.line, s.station): s.bins for s in self._stations}
         reasons = [r for s in self._stations for r in s.reasons()]
         return report_from_bins(
             cols, (cols.start_s, cols.end_s), edges, labels, per_station, reasons, lazy_shifts=True
