@@ -186,11 +186,13 @@ def report_from_bins(
     reasons: list[ReasonLoss],
     *,
     lazy_shifts: bool = False,
+    bottlenecks: list[BottleneckResult] | None = None,
 ) -> KpiReport:
     """Return the report of ``cols`` over ``window`` from each station's elements per bin
     (``edges``, shift ``labels``) and the downtime by reason, however these were computed:
     by ``compute_report`` from whole columns, or by ``analytics.stream_report`` while a run
-    streams. With ``lazy_shifts``, each shift occurrence's result is built when asked for."""
+    streams. With ``lazy_shifts``, each shift occurrence's result is built when asked for;
+    ``bottlenecks`` (per line) are computed from ``cols`` unless given."""
     t0, t1 = window
     inc = t1 >= cols.end_s
     line_bins: dict[str, BinColumns] = {}
@@ -223,7 +225,9 @@ def report_from_bins(
         bottlenecks=[
             detect_bottlenecks(ln.line, cols.line_stations(ln.line), cols.end_s, t0, t1)
             for ln in cols.lines
-        ],
+        ]
+        if bottlenecks is None
+        else bottlenecks,
         shifts=occ,  # type: ignore[arg-type]
         shift_totals=totals,
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from analytics.bottleneck import detect_bottlenecks
 from analytics.columns import (
     STATE_CODES,
     ColumnAccumulator,
@@ -166,7 +167,8 @@ class _Station:
         ]
 
     def bottleneck_columns(self) -> StationColumns:
-        """Return the state times and codes of the whole run (what the bottlenecks read)."""
+        """Return the state times and codes of the whole run (what the bottlenecks read);
+        empty once they are dropped."""
         t = np.concatenate(self.t_chunks) if self.t_chunks else np.empty(0)
         code = np.concatenate(self.code_chunks) if self.code_chunks else np.empty(0, np.int8)
         self.t_chunks, self.code_chunks = [t], [code]
@@ -281,25 +283,45 @@ class StreamedReport:
         self._edges += [float(e) for e in bounds[1:]]
 
     def report(self) -> KpiReport:
-        """Return the KPI report of every record added (the whole run, per shift too)."""
+        """Return the KPI report of every record added (the whole run, per shift too).
+
+        The bottlenecks come first, each line's state times dropped once it is done, so
+        they are not held while the flow columns are built and read."""
+        flows = self._flows
         if not self._stations:
             raise ValueError("records: a streamed run must start with its run_start")
-        if not self._flows._run_end_ts:
+        if not flows._run_end_ts:
             raise ValueError("records: a streamed run must end with its run_end")
-        cols = self._flows.plant_columns([])
-        end_s, t0 = cols.end_s, self._edges[0]
+        t0 = float(flows._run_starts[0].t)
+        end_s = max(max(float(t) for t in flows._run_end_ts), t0)  # as ``_run_span``
         if self._latest > end_s:
             raise ValueError("records: a record comes after the run end")
-        edges, labels = _bins(cols, t0, end_s, True)
+        shifts = sorted(flows._shifts, key=lambda x: x[0])
+        edges, labels = _bins(PlantColumns(None, None, t0, end_s, [], [], shifts), t0, end_s, True)
         folded = len(self._edges)
         if not np.array_equal(edges[:folded], np.array(self._edges)):
             raise AssertionError("streamed report: folded bins differ from the run's shifts")
         self._fold(edges[folded:].tolist(), end_s)
-        cols.stations = [s.bottleneck_columns() for s in self._stations]
+        bottlenecks = []
+        for line, _ in flows._structure or []:
+            mine = [s for s in self._stations if s.line == line]
+            columns = [s.bottleneck_columns() for s in mine]
+            bottlenecks.append(detect_bottlenecks(line, columns, end_s, t0, end_s))
+            del columns
+            for s in mine:
+                s.t_chunks, s.code_chunks = [], []
+        cols = flows.plant_columns([s.bottleneck_columns() for s in self._stations])
         per_station = {(s.line, s.station): s.bins for s in self._stations}
         reasons = [r for s in self._stations for r in s.reasons()]
         return report_from_bins(
-            cols, (cols.start_s, cols.end_s), edges, labels, per_station, reasons, lazy_shifts=True
+            cols,
+            (cols.start_s, cols.end_s),
+            edges,
+            labels,
+            per_station,
+            reasons,
+            lazy_shifts=True,
+            bottlenecks=bottlenecks,
         )
 
 
