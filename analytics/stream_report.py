@@ -212,14 +212,16 @@ class _Flows(ColumnAccumulator):
         self._bad_parts.update(_non_good_part_ids(parts, cols.result))
 
     def plant_columns(self, stations: list[StationColumns]) -> PlantColumns:
-        """Return the run's columns with ``stations`` as its station columns."""
+        """Return the run's columns with ``stations`` as its station columns; the flow
+        buffers are dropped (each line's columns are copies of them), so call it once."""
+        flows, self._flows = self._flows, None  # type: ignore[assignment]
         return _assemble(
             self._structure or [],
             self._run_starts[0] if self._run_starts else None,
             self._run_end_ts,
             stations,
             set(),
-            self._flows.view(),
+            flows.view(),
             self._shifts,
             self._orders,
             self._stock.view(),
@@ -283,11 +285,14 @@ class StreamedReport:
         self._edges += [float(e) for e in bounds[1:]]
 
     def report(self) -> KpiReport:
-        """Return the KPI report of every record added (the whole run, per shift too).
+        """Return the KPI report of every record added (the whole run, per shift too);
+        once: what it needs only for the report is dropped as it goes.
 
         The bottlenecks come first, each line's state times dropped once it is done, so
         they are not held while the flow columns are built and read."""
         flows = self._flows
+        if flows._flows is None:
+            raise RuntimeError("StreamedReport.report() gives the report once")
         if not self._stations:
             raise ValueError("records: a streamed run must start with its run_start")
         if not flows._run_end_ts:
