@@ -229,7 +229,7 @@ def test_records_held_do_not_grow_with_the_horizon(tmp_path: Path, monkeypatch) 
     interval), the release, exit and stock columns (12, 30 and 24 bytes, up to twice that
     with the buffers' capacity) and a few objects per order and shift change. The report
     is that of the whole log, row for row. (Before, 10-12 bytes were kept per state and per
-    part record, 7.6 MB more for the long run against 4.1 MB allowed now.)"""
+    part record, 7.6 MB more for the long run against 5.3 MB allowed now.)"""
     monkeypatch.setattr(stream_report, "FOLD_ROWS", 5_000)  # records waiting to be folded
     short = _streamed_run(12, tmp_path / "short.parquet")
     long = _streamed_run(48, tmp_path / "long.parquet")
