@@ -305,7 +305,7 @@ class StreamedReport:
         edges, labels = _bins(PlantColumns(None, None, t0, end_s, [], [], shifts), t0, end_s, True)
         folded = len(self._edges)
         if not np.array_equal(edges[:folded], np.array(self._edges)):
-            raise AssertionError("streamed report: folded bins differ from the run's shifts")
+            raise ValueError("records: a shift change out of time order (its shift is folded)")
         self._fold(edges[folded:].tolist(), end_s)
         bottlenecks = []
         for line, _ in flows._structure or []:

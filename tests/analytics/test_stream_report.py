@@ -68,3 +68,15 @@ def test_a_stream_without_its_run_end_is_refused() -> None:
     acc = _streamed(records[:-1], 500)
     with pytest.raises(ValueError, match="run_end"):
         acc.report()
+
+
+def test_a_shift_change_before_a_folded_shift_is_refused(monkeypatch) -> None:
+    """A shift change older than the occurrences already folded would split one of them."""
+    records = _records("bottling_line", 30, 3)
+    monkeypatch.setattr(stream_report, "FOLD_ROWS", 1)
+    half = len(records) // 2
+    acc = _streamed(records[:half], 500)
+    first = next(r for r in records[:half] if r.kind == "shift" and r.t > 0)
+    acc.add([replace(first, t=first.t / 2), *records[half:]])
+    with pytest.raises(ValueError, match="shift change out of time order"):
+        acc.report()
