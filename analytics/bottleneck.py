@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -35,6 +36,8 @@ from analytics.timeline import (
 from plant_sim.states import StationState
 
 _CHUNK = 25_000
+#: Period boundaries per time window of the momentary method (see ``_bottleneck_runs``).
+_WINDOW = 100_000
 _BLOCKED = STATE_CODES[StationState.BLOCKED]
 _STARVED = [STATE_CODES[StationState.STARVED], len(STATE_CODES)]
 
@@ -78,51 +81,101 @@ class _Periods:
 
 
 def _momentary(periods: list[_Periods], t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return per-station (sole, shifting) seconds of momentary bottleneck time."""
+    """Return per-station (sole, shifting) seconds of momentary bottleneck time.
+
+    The runs of one bottleneck are worked through ``_CHUNK`` at a time, each chunk with
+    the run after it (the overlaps of consecutive runs); the sums are the same sums in the
+    same order: shifting time is added for the earlier station of every pair first, then
+    for the later one, as two whole-array ``np.add.at`` calls would.
+    """
     n = len(periods)
     sole, shifting = np.zeros(n), np.zeros(n)
-    pts = [np.array([t0, t1])]
-    for p in periods:
-        pts += [np.clip(p.starts, t0, t1), np.clip(p.ends, t0, t1)]
-    bounds = sorted_unique(np.concatenate(pts))
-    del pts  # each temporary is dropped once used: a long run's peak is this function's
-    seg = bounds[:-1]
-    if len(seg) == 0:
-        return sole, shifting
-    who = np.empty(len(seg), np.int64)
-    pid = np.empty(len(seg), np.int64)
-    for lo in range(0, len(seg), _CHUNK):
-        who[lo : lo + _CHUNK], pid[lo : lo + _CHUNK] = _longest(periods, seg[lo : lo + _CHUNK])
-    change = np.concatenate([[True], (who[1:] != who[:-1]) | (pid[1:] != pid[:-1])])
-    first = np.flatnonzero(change)
-    r_start = seg[first]
-    r_end = np.concatenate([seg[first[1:]], [t1]])
-    r_who, r_pid = who[first], pid[first]
-    del who, pid, change, first, seg, bounds
-    offset = np.concatenate([[0], np.cumsum([len(p.starts) for p in periods])])
-    all_s = np.concatenate([p.starts for p in periods] + [[0.0]])
-    all_e = np.concatenate([p.ends for p in periods] + [[0.0]])
-    g = np.where(r_who >= 0, offset[np.maximum(r_who, 0)] + r_pid, len(all_s) - 1)
-    p_start, p_end = all_s[g], all_e[g]
-    del all_s, all_e, g, r_pid
-    # Overlap of consecutive bottleneck periods on different stations: shifting time.
-    pair = (r_who[:-1] >= 0) & (r_who[1:] >= 0) & (r_who[:-1] != r_who[1:])
-    ov_s = np.clip(np.maximum(p_start[:-1], p_start[1:]), t0, t1)
-    ov_e = np.clip(np.minimum(p_end[:-1], p_end[1:]), t0, t1)
-    ov = np.where(pair, np.maximum(0.0, ov_e - ov_s), 0.0)
-    del p_start, p_end
-    np.add.at(shifting, r_who[:-1][pair], ov[pair])
-    np.add.at(shifting, r_who[1:][pair], ov[pair])
-    del ov
-    dur = r_end - r_start
-    cut_prev = np.concatenate([[0.0], _overlap(r_start[1:], r_end[1:], ov_s, ov_e) * pair])
-    cut_next = np.concatenate([_overlap(r_start[:-1], r_end[:-1], ov_s, ov_e) * pair, [0.0]])
-    del ov_s, ov_e, pair
-    own = np.maximum(0.0, dur - cut_prev - cut_next)
-    del dur, cut_prev, cut_next, r_start, r_end
-    has = r_who >= 0
-    np.add.at(sole, r_who[has], own[has])
+    r_start, r_who, r_pid = _bottleneck_runs(periods, t0, t1)
+    runs = len(r_start)
+    later: list[tuple[np.ndarray, np.ndarray]] = []  # (later station, overlap) of each pair
+    carry: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the pair before a chunk
+    for lo in range(0, runs, _CHUNK):
+        hi = min(lo + _CHUNK, runs)
+        ext = min(hi + 1, runs)  # with the next run, for the chunk's last pair
+        rs, rw, rp = r_start[lo:ext], r_who[lo:ext], r_pid[lo:ext]
+        re = r_start[lo + 1 : ext + 1] if ext < runs else np.append(r_start[lo + 1 :], t1)
+        p_start, p_end = np.zeros(len(rs)), np.zeros(len(rs))  # 0.0: no bottleneck
+        for j, p in enumerate(periods):
+            sel = rw == j
+            p_start[sel], p_end[sel] = p.starts[rp[sel]], p.ends[rp[sel]]
+        # Overlap of consecutive bottleneck periods on different stations: shifting time.
+        pair = (rw[:-1] >= 0) & (rw[1:] >= 0) & (rw[:-1] != rw[1:])
+        ov_s = np.clip(np.maximum(p_start[:-1], p_start[1:]), t0, t1)
+        ov_e = np.clip(np.minimum(p_end[:-1], p_end[1:]), t0, t1)
+        ov = np.where(pair, np.maximum(0.0, ov_e - ov_s), 0.0)
+        del p_start, p_end
+        np.add.at(shifting, rw[:-1][pair], ov[pair])
+        later.append((rw[1:][pair], ov[pair]))
+        m = hi - lo  # the chunk's own runs
+        first_cut = np.zeros(1)
+        if carry is not None:
+            first_cut = _overlap(rs[:1], re[:1], carry[0], carry[1]) * carry[2]
+        inner = _overlap(rs[1:m], re[1:m], ov_s[: m - 1], ov_e[: m - 1]) * pair[: m - 1]
+        cut_prev = np.concatenate([first_cut, inner])
+        cut_next = np.zeros(m)
+        k = len(pair)  # m pairs, or m - 1 in the last chunk
+        cut_next[:k] = _overlap(rs[:k], re[:k], ov_s, ov_e) * pair
+        own = np.maximum(0.0, (re[:m] - rs[:m]) - cut_prev - cut_next)
+        has = rw[:m] >= 0
+        np.add.at(sole, rw[:m][has], own[has])
+        carry = (ov_s[m - 1 : m], ov_e[m - 1 : m], pair[m - 1 : m]) if k == m else None
+    for who, ov in later:
+        np.add.at(shifting, who, ov)
     return sole, shifting
+
+
+def _bottleneck_runs(
+    periods: list[_Periods], t0: float, t1: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the start, station and period index of each run of segments with the same
+    momentary bottleneck (station -1: none), in time order.
+
+    Segments lie between consecutive period boundaries (starts and ends, clipped to the
+    window). They are worked through in time windows of about ``_WINDOW`` boundaries, so
+    a long run's arrays are those of one window: a window's edge splits a segment in two
+    with the same bottleneck, which the runs join again, so the runs do not depend on it.
+    """
+    total = sum(2 * len(p.starts) for p in periods)
+    k = max(1, -(-total // _WINDOW))
+    cuts = [t0 + (t1 - t0) * j / k for j in range(1, k)]
+    edges = [t0, *sorted({c for c in cuts if t0 < c < t1}), t1]
+    starts, whos, pids = [], [], []
+    last: tuple[int, int] | None = None
+    for a, b in pairwise(edges):
+        pts = [np.array([a, b])]
+        for p in periods:
+            for arr in (p.starts, p.ends):  # each sorted: the boundaries in [a, b) are a slice
+                lo, hi = np.searchsorted(arr, [a, b], "left").tolist()
+                pts.append(arr[lo:hi])
+        seg = sorted_unique(np.concatenate(pts))[:-1]
+        del pts
+        if len(seg) == 0:
+            continue
+        who = np.empty(len(seg), np.int64)
+        pid = np.empty(len(seg), np.int64)
+        for lo in range(0, len(seg), _CHUNK):
+            who[lo : lo + _CHUNK], pid[lo : lo + _CHUNK] = _longest(periods, seg[lo : lo + _CHUNK])
+        change = np.empty(len(seg), bool)
+        change[0] = (int(who[0]), int(pid[0])) != last
+        change[1:] = (who[1:] != who[:-1]) | (pid[1:] != pid[:-1])
+        first = np.flatnonzero(change)
+        starts.append(seg[first])
+        whos.append(who[first])
+        pids.append(pid[first])
+        last = (int(who[-1]), int(pid[-1]))
+    if not starts:
+        return np.empty(0), np.empty(0, np.int32), np.empty(0, np.int32)
+    # station and period as int32: 16 bytes a run, not 24
+    return (
+        np.concatenate(starts),
+        np.concatenate(whos).astype(np.int32),
+        np.concatenate(pids).astype(np.int32),
+    )
 
 
 def _overlap(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import csv
 import io
 import sys
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NoReturn
 
@@ -147,7 +148,7 @@ def _elements_table(scopes: list[ScopeResult]) -> Table:
 def _shift_table(report: KpiReport) -> Table:
     metrics = ("availability", "effectiveness", "quality_ratio", "oee", "throughput_uph")
     table = _table("Shifts (plant)", "shift", ["from h", "to h", *(_SHORT[m] for m in metrics)])
-    for sh in [*report.shift_totals, *report.shifts]:
+    for sh in chain(report.shift_totals, report.shifts):  # occurrences built one at a time
         vals = sh.plant.kpis.as_dict()
         span = (
             ("all", "") if sh.t0_s is None else (f"{sh.t0_s / 3600:.1f}", f"{sh.t1_s / 3600:.1f}")

@@ -629,7 +629,7 @@ def _codes(values: tuple, index: dict[str, int]) -> np.ndarray:
 class _Growing:
     """Columns of one kind (a column dataclass) that grow in place as batches come.
 
-    Each array field is one buffer whose capacity doubles when full, so a long run's
+    Each array field is one buffer whose capacity grows by a quarter when full, so a long run's
     columns are never a list of chunks to concatenate (and free) at the end: ``view()``
     returns slices of the buffers. Fields may differ in length (releases and exits); a
     field that is None or a list is kept as the latest batch gives it.
@@ -654,7 +654,8 @@ class _Growing:
             buf = self._buffers.get(name)
             if buf is None or need > len(buf) or buf.dtype != value.dtype:
                 dtype = value.dtype if buf is None else np.result_type(buf, value)
-                size = need if buf is None else max(need, 2 * len(buf))
+                # a quarter more each time: a long run's columns carry little spare capacity
+                size = need if buf is None else max(need, len(buf) + len(buf) // 4)
                 grown = np.empty(size, dtype)
                 if buf is not None:
                     grown[:n] = buf[:n]

@@ -10,8 +10,9 @@ no I/O.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import numpy as np
 
@@ -172,6 +173,28 @@ def compute_report(
     per_station = {
         (st.line, st.station): station_bins(st, cols.end_s, edges, inc) for st in cols.stations
     }
+    reasons = downtime_by_reason(cols.stations, cols.end_s, t0, t1, inc)
+    return report_from_bins(cols, (t0, t1), edges, labels, per_station, reasons)
+
+
+def report_from_bins(
+    cols: PlantColumns,
+    window: tuple[float, float],
+    edges: np.ndarray,
+    labels: list[str | None],
+    per_station: dict[tuple[str, str], BinColumns],
+    reasons: list[ReasonLoss],
+    *,
+    lazy_shifts: bool = False,
+    bottlenecks: list[BottleneckResult] | None = None,
+) -> KpiReport:
+    """Return the report of ``cols`` over ``window`` from each station's elements per bin
+    (``edges``, shift ``labels``) and the downtime by reason, however these were computed:
+    by ``compute_report`` from whole columns, or by ``analytics.stream_report`` while a run
+    streams. With ``lazy_shifts``, each shift occurrence's result is built when asked for;
+    ``bottlenecks`` (per line) are computed from ``cols`` unless given."""
+    t0, t1 = window
+    inc = t1 >= cols.end_s
     line_bins: dict[str, BinColumns] = {}
     for ln in cols.lines:
         gp, ip = first_pass_counts(ln, edges, inc)
@@ -186,8 +209,7 @@ def compute_report(
     plant = _scope(
         "plant", PLANT, None, bins_total(plant_bins) if plant_bins else Elements(window_s=t1 - t0)
     )
-    occ, totals = _shift_results(edges, labels, per_station, line_bins, plant_bins)
-    reasons = downtime_by_reason(cols.stations, cols.end_s, t0, t1, inc)
+    occ, totals = _shift_results(edges, labels, per_station, line_bins, plant_bins, lazy_shifts)
     return KpiReport(
         run_id=cols.run_id,
         scenario=cols.scenario,
@@ -203,8 +225,10 @@ def compute_report(
         bottlenecks=[
             detect_bottlenecks(ln.line, cols.line_stations(ln.line), cols.end_s, t0, t1)
             for ln in cols.lines
-        ],
-        shifts=occ,
+        ]
+        if bottlenecks is None
+        else bottlenecks,
+        shifts=occ,  # type: ignore[arg-type]
         shift_totals=totals,
     )
 
@@ -242,24 +266,58 @@ def _shift_results(
     station_bins: dict[tuple[str, str], BinColumns],
     line_bins: dict[str, BinColumns],
     plant_bins: BinColumns | None,
-) -> tuple[list[ShiftResult], list[ShiftResult]]:
+    lazy: bool = False,
+) -> tuple[Sequence[ShiftResult], list[ShiftResult]]:
     """Return results per shift occurrence and per shift name (sums of occurrences)."""
     if plant_bins is None:
         return [], []
-    occ: list[ShiftResult] = []
+    spans: list[tuple[str, float, float, int]] = []
     by_name: dict[str, list[int]] = {}
     total = _BinTotals()
     for k, name in enumerate(labels):
         if name is None:
             continue
         by_name.setdefault(name, []).append(k)
-        span = (float(edges[k]), float(edges[k + 1]))
-        occ.append(_shift(name, span, station_bins, line_bins, plant_bins, [k], total))
+        spans.append((name, float(edges[k]), float(edges[k + 1]), k))
+    occ: Sequence[ShiftResult] = _Occurrences(spans, station_bins, line_bins, plant_bins)
+    if not lazy:
+        occ = [
+            _shift(name, (a, b), station_bins, line_bins, plant_bins, [k], total)
+            for name, a, b, k in spans
+        ]
     totals = [
         _shift(n, (None, None), station_bins, line_bins, plant_bins, ks, total)
         for n, ks in by_name.items()
     ]
     return occ, totals
+
+
+class _Occurrences(Sequence[ShiftResult]):
+    """Results per shift occurrence, each built from its bin when asked for: a long run has
+    hundreds of occurrences, and their results are never all held."""
+
+    def __init__(
+        self,
+        spans: list[tuple[str, float, float, int]],
+        station_bins: dict[tuple[str, str], BinColumns],
+        line_bins: dict[str, BinColumns],
+        plant_bins: BinColumns,
+    ) -> None:
+        self._spans, self._bins = spans, (station_bins, line_bins, plant_bins)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    @overload
+    def __getitem__(self, i: int) -> ShiftResult: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[ShiftResult]: ...
+    def __getitem__(self, i: int | slice) -> ShiftResult | list[ShiftResult]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        name, t0, t1, k = self._spans[i]
+        # ``bins_total`` of one bin gives what ``_BinTotals`` takes from ``bins_each``
+        return _shift(name, (t0, t1), *self._bins, [k], bins_total)
 
 
 class _BinTotals:
@@ -285,7 +343,7 @@ def _shift(
     line_bins: dict[str, BinColumns],
     plant_bins: BinColumns,
     ks: list[int],
-    total: _BinTotals,
+    total: Callable[[BinColumns, list[int]], Elements],
 ) -> ShiftResult:
     """Return one shift result from the sum of bins ``ks``."""
     stations = [_scope("station", st, ln, total(b, ks)) for (ln, st), b in station_bins.items()]

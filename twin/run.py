@@ -1,9 +1,9 @@
 """``twin run``: simulate headless, then print the run's summary and its KPIs.
 
 Records stream from the model in batches of one simulated hour to the event log writer (JSON
-Lines or Parquet, from ``--out``'s name), to the KPI columns and to the run's tally; none is
-kept, so memory does not grow with the run's records. Heavy modules load inside the command,
-so ``twin run --help`` stays fast.
+Lines or Parquet, from ``--out``'s name), to the KPI report (``analytics.stream_report``, which
+folds them per shift occurrence) and to the run's tally; none is kept. Heavy modules load
+inside the command, so ``twin run --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -60,8 +60,7 @@ def run(
         choices = ", ".join(FORMATS)
         raise typer.BadParameter(f"{fmt!r} is not one of {choices}", param_hint="--format")
     from analytics.cli import print_kpi_tables
-    from analytics.columns import ColumnAccumulator
-    from analytics.report import compute_report
+    from analytics.stream_report import StreamedReport
     from plant_sim.cli import (
         load_or_exit,
         parse_until,
@@ -85,13 +84,13 @@ def run(
         except OSError as exc:
             typer.echo(f"error: --out: {out}: {exc.strerror or exc}", err=True)
             raise typer.Exit(2) from None
-    columns = ColumnAccumulator()
+    kpis = StreamedReport()
     counts = Tally() if fmt == "table" else None  # the summary tables print with the table only
 
     def consume(batch: list[Record]) -> None:
         if writer is not None:
             writer.write(batch)
-        columns.add(batch)
+        kpis.add(batch)
         if counts is not None:
             counts.add(batch)
 
@@ -112,7 +111,7 @@ def run(
     )
     if out is not None:
         log.info("event log written to %s", out)
-    report = compute_report(columns.columns())
+    report = kpis.report()
     if report.plant.elements.pbt_s == 0:
         log.warning("%s", no_planned_time(scenario, until_s))
     if counts is not None:

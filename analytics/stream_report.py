@@ -1,0 +1,346 @@
+"""A run's KPI report folded from its records while it streams, not from the whole run.
+
+``StreamedReport.add(batch)`` takes the records of a streaming run (``twin run``) one batch
+at a time; ``report()`` returns what ``compute_report(to_columns(records))`` returns for all
+of them, value for value. State and part records are not kept: once a shift occurrence is
+over (a record later than its end has come), each station's records of that occurrence are
+folded into its elements for that bin (``station_bins`` on the occurrence's records, so the
+sums are the same sums in the same order) and its stops into its downtime by reason. What
+is kept grows with the run only where an exact result needs the values themselves:
+
+- per state record its time and state code (9 bytes): the bottleneck analysis sums each
+  station's active, blocked and starved durations with numpy's pairwise sum and follows
+  every active period (``analytics.bottleneck``), which needs them all;
+- per release and exit their times, flow time and order (about 30 bytes a part, in
+  ``ColumnAccumulator``): WIP, flow-time percentiles and lead times;
+- per stock record its time, level and codes (24 bytes), the orders and the shift changes;
+- per shift occurrence and station its elements (27 numbers).
+
+Records must come in time order per station, as a simulator emits them; one earlier than an
+occurrence already folded is refused (``ValueError``). No I/O here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analytics.bottleneck import detect_bottlenecks
+from analytics.columns import (
+    STATE_CODES,
+    ColumnAccumulator,
+    PlantColumns,
+    StationColumns,
+    _assemble,
+    _grouped,
+    _non_good_part_ids,
+    _part_cols,
+    _PartCols,
+    _state_cols,
+    _StateCols,
+)
+from analytics.elements import BinColumns, station_bins
+from analytics.losses import ReasonLoss
+from analytics.report import KpiReport, _bins, report_from_bins
+from analytics.timeline import new_stop_mask
+from plant_sim.records import PartDone, Record, StateChange
+from plant_sim.states import StationState
+
+#: Pending state and part rows that make the folding of finished shift occurrences worth it.
+FOLD_ROWS = 50_000
+_STOPS = (
+    (STATE_CODES[StationState.DOWN], "down"),
+    (STATE_CODES[StationState.MINOR_STOP], "minor_stop"),
+)
+
+
+class _States:
+    """One station's state records not folded yet, as columns in time order."""
+
+    __slots__ = ("code", "done", "power", "prev", "reason", "t")
+
+    def __init__(self) -> None:
+        self.t = np.empty(0)
+        self.code = np.empty(0, np.int8)
+        self.power = np.empty(0)
+        self.reason = np.empty(0, object)
+        self.prev = -1  # code of the record before ``t[0]`` (-1: none)
+        self.done = 0  # leading records whose stops are counted in the downtime by reason
+
+
+class _Station:
+    """What one station keeps while the run streams."""
+
+    def __init__(self, line: str, station: str) -> None:
+        self.line, self.station = line, station
+        self.states = _States()
+        self.part_t, self.part_pri = np.empty(0), np.empty(0)
+        self.part_result = np.empty(0, np.int8)
+        self.bins: BinColumns = {}  # elements of the folded bins, one array per field
+        self.stops: tuple[dict, dict] = ({}, {})  # reason -> [events, seconds]: down, minor
+        self.t_chunks: list[np.ndarray] = []  # state times and codes for the bottlenecks
+        self.code_chunks: list[np.ndarray] = []
+
+    def take(
+        self, states: _StateCols | None, parts: _PartCols | None, sel: tuple, floor: float
+    ) -> None:
+        """Append this station's new records (``sel``: its rows of ``states``, ``parts``);
+        none may come before ``floor``, the end of the bins folded so far."""
+        s_rows, p_rows = sel
+        st = self.states
+        if states is not None and len(s_rows):
+            t = states.t[s_rows]
+            _check_order(t, max(st.t[-1], floor) if len(st.t) else floor, self.station)
+            code = states.code[s_rows]
+            self.t_chunks.append(t)
+            self.code_chunks.append(code)
+            st.t = np.concatenate([st.t, t])
+            st.code = np.concatenate([st.code, code])
+            st.power = np.concatenate([st.power, states.power_kw[s_rows]])
+            st.reason = np.concatenate([st.reason, states.reason[s_rows]])
+        if parts is not None and len(p_rows):
+            t = parts.t[p_rows]
+            last = max(self.part_t[-1], floor) if len(self.part_t) else floor
+            _check_order(t, last, self.station)
+            self.part_t = np.concatenate([self.part_t, t])
+            self.part_result = np.concatenate([self.part_result, parts.result[p_rows]])
+            self.part_pri = np.concatenate([self.part_pri, parts.pri_s[p_rows]])
+
+    def count_stops(self, t0: float, final_end: float | None) -> None:
+        """Add the stops of records whose interval end is known (all at the run end) to the
+        downtime by reason: ``downtime_by_reason``'s sums, record by record in time order."""
+        st = self.states
+        n = len(st.t)
+        upto = n if final_end is not None else n - 1
+        if upto <= st.done:
+            return
+        t, code = st.t, st.code
+        ends = np.concatenate([t[1:], [max(final_end, t[-1])]]) if final_end is not None else t[1:]
+        t1 = np.inf if final_end is None else final_end
+        sl = slice(st.done, upto)
+        dur = np.maximum(0.0, np.minimum(ends[sl], t1) - np.maximum(t[sl], t0))
+        new = new_stop_mask(np.concatenate([[st.prev], code]).astype(np.int16))[1:][sl]
+        in_win = (t[sl] >= t0) & (t[sl] <= t1)
+        for (value, _), acc in zip(_STOPS, self.stops, strict=True):
+            idx = np.flatnonzero((code[sl] == value) & ((dur > 0) | (new & in_win)))
+            counted = (new & in_win)[idx].tolist()
+            for i, d, c in zip(idx.tolist(), dur[idx].tolist(), counted, strict=True):
+                slot = acc.setdefault(st.reason[st.done + i] or "unspecified", [0, 0.0])
+                slot[0] += int(c)
+                slot[1] += d
+        st.done = upto
+
+    def fold(self, edges: np.ndarray, end_s: float, final: bool) -> None:
+        """Fold the records of bins ``edges`` (all before ``edges[-1]``, every record at the
+        run end) into elements, keeping the state in force at ``edges[-1]``."""
+        st = self.states
+        cut = len(st.t) if final else int(np.searchsorted(st.t, edges[-1], "left"))
+        p_cut = len(self.part_t) if final else int(np.searchsorted(self.part_t, edges[-1], "left"))
+        cols = StationColumns(
+            self.line,
+            self.station,
+            st.t[:cut],
+            st.code[:cut],
+            st.power[:cut],
+            st.reason[:cut],
+            self.part_t[:p_cut],
+            self.part_result[:p_cut],
+            self.part_pri[:p_cut],
+        )
+        new = station_bins(cols, end_s, edges, final)
+        old = self.bins or {name: a[:0] for name, a in new.items()}
+        self.bins = {name: np.concatenate([old[name], a]) for name, a in new.items()}
+        self.part_t, self.part_result = self.part_t[p_cut:], self.part_result[p_cut:]
+        self.part_pri = self.part_pri[p_cut:]
+        keep = max(cut - 1, 0)  # the record in force at the next bin's start stays
+        if keep:
+            st.prev = int(st.code[keep - 1])
+            st.t, st.code = st.t[keep:], st.code[keep:]
+            st.power, st.reason = st.power[keep:], st.reason[keep:]
+            st.done = max(st.done - keep, 0)
+
+    def reasons(self) -> list[ReasonLoss]:
+        """Return the downtime by reason: breakdowns, then minor stops, as first seen."""
+        return [
+            ReasonLoss(self.line, self.station, name, reason, int(v[0]), v[1])
+            for (_, name), acc in zip(_STOPS, self.stops, strict=True)
+            for reason, v in acc.items()
+        ]
+
+    def bottleneck_columns(self) -> StationColumns:
+        """Return the state times and codes of the whole run (what the bottlenecks read);
+        empty once they are dropped."""
+        t = np.concatenate(self.t_chunks) if self.t_chunks else np.empty(0)
+        code = np.concatenate(self.code_chunks) if self.code_chunks else np.empty(0, np.int8)
+        self.t_chunks, self.code_chunks = [t], [code]
+        empty = np.empty(0)
+        return StationColumns(
+            self.line,
+            self.station,
+            t,
+            code,
+            empty,
+            np.empty(0, object),
+            empty,
+            np.empty(0, np.int8),
+            empty,
+        )
+
+
+def _check_order(t: np.ndarray, last: float, station: str) -> None:
+    """Refuse records of a station that go back in time (they cannot be folded)."""
+    if len(t) and (t[0] < last or bool(np.any(t[1:] < t[:-1]))):
+        raise ValueError(f"records: {station}: state or part records out of time order")
+
+
+class _Flows(ColumnAccumulator):
+    """``ColumnAccumulator`` for everything but state and part records, which it hands to
+    the report's stations (and only notes which parts were judged scrap or rework)."""
+
+    def __init__(self, report: StreamedReport) -> None:
+        super().__init__()
+        self._report = report
+
+    def _add_states(self, states: list[StateChange]) -> None:
+        cols = _state_cols(states, self._keys)
+        self._report._check_folded(cols.t)
+        self._report._pending_states.append(cols)
+
+    def _add_parts(self, parts: list[PartDone]) -> None:
+        cols = _part_cols(parts, self._keys)
+        self._report._check_folded(cols.t)
+        self._report._pending_parts.append(cols)
+        self._bad_parts.update(_non_good_part_ids(parts, cols.result))
+
+    def plant_columns(self, stations: list[StationColumns]) -> PlantColumns:
+        """Return the run's columns with ``stations`` as its station columns; the flow
+        buffers are dropped (each line's columns are copies of them), so call it once."""
+        flows, self._flows = self._flows, None  # type: ignore[assignment]
+        return _assemble(
+            self._structure or [],
+            self._run_starts[0] if self._run_starts else None,
+            self._run_end_ts,
+            stations,
+            set(),
+            flows.view(),
+            self._shifts,
+            self._orders,
+            self._stock.view(),
+        )
+
+
+class StreamedReport:
+    """Build a streamed run's ``KpiReport`` from its record batches, folding state and part
+    records into per-shift elements as the run goes (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._flows = _Flows(self)
+        self._pending_states: list[_StateCols] = []
+        self._pending_parts: list[_PartCols] = []
+        self._stations: list[_Station] = []
+        self._edges: list[float] = []  # folded bin edges, from the run start
+        self._latest = -np.inf  # latest record time so far
+
+    def add(self, records: list[Record]) -> None:
+        """Take one batch of the run's records, in emission order."""
+        self._flows.add(records)
+        if not self._stations and self._flows._structure:
+            self._stations = [_Station(ln, st) for ln, sts in self._flows._structure for st in sts]
+            start = self._flows._run_starts[0].t
+            self._edges = [float(start)]
+        if records:
+            self._latest = max(self._latest, float(records[-1].t))
+        rows = sum(len(c.t) for c in (*self._pending_states, *self._pending_parts))
+        if rows >= FOLD_ROWS and self._closed_edges():
+            self._fold(self._closed_edges(), None)
+
+    def _check_folded(self, t: np.ndarray) -> None:
+        """Refuse state or part records older than the shift occurrences folded so far."""
+        if len(self._edges) > 1 and len(t) and float(t.min()) < self._edges[-1]:
+            raise ValueError(
+                f"records: a state or part record at {float(t.min())} s is out of time order "
+                f"(shift occurrences up to {self._edges[-1]} s are folded already)"
+            )
+
+    def _closed_edges(self) -> list[float]:
+        """Return the shift changes not folded yet that a later record has passed."""
+        last = self._edges[-1] if self._edges else np.inf
+        return sorted({t for t, _ in self._flows._shifts if last < t < self._latest})
+
+    def _fold(self, edges: list[float], end_s: float | None) -> None:
+        """Hand the pending records to the stations and fold the bins up to ``edges[-1]``
+        (with ``end_s``: every bin up to the run end)."""
+        states = _joined(self._pending_states, _StateCols)
+        parts = _joined(self._pending_parts, _PartCols)
+        self._pending_states, self._pending_parts = [], []
+        n = len(self._stations)
+        s_sel = _per_station(states, n)
+        p_sel = _per_station(parts, n)
+        floor = self._edges[-1] if len(self._edges) > 1 else -np.inf
+        bounds = np.array([self._edges[-1], *edges])
+        t0 = self._edges[0]
+        for i, station in enumerate(self._stations):
+            station.take(states, parts, (s_sel[i], p_sel[i]), floor)
+            station.count_stops(t0, end_s)
+            station.fold(bounds, bounds[-1] if end_s is None else end_s, end_s is not None)
+        self._edges += [float(e) for e in bounds[1:]]
+
+    def report(self) -> KpiReport:
+        """Return the KPI report of every record added (the whole run, per shift too);
+        once: what it needs only for the report is dropped as it goes.
+
+        The bottlenecks come first, each line's state times dropped once it is done, so
+        they are not held while the flow columns are built and read."""
+        flows = self._flows
+        if flows._flows is None:
+            raise RuntimeError("StreamedReport.report() gives the report once")
+        if not self._stations:
+            raise ValueError("records: a streamed run must start with its run_start")
+        if not flows._run_end_ts:
+            raise ValueError("records: a streamed run must end with its run_end")
+        t0 = float(flows._run_starts[0].t)
+        end_s = max(max(float(t) for t in flows._run_end_ts), t0)  # as ``_run_span``
+        if self._latest > end_s:
+            raise ValueError("records: a record comes after the run end")
+        shifts = sorted(flows._shifts, key=lambda x: x[0])
+        edges, labels = _bins(PlantColumns(None, None, t0, end_s, [], [], shifts), t0, end_s, True)
+        folded = len(self._edges)
+        if not np.array_equal(edges[:folded], np.array(self._edges)):
+            raise ValueError("records: a shift change out of time order (its shift is folded)")
+        self._fold(edges[folded:].tolist(), end_s)
+        bottlenecks = []
+        for line, _ in flows._structure or []:
+            mine = [s for s in self._stations if s.line == line]
+            columns = [s.bottleneck_columns() for s in mine]
+            bottlenecks.append(detect_bottlenecks(line, columns, end_s, t0, end_s))
+            del columns
+            for s in mine:
+                s.t_chunks, s.code_chunks = [], []
+        cols = flows.plant_columns([s.bottleneck_columns() for s in self._stations])
+        per_station = {(s.line, s.station): s.bins for s in self._stations}
+        reasons = [r for s in self._stations for r in s.reasons()]
+        return report_from_bins(
+            cols,
+            (cols.start_s, cols.end_s),
+            edges,
+            labels,
+            per_station,
+            reasons,
+            lazy_shifts=True,
+            bottlenecks=bottlenecks,
+        )
+
+
+def _joined(batches: list, cls: type) -> object | None:
+    """Return the batches' columns as one (None for no batch)."""
+    if not batches:
+        return None
+    names = cls.__slots__
+    return cls(*(np.concatenate([getattr(b, n) for b in batches]) for n in names))
+
+
+def _per_station(cols: _StateCols | _PartCols | None, n: int) -> list[np.ndarray]:
+    """Return each station's rows of ``cols``, in stream order."""
+    if cols is None:
+        return [np.empty(0, np.int64)] * n
+    order, bounds = _grouped(cols.idx, cols.t, n, sort_time=False)
+    return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
