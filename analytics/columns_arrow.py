@@ -10,7 +10,6 @@ named by its ``run_start`` goes the record way (``to_columns``), which discovers
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from analytics.columns import (
     STATE_CODES,
     FlowCols,
     PlantColumns,
+    StockColumns,
     _one_run,
     _PartCols,
     _StateCols,
@@ -31,7 +31,7 @@ from analytics.columns import (
     to_columns,
 )
 from analytics.parquet_kinds import KindRows
-from plant_sim.records import OrderEvent, RunStart, StockLevel
+from plant_sim.records import OrderEvent, RunStart
 from plant_sim.states import StationState
 
 
@@ -140,6 +140,32 @@ def _flow_cols(releases: KindRows, exits: KindRows, line_of: dict[str, int]) -> 
     )
 
 
+def _first_seen(codes: np.ndarray, values: list) -> tuple[np.ndarray, list]:
+    """Return ``codes`` renumbered by first appearance and the values in that order (``None``
+    for null), as ``columns.stock_columns`` numbers materials and causes."""
+    seen, first = np.unique(codes, return_index=True)
+    order = seen[np.argsort(first, kind="stable")]
+    lut = np.zeros(len(values) + 1, np.int32)
+    lut[order] = np.arange(len(order), dtype=np.int32)  # code -1 (null) is the last entry
+    table = [*values, None]
+    return lut[codes], [table[c] for c in order.tolist()]
+
+
+def _stock_cols(sub: KindRows) -> StockColumns:
+    """Return the stock rows as ``StockColumns`` (what ``columns.stock_columns`` makes of the
+    same records), with no record object per row."""
+    material, materials = _first_seen(*_coded(sub, "material"))
+    cause, causes = _first_seen(*_coded(sub, "cause"))
+    return StockColumns(
+        t=_floats(sub, "t", "stock"),
+        level=_floats(sub, "level", "stock"),
+        material=material,
+        cause=cause,
+        materials=materials,
+        causes=causes,
+    )
+
+
 def _rows(sub: KindRows, names: tuple[str, ...]) -> list[tuple]:
     """Return the rows of one kind as tuples of Python values."""
     if not sub.rows:
@@ -192,9 +218,6 @@ def kind_columns(tables: dict[str, KindRows], records: Any) -> PlantColumns:
     except _UnknownStationError:
         return to_columns(records())
     orders = [OrderEvent(*r) for r in _rows(tables["order"], _ORDER)]
-    stock_rows = tables["stock"]
-    names = _STOCK + _STOCK_LATER if _STOCK_LATER[0] in stock_rows.numbers else _STOCK
-    stock = [StockLevel(*r) for r in _rows(stock_rows, names)]
     return assemble(
         structure,
         run_starts[0] if run_starts else None,
@@ -205,14 +228,13 @@ def kind_columns(tables: dict[str, KindRows], records: Any) -> PlantColumns:
         _flow_cols(tables["release"], tables["exit"], line_of),
         _rows(tables["shift"], ("t", "shift")),
         orders,
-        stock,
+        _stock_cols(tables["stock"]),
     )
 
 
 _ORDER = ("t", "order_id", "product", "quantity", "due_s", "event", "line")
+#: The stock fields the KPIs read (not ``reorder_point``: a later field some logs lack).
 _STOCK = ("t", "material", "level", "cause")
-#: Stock fields newer than some logs (``StockLevel.reorder_point``).
-_STOCK_LATER = ("reorder_point",)
 #: The kinds the KPIs read, with the columns each kind's rows are read with.
 NEEDS = {
     "run_start": _RUN_START,
@@ -222,17 +244,9 @@ NEEDS = {
     "release": ("t", "line"),
     "exit": ("t", "line", "outcome", "flow_time_s", "part_id", "order_id"),
     "order": _ORDER,
-    "stock": _STOCK + _STOCK_LATER,
+    "stock": _STOCK,
     "shift": ("t", "shift"),
 }
-
-
-def needs_of(names: Collection[str]) -> dict[str, tuple[str, ...]]:
-    """``NEEDS`` for a log with the columns ``names``: ``reorder_point`` (a later stock
-    field) only where the log has it, so older logs read as before."""
-    if all(n in names for n in _STOCK_LATER):
-        return NEEDS
-    return {**NEEDS, "stock": _STOCK}
 
 
 #: Columns with few distinct values: read from Parquet as dictionaries, coded (no string per

@@ -72,7 +72,13 @@ class KindRows:
 
 
 class _Group:
-    """One row group's columns, each decoded once for all the kinds that read it."""
+    """One row group's columns, each decoded once for all the kinds that read it.
+
+    A column is kept as the row group holds it (no pass over all its rows): numbers as a view
+    of the Arrow buffer, a dictionary column as its indices and a lookup table into the
+    file-wide values, with the validity bitmap unpacked when it has nulls. Only the rows a
+    kind asks for are then gathered (``_Parts.add``): a KPI kind is a sixth of the rows.
+    """
 
     def __init__(
         self,
@@ -85,8 +91,10 @@ class _Group:
         self._done: dict[str, tuple] = {}
 
     def column(self, name: str) -> tuple:
-        """Return ``("number", values, null mask)``, ``("coded", codes)`` or
-        ``("string", [(chunk, its first row)])`` for every row of the group."""
+        """Return ``("number", values, validity)``, ``("coded", indices, validity, lut)``,
+        ``("mapped", file-wide codes)`` or ``("string", [(chunk, its first row)])`` for every
+        row of the group; ``validity`` is ``None`` when no value is null, a ``lut`` maps
+        indices to file-wide codes (its last entry -1, for null)."""
         if name not in self._done:
             self._done[name] = self._decode(name)
         return self._done[name]
@@ -94,47 +102,62 @@ class _Group:
     def _decode(self, name: str) -> tuple:
         import pyarrow as pa
 
-        chunks, start = self._table.column(name).chunks, 0
-        numbers, masks, codes, strings = [], [], [], []
+        chunks = self._table.column(name).chunks
+        if len(chunks) == 1:  # what a row group read gives
+            chunk = chunks[0]
+            if pa.types.is_dictionary(chunk.type) and name in self._coded:
+                indices = chunk.indices
+                if str(indices.type) in _NUMBER_TYPES:
+                    return ("coded", _numbers(indices), _validity(indices), self._lut(name, chunk))
+            elif str(chunk.type) in _NUMBER_TYPES:
+                return ("number", _numbers(chunk), _validity(chunk))
+        return self._decode_chunks(name, chunks)
+
+    def _decode_chunks(self, name: str, chunks: list) -> tuple:
+        """``_decode`` for a column in several chunks: joined into one array per column."""
+        import pyarrow as pa
+
+        start = 0
+        numbers, valid, codes, strings = [], [], [], []
         for chunk in chunks:
             if pa.types.is_dictionary(chunk.type) and name in self._coded:
-                codes.append(self._codes(name, chunk))
+                lut, raw = self._lut(name, chunk), _numbers(chunk.indices)
+                ok = _validity(chunk.indices)
+                codes.append(lut[raw if ok is None else np.where(ok, raw, -1)])
             elif str(chunk.type) in _NUMBER_TYPES:
                 numbers.append(_numbers(chunk))
-                masks.append(_null_mask(chunk))
+                valid.append(_validity(chunk))
             else:
                 strings.append((chunk, start))
             start += len(chunk)
         if len(codes) == len(chunks):
-            return ("coded", _join(codes, np.int32))
+            return ("mapped", _join(codes, np.int32))
         if len(numbers) == len(chunks):
-            if all(m is None for m in masks):
+            if all(v is None for v in valid):
                 return ("number", _join(numbers), None)
-            pieces = zip(numbers, masks, strict=True)
-            return ("number", _join(numbers), _join([_nulls(v, m) for v, m in pieces]))
+            pieces = zip(numbers, valid, strict=True)
+            return ("number", _join(numbers), _join([_all_valid(n, v) for n, v in pieces], bool))
         if len(strings) == len(chunks):
             return ("string", strings)
         raise ValueError(f"column {name}: chunks of different types")
 
-    def _codes(self, name: str, chunk: Any) -> np.ndarray:
-        """Return a dictionary chunk's codes into the file-wide values of ``name`` (-1 null)."""
+    def _lut(self, name: str, chunk: Any) -> np.ndarray:
+        """Return the codes of a dictionary chunk's values in the file-wide values of ``name``,
+        and -1 (for null) after them."""
         dictionary = chunk.dictionary
         last = self._luts.get(name)
         if last is not None and last[0].equals(dictionary):  # row groups mostly share them
-            lut = last[1]
-        else:
-            index = self._index.setdefault(name, {})
-            values = dictionary.to_pylist()
-            lut = np.array([index.setdefault(v, len(index)) for v in values] + [-1], np.int32)
-            self._luts[name] = (dictionary, lut)
-        indices = chunk.indices
-        codes, mask = _numbers(indices), _null_mask(indices)
-        return lut[codes if mask is None else np.where(mask, -1, codes)]
+            return last[1]
+        index = self._index.setdefault(name, {})
+        values = dictionary.to_pylist()
+        lut = np.array([index.setdefault(v, len(index)) for v in values] + [-1], np.int32)
+        self._luts[name] = (dictionary, lut)
+        return lut
 
 
-def _nulls(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Return ``mask``, or an all-false mask for ``values`` if it is ``None``."""
-    return np.zeros(len(values), bool) if mask is None else mask
+def _all_valid(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """Return ``valid``, or an all-true validity for ``values`` if it is ``None``."""
+    return np.ones(len(values), bool) if valid is None else valid
 
 
 class _Parts:
@@ -153,22 +176,33 @@ class _Parts:
         """Put the values at ``rows`` of one row group's decoded ``column`` in place."""
         span = slice(self.at, self.at + len(rows))
         if column[0] == "coded":
-            if name not in self.codes:
-                self.codes[name] = np.empty(self.rows, np.int32)
-            np.take(column[1], rows, mode="clip", out=self.codes[name][span])
+            _, indices, valid, lut = column
+            picked = indices.take(rows)
+            if valid is not None and not (ok := valid.take(rows)).all():
+                picked = np.where(ok, picked, len(lut) - 1)  # null: the lut's last entry, -1
+            np.take(lut, picked, mode="clip", out=self._array(self.codes, name, np.int32)[span])
+        elif column[0] == "mapped":
+            out = self._array(self.codes, name, np.int32)[span]
+            np.take(column[1], rows, mode="clip", out=out)
         elif column[0] == "number":
-            if name not in self.numbers:
-                self.numbers[name] = np.empty(self.rows, column[1].dtype)
-            np.take(column[1], rows, mode="clip", out=self.numbers[name][span])
-            if column[2] is not None:
+            _, values, valid = column
+            out = self._array(self.numbers, name, values.dtype)[span]
+            np.take(values, rows, mode="clip", out=out)
+            if valid is not None and not (ok := valid.take(rows)).all():
                 if name not in self.masks:
                     self.masks[name] = np.zeros(self.rows, bool)
-                np.take(column[2], rows, mode="clip", out=self.masks[name][span])
+                np.logical_not(ok, out=self.masks[name][span])
         else:
             for chunk, first in column[1]:
                 lo, hi = np.searchsorted(rows, [first, first + len(chunk)])
                 if hi > lo:
                     self.strings.setdefault(name, []).append((chunk, rows[lo:hi] - first))
+
+    def _array(self, arrays: dict[str, np.ndarray], name: str, dtype: Any) -> np.ndarray:
+        """Return the kind's array ``name`` of ``arrays``, allocated at its final size."""
+        if name not in arrays:
+            arrays[name] = np.empty(self.rows, dtype)
+        return arrays[name]
 
     def rows_of(
         self, names: Sequence[str], schema: Any, coded: frozenset[str], index: dict[str, dict]
@@ -192,6 +226,15 @@ def _numbers(array: Any) -> np.ndarray:
     """Return a numeric Arrow array's values (nulls hold whatever the buffer has)."""
     values = np.frombuffer(array.buffers()[1], _NUMBER_TYPES[str(array.type)])
     return values[array.offset : array.offset + len(array)]
+
+
+def _validity(array: Any) -> np.ndarray | None:
+    """Return whether each value is present, or ``None`` if none is null."""
+    if not array.null_count:
+        return None
+    bits = np.frombuffer(array.buffers()[0], np.uint8)
+    unpacked = np.unpackbits(bits, bitorder="little").view(bool)
+    return unpacked[array.offset : array.offset + len(array)]
 
 
 def _null_mask(array: Any) -> np.ndarray | None:

@@ -8,7 +8,7 @@ record way they must equal, value for value and type for type.
 from __future__ import annotations
 
 import gzip
-from dataclasses import fields, is_dataclass
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from analytics import jsonl_columns
-from analytics.columns import to_columns
+from analytics.columns import stock_columns, to_columns
 from analytics.eventlog import (
     KPI_KINDS,
     EventLogError,
@@ -25,6 +25,7 @@ from analytics.eventlog import (
     read_columns,
     read_event_log,
 )
+from plant_sim.eventlog import is_parquet
 from plant_sim.parquet_log import ParquetLogWriter, read_table
 from plant_sim.scenario import load_scenario
 from plant_sim.simulation import run_batch
@@ -62,7 +63,12 @@ def assert_same(a: object, b: object, where: str = "columns") -> None:
 
 
 def record_way(path: Path) -> object:
-    return to_columns(read_event_log(path, KPI_KINDS))
+    """The columns of the record way; for Parquet, stock levels as the columns that reader
+    gives (``stock_columns`` of the same records: no record object per stock row)."""
+    cols = to_columns(read_event_log(path, KPI_KINDS))
+    if is_parquet(path):
+        cols = replace(cols, stock=stock_columns(cols.stock))
+    return cols
 
 
 @pytest.mark.parametrize("name", ["run.jsonl", "run.jsonl.gz", "run.parquet"])
