@@ -8,8 +8,8 @@ no Arrow table outlives its row group. Columns come out as:
 
 - numbers (float64, int64): a numpy array and the mask of its nulls (``None``: no null);
 - strings with few distinct values (``coded``): codes into a list of values, -1 for null;
-- other strings (ids: many distinct values): kept as Arrow pieces, turned into Python strings
-  only for the rows asked for (``KindRows.strings``).
+- other strings (ids: many distinct values): the bytes of each row group's values, turned into
+  Python strings only for the rows asked for (``KindRows.strings``).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ class KindRows:
     null_masks: dict[str, np.ndarray | None] = field(default_factory=dict)
     codes: dict[str, np.ndarray] = field(default_factory=dict)
     values: dict[str, list] = field(default_factory=dict)  # distinct values of coded columns
-    # other strings: (Arrow chunk, its rows) per row group, turned into Python on demand
-    string_pieces: dict[str, list[tuple[Any, np.ndarray]]] = field(default_factory=dict)
+    # other strings: the asked-for rows of each row group, turned into Python on demand
+    string_pieces: dict[str, list[StringPiece]] = field(default_factory=dict)
 
     def nulls(self, name: str) -> int:
         """Return how many rows have no value in a number column."""
@@ -46,14 +46,14 @@ class KindRows:
         (sorted row numbers)."""
         out: list = []
         start = 0
-        for chunk, local in self.string_pieces[name]:
+        for piece in self.string_pieces[name]:
             if rows is None:
-                out += _strings(chunk, local)
+                out += piece.strings()
             else:
-                lo, hi = np.searchsorted(rows, [start, start + len(local)])
+                lo, hi = np.searchsorted(rows, [start, start + piece.rows])
                 if hi > lo:
-                    out += _strings(chunk, local[rows[lo:hi] - start])
-            start += len(local)
+                    out += piece.strings(rows[lo:hi] - start)
+            start += piece.rows
         return out
 
     def pylist(self, name: str) -> list:
@@ -170,7 +170,7 @@ class _Parts:
         self.numbers: dict[str, np.ndarray] = {}
         self.masks: dict[str, np.ndarray] = {}
         self.codes: dict[str, np.ndarray] = {}
-        self.strings: dict[str, list[tuple[Any, np.ndarray]]] = {}
+        self.strings: dict[str, list[StringPiece]] = {}
 
     def add(self, name: str, column: tuple, rows: np.ndarray) -> None:
         """Put the values at ``rows`` of one row group's decoded ``column`` in place."""
@@ -196,7 +196,8 @@ class _Parts:
             for chunk, first in column[1]:
                 lo, hi = np.searchsorted(rows, [first, first + len(chunk)])
                 if hi > lo:
-                    self.strings.setdefault(name, []).append((chunk, rows[lo:hi] - first))
+                    piece = StringPiece.of(chunk, rows[lo:hi] - first)
+                    self.strings.setdefault(name, []).append(piece)
 
     def _array(self, arrays: dict[str, np.ndarray], name: str, dtype: Any) -> np.ndarray:
         """Return the kind's array ``name`` of ``arrays``, allocated at its final size."""
@@ -245,33 +246,64 @@ def _null_mask(array: Any) -> np.ndarray | None:
     return np.unpackbits(bits, bitorder="little")[array.offset : array.offset + len(array)] == 0
 
 
-def _strings(array: Any, local: np.ndarray) -> list:
-    """Return the strings at ``local`` of a string or dictionary array (``None`` for null)."""
-    import pyarrow as pa
+@dataclass(slots=True)
+class StringPiece:
+    """Some rows of one row group's string column, kept without the Arrow arrays (so no
+    Arrow buffer outlives its row group): the bytes spanning their values and each row's
+    span in them, or, for a type the writer does not use, their Python values."""
 
-    mask = None if (full := _null_mask(array)) is None else full[local]
-    if pa.types.is_dictionary(array.type):
-        positions, array = _numbers(array.indices)[local], array.dictionary
-    else:
-        positions = local
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+    rows: int
+    data: bytes = b""
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+    null: np.ndarray | None = None  # which rows are null (``None``: none is)
+    values: list | None = None
+
+    @classmethod
+    def of(cls, array: Any, local: np.ndarray) -> StringPiece:
+        """Return the rows ``local`` of a string or dictionary array."""
+        import pyarrow as pa
+
+        null = None if (full := _null_mask(array)) is None else full[local]
+        if null is not None and not null.any():
+            null = None
+        if pa.types.is_dictionary(array.type):
+            positions, array = _numbers(array.indices)[local], array.dictionary
+        else:
+            positions = local
+        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+            values = array.to_pylist()  # a type the writer does not use: Arrow's conversion
+            return cls(len(local), null=null, values=[values[i] for i in positions.tolist()])
+        if null is not None:
+            positions = np.where(null, 0, positions)  # a null's slot: any valid position
         width = np.int64 if pa.types.is_large_string(array.type) else np.int32
         offsets = np.frombuffer(array.buffers()[1], width)[array.offset :]
+        starts, ends = offsets[positions], offsets[positions + 1]
+        lo, hi = (int(starts.min()), int(ends.max())) if len(starts) else (0, 0)
         data = array.buffers()[2]
-        raw = b"" if data is None else data.to_pybytes()
-        starts, ends = offsets[positions].tolist(), offsets[positions + 1].tolist()
-        if raw.isascii():  # one decode, then slices: byte and character offsets agree
-            text = raw.decode()
-            out = [text[a:b] for a, b in zip(starts, ends, strict=True)]
+        raw = b"" if data is None or hi == lo else memoryview(data)[lo:hi].tobytes()
+        return cls(len(local), raw, starts - lo, ends - lo, null)
+
+    def strings(self, sel: np.ndarray | None = None) -> list:
+        """Return the values (``None`` for null): all, or at ``sel`` (sorted)."""
+        null = self.null if sel is None or self.null is None else self.null[sel]
+        if self.values is not None:
+            out = self.values if sel is None else [self.values[i] for i in sel.tolist()]
+            out = list(out)
         else:
-            out = [raw[a:b].decode() for a, b in zip(starts, ends, strict=True)]
-    else:  # a type the writer does not use: Arrow's own conversion
-        values = array.to_pylist()
-        out = [values[i] for i in positions.tolist()]
-    if mask is not None:
-        for i in np.flatnonzero(mask).tolist():
-            out[i] = None
-    return out
+            starts, ends = self.starts, self.ends
+            if sel is not None:
+                starts, ends = starts[sel], ends[sel]  # type: ignore[index]
+            pairs = zip(starts.tolist(), ends.tolist(), strict=True)  # type: ignore[union-attr]
+            if self.data.isascii():  # one decode, then slices: byte and character offsets agree
+                text = self.data.decode()
+                out = [text[a:b] for a, b in pairs]
+            else:
+                out = [self.data[a:b].decode() for a, b in pairs]
+        if null is not None:
+            for i in np.flatnonzero(null).tolist():
+                out[i] = None
+        return out
 
 
 def _join(pieces: list[np.ndarray], dtype: Any = np.float64) -> np.ndarray:
