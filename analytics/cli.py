@@ -120,6 +120,14 @@ def _table(title: str, first: str, columns: list[str]) -> Table:
     return table
 
 
+def _add_row(table: Table, *cells: str) -> None:
+    """Add a row of plain-text cells: as ``Text`` rich neither parses markup nor emoji codes
+    in them (a fifth of the rendering), and a name with brackets prints as it is."""
+    from rich.text import Text
+
+    table.add_row(*map(Text, cells))
+
+
 def _kpi_table(title: str, scopes: list[ScopeResult], metrics: tuple[str, ...]) -> Table:
     table = _table(title, "scope", [_SHORT.get(m, m) for m in metrics])
     for s in scopes:
@@ -127,7 +135,7 @@ def _kpi_table(title: str, scopes: list[ScopeResult], metrics: tuple[str, ...]) 
         cells = [fmt_value(m, vals[m]) for m in metrics]
         if "effectiveness" in metrics and s.kpis.effectiveness_over_100:
             cells[metrics.index("effectiveness")] += " !"
-        table.add_row(s.scope, *cells)
+        _add_row(table, s.scope, *cells)
     return table
 
 
@@ -135,7 +143,7 @@ def _elements_table(scopes: list[ScopeResult]) -> Table:
     table = _table("Time elements (h)", "scope", [n for n, _ in _ELEMENTS])
     for s in scopes:
         d = s.elements.as_dict()
-        table.add_row(s.scope, *(f"{d[k] / 3600:.2f}" for _, k in _ELEMENTS))
+        _add_row(table, s.scope, *(f"{d[k] / 3600:.2f}" for _, k in _ELEMENTS))
     return table
 
 
@@ -147,7 +155,7 @@ def _shift_table(report: KpiReport) -> Table:
         span = (
             ("all", "") if sh.t0_s is None else (f"{sh.t0_s / 3600:.1f}", f"{sh.t1_s / 3600:.1f}")
         )  # type: ignore[operator]
-        table.add_row(sh.shift, *span, *(fmt_value(m, vals[m]) for m in metrics))
+        _add_row(table, sh.shift, *span, *(fmt_value(m, vals[m]) for m in metrics))
     return table
 
 
@@ -157,7 +165,8 @@ def _loss_tables(report: KpiReport) -> list[Table]:
         "Downtime by reason, plant (Pareto)", "reason", ["events", "hours", "share", "cum."]
     )
     for r in plant.pareto[:12]:
-        pareto.add_row(
+        _add_row(
+            pareto,
             r.key,
             str(r.events),
             f"{r.time_s / 3600:.2f}",
@@ -171,7 +180,8 @@ def _loss_tables(report: KpiReport) -> list[Table]:
     )
     for loss in report.losses:
         s = loss.stops
-        stops.add_row(
+        _add_row(
+            stops,
             loss.scope,
             str(s.breakdowns),
             f"{s.breakdown_s / 3600:.2f}",
@@ -186,7 +196,8 @@ def _loss_tables(report: KpiReport) -> list[Table]:
         ["category", "hours", "of PBT"],
     )
     for v in plant.views:
-        views.add_row(
+        _add_row(
+            views,
             f"{v.view}: {v.loss}",
             v.category,
             UNDEFINED if v.time_s is None else f"{v.time_s / 3600:.2f}",
@@ -208,7 +219,8 @@ def _bottleneck_tables(report: KpiReport) -> list[Table]:
             title, "station", ["avg active", "active", "sole", "shifting", "blocked", "starved"]
         )
         for s in b.stations:
-            table.add_row(
+            _add_row(
+                table,
                 s.station,
                 fmt_value("x_s", s.avg_active_period_s),
                 *(
@@ -245,13 +257,15 @@ def _flow_supply_tables(report: KpiReport) -> list[Table]:
     )
     for scope, fv in report.flow.items():
         vals = fv.as_dict()
-        flow.add_row(scope, *(fmt_value(m, vals[m]) for m in metrics))
+        _add_row(flow, scope, *(fmt_value(m, vals[m]) for m in metrics))
     supply = _table("Supply chain (plant)", "KPI", ["value"])
     for metric, value in report.supply.as_dict().items():
         if metric in KPI_BY_ID:
-            supply.add_row(KPI_BY_ID[metric].name, fmt_value(metric, value))
-    supply.add_row(
-        KPI_BY_ID["material_starved_h"].name, f"{report.plant.kpis.material_starved_h:.2f} h"
+            _add_row(supply, KPI_BY_ID[metric].name, fmt_value(metric, value))
+    _add_row(
+        supply,
+        KPI_BY_ID["material_starved_h"].name,
+        f"{report.plant.kpis.material_starved_h:.2f} h",
     )
     return [flow, supply]
 
