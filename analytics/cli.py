@@ -120,14 +120,6 @@ def _table(title: str, first: str, columns: list[str]) -> Table:
     return table
 
 
-def _add_row(table: Table, *cells: str) -> None:
-    """Add a row of plain-text cells: as ``Text`` rich neither parses markup nor emoji codes
-    in them (a fifth of the rendering), and a name with brackets prints as it is."""
-    from rich.text import Text
-
-    table.add_row(*map(Text, cells))
-
-
 def _kpi_table(title: str, scopes: list[ScopeResult], metrics: tuple[str, ...]) -> Table:
     table = _table(title, "scope", [_SHORT.get(m, m) for m in metrics])
     for s in scopes:
@@ -135,7 +127,7 @@ def _kpi_table(title: str, scopes: list[ScopeResult], metrics: tuple[str, ...]) 
         cells = [fmt_value(m, vals[m]) for m in metrics]
         if "effectiveness" in metrics and s.kpis.effectiveness_over_100:
             cells[metrics.index("effectiveness")] += " !"
-        _add_row(table, s.scope, *cells)
+        table.add_row(s.scope, *cells)
     return table
 
 
@@ -143,7 +135,7 @@ def _elements_table(scopes: list[ScopeResult]) -> Table:
     table = _table("Time elements (h)", "scope", [n for n, _ in _ELEMENTS])
     for s in scopes:
         d = s.elements.as_dict()
-        _add_row(table, s.scope, *(f"{d[k] / 3600:.2f}" for _, k in _ELEMENTS))
+        table.add_row(s.scope, *(f"{d[k] / 3600:.2f}" for _, k in _ELEMENTS))
     return table
 
 
@@ -155,7 +147,7 @@ def _shift_table(report: KpiReport) -> Table:
         span = (
             ("all", "") if sh.t0_s is None else (f"{sh.t0_s / 3600:.1f}", f"{sh.t1_s / 3600:.1f}")
         )  # type: ignore[operator]
-        _add_row(table, sh.shift, *span, *(fmt_value(m, vals[m]) for m in metrics))
+        table.add_row(sh.shift, *span, *(fmt_value(m, vals[m]) for m in metrics))
     return table
 
 
@@ -165,8 +157,7 @@ def _loss_tables(report: KpiReport) -> list[Table]:
         "Downtime by reason, plant (Pareto)", "reason", ["events", "hours", "share", "cum."]
     )
     for r in plant.pareto[:12]:
-        _add_row(
-            pareto,
+        pareto.add_row(
             r.key,
             str(r.events),
             f"{r.time_s / 3600:.2f}",
@@ -180,8 +171,7 @@ def _loss_tables(report: KpiReport) -> list[Table]:
     )
     for loss in report.losses:
         s = loss.stops
-        _add_row(
-            stops,
+        stops.add_row(
             loss.scope,
             str(s.breakdowns),
             f"{s.breakdown_s / 3600:.2f}",
@@ -196,8 +186,7 @@ def _loss_tables(report: KpiReport) -> list[Table]:
         ["category", "hours", "of PBT"],
     )
     for v in plant.views:
-        _add_row(
-            views,
+        views.add_row(
             f"{v.view}: {v.loss}",
             v.category,
             UNDEFINED if v.time_s is None else f"{v.time_s / 3600:.2f}",
@@ -219,8 +208,7 @@ def _bottleneck_tables(report: KpiReport) -> list[Table]:
             title, "station", ["avg active", "active", "sole", "shifting", "blocked", "starved"]
         )
         for s in b.stations:
-            _add_row(
-                table,
+            table.add_row(
                 s.station,
                 fmt_value("x_s", s.avg_active_period_s),
                 *(
@@ -257,15 +245,13 @@ def _flow_supply_tables(report: KpiReport) -> list[Table]:
     )
     for scope, fv in report.flow.items():
         vals = fv.as_dict()
-        _add_row(flow, scope, *(fmt_value(m, vals[m]) for m in metrics))
+        flow.add_row(scope, *(fmt_value(m, vals[m]) for m in metrics))
     supply = _table("Supply chain (plant)", "KPI", ["value"])
     for metric, value in report.supply.as_dict().items():
         if metric in KPI_BY_ID:
-            _add_row(supply, KPI_BY_ID[metric].name, fmt_value(metric, value))
-    _add_row(
-        supply,
-        KPI_BY_ID["material_starved_h"].name,
-        f"{report.plant.kpis.material_starved_h:.2f} h",
+            supply.add_row(KPI_BY_ID[metric].name, fmt_value(metric, value))
+    supply.add_row(
+        KPI_BY_ID["material_starved_h"].name, f"{report.plant.kpis.material_starved_h:.2f} h"
     )
     return [flow, supply]
 

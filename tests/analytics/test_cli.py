@@ -19,7 +19,6 @@ from analytics.cli import parse_window, print_kpi_tables, register, render
 from analytics.eventlog import KPI_KINDS, EventLogError, read_event_log, write_event_log
 from analytics.report import ShiftResult
 from analytics.rows import ROW_COLUMNS
-from plant_sim.records import StateChange
 from tests.analytics.builders import worked_example
 
 
@@ -235,15 +234,3 @@ def test_rows_are_written_without_holding_every_shift_occurrence(fmt):
         assert render(long, fmt) == orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
     else:
         assert len(render(long, fmt).splitlines()) == len(rows) + 1
-
-
-def test_table_prints_names_as_they_are():
-    """A downtime reason with brackets or colons is printed as written, not read as rich
-    markup or an emoji code."""
-    reason = "[bold]tool[/bold] :smile:"
-    records = [
-        replace(r, reason=reason) if isinstance(r, StateChange) and r.reason else r
-        for r in worked_example()
-    ]
-    assert any(isinstance(r, StateChange) and r.reason == reason for r in records)
-    assert reason in render(compute_report(records), "table")
