@@ -1,10 +1,12 @@
 """The rows of chosen record kinds of a Parquet event log, as numpy columns.
 
 The log is one table with a ``kind`` column (``plant_sim.parquet_log``). It is read one row group
-at a time, only the columns that the kinds present in that group need. Each column of a group is
-decoded once from the Arrow buffers with numpy and each kind's rows are put in arrays of their
-final size (no ``take``: pyarrow.compute costs 0.1 s to import), so no row of another kind and
-no Arrow table outlives its row group. Columns come out as:
+at a time, only the columns that the kinds present in that group need. A column of a group is
+viewed once in its Arrow buffers with numpy (no pass over all its rows: dictionary indices are
+looked up only at the rows a kind asks for, nulls found from the validity bitmap at those rows)
+and each kind's rows are gathered into arrays of their final size (numpy, not Arrow's ``take``:
+pyarrow.compute costs 0.1 s to import), so no row of another kind and no Arrow array outlives
+its row group. Columns come out as:
 
 - numbers (float64, int64): a numpy array and the mask of its nulls (``None``: no null);
 - strings with few distinct values (``coded``): codes into a list of values, -1 for null;
@@ -180,14 +182,14 @@ class _Parts:
             picked = indices.take(rows)
             if valid is not None and not (ok := valid.take(rows)).all():
                 picked = np.where(ok, picked, len(lut) - 1)  # null: the lut's last entry, -1
-            np.take(lut, picked, mode="clip", out=self._array(self.codes, name, np.int32)[span])
+            lut.take(picked, mode="clip", out=self._array(self.codes, name, np.int32)[span])
         elif column[0] == "mapped":
             out = self._array(self.codes, name, np.int32)[span]
-            np.take(column[1], rows, mode="clip", out=out)
+            column[1].take(rows, mode="clip", out=out)
         elif column[0] == "number":
             _, values, valid = column
             out = self._array(self.numbers, name, values.dtype)[span]
-            np.take(values, rows, mode="clip", out=out)
+            values.take(rows, mode="clip", out=out)
             if valid is not None and not (ok := valid.take(rows)).all():
                 if name not in self.masks:
                     self.masks[name] = np.zeros(self.rows, bool)

@@ -190,3 +190,27 @@ def test_parquet_reader_names_a_missing_column(records: list, tmp_path: Path) ->
     pq.write_table(read_table_of(records, tmp_path).drop_columns(["order_id"]), path)
     with pytest.raises(EventLogError, match=r"no_order_id.parquet: .*no column 'order_id'"):
         read_columns(path)
+
+
+def test_parquet_reader_joins_columns_read_in_several_chunks(
+    records: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row group's column in several Arrow chunks (each decoded, looked up and joined)
+    gives the columns a single chunk gives."""
+    from analytics import parquet_kinds
+
+    path = tmp_path / "chunks.parquet"
+    with ParquetLogWriter(path, row_group_rows=5000) as writer:
+        writer.write(records)
+    single = read_columns(path)
+
+    def in_chunks(group: parquet_kinds._Group, name: str) -> tuple:
+        column = group._table.column(name)
+        half = len(column) // 2
+        return group._decode_chunks(
+            name, [*column.slice(0, half).chunks, *column.slice(half).chunks]
+        )
+
+    monkeypatch.setattr(parquet_kinds._Group, "_decode", in_chunks)
+    assert_same(read_columns(path), single)
+    assert_same(single, record_way(path))
