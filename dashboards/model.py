@@ -13,6 +13,7 @@ from typing import Any
 from analytics.registry import KPI_BY_ID
 from dashboards import queries
 from plant_sim.states import STATE_INFO
+from plant_sim.zones import check_timezone
 
 DATASOURCE_UID = "twin-influxdb"
 DATASOURCE = {"type": "influxdb", "uid": DATASOURCE_UID}
@@ -55,13 +56,7 @@ def plant_timezone(name: str | None) -> str | None:
     """Return the IANA zone the boards show (``None`` for UTC); raises ``ValueError``."""
     if name is None or name.upper() in ("UTC", "ETC/UTC"):
         return None
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
-    return name
+    return check_timezone(name)
 
 
 def unit_of(kpi_id: str) -> str:

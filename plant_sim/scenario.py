@@ -25,6 +25,7 @@ from pydantic import (
 from plant_sim.distributions import Distribution, Seconds
 from plant_sim.durations import parse_time_of_day
 from plant_sim.input_files import InputFileError, read_yaml
+from plant_sim.zones import check_timezone
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 TimeOfDay = Annotated[
@@ -265,20 +266,7 @@ class TelemetrySpec(Spec):
     sample_period: Seconds = Field(60.0, ge=MIN_SAMPLE_PERIOD_S)
 
 
-def _check_timezone(name: str | None) -> str | None:
-    """An IANA time zone name that this machine's time zone database knows."""
-    if name is None:
-        return None
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
-    return name
-
-
-TimeZoneName = Annotated[str | None, AfterValidator(_check_timezone)]
+TimeZoneName = Annotated[str | None, AfterValidator(check_timezone)]
 
 
 class Scenario(Spec):

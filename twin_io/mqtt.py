@@ -2,6 +2,7 @@
 
 - ``MqttOptions``: where and how to connect (URL, user/password, TLS files), shared by
   ``twin sim`` and ``twin gateway`` under the same option names; secrets never printed.
+  ``BrokerAccess``: those fields unchecked, the base of the twin's publisher settings.
 - ``make_client``: a configured paho ``Client`` (TLS, credentials, limits).
 - ``NetworkLoop``: one thread that alone drives a paho client through the external-loop API
   (``loop_read``/``loop_write``/``loop_misc`` after its own ``select``) and reconnects with the
@@ -116,6 +117,30 @@ class MqttOptions:
         if password is None and parts.password is not None:
             password = unquote(parts.password)
         return user, password
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAccess:
+    """The connection part of a client's settings (the ``--mqtt-*`` options), unchecked until
+    ``options()`` builds the ``MqttOptions`` (raises ``MqttConfigError``)."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def options(self) -> MqttOptions:
+        """The connection options of this module (raises ``MqttConfigError``)."""
+        return MqttOptions(
+            url=self.url,
+            username=self.username,
+            password=self.password,
+            ca_file=self.ca_file,
+            cert_file=self.cert_file,
+            key_file=self.key_file,
+        )
 
 
 def make_client(

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -37,7 +36,7 @@ from plant_sim.live import commands as cmds
 from plant_sim.live.layout import PlantLayout
 from plant_sim.live.uns import uns_fields
 from plant_sim.records import Record, to_dict
-from twin_io.mqtt import MqttConfigError, MqttOptions, NetworkLoop, make_client
+from twin_io.mqtt import BrokerAccess, MqttConfigError, NetworkLoop, make_client
 from twin_io.retry import Backoff
 
 logger = logging.getLogger(__name__)
@@ -48,11 +47,10 @@ class MqttError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class MqttSettings:
+class MqttSettings(BrokerAccess):
     """Broker URL (``mqtt://[user:pass@]host[:port]``, ``mqtts://`` for TLS), credentials, TLS
     files (``twin_io.mqtt.MqttOptions``) and delivery."""
 
-    url: str = "mqtt://127.0.0.1:1883"
     client_id: str = "smart-factory-twin-sim"
     qos_events: int = 1
     qos_samples: int = 1  # 1: an outage of a subscriber (the gateway) loses no sample either
@@ -64,22 +62,6 @@ class MqttSettings:
     reconnect_max_s: float = 10.0
     drain_timeout_s: float = 30.0  # stop() waits this long for queued messages
     uns_extras: bool = True  # add the readable "uns" object (units, state numbers)
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-
-    def options(self) -> MqttOptions:
-        """The connection options of ``twin_io.mqtt`` (raises ``MqttConfigError``)."""
-        return MqttOptions(
-            url=self.url,
-            username=self.username,
-            password=self.password,
-            ca_file=self.ca_file,
-            cert_file=self.cert_file,
-            key_file=self.key_file,
-        )
 
 
 @dataclass(slots=True)

@@ -28,8 +28,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
@@ -39,7 +38,7 @@ from plant_sim.live import commands as cmds
 from plant_sim.live.layout import LineInfo, PlantLayout
 from plant_sim.live.sparkplug_records import RecordChannel
 from plant_sim.records import Record, ScenarioEvent
-from twin_io.mqtt import MqttConfigError, MqttOptions, NetworkLoop, make_client
+from twin_io.mqtt import BrokerAccess, MqttConfigError, MqttOptions, NetworkLoop, make_client
 from twin_io.retry import Backoff
 
 if TYPE_CHECKING:
@@ -55,13 +54,12 @@ class SparkplugError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class SparkplugSettings:
+class SparkplugSettings(BrokerAccess):
     """Broker (URL, credentials, TLS files as ``twin_io.mqtt.MqttOptions``) and naming of the
     Sparkplug edge nodes. ``client_id`` is the twin's MQTT client id (``--mqtt-client-id``, as
     the UNS publisher's); the edge node of a line connects as ``{client_id}-spb-{line}``, so two
     twins with different client ids keep their sessions on one broker."""
 
-    url: str = "mqtt://127.0.0.1:1883"
     client_id: str = "smart-factory-twin-sim"
     group: str | None = None  # --sparkplug-group; default: {enterprise}_{site}_{area}
     primary_host: str | None = None  # births wait for spBv1.0/STATE/<id> online
@@ -70,22 +68,6 @@ class SparkplugSettings:
     reconnect_max_s: float = 10.0
     max_queued: int = 200  # messages per edge node waiting for the network thread
     drain_timeout_s: float = 10.0  # stop() waits this long for queued messages
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-
-    def options(self) -> MqttOptions:
-        """The connection options of ``twin_io.mqtt`` (raises ``MqttConfigError``)."""
-        return MqttOptions(
-            url=self.url,
-            username=self.username,
-            password=self.password,
-            ca_file=self.ca_file,
-            cert_file=self.cert_file,
-            key_file=self.key_file,
-        )
 
 
 def edge_client_id(settings: SparkplugSettings, line: str) -> str:
