@@ -57,12 +57,23 @@ def _coded(sub: KindRows, name: str) -> tuple[np.ndarray, list]:
     return sub.codes[name], sub.values[name]
 
 
+def _pairs(first: np.ndarray, n_first: int, second: np.ndarray, n_second: int) -> np.ndarray:
+    """Return one code per row for the pair of two coded columns (-1, null, included):
+    ``(first + 1) * (n_second + 1) + second + 1``, in int32 where it fits."""
+    wide = np.int32 if (n_first + 1) * (n_second + 1) < 2**31 else np.int64
+    pair = first.astype(wide) + 1
+    pair *= n_second + 1
+    pair += second
+    pair += 1
+    return pair
+
+
 def _station_index(sub: KindRows, keys: dict[tuple[str, str], int]) -> np.ndarray:
     """Return each row's station index in ``keys``."""
     lines, line_values = _coded(sub, "line")
     stations, station_values = _coded(sub, "station")
     width = len(station_values) + 1
-    pair = (lines.astype(np.int64) + 1) * width + (stations + 1)
+    pair = _pairs(lines, len(line_values), stations, len(station_values))
     seen = np.zeros((len(line_values) + 1) * width, bool)
     seen[pair] = True  # a table over the few (line, station) pairs: no sort of the rows
     lut = np.zeros(len(seen), np.int32)
@@ -76,25 +87,34 @@ def _station_index(sub: KindRows, keys: dict[tuple[str, str], int]) -> np.ndarra
 
 
 def _state_cols(sub: KindRows, keys: dict[tuple[str, str], int]) -> _StateCols:
-    """Return the columns of the state rows (as ``columns._state_cols`` does for records)."""
+    """Return the columns of the state rows (as ``columns._state_cols`` does for records).
+
+    The state code and the reason kept come from a table over the few (state, reason) pairs:
+    the reason only for DOWN, MINOR_STOP and STARVED, STARVED for "material" coded
+    MATERIAL_STARVED, -1 for a value that is not a state."""
     states, state_values = _coded(sub, "state")
-    codes = _lookup(states, state_values, {s.value: c for s, c in STATE_CODES.items()}, int, -1)
-    if (codes < 0).any():
-        bad = state_values[states[np.flatnonzero(codes < 0)[0]]] if len(state_values) else None
-        raise ValueError(f"state: {bad!r} is not a valid StationState")
     reasons, reason_values = _coded(sub, "reason")
-    reason = np.empty(len(reason_values) + 1, object)
-    reason[:-1] = reason_values
-    per_row = reason[reasons]
-    with_reason = np.isin(codes, [STATE_CODES[s] for s in _REASON_STATES])
-    per_row[~with_reason] = None
-    starved = codes == STATE_CODES[StationState.STARVED]
-    material = np.array([v == "material" for v in reason_values] + [False], bool)[reasons]
-    codes[starved & material] = MATERIAL_STARVED
+    by_value = {s.value: c for s, c in STATE_CODES.items()}
+    with_reason = {STATE_CODES[s] for s in _REASON_STATES}
+    starved = STATE_CODES[StationState.STARVED]
+    state_names, reason_names = [None, *state_values], [None, *reason_values]
+    code_of = np.empty(len(state_names) * len(reason_names), np.int8)
+    reason_of = np.empty(len(code_of), object)
+    for i, state in enumerate(state_names):
+        code = by_value.get(state, -1)  # type: ignore[arg-type]
+        for j, reason in enumerate(reason_names):
+            k = i * len(reason_names) + j
+            code_of[k] = MATERIAL_STARVED if code == starved and reason == "material" else code
+            reason_of[k] = reason if code in with_reason else None
+    pair = _pairs(states, len(state_values), reasons, len(reason_values))
+    codes = code_of[pair]
+    if (codes < 0).any():
+        bad = state_names[states[np.flatnonzero(codes < 0)[0]] + 1]
+        raise ValueError(f"state: {bad!r} is not a valid StationState")
     return _StateCols(
         idx=_station_index(sub, keys),
-        code=codes.astype(np.int8),
-        reason=per_row,
+        code=codes,
+        reason=reason_of[pair],
         t=_floats(sub, "t", "state"),
         power_kw=_floats(sub, "power_kw", "state"),
     )

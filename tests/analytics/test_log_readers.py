@@ -214,3 +214,18 @@ def test_parquet_reader_joins_columns_read_in_several_chunks(
     monkeypatch.setattr(parquet_kinds._Group, "_decode", in_chunks)
     assert_same(read_columns(path), single)
     assert_same(single, record_way(path))
+
+
+@pytest.mark.parametrize("bad", [None, "dancing"])
+def test_parquet_reader_names_a_state_that_is_not_one(
+    records: list, tmp_path: Path, bad: str | None
+) -> None:
+    """A state row whose state is missing or unknown is named in the error as it is."""
+    table = read_table_of(records, tmp_path)
+    states = table.column("state").to_pylist()
+    states[table.column("kind").to_pylist().index("state")] = bad
+    path = tmp_path / "bad_state.parquet"
+    column = table.schema.get_field_index("state")
+    pq.write_table(table.set_column(column, "state", pa.array(states, pa.string())), path)
+    with pytest.raises(EventLogError, match=rf"state: {bad!r} is not a valid StationState"):
+        read_columns(path)
