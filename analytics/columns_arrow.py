@@ -10,7 +10,6 @@ named by its ``run_start`` goes the record way (``to_columns``), which discovers
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from analytics.columns import (
     STATE_CODES,
     FlowCols,
     PlantColumns,
+    StockColumns,
     _one_run,
     _PartCols,
     _StateCols,
@@ -31,7 +31,7 @@ from analytics.columns import (
     to_columns,
 )
 from analytics.parquet_kinds import KindRows
-from plant_sim.records import OrderEvent, RunStart, StockLevel
+from plant_sim.records import OrderEvent, RunStart
 from plant_sim.states import StationState
 
 
@@ -57,12 +57,23 @@ def _coded(sub: KindRows, name: str) -> tuple[np.ndarray, list]:
     return sub.codes[name], sub.values[name]
 
 
+def _pairs(first: np.ndarray, n_first: int, second: np.ndarray, n_second: int) -> np.ndarray:
+    """Return one code per row for the pair of two coded columns (-1, null, included):
+    ``(first + 1) * (n_second + 1) + second + 1``, in int32 where it fits."""
+    wide = np.int32 if (n_first + 1) * (n_second + 1) < 2**31 else np.int64
+    pair = first.astype(wide) + 1
+    pair *= n_second + 1
+    pair += second
+    pair += 1
+    return pair
+
+
 def _station_index(sub: KindRows, keys: dict[tuple[str, str], int]) -> np.ndarray:
     """Return each row's station index in ``keys``."""
     lines, line_values = _coded(sub, "line")
     stations, station_values = _coded(sub, "station")
     width = len(station_values) + 1
-    pair = (lines.astype(np.int64) + 1) * width + (stations + 1)
+    pair = _pairs(lines, len(line_values), stations, len(station_values))
     seen = np.zeros((len(line_values) + 1) * width, bool)
     seen[pair] = True  # a table over the few (line, station) pairs: no sort of the rows
     lut = np.zeros(len(seen), np.int32)
@@ -76,25 +87,34 @@ def _station_index(sub: KindRows, keys: dict[tuple[str, str], int]) -> np.ndarra
 
 
 def _state_cols(sub: KindRows, keys: dict[tuple[str, str], int]) -> _StateCols:
-    """Return the columns of the state rows (as ``columns._state_cols`` does for records)."""
+    """Return the columns of the state rows (as ``columns._state_cols`` does for records).
+
+    The state code and the reason kept come from a table over the few (state, reason) pairs:
+    the reason only for DOWN, MINOR_STOP and STARVED, STARVED for "material" coded
+    MATERIAL_STARVED, -1 for a value that is not a state."""
     states, state_values = _coded(sub, "state")
-    codes = _lookup(states, state_values, {s.value: c for s, c in STATE_CODES.items()}, int, -1)
-    if (codes < 0).any():
-        bad = state_values[states[np.flatnonzero(codes < 0)[0]]] if len(state_values) else None
-        raise ValueError(f"state: {bad!r} is not a valid StationState")
     reasons, reason_values = _coded(sub, "reason")
-    reason = np.empty(len(reason_values) + 1, object)
-    reason[:-1] = reason_values
-    per_row = reason[reasons]
-    with_reason = np.isin(codes, [STATE_CODES[s] for s in _REASON_STATES])
-    per_row[~with_reason] = None
-    starved = codes == STATE_CODES[StationState.STARVED]
-    material = np.array([v == "material" for v in reason_values] + [False], bool)[reasons]
-    codes[starved & material] = MATERIAL_STARVED
+    by_value = {s.value: c for s, c in STATE_CODES.items()}
+    with_reason = {STATE_CODES[s] for s in _REASON_STATES}
+    starved = STATE_CODES[StationState.STARVED]
+    state_names, reason_names = [None, *state_values], [None, *reason_values]
+    code_of = np.empty(len(state_names) * len(reason_names), np.int8)
+    reason_of = np.empty(len(code_of), object)
+    for i, state in enumerate(state_names):
+        code = by_value.get(state, -1)  # type: ignore[arg-type]
+        for j, reason in enumerate(reason_names):
+            k = i * len(reason_names) + j
+            code_of[k] = MATERIAL_STARVED if code == starved and reason == "material" else code
+            reason_of[k] = reason if code in with_reason else None
+    pair = _pairs(states, len(state_values), reasons, len(reason_values))
+    codes = code_of[pair]
+    if (codes < 0).any():
+        bad = state_names[states[np.flatnonzero(codes < 0)[0]] + 1]
+        raise ValueError(f"state: {bad!r} is not a valid StationState")
     return _StateCols(
         idx=_station_index(sub, keys),
-        code=codes.astype(np.int8),
-        reason=per_row,
+        code=codes,
+        reason=reason_of[pair],
         t=_floats(sub, "t", "state"),
         power_kw=_floats(sub, "power_kw", "state"),
     )
@@ -137,6 +157,32 @@ def _flow_cols(releases: KindRows, exits: KindRows, line_of: dict[str, int]) -> 
         exit_flow_s=_floats(exits, "flow_time_s", "exit"),
         exit_part_id=ids,
         exit_order=orders,
+    )
+
+
+def _first_seen(codes: np.ndarray, values: list) -> tuple[np.ndarray, list]:
+    """Return ``codes`` renumbered by first appearance and the values in that order (``None``
+    for null), as ``columns.stock_columns`` numbers materials and causes."""
+    seen, first = np.unique(codes, return_index=True)
+    order = seen[np.argsort(first, kind="stable")]
+    lut = np.zeros(len(values) + 1, np.int32)
+    lut[order] = np.arange(len(order), dtype=np.int32)  # code -1 (null) is the last entry
+    table = [*values, None]
+    return lut[codes], [table[c] for c in order.tolist()]
+
+
+def _stock_cols(sub: KindRows) -> StockColumns:
+    """Return the stock rows as ``StockColumns`` (what ``columns.stock_columns`` makes of the
+    same records), with no record object per row."""
+    material, materials = _first_seen(*_coded(sub, "material"))
+    cause, causes = _first_seen(*_coded(sub, "cause"))
+    return StockColumns(
+        t=_floats(sub, "t", "stock"),
+        level=_floats(sub, "level", "stock"),
+        material=material,
+        cause=cause,
+        materials=materials,
+        causes=causes,
     )
 
 
@@ -192,9 +238,6 @@ def kind_columns(tables: dict[str, KindRows], records: Any) -> PlantColumns:
     except _UnknownStationError:
         return to_columns(records())
     orders = [OrderEvent(*r) for r in _rows(tables["order"], _ORDER)]
-    stock_rows = tables["stock"]
-    names = _STOCK + _STOCK_LATER if _STOCK_LATER[0] in stock_rows.numbers else _STOCK
-    stock = [StockLevel(*r) for r in _rows(stock_rows, names)]
     return assemble(
         structure,
         run_starts[0] if run_starts else None,
@@ -205,14 +248,13 @@ def kind_columns(tables: dict[str, KindRows], records: Any) -> PlantColumns:
         _flow_cols(tables["release"], tables["exit"], line_of),
         _rows(tables["shift"], ("t", "shift")),
         orders,
-        stock,
+        _stock_cols(tables["stock"]),
     )
 
 
 _ORDER = ("t", "order_id", "product", "quantity", "due_s", "event", "line")
+#: The stock fields the KPIs read (not ``reorder_point``: a later field some logs lack).
 _STOCK = ("t", "material", "level", "cause")
-#: Stock fields newer than some logs (``StockLevel.reorder_point``).
-_STOCK_LATER = ("reorder_point",)
 #: The kinds the KPIs read, with the columns each kind's rows are read with.
 NEEDS = {
     "run_start": _RUN_START,
@@ -222,17 +264,9 @@ NEEDS = {
     "release": ("t", "line"),
     "exit": ("t", "line", "outcome", "flow_time_s", "part_id", "order_id"),
     "order": _ORDER,
-    "stock": _STOCK + _STOCK_LATER,
+    "stock": _STOCK,
     "shift": ("t", "shift"),
 }
-
-
-def needs_of(names: Collection[str]) -> dict[str, tuple[str, ...]]:
-    """``NEEDS`` for a log with the columns ``names``: ``reorder_point`` (a later stock
-    field) only where the log has it, so older logs read as before."""
-    if all(n in names for n in _STOCK_LATER):
-        return NEEDS
-    return {**NEEDS, "stock": _STOCK}
 
 
 #: Columns with few distinct values: read from Parquet as dictionaries, coded (no string per

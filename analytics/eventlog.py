@@ -188,20 +188,13 @@ def read_columns(path: str | Path) -> PlantColumns:
 
     Raises ``EventLogError`` naming the file (and the line, for JSON Lines).
     """
-    from analytics.columns_arrow import DICTIONARY_COLUMNS, kind_columns, needs_of
+    from analytics.columns_arrow import DICTIONARY_COLUMNS, NEEDS, kind_columns
     from analytics.parquet_kinds import read_kind_rows
 
     p = Path(path)
     with no_gc():
         if is_parquet(p):
-
-            def read() -> dict:
-                import pyarrow.parquet as pq
-
-                needs = needs_of(pq.read_schema(p).names)
-                return read_kind_rows(p, needs, DICTIONARY_COLUMNS)
-
-            tables = _reading_parquet(p, read)
+            tables = _reading_parquet(p, lambda: read_kind_rows(p, NEEDS, DICTIONARY_COLUMNS))
             try:
                 return kind_columns(tables, lambda: list(_parquet_records(p, KPI_KINDS)))
             except ValueError as exc:

@@ -1,15 +1,17 @@
 """The rows of chosen record kinds of a Parquet event log, as numpy columns.
 
 The log is one table with a ``kind`` column (``plant_sim.parquet_log``). It is read one row group
-at a time, only the columns that the kinds present in that group need. Each column of a group is
-decoded once from the Arrow buffers with numpy and each kind's rows are put in arrays of their
-final size (no ``take``: pyarrow.compute costs 0.1 s to import), so no row of another kind and
-no Arrow table outlives its row group. Columns come out as:
+at a time, only the columns that the kinds present in that group need. A column of a group is
+viewed once in its Arrow buffers with numpy (no pass over all its rows: dictionary indices are
+looked up only at the rows a kind asks for, nulls found from the validity bitmap at those rows)
+and each kind's rows are gathered into arrays of their final size (numpy, not Arrow's ``take``:
+pyarrow.compute costs 0.1 s to import), so no row of another kind and no Arrow array outlives
+its row group. Columns come out as:
 
 - numbers (float64, int64): a numpy array and the mask of its nulls (``None``: no null);
 - strings with few distinct values (``coded``): codes into a list of values, -1 for null;
-- other strings (ids: many distinct values): kept as Arrow pieces, turned into Python strings
-  only for the rows asked for (``KindRows.strings``).
+- other strings (ids: many distinct values): the bytes of each row group's values, turned into
+  Python strings only for the rows asked for (``KindRows.strings``).
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ class KindRows:
     null_masks: dict[str, np.ndarray | None] = field(default_factory=dict)
     codes: dict[str, np.ndarray] = field(default_factory=dict)
     values: dict[str, list] = field(default_factory=dict)  # distinct values of coded columns
-    # other strings: (Arrow chunk, its rows) per row group, turned into Python on demand
-    string_pieces: dict[str, list[tuple[Any, np.ndarray]]] = field(default_factory=dict)
+    # other strings: the asked-for rows of each row group, turned into Python on demand
+    string_pieces: dict[str, list[StringPiece]] = field(default_factory=dict)
 
     def nulls(self, name: str) -> int:
         """Return how many rows have no value in a number column."""
@@ -46,14 +48,14 @@ class KindRows:
         (sorted row numbers)."""
         out: list = []
         start = 0
-        for chunk, local in self.string_pieces[name]:
+        for piece in self.string_pieces[name]:
             if rows is None:
-                out += _strings(chunk, local)
+                out += piece.strings()
             else:
-                lo, hi = np.searchsorted(rows, [start, start + len(local)])
+                lo, hi = np.searchsorted(rows, [start, start + piece.rows])
                 if hi > lo:
-                    out += _strings(chunk, local[rows[lo:hi] - start])
-            start += len(local)
+                    out += piece.strings(rows[lo:hi] - start)
+            start += piece.rows
         return out
 
     def pylist(self, name: str) -> list:
@@ -72,7 +74,13 @@ class KindRows:
 
 
 class _Group:
-    """One row group's columns, each decoded once for all the kinds that read it."""
+    """One row group's columns, each decoded once for all the kinds that read it.
+
+    A column is kept as the row group holds it (no pass over all its rows): numbers as a view
+    of the Arrow buffer, a dictionary column as its indices and a lookup table into the
+    file-wide values, with the validity bitmap unpacked when it has nulls. Only the rows a
+    kind asks for are then gathered (``_Parts.add``): a KPI kind is a sixth of the rows.
+    """
 
     def __init__(
         self,
@@ -85,8 +93,10 @@ class _Group:
         self._done: dict[str, tuple] = {}
 
     def column(self, name: str) -> tuple:
-        """Return ``("number", values, null mask)``, ``("coded", codes)`` or
-        ``("string", [(chunk, its first row)])`` for every row of the group."""
+        """Return ``("number", values, validity)``, ``("coded", indices, validity, lut)``,
+        ``("mapped", file-wide codes)`` or ``("string", [(chunk, its first row)])`` for every
+        row of the group; ``validity`` is ``None`` when no value is null, a ``lut`` maps
+        indices to file-wide codes (its last entry -1, for null)."""
         if name not in self._done:
             self._done[name] = self._decode(name)
         return self._done[name]
@@ -94,47 +104,62 @@ class _Group:
     def _decode(self, name: str) -> tuple:
         import pyarrow as pa
 
-        chunks, start = self._table.column(name).chunks, 0
-        numbers, masks, codes, strings = [], [], [], []
+        chunks = self._table.column(name).chunks
+        if len(chunks) == 1:  # what a row group read gives
+            chunk = chunks[0]
+            if pa.types.is_dictionary(chunk.type) and name in self._coded:
+                indices = chunk.indices
+                if str(indices.type) in _NUMBER_TYPES:
+                    return ("coded", _numbers(indices), _validity(indices), self._lut(name, chunk))
+            elif str(chunk.type) in _NUMBER_TYPES:
+                return ("number", _numbers(chunk), _validity(chunk))
+        return self._decode_chunks(name, chunks)
+
+    def _decode_chunks(self, name: str, chunks: list) -> tuple:
+        """``_decode`` for a column in several chunks: joined into one array per column."""
+        import pyarrow as pa
+
+        start = 0
+        numbers, valid, codes, strings = [], [], [], []
         for chunk in chunks:
             if pa.types.is_dictionary(chunk.type) and name in self._coded:
-                codes.append(self._codes(name, chunk))
+                lut, raw = self._lut(name, chunk), _numbers(chunk.indices)
+                ok = _validity(chunk.indices)
+                codes.append(lut[raw if ok is None else np.where(ok, raw, -1)])
             elif str(chunk.type) in _NUMBER_TYPES:
                 numbers.append(_numbers(chunk))
-                masks.append(_null_mask(chunk))
+                valid.append(_validity(chunk))
             else:
                 strings.append((chunk, start))
             start += len(chunk)
         if len(codes) == len(chunks):
-            return ("coded", _join(codes, np.int32))
+            return ("mapped", _join(codes, np.int32))
         if len(numbers) == len(chunks):
-            if all(m is None for m in masks):
+            if all(v is None for v in valid):
                 return ("number", _join(numbers), None)
-            pieces = zip(numbers, masks, strict=True)
-            return ("number", _join(numbers), _join([_nulls(v, m) for v, m in pieces]))
+            pieces = zip(numbers, valid, strict=True)
+            return ("number", _join(numbers), _join([_all_valid(n, v) for n, v in pieces], bool))
         if len(strings) == len(chunks):
             return ("string", strings)
         raise ValueError(f"column {name}: chunks of different types")
 
-    def _codes(self, name: str, chunk: Any) -> np.ndarray:
-        """Return a dictionary chunk's codes into the file-wide values of ``name`` (-1 null)."""
+    def _lut(self, name: str, chunk: Any) -> np.ndarray:
+        """Return the codes of a dictionary chunk's values in the file-wide values of ``name``,
+        and -1 (for null) after them."""
         dictionary = chunk.dictionary
         last = self._luts.get(name)
         if last is not None and last[0].equals(dictionary):  # row groups mostly share them
-            lut = last[1]
-        else:
-            index = self._index.setdefault(name, {})
-            values = dictionary.to_pylist()
-            lut = np.array([index.setdefault(v, len(index)) for v in values] + [-1], np.int32)
-            self._luts[name] = (dictionary, lut)
-        indices = chunk.indices
-        codes, mask = _numbers(indices), _null_mask(indices)
-        return lut[codes if mask is None else np.where(mask, -1, codes)]
+            return last[1]
+        index = self._index.setdefault(name, {})
+        values = dictionary.to_pylist()
+        lut = np.array([index.setdefault(v, len(index)) for v in values] + [-1], np.int32)
+        self._luts[name] = (dictionary, lut)
+        return lut
 
 
-def _nulls(values: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Return ``mask``, or an all-false mask for ``values`` if it is ``None``."""
-    return np.zeros(len(values), bool) if mask is None else mask
+def _all_valid(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """Return ``valid``, or an all-true validity for ``values`` if it is ``None``."""
+    return np.ones(len(values), bool) if valid is None else valid
 
 
 class _Parts:
@@ -147,28 +172,40 @@ class _Parts:
         self.numbers: dict[str, np.ndarray] = {}
         self.masks: dict[str, np.ndarray] = {}
         self.codes: dict[str, np.ndarray] = {}
-        self.strings: dict[str, list[tuple[Any, np.ndarray]]] = {}
+        self.strings: dict[str, list[StringPiece]] = {}
 
     def add(self, name: str, column: tuple, rows: np.ndarray) -> None:
         """Put the values at ``rows`` of one row group's decoded ``column`` in place."""
         span = slice(self.at, self.at + len(rows))
         if column[0] == "coded":
-            if name not in self.codes:
-                self.codes[name] = np.empty(self.rows, np.int32)
-            np.take(column[1], rows, mode="clip", out=self.codes[name][span])
+            _, indices, valid, lut = column
+            picked = indices.take(rows)
+            if valid is not None and not (ok := valid.take(rows)).all():
+                picked = np.where(ok, picked, len(lut) - 1)  # null: the lut's last entry, -1
+            lut.take(picked, mode="clip", out=self._array(self.codes, name, np.int32)[span])
+        elif column[0] == "mapped":
+            out = self._array(self.codes, name, np.int32)[span]
+            column[1].take(rows, mode="clip", out=out)
         elif column[0] == "number":
-            if name not in self.numbers:
-                self.numbers[name] = np.empty(self.rows, column[1].dtype)
-            np.take(column[1], rows, mode="clip", out=self.numbers[name][span])
-            if column[2] is not None:
+            _, values, valid = column
+            out = self._array(self.numbers, name, values.dtype)[span]
+            values.take(rows, mode="clip", out=out)
+            if valid is not None and not (ok := valid.take(rows)).all():
                 if name not in self.masks:
                     self.masks[name] = np.zeros(self.rows, bool)
-                np.take(column[2], rows, mode="clip", out=self.masks[name][span])
+                np.logical_not(ok, out=self.masks[name][span])
         else:
             for chunk, first in column[1]:
                 lo, hi = np.searchsorted(rows, [first, first + len(chunk)])
                 if hi > lo:
-                    self.strings.setdefault(name, []).append((chunk, rows[lo:hi] - first))
+                    piece = StringPiece.of(chunk, rows[lo:hi] - first)
+                    self.strings.setdefault(name, []).append(piece)
+
+    def _array(self, arrays: dict[str, np.ndarray], name: str, dtype: Any) -> np.ndarray:
+        """Return the kind's array ``name`` of ``arrays``, allocated at its final size."""
+        if name not in arrays:
+            arrays[name] = np.empty(self.rows, dtype)
+        return arrays[name]
 
     def rows_of(
         self, names: Sequence[str], schema: Any, coded: frozenset[str], index: dict[str, dict]
@@ -194,6 +231,15 @@ def _numbers(array: Any) -> np.ndarray:
     return values[array.offset : array.offset + len(array)]
 
 
+def _validity(array: Any) -> np.ndarray | None:
+    """Return whether each value is present, or ``None`` if none is null."""
+    if not array.null_count:
+        return None
+    bits = np.frombuffer(array.buffers()[0], np.uint8)
+    unpacked = np.unpackbits(bits, bitorder="little").view(bool)
+    return unpacked[array.offset : array.offset + len(array)]
+
+
 def _null_mask(array: Any) -> np.ndarray | None:
     """Return whether each value is null, or ``None`` if none is."""
     if not array.null_count:
@@ -202,33 +248,64 @@ def _null_mask(array: Any) -> np.ndarray | None:
     return np.unpackbits(bits, bitorder="little")[array.offset : array.offset + len(array)] == 0
 
 
-def _strings(array: Any, local: np.ndarray) -> list:
-    """Return the strings at ``local`` of a string or dictionary array (``None`` for null)."""
-    import pyarrow as pa
+@dataclass(slots=True)
+class StringPiece:
+    """Some rows of one row group's string column, kept without the Arrow arrays (so no
+    Arrow buffer outlives its row group): the bytes spanning their values and each row's
+    span in them, or, for a type the writer does not use, their Python values."""
 
-    mask = None if (full := _null_mask(array)) is None else full[local]
-    if pa.types.is_dictionary(array.type):
-        positions, array = _numbers(array.indices)[local], array.dictionary
-    else:
-        positions = local
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+    rows: int
+    data: bytes = b""
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+    null: np.ndarray | None = None  # which rows are null (``None``: none is)
+    values: list | None = None
+
+    @classmethod
+    def of(cls, array: Any, local: np.ndarray) -> StringPiece:
+        """Return the rows ``local`` of a string or dictionary array."""
+        import pyarrow as pa
+
+        null = None if (full := _null_mask(array)) is None else full[local]
+        if null is not None and not null.any():
+            null = None
+        if pa.types.is_dictionary(array.type):
+            positions, array = _numbers(array.indices)[local], array.dictionary
+        else:
+            positions = local
+        if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+            values = array.to_pylist()  # a type the writer does not use: Arrow's conversion
+            return cls(len(local), null=null, values=[values[i] for i in positions.tolist()])
+        if null is not None:
+            positions = np.where(null, 0, positions)  # a null's slot: any valid position
         width = np.int64 if pa.types.is_large_string(array.type) else np.int32
         offsets = np.frombuffer(array.buffers()[1], width)[array.offset :]
+        starts, ends = offsets[positions], offsets[positions + 1]
+        lo, hi = (int(starts.min()), int(ends.max())) if len(starts) else (0, 0)
         data = array.buffers()[2]
-        raw = b"" if data is None else data.to_pybytes()
-        starts, ends = offsets[positions].tolist(), offsets[positions + 1].tolist()
-        if raw.isascii():  # one decode, then slices: byte and character offsets agree
-            text = raw.decode()
-            out = [text[a:b] for a, b in zip(starts, ends, strict=True)]
+        raw = b"" if data is None or hi == lo else memoryview(data)[lo:hi].tobytes()
+        return cls(len(local), raw, starts - lo, ends - lo, null)
+
+    def strings(self, sel: np.ndarray | None = None) -> list:
+        """Return the values (``None`` for null): all, or at ``sel`` (sorted)."""
+        null = self.null if sel is None or self.null is None else self.null[sel]
+        if self.values is not None:
+            out = self.values if sel is None else [self.values[i] for i in sel.tolist()]
+            out = list(out)
         else:
-            out = [raw[a:b].decode() for a, b in zip(starts, ends, strict=True)]
-    else:  # a type the writer does not use: Arrow's own conversion
-        values = array.to_pylist()
-        out = [values[i] for i in positions.tolist()]
-    if mask is not None:
-        for i in np.flatnonzero(mask).tolist():
-            out[i] = None
-    return out
+            starts, ends = self.starts, self.ends
+            if sel is not None:
+                starts, ends = starts[sel], ends[sel]  # type: ignore[index]
+            pairs = zip(starts.tolist(), ends.tolist(), strict=True)  # type: ignore[union-attr]
+            if self.data.isascii():  # one decode, then slices: byte and character offsets agree
+                text = self.data.decode()
+                out = [text[a:b] for a, b in pairs]
+            else:
+                out = [self.data[a:b].decode() for a, b in pairs]
+        if null is not None:
+            for i in np.flatnonzero(null).tolist():
+                out[i] = None
+        return out
 
 
 def _join(pieces: list[np.ndarray], dtype: Any = np.float64) -> np.ndarray:

@@ -8,7 +8,7 @@ record way they must equal, value for value and type for type.
 from __future__ import annotations
 
 import gzip
-from dataclasses import fields, is_dataclass
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from analytics import jsonl_columns
-from analytics.columns import to_columns
+from analytics.columns import stock_columns, to_columns
 from analytics.eventlog import (
     KPI_KINDS,
     EventLogError,
@@ -25,6 +25,7 @@ from analytics.eventlog import (
     read_columns,
     read_event_log,
 )
+from plant_sim.eventlog import is_parquet
 from plant_sim.parquet_log import ParquetLogWriter, read_table
 from plant_sim.scenario import load_scenario
 from plant_sim.simulation import run_batch
@@ -62,7 +63,12 @@ def assert_same(a: object, b: object, where: str = "columns") -> None:
 
 
 def record_way(path: Path) -> object:
-    return to_columns(read_event_log(path, KPI_KINDS))
+    """The columns of the record way; for Parquet, stock levels as the columns that reader
+    gives (``stock_columns`` of the same records: no record object per stock row)."""
+    cols = to_columns(read_event_log(path, KPI_KINDS))
+    if is_parquet(path):
+        cols = replace(cols, stock=stock_columns(cols.stock))
+    return cols
 
 
 @pytest.mark.parametrize("name", ["run.jsonl", "run.jsonl.gz", "run.parquet"])
@@ -183,4 +189,43 @@ def test_parquet_reader_names_a_missing_column(records: list, tmp_path: Path) ->
     path = tmp_path / "no_order_id.parquet"
     pq.write_table(read_table_of(records, tmp_path).drop_columns(["order_id"]), path)
     with pytest.raises(EventLogError, match=r"no_order_id.parquet: .*no column 'order_id'"):
+        read_columns(path)
+
+
+def test_parquet_reader_joins_columns_read_in_several_chunks(
+    records: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row group's column in several Arrow chunks (each decoded, looked up and joined)
+    gives the columns a single chunk gives."""
+    from analytics import parquet_kinds
+
+    path = tmp_path / "chunks.parquet"
+    with ParquetLogWriter(path, row_group_rows=5000) as writer:
+        writer.write(records)
+    single = read_columns(path)
+
+    def in_chunks(group: parquet_kinds._Group, name: str) -> tuple:
+        column = group._table.column(name)
+        half = len(column) // 2
+        return group._decode_chunks(
+            name, [*column.slice(0, half).chunks, *column.slice(half).chunks]
+        )
+
+    monkeypatch.setattr(parquet_kinds._Group, "_decode", in_chunks)
+    assert_same(read_columns(path), single)
+    assert_same(single, record_way(path))
+
+
+@pytest.mark.parametrize("bad", [None, "dancing"])
+def test_parquet_reader_names_a_state_that_is_not_one(
+    records: list, tmp_path: Path, bad: str | None
+) -> None:
+    """A state row whose state is missing or unknown is named in the error as it is."""
+    table = read_table_of(records, tmp_path)
+    states = table.column("state").to_pylist()
+    states[table.column("kind").to_pylist().index("state")] = bad
+    path = tmp_path / "bad_state.parquet"
+    column = table.schema.get_field_index("state")
+    pq.write_table(table.set_column(column, "state", pa.array(states, pa.string())), path)
+    with pytest.raises(EventLogError, match=rf"state: {bad!r} is not a valid StationState"):
         read_columns(path)
