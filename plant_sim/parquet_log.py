@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from functools import cache
 from operator import attrgetter
 from pathlib import Path
@@ -105,17 +105,16 @@ def schema() -> Any:
 _NUMPY = {"float64": (np.float64, 0.0), "int64": (np.int64, 0)}
 
 
-def _scatter(out: np.ndarray, missing: np.ndarray, idx: np.ndarray, read: Any, items: list) -> None:
-    """Put field ``read`` of one kind's ``items`` at rows ``idx`` of a numeric column; None
-    stays missing."""
+def _scatter(out: np.ndarray, missing: np.ndarray, idx: np.ndarray, values: Sequence) -> None:
+    """Put one kind's numeric ``values`` at rows ``idx`` of a column; None stays missing."""
     try:  # no None among the values: one conversion in C (numpy reads None as NaN)
-        converted = np.fromiter(map(read, items), out.dtype, len(items))
+        converted = np.fromiter(values, out.dtype, len(values))
         if out.dtype.kind == "f" and np.isnan(converted).any():
             raise TypeError("None or NaN: look at each value")
         out[idx] = converted
         missing[idx] = False
     except TypeError:
-        given = np.array(list(map(read, items)), dtype=object)
+        given = np.array(values, dtype=object)
         present = given != None  # noqa: E711 (elementwise None test)
         out[idx[present]] = given[present].astype(out.dtype)
         missing[idx[present]] = False
@@ -137,31 +136,6 @@ class _Coder(dict):
         return code
 
 
-class _Combinations(dict):
-    """One kind's combinations of values of its few-valued string fields -> combination
-    number, numbered on first sight; ``codes`` holds each combination's column codes.
-
-    Coding the tuple of a record's values in one lookup costs about a third of coding each
-    value in its column's dictionary (the strings' hashes are cached)."""
-
-    def __init__(self, kind: str, names: tuple[str, ...], coders: list[_Coder]) -> None:
-        super().__init__()
-        self.kind, self.names, self.coders = kind, names, coders
-        self.codes: list[tuple[int, ...]] = []
-
-    def __missing__(self, key: Any) -> int:
-        values = key if len(self.names) > 1 else (key,)
-        codes = []
-        for name, coder, value in zip(self.names, self.coders, values, strict=True):
-            try:
-                codes.append(coder[value])
-            except TypeError as exc:
-                raise ValueError(f"records: {self.kind}.{name}: {exc}") from None
-        self.codes.append(tuple(codes))
-        self[key] = number = len(self.codes) - 1
-        return number
-
-
 def _validity(missing: np.ndarray) -> Any:
     """Return an Arrow validity bitmap (bit set: value present), or None if nothing is missing."""
     import pyarrow as pa
@@ -180,23 +154,20 @@ def _numbers_array(values: np.ndarray, missing: np.ndarray, typ: Any) -> Any:
     return pa.Array.from_buffers(typ, len(values), [validity, pa.py_buffer(values)], nulls)
 
 
-def _strings(values: list[str]) -> Any:
-    """Return ``values`` as an Arrow string array, built from its buffers (not through
-    ``pa.array``, which imports pandas)."""
+def _string_array(codes: np.ndarray, values: list[str]) -> Any:
+    """Return an Arrow string array from codes into ``values`` (-1: null).
+
+    Built from buffers (no per-value Python call past the coding, and not through
+    ``pa.array``, which imports pandas).
+    """
     import pyarrow as pa
 
     encoded = [v.encode() for v in values]
     offsets = np.zeros(len(encoded) + 1, np.int32)
     np.cumsum(np.fromiter(map(len, encoded), np.int32, len(encoded)), out=offsets[1:])
-    return pa.StringArray.from_buffers(
+    dictionary = pa.StringArray.from_buffers(
         len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))
     )
-
-
-def _string_array(codes: np.ndarray, values: list[str]) -> Any:
-    """Return an Arrow string array from codes into ``values`` (-1: null)."""
-    import pyarrow as pa
-
     missing = codes < 0
     validity = _validity(missing)
     indices = pa.Array.from_buffers(
@@ -205,114 +176,77 @@ def _string_array(codes: np.ndarray, values: list[str]) -> Any:
         [validity, pa.py_buffer(np.where(missing, 0, codes).astype(np.int32, copy=False))],
         int(missing.sum()) if validity is not None else 0,
     )
-    return pa.DictionaryArray.from_arrays(indices, _strings(values)).dictionary_decode()
+    return pa.DictionaryArray.from_arrays(indices, dictionary).dictionary_decode()
 
 
 @cache
 def _kind_dictionary() -> Any:
-    return _strings(list(KINDS))
+    return _string_array(np.arange(len(KINDS), dtype=np.int32), list(KINDS))
 
 
-#: Per kind: its few-valued string fields (coded together, ``_Combinations``), its other
-#: string fields (ids, the plant structure: coded one by one) and its numeric fields.
-_PLANS = {
-    kind: (
-        tuple(n for n in names if COLUMNS[n] == "string" and n not in _PLAIN),
-        tuple(n for n in names if COLUMNS[n] == "string" and n in _PLAIN),
-        tuple(n for n in names if COLUMNS[n] != "string"),
-    )
-    for kind, names in _FIELDS.items()
-}
-
-
-@dataclass
-class _Columns:
-    """A row group's columns as numpy arrays: what is read from the records (``_read``)
-    before Arrow builds, decodes and writes them (``_table``)."""
-
-    kinds: np.ndarray  # int8 codes into KINDS
-    numbers: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    """name -> (values, missing)"""
-    strings: dict[str, tuple[np.ndarray, _Coder]] = field(default_factory=dict)
-    """name -> (codes, dictionary)"""
-
-
-def _read_kind(kind: str, items: list[Record], idx: np.ndarray, columns: _Columns) -> None:
-    """Read the fields of one kind's records (at rows ``idx``) into their columns."""
-    few, ids, numeric = _PLANS[kind]
-    n, strings = len(columns.kinds), columns.strings
-    for name in (*few, *ids):
+def _read_field(
+    kind: str,
+    name: str,
+    items: list[Record],
+    idx: np.ndarray,
+    n: int,
+    numbers: dict[str, tuple[np.ndarray, np.ndarray]],
+    strings: dict[str, tuple[np.ndarray, _Coder]],
+) -> None:
+    """Read field ``name`` of one kind's records (at rows ``idx`` of ``n``) into its column."""
+    values = list(map(_ATTR[name], items))
+    if name == "lines":
+        values = [orjson.dumps(v).decode() for v in values]
+    if COLUMNS[name] == "string":
         if name not in strings:
             strings[name] = (np.full(n, -1, np.int32), _Coder())
-    if few:
-        combos = _Combinations(kind, few, [strings[name][1] for name in few])
-        try:
-            numbered = np.fromiter(map(combos.__getitem__, map(attrgetter(*few), items)), np.intp)
-        except TypeError:  # a value that is not hashable: code field by field, which names it
-            ids = few + ids
-        else:
-            table = np.array(combos.codes, np.int32).reshape(len(combos.codes), len(few))
-            for j, name in enumerate(few):
-                strings[name][0][idx] = table[numbered, j]
-    for name in ids:
         out, coder = strings[name]
-        values = map(_ATTR[name], items)
-        if name == "lines":
-            values = (orjson.dumps(v).decode() for v in values)
         try:
             out[idx] = np.fromiter(map(coder.__getitem__, values), np.int32, len(idx))
         except TypeError as exc:
             raise ValueError(f"records: {kind}.{name}: {exc}") from None
-    for name in numeric:
-        if name not in columns.numbers:
-            dtype, fill = _NUMPY[COLUMNS[name]]
-            columns.numbers[name] = (np.full(n, fill, dtype), np.ones(n, bool))
-        _scatter(*columns.numbers[name], idx, _ATTR[name], items)
-
-
-def _read(records: Sequence[Record]) -> _Columns:
-    """Read records into numpy columns, rows in the order given.
-
-    Each kind's records are read field by field (one C-level pass per field; the few-valued
-    strings of a kind in one pass, as combinations); numbers are scattered into emission
-    order with numpy, strings as codes into each column's dictionary. This is the part that
-    needs the records (and the GIL).
-    """
-    try:
-        kinds = np.frombuffer(bytes(map(_KIND_CODE.__getitem__, map(type, records))), np.int8)
-    except KeyError as exc:
-        raise ValueError(f"records: {exc.args[0].__name__} is not a record type") from None
-    columns = _Columns(kinds)
-    for code, kind in enumerate(KINDS):
-        idx = np.flatnonzero(kinds == code)
-        if len(idx):
-            _read_kind(kind, list(map(records.__getitem__, idx.tolist())), idx, columns)
-    return columns
-
-
-def _table(columns: _Columns) -> Any:
-    """Return read columns as an Arrow table of ``schema()``: every column handed to Arrow
-    once, from its buffers (strings decoded from their dictionaries by Arrow)."""
-    import pyarrow as pa
-
-    n, sch = len(columns.kinds), schema()
-    kind_indices = pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(columns.kinds)])
-    arrays = [pa.DictionaryArray.from_arrays(kind_indices, _kind_dictionary())]
-    for name in COLUMNS:
-        typ = sch.field(name).type
-        if name in columns.strings:
-            codes, coder = columns.strings[name]
-            arrays.append(_string_array(codes, coder.values))
-        elif name in columns.numbers:
-            arrays.append(_numbers_array(*columns.numbers[name], typ))
-        else:
-            arrays.append(pa.nulls(n, typ))
-    return pa.Table.from_arrays(arrays, schema=sch)
+        return
+    if name not in numbers:
+        dtype, fill = _NUMPY[COLUMNS[name]]
+        numbers[name] = (np.full(n, fill, dtype), np.ones(n, bool))
+    _scatter(*numbers[name], idx, values)
 
 
 def records_to_table(records: Sequence[Record]) -> Any:
-    """Return records as an Arrow table of ``schema()``, rows in the order given."""
-    return _table(_read(records))
+    """Return records as an Arrow table of ``schema()``, rows in the order given.
+
+    Each kind's records are read field by field (one C-level pass per field); numbers are
+    scattered into emission order with numpy, strings as codes into each column's dictionary
+    (few distinct values but for part and order ids), and every column is handed to Arrow
+    once, from its buffers.
+    """
+    import pyarrow as pa
+
+    n = len(records)
+    try:
+        codes = np.frombuffer(bytes(map(_KIND_CODE.__getitem__, map(type, records))), np.int8)
+    except KeyError as exc:
+        raise ValueError(f"records: {exc.args[0].__name__} is not a record type") from None
+    numbers: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (values, missing)
+    strings: dict[str, tuple[np.ndarray, _Coder]] = {}  # name -> (codes, dictionary)
+    for code, kind in enumerate(KINDS):
+        idx = np.flatnonzero(codes == code)
+        if len(idx):
+            items = list(map(records.__getitem__, idx.tolist()))
+            for name in _FIELDS[kind]:
+                _read_field(kind, name, items, idx, n, numbers, strings)
+    sch = schema()
+    kind_indices = pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(codes)])
+    arrays = [pa.DictionaryArray.from_arrays(kind_indices, _kind_dictionary())]
+    for name in COLUMNS:
+        typ = sch.field(name).type
+        if name in strings:
+            arrays.append(_string_array(strings[name][0], strings[name][1].values))
+        elif name in numbers:
+            arrays.append(_numbers_array(*numbers[name], typ))
+        else:
+            arrays.append(pa.nulls(n, typ))
+    return pa.Table.from_arrays(arrays, schema=sch)
 
 
 _STATES = {s.value: s for s in StationState}
@@ -345,13 +279,11 @@ def table_to_records(table: Any) -> list[Record]:
 class ParquetLogWriter:
     """Write records to a Parquet event log in row groups while they come in.
 
-    Records wait until a row group is full (``write``); then their fields are read into
-    numpy columns at once on the caller's thread (``_read``: the only part that needs the
-    records), and one background thread builds the Arrow table, decodes its strings and
-    encodes, compresses and writes the row group (``_table``; pyarrow releases the GIL
-    there), so that work overlaps the model's on a second core. Reading a whole row group at
-    a time keeps the per-call costs (about 40 columns) off every batch. At most one row
-    group's records wait here and one row group's columns wait for the thread.
+    Records wait until a row group is full (``write``); then they are turned into columns
+    at once, and the row group is encoded, compressed and written by one background thread
+    (pyarrow releases the GIL there), so that work overlaps the model's. Converting a whole
+    row group at a time keeps the per-call costs (about 40 columns) off every batch. At most
+    one row group's records wait here and one row group waits for the thread.
     """
 
     def __init__(self, path: str | Path, row_group_rows: int = ROW_GROUP_ROWS) -> None:
@@ -394,12 +326,11 @@ class ParquetLogWriter:
             del self._pending[:full]
 
     def _flush(self, records: Sequence[Record]) -> None:
-        columns = _read(records)
+        table = records_to_table(records)
         self._wait()
-        self._in_flight = self._pool.submit(self._write_group, columns)
+        self._in_flight = self._pool.submit(self._write_group, table)
 
-    def _write_group(self, columns: _Columns) -> None:
-        table = _table(columns)
+    def _write_group(self, table: Any) -> None:
         self._writer.write_table(table, row_group_size=table.num_rows)
 
     def _wait(self) -> None:
