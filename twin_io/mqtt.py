@@ -2,7 +2,8 @@
 
 - ``MqttOptions``: where and how to connect (URL, user/password, TLS files), shared by
   ``twin sim`` and ``twin gateway`` under the same option names; secrets never printed.
-  ``BrokerAccess``: those fields unchecked, the base of the twin's publisher settings.
+  ``BrokerAccess``: the same fields unchecked (its base), which the twin's publisher settings
+  extend; ``options()`` checks them.
 - ``make_client``: a configured paho ``Client`` (TLS, credentials, limits).
 - ``NetworkLoop``: one thread that alone drives a paho client through the external-loop API
   (``loop_read``/``loop_write``/``loop_misc`` after its own ``select``) and reconnects with the
@@ -19,7 +20,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -50,13 +51,9 @@ def redact(url: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class MqttOptions:
-    """Broker URL (``mqtt://`` or ``mqtts://``), credentials and TLS files.
-
-    ``username``/``password`` override those in the URL. TLS (``mqtts://``, default port 8883)
-    verifies the broker against ``ca_file`` (default: the system's CAs); ``cert_file`` and
-    ``key_file`` present a client certificate.
-    """
+class BrokerAccess:
+    """The connection part of a client's settings (the ``--mqtt-*`` options), unchecked until
+    ``options()`` builds the ``MqttOptions`` (raises ``MqttConfigError``)."""
 
     url: str = "mqtt://127.0.0.1:1883"
     username: str | None = None
@@ -64,6 +61,20 @@ class MqttOptions:
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
+
+    def options(self) -> MqttOptions:
+        """The checked connection options (raises ``MqttConfigError``)."""
+        return MqttOptions(**{f.name: getattr(self, f.name) for f in fields(BrokerAccess)})
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOptions(BrokerAccess):
+    """Broker URL (``mqtt://`` or ``mqtts://``), credentials and TLS files, checked.
+
+    ``username``/``password`` override those in the URL. TLS (``mqtts://``, default port 8883)
+    verifies the broker against ``ca_file`` (default: the system's CAs); ``cert_file`` and
+    ``key_file`` present a client certificate.
+    """
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -117,30 +128,6 @@ class MqttOptions:
         if password is None and parts.password is not None:
             password = unquote(parts.password)
         return user, password
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAccess:
-    """The connection part of a client's settings (the ``--mqtt-*`` options), unchecked until
-    ``options()`` builds the ``MqttOptions`` (raises ``MqttConfigError``)."""
-
-    url: str = "mqtt://127.0.0.1:1883"
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-
-    def options(self) -> MqttOptions:
-        """The connection options of this module (raises ``MqttConfigError``)."""
-        return MqttOptions(
-            url=self.url,
-            username=self.username,
-            password=self.password,
-            ca_file=self.ca_file,
-            cert_file=self.cert_file,
-            key_file=self.key_file,
-        )
 
 
 def make_client(
