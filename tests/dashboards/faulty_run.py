@@ -81,6 +81,29 @@ def inject_failure(records: list[Record], station: str, t0: float, duration: flo
     return sorted(out, key=lambda r: r.t)  # stable: same-time records keep their order
 
 
+def store_with_windows(
+    influxd: InfluxServer, records: list[Record], run_id: str, start_ms: int, end_s: float
+) -> str:
+    """Store ``records`` (a run from its ``RunStart``, up to ``end_s``) in a fresh database as
+    the backfill writes them, with the KPI windows and ``kpi_slice`` minutes the analytics
+    service computes from them; return the database."""
+    first = records[0]
+    assert isinstance(first, RunStart)
+    db = influxd.create_database()
+    writer = LineWriter(make_sink(InfluxConfig(influxd.url, db)))
+    writer.prepare()
+    writer.write(LineEncoder(run_id, start_ms).lines(records))
+    cols = to_columns(records)
+    cols.end_s = end_s
+    marks = [(start_ms + round(r.t * 1000), r.shift) for r in records if isinstance(r, ShiftChange)]
+    end_ms = start_ms + round(end_s * 1000)
+    meta = RunMeta(run_id, start_ms, first.site)
+    results = compute_windows(cols, windows_between(start_ms, end_ms, marks), meta)
+    writer.write([line for r in results for line in r.lines])
+    writer.close()
+    return db
+
+
 def make_faulty_run(influxd: InfluxServer) -> FaultyRun:
     """Simulate, inject, stop the feed and store it all in a fresh database."""
     records: list[Record] = []
@@ -88,18 +111,4 @@ def make_faulty_run(influxd: InfluxServer) -> FaultyRun:
     sim.run(12 * HOUR)
     records = inject_failure(records, FAULT_STATION, FAULT_AT, FAULT_S)
     records = [r for r in records if r.t < STOP_AT]
-    first = records[0]
-    assert isinstance(first, RunStart)
-    db = influxd.create_database()
-    writer = LineWriter(make_sink(InfluxConfig(influxd.url, db)))
-    writer.prepare()
-    writer.write(LineEncoder(RUN_ID, START_MS).lines(records))
-    cols = to_columns(records)
-    cols.end_s = STOP_AT
-    marks = [(START_MS + round(r.t * 1000), r.shift) for r in records if isinstance(r, ShiftChange)]
-    stop_ms = START_MS + round(STOP_AT * 1000)
-    meta = RunMeta(RUN_ID, START_MS, first.site)
-    results = compute_windows(cols, windows_between(START_MS, stop_ms, marks), meta)
-    writer.write([line for r in results for line in r.lines])
-    writer.close()
-    return FaultyRun(db, records)
+    return FaultyRun(store_with_windows(influxd, records, RUN_ID, START_MS, STOP_AT), records)

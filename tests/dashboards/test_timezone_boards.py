@@ -18,17 +18,13 @@ import pytest
 
 from analytics.columns import to_columns
 from analytics.report import compute_report
-from analytics.service import InfluxConfig, LineWriter, make_sink
-from analytics.service.backfill import LineEncoder
-from analytics.service.compute import compute_windows
-from analytics.service.kpi_schema import RunMeta
-from analytics.service.windows import windows_between
 from dashboards.checks import expand, queries
 from dashboards.files import build_all
 from dashboards.queries import SHIFT_CHANGES, range_query
-from plant_sim.records import Record, RunStart, ShiftChange
+from plant_sim.records import Record, ShiftChange
 from plant_sim.scenario import load_scenario
 from plant_sim.simulation import Simulation
+from tests.dashboards.faulty_run import store_with_windows
 from tests.dashboards.test_fidelity import _assert_equal, _value
 from tests.servers.influxdb import InfluxServer
 from tests.service.fixtures import SCENARIO
@@ -53,18 +49,7 @@ def stored(influxd: InfluxServer) -> tuple[str, list[Record]]:
     sim = Simulation(scenario, records.append, run_id=RUN_ID, start_epoch_ms=START_MS)
     sim.run(HOURS * 3600.0)
     sim.finish()
-    first = records[0]
-    assert isinstance(first, RunStart)
-    db = influxd.create_database()
-    writer = LineWriter(make_sink(InfluxConfig(influxd.url, db)))
-    writer.prepare()
-    writer.write(LineEncoder(RUN_ID, START_MS).lines(records))
-    marks = [(START_MS + round(r.t * 1000), r.shift) for r in records if isinstance(r, ShiftChange)]
-    end_ms = START_MS + round(HOURS * 3_600_000)
-    windows = windows_between(START_MS, end_ms, marks)
-    results = compute_windows(to_columns(records), windows, RunMeta(RUN_ID, START_MS, first.site))
-    writer.write([line for r in results for line in r.lines])
-    writer.close()
+    db = store_with_windows(influxd, records, RUN_ID, START_MS, HOURS * 3600.0)
     return db, records
 
 
