@@ -20,7 +20,8 @@ from analytics.kpis import compute_kpis, ratio
 from analytics.timeline import clipped_durations, new_stop_mask
 from plant_sim.states import StationState
 
-_STOPS = {
+#: The stop states (state code -> loss name) whose time and events go by reason.
+STOP_CODES = {
     STATE_CODES[StationState.DOWN]: "down",
     STATE_CODES[StationState.MINOR_STOP]: "minor_stop",
 }
@@ -71,19 +72,29 @@ def downtime_by_reason(
     out: list[ReasonLoss] = []
     for st in stations:
         dur = clipped_durations(st.t, end_s, t0, t1)
-        starts = new_stop_mask(st.code)
         in_win = (st.t >= t0) & ((st.t <= t1) if include_end else (st.t < t1))
-        acc: dict[tuple[str, str], list[float]] = {}
-        for code, name in _STOPS.items():
-            idx = np.flatnonzero((st.code == code) & ((dur > 0) | (starts & in_win)))
-            for i, d, new in zip(
-                idx.tolist(), dur[idx].tolist(), (starts & in_win)[idx].tolist(), strict=True
-            ):
-                slot = acc.setdefault((name, st.reason[i] or "unspecified"), [0, 0.0])
-                slot[0] += int(new)
-                slot[1] += d
-        out += [ReasonLoss(st.line, st.station, s, r, int(v[0]), v[1]) for (s, r), v in acc.items()]
+        counted = new_stop_mask(st.code) & in_win
+        for code, name in STOP_CODES.items():
+            acc: dict[str, list] = {}
+            add_stops(acc, st.code == code, st.reason, dur, counted)
+            out += [ReasonLoss(st.line, st.station, name, r, v[0], v[1]) for r, v in acc.items()]
     return out
+
+
+def add_stops(
+    acc: dict[str, list],
+    is_stop: np.ndarray,
+    reasons: np.ndarray,
+    dur: np.ndarray,
+    counted: np.ndarray,
+) -> None:
+    """Add the stop records (``is_stop``) with time in the window or a counted start to
+    ``acc`` (reason -> [events, seconds]), record by record in time order."""
+    idx = np.flatnonzero(is_stop & ((dur > 0) | counted))
+    for i, d, new in zip(idx.tolist(), dur[idx].tolist(), counted[idx].tolist(), strict=True):
+        slot = acc.setdefault(reasons[i] or "unspecified", [0, 0.0])
+        slot[0] += int(new)
+        slot[1] += d
 
 
 def pareto(

@@ -26,7 +26,6 @@ import numpy as np
 
 from analytics.bottleneck import detect_bottlenecks
 from analytics.columns import (
-    STATE_CODES,
     ColumnAccumulator,
     PlantColumns,
     StationColumns,
@@ -39,18 +38,13 @@ from analytics.columns import (
     _StateCols,
 )
 from analytics.elements import BinColumns, station_bins
-from analytics.losses import ReasonLoss
+from analytics.losses import STOP_CODES, ReasonLoss, add_stops
 from analytics.report import KpiReport, _bins, report_from_bins
 from analytics.timeline import new_stop_mask
 from plant_sim.records import PartDone, Record, StateChange
-from plant_sim.states import StationState
 
 #: Pending state and part rows that make the folding of finished shift occurrences worth it.
 FOLD_ROWS = 50_000
-_STOPS = (
-    (STATE_CODES[StationState.DOWN], "down"),
-    (STATE_CODES[StationState.MINOR_STOP], "minor_stop"),
-)
 
 
 class _States:
@@ -119,14 +113,9 @@ class _Station:
         sl = slice(st.done, upto)
         dur = np.maximum(0.0, np.minimum(ends[sl], t1) - np.maximum(t[sl], t0))
         new = new_stop_mask(np.concatenate([[st.prev], code]).astype(np.int16))[1:][sl]
-        in_win = (t[sl] >= t0) & (t[sl] <= t1)
-        for (value, _), acc in zip(_STOPS, self.stops, strict=True):
-            idx = np.flatnonzero((code[sl] == value) & ((dur > 0) | (new & in_win)))
-            counted = (new & in_win)[idx].tolist()
-            for i, d, c in zip(idx.tolist(), dur[idx].tolist(), counted, strict=True):
-                slot = acc.setdefault(st.reason[st.done + i] or "unspecified", [0, 0.0])
-                slot[0] += int(c)
-                slot[1] += d
+        counted = new & (t[sl] >= t0) & (t[sl] <= t1)
+        for value, acc in zip(STOP_CODES, self.stops, strict=True):
+            add_stops(acc, code[sl] == value, st.reason[sl], dur, counted)
         st.done = upto
 
     def fold(self, edges: np.ndarray, end_s: float, final: bool) -> None:
@@ -161,8 +150,8 @@ class _Station:
     def reasons(self) -> list[ReasonLoss]:
         """Return the downtime by reason: breakdowns, then minor stops, as first seen."""
         return [
-            ReasonLoss(self.line, self.station, name, reason, int(v[0]), v[1])
-            for (_, name), acc in zip(_STOPS, self.stops, strict=True)
+            ReasonLoss(self.line, self.station, name, reason, v[0], v[1])
+            for name, acc in zip(STOP_CODES.values(), self.stops, strict=True)
             for reason, v in acc.items()
         ]
 
