@@ -240,14 +240,6 @@ def _validity(array: Any) -> np.ndarray | None:
     return unpacked[array.offset : array.offset + len(array)]
 
 
-def _null_mask(array: Any) -> np.ndarray | None:
-    """Return whether each value is null, or ``None`` if none is."""
-    if not array.null_count:
-        return None
-    bits = np.frombuffer(array.buffers()[0], np.uint8)
-    return np.unpackbits(bits, bitorder="little")[array.offset : array.offset + len(array)] == 0
-
-
 @dataclass(slots=True)
 class StringPiece:
     """Some rows of one row group's string column, kept without the Arrow arrays (so no
@@ -266,7 +258,7 @@ class StringPiece:
         """Return the rows ``local`` of a string or dictionary array."""
         import pyarrow as pa
 
-        null = None if (full := _null_mask(array)) is None else full[local]
+        null = None if (valid := _validity(array)) is None else ~valid[local]
         if null is not None and not null.any():
             null = None
         if pa.types.is_dictionary(array.type):
@@ -372,8 +364,8 @@ def _kind_rows(kind: Any, needs: Mapping[str, Sequence[str]]) -> dict[str, np.nd
     for chunk in kind.chunks:
         if pa.types.is_dictionary(chunk.type):
             names, codes = chunk.dictionary.to_pylist(), _numbers(chunk.indices)
-            if (mask := _null_mask(chunk)) is not None:
-                codes = np.where(mask, -1, codes)
+            if (valid := _validity(chunk)) is not None:
+                codes = np.where(valid, codes, -1)
         else:  # a plain string column (a log written by another tool)
             values = chunk.to_pylist()
             names = list(dict.fromkeys(values))
