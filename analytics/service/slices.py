@@ -37,7 +37,7 @@ SLICE_S = 60
 OFF_SHIFT = "off"
 #: Element fields stored per slice (sums: they add over minutes, scopes never mix).
 SLICE_FIELDS = STORED_ELEMENT_FIELDS
-#: Plant-only fields: orders delivered in the minute, of them on time, stock-outs started.
+#: Plant-only fields: orders delivered in the minute and, of them, those on time.
 PLANT_FIELDS = ("delivered_orders", "on_time_orders")
 #: Line and plant fields: finished parts that left in the minute and the sum of their line lead
 #: times (``line_lead_time_avg_s`` of a range = sum / finished, ``analytics.flow``).
