@@ -125,3 +125,46 @@ def test_recent_numbers_are_bounded() -> None:
     kept = sum(len(w.bits) for w in recent._runs.values())
     assert kept == MAX_RUNS * WINDOW // 8
     assert identity_seq(1_000_007) == 7
+
+
+def test_sparkplug_and_opcua_sources_together_store_each_record_once(
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, broker: Mosquitto
+) -> None:
+    """The gateway as Sparkplug host application beside the OPC UA source (a mix the docs
+    allow): every record of the live twin stored once, both sources delivering."""
+    plant = LivePlant(
+        free_port(),
+        broker.url,
+        until_s=3 * 3600,
+        speed=1000,
+        mqtt_format="sparkplug",
+        sparkplug_primary_host="twin-gateway",  # births wait for the host: no record missed
+    )
+    plant.serve()
+    cfg = GatewaySettings(  # every other setting at its default
+        influx_url=influxd.url,
+        influx_database=influx_db,
+        data_dir=tmp_path / "gw",
+        mqtt_url=broker.url,
+        mqtt_format="sparkplug",
+        sparkplug_host_id="twin-gateway",
+        opcua_endpoint=plant.opcua_endpoint,
+    )
+    gw = h.start_gateway(cfg)
+    try:
+        h.wait_until(gw.sources[1].subscribed.is_set, 30, "the OPC UA subscription")
+        plant.run()
+        plant.wait(180)
+        truth = plant.truth
+        run_id = truth[0].run_id  # type: ignore[attr-defined]
+        h.wait_stored(influxd, influx_db, len(truth), timeout_s=120)
+        h.wait_until(lambda: len(gw.buffer) == 0, 30, "an empty buffer")
+        stored = h.read_stored(influxd, influx_db, run_id)
+        assert h.stored_numbers(influxd, influx_db, run_id) == list(range(len(truth)))
+        h.assert_same_records(truth, stored)
+        snap = gw.stats.snapshot()
+        assert snap["opcua"]["records_in"] > 0
+        others = [c["records_in"] for src, c in snap.items() if src not in ("opcua", "gateway")]
+        assert sum(others) > 0, snap  # the Sparkplug host delivered too
+    finally:
+        gw.stop()
