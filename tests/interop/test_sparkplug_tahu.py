@@ -182,6 +182,9 @@ async def test_twin_sim_publishes_sparkplug(spb_broker: Mosquitto, bottling: Sce
     await asyncio.to_thread(h.wait_until, lambda: last_states(capture) == want, 90, "the states")
     linger.set()
     await task
+    # the states alternate, so the wait may match before the run's last DDATA arrive; the
+    # NDEATH of the stop comes after all of them
+    await asyncio.to_thread(h.wait_until, lambda: "NDEATH" in capture.kinds(), 30, "NDEATH")
     capture.stop()
     kinds = capture.kinds()
     assert kinds[0] == "NBIRTH" and kinds.count("DBIRTH") == len(bottling.lines[0].stations)
