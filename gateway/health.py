@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from plant_sim.telemetry_schema import METRICS_MEASUREMENT
 from twin_io.influx import InfluxConfig, InfluxError, InfluxQL
@@ -28,9 +28,9 @@ class InfluxAccess:
 
     url: str = "http://localhost:8086"
     database: str = "twin"
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> InfluxAccess:

@@ -66,8 +66,14 @@ class BrokerAccess:
         """The checked connection options (raises ``MqttConfigError``)."""
         return MqttOptions(**{f.name: getattr(self, f.name) for f in fields(BrokerAccess)})
 
+    def __repr__(self) -> str:
+        """The fields (of subclasses too) with the URL's password redacted, no password."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        values["url"] = redact(self.url)
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in values.items())})"
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, repr=False)  # BrokerAccess's repr: no secret shown
 class MqttOptions(BrokerAccess):
     """Broker URL (``mqtt://`` or ``mqtts://``), credentials and TLS files, checked.
 

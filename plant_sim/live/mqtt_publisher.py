@@ -46,7 +46,7 @@ class MqttError(RuntimeError):
     """The MQTT side cannot work as asked; the message names the broker and what to do."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)  # BrokerAccess's repr: no secret
 class MqttSettings(BrokerAccess):
     """Broker URL (``mqtt://[user:pass@]host[:port]``, ``mqtts://`` for TLS), credentials, TLS
     files (``twin_io.mqtt.MqttOptions``) and delivery."""

@@ -53,7 +53,7 @@ class SparkplugError(RuntimeError):
     """The Sparkplug side cannot work as asked; the message names the option."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)  # BrokerAccess's repr: no secret
 class SparkplugSettings(BrokerAccess):
     """Broker (URL, credentials, TLS files as ``twin_io.mqtt.MqttOptions``) and naming of the
     Sparkplug edge nodes. ``client_id`` is the twin's MQTT client id (``--mqtt-client-id``, as

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -151,7 +151,7 @@ class InfluxAccess:
 
     url: str
     database: str
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
     org: str | None = None
 
     def env(self) -> dict[str, str]:

@@ -39,10 +39,10 @@ class DemoOptions:
     speed: float = 1.0
     seed: int | None = None
     until: str | None = None
-    mqtt_url: str | None = None
+    mqtt_url: str | None = field(default=None, repr=False)  # may hold a password
     influx_url: str | None = None
     influx_database: str = "twin"
-    influx_token: str | None = None
+    influx_token: str | None = field(default=None, repr=False)
     influx_org: str | None = None
     backfill_days: float = 1.0
     analytics_interval: float = 30.0
