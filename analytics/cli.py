@@ -346,9 +346,9 @@ def print_kpi_tables(report: KpiReport, fmt: str = "table", file: IO[str] | None
     """Print the report to ``file`` (stdout): rich tables, JSON or CSV (rows streamed)."""
     out = file or sys.stdout
     if fmt == "table" and file is None:
-        from rich.console import Console
+        from twin_io.console import table_console
 
-        _render_tables(report, Console())
+        _render_tables(report, table_console())
         return
     if fmt == "json":
         buffer = getattr(out, "buffer", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,28 @@ def test_run_prints_summary_and_kpis_and_writes_the_log(tmp_path: Path, capsys) 
         assert title in text, title
     log = EventLog.load(out)
     assert log.records[0].kind == "run_start" and log.records[-1].t == 6 * 3600
+
+
+def _run_piped(env_extra: dict[str, str]) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | env_extra
+    scenario = str(ROOT / "scenarios/plant_3lines.yaml")
+    result = subprocess.run(
+        [sys.executable, "-m", "twin", "run", scenario, "--until", "4h"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return result.stdout.splitlines()
+
+
+def test_run_tables_into_a_pipe_are_whole_not_cut_at_80_columns() -> None:
+    lines = _run_piped({})
+    assert "…" not in "\n".join(lines)  # rich's 80 columns cut station names and values
+    assert max(map(len, lines)) > 80
+    assert any(line.startswith("a_machining ") for line in lines)  # a whole cell
+    narrow = _run_piped({"COLUMNS": "80"})  # a width the user sets wins
+    assert max(map(len, narrow)) <= 80 and "…" in "\n".join(narrow)
 
 
 def test_run_json_output_is_machine_readable(capsys) -> None:

@@ -115,9 +115,9 @@ def run(
     if report.plant.elements.pbt_s == 0:
         log.warning("%s", no_planned_time(scenario, until_s))
     if counts is not None:
-        from rich.console import Console
+        from twin_io.console import table_console
 
-        console = Console()
+        console = table_console()
         for table in summary_tables(counts.result()):
             console.print(table)
     print_kpi_tables(report, fmt)
