@@ -45,7 +45,8 @@ UNOBSERVED = N_STATES + 1
 N_CODES = N_STATES + 2
 
 RESULT_CODES = {"good": 0, "scrap": 1, "rework": 2}
-_REASON_STATES = (StationState.DOWN, StationState.MINOR_STOP, StationState.STARVED)
+#: States whose records carry a reason (of the stop or the starving).
+REASON_STATES = (StationState.DOWN, StationState.MINOR_STOP, StationState.STARVED)
 
 
 @dataclass(slots=True)
@@ -173,7 +174,7 @@ def _gather(items: list, idx: np.ndarray) -> list:
     return list(map(items.__getitem__, idx.tolist()))
 
 
-def _structure(
+def plant_structure(
     run_starts: list, states: list[StateChange], parts: list[PartDone]
 ) -> list[tuple[str, list[str]]]:
     """Return ``[(line, [stations in flow order])]`` from RunStart, then order of appearance."""
@@ -195,21 +196,21 @@ def _structure(
 
 def _station_keys(
     run_starts: list, states: list[StateChange], parts: list[PartDone]
-) -> tuple[list[tuple[str, list[str]]], _StateCols, _PartCols]:
+) -> tuple[list[tuple[str, list[str]]], StateRows, PartRows]:
     """Return the plant structure and the columns of the state and part records.
 
     Fast path: the stations named in RunStart. A station missing there (or no RunStart)
     falls back to discovering stations in order of appearance.
     """
-    structure = _structure(run_starts, [], []) if run_starts else []
+    structure = plant_structure(run_starts, [], []) if run_starts else []
     for attempt in range(2):
         keys = {pair: i for i, pair in enumerate((ln, st) for ln, sts in structure for st in sts)}
         try:
-            return structure, _state_cols(states, keys), _part_cols(parts, keys)
+            return structure, state_rows(states, keys), part_rows(parts, keys)
         except KeyError:
             if attempt:
                 raise
-            structure = _structure(run_starts, states, parts)
+            structure = plant_structure(run_starts, states, parts)
     raise AssertionError("unreachable")
 
 
@@ -231,7 +232,7 @@ def columns_by_kind(by_kind: dict[type, list]) -> PlantColumns:
     decoded structs); orders, stock levels and run starts become part of the result as given.
     Raises ``ValueError`` on several runs."""
     run_starts = by_kind[RunStart]
-    _one_run(run_starts)
+    check_one_run(run_starts)
     states: list[StateChange] = by_kind[StateChange]  # type: ignore[assignment]
     parts: list[PartDone] = by_kind[PartDone]  # type: ignore[assignment]
     structure, state_cols, part_cols = _station_keys(run_starts, states, parts)
@@ -242,7 +243,7 @@ def columns_by_kind(by_kind: dict[type, list]) -> PlantColumns:
         [r.t for r in by_kind[RunEnd]],
         state_cols,
         part_cols,
-        _non_good_part_ids(parts, part_cols.result),
+        judged_part_ids(parts, part_cols.result),
         _flow_cols(by_kind[PartReleased], by_kind[PartLeft], line_of),  # type: ignore[arg-type]
         [(r.t, r.shift) for r in by_kind[ShiftChange]],  # type: ignore[attr-defined]
         by_kind[OrderEvent],  # type: ignore[arg-type]
@@ -250,7 +251,7 @@ def columns_by_kind(by_kind: dict[type, list]) -> PlantColumns:
     )
 
 
-def _one_run(run_starts: list) -> None:
+def check_one_run(run_starts: list) -> None:
     """Raise ``ValueError`` if the stream holds more than one run."""
     if len({r.run_id for r in run_starts}) > 1:
         raise ValueError(
@@ -262,8 +263,8 @@ def assemble(  # noqa: PLR0913 (the parts of a run, each built by one reader)
     structure: list[tuple[str, list[str]]],
     run_start: RunStart | None,
     run_end_ts: list[float],
-    state_cols: _StateCols,
-    part_cols: _PartCols,
+    state_cols: StateRows,
+    part_cols: PartRows,
     bad_parts: set[str],
     flow: FlowCols,
     shifts: list[tuple[float, str | None]],
@@ -274,12 +275,12 @@ def assemble(  # noqa: PLR0913 (the parts of a run, each built by one reader)
     streaming run or an Arrow table): the one place that shapes them for the KPI modules."""
     pairs = [(ln, st) for ln, sts in structure for st in sts]
     stations = _station_columns(pairs, state_cols, part_cols)
-    return _assemble(
+    return assemble_stations(
         structure, run_start, run_end_ts, stations, bad_parts, flow, shifts, orders, stock
     )
 
 
-def _assemble(  # noqa: PLR0913 (see ``assemble``)
+def assemble_stations(  # noqa: PLR0913 (see ``assemble``)
     structure: list[tuple[str, list[str]]],
     run_start: RunStart | None,
     run_end_ts: list[float],
@@ -392,7 +393,9 @@ def _per_record(ids: np.ndarray, values: list, dtype: object) -> np.ndarray:
 
 
 @dataclass(slots=True)
-class _StateCols:
+class StateRows:
+    """State records as columns, in record order; ``idx`` is each record's station index."""
+
     idx: np.ndarray  # station index
     code: np.ndarray  # STATE_CODES, MATERIAL_STARVED
     reason: np.ndarray  # object: reason of DOWN/MINOR_STOP/STARVED, else None
@@ -401,7 +404,9 @@ class _StateCols:
 
 
 @dataclass(slots=True)
-class _PartCols:
+class PartRows:
+    """Part records as columns, in record order; ``idx`` is each record's station index."""
+
     idx: np.ndarray
     result: np.ndarray  # RESULT_CODES
     t: np.ndarray
@@ -427,7 +432,7 @@ def _state_table(
     except _TooManyCombosError:
         ids, table = _coded(states, keys, "state", STATE_CODES, "reason")
         with_power = False
-    with_reason = {STATE_CODES[s] for s in _REASON_STATES}
+    with_reason = {STATE_CODES[s] for s in REASON_STATES}
     starved = STATE_CODES[StationState.STARVED]
     rows = []
     for idx, code, (reason, *power) in table:
@@ -442,7 +447,7 @@ def _state_table(
     return ids, rows, with_power
 
 
-def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> _StateCols:
+def state_rows(states: list[StateChange], keys: dict[tuple[str, str], int]) -> StateRows:
     """Return the columns of the state records (see ``_state_table``)."""
     ids, table, with_power = _state_table(states, keys)
     n = len(states)
@@ -450,7 +455,7 @@ def _state_cols(states: list[StateChange], keys: dict[tuple[str, str], int]) -> 
         power = _per_record(ids, [c[3] for c in table], float)
     else:
         power = np.fromiter(map(_POWER, states), float, n)
-    return _StateCols(
+    return StateRows(
         idx=_per_record(ids, [c[0] for c in table], np.int32),
         code=_per_record(ids, [c[1] for c in table], np.int8),
         reason=_per_record(ids, [c[2] for c in table], object),
@@ -474,7 +479,7 @@ def _part_table(
         return ids, table, False
 
 
-def _part_cols(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> _PartCols:
+def part_rows(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> PartRows:
     """Return the columns of the part records (PRI per station and result read as state
     power is, see ``_state_table``)."""
     ids, table, with_pri = _part_table(parts, keys)
@@ -483,7 +488,7 @@ def _part_cols(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> _Part
         pri = _per_record(ids, [c[2][0] for c in table], float)
     else:
         pri = np.fromiter(map(_PRI, parts), float, n)
-    return _PartCols(
+    return PartRows(
         idx=_per_record(ids, [c[0] for c in table], np.int32),
         result=_per_record(ids, [c[1] for c in table], np.int8),
         t=np.fromiter(map(_T, parts), float, n),
@@ -492,7 +497,7 @@ def _part_cols(parts: list[PartDone], keys: dict[tuple[str, str], int]) -> _Part
 
 
 def _station_columns(
-    pairs: list[tuple[str, str]], sc: _StateCols, pc: _PartCols
+    pairs: list[tuple[str, str]], sc: StateRows, pc: PartRows
 ) -> list[StationColumns]:
     """Build per-station state and part columns with stable sorts by station.
 
@@ -500,8 +505,8 @@ def _station_columns(
     (one copy of the run's columns, not one per station and one flat).
     """
     n_st = len(pairs)
-    s_order, s_bounds = _grouped(sc.idx, sc.t, n_st)
-    p_order, p_bounds = _grouped(pc.idx, pc.t, n_st)
+    s_order, s_bounds = station_order(sc.idx, sc.t, n_st)
+    p_order, p_bounds = station_order(pc.idx, pc.t, n_st)
     t, code, power, reason = (a[s_order] for a in (sc.t, sc.code, sc.power_kw, sc.reason))
     part_t, result, pri = (a[p_order] for a in (pc.t, pc.result, pc.pri_s))
     out = []
@@ -514,7 +519,7 @@ def _station_columns(
     return out
 
 
-def _grouped(
+def station_order(
     idx: np.ndarray, t: np.ndarray, n: int, sort_time: bool = True
 ) -> tuple[np.ndarray, list[int]]:
     """Return the positions of the items sorted by (group, time), stably, and the bounds of
@@ -535,7 +540,7 @@ def _grouped(
     return order, bounds
 
 
-def _non_good_part_ids(parts: list[PartDone], result: np.ndarray) -> set[str]:
+def judged_part_ids(parts: list[PartDone], result: np.ndarray) -> set[str]:
     """Return ids of parts that had a scrap or rework judgement at any station.
 
     ``result`` holds the RESULT_CODES of ``parts``, in the same order.
@@ -685,14 +690,14 @@ class _PerStation:
     """State or part columns kept per station, in stream order: batches wait until they
     hold ``rows`` records, then go to each station's buffers in one split."""
 
-    def __init__(self, empty: _StateCols | _PartCols, stations: int, rows: int = 20_000) -> None:
+    def __init__(self, empty: StateRows | PartRows, stations: int, rows: int = 20_000) -> None:
         self.stations = [
             _Growing(_by_station(type(empty)(*_fields(empty)))) for _ in range(stations)
         ]
         self._waiting: list[Any] = []
         self._rows, self._limit = 0, rows
 
-    def add(self, cols: _StateCols | _PartCols) -> None:
+    def add(self, cols: StateRows | PartRows) -> None:
         """Take one batch's columns."""
         self._waiting.append(cols)
         self._rows += len(cols.t)
@@ -714,9 +719,9 @@ def _fields(cols: Any) -> list:
     return [getattr(cols, n) for n in type(cols).__slots__]
 
 
-def _add_per_station(stations: list[_Growing], cols: _StateCols | _PartCols) -> None:
+def _add_per_station(stations: list[_Growing], cols: StateRows | PartRows) -> None:
     """Append state or part columns to each station's, in stream order."""
-    order, bounds = _grouped(cols.idx, cols.t, len(stations), sort_time=False)
+    order, bounds = station_order(cols.idx, cols.t, len(stations), sort_time=False)
     names = [n for n in type(cols).__slots__ if n != "idx"]
     arrays = {n: getattr(cols, n)[order] for n in names}
     for i, growing in enumerate(stations):
@@ -800,8 +805,8 @@ class ColumnAccumulator:
         self._keys: dict[tuple[str, str], int] = {}
         self._line_of: dict[str, int] = {}
         self._bad_parts: set[str] = set()
-        self._states: _PerStation = _PerStation(_state_cols([], {}), 0)
-        self._parts: _PerStation = _PerStation(_part_cols([], {}), 0)
+        self._states: _PerStation = _PerStation(state_rows([], {}), 0)
+        self._parts: _PerStation = _PerStation(part_rows([], {}), 0)
         # State and part records are kept as (time, combination id) while every batch's
         # combinations fit ``_COMBO_LIMIT`` (10-12 bytes a record, not 25 and 17), as full
         # columns from the first batch that does not and once the columns are built.
@@ -816,6 +821,26 @@ class ColumnAccumulator:
         self._causes: dict[str, int] = {}
         self._stock = _Growing(stock_columns([], self._materials, self._causes))
 
+    @property
+    def structure(self) -> list[tuple[str, list[str]]]:
+        """``[(line, [stations in flow order])]`` from the run start (empty before it)."""
+        return self._structure or []
+
+    @property
+    def run_start(self) -> RunStart | None:
+        """The run's ``RunStart`` record, once added."""
+        return self._run_starts[0] if self._run_starts else None
+
+    @property
+    def run_end_times(self) -> list[float]:
+        """Times of the ``RunEnd`` records added (one for a whole run)."""
+        return self._run_end_ts
+
+    @property
+    def shift_changes(self) -> list[tuple[float, str | None]]:
+        """``(time, shift)`` of every shift change added, in the order added."""
+        return self._shifts
+
     def add(self, records: list[Record]) -> None:
         """Take one batch of the run's records, in emission order."""
         with no_gc():
@@ -824,9 +849,9 @@ class ColumnAccumulator:
     def _add(self, by_kind: dict[type, list]) -> None:
         if by_kind[RunStart]:
             self._run_starts += by_kind[RunStart]
-            _one_run(self._run_starts)
+            check_one_run(self._run_starts)
             if self._structure is None:
-                self._structure = _structure(self._run_starts, [], [])
+                self._structure = plant_structure(self._run_starts, [], [])
                 pairs = [(ln, st) for ln, sts in self._structure for st in sts]
                 self._keys = {pair: i for i, pair in enumerate(pairs)}
                 self._line_of = {ln: j for j, (ln, _) in enumerate(self._structure)}
@@ -862,7 +887,7 @@ class ColumnAccumulator:
                 self._states.add(self._state_combos.compact(ids, table, t))
                 return
             self._to_full()
-        self._states.add(_state_cols(states, self._keys))
+        self._states.add(state_rows(states, self._keys))
 
     def _add_parts(self, parts: list[PartDone]) -> None:
         if self._compact:
@@ -872,20 +897,20 @@ class ColumnAccumulator:
                 rows = [(idx, code, pri) for idx, code, (pri,) in table]
                 self._parts.add(self._part_combos.compact(ids, rows, t))
                 result = _per_record(ids, [r[1] for r in table], np.int8)
-                self._bad_parts.update(_non_good_part_ids(parts, result))
+                self._bad_parts.update(judged_part_ids(parts, result))
                 return
             self._to_full()
-        part_cols = _part_cols(parts, self._keys)
+        part_cols = part_rows(parts, self._keys)
         self._parts.add(part_cols)
-        self._bad_parts.update(_non_good_part_ids(parts, part_cols.result))
+        self._bad_parts.update(judged_part_ids(parts, part_cols.result))
 
     def _to_full(self) -> None:
         """Turn the state and part columns kept so far into full columns, and keep full
         columns from now on."""
         self._states.flush()
         self._parts.flush()
-        states = _PerStation(_state_cols([], {}), len(self._states.stations))
-        parts = _PerStation(_part_cols([], {}), len(self._parts.stations))
+        states = _PerStation(state_rows([], {}), len(self._states.stations))
+        parts = _PerStation(part_rows([], {}), len(self._parts.stations))
         # One station at a time, each station's compact buffers dropped once expanded.
         for i, full in enumerate(states.stations):
             growing, self._states.stations[i] = self._states.stations[i], None  # type: ignore[call-overload]
@@ -895,9 +920,9 @@ class ColumnAccumulator:
             full.add(self._full_parts(growing.view()))
         self._states, self._parts, self._compact = states, parts, False
 
-    def _full_states(self, cols: _Compact) -> _StateCols:
+    def _full_states(self, cols: _Compact) -> StateRows:
         combos, c = self._state_combos, cols.combo
-        return _StateCols(
+        return StateRows(
             None,  # type: ignore[arg-type]
             combos.column(0, c, np.int8),
             combos.column(1, c, object),
@@ -905,9 +930,9 @@ class ColumnAccumulator:
             combos.column(2, c, float),
         )
 
-    def _full_parts(self, cols: _Compact) -> _PartCols:
+    def _full_parts(self, cols: _Compact) -> PartRows:
         combos, c = self._part_combos, cols.combo
-        return _PartCols(None, combos.column(0, c, np.int8), cols.t, combos.column(1, c, float))  # type: ignore[arg-type]
+        return PartRows(None, combos.column(0, c, np.int8), cols.t, combos.column(1, c, float))  # type: ignore[arg-type]
 
     def _flow(self, releases: list[PartReleased], exits: list[PartLeft]) -> FlowCols:
         """Return the flow columns of one batch, each exit marked judged (scrap or rework
@@ -937,7 +962,7 @@ class ColumnAccumulator:
                 )
             )
         with no_gc():
-            return _assemble(
+            return assemble_stations(
                 structure,
                 self._run_starts[0] if self._run_starts else None,
                 self._run_end_ts,

@@ -16,18 +16,18 @@ import numpy as np
 import orjson
 
 from analytics.columns import (
-    _REASON_STATES,
     MATERIAL_STARVED,
+    REASON_STATES,
     RESULT_CODES,
     STATE_CODES,
     FlowCols,
+    PartRows,
     PlantColumns,
+    StateRows,
     StockColumns,
-    _one_run,
-    _PartCols,
-    _StateCols,
-    _structure,
     assemble,
+    check_one_run,
+    plant_structure,
     to_columns,
 )
 from analytics.parquet_kinds import KindRows
@@ -86,8 +86,8 @@ def _station_index(sub: KindRows, keys: dict[tuple[str, str], int]) -> np.ndarra
     return lut[pair]
 
 
-def _state_cols(sub: KindRows, keys: dict[tuple[str, str], int]) -> _StateCols:
-    """Return the columns of the state rows (as ``columns._state_cols`` does for records).
+def _state_cols(sub: KindRows, keys: dict[tuple[str, str], int]) -> StateRows:
+    """Return the columns of the state rows (as ``columns.state_rows`` does for records).
 
     The state code and the reason kept come from a table over the few (state, reason) pairs:
     the reason only for DOWN, MINOR_STOP and STARVED, STARVED for "material" coded
@@ -95,7 +95,7 @@ def _state_cols(sub: KindRows, keys: dict[tuple[str, str], int]) -> _StateCols:
     states, state_values = _coded(sub, "state")
     reasons, reason_values = _coded(sub, "reason")
     by_value = {s.value: c for s, c in STATE_CODES.items()}
-    with_reason = {STATE_CODES[s] for s in _REASON_STATES}
+    with_reason = {STATE_CODES[s] for s in REASON_STATES}
     starved = STATE_CODES[StationState.STARVED]
     state_names, reason_names = [None, *state_values], [None, *reason_values]
     code_of = np.empty(len(state_names) * len(reason_names), np.int8)
@@ -111,7 +111,7 @@ def _state_cols(sub: KindRows, keys: dict[tuple[str, str], int]) -> _StateCols:
     if (codes < 0).any():
         bad = state_names[states[np.flatnonzero(codes < 0)[0]] + 1]
         raise ValueError(f"state: {bad!r} is not a valid StationState")
-    return _StateCols(
+    return StateRows(
         idx=_station_index(sub, keys),
         code=codes,
         reason=reason_of[pair],
@@ -120,7 +120,7 @@ def _state_cols(sub: KindRows, keys: dict[tuple[str, str], int]) -> _StateCols:
     )
 
 
-def _part_cols(sub: KindRows, keys: dict[tuple[str, str], int]) -> tuple[_PartCols, set[str]]:
+def _part_cols(sub: KindRows, keys: dict[tuple[str, str], int]) -> tuple[PartRows, set[str]]:
     """Return the columns of the part rows and the ids of parts judged scrap or rework."""
     results, result_values = _coded(sub, "result")
     unknown = [v for v in result_values if v not in RESULT_CODES]
@@ -129,7 +129,7 @@ def _part_cols(sub: KindRows, keys: dict[tuple[str, str], int]) -> tuple[_PartCo
     codes = _lookup(results, result_values, RESULT_CODES, np.int8, -1)
     bad_rows = np.flatnonzero(codes != RESULT_CODES["good"])
     bad = set(sub.strings("part_id", bad_rows))
-    cols = _PartCols(
+    cols = PartRows(
         idx=_station_index(sub, keys),
         result=codes,
         t=_floats(sub, "t", "part"),
@@ -226,8 +226,8 @@ def kind_columns(tables: dict[str, KindRows], records: Any) -> PlantColumns:
     unknown state or result, or a missing time.
     """
     run_starts = _run_starts(tables["run_start"])
-    _one_run(run_starts)
-    structure = _structure(run_starts, [], [])
+    check_one_run(run_starts)
+    structure = plant_structure(run_starts, [], [])
     keys = {pair: i for i, pair in enumerate((ln, st) for ln, sts in structure for st in sts)}
     line_of = {ln: j for j, (ln, _) in enumerate(structure)}
     try:

@@ -136,7 +136,7 @@ def _scope(level: str, scope: str, line: str | None, e: Elements) -> ScopeResult
     return ScopeResult(level, scope, line, e, k, _notes(e, k))
 
 
-def _bins(cols: PlantColumns, t0: float, t1: float, shifts: bool):
+def shift_bins(cols: PlantColumns, t0: float, t1: float, shifts: bool):
     """Return bin edges and the shift name of each bin (``None`` outside any shift)."""
     changes = cols.shifts if shifts else []
     inner = [t for t, _ in changes if t0 < t < t1]
@@ -169,7 +169,7 @@ def compute_report(
     if t1 < t0:
         raise ValueError(f"window: end {t1} is before start {t0}")
     inc = t1 >= cols.end_s
-    edges, labels = _bins(cols, t0, t1, shifts)
+    edges, labels = shift_bins(cols, t0, t1, shifts)
     per_station = {
         (st.line, st.station): station_bins(st, cols.end_s, edges, inc) for st in cols.stations
     }

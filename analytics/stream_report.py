@@ -22,24 +22,26 @@ occurrence already folded is refused (``ValueError``). No I/O here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from analytics.bottleneck import detect_bottlenecks
 from analytics.columns import (
     ColumnAccumulator,
+    PartRows,
     PlantColumns,
+    StateRows,
     StationColumns,
-    _assemble,
-    _grouped,
-    _non_good_part_ids,
-    _part_cols,
-    _PartCols,
-    _state_cols,
-    _StateCols,
+    assemble_stations,
+    judged_part_ids,
+    part_rows,
+    state_rows,
+    station_order,
 )
 from analytics.elements import BinColumns, station_bins
 from analytics.losses import STOP_CODES, ReasonLoss, add_stops
-from analytics.report import KpiReport, _bins, report_from_bins
+from analytics.report import KpiReport, report_from_bins, shift_bins
 from analytics.timeline import new_stop_mask
 from plant_sim.records import PartDone, Record, StateChange
 
@@ -75,7 +77,7 @@ class _Station:
         self.code_chunks: list[np.ndarray] = []
 
     def take(
-        self, states: _StateCols | None, parts: _PartCols | None, sel: tuple, floor: float
+        self, states: StateRows | None, parts: PartRows | None, sel: tuple, floor: float
     ) -> None:
         """Append this station's new records (``sel``: its rows of ``states``, ``parts``);
         none may come before ``floor``, the end of the bins folded so far."""
@@ -182,36 +184,39 @@ def _check_order(t: np.ndarray, last: float, station: str) -> None:
 
 
 class _Flows(ColumnAccumulator):
-    """``ColumnAccumulator`` for everything but state and part records, which it hands to
-    the report's stations (and only notes which parts were judged scrap or rework)."""
+    """``ColumnAccumulator`` for everything but state and part records: it hands their
+    columns to ``take`` (the report's stations) and only notes which parts were judged
+    scrap or rework."""
 
-    def __init__(self, report: StreamedReport) -> None:
+    def __init__(self, take: Callable[[StateRows | PartRows], None]) -> None:
         super().__init__()
-        self._report = report
+        self._take = take
 
     def _add_states(self, states: list[StateChange]) -> None:
-        cols = _state_cols(states, self._keys)
-        self._report._check_folded(cols.t)
-        self._report._pending_states.append(cols)
+        self._take(state_rows(states, self._keys))
 
     def _add_parts(self, parts: list[PartDone]) -> None:
-        cols = _part_cols(parts, self._keys)
-        self._report._check_folded(cols.t)
-        self._report._pending_parts.append(cols)
-        self._bad_parts.update(_non_good_part_ids(parts, cols.result))
+        cols = part_rows(parts, self._keys)
+        self._take(cols)
+        self._bad_parts.update(judged_part_ids(parts, cols.result))
+
+    @property
+    def reported(self) -> bool:
+        """Whether ``plant_columns`` has given the flow buffers away."""
+        return self._flows is None
 
     def plant_columns(self, stations: list[StationColumns]) -> PlantColumns:
         """Return the run's columns with ``stations`` as its station columns; the flow
         buffers are dropped (each line's columns are copies of them), so call it once."""
         flows, self._flows = self._flows, None  # type: ignore[assignment]
-        return _assemble(
-            self._structure or [],
-            self._run_starts[0] if self._run_starts else None,
-            self._run_end_ts,
+        return assemble_stations(
+            self.structure,
+            self.run_start,
+            self.run_end_times,
             stations,
             set(),
             flows.view(),
-            self._shifts,
+            self.shift_changes,
             self._orders,
             self._stock.view(),
         )
@@ -222,9 +227,9 @@ class StreamedReport:
     records into per-shift elements as the run goes (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._flows = _Flows(self)
-        self._pending_states: list[_StateCols] = []
-        self._pending_parts: list[_PartCols] = []
+        self._flows = _Flows(self._take)
+        self._pending_states: list[StateRows] = []
+        self._pending_parts: list[PartRows] = []
         self._stations: list[_Station] = []
         self._edges: list[float] = []  # folded bin edges, from the run start
         self._latest = -np.inf  # latest record time so far
@@ -232,9 +237,9 @@ class StreamedReport:
     def add(self, records: list[Record]) -> None:
         """Take one batch of the run's records, in emission order."""
         self._flows.add(records)
-        if not self._stations and self._flows._structure:
-            self._stations = [_Station(ln, st) for ln, sts in self._flows._structure for st in sts]
-            start = self._flows._run_starts[0].t
+        if not self._stations and self._flows.structure:
+            self._stations = [_Station(ln, st) for ln, sts in self._flows.structure for st in sts]
+            start = self._flows.run_start.t  # type: ignore[union-attr] (a structure has one)
             self._edges = [float(start)]
         if records:
             self._latest = max(self._latest, float(records[-1].t))
@@ -242,24 +247,28 @@ class StreamedReport:
         if rows >= FOLD_ROWS and self._closed_edges():
             self._fold(self._closed_edges(), None)
 
-    def _check_folded(self, t: np.ndarray) -> None:
-        """Refuse state or part records older than the shift occurrences folded so far."""
+    def _take(self, rows: StateRows | PartRows) -> None:
+        """Keep a batch's state or part columns until their shift occurrences are folded;
+        refuse records older than the occurrences folded so far."""
+        t = rows.t
         if len(self._edges) > 1 and len(t) and float(t.min()) < self._edges[-1]:
             raise ValueError(
                 f"records: a state or part record at {float(t.min())} s is out of time order "
                 f"(shift occurrences up to {self._edges[-1]} s are folded already)"
             )
+        pending = self._pending_states if isinstance(rows, StateRows) else self._pending_parts
+        pending.append(rows)  # type: ignore[arg-type]
 
     def _closed_edges(self) -> list[float]:
         """Return the shift changes not folded yet that a later record has passed."""
         last = self._edges[-1] if self._edges else np.inf
-        return sorted({t for t, _ in self._flows._shifts if last < t < self._latest})
+        return sorted({t for t, _ in self._flows.shift_changes if last < t < self._latest})
 
     def _fold(self, edges: list[float], end_s: float | None) -> None:
         """Hand the pending records to the stations and fold the bins up to ``edges[-1]``
         (with ``end_s``: every bin up to the run end)."""
-        states = _joined(self._pending_states, _StateCols)
-        parts = _joined(self._pending_parts, _PartCols)
+        states = _joined(self._pending_states, StateRows)
+        parts = _joined(self._pending_parts, PartRows)
         self._pending_states, self._pending_parts = [], []
         n = len(self._stations)
         s_sel = _per_station(states, n)
@@ -280,24 +289,25 @@ class StreamedReport:
         The bottlenecks come first, each line's state times dropped once it is done, so
         they are not held while the flow columns are built and read."""
         flows = self._flows
-        if flows._flows is None:
+        if flows.reported:
             raise RuntimeError("StreamedReport.report() gives the report once")
-        if not self._stations:
+        if not self._stations or flows.run_start is None:
             raise ValueError("records: a streamed run must start with its run_start")
-        if not flows._run_end_ts:
+        if not flows.run_end_times:
             raise ValueError("records: a streamed run must end with its run_end")
-        t0 = float(flows._run_starts[0].t)
-        end_s = max(max(float(t) for t in flows._run_end_ts), t0)  # as ``_run_span``
+        t0 = float(flows.run_start.t)
+        end_s = max(max(float(t) for t in flows.run_end_times), t0)  # as ``_run_span``
         if self._latest > end_s:
             raise ValueError("records: a record comes after the run end")
-        shifts = sorted(flows._shifts, key=lambda x: x[0])
-        edges, labels = _bins(PlantColumns(None, None, t0, end_s, [], [], shifts), t0, end_s, True)
+        shifts = sorted(flows.shift_changes, key=lambda x: x[0])
+        window = PlantColumns(None, None, t0, end_s, [], [], shifts)
+        edges, labels = shift_bins(window, t0, end_s, True)
         folded = len(self._edges)
         if not np.array_equal(edges[:folded], np.array(self._edges)):
             raise ValueError("records: a shift change out of time order (its shift is folded)")
         self._fold(edges[folded:].tolist(), end_s)
         bottlenecks = []
-        for line, _ in flows._structure or []:
+        for line, _ in flows.structure:
             mine = [s for s in self._stations if s.line == line]
             columns = [s.bottleneck_columns() for s in mine]
             bottlenecks.append(detect_bottlenecks(line, columns, end_s, t0, end_s))
@@ -327,9 +337,9 @@ def _joined(batches: list, cls: type) -> object | None:
     return cls(*(np.concatenate([getattr(b, n) for b in batches]) for n in names))
 
 
-def _per_station(cols: _StateCols | _PartCols | None, n: int) -> list[np.ndarray]:
+def _per_station(cols: StateRows | PartRows | None, n: int) -> list[np.ndarray]:
     """Return each station's rows of ``cols``, in stream order."""
     if cols is None:
         return [np.empty(0, np.int64)] * n
-    order, bounds = _grouped(cols.idx, cols.t, n, sort_time=False)
+    order, bounds = station_order(cols.idx, cols.t, n, sort_time=False)
     return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
