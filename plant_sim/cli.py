@@ -87,12 +87,9 @@ def stream_with_progress(
 ) -> int:
     """Run headless with a progress bar on stderr, handing records to ``consume`` in batches;
     return the number of records. Without an interactive terminal on stderr there is no bar
-    to show, so none is made (no refresh thread beside the run); stderr gets the same bytes,
-    the one empty line rich's progress display ends with there."""
+    to show, so none is made (no refresh thread beside the run)."""
     if not err.is_interactive:
-        records = run_streaming(scenario, consume, until_s, seed)
-        err.print()
-        return records
+        return run_streaming(scenario, consume, until_s, seed)
     from rich.progress import Progress
 
     with Progress(*_progress_columns(), console=err, transient=True) as progress:
