@@ -7,7 +7,6 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -17,12 +16,9 @@ from plant_sim.durations import parse_duration
 from plant_sim.estimate import STREAMED_BYTES_PER_RECORD, large_run_warning
 from plant_sim.records import Record
 from plant_sim.scenario import Scenario, ScenarioError, json_schema, load_scenario
-from plant_sim.simulation import run_batch, run_streaming
+from plant_sim.simulation import run_streaming
 from plant_sim.states import StationState
 from plant_sim.summary import RunTally
-
-if TYPE_CHECKING:
-    from plant_sim.eventlog import EventLog
 
 log = logging.getLogger(__name__)
 err = Console(stderr=True)
@@ -66,17 +62,6 @@ def warn_if_large(scenario: Scenario, until_s: float) -> None:
     warning = large_run_warning(scenario, until_s, bytes_per_record=STREAMED_BYTES_PER_RECORD)
     if warning is not None:
         log.warning(warning)
-
-
-def run_with_progress(scenario: Scenario, until_s: float, seed: int | None) -> EventLog:
-    """Run headless with a progress bar on stderr."""
-    from rich.progress import Progress
-
-    with Progress(*_progress_columns(), console=err, transient=True) as progress:
-        task = progress.add_task(f"simulating {scenario.name}", total=until_s)
-        return run_batch(
-            scenario, until_s, seed, on_progress=lambda now: progress.update(task, completed=now)
-        )
 
 
 def stream_with_progress(
