@@ -13,7 +13,6 @@ it rejects, to name the bad line).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import fields
 from pathlib import Path
 from typing import IO, Any
 
@@ -124,17 +123,6 @@ def read_event_log(path: str | Path, kinds: Collection[str] | None = None) -> li
     """
     with no_gc():
         return list(iter_event_log(path, kinds))
-
-
-_NAMES = {cls: tuple(f.name for f in fields(cls)) for cls in RECORD_TYPES.values()}
-
-
-def _as_dict(rec: Record) -> dict:
-    """Return ``records.to_dict(rec)`` without ``asdict``'s deep copy (records are flat)."""
-    out = {"kind": rec.kind}
-    for name in _NAMES[type(rec)]:
-        out[name] = getattr(rec, name)
-    return out
 
 
 def write_event_log(records: Iterable[Record], path: str | Path) -> int:
