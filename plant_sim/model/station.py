@@ -414,12 +414,3 @@ class Station:
         """End an injected failure now (and drop injected failures not yet served)."""
         if self.process is not None and self.process.is_alive:
             self.process.interrupt(("clear",))
-
-    def energy_now(self) -> float:
-        """Cumulative energy in kWh up to now."""
-        if self.state is None:
-            return self.energy_kwh
-        return (
-            self.energy_kwh
-            + self.behaviour.power[self.state] * (self.env.now - self.since) / 3600.0
-        )
