@@ -40,7 +40,7 @@ class EventLogError(ValueError):
 
 def _open(path: Path, mode: str) -> IO[bytes]:
     """Open a plain or gzip file in binary mode (gzip written without name and time)."""
-    if path.suffix == ".gz":
+    if path.suffix.lower() == ".gz":
         return open_gzip(path, mode)
     return path.open(mode)
 
@@ -126,8 +126,8 @@ def read_event_log(path: str | Path, kinds: Collection[str] | None = None) -> li
 
 
 def write_event_log(records: Iterable[Record], path: str | Path) -> int:
-    """Write records to ``path`` (Parquet for ``.parquet``, else JSON lines, gzip for ``.gz``);
-    return how many were written."""
+    """Write records to ``path`` (``.parquet``, ``.jsonl`` or ``.jsonl.gz``, by the name;
+    ``ValueError`` for another name); return how many were written."""
     batch = records if isinstance(records, list) else list(records)
     writer = open_writer(path)
     try:
@@ -211,7 +211,7 @@ def _fast_records(path: Path) -> dict[type, list] | None:
 
 def _open_fast(path: Path) -> IO[bytes]:
     """Open a JSON Lines log for reading; gzip through ISA-L's igzip (2-3x zlib's speed)."""
-    if path.suffix == ".gz":
+    if path.suffix.lower() == ".gz":
         from isal import igzip
 
         return igzip.open(path, "rb")  # type: ignore[return-value]

@@ -1,7 +1,8 @@
 """The ground-truth event log of a run: in memory, and its files (JSON Lines or Parquet).
 
 The format comes from the file name: ``.parquet`` is one typed table (``plant_sim.parquet_log``);
-anything else is JSON Lines, gzip-compressed when the name ends in ``.gz``: one record per line
+``.jsonl`` is JSON Lines, gzip-compressed as ``.jsonl.gz`` (logs are written under these names
+only; a reader takes any other name as JSON Lines, gzip for ``.gz``): one record per line
 in emission order, ``run_start`` first and ``run_end`` last. Why JSON Lines: it streams (a live
 run can append and a reader can tail it), every line is self-describing by its ``kind``, the
 shapes are the same as the MQTT payloads, and ``jq``, pandas and DuckDB read it as it is. Floats
@@ -46,7 +47,7 @@ class EventLog:
         return [r for r in self.records if r.kind == kind]
 
     def save(self, path: str | Path) -> None:
-        """Write the log to ``path``: Parquet for ``.parquet``, else JSON Lines (``.gz``: gzip)."""
+        """Write the log to ``path`` (``.parquet``, ``.jsonl`` or ``.jsonl.gz``)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = open_writer(path)
@@ -95,6 +96,19 @@ def write_records(fh: IO[bytes], records: Iterable[Record]) -> None:
 GZIP_LEVEL = 6
 
 
+#: The names an event log is written under; the format is chosen from the name.
+LOG_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz")
+
+
+def check_log_name(path: str | Path) -> None:
+    """Raise ``ValueError`` unless ``path``'s name gives an event log format (``LOG_SUFFIXES``):
+    a log under another name (``run.csv``) would be JSON Lines that its name misstates."""
+    if not Path(path).name.lower().endswith(LOG_SUFFIXES):
+        raise ValueError(
+            f"{Path(path).name}: the name gives the format: end it in {', '.join(LOG_SUFFIXES)}"
+        )
+
+
 def is_parquet(path: str | Path) -> bool:
     """Return whether ``path`` names a Parquet event log (by its name)."""
     return Path(path).suffix.lower() == ".parquet"
@@ -111,7 +125,7 @@ def open_gzip(path: Path, mode: str) -> IO[bytes]:
 
 
 def _open(path: Path, mode: str) -> IO[bytes]:
-    if path.suffix == ".gz":
+    if path.suffix.lower() == ".gz":
         return open_gzip(path, mode)
     return open(path, mode)
 
@@ -145,7 +159,9 @@ class JsonlLogWriter:
 
 
 def open_writer(path: str | Path) -> LogWriter:
-    """Return the writer for ``path``'s format: Parquet for ``.parquet``, else JSON Lines."""
+    """Return the writer for ``path``'s format: Parquet for ``.parquet``, JSON Lines for
+    ``.jsonl`` and ``.jsonl.gz`` (gzip); raises ``ValueError`` for another name."""
+    check_log_name(path)
     if is_parquet(path):
         from plant_sim.parquet_log import ParquetLogWriter
 

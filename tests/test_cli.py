@@ -70,6 +70,25 @@ def test_run_tables_into_a_pipe_are_whole_not_cut_at_80_columns() -> None:
     assert max(map(len, narrow)) <= 80 and "…" in "\n".join(narrow)
 
 
+def test_run_refuses_a_log_name_that_gives_no_format(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run.csv"  # was written as JSON Lines under a CSV name
+    scenario = str(ROOT / "scenarios/tandem_mm1.yaml")
+    assert main(["run", scenario, "--until", "1h", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "run.csv" in err and ".parquet, .jsonl, .jsonl.gz" in err
+    assert not out.exists()
+
+
+def test_run_writes_gzip_for_an_upper_case_name_and_kpi_reads_it(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "RUN.JSONL.GZ"
+    scenario = str(ROOT / "scenarios/tandem_mm1.yaml")
+    assert main(["run", scenario, "--until", "2h", "-f", "json", "--out", str(out)]) == 0
+    from_run = json.loads(capsys.readouterr().out)
+    assert out.read_bytes()[:2] == b"\x1f\x8b"  # gzip, as the name says
+    assert main(["kpi", str(out), "-f", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == from_run["rows"]
+
+
 def test_run_json_output_is_machine_readable(capsys) -> None:
     assert (
         main(["run", str(ROOT / "scenarios/tandem_mm1.yaml"), "--until", "2h", "-f", "json"]) == 0

@@ -42,6 +42,22 @@ def no_planned_time(scenario: Scenario, until_s: float) -> str:
     )
 
 
+def _open_log(out: Path) -> LogWriter:
+    """Open the event log writer for ``--out`` before the run (exit code 2 if it cannot be)."""
+    from plant_sim.eventlog import check_log_name, open_writer  # only a run with a log
+
+    try:
+        check_log_name(out)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--out") from None
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return open_writer(out)
+    except OSError as exc:
+        typer.echo(f"error: --out: {out}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def run(
     scenario_path: Path = typer.Argument(..., help="Scenario YAML file.", metavar="SCENARIO"),
     until: str | None = typer.Option(None, help="Run length, e.g. 8h, 7d (default: horizon)."),
@@ -74,16 +90,7 @@ def run(
     scenario = load_or_exit(scenario_path)
     until_s = parse_until(until, scenario)
     warn_if_large(scenario, until_s)
-    writer: LogWriter | None = None
-    if out is not None:
-        from plant_sim.eventlog import open_writer  # only a run with a log writes one
-
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            writer = open_writer(out)
-        except OSError as exc:
-            typer.echo(f"error: --out: {out}: {exc.strerror or exc}", err=True)
-            raise typer.Exit(2) from None
+    writer = None if out is None else _open_log(out)
     kpis = StreamedReport()
     counts = Tally() if fmt == "table" else None  # the summary tables print with the table only
 
