@@ -43,7 +43,9 @@ class Simulation:
             else start_epoch_ms
         )
         self._emit = emit
-        self.env = simpy.Environment()
+        # A float clock from the start: SimPy's default 0 (an int) gave the records at t = 0
+        # an int time, written "t":0 in JSON Lines and read back from Parquet as 0.0.
+        self.env = simpy.Environment(initial_time=0.0)
         self.finished = False
         emit(
             RunStart(

@@ -30,10 +30,11 @@ def test_a_run_with_planned_time_has_no_such_note(caplog: pytest.LogCaptureFixtu
     assert "no planned time" not in caplog.text
 
 
+@pytest.mark.parametrize("name", ["run.jsonl", "run.parquet"])
 def test_kpi_of_a_window_without_planned_time_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
-    log = tmp_path / "run.jsonl"
+    log = tmp_path / name
     bottling = str(SCENARIOS / "bottling_line.yaml")
     assert main(["run", bottling, "--until", "8h", "--out", str(log), "-f", "json"]) == 0
     capsys.readouterr()

@@ -110,6 +110,6 @@ def test_determinism_does_not_depend_on_hash_randomisation() -> None:
 def test_event_log_file_round_trips(tmp_path, example_run) -> None:
     _, records = example_run
     log = EventLog([*records[:20000], records[-1]])
-    for name in ("run.jsonl", "run.jsonl.gz"):
+    for name in ("run.jsonl", "run.jsonl.gz", "run.parquet"):
         log.save(tmp_path / name)
         assert EventLog.load(tmp_path / name).digest() == log.digest()
