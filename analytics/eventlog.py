@@ -12,6 +12,7 @@ it rejects, to name the bad line).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -101,19 +102,23 @@ def iter_event_log(path: str | Path, kinds: Collection[str] | None = None) -> It
         fh = _open(p, "rb")
     except OSError as exc:
         raise EventLogError(f"{p}: cannot open event log ({exc.strerror})") from exc
+    n = 0
     with fh:
-        for n, line in enumerate(fh, 1):
-            if (skip and line.startswith(skip)) or not line.strip():
-                continue
-            try:
-                data = orjson.loads(line)
-                if not isinstance(data, dict) or "kind" not in data:
-                    raise ValueError("expected a JSON object with a 'kind' key")
-                if kinds is not None and data["kind"] not in kinds:
+        try:
+            for n, line in enumerate(fh, 1):
+                if (skip and line.startswith(skip)) or not line.strip():
                     continue
-                yield _record(data)
-            except (ValueError, orjson.JSONDecodeError) as exc:
-                raise EventLogError(f"{p}:{n}: {exc}") from exc
+                try:
+                    data = orjson.loads(line)
+                    if not isinstance(data, dict) or "kind" not in data:
+                        raise ValueError("expected a JSON object with a 'kind' key")
+                    if kinds is not None and data["kind"] not in kinds:
+                        continue
+                    yield _record(data)
+                except (ValueError, orjson.JSONDecodeError) as exc:
+                    raise EventLogError(f"{p}:{n}: {exc}") from exc
+        except (OSError, EOFError, zlib.error) as exc:  # gzip: not gzip, cut short, corrupt
+            raise EventLogError(f"{p}: unreadable after line {n} ({exc})") from exc
 
 
 def read_event_log(path: str | Path, kinds: Collection[str] | None = None) -> list[Record]:
@@ -196,6 +201,8 @@ def read_columns(path: str | Path) -> PlantColumns:
 def _fast_records(path: Path) -> dict[type, list] | None:
     """Return the KPI records of a JSON Lines log by class (``jsonl_columns``), or ``None``
     when a line needs the record way (which accepts the same lines and names a bad one)."""
+    from isal.igzip_lib import IsalError
+
     from analytics.jsonl_columns import NotFastError, read_records
 
     try:
@@ -205,8 +212,8 @@ def _fast_records(path: Path) -> dict[type, list] | None:
     try:
         with fh:
             return read_records(fh, KPI_KINDS)
-    except NotFastError:
-        return None
+    except (NotFastError, OSError, EOFError, zlib.error, IsalError):
+        return None  # the record way names the line, or the file's gzip problem
 
 
 def _open_fast(path: Path) -> IO[bytes]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +89,46 @@ def test_run_writes_gzip_for_an_upper_case_name_and_kpi_reads_it(tmp_path: Path,
     assert out.read_bytes()[:2] == b"\x1f\x8b"  # gzip, as the name says
     assert main(["kpi", str(out), "-f", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["rows"] == from_run["rows"]
+
+
+@pytest.mark.parametrize(
+    ("sig", "name"), [(signal.SIGTERM, "run.parquet"), (signal.SIGINT, "run.jsonl.gz")]
+)
+def test_an_interrupted_run_leaves_a_readable_log(tmp_path: Path, sig: int, name: str) -> None:
+    """Ctrl-C or SIGTERM (kill, docker stop) mid-run: the run stops at the next batch and
+    closes its log, so the Parquet file has its footer and the gzip stream its end; the log
+    holds whole batches up to then, and twin kpi reads it."""
+    out = tmp_path / name
+    scenario = str(ROOT / "scenarios/plant_3lines.yaml")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "twin", "run", scenario, "--until", "90d", "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.exists() and out.stat().st_size > 200_000):  # some batches written
+            assert proc.poll() is None and time.monotonic() < deadline, "no log written"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted after" in err and name in err, err
+    records = EventLog.load(out).records
+    assert records[0].kind == "run_start" and records[-1].kind != "run_end"
+    assert records[-1].t < 90 * 86400
+    kpi = subprocess.run(
+        [sys.executable, "-m", "twin", "kpi", str(out), "-f", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert kpi.returncode == 0, kpi.stderr
+    assert json.loads(kpi.stdout)["rows"]
 
 
 def test_run_json_output_is_machine_readable(capsys) -> None:

@@ -9,7 +9,11 @@ inside the command, so ``twin run --help`` stays fast.
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +21,7 @@ import typer
 
 if TYPE_CHECKING:
     from plant_sim.eventlog import LogWriter
+    from plant_sim.records import Record
     from plant_sim.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,66 @@ def no_planned_time(scenario: Scenario, until_s: float) -> str:
         f"{scenario.timezone or 'UTC'}, {first.start / 3600:g} h into the run "
         "(use a longer --until)"
     )
+
+
+@contextmanager
+def _stop_between_batches() -> Iterator[threading.Event]:
+    """Inside, Ctrl-C and SIGTERM (``kill``, ``docker stop``, a scheduler) are noted in the
+    event returned, for the run to stop at the next batch: an interrupt in the middle of a
+    write would leave a broken last line or gzip stream, and a Parquet file killed before
+    its footer cannot be read at all."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signal handlers belong to the main thread
+        return
+
+    def _note(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stream(
+    scenario: Scenario,
+    until_s: float,
+    seed: int | None,
+    consume: Callable[[list[Record]], None],
+    writer: LogWriter | None,
+) -> int:
+    """Stream the run to ``consume`` and close the log; on Ctrl-C or SIGTERM stop at the next
+    batch, close the log with the whole batches written so far and raise ``KeyboardInterrupt``."""
+    from plant_sim.cli import stream_with_progress
+
+    simulated = [0.0]  # the time of the last record handed on
+
+    try:
+        with _stop_between_batches() as stop:
+
+            def consume_until_stopped(batch: list[Record]) -> None:
+                if stop.is_set():
+                    raise KeyboardInterrupt
+                consume(batch)
+                if batch:
+                    simulated[0] = batch[-1].t
+
+            return stream_with_progress(scenario, until_s, seed, consume_until_stopped)
+    except KeyboardInterrupt:
+        if writer is not None:
+            log.warning(
+                "interrupted after %.1f h simulated: %s holds the records up to then "
+                "(no run_end record)",
+                simulated[0] / 3600.0,
+                writer.path,
+            )
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def _open_log(out: Path) -> LogWriter:
@@ -77,14 +142,7 @@ def run(
         raise typer.BadParameter(f"{fmt!r} is not one of {choices}", param_hint="--format")
     from analytics.cli import print_kpi_tables
     from analytics.stream_report import StreamedReport
-    from plant_sim.cli import (
-        load_or_exit,
-        parse_until,
-        stream_with_progress,
-        summary_tables,
-        warn_if_large,
-    )
-    from plant_sim.records import Record
+    from plant_sim.cli import load_or_exit, parse_until, summary_tables, warn_if_large
     from plant_sim.summary import Tally
 
     scenario = load_or_exit(scenario_path)
@@ -102,11 +160,7 @@ def run(
             counts.add(batch)
 
     began = time.perf_counter()
-    try:
-        n = stream_with_progress(scenario, until_s, seed, consume)
-    finally:
-        if writer is not None:
-            writer.close()
+    n = _stream(scenario, until_s, seed, consume, writer)
     wall = time.perf_counter() - began
     log.info(
         "simulated %s for %.1f h in %.2f s (%d records, %.0fx real time)",

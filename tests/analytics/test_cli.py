@@ -158,6 +158,33 @@ def test_kpi_command_unreadable_parquet(app, tmp_path):
     assert res.exit_code == 2 and "bad.parquet" in res.output
 
 
+def _damaged_gzip_logs(tmp_path):
+    """A gzip log cut short, one with bytes overwritten inside, and JSON named .gz."""
+    good = tmp_path / "run.jsonl.gz"
+    write_event_log(worked_example(), good)
+    data = good.read_bytes()
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    broken = bytearray(data)
+    broken[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    corrupt = tmp_path / "corrupt.jsonl.gz"
+    corrupt.write_bytes(bytes(broken))
+    plain = tmp_path / "plain.jsonl.gz"
+    plain.write_bytes(gzip.decompress(data))
+    return [cut, corrupt, plain]
+
+
+def test_kpi_command_damaged_gzip_log_exits_2_naming_the_file(app, tmp_path):
+    """A gzip log cut short (a killed writer), corrupt, or not gzip at all exits with 2 and
+    names the file, not a traceback or click's 'Aborted!' (EOFError)."""
+    for path in _damaged_gzip_logs(tmp_path):
+        res = CliRunner().invoke(app, ["kpi", str(path), "-f", "json"])
+        assert res.exit_code == 2, (path.name, res.output)
+        assert f"{path.name}" in res.output and "Aborted" not in res.output, res.output
+        with pytest.raises(EventLogError, match=path.name):
+            read_event_log(path)
+
+
 def test_print_kpi_tables_to_a_file():
     """``print_kpi_tables`` writes each format to a given stream."""
     report = compute_report(worked_example())
