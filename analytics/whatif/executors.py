@@ -7,6 +7,7 @@ process after each finished task, for progress bars.
 
 Local workers are started with ``spawn``: a fresh interpreter per worker, never a fork of a
 process that may hold threads (a progress bar's refresh thread, a Dask client) and their locks.
+They end with this process however it ends (``twin_io.lifetime``: SIGTERM, SIGKILL).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Any, Protocol, TypeVar
 
 from analytics.whatif.errors import ExecutorError
+from twin_io.lifetime import die_with_parent
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,7 +65,12 @@ class LocalExecutor:
         workers = min(self.workers, len(tasks))
         if workers <= 1:
             return SerialExecutor().map(fn, tasks, on_done)
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,  # a killed twin whatif leaves no worker running
+            initargs=(os.getpid(),),
+        )
         try:
             futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
             return _gather(futures, len(tasks), on_done)

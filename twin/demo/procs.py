@@ -7,8 +7,6 @@ which then stops the children in order) and, on Linux, is sent SIGTERM by the ke
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -19,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_PR_SET_PDEATHSIG = 1
+from twin_io.lifetime import die_with_parent
 
 
 def free_port(preferred: int | None = None, host: str = "127.0.0.1") -> int:
@@ -44,13 +42,6 @@ def port_open(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class StartError(RuntimeError):
@@ -89,7 +80,7 @@ class Child:
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **self.env},
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # the child only calls prctl
+                preexec_fn=die_with_parent,  # the child only calls prctl
             )
 
     def wait_ready(self, timeout_s: float) -> None:
