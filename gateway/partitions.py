@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from gateway import stop_signals
 from gateway.errors import GatewayError, SettingsError
 from gateway.settings import GatewaySettings
 from gateway.topic_filters import overlaps
+from twin_io.lifetime import die_with_parent
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +88,13 @@ def _run_partition(
     counts: SynchronizedArray,
     ready: EventType,
     log_level: int,
+    parent_pid: int,
 ) -> None:
-    """Child process: run one gateway until SIGTERM, publishing its records out in ``counts``."""
+    """Child process: run one gateway until SIGTERM, publishing its records out in ``counts``.
+    It gets that SIGTERM (a clean stop) when the parent gateway dies, however it dies: an
+    orphan would go on taking its topics under the client id a restarted gateway uses."""
     stop_signals.install()  # before the slow imports: a SIGTERM while starting is a clean stop
+    die_with_parent(parent_pid)
     import threading
 
     from gateway.app import Gateway
@@ -143,7 +149,14 @@ class PartitionedGateway:
             ready = self._ctx.Event()
             proc = self._ctx.Process(
                 target=_run_partition,
-                args=(settings, k, self._counts, ready, logging.getLogger().getEffectiveLevel()),
+                args=(
+                    settings,
+                    k,
+                    self._counts,
+                    ready,
+                    logging.getLogger().getEffectiveLevel(),
+                    os.getpid(),
+                ),
                 name=f"gateway-p{k}",
             )
             proc.start()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from gateway.partitions import RUN_FILTER, PartitionedGateway, partition_setting
 from gateway.settings import load_settings
 from gateway.topic_filters import filter_problem, overlaps
 from tests.gateway import helpers as h
+from tests.procs import alive, children
 from tests.servers.influxdb import InfluxServer
 from tests.servers.mosquitto import Mosquitto
 from twin.cli import main
@@ -134,3 +137,39 @@ def test_two_partitions_store_every_record_exactly_once(
     )
     tags = {s["tags"]["gateway"] for s in res["results"][0]["series"]}
     assert tags == {"test-p0", "test-p1"}, "each partition reports its own metrics"
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_partitions_end_when_the_gateway_is_killed(
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, broker: Mosquitto
+) -> None:
+    """SIGKILL of a partitioned gateway: its partition processes stop too (cleanly, on the
+    SIGTERM the kernel sends them), instead of running on as orphans that would take their
+    topics under the client ids a restarted gateway uses."""
+    argv = [
+        *(sys.executable, "-m", "twin", "gateway", "--mqtt-url", broker.url),
+        *("--influx-url", influxd.url, "--influx-database", influx_db),
+        *("--data-dir", str(tmp_path / "data")),
+        *("--mqtt-partition", "+/+/+/line1/#", "--mqtt-partition", "+/+/+/line2/#"),
+    ]
+    with (tmp_path / "gateway.log").open("wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        partitions: list[int] = []
+
+        def started() -> bool:
+            nonlocal partitions
+            assert proc.poll() is None, (tmp_path / "gateway.log").read_text()[-2000:]
+            partitions = children(proc.pid, b"spawn_main")
+            return (
+                len(partitions) == 2
+                and "2 gateway partitions started" in (tmp_path / "gateway.log").read_text()
+            )
+
+        h.wait_until(started, 120, "both partitions started")
+        proc.kill()
+        proc.wait(timeout=30)
+        h.wait_until(lambda: not any(map(alive, partitions)), 60, "partitions ended")
+    finally:
+        proc.kill()

@@ -19,6 +19,7 @@ from analytics.whatif import (
 )
 from analytics.whatif.runner import make_pilot_tasks, make_tasks
 from analytics.whatif.warmup import WarmupChoice
+from tests.procs import alive, children
 from tests.whatif.conftest import STUDIES, tandem_study
 
 
@@ -81,26 +82,6 @@ def test_an_error_in_a_worker_reaches_the_caller() -> None:
         LocalExecutor(2).map(math.sqrt, [1.0, -1.0, 4.0])
 
 
-def _children(pid: int) -> list[int]:
-    """Live (not zombie) processes whose parent is ``pid``, from /proc."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(stat.parent.name))
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_workers_end_when_twin_whatif_is_killed(tmp_path: Path) -> None:
     """SIGKILL of twin whatif (no clean-up at all) mid-study: its worker processes end too,
@@ -118,19 +99,12 @@ def test_workers_end_when_twin_whatif_is_killed(tmp_path: Path) -> None:
         while len(workers) < 2:  # the resource tracker is a child too
             assert proc.poll() is None and time.monotonic() < deadline, "no workers started"
             time.sleep(0.1)
-            workers = [p for p in _children(proc.pid) if b"spawn_main" in _cmdline(p)]
+            workers = children(proc.pid, b"spawn_main")
         proc.kill()
         proc.wait(timeout=30)
         deadline = time.monotonic() + 60
-        while any(map(_alive, workers)):
+        while any(map(alive, workers)):
             assert time.monotonic() < deadline, f"workers {workers} outlived twin whatif"
             time.sleep(0.1)
     finally:
         proc.kill()
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
