@@ -2,7 +2,8 @@
 
 Records stream from the model in batches of one simulated hour to the event log writer (JSON
 Lines or Parquet, from ``--out``'s name), to the KPI report (``analytics.stream_report``, which
-folds them per shift occurrence) and to the run's tally; none is kept. Heavy modules load
+folds them per shift occurrence) and to the run's tally; none is kept. Ctrl-C or SIGTERM
+stops the run between two batches, with the log closed and readable. Heavy modules load
 inside the command, so ``twin run --help`` stays fast.
 """
 
