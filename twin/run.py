@@ -112,6 +112,8 @@ def _open_log(out: Path) -> LogWriter:
     """Open the event log writer for ``--out`` before the run (exit code 2 if it cannot be)."""
     from plant_sim.eventlog import check_log_name, open_writer  # only a run with a log
 
+    if out.is_dir():
+        raise typer.BadParameter(f"{out} is a directory; give a file name", param_hint="--out")
     try:
         check_log_name(out)
     except ValueError as exc:
