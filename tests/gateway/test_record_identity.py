@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.app import Gateway
 from gateway.record_numbers import MAX_RUNS, WINDOW, RecentNumbers, identity_seq
 from gateway.settings import GatewaySettings
 from plant_sim.records import OrderEvent, Record, StateChange
@@ -100,18 +101,24 @@ def test_both_sources_and_a_broker_restart_store_each_record_once(
         broker.stop()  # messages in flight both ways; QoS 1 ones are resent after the restart
         broker.start()
         plant.wait(180)
-        truth = plant.truth
-        run_id = truth[0].run_id  # type: ignore[attr-defined]
-        h.wait_stored(influxd, influx_db, len(truth), timeout_s=120)
-        h.wait_until(lambda: len(gw.buffer) == 0, 30, "an empty buffer")
-        stored = h.read_stored(influxd, influx_db, run_id)
-        assert h.stored_numbers(influxd, influx_db, run_id) == list(range(len(truth)))
-        h.assert_same_records(truth, stored)
+        _assert_every_record_stored_once(plant.truth, gw, influxd, influx_db)
         snap = gw.stats.snapshot()  # both sources delivered, the second copies were skipped
         assert snap["mqtt"]["records_in"] > 0 and snap["opcua"]["records_in"] > 0
         assert snap["mqtt"]["duplicates"] + snap["opcua"]["duplicates"] > 0
     finally:
         gw.stop()
+
+
+def _assert_every_record_stored_once(
+    truth: list[Record], gw: Gateway, influxd: InfluxServer, influx_db: str
+) -> None:
+    """Wait for the live twin's records to land, then check each is stored once, in order."""
+    run_id = truth[0].run_id  # type: ignore[attr-defined]
+    h.wait_stored(influxd, influx_db, len(truth), timeout_s=120)
+    h.wait_until(lambda: len(gw.buffer) == 0, 30, "an empty buffer")
+    stored = h.read_stored(influxd, influx_db, run_id)
+    assert h.stored_numbers(influxd, influx_db, run_id) == list(range(len(truth)))
+    h.assert_same_records(truth, stored)
 
 
 def test_recent_numbers_are_bounded() -> None:
@@ -155,13 +162,7 @@ def test_sparkplug_and_opcua_sources_together_store_each_record_once(
         h.wait_until(gw.sources[1].subscribed.is_set, 30, "the OPC UA subscription")
         plant.run()
         plant.wait(180)
-        truth = plant.truth
-        run_id = truth[0].run_id  # type: ignore[attr-defined]
-        h.wait_stored(influxd, influx_db, len(truth), timeout_s=120)
-        h.wait_until(lambda: len(gw.buffer) == 0, 30, "an empty buffer")
-        stored = h.read_stored(influxd, influx_db, run_id)
-        assert h.stored_numbers(influxd, influx_db, run_id) == list(range(len(truth)))
-        h.assert_same_records(truth, stored)
+        _assert_every_record_stored_once(plant.truth, gw, influxd, influx_db)
         snap = gw.stats.snapshot()
         assert snap["opcua"]["records_in"] > 0
         others = [c["records_in"] for src, c in snap.items() if src not in ("opcua", "gateway")]
