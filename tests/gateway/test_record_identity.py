@@ -86,16 +86,8 @@ def test_both_sources_and_a_broker_restart_store_each_record_once(
     """The live twin over MQTT and OPC UA, the broker restarted mid-run, default settings."""
     plant = LivePlant(free_port(), broker.url, until_s=6 * 3600, speed=1000)
     plant.serve()
-    cfg = GatewaySettings(  # every other setting at its default
-        influx_url=influxd.url,
-        influx_database=influx_db,
-        data_dir=tmp_path / "gw",
-        mqtt_url=broker.url,
-        opcua_endpoint=plant.opcua_endpoint,
-    )
-    gw = h.start_gateway(cfg)
+    gw = _gateway_beside_opcua(tmp_path, influxd, influx_db, broker, plant)
     try:
-        h.wait_until(gw.sources[1].subscribed.is_set, 30, "the OPC UA subscription")
         plant.run()
         h.wait_until(lambda: h.count_stored(influxd, influx_db) > 500, 60, "records flowing")
         broker.stop()  # messages in flight both ways; QoS 1 ones are resent after the restart
@@ -107,6 +99,33 @@ def test_both_sources_and_a_broker_restart_store_each_record_once(
         assert snap["mqtt"]["duplicates"] + snap["opcua"]["duplicates"] > 0
     finally:
         gw.stop()
+
+
+def _gateway_beside_opcua(
+    tmp_path: Path,
+    influxd: InfluxServer,
+    influx_db: str,
+    broker: Mosquitto,
+    plant: LivePlant,
+    **mqtt: str,
+) -> Gateway:
+    """Start a gateway with the MQTT source (``mqtt``: its format settings) and the plant's
+    OPC UA source, every other setting at its default; return once OPC UA is subscribed."""
+    cfg = GatewaySettings(
+        influx_url=influxd.url,
+        influx_database=influx_db,
+        data_dir=tmp_path / "gw",
+        mqtt_url=broker.url,
+        opcua_endpoint=plant.opcua_endpoint,
+        **mqtt,
+    )
+    gw = h.start_gateway(cfg)
+    try:
+        h.wait_until(gw.sources[1].subscribed.is_set, 30, "the OPC UA subscription")
+    except BaseException:
+        gw.stop()
+        raise
+    return gw
 
 
 def _assert_every_record_stored_once(
@@ -148,18 +167,16 @@ def test_sparkplug_and_opcua_sources_together_store_each_record_once(
         sparkplug_primary_host="twin-gateway",  # births wait for the host: no record missed
     )
     plant.serve()
-    cfg = GatewaySettings(  # every other setting at its default
-        influx_url=influxd.url,
-        influx_database=influx_db,
-        data_dir=tmp_path / "gw",
-        mqtt_url=broker.url,
+    gw = _gateway_beside_opcua(
+        tmp_path,
+        influxd,
+        influx_db,
+        broker,
+        plant,
         mqtt_format="sparkplug",
         sparkplug_host_id="twin-gateway",
-        opcua_endpoint=plant.opcua_endpoint,
     )
-    gw = h.start_gateway(cfg)
     try:
-        h.wait_until(gw.sources[1].subscribed.is_set, 30, "the OPC UA subscription")
         plant.run()
         plant.wait(180)
         _assert_every_record_stored_once(plant.truth, gw, influxd, influx_db)
