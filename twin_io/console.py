@@ -8,7 +8,6 @@ as the tables need (``PIPED_WIDTH`` at most), unless ``COLUMNS`` sets a width.
 from __future__ import annotations
 
 import os
-from typing import IO
 
 from rich.console import Console
 
@@ -16,9 +15,9 @@ from rich.console import Console
 PIPED_WIDTH = 400
 
 
-def table_console(file: IO[str] | None = None) -> Console:
-    """Return a console for tables on ``file`` (standard output)."""
-    console = Console(file=file)
+def table_console() -> Console:
+    """Return a console for tables on standard output."""
+    console = Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPED_WIDTH
     return console
