@@ -12,9 +12,14 @@ One cycle, per followed run (default: the run with the newest data):
    with the window start) are written, overwriting the previous cycle's values.
 
 A window whose end the data has passed by ``settle_s`` (data time; late records of other
-stations may still be on their way before that), or any window of a run that ended, is final
-and not computed again: each window gets its final KPIs once, however late its data came. The
-service writes its own figures to ``analytics_stats`` (wall-clock time, like ``gateway_stats``).
+stations may still be on their way before that) is final and not computed again: each window
+gets its final KPIs once, however late its data came. Data time stops at a run's end, so the
+last windows of a run that ended become final on the second cycle in a row that reads the
+same number of records for them: ``run_end`` can be stored before the run's last records (a
+partitioned gateway writes its partitions' batches independently, one of them may be retrying
+an InfluxDB error, and InfluxDB 1.x does not make one write visible at once), and a window made
+final on the first cycle that saw ``run_end`` would keep KPIs without them. The service writes
+its own figures to ``analytics_stats`` (wall-clock time, like ``gateway_stats``).
 """
 
 from __future__ import annotations
@@ -82,6 +87,8 @@ class AnalyticsService:
         self.health_file = health_file
         self.settle_ms = round(settle_s * 1000)
         self._final: set[tuple[str, str, int]] = set()
+        # windows of ended runs -> records read for them on the last cycle (see the docstring)
+        self._read_after_end: dict[tuple[str, str, int], int] = {}
         self._unreadable: str | None = None  # the last cycle's unreadable row, if any
         self._ignored: dict[str, str] = {}  # runs the default choice ignores, and why
 
@@ -142,8 +149,11 @@ class AnalyticsService:
             lines = [line for r in results for line in r.lines]
             self.writer.write(lines)
             for w in chunk:
-                if clock.ended or w.complete_at(latest_ms, self.settle_ms):
-                    self._final.add((run_id, *w.key))
+                key = (run_id, *w.key)
+                if w.complete_at(latest_ms, self.settle_ms) or self._settled_after_end(
+                    key, clock.ended, len(records)
+                ):
+                    self._final.add(key)
             done += [r.window for r in results]
             n_records += len(records)
             n_lines += len(lines)
@@ -157,6 +167,17 @@ class AnalyticsService:
             seconds,
         )
         return CycleResult(run_id, latest_ms, tuple(done), n_records, n_lines, seconds)
+
+    def _settled_after_end(self, key: tuple[str, str, int], ended: bool, records: int) -> bool:
+        """Tell whether a window of an ended run read the same number of records as on the
+        cycle before, which saw the run ended too (the count is kept until then)."""
+        if not ended:
+            return False
+        if self._read_after_end.get(key) == records:
+            del self._read_after_end[key]
+            return True
+        self._read_after_end[key] = records
+        return False
 
     def _marks(self, clock: RunClock) -> ShiftMarks:
         start = clock.meta.start_epoch_ms

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from analytics.columns import to_columns
 from analytics.service.carry import CarryState
 from analytics.service.compute import compute_windows
@@ -24,16 +26,24 @@ class MemoryReader:
         self.start = start
         self.latest_s = 0.0
         self.spans: list[int] = []
+        self.ended = False  # run_end stored
+        self.late: set[int] = set()  # ids of records not stored yet
 
     def _upto(self) -> list[Record]:
-        return [r for r in self.records if r.t <= self.latest_s and not isinstance(r, RunEnd)]
+        return [
+            r
+            for r in self.records
+            if r.t <= self.latest_s
+            and id(r) not in self.late
+            and (self.ended or not isinstance(r, RunEnd))
+        ]
 
     def latest_by_run(self) -> dict[str, int]:
         return {self.start.run_id: epoch_ms(self.start.start_epoch_ms, self.latest_s)}
 
     def clock(self, run_id: str, latest_ms: int) -> RunClock:
         meta = RunMeta(run_id, self.start.start_epoch_ms, self.start.site)
-        return RunClock(meta, latest_ms, self.start, ended=False)
+        return RunClock(meta, latest_ms, self.start, ended=self.ended)
 
     def shift_changes(self, run_id: str) -> list[ShiftChange]:
         return [r for r in self._upto() if isinstance(r, ShiftChange)]
@@ -111,3 +121,52 @@ def test_every_window_of_a_run_that_came_at_once_is_computed_once() -> None:
     assert all(
         w.end_ms is None or not w.complete_at(latest, 600_000) for r in second for w in r.windows
     )
+
+
+def _last_writes(lines: list[str]) -> dict[tuple[str, str], str]:
+    """The point each series and time holds after ``lines`` are written in order (InfluxDB
+    keeps the last write), without the service's own statistics."""
+    out = {}
+    for line in lines:
+        if not line.startswith("analytics_stats"):
+            series = re.split(r"(?<!\\) ", line, maxsplit=1)[0]
+            out[series, line.rsplit(" ", 1)[1]] = line
+    return out
+
+
+def test_windows_of_an_ended_run_wait_for_its_last_records() -> None:
+    """run_end stored before the run's last records (a partitioned gateway, a partition
+    retrying an InfluxDB error): the last windows are computed again when those records land,
+    and are final only once two cycles in a row read the same records."""
+    records = run_log(until_s=10 * 3600, seed=6)
+    end = records[-1]
+    assert isinstance(end, RunEnd)
+    reader = MemoryReader(records)
+    reader.latest_s = end.t
+    reader.ended = True
+    station = next(r.station for r in reversed(records) if r.kind == "state")
+    reader.late = {
+        id(r)
+        for r in records
+        if r.kind in ("state", "part") and r.station == station and r.t > end.t - 1800
+    }
+    assert len(reader.late) > 5
+    writer = ListWriter()
+    service = AnalyticsService(reader, writer, settle_s=600)  # type: ignore[arg-type]
+    first = service.cycle()[0]  # every window; run_end seen
+    whole = compute_windows(
+        to_columns(records), list(first.windows), reader.clock(first.run_id, 0).meta
+    )
+    expected = _last_writes([line for r in whole for line in r.lines])
+    assert _last_writes(writer.lines) != expected  # without the late records
+    reader.late = set()  # they land
+    second = service.cycle()[0]
+    last_hour = max(w.start_ms for w in first.windows if w.kind == "hour")
+    assert {("hour", last_hour), ("day", reader.start.start_epoch_ms)} <= {
+        (w.kind, w.start_ms) for w in second.windows
+    }
+    assert _last_writes(writer.lines) == expected  # every stored KPI counts them
+    third = service.cycle()[0]  # the same records again: final now
+    assert set(third.windows) == set(second.windows)
+    assert service.cycle() == []
+    assert _last_writes(writer.lines) == expected
