@@ -154,6 +154,7 @@ class AnalyticsService:
                     key, clock.ended, len(records)
                 ):
                     self._final.add(key)
+                    self._read_after_end.pop(key, None)
             done += [r.window for r in results]
             n_records += len(records)
             n_lines += len(lines)
@@ -174,7 +175,6 @@ class AnalyticsService:
         if not ended:
             return False
         if self._read_after_end.get(key) == records:
-            del self._read_after_end[key]
             return True
         self._read_after_end[key] = records
         return False
