@@ -55,7 +55,7 @@ def test_service_kpis_equal_event_log_kpis(
         stop.set()
         live.join(30)
         assert not live.is_alive(), "the live service did not stop"
-        service.cycle()  # nothing left to do when a live cycle saw the run end
+        service.cycle()  # the windows not final yet, from every record now stored
     finally:
         stop.set()
         gateway.stop()
