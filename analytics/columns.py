@@ -178,11 +178,17 @@ def plant_structure(
     run_starts: list, states: list[StateChange], parts: list[PartDone]
 ) -> list[tuple[str, list[str]]]:
     """Return ``[(line, [stations in flow order])]`` from RunStart, then order of appearance."""
-    lines = (
-        [(str(d["line"]), [str(s) for s in d["stations"]]) for d in run_starts[0].lines]
-        if run_starts
-        else []
-    )
+    try:
+        lines = (
+            [(str(d["line"]), [str(s) for s in d["stations"]]) for d in run_starts[0].lines]
+            if run_starts
+            else []
+        )
+    except (TypeError, KeyError) as exc:  # a hand-edited run_start
+        raise ValueError(
+            'run_start: lines: expected a list of {"line": id, "stations": [ids]}'
+            f" ({type(exc).__name__}: {exc})"
+        ) from None
     known = {(ln, st) for ln, sts in lines for st in sts}
     extra: dict[str, list[str]] = {ln: [] for ln, _ in lines}
     for items in (states, parts):
@@ -345,18 +351,25 @@ class _Combos(dict):
     """``(line, station, value, *extra)`` -> id of the combination, numbered on first sight.
 
     A stream has few distinct combinations, so one dict lookup per record codes the station,
-    the value and the extras together. ``KeyError`` for an unknown station, a station under
-    another line, or an unknown value; ``_TooManyCombosError`` past ``limit`` combinations.
+    the value and the extras together. ``KeyError`` for an unknown station or a station under
+    another line, ``ValueError`` naming ``name`` for an unknown value; ``_TooManyCombosError``
+    past ``limit`` combinations.
     """
 
-    def __init__(self, keys: dict[tuple[str, str], int], codes: dict, limit: int) -> None:
+    def __init__(
+        self, keys: dict[tuple[str, str], int], codes: dict, limit: int, name: str
+    ) -> None:
         super().__init__()
-        self.keys, self.codes, self.limit = keys, codes, limit
+        self.keys, self.codes, self.limit, self.name = keys, codes, limit, name
         self.table: list[tuple[int, int, tuple]] = []  # (station index, code, extras)
 
     def __missing__(self, key: tuple) -> int:
         if len(self.table) >= self.limit:
             raise _TooManyCombosError
+        if key[2] not in self.codes:
+            raise ValueError(
+                f"{self.name} {key[2]!r} is not one of {', '.join(map(str, self.codes))}"
+            )
         self.table.append((self.keys[(key[0], key[1])], self.codes[key[2]], key[3:]))
         self[key] = new = len(self.table) - 1
         return new
@@ -376,7 +389,7 @@ def _coded(
 ) -> tuple[np.ndarray, list[tuple[int, int, tuple]]]:
     """Return each record's combination id and the combinations (station index, code of
     ``attr``, values of ``extra``), reading every record once (what counts with millions)."""
-    combos = _Combos(keys, codes, limit)
+    combos = _Combos(keys, codes, limit, attr)
     getter = attrgetter("line", "station", attr, *extra)
     ids = np.fromiter(map(combos.__getitem__, map(getter, items)), np.int32, len(items))
     return ids, combos.table

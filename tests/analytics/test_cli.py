@@ -261,3 +261,47 @@ def test_rows_are_written_without_holding_every_shift_occurrence(fmt):
         assert render(long, fmt) == orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
     else:
         assert len(render(long, fmt).splitlines()) == len(rows) + 1
+
+
+def _edited_log(tmp_path, name, edit):
+    """The worked example as a JSON Lines or Parquet log, its records edited by ``edit``
+    (a list of record dicts in, a list out)."""
+    from plant_sim.records import from_dict, to_dict
+
+    rows = edit([to_dict(r) for r in worked_example()])
+    path = tmp_path / name
+    if name.endswith(".parquet"):
+        write_event_log([from_dict(r) for r in rows], path)
+    else:
+        path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+    return path
+
+
+def _bad_result(rows):
+    part = next(r for r in rows if r["kind"] == "part")
+    part["result"] = "weird"
+    return rows
+
+
+def _lines_not_a_list(rows):
+    rows[0]["lines"] = "line1"
+    return rows
+
+
+@pytest.mark.parametrize("name", ["run.jsonl", "run.parquet"])
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (lambda rows: rows + rows, "2 run_start records"),  # one run's log twice (cat a a)
+        (_bad_result, "result 'weird' is not one of good, scrap, rework"),
+        (_lines_not_a_list, "run_start: lines: expected a list"),
+    ],
+)
+def test_kpi_command_hand_edited_log_exits_2_naming_the_file(app, tmp_path, name, edit, needle):
+    """Two runs in one file (even of one run id: their KPIs added up, OEE over 100 %), a
+    part result or a run_start's lines edited by hand exit with 2, naming the file and the
+    problem, not a traceback (KeyError, TypeError) or exit code 0."""
+    path = _edited_log(tmp_path, name, edit)
+    res = CliRunner().invoke(app, ["kpi", str(path), "-f", "json"])
+    assert res.exit_code == 2, res.output
+    assert f"{path}: " in res.output and needle in res.output, res.output
