@@ -326,14 +326,14 @@ def read_kind_rows(
     # 0.1-0.15 s of system time over a 30-day log.
     pa.set_memory_pool(pa.system_memory_pool())
     coded = frozenset(coded)
-    log = pq.ParquetFile(path, read_dictionary=list(coded) or None)
+    names = set(check_schema(pq.read_schema(path)).names)
+    log = pq.ParquetFile(path, read_dictionary=[c for c in coded if c in names] or None)
     groups = range(log.num_row_groups)
     kinds = [  # a first pass over the kind column (cheap): each kind's size and rows
         _kind_rows(log.read_row_group(i, columns=["kind"], use_threads=False).column("kind"), needs)
         for i in groups
     ]
     parts = {kind: _Parts(sum(len(k.get(kind, ())) for k in kinds)) for kind in needs}
-    names = set(log.schema_arrow.names)
     index: dict[str, dict] = {}  # coded column -> value -> code, file-wide
     luts: dict[str, tuple] = {}  # coded column -> (last dictionary, its codes in ``index``)
     for i, rows in zip(groups, kinds, strict=True):
@@ -353,6 +353,31 @@ def read_kind_rows(
             parts[name].at += len(picked)
     schema = log.schema_arrow
     return {name: parts[name].rows_of(cols, schema, coded, index) for name, cols in needs.items()}
+
+
+def check_schema(schema: Any) -> Any:
+    """Return ``schema`` if it can be an event log's (``plant_sim.parquet_log.COLUMNS``):
+    ``kind`` and ``t`` present, each log column of a type read here (other columns are
+    ignored). Raises ``ValueError`` naming the column: a Parquet file that is not a log."""
+    import pyarrow as pa
+
+    from plant_sim.parquet_log import COLUMNS
+
+    for name in ("kind", "t"):
+        if name not in schema.names:
+            raise ValueError(f"no column {name!r}")
+    for f in schema:
+        want = "string" if f.name == "kind" else COLUMNS.get(f.name)
+        typ = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
+        if want is None or pa.types.is_null(typ):
+            continue
+        if want == "string":
+            ok = pa.types.is_string(typ) or pa.types.is_large_string(typ)
+        else:
+            ok = str(typ) in _NUMBER_TYPES
+        if not ok:
+            raise ValueError(f"column {f.name!r} is {f.type}, not {want}")
+    return schema
 
 
 def _kind_rows(kind: Any, needs: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:

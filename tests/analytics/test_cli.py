@@ -158,6 +158,33 @@ def test_kpi_command_unreadable_parquet(app, tmp_path):
     assert res.exit_code == 2 and "bad.parquet" in res.output
 
 
+@pytest.mark.parametrize(
+    "columns,needle",
+    [
+        ({"a": [1, 2], "b": ["x", "y"]}, "no column 'kind'"),  # any other table
+        ({"kind": ["state"], "t": ["0"]}, "column 't' is string, not float64"),
+        ({"kind": [1], "t": [0.0]}, "column 'kind' is int64, not string"),
+        ({"kind": ["run_end"], "t": [1.0], "reason": [None]}, None),  # a log of no states
+    ],
+)
+def test_kpi_command_parquet_of_other_columns(app, tmp_path, columns, needle):
+    """A Parquet file whose columns are not a log's exits with 2 naming the file and the
+    column, not a KeyError traceback (pyarrow's, for a dictionary column not in the file);
+    a log that lacks columns its kinds do not use is read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "other.parquet"
+    pq.write_table(pa.table(columns), path)
+    res = CliRunner().invoke(app, ["kpi", str(path), "-f", "json"])
+    if needle is None:
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.stdout)["window"] == [0.0, 1.0]
+    else:
+        assert res.exit_code == 2, res.output
+        assert "other.parquet" in res.output and needle in res.output, res.output
+
+
 def _damaged_gzip_logs(tmp_path):
     """A gzip log cut short, one with bytes overwritten inside, and JSON named .gz."""
     good = tmp_path / "run.jsonl.gz"
