@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sys
 from collections.abc import Iterator
 from itertools import chain
@@ -388,6 +389,16 @@ def _usage_error(param: str, message: str) -> NoReturn:
     raise SystemExit(2)
 
 
+def _check_output(path: Path) -> None:
+    """Refuse, before the log is read, an ``--out`` that cannot be written (exit code 2)."""
+    if path.is_dir():
+        _usage_error("--out", f"{path} is a directory; give a file name")
+    if not path.parent.is_dir():
+        _usage_error("--out", f"directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        _usage_error("--out", f"{path} cannot be written (permissions)")
+
+
 def kpi_command(
     eventlog: Path = typer.Argument(
         ..., help="Event log: .parquet, or JSON lines (.jsonl, .jsonl.gz)."
@@ -406,6 +417,8 @@ def kpi_command(
         win = parse_window(window)
     except ValueError as exc:
         _usage_error("--window", str(exc).removeprefix("window: "))
+    if output is not None:
+        _check_output(output)
     from analytics.eventlog import read_columns  # twin run, which prints tables too, reads none
 
     try:
@@ -421,7 +434,11 @@ def kpi_command(
     if output is None:
         print_kpi_tables(report, fmt)
     else:
-        with output.open("w", encoding="utf-8", newline="") as file:
+        try:
+            file = output.open("w", encoding="utf-8", newline="")
+        except OSError as exc:  # what _check_output cannot see (e.g. a folder under /proc)
+            _usage_error("--out", f"{output}: {exc.strerror or exc}")
+        with file:
             print_kpi_tables(report, fmt, file)
 
 

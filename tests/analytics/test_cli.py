@@ -150,6 +150,15 @@ def test_kpi_command_missing_log(app, tmp_path, name):
     assert res.exit_code == 2 and name in res.output
 
 
+@pytest.mark.parametrize("out", ["missing/k.json", "."])
+def test_kpi_command_unwritable_out_exits_2(app, log_path, tmp_path, out):
+    """An ``--out`` in a folder that does not exist, or a folder, exits with 2 naming
+    ``--out`` before the log is read, not a FileNotFoundError/IsADirectoryError traceback."""
+    res = CliRunner().invoke(app, ["kpi", str(log_path), "-f", "json", "-o", str(tmp_path / out)])
+    assert res.exit_code == 2, res.output
+    assert "--out" in res.output and "Traceback" not in res.output, res.output
+
+
 def test_kpi_command_unreadable_parquet(app, tmp_path):
     """A file named .parquet that is not a Parquet log exits with 2 and names the file."""
     bad = tmp_path / "bad.parquet"
