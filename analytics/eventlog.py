@@ -112,7 +112,8 @@ def iter_event_log(path: str | Path, kinds: Collection[str] | None = None) -> It
                     data = orjson.loads(line)
                     if not isinstance(data, dict) or "kind" not in data:
                         raise ValueError("expected a JSON object with a 'kind' key")
-                    if kinds is not None and data["kind"] not in kinds:
+                    kind = data["kind"]  # an unknown kind is not skipped: ``_record`` names it
+                    if kinds is not None and kind not in kinds and kind in RECORD_TYPES:
                         continue
                     yield _record(data)
                 except (ValueError, orjson.JSONDecodeError) as exc:

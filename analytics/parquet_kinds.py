@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from plant_sim.records import RECORD_TYPES
+
 _NUMBER_TYPES = {"double": np.float64, "int64": np.int64, "int32": np.int32, "int8": np.int8}
 
 
@@ -396,6 +398,8 @@ def _kind_rows(kind: Any, needs: Mapping[str, Sequence[str]]) -> dict[str, np.nd
             names = list(dict.fromkeys(values))
             codes = np.array([names.index(v) for v in values], np.int64)
         for j, name in enumerate(names):
+            if name not in RECORD_TYPES and (j in codes):  # a value that no row uses is no record
+                raise ValueError(f"unknown record kind {name!r}")
             if name in needs and len(picked := np.flatnonzero(codes == j)):
                 out.setdefault(name, []).append(picked + start)
         start += len(chunk)

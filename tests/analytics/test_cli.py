@@ -307,7 +307,15 @@ def _edited_log(tmp_path, name, edit):
     rows = edit([to_dict(r) for r in worked_example()])
     path = tmp_path / name
     if name.endswith(".parquet"):
-        write_event_log([from_dict(r) for r in rows], path)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        write_event_log(
+            [from_dict({**r, "kind": _TYPOS.get(r["kind"], r["kind"])}) for r in rows], path
+        )
+        table = pq.read_table(path)
+        kinds = pa.array([r["kind"] for r in rows]).dictionary_encode()
+        pq.write_table(table.set_column(0, "kind", kinds), path)
     else:
         path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
     return path
@@ -324,6 +332,16 @@ def _lines_not_a_list(rows):
     return rows
 
 
+#: Kinds misspelt by ``_unknown_kind``: the record is written as its kind, then renamed.
+_TYPOS = {"stat": "state"}
+
+
+def _unknown_kind(rows):
+    state = next(r for r in rows if r["kind"] == "state")
+    state["kind"] = "stat"  # a typo: the state change was dropped without a word
+    return rows
+
+
 @pytest.mark.parametrize("name", ["run.jsonl", "run.parquet"])
 @pytest.mark.parametrize(
     "edit,needle",
@@ -331,13 +349,15 @@ def _lines_not_a_list(rows):
         (lambda rows: rows + rows, "2 run_start records"),  # one run's log twice (cat a a)
         (_bad_result, "result 'weird' is not one of good, scrap, rework"),
         (_lines_not_a_list, "run_start: lines: expected a list"),
+        (_unknown_kind, "unknown record kind 'stat'"),
     ],
 )
 def test_kpi_command_hand_edited_log_exits_2_naming_the_file(app, tmp_path, name, edit, needle):
     """Two runs in one file (even of one run id: their KPIs added up, OEE over 100 %), a
-    part result or a run_start's lines edited by hand exit with 2, naming the file and the
-    problem, not a traceback (KeyError, TypeError) or exit code 0."""
+    part result or a run_start's lines edited by hand, or a record of an unknown kind (it was
+    skipped) exit with 2, naming the file and the problem, not a traceback (KeyError,
+    TypeError) or exit code 0."""
     path = _edited_log(tmp_path, name, edit)
     res = CliRunner().invoke(app, ["kpi", str(path), "-f", "json"])
     assert res.exit_code == 2, res.output
-    assert f"{path}: " in res.output and needle in res.output, res.output
+    assert str(path) in res.output and needle in res.output, res.output
