@@ -77,6 +77,8 @@ def _line_problems(scenario: Scenario) -> list[tuple[str, str]]:
         for pi, product in enumerate(line.products or []):
             if product not in product_ids:
                 out.append((f"{where}.products[{pi}]", f"no product {product!r}"))
+        for dup in sorted(_duplicates([b.id for b in line.buffers])):  # one OPC UA node each
+            out.append((f"{where}.buffers", f"buffer id {dup!r} is used twice in the line"))
         want = len(line.stations) - 1
         if len(line.buffers) != want:
             out.append((f"{where}.buffers", f"needs {want} buffer(s) between {want + 1} stations"))

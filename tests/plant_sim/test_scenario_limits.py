@@ -89,6 +89,15 @@ def test_station_ids_that_differ_only_in_case_are_refused() -> None:
     assert path == "lines" and "differ only in case" in message
 
 
+def test_a_buffer_id_used_twice_in_a_line_is_refused() -> None:
+    """twin validate said ok; twin sim then ended in asyncua's BadNodeIdExists traceback
+    (each buffer is the OPC UA node LINE.Buffers.ID), and its levels shared one series."""
+    data = scenario_data("tandem_mm1")
+    data["lines"][0]["buffers"][1]["id"] = data["lines"][0]["buffers"][0]["id"]
+    [(path, message)] = problems_of(data)
+    assert path == "lines[0].buffers" and "buffer id 'q2' is used twice" in message
+
+
 def test_encodings_that_are_not_utf8_are_named(tmp_path: Path) -> None:
     text = (SCENARIOS / "tandem_mm1.yaml").read_text()
     for name, raw, words in (
