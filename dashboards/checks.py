@@ -194,9 +194,65 @@ def averaged_ratios(where: str, query: str) -> list[str]:
     ]
 
 
+_KINDS = {dict: "an object", list: "a list", str: "a string", int: "a number"}
+
+
+class _Shape:
+    """The JSON types the checks read where a dashboard has them (a hand-edited file may
+    not): each value not of its type is a problem naming its path, and reads as absent."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.problems = name, []
+
+    def get(self, where: str, value: Any, typ: type, required: bool = False) -> Any:
+        if isinstance(value, typ):
+            return value
+        if value is not None or required:
+            got = "missing or null" if value is None else type(value).__name__
+            self.problems.append(f"{self.name}: {where} is {got}, not {_KINDS[typ]}")
+        return None
+
+    def items(self, where: str, value: Any) -> list[tuple[str, dict]]:
+        """The objects of a list, with their paths."""
+        out = []
+        for i, item in enumerate(self.get(where, value, list) or []):
+            if (obj := self.get(f"{where}[{i}]", item, dict, True)) is not None:
+                out.append((f"{where}[{i}]", obj))
+        return out
+
+    def board(self, board: Mapping[str, Any]) -> list[str]:
+        for key in ("uid", "title"):
+            self.get(key, board.get(key), str)
+        self.get("time", board.get("time"), dict)
+        for key in ("templating", "annotations"):
+            section = self.get(key, board.get(key), dict) or {}
+            for where, item in self.items(f"{key}.list", section.get("list")):
+                self.get(f"{where}.name", item.get("name"), str, key == "templating")
+                self.get(f"{where}.datasource", item.get("datasource"), dict)
+                self.get(f"{where}.query", item.get("query"), str)
+        self.panels("panels", board.get("panels"))
+        return self.problems
+
+    def panels(self, where: str, value: Any) -> None:
+        for at, panel in self.items(where, value):
+            grid = self.get(f"{at}.gridPos", panel.get("gridPos"), dict) or {}
+            self.get(f"{at}.gridPos.w", grid.get("w"), int)
+            self.get(f"{at}.datasource", panel.get("datasource"), dict)
+            for target_at, target in self.items(f"{at}.targets", panel.get("targets")):
+                self.get(f"{target_at}.datasource", target.get("datasource"), dict)
+                self.get(f"{target_at}.query", target.get("query"), str)
+            if where == "panels":  # a row's panels (one level, as ``panels`` reads them)
+                self.panels(f"{at}.panels", panel.get("panels"))
+
+
 def check(boards: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Return every problem of a set of dashboards (by file name); empty when all is well."""
+    """Return every problem of a set of dashboards (by file name); empty when all is well.
+
+    A board whose JSON types are not a dashboard's gets those problems only."""
     out = []
+    shapes = {name: _Shape(name).board(board) for name, board in boards.items()}
+    out += [p for problems in shapes.values() for p in problems]
+    boards = {name: b for name, b in boards.items() if not shapes[name]}
     uids = [b.get("uid") for b in boards.values()]
     out += [f"uid {u!r} is used twice" for u in set(uids) if uids.count(u) > 1]
     titles = [b.get("title") for b in boards.values()]

@@ -66,7 +66,14 @@ def build_command(
     """
     zone = _timezone(timezone)
     thresholds = _thresholds()
-    for path in write_all(out, zone):
+    try:
+        if out.exists() and not out.is_dir():
+            raise NotADirectoryError(0, "not a directory")
+        paths = write_all(out, zone)
+    except OSError as exc:  # --out is a file, or a folder that cannot be made or written
+        print(f"error: --out: {out}: {exc.strerror or exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    for path in paths:
         print(path)
     if out == JSON_DIR:
         print(write_alerts(thresholds=thresholds))
@@ -79,6 +86,9 @@ def check_command(
 ) -> None:
     """Check the dashboard files: structure, datasource uid, queries; exit 1 on problems."""
     zone = _timezone(timezone)
+    if not directory.is_dir():
+        print(f"error: --dir: {directory} is not a directory", file=sys.stderr)
+        raise typer.Exit(2)
     try:
         boards = load_all(directory)
     except ValueError as exc:

@@ -67,11 +67,21 @@ def write_alerts(path: Path = ALERTS_FILE, thresholds: Mapping[str, str] | None 
 
 
 def load_all(directory: Path = JSON_DIR) -> dict[str, dict]:
-    """Load every ``*.json`` dashboard of a directory by file name (raises ``ValueError``)."""
+    """Load every ``*.json`` dashboard of a directory by file name (raises ``ValueError``
+    naming the directory or file: none there, unreadable, not JSON, not a JSON object)."""
+    if not directory.is_dir():
+        raise ValueError(f"{directory}: no such directory")
     out = {}
     for path in sorted(directory.glob("*.json")):
         try:
-            out[path.name] = json.loads(path.read_text(encoding="utf-8"))
+            board = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: cannot be read as UTF-8 text ({exc})") from exc
+        if not isinstance(board, dict):
+            raise ValueError(f"{path}: a dashboard is a JSON object, not {type(board).__name__}")
+        out[path.name] = board
+    if not out:
+        raise ValueError(f"{directory}: no dashboard files (*.json)")
     return out

@@ -148,6 +148,34 @@ def test_cli_check_passes_and_build_writes(tmp_path: Path) -> None:
     assert runner.invoke(app, ["check", "--dir", str(tmp_path)]).exit_code == 1
 
 
+def test_cli_check_names_the_file_and_path_of_a_hand_edited_board(tmp_path: Path) -> None:
+    """A dashboard file that is JSON but not a dashboard's shape (a list, a panel that is
+    null, a query that is a number), a file that is not UTF-8, or a --dir that does not exist
+    or holds no dashboards is named, not an AttributeError traceback or "0 dashboards OK"."""
+    runner = CliRunner()
+    assert runner.invoke(app, ["build", "--out", str(tmp_path)]).exit_code == 0
+    board = json.loads((tmp_path / "energy.json").read_text())
+    board["panels"][0]["targets"] = [{"query": 5}]
+    board["panels"][1] = None
+    (tmp_path / "energy.json").write_text(json.dumps(board))
+    res = runner.invoke(app, ["check", "--dir", str(tmp_path)])
+    assert res.exit_code == 1, res.output
+    assert "energy.json: panels[0].targets[0].query is int, not a string" in res.output
+    assert "energy.json: panels[1] is missing or null, not an object" in res.output
+    for text, needle in (("[]", "a JSON object, not list"), ("\udcff", "UTF-8")):
+        (tmp_path / "energy.json").write_text(text, errors="surrogateescape")
+        res = runner.invoke(app, ["check", "--dir", str(tmp_path)])
+        assert res.exit_code == 1 and "energy.json" in res.output and needle in res.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = runner.invoke(app, ["check", "--dir", str(empty)])
+    assert res.exit_code == 1 and "no dashboard files" in res.output, res.output
+    res = runner.invoke(app, ["check", "--dir", str(tmp_path / "missing")])
+    assert res.exit_code == 2 and "--dir" in res.output, res.output
+    res = runner.invoke(app, ["build", "--out", str(tmp_path / "energy.json")])
+    assert res.exit_code == 2 and "--out" in res.output, res.output
+
+
 def test_alert_rules_are_provisioned_with_thresholds_written_in() -> None:
     """Grafana reads alert query models and annotations raw: the thresholds are in the file,
     as numbers, and the queries in it are the ones the alert tests evaluate."""
