@@ -118,6 +118,28 @@ def check_command(
     print(f"{len(boards)} dashboards OK")
 
 
+def _check_push_input(grafana_url: str, directory: Path) -> None:
+    """Exit 2 naming the option, before connecting, for a Grafana URL that is not http(s)
+    and a --dir that is not a directory."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(grafana_url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        print(
+            f"error: --grafana-url: {grafana_url!r} is not an http(s) URL"
+            " (e.g. http://localhost:3000)",
+            file=sys.stderr,
+        )
+        raise typer.Exit(2)
+    if not directory.is_dir():
+        print(f"error: --dir: {directory} is not a directory", file=sys.stderr)
+        raise typer.Exit(2)
+
+
 @app.command("push")
 def push_command(
     grafana_url: str = typer.Option(
@@ -157,6 +179,8 @@ def push_command(
 ) -> None:
     """Upload the dashboards to an existing Grafana (grafana-client)."""
     from dashboards.push import PushError, connect, ensure_datasource, push
+
+    _check_push_input(grafana_url, directory)
 
     credential: str | tuple[str, str] | None = token
     if credential is None and user:

@@ -176,6 +176,21 @@ def test_cli_check_names_the_file_and_path_of_a_hand_edited_board(tmp_path: Path
     assert res.exit_code == 2 and "--out" in res.output, res.output
 
 
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--grafana-url", "localhost:3000"], "--grafana-url"),  # no scheme
+        (["--grafana-url", "grafana"], "--grafana-url"),
+        (["--grafana-url", "http://127.0.0.1:9", "--dir", "/nonexistent"], "--dir"),
+    ],
+)
+def test_cli_push_refuses_bad_input_before_connecting(args: list[str], needle: str) -> None:
+    """A Grafana URL without http(s) gave requests' "Invalid URL '://None/...'" as a failed
+    health check (exit 1); a --dir that does not exist was found only after connecting."""
+    res = CliRunner().invoke(app, ["push", *args])
+    assert res.exit_code == 2 and needle in res.output and "health check" not in res.output
+
+
 def test_alert_rules_are_provisioned_with_thresholds_written_in() -> None:
     """Grafana reads alert query models and annotations raw: the thresholds are in the file,
     as numbers, and the queries in it are the ones the alert tests evaluate."""
