@@ -217,14 +217,28 @@ def _run_starts(sub: KindRows) -> list[RunStart]:
     return out
 
 
+def _check_times(tables: dict[str, KindRows]) -> None:
+    """Raise ``ValueError`` for a time that is NaN or infinite (Parquet holds them; a JSON
+    Lines log cannot): one such time made every KPI of its window NaN, with exit code 0."""
+    for kind, sub in tables.items():
+        t = sub.numbers.get("t")
+        if t is None or not len(t):
+            continue
+        mask = sub.null_masks.get("t")
+        bad = ~np.isfinite(t) if mask is None else ~np.isfinite(t) & ~mask
+        if n := int(bad.sum()):
+            raise ValueError(f"{kind}: {n} record(s) whose t is not a finite number")
+
+
 def kind_columns(tables: dict[str, KindRows], records: Any) -> PlantColumns:
     """Return the KPI columns of one run's event log, read as the rows of each kind
     (``parquet_kinds.read_kind_rows`` with ``NEEDS``).
 
     ``records`` is a function returning the log's KPI records; it is called only for a log
     whose stations the run_start does not name. Raises ``ValueError`` for several runs, an
-    unknown state or result, or a missing time.
+    unknown state or result, or a missing or non-finite time.
     """
+    _check_times(tables)
     run_starts = _run_starts(tables["run_start"])
     check_one_run(run_starts)
     structure = plant_structure(run_starts, [], [])

@@ -194,6 +194,21 @@ def test_kpi_command_parquet_of_other_columns(app, tmp_path, columns, needle):
         assert "other.parquet" in res.output and needle in res.output, res.output
 
 
+@pytest.mark.parametrize("kind,value", [("run_end", float("inf")), ("state", float("nan"))])
+def test_kpi_command_parquet_time_not_finite_exits_2(app, tmp_path, kind, value):
+    """A Parquet log can hold a NaN or infinite time (JSON Lines cannot): a run_end at inf
+    gave the window [0, null] and OEE 0.0 with exit code 0; a NaN state time was taken."""
+
+    def edit(rows):
+        next(r for r in rows if r["kind"] == kind)["t"] = value
+        return rows
+
+    path = _edited_log(tmp_path, "run.parquet", edit)
+    res = CliRunner().invoke(app, ["kpi", str(path), "-f", "json"])
+    assert res.exit_code == 2, res.output
+    assert f"{kind}: 1 record(s) whose t is not a finite number" in res.output, res.output
+
+
 def _damaged_gzip_logs(tmp_path):
     """A gzip log cut short, one with bytes overwritten inside, and JSON named .gz."""
     good = tmp_path / "run.jsonl.gz"
