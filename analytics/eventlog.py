@@ -27,6 +27,7 @@ from plant_sim.records import (
     Record,
     RunStart,
     StateChange,
+    check_types,
     from_dict,
 )
 from plant_sim.states import StationState
@@ -46,8 +47,9 @@ def _open(path: Path, mode: str) -> IO[bytes]:
     return path.open(mode)
 
 
-def _record(data: dict) -> Record:
-    """Build a record fast; fall back to ``from_dict`` for a precise error message."""
+def _record(data: dict, checked: bool = True) -> Record:
+    """Build a record fast, its values checked against the field types unless ``checked`` is
+    False; fall back to ``from_dict`` for a precise error message."""
     kind = data.pop("kind", None)
     cls = RECORD_TYPES.get(kind)  # type: ignore[arg-type]
     for key in _WIRE_KEYS:
@@ -55,8 +57,10 @@ def _record(data: dict) -> Record:
     if cls is not RunStart:
         data.pop("run_id", None)
     try:
+        if checked:
+            check_types(kind, data)  # type: ignore[arg-type]
         rec = cls(**data)  # type: ignore[misc]
-    except TypeError:
+    except (TypeError, KeyError, ValueError):
         data["kind"] = kind
         return from_dict(data)
     if cls is StateChange:
@@ -88,10 +92,14 @@ def _skip_prefixes(kinds: Collection[str] | None) -> tuple[bytes, ...]:
     return tuple(b'{"kind":"' + k.encode() + b'"' for k in RECORD_TYPES if k not in kinds)
 
 
-def iter_event_log(path: str | Path, kinds: Collection[str] | None = None) -> Iterator[Record]:
+def iter_event_log(
+    path: str | Path, kinds: Collection[str] | None = None, checked: bool = True
+) -> Iterator[Record]:
     """Yield the records of an event log file. Raises ``EventLogError`` naming the line.
 
     With ``kinds``, only records of those kinds are returned; others are skipped cheaply.
+    ``checked=False`` takes JSON values of other types than a field's (as this reader did
+    before it checked them: ``bench/bench_eventlog.py``'s baseline).
     """
     p = Path(path)
     if is_parquet(p):
@@ -115,20 +123,23 @@ def iter_event_log(path: str | Path, kinds: Collection[str] | None = None) -> It
                     kind = data["kind"]  # an unknown kind is not skipped: ``_record`` names it
                     if kinds is not None and kind not in kinds and kind in RECORD_TYPES:
                         continue
-                    yield _record(data)
+                    yield _record(data, checked)
                 except (ValueError, orjson.JSONDecodeError) as exc:
                     raise EventLogError(f"{p}:{n}: {exc}") from exc
         except (OSError, EOFError, zlib.error) as exc:  # gzip: not gzip, cut short, corrupt
             raise EventLogError(f"{p}: unreadable after line {n} ({exc})") from exc
 
 
-def read_event_log(path: str | Path, kinds: Collection[str] | None = None) -> list[Record]:
+def read_event_log(
+    path: str | Path, kinds: Collection[str] | None = None, checked: bool = True
+) -> list[Record]:
     """Return the records of an event log file (JSON lines, ``.gz`` for gzip).
 
-    ``kinds`` keeps only those record kinds (e.g. ``KPI_KINDS``).
+    ``kinds`` keeps only those record kinds (e.g. ``KPI_KINDS``); ``checked``: as
+    ``iter_event_log``.
     """
     with no_gc():
-        return list(iter_event_log(path, kinds))
+        return list(iter_event_log(path, kinds, checked))
 
 
 def write_event_log(records: Iterable[Record], path: str | Path) -> int:

@@ -3,13 +3,15 @@
 Each line becomes a small struct of its kind (a tagged union on ``kind``, the fields of the
 record in ``plant_sim.records``), decoded in C with no dict per line; the kinds the KPIs do not
 read (process samples, buffer levels) decode to empty structs, their fields skipped. Values
-keep their JSON types (as ``orjson`` gives them) but the state, which becomes a
-``StationState``. The structs go the way records go (``columns.columns_by_kind``); only run
-starts, orders and stock levels, which the KPI results keep, become records.
+are checked against the record's field types (``FIELD_TYPES``) and keep their JSON types (as
+``orjson`` gives them) but the state, which becomes a ``StationState``. The structs go the way
+records go (``columns.columns_by_kind``); only run starts, orders and stock levels, which the
+KPI results keep, become records.
 
-Anything msgspec rejects (not JSON, an unknown kind or field, a missing field, an unknown
-state) raises ``NotFastError``: the caller reads the file the record way, which accepts the same
-lines and names the line of an error. No file is opened here (``analytics.eventlog`` does).
+Anything msgspec rejects (not JSON, an unknown kind or field, a missing field, a value of
+another type, an unknown state) raises ``NotFastError``: the caller reads the file the record
+way, which takes the same lines and names the line and field of any other. No file is opened
+here (``analytics.eventlog`` does).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import IO, Any, Union
 import msgspec
 import numpy as np
 
-from plant_sim.records import RECORD_TYPES, OrderEvent, RunStart, StockLevel
+from plant_sim.records import FIELD_TYPES, RECORD_TYPES, OrderEvent, RunStart, StockLevel
 from plant_sim.states import StationState
 
 #: Bytes of decompressed JSON decoded at once (about 60,000 lines).
@@ -38,12 +40,18 @@ class NotFastError(Exception):
     """A line this reader does not take: read the file the record way instead."""
 
 
+def _typed(kind: str, name: str) -> Any:
+    """Return the type msgspec checks a field's value against (``FIELD_TYPES``: a number
+    for a float, which keeps an int an int)."""
+    return Union[FIELD_TYPES[kind][name]]  # noqa: UP007 (a runtime union)
+
+
 def _struct(kind: str, cls: type, keep: bool) -> type:
     """Return the struct a line of ``kind`` decodes to (no fields unless ``keep``)."""
     spec: list[tuple] = []
     if keep:
         for f in fields(cls):
-            typ = StationState if (cls.kind, f.name) == ("state", "state") else Any
+            typ = StationState if (cls.kind, f.name) == ("state", "state") else _typed(kind, f.name)
             if f.default is not MISSING:
                 spec.append((f.name, typ, f.default))
             elif f.default_factory is not MISSING:

@@ -8,9 +8,10 @@ analytics, the gateway and the event-log file all use these shapes, never the mo
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar, get_args, get_origin, get_type_hints
 
 from plant_sim.states import StationState
 
@@ -215,6 +216,44 @@ Emit = Callable[[Record], None]
 _FIELD_NAMES: dict[str, tuple[str, ...]] = {
     kind: tuple(f.name for f in fields(cls)) for kind, cls in RECORD_TYPES.items()
 }
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    kind: tuple(f.name for f in fields(cls) if f.default is f.default_factory is MISSING)
+    for kind, cls in RECORD_TYPES.items()
+}
+
+
+def _json_types(hint: Any) -> tuple[type, ...]:
+    """Return the JSON value types a field of type ``hint`` takes (a number for a float)."""
+    if isinstance(hint, types.UnionType):
+        return tuple(t for arg in get_args(hint) for t in _json_types(arg))
+    if hint is float:
+        return (int, float)
+    if hint is StationState:
+        return (str,)
+    return (get_origin(hint) or hint,)
+
+
+FIELD_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
+    kind: {name: _json_types(hint) for name, hint in get_type_hints(cls).items() if name != "kind"}
+    for kind, cls in RECORD_TYPES.items()
+}
+"""Per kind and field, the JSON value types a record takes (``bool`` is never a number)."""
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", list: "a list"}
+_TYPE_NAMES[type(None)] = "null"
+
+
+def check_types(kind: str, data: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the first field whose value is not of its type (worded as
+    ``telemetry_schema`` words it for the gateway)."""
+    for name, allowed in FIELD_TYPES[kind].items():
+        if name not in data:
+            continue
+        value = data[name]
+        if isinstance(value, allowed) and not isinstance(value, bool):
+            continue
+        want = " or ".join(_TYPE_NAMES[t] for t in allowed if not (t is int and float in allowed))
+        raise ValueError(f"{name}: expected {want}, got {type(value).__name__}")
 
 
 def to_dict(record: Record) -> dict[str, Any]:
@@ -235,10 +274,11 @@ def from_dict(data: dict[str, Any]) -> Record:
     unknown = set(data) - set(names) - {"kind"}
     if unknown:
         raise ValueError(f"{kind}: unknown field(s) {sorted(unknown)}")
-    try:
-        record = cls(**{k: v for k, v in data.items() if k != "kind"})
-    except TypeError as exc:
-        raise ValueError(f"{kind}: {exc}") from exc
+    missing = [n for n in _REQUIRED[kind] if n not in data]
+    if missing:
+        raise ValueError(f"{kind}: missing field(s) {missing}")
+    check_types(kind, data)
+    record = cls(**{k: v for k, v in data.items() if k != "kind"})
     if isinstance(record, StateChange):
         record.state = StationState(record.state)
     return record

@@ -317,7 +317,7 @@ def test_rows_are_written_without_holding_every_shift_occurrence(fmt):
 def _edited_log(tmp_path, name, edit):
     """The worked example as a JSON Lines or Parquet log, its records edited by ``edit``
     (a list of record dicts in, a list out)."""
-    from plant_sim.records import from_dict, to_dict
+    from plant_sim.records import RECORD_TYPES, to_dict
 
     rows = edit([to_dict(r) for r in worked_example()])
     path = tmp_path / name
@@ -325,9 +325,13 @@ def _edited_log(tmp_path, name, edit):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        write_event_log(
-            [from_dict({**r, "kind": _TYPOS.get(r["kind"], r["kind"])}) for r in rows], path
-        )
+        records = [  # as edited: not through from_dict, which refuses some edits
+            RECORD_TYPES[_TYPOS.get(r["kind"], r["kind"])](
+                **{k: v for k, v in r.items() if k != "kind"}
+            )
+            for r in rows
+        ]
+        write_event_log(records, path)
         table = pq.read_table(path)
         kinds = pa.array([r["kind"] for r in rows]).dictionary_encode()
         pq.write_table(table.set_column(0, "kind", kinds), path)
@@ -363,7 +367,7 @@ def _unknown_kind(rows):
     [
         (lambda rows: rows + rows, "2 run_start records"),  # one run's log twice (cat a a)
         (_bad_result, "result 'weird' is not one of good, scrap, rework"),
-        (_lines_not_a_list, "run_start: lines: expected a list"),
+        (_lines_not_a_list, "lines: expected a list"),
         (_unknown_kind, "unknown record kind 'stat'"),
     ],
 )
@@ -376,3 +380,38 @@ def test_kpi_command_hand_edited_log_exits_2_naming_the_file(app, tmp_path, name
     res = CliRunner().invoke(app, ["kpi", str(path), "-f", "json"])
     assert res.exit_code == 2, res.output
     assert str(path) in res.output and needle in res.output, res.output
+
+
+def _first_state(change):
+    def edit(rows):
+        change(next(r for r in rows if r["kind"] == "state"))
+        return rows
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit,needle",
+    [
+        (_first_state(lambda r: r.update(t=True)), "t: expected a number, got bool"),
+        (
+            _first_state(lambda r: r.update(power_kw="NaN")),
+            "power_kw: expected a number, got str",
+        ),
+        (_first_state(lambda r: r.update(reason=7)), "reason: expected a string or null"),
+        (_first_state(lambda r: r.pop("station")), "state: missing field(s) ['station']"),
+    ],
+)
+def test_kpi_command_value_of_another_type_exits_2_naming_line_and_field(
+    app, tmp_path, edit, needle
+):
+    """A hand-edited JSON Lines value of another type than its field's (``true`` for a time,
+    the string ``"NaN"`` for a number: both were read as numbers, exit code 0) or a missing
+    field exits with 2, naming the file, the line and the field."""
+    path = _edited_log(tmp_path, "run.jsonl", edit)
+    number = next(
+        i for i, line in enumerate(path.read_bytes().splitlines(), 1) if b'"state"' in line
+    )
+    res = CliRunner().invoke(app, ["kpi", str(path), "-f", "json"])
+    assert res.exit_code == 2, res.output
+    assert f"{path}:{number}" in res.output and needle in res.output, res.output
