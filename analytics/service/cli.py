@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 import typer
 
 from plant_sim import cli_options as options
+from plant_sim.naming import name_problem
+from plant_sim.records import MAX_TS_MS
 from twin_io.influx import (
     InfluxConfig,
     InfluxError,
@@ -131,7 +134,31 @@ def _end_ms(text: str) -> int:
         ) from None
     if moment.tzinfo is None:
         raise typer.BadParameter("give a time zone, e.g. 2026-01-19T00:00Z", param_hint="--end")
-    return int(moment.timestamp() * 1000)
+    end_ms = int(moment.timestamp() * 1000)
+    if not 0 < end_ms <= MAX_TS_MS:
+        raise typer.BadParameter(
+            f"{text!r} is outside the times InfluxDB stores (1970-01-01 to {_day(MAX_TS_MS)})",
+            param_hint="--end",
+        )
+    return end_ms
+
+
+def _day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+def _check_span(end_ms: int, days: float) -> None:
+    """Exit 2 naming ``--days`` unless the history is a positive span after 1970-01-01."""
+    from analytics.service.backfill import aligned_start
+
+    if not (math.isfinite(days) and days > 0):
+        raise typer.BadParameter(f"{days:g} is not a positive number of days", param_hint="--days")
+    if days * 86_400_000 > end_ms or aligned_start(end_ms, days) < 0:
+        raise typer.BadParameter(
+            f"{days:g} days before {_day(end_ms)} starts before 1970-01-01, the earliest time "
+            "InfluxDB stores here",
+            param_hint="--days",
+        )
 
 
 @contextlib.contextmanager
@@ -180,10 +207,13 @@ def backfill(
     from analytics.service.writer import BackgroundWriter, LineWriter, make_sink
     from plant_sim.cli import load_or_exit
 
-    if days <= 0:
-        raise typer.BadParameter("must be positive", param_hint="--days")
-    sc = load_or_exit(scenario)
     end_ms = _end_ms(end)
+    _check_span(end_ms, days)
+    if seed is not None and not -(2**63) <= seed < 2**63:
+        raise typer.BadParameter("outside the 64-bit integers InfluxDB stores", param_hint="--seed")
+    if run_id is not None and (problem := name_problem(run_id)) is not None:
+        raise typer.BadParameter(problem, param_hint="--run-id")
+    sc = load_or_exit(scenario)
     config = InfluxConfig(
         influx_url, influx_database, influx_token, influx_username, influx_password, influx_org
     )

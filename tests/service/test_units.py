@@ -188,3 +188,27 @@ def test_cli_errors_exit_with_their_codes() -> None:
         app, ["analytics", "--once", "--wait", "0", "--influx-url", "http://127.0.0.1:9"]
     )
     assert down.exit_code == 1 and "127.0.0.1:9" in down.output
+
+
+@pytest.mark.parametrize(
+    ("options", "hint"),
+    [
+        (["--days", "nan"], "--days"),
+        (["--days", "inf"], "--days"),
+        (["--days", "1e9"], "--days"),
+        (["--end", "9999-12-31T00:00Z"], "--end"),
+        (["--end", "0001-01-01T00:00Z"], "--end"),
+        (["--seed", str(2**64)], "--seed"),
+        (["--run-id", "a\\b"], "--run-id"),
+        (["--run-id", "x" * 300], "--run-id"),
+    ],
+)
+def test_backfill_options_out_of_range_exit_2_naming_the_option(
+    options: list[str], hint: str
+) -> None:
+    """Checked before InfluxDB is asked: none of these reaches the (unreachable) server."""
+    argv = ["backfill", "scenarios/tandem_mm1.yaml", "--influx-url", "http://127.0.0.1:9"]
+    result = CliRunner().invoke(app, [*argv, "--wait", "0", *options])
+    assert result.exit_code == 2, result.output
+    assert hint in result.output and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
