@@ -117,12 +117,14 @@ def build_study(
         raise StudyError(source, problems)
     run_length = spec.run_length if spec.run_length is not None else base_scenario.horizon
     _check_warmup(spec, run_length, source)
+    seed = spec.seed if spec.seed is not None else base_scenario.seed
+    _check_seeds(seed, spec.replications, "seed" if spec.seed is not None else "scenario", source)
     return Study(
         spec=spec,
         source=source,
         variants=tuple(variants),
         kpis=tuple(kpis),
-        seed=spec.seed if spec.seed is not None else base_scenario.seed,
+        seed=seed,
         run_length_s=float(run_length),
         warmup=spec.warmup,
     )
@@ -262,6 +264,21 @@ def _check_warmup(spec: StudySpec, run_length: float, source: str) -> None:
                 (
                     "warmup",
                     f"{spec.warmup:g} s is not shorter than the run length ({run_length:g} s)",
+                )
+            ],
+        )
+
+
+def _check_seeds(seed: int, replications: int, where: str, source: str) -> None:
+    """Seeds ``seed .. seed + replications - 1`` are stored as 64-bit integers (Parquet, Influx)."""
+    if not -(2**63) <= seed <= 2**63 - replications:
+        raise StudyError(
+            source,
+            [
+                (
+                    where,
+                    f"seed {seed} with {replications} replications goes beyond the 64-bit "
+                    "integers the results store",
                 )
             ],
         )

@@ -202,3 +202,12 @@ def test_an_unreachable_dask_scheduler_exits_1_naming_it(
     )
     assert code == 1
     assert f"--scheduler: Dask scheduler {address}: cannot connect" in capsys.readouterr().err
+
+
+def test_a_seed_beyond_64_bits_exits_2_before_the_study_runs(study_file: Path, capsys) -> None:
+    """The seed column (Parquet int64, InfluxDB integer) cannot hold it: the export failed."""
+    seed = 2**63 - 2  # the 3rd replication's seed is 2**63
+    assert main(["whatif", str(study_file), "--seed", str(seed), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "seed: seed 9223372036854775806 with 3 replications goes beyond the 64-bit" in err
+    assert main(["whatif", str(study_file), "--seed", str(2**63 - 3), "--check"]) == 0
