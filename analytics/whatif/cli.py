@@ -104,11 +104,13 @@ def _influx(result: StudyResult, url: str, db: str, token: str | None) -> None:
     log.info("%d points written to %s (db %s)", n, url, db)
 
 
-def _check_outputs(paths: dict[str, Path | None], influx_url: str | None, influx_db: str) -> None:
+def _check_outputs(
+    inputs: dict[str, Path], paths: dict[str, Path | None], influx_url: str | None, influx_db: str
+) -> None:
     """Exit 2 naming the option if an output cannot be written (before the study runs)."""
     from analytics.whatif.outputs import check_influx, check_output_paths
 
-    problems = check_output_paths(paths)
+    problems = check_output_paths(paths, inputs)
     if influx_url:
         problems += check_influx(influx_url, influx_db)
     if problems:
@@ -174,6 +176,10 @@ def whatif_command(
     except StudyError as exc:
         raise _fail(str(exc)) from None
     _check_outputs(
+        {
+            "the study file": study_path,
+            "the scenario file": study_path.parent / study.spec.scenario,
+        },
         {"--csv": csv, "--parquet": parquet, "--html": html, "--json": json_path},
         influx_url,
         influx_database,

@@ -2,8 +2,10 @@
 
 ``check_output_paths`` looks at every file a study would write (``--csv`` and ``--parquet``
 write a ``.replications`` file beside the summary): its folder must exist and be writable, and
-the path must not be a folder. ``check_influx`` checks ``--influx-url`` (an http(s) URL with a
-host), ``--influx-database`` and that the server answers ``/ping``. Each problem names its option.
+the path must not be a folder, nor a file another option writes or the study reads (one
+output would overwrite the other, or the study file). ``check_influx`` checks ``--influx-url``
+(an http(s) URL with a host), ``--influx-database`` and that the server answers ``/ping``. Each
+problem names its option.
 """
 
 from __future__ import annotations
@@ -32,12 +34,16 @@ def _path_problem(path: Path) -> str | None:
     return None
 
 
-def check_output_paths(options: dict[str, Path | None]) -> list[tuple[str, str]]:
+def check_output_paths(
+    options: dict[str, Path | None], inputs: dict[str, Path] | None = None
+) -> list[tuple[str, str]]:
     """Return ``(option, problem)`` for each output path that cannot be written.
 
-    ``options`` maps an option name (``--csv``) to its path or ``None`` (not given).
+    ``options`` maps an option name (``--csv``) to its path or ``None`` (not given); ``inputs``
+    names files that are read (``{"the study file": path}``), which no output may replace.
     """
     problems = []
+    taken = {p.resolve(): name for name, p in (inputs or {}).items()}
     for option, path in options.items():
         if path is None:
             continue
@@ -46,9 +52,12 @@ def check_output_paths(options: dict[str, Path | None]) -> list[tuple[str, str]]
             paths.append(sibling(path, "replications"))
         for p in paths:
             problem = _path_problem(p)
+            if problem is None and p.resolve() in taken:
+                problem = f"{p} is also {taken[p.resolve()]}"
             if problem is not None:
                 problems.append((option, problem))
                 break
+            taken[p.resolve()] = f"written by {option}"
     return problems
 
 

@@ -211,3 +211,39 @@ def test_a_seed_beyond_64_bits_exits_2_before_the_study_runs(study_file: Path, c
     err = capsys.readouterr().err
     assert "seed: seed 9223372036854775806 with 3 replications goes beyond the 64-bit" in err
     assert main(["whatif", str(study_file), "--seed", str(2**63 - 3), "--check"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--csv", "r.csv", "--parquet", "r.csv"], "--parquet: r.csv is also written by --csv"),
+        (
+            ["--csv", "r.csv", "--json", "r.replications.csv"],
+            "--json: r.replications.csv is also written by --csv",
+        ),
+        (["--json", "r.out", "--html", "r.out"], "--json: r.out is also written by --html"),
+        (["--json", "study.yaml"], "--json: study.yaml is also the study file"),
+    ],
+)
+def test_two_outputs_on_one_file_exit_2_before_the_study_runs(
+    study_file: Path, tmp_path: Path, options: list[str], message: str, capsys, monkeypatch
+) -> None:
+    """One output overwrote the other (or the study file) after the whole study had run."""
+    monkeypatch.chdir(tmp_path)
+    before = study_file.read_bytes()
+    assert main(["whatif", "study.yaml", "--no-progress", *options]) == 2
+    assert f"{message} (checked before the study runs)" in capsys.readouterr().err
+    assert study_file.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.yaml"]
+
+
+def test_an_output_on_the_scenario_file_exits_2(tmp_path: Path, capsys) -> None:
+    scenario = tmp_path / "plant.yaml"
+    scenario.write_bytes((SCENARIOS / "tandem_mm1.yaml").read_bytes())
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        yaml.safe_dump({"name": "s", "scenario": "plant.yaml", "run_length": "1h", "kpis": ["oee"]})
+    )
+    assert main(["whatif", str(study), "--html", str(scenario), "--no-progress"]) == 2
+    assert f"--html: {scenario} is also the scenario file" in capsys.readouterr().err
+    assert scenario.read_bytes() == (SCENARIOS / "tandem_mm1.yaml").read_bytes()
