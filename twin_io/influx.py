@@ -11,12 +11,14 @@
 - ``ping`` reads the server's version from ``/ping``; ``detect_api`` chooses v1 or v2 from it.
 
 Line protocol itself is encoded by ``plant_sim.telemetry_schema``; retries use ``twin_io.retry``.
-Every error message names the endpoint.
+Every error message names the endpoint, with the password of a URL (``http://user:pw@...``)
+shown as ``***`` (``hide_passwords``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,8 +31,20 @@ from plant_sim.telemetry_schema import PRECISION, quote_ident
 logger = logging.getLogger(__name__)
 
 
+_URL_PASSWORD = re.compile(r"(://[^/@\s:]*:)[^/@\s]*@")
+
+
+def hide_passwords(text: str) -> str:
+    """Return ``text`` with the password of every URL in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
 class InfluxError(Exception):
-    """InfluxDB cannot be used for now, or refused a statement; the message names the URL."""
+    """InfluxDB cannot be used for now, or refused a statement; the message names the URL
+    (never a password in it: ``hide_passwords``)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(hide_passwords(a) if isinstance(a, str) else a for a in args))
 
 
 class InfluxUnavailableError(InfluxError):

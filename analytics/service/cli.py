@@ -29,6 +29,7 @@ from twin_io.influx import (
     InfluxError,
     InfluxQL,
     ensure_dbrp,
+    hide_passwords,
     server_version,
 )
 
@@ -57,7 +58,8 @@ def connect(config: InfluxConfig, wait_s: float) -> str:
             time.sleep(1.0)
     if version.lstrip("vV").startswith("2") and config.org:
         ensure_dbrp(config)
-    logger.info("InfluxDB %s at %s, database %s", version or "?", config.url, config.database)
+    where = hide_passwords(config.url)
+    logger.info("InfluxDB %s at %s, database %s", version or "?", where, config.database)
     return version
 
 

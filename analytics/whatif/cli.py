@@ -95,13 +95,14 @@ def _outputs(
 
 def _influx(result: StudyResult, url: str, db: str, token: str | None) -> None:
     from analytics.whatif.influx import to_line_protocol, write_influx
+    from twin_io.influx import hide_passwords
 
     lines = to_line_protocol(result, at_ms=int(datetime.now(UTC).timestamp() * 1000))
     try:
         n = write_influx(lines, url, db, token=token)
     except InfluxWriteError as exc:
         raise _fail(f"--influx-url: {exc}", code=1) from None
-    log.info("%d points written to %s (db %s)", n, url, db)
+    log.info("%d points written to %s (db %s)", n, hide_passwords(url), db)
 
 
 def _check_outputs(

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from analytics.whatif.export import sibling
+from twin_io.influx import hide_passwords
 
 
 def _path_problem(path: Path) -> str | None:
@@ -67,7 +68,7 @@ def check_influx(
     """Return ``(option, problem)`` for a bad InfluxDB URL or database, or a silent server."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return [("--influx-url", f"{url!r} is not an http(s) URL with a host")]
+        return [("--influx-url", f"{hide_passwords(url)!r} is not an http(s) URL with a host")]
     if not database.strip():
         return [("--influx-database", "the database name is empty")]
     endpoint = f"{url.rstrip('/')}/ping"
@@ -75,7 +76,8 @@ def check_influx(
         with httpx.Client(transport=transport, timeout=timeout_s) as client:
             resp = client.get(endpoint)
     except httpx.HTTPError as exc:
-        return [("--influx-url", f"{endpoint} does not answer ({exc.__class__.__name__}: {exc})")]
+        problem = f"{endpoint} does not answer ({exc.__class__.__name__}: {exc})"
+        return [("--influx-url", hide_passwords(problem))]
     if resp.status_code >= 300:
-        return [("--influx-url", f"{endpoint} answered {resp.status_code}")]
+        return [("--influx-url", f"{hide_passwords(endpoint)} answered {resp.status_code}")]
     return []

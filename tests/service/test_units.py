@@ -212,3 +212,12 @@ def test_backfill_options_out_of_range_exit_2_naming_the_option(
     assert result.exit_code == 2, result.output
     assert hint in result.output and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_backfill_never_shows_the_password_of_the_influxdb_url() -> None:
+    url = "http://bob:s3cr3t-pw@127.0.0.1:9"
+    argv = ["backfill", "scenarios/tandem_mm1.yaml", "--days", "1", "--wait", "0"]
+    result = CliRunner().invoke(app, [*argv, "--influx-url", url])
+    assert result.exit_code == 1
+    assert "s3cr3t-pw" not in result.output
+    assert "http://bob:***@127.0.0.1:9/ping" in result.output

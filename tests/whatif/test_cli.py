@@ -247,3 +247,14 @@ def test_an_output_on_the_scenario_file_exits_2(tmp_path: Path, capsys) -> None:
     assert main(["whatif", str(study), "--html", str(scenario), "--no-progress"]) == 2
     assert f"--html: {scenario} is also the scenario file" in capsys.readouterr().err
     assert scenario.read_bytes() == (SCENARIOS / "tandem_mm1.yaml").read_bytes()
+
+
+def test_the_password_of_the_influxdb_url_is_never_shown(study_file: Path, capsys) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://bob:s3cr3t-pw@127.0.0.1:{port}"
+    assert main(["whatif", str(study_file), "--no-progress", "--influx-url", url]) == 2
+    err = capsys.readouterr().err
+    assert "s3cr3t-pw" not in err
+    assert f"--influx-url: http://bob:***@127.0.0.1:{port}/ping does not answer" in err
