@@ -73,24 +73,33 @@ def _outputs(
     parquet: Path | None,
     html: Path | None,
     json_path: Path | None,
-) -> None:
-    if json_path is not None:
-        from analytics.whatif.export import write_json
+) -> list[str]:
+    """Write each output asked for; return ``option: problem`` for each that failed (disk full,
+    ...), after trying the others, so one failing output does not lose the rest."""
+    from analytics.whatif.export import write_csv, write_json, write_parquet
 
-        log.info("summary written to %s", ", ".join(map(str, write_json(result, json_path))))
-    if csv is not None:
-        from analytics.whatif.export import write_csv
+    def report(result: StudyResult, path: Path) -> list[Path]:
+        from analytics.whatif.html_report import write_html  # matplotlib: only when asked
 
-        log.info("results written to %s", ", ".join(map(str, write_csv(result, csv))))
-    if parquet is not None:
-        from analytics.whatif.export import write_parquet
+        return [
+            write_html(result, path, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"))
+        ]
 
-        log.info("results written to %s", ", ".join(map(str, write_parquet(result, parquet))))
-    if html is not None:
-        from analytics.whatif.html_report import write_html
-
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        log.info("report written to %s", write_html(result, html, generated=stamp))
+    outputs = (
+        ("--json", json_path, "summary", write_json),
+        ("--csv", csv, "results", write_csv),
+        ("--parquet", parquet, "results", write_parquet),
+        ("--html", html, "report", report),
+    )
+    failed = []
+    for option, path, what, write in outputs:
+        if path is None:
+            continue
+        try:
+            log.info("%s written to %s", what, ", ".join(map(str, write(result, path))))
+        except OSError as exc:
+            failed.append(f"{option}: cannot write {exc.filename or path}: {exc.strerror or exc}")
+    return failed
 
 
 def _influx(result: StudyResult, url: str, db: str, token: str | None) -> None:
@@ -198,9 +207,11 @@ def whatif_command(
         from analytics.whatif.tables import print_result
 
         print_result(result)
-    _outputs(result, csv, parquet, html, json_path)
+    failed = _outputs(result, csv, parquet, html, json_path)
     if influx_url:
         _influx(result, influx_url, influx_database, influx_token)
+    if failed:
+        raise _fail("; ".join(failed), code=1)
 
 
 def register(app: typer.Typer) -> None:

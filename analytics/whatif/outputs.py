@@ -53,12 +53,14 @@ def check_output_paths(
             paths.append(sibling(path, "replications"))
         for p in paths:
             problem = _path_problem(p)
-            if problem is None and p.resolve() in taken:
+            special = p.exists() and not p.is_file()  # /dev/null, a pipe: nothing to overwrite
+            if problem is None and not special and p.resolve() in taken:
                 problem = f"{p} is also {taken[p.resolve()]}"
             if problem is not None:
                 problems.append((option, problem))
                 break
-            taken[p.resolve()] = f"written by {option}"
+            if not special:
+                taken[p.resolve()] = f"written by {option}"
     return problems
 
 

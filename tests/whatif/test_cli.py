@@ -258,3 +258,20 @@ def test_the_password_of_the_influxdb_url_is_never_shown(study_file: Path, capsy
     err = capsys.readouterr().err
     assert "s3cr3t-pw" not in err
     assert f"--influx-url: http://bob:***@127.0.0.1:{port}/ping does not answer" in err
+
+
+def test_an_output_that_cannot_be_written_exits_1_and_the_others_are_written(
+    study_file: Path, tmp_path: Path, capsys
+) -> None:
+    """A full disk (/dev/full) was a traceback after the study ran, and lost the later outputs."""
+    full = tmp_path / "r.json"
+    full.symlink_to("/dev/full")
+    parquet = tmp_path / "p.parquet"
+    parquet.symlink_to("/dev/full")
+    argv = ["whatif", str(study_file), "--executor", "serial", "--no-progress", "-q"]
+    csv = tmp_path / "r.csv"
+    assert main([*argv, "--json", str(full), "--csv", str(csv), "--parquet", str(parquet)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: --json: cannot write {full}: No space left on device" in err
+    assert "--parquet: cannot write" in err and "Traceback" not in err
+    assert csv.read_text().startswith("study,scenario,variant")
