@@ -40,6 +40,9 @@ MAX_RANGE_VALUES = 1000
 """Most values of one range (``num`` or from ``step``)."""
 MAX_GRID_POINTS = 10_000
 """Most combinations (variants) of one grid."""
+MAX_WARMUP_INTERVALS = 100_000
+"""Most intervals of the MSER-5 series (run length / ``warmup.interval``; default 500): each
+replication keeps a series that long, and every variant's are averaged together."""
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")]
 Overrides = dict[str, Any]
 

@@ -20,7 +20,13 @@ from analytics.whatif.errors import OverrideError, StudyError
 from analytics.whatif.grids import expand_grid, grid_size
 from analytics.whatif.overrides import apply_overrides
 from analytics.whatif.selectors import KpiSelector, parse_selector
-from analytics.whatif.spec import MAX_GRID_POINTS, MserSpec, StudySpec, VariantSpec
+from analytics.whatif.spec import (
+    MAX_GRID_POINTS,
+    MAX_WARMUP_INTERVALS,
+    MserSpec,
+    StudySpec,
+    VariantSpec,
+)
 from plant_sim.input_files import InputFileError, read_yaml
 from plant_sim.scenario import Scenario, ScenarioError, parse_scenario
 
@@ -257,6 +263,14 @@ def _duplicate_names(vspecs: list[tuple[str, VariantSpec]]) -> Problems:
 
 
 def _check_warmup(spec: StudySpec, run_length: float, source: str) -> None:
+    warmup = spec.warmup
+    interval = warmup.interval if isinstance(warmup, MserSpec) else None
+    if interval is not None and run_length / interval > MAX_WARMUP_INTERVALS + 1e-6:
+        problem = (
+            f"{interval:g} s cuts the run length ({run_length:g} s) into more than "
+            f"{MAX_WARMUP_INTERVALS:,} intervals"
+        )
+        raise StudyError(source, [("warmup.interval", problem)])
     if isinstance(spec.warmup, float | int) and spec.warmup >= run_length:
         raise StudyError(
             source,

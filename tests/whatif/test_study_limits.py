@@ -88,3 +88,17 @@ def test_a_study_of_very_long_replications_is_announced_with_an_estimate(
         _warn_if_large(build_study({**data, "run_length": "3000d"}, base_dir=SCENARIOS))
     [record] = caplog.records
     assert "million records" in record.message and "--run-length" in record.message
+
+
+def test_an_mser_interval_too_short_for_the_run_is_refused() -> None:
+    """0.0001 s in a 2 h run made 72 million intervals per replication (minutes, gigabytes)."""
+    warmup = {"method": "mser5", "interval": 0.0001}
+    assert _problems(_good(run_length="2h", warmup=warmup)) == [
+        (
+            "warmup.interval",
+            "0.0001 s cuts the run length (7200 s) into more than 100,000 intervals",
+        )
+    ]
+    assert build_study(
+        _good(run_length="2h", warmup={"method": "mser5", "interval": 0.072}), base_dir=SCENARIOS
+    )
