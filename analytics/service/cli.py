@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 import typer
 
@@ -35,12 +36,40 @@ from twin_io.influx import (
 
 logger = logging.getLogger(__name__)
 
-WAIT = typer.Option(60.0, "--wait", help="Seconds to wait for InfluxDB at start.")
+
+def _wait_seconds(value: float) -> float:
+    if not (math.isfinite(value) and value >= 0):  # nan: never gave up on an unreachable server
+        raise typer.BadParameter(f"{value:g} is not a number of seconds (0 or more)")
+    return value
+
+
+WAIT = typer.Option(
+    60.0, "--wait", callback=_wait_seconds, help="Seconds to wait for InfluxDB at start."
+)
 
 
 def _fail(message: str, code: int) -> typer.Exit:
     print(f"error: {message}", file=sys.stderr)
     return typer.Exit(code)
+
+
+def _influx_config(
+    url: str,
+    database: str,
+    token: str | None,
+    username: str | None,
+    password: str | None,
+    org: str | None,
+) -> InfluxConfig:
+    """Return the settings; exit 2 naming the option for a URL or database that cannot work."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise typer.BadParameter(
+            f"{hide_passwords(url)!r} is not an http(s) URL with a host", param_hint="--influx-url"
+        )
+    if not database.strip():
+        raise typer.BadParameter("the database name is empty", param_hint="--influx-database")
+    return InfluxConfig(url, database, token, username, password, org)
 
 
 def connect(config: InfluxConfig, wait_s: float) -> str:
@@ -99,7 +128,7 @@ def analytics(
 
     if interval <= 0:
         raise typer.BadParameter("must be positive", param_hint="--interval")
-    config = InfluxConfig(
+    config = _influx_config(
         influx_url, influx_database, influx_token, influx_username, influx_password, influx_org
     )
     try:
@@ -216,7 +245,7 @@ def backfill(
     if run_id is not None and (problem := name_problem(run_id)) is not None:
         raise typer.BadParameter(problem, param_hint="--run-id")
     sc = load_or_exit(scenario)
-    config = InfluxConfig(
+    config = _influx_config(
         influx_url, influx_database, influx_token, influx_username, influx_password, influx_org
     )
     try:

@@ -201,8 +201,14 @@ def test_cli_errors_exit_with_their_codes() -> None:
         (["--seed", str(2**64)], "--seed"),
         (["--run-id", "a\\b"], "--run-id"),
         (["--run-id", "x" * 300], "--run-id"),
+        (["--wait", "nan"], "--wait"),  # never gave up on the unreachable server
+        (["--wait", "-1"], "--wait"),
+        (["--influx-url", "ftp://influx:8086"], "--influx-url"),
+        (["--influx-url", "localhost:8086"], "--influx-url"),
+        (["--influx-database", " "], "--influx-database"),
     ],
 )
+@pytest.mark.timeout(30)
 def test_backfill_options_out_of_range_exit_2_naming_the_option(
     options: list[str], hint: str
 ) -> None:
