@@ -25,7 +25,7 @@ from rich.progress import (
 )
 
 from analytics.whatif.errors import ExecutorError, InfluxWriteError, StudyError
-from analytics.whatif.executors import EXECUTORS, make_executor
+from analytics.whatif.executors import EXECUTORS, Executor, make_executor
 from analytics.whatif.results import StudyResult
 from analytics.whatif.runner import run_study
 from analytics.whatif.study import Study, load_study
@@ -40,13 +40,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _run(
-    study: Study, executor_kind: str, workers: int | None, scheduler: str | None, progress: bool
-) -> StudyResult:
-    try:
-        executor = make_executor(executor_kind, workers, scheduler)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+def _run(study: Study, executor: Executor, progress: bool) -> StudyResult:
     total = len(study.variants) * study.replications
     try:
         if not progress:
@@ -185,6 +179,10 @@ def whatif_command(
         study = load_study(study_path, replications=replications, run_length=run_length, seed=seed)
     except StudyError as exc:
         raise _fail(str(exc)) from None
+    try:
+        runner = make_executor(executor, workers, scheduler)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     _check_outputs(
         {
             "the study file": study_path,
@@ -199,7 +197,7 @@ def whatif_command(
         return
     _warn_if_large(study)
     began = time.perf_counter()
-    result = _run(study, executor, workers, scheduler, progress)
+    result = _run(study, runner, progress)
     log.info(
         "%s: %d replications in %.1f s", study.name, len(result.runs), time.perf_counter() - began
     )

@@ -148,4 +148,4 @@ def make_executor(
         if not scheduler:
             raise ValueError("--executor dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
         return DaskExecutor(scheduler)
-    raise ValueError(f"executor {kind!r} is not one of {', '.join(EXECUTORS)}")
+    raise ValueError(f"--executor: {kind!r} is not one of {', '.join(EXECUTORS)}")

@@ -122,6 +122,9 @@ def test_a_bad_study_exits_2_naming_the_path(tmp_path: Path, capsys) -> None:
 def test_bad_options_exit_2(study_file: Path, capsys) -> None:
     assert main(["whatif", str(study_file), "--executor", "dask", "--no-progress"]) == 2
     assert "needs --scheduler" in capsys.readouterr().err
+    # --check too: it said "ok" for an executor that does not exist
+    assert main(["whatif", str(study_file), "--executor", "gpu", "--check"]) == 2
+    assert "--executor: 'gpu' is not one of local, serial, dask" in capsys.readouterr().err
     assert main(["whatif", str(study_file), "--run-length", "soon", "--check"]) == 2
     assert "run_length" in capsys.readouterr().err
 
