@@ -2,7 +2,8 @@
 
 ``read_yaml(path)`` returns the parsed document or raises ``InputFileError`` whose ``problems``
 are ``(where, message)`` pairs: ``(file)`` for a file that cannot be read or is not UTF-8
-(UTF-16 is named as such), ``(yaml)`` for a syntax error, a key given twice in one mapping (PyYAML
+(UTF-16 is named as such) or is larger than ``MAX_BYTES`` (``/dev/zero`` was read until memory
+ran out), ``(yaml)`` for a syntax error, a key given twice in one mapping (PyYAML
 silently keeps the last one), nesting deeper than ``MAX_DEPTH`` or more than ``MAX_NODES`` values.
 No input gives a traceback.
 """
@@ -20,6 +21,8 @@ MAX_DEPTH = 100
 """Deepest nesting of mappings and sequences accepted (no scenario or study comes close)."""
 MAX_NODES = 1_000_000
 """Most values in one document, aliases counted at each use (a "billion laughs" is refused)."""
+MAX_BYTES = 64 * 2**20
+"""Largest file read (64 MiB; the example scenarios are a few kB)."""
 
 
 class InputFileError(ValueError):
@@ -127,7 +130,11 @@ def read_yaml(path: str | Path) -> Any:
     """Read and parse a YAML file; raises ``InputFileError`` naming the file and the problem."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputFileError(str(path), [("(file)", exc.strerror or str(exc))]) from None
+    if len(raw) > MAX_BYTES:
+        problem = f"larger than {MAX_BYTES // 2**20} MiB: not a scenario or study file"
+        raise InputFileError(str(path), [("(file)", problem)])
     return parse_yaml(decode_text(raw, str(path)), str(path))

@@ -100,3 +100,12 @@ def test_gateway_config_files_refuse_duplicate_keys_and_other_encodings(tmp_path
         (tmp_path / name).write_bytes(raw)
         with pytest.raises(SettingsError, match=words):
             read_config_file(tmp_path / name)
+
+
+@pytest.mark.parametrize("command", [["whatif"], ["backfill"], ["validate"]])
+def test_an_endless_input_file_exits_2_without_reading_it_all(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/dev/zero as the study or scenario was read until memory ran out."""
+    err = _exit_2_naming([*command, "/dev/zero"], "/dev/zero", capsys)
+    assert "(file): larger than 64 MiB: not a scenario or study file" in err
