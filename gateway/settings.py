@@ -22,7 +22,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from gateway.errors import SettingsError
 from gateway.topic_filters import filter_problem
 from plant_sim.input_files import InputFileError, decode_text, parse_yaml
-from twin_io.mqtt import PLAIN_SCHEMES, TLS_SCHEMES, MqttOptions, redact
+from twin_io.mqtt import PLAIN_SCHEMES, TLS_SCHEMES, MqttOptions
+from twin_io.secrets import hide_passwords
 
 ENV_PREFIX = "TWIN_"
 CONFIG_ENV = "TWIN_GATEWAY_CONFIG"
@@ -176,7 +177,9 @@ class GatewaySettings(BaseSettings):
             return None
         parts = urlsplit(value)
         if parts.scheme not in PLAIN_SCHEMES + TLS_SCHEMES or not parts.hostname:
-            raise ValueError(f"expected mqtt://host[:port] or mqtts://..., got {redact(value)!r}")
+            raise ValueError(
+                f"expected mqtt://host[:port] or mqtts://..., got {hide_passwords(value)!r}"
+            )
         return value
 
     @field_validator("mqtt_partitions", mode="before")

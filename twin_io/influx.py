@@ -18,7 +18,6 @@ shown as ``***`` (``hide_passwords``).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,16 +26,9 @@ import httpx
 import orjson
 
 from plant_sim.telemetry_schema import PRECISION, quote_ident
+from twin_io.secrets import hide_passwords
 
 logger = logging.getLogger(__name__)
-
-
-_URL_PASSWORD = re.compile(r"(://[^/@\s:]*:)[^/@\s]*@")
-
-
-def hide_passwords(text: str) -> str:
-    """Return ``text`` with the password of every URL in it replaced by ``***``."""
-    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 class InfluxError(Exception):

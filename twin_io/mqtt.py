@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 
 from twin_io.retry import Backoff
+from twin_io.secrets import hide_passwords
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +39,6 @@ READ_BURST = 2000  # packets read per turn at most (a turn also writes acks and 
 
 class MqttConfigError(ValueError):
     """Options that cannot work; the message names the option and never shows a secret."""
-
-
-def redact(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return parts._replace(netloc=f"{user}:***@{netloc}").geturl()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +60,7 @@ class BrokerAccess:
     def __repr__(self) -> str:
         """The fields (of subclasses too) with the URL's password redacted, no password."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
-        values["url"] = redact(self.url)
+        values["url"] = hide_passwords(self.url)
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in values.items())})"
 
 
@@ -87,13 +78,13 @@ class MqttOptions(BrokerAccess):
         scheme = parts.scheme.lower()
         if scheme not in TLS_SCHEMES + PLAIN_SCHEMES or not parts.hostname:
             raise MqttConfigError(
-                f"mqtt_url {redact(self.url)!r}: expected mqtt://[user[:pass]@]host[:port] "
-                "or mqtts://... for TLS"
+                f"mqtt_url {hide_passwords(self.url)!r}: expected "
+                "mqtt://[user[:pass]@]host[:port] or mqtts://... for TLS"
             )
         try:
             parts.port  # noqa: B018 (a bad port raises here)
         except ValueError:
-            raise MqttConfigError(f"mqtt_url {redact(self.url)!r}: bad port") from None
+            raise MqttConfigError(f"mqtt_url {hide_passwords(self.url)!r}: bad port") from None
         for name in ("ca_file", "cert_file", "key_file"):
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():
@@ -103,7 +94,7 @@ class MqttOptions(BrokerAccess):
         if (self.ca_file or self.cert_file) and not self.tls:
             raise MqttConfigError(
                 f"mqtt_ca_file/mqtt_cert_file need TLS: use mqtts:// in mqtt_url "
-                f"({redact(self.url)})"
+                f"({hide_passwords(self.url)})"
             )
 
     @property

@@ -30,9 +30,9 @@ from twin_io.influx import (
     InfluxError,
     InfluxQL,
     ensure_dbrp,
-    hide_passwords,
     server_version,
 )
+from twin_io.secrets import hide_passwords
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from analytics.whatif.export import sibling
-from twin_io.influx import hide_passwords
+from twin_io.secrets import hide_passwords
 
 
 def _path_problem(path: Path) -> str | None:

@@ -41,3 +41,19 @@ def test_influx_and_demo_settings_hide_tokens_and_passwords(tmp_path: Path) -> N
     for obj in objects:
         assert SECRET not in repr(obj), type(obj).__name__
     assert "username='bob'" in repr(objects[0])
+
+
+@pytest.mark.parametrize(
+    "text,shown",
+    [
+        ("mqtt://alice:pw@host:1883", "mqtt://alice:***@host:1883"),
+        ("http://u:p@ss@db:8086/ping", "http://u:***@db:8086/ping"),  # "@" in the password
+        ("http://db:8086/ping", "http://db:8086/ping"),  # no user: nothing to hide
+        ("mqtt://bob@host", "mqtt://bob@host"),  # a user without a password
+        ("x http://a:b@h/q, mqtts://c:d@e y", "x http://a:***@h/q, mqtts://c:***@e y"),
+    ],
+)
+def test_hide_passwords_hides_every_url_password_in_a_message(text: str, shown: str) -> None:
+    from twin_io.secrets import hide_passwords
+
+    assert hide_passwords(text) == shown
