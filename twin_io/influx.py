@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -271,6 +272,17 @@ def write_lines(
                     f"{resp.text.strip()[:300]}"
                 )
     return len(lines)
+
+
+def settings_problem(url: str, database: str) -> tuple[str, str] | None:
+    """Return ``(option, problem)`` for an InfluxDB URL that is not http(s) with a host, or
+    an empty database name (``--influx-url``, ``--influx-database``); ``None`` if both can work."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "--influx-url", f"{hide_passwords(url)!r} is not an http(s) URL with a host"
+    if not database.strip():
+        return "--influx-database", "the database name is empty"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from urllib.parse import urlsplit
 
 import typer
 
@@ -31,6 +30,7 @@ from twin_io.influx import (
     InfluxQL,
     ensure_dbrp,
     server_version,
+    settings_problem,
 )
 from twin_io.secrets import hide_passwords
 
@@ -62,13 +62,8 @@ def _influx_config(
     org: str | None,
 ) -> InfluxConfig:
     """Return the settings; exit 2 naming the option for a URL or database that cannot work."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise typer.BadParameter(
-            f"{hide_passwords(url)!r} is not an http(s) URL with a host", param_hint="--influx-url"
-        )
-    if not database.strip():
-        raise typer.BadParameter("the database name is empty", param_hint="--influx-database")
+    if (problem := settings_problem(url, database)) is not None:
+        raise typer.BadParameter(problem[1], param_hint=problem[0])
     return InfluxConfig(url, database, token, username, password, org)
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
 from analytics.whatif.export import sibling
+from twin_io.influx import settings_problem
 from twin_io.secrets import hide_passwords
 
 
@@ -68,11 +68,8 @@ def check_influx(
     url: str, database: str, *, timeout_s: float = 5.0, transport: httpx.BaseTransport | None = None
 ) -> list[tuple[str, str]]:
     """Return ``(option, problem)`` for a bad InfluxDB URL or database, or a silent server."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return [("--influx-url", f"{hide_passwords(url)!r} is not an http(s) URL with a host")]
-    if not database.strip():
-        return [("--influx-database", "the database name is empty")]
+    if (problem := settings_problem(url, database)) is not None:
+        return [problem]
     endpoint = f"{url.rstrip('/')}/ping"
     try:
         with httpx.Client(transport=transport, timeout=timeout_s) as client:
