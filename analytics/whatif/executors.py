@@ -12,6 +12,7 @@ They end with this process however it ends (``twin_io.lifetime``: SIGTERM, SIGKI
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 from analytics.whatif.errors import ExecutorError
 from twin_io.lifetime import die_with_parent
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 OnDone = Callable[[int], None]
@@ -139,10 +141,20 @@ class DaskExecutor:
 def make_executor(
     kind: str = "local", workers: int | None = None, scheduler: str | None = None
 ) -> Executor:
-    """Return the executor called ``kind``; raises ``ValueError`` for a bad combination."""
+    """Return the executor called ``kind``; raises ``ValueError`` for a bad combination.
+
+    Local workers beyond the CPUs are cut to the CPUs, with a warning: a simulation keeps a
+    core busy, so more only cost memory (150 MB each; ``--workers 200`` asked for 30 GB).
+    """
+    if scheduler and kind != "dask":
+        raise ValueError(f"--scheduler: only with --executor dask (not {kind})")
     if kind == "serial":
         return SerialExecutor()
     if kind == "local":
+        cpus = os.cpu_count() or 1
+        if workers is not None and workers > cpus:
+            log.warning("--workers %d: this machine has %d CPUs; using %d", workers, cpus, cpus)
+            workers = cpus
         return LocalExecutor(workers)
     if kind == "dask":
         if not scheduler:

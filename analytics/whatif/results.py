@@ -181,17 +181,25 @@ def _undefined_warnings(summaries: Sequence[KpiSummary]) -> list[StudyWarning]:
     """One warning per KPI undefined in some replication, with the count of each variant."""
     missing: dict[str, list[str]] = {}
     labels: dict[str, str] = {}
+    defined: dict[str, int] = {}  # replications where the KPI has a value, all variants
     for s in summaries:
         n = sum(v is None for v in s.values)
+        defined[s.kpi.key] = defined.get(s.kpi.key, 0) + len(s.values) - n
         if n:
             labels[s.kpi.key] = s.kpi.label
             missing.setdefault(s.kpi.key, []).append(f"{s.variant} {n} of {len(s.values)}")
     return [
         StudyWarning(
             "kpi_undefined",
-            f"{labels[key]} is undefined in some replications ({', '.join(counts)}): nothing "
-            "to measure after the warm-up, or a zero denominator; its intervals rest on the "
-            "replications where it is defined.",
+            f"{labels[key]} is undefined in "
+            f"{'some replications' if defined[key] else 'every replication'} "
+            f"({', '.join(counts)}): nothing to measure after the warm-up, or a zero "
+            "denominator; "
+            + (
+                "its intervals rest on the replications where it is defined."
+                if defined[key]
+                else "it has no value and no interval."
+            ),
             None,
             key,
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import socket
 from pathlib import Path
 
@@ -127,6 +129,21 @@ def test_bad_options_exit_2(study_file: Path, capsys) -> None:
     assert "--executor: 'gpu' is not one of local, serial, dask" in capsys.readouterr().err
     assert main(["whatif", str(study_file), "--run-length", "soon", "--check"]) == 2
     assert "run_length" in capsys.readouterr().err
+    # a scheduler for the local executor was ignored without a word
+    assert main(["whatif", str(study_file), "--scheduler", "tcp://h:8786", "--check"]) == 2
+    assert "--scheduler: only with --executor dask (not local)" in capsys.readouterr().err
+
+
+def test_workers_beyond_the_cpus_are_cut_to_the_cpus(caplog) -> None:
+    """``--workers 200`` on a 2-CPU machine started 200 interpreters (150 MB each)."""
+    from analytics.whatif.executors import LocalExecutor, make_executor
+
+    cpus = os.cpu_count() or 1
+    with caplog.at_level(logging.WARNING):
+        executor = make_executor("local", 200)
+    assert isinstance(executor, LocalExecutor) and executor.workers == cpus
+    assert f"--workers 200: this machine has {cpus} CPUs; using {cpus}" in caplog.text
+    assert make_executor("local", 1).workers == 1
 
 
 def test_an_unreachable_influxdb_exits_2_before_the_study_runs(study_file: Path, capsys) -> None:

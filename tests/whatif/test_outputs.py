@@ -110,15 +110,16 @@ def test_warnings_reach_the_terminal_html_csv_parquet_and_json(
     print_result(warned_result, console)
     terminal = " ".join(console.export_text().split())
     assert "warning: runs too short for the chosen warm-up" in terminal
-    assert "warning: MTBF (s1) is undefined in some replications (base 2 of 2, more_demand" in (
+    assert "warning: MTBF (s1) is undefined in every replication (base 2 of 2, more_demand" in (
         terminal
     )
+    assert "it has no value and no interval" in terminal
     html_text = render_html(warned_result)
     assert html.escape(short) in html_text and html_text.count('class="warning"') == 2
     with write_csv(warned_result, tmp_path / "w.csv")[0].open() as fh:
         rows = {(r["variant"], r["kpi"]): r["warnings"] for r in csv.DictReader(fh)}
     assert rows[("base", "throughput_uph")] == short  # study-wide only
-    assert rows[("same", "mtbf_h@s1")].startswith(short + " | MTBF (s1) is undefined in some")
+    assert rows[("same", "mtbf_h@s1")].startswith(short + " | MTBF (s1) is undefined in every")
     table = pq.read_table(write_parquet(warned_result, tmp_path / "w.parquet")[0]).to_pylist()
     assert {(r["variant"], r["kpi"]): r["warnings"] for r in table} == rows
     summary = json.loads(write_json(warned_result, tmp_path / "w.json")[0].read_text())
