@@ -434,12 +434,13 @@ def kpi_command(
     if output is None:
         print_kpi_tables(report, fmt)
     else:
-        try:
-            file = output.open("w", encoding="utf-8", newline="")
-        except OSError as exc:  # what _check_output cannot see (e.g. a folder under /proc)
+        from twin_io.files import written_whole
+
+        try:  # whole or not at all: a full disk leaves the previous file as it was
+            with written_whole(output) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
+                print_kpi_tables(report, fmt, fh)
+        except OSError as exc:  # what _check_output cannot see (a folder under /proc, a full disk)
             _usage_error("--out", f"{output}: {exc.strerror or exc}")
-        with file:
-            print_kpi_tables(report, fmt, file)
 
 
 def register(app: typer.Typer) -> None:

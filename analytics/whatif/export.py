@@ -17,6 +17,7 @@ from typing import Any
 
 from analytics.whatif.results import StudyResult
 from analytics.whatif.wording import headline, statement
+from twin_io.files import written_whole
 
 SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("study", "string"),
@@ -132,7 +133,7 @@ def sibling(path: Path, part: str) -> Path:
 def _write_csv_rows(
     path: Path, columns: tuple[tuple[str, str], ...], rows: list[dict[str, Any]]
 ) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
+    with written_whole(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=[c for c, _ in columns], lineterminator="\n")
         writer.writeheader()
         for row in rows:
@@ -161,8 +162,10 @@ def write_parquet(result: StudyResult, path: str | Path) -> list[Path]:
 
     path = Path(path)
     reps = sibling(path, "replications")
-    pq.write_table(_table(SUMMARY_COLUMNS, summary_rows(result)), path)
-    pq.write_table(_table(REPLICATION_COLUMNS, replication_rows(result)), reps)
+    with written_whole(path) as tmp:
+        pq.write_table(_table(SUMMARY_COLUMNS, summary_rows(result)), tmp)
+    with written_whole(reps) as tmp:
+        pq.write_table(_table(REPLICATION_COLUMNS, replication_rows(result)), tmp)
     return [path, reps]
 
 
@@ -206,5 +209,6 @@ def write_json(result: StudyResult, path: str | Path) -> list[Path]:
     """Write ``summary_document`` to ``path`` as JSON (UTF-8, indented); return the path."""
     path = Path(path)
     text = json.dumps(summary_document(result), indent=2, ensure_ascii=False, default=str)
-    path.write_text(text + "\n", encoding="utf-8")
+    with written_whole(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
     return [path]

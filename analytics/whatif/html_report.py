@@ -23,6 +23,7 @@ from analytics.whatif.wording import (
     method_note,
     unit_label,
 )
+from twin_io.files import written_whole
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
@@ -189,5 +190,7 @@ def render_html(result: StudyResult, generated: str | None = None) -> str:
 def write_html(result: StudyResult, path: str | Path, generated: str | None = None) -> Path:
     """Write the report to ``path`` and return it."""
     path = Path(path)
-    path.write_text(render_html(result, generated), encoding="utf-8")
+    text = render_html(result, generated)
+    with written_whole(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
