@@ -422,8 +422,18 @@ def kpi_command(
     from analytics.eventlog import read_columns  # twin run, which prints tables too, reads none
 
     try:
-        report = compute_report(read_columns(eventlog), win, shifts=shifts)
+        columns = read_columns(eventlog)
     except ValueError as exc:  # EventLogError included: names the file and line
+        _usage_error("EVENTLOG", str(exc))
+    if win is not None and (win[0] >= columns.end_s or win[1] <= columns.start_s):
+        _usage_error(  # it read as "no planned time (off shift ... everywhere)", exit code 0
+            "--window",
+            f"{win[0] / 3600:g} h to {win[1] / 3600:g} h is outside the run "
+            f"({columns.start_s / 3600:g} h to {columns.end_s / 3600:g} h)",
+        )
+    try:
+        report = compute_report(columns, win, shifts=shifts)
+    except ValueError as exc:
         _usage_error("EVENTLOG", str(exc))
     if report.plant.elements.pbt_s == 0:
         typer.echo(

@@ -109,6 +109,15 @@ def test_kpi_command_csv_and_window(app, log_path, tmp_path):
     assert rows[0]["t1_s"] == "1800.0"
 
 
+def test_kpi_command_window_outside_the_run_exits_2(app, log_path):
+    """A window after the run's end read as "no planned time (off shift or planned downtime
+    everywhere)", exit code 0; it is named as outside the run now."""
+    res = CliRunner().invoke(app, ["kpi", str(log_path), "-w", "1000d:2000d"])
+    assert res.exit_code == 2, res.output
+    assert "--window: 24000 h to 48000 h is outside the run (0 h to " in res.output
+    assert CliRunner().invoke(app, ["kpi", str(log_path), "-w", "1h:1000d"]).exit_code == 0
+
+
 def test_kpi_command_table(app, log_path):
     """The table output names the KPIs and marks undefined values."""
     res = CliRunner().invoke(app, ["kpi", str(log_path)])
