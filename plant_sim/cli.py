@@ -15,7 +15,7 @@ from rich.table import Table
 from plant_sim.durations import parse_duration
 from plant_sim.estimate import STREAMED_BYTES_PER_RECORD, large_run_warning
 from plant_sim.records import Record
-from plant_sim.scenario import Scenario, ScenarioError, json_schema, load_scenario
+from plant_sim.scenario import SEED_RANGE, Scenario, ScenarioError, json_schema, load_scenario
 from plant_sim.simulation import run_streaming
 from plant_sim.states import StationState
 from plant_sim.summary import RunTally
@@ -44,6 +44,15 @@ def parse_until(value: str | None, scenario: Scenario) -> float:
     if seconds <= 0:
         raise typer.BadParameter("must be a positive duration", param_hint="--until")
     return seconds
+
+
+def check_seed(seed: int | None) -> None:
+    """Refuse a ``--seed`` the event log and InfluxDB cannot store (exit code 2)."""
+    if seed is not None and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise typer.BadParameter(
+            "outside the 64-bit integers the event log stores (-2**63 .. 2**63-1)",
+            param_hint="--seed",
+        )
 
 
 def check_output_file(path: Path, option: str) -> None:

@@ -44,6 +44,8 @@ MIN_SAMPLE_PERIOD_S = 0.1
 """Shortest process-sample period (a shorter one floods the run with samples)."""
 MAX_SURGE_FACTOR = 1000.0
 """Largest demand-surge factor (orders arriving that many times as often)."""
+SEED_RANGE = (-(2**63), 2**63 - 1)
+"""Seeds a run can have: the event log (Parquet, JSON Lines) and InfluxDB store 64-bit integers."""
 
 
 class ScenarioError(ValueError):
@@ -286,7 +288,7 @@ class Scenario(Spec):
         "days off are its local times, daylight saving included (default: UTC). Timestamps "
         "stay UTC.",
     )
-    seed: int = 0
+    seed: int = Field(0, ge=SEED_RANGE[0], le=SEED_RANGE[1])
     horizon: Seconds = Field(7 * 86400.0, gt=0, description="default run length")
     products: list[ProductSpec] = Field(min_length=1)
     lines: list[LineSpec] = Field(min_length=1)

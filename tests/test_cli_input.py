@@ -109,3 +109,22 @@ def test_an_endless_input_file_exits_2_without_reading_it_all(
     """/dev/zero as the study or scenario was read until memory ran out."""
     err = _exit_2_naming([*command, "/dev/zero"], "/dev/zero", capsys)
     assert "(file): larger than 64 MiB: not a scenario or study file" in err
+
+
+def test_a_seed_beyond_64_bits_exits_2_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The event log stores the seed as a 64-bit integer: --out run.parquet died with an
+    OverflowError traceback after the whole run (run.jsonl with a TypeError)."""
+    out = tmp_path / "run.parquet"
+    for seed in (2**63, -(2**63) - 1, 2**70):
+        args = ["run", TANDEM, "--until", "1h", "--seed", str(seed), "--out", str(out)]
+        err = _exit_2_naming(args, "--seed", capsys)
+        assert "simulated" not in err and not out.exists()
+        _exit_2_naming(["sim", TANDEM, "--seed", str(seed), "--no-opcua"], "--seed", capsys)
+    data = Path(TANDEM).read_text().replace("seed: 3", f"seed: {2**63}")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(data)
+    _exit_2_naming(["validate", str(scenario)], "seed: Input should be less than", capsys)
+    args = ["run", TANDEM, "--until", "1h", "--seed", str(2**63 - 1), "--out", str(out)]
+    assert main(args) == 0

@@ -145,9 +145,10 @@ def run(
         raise typer.BadParameter(f"{fmt!r} is not one of {choices}", param_hint="--format")
     from analytics.cli import print_kpi_tables
     from analytics.stream_report import StreamedReport
-    from plant_sim.cli import load_or_exit, parse_until, summary_tables, warn_if_large
+    from plant_sim.cli import check_seed, load_or_exit, parse_until, summary_tables, warn_if_large
     from plant_sim.summary import Tally
 
+    check_seed(seed)
     scenario = load_or_exit(scenario_path)
     until_s = parse_until(until, scenario)
     warn_if_large(scenario, until_s)

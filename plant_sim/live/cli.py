@@ -110,8 +110,9 @@ def sim(
     ),
 ) -> None:
     """Run SCENARIO live: paced clock, OPC UA server and MQTT (UNS) publisher."""
-    from plant_sim.cli import load_or_exit
+    from plant_sim.cli import check_seed, load_or_exit
 
+    check_seed(seed)
     sc = load_or_exit(scenario)
     if start_now:  # the calendar, and so the shifts, follow the clock from now on
         now = datetime.fromtimestamp(round(time.time() * 1000) / 1000.0, tz=UTC)
