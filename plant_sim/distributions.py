@@ -32,6 +32,8 @@ Seconds = Annotated[
 """A non-negative duration in seconds; accepts ``"8h"``-style strings."""
 
 Sampler = Callable[[], float]
+MAX_LOGNORMAL_CV = 1e150
+"""Largest lognormal sd / mean (the sampler's parameters overflow beyond about 1e154)."""
 
 
 class _Spec(BaseModel):
@@ -73,6 +75,13 @@ class LogNormal(_Spec):
     kind: Literal["lognormal"]
     mean: Seconds = Field(gt=0)
     sd: Seconds
+
+    @model_validator(mode="after")
+    def _spread(self) -> LogNormal:
+        # Beyond this the variance of the underlying normal, log(1 + (sd / mean)**2), overflows.
+        if self.sd > MAX_LOGNORMAL_CV * self.mean:
+            raise ValueError(f"lognormal needs sd <= {MAX_LOGNORMAL_CV:g} * mean")
+        return self
 
 
 class Triangular(_Spec):
@@ -128,6 +137,8 @@ class Empirical(_Spec):
                 raise ValueError("empirical needs as many weights as values")
             if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
                 raise ValueError("empirical weights must be >= 0 with a positive sum")
+            if not math.isfinite(self.mean):
+                raise ValueError("empirical weights are too large: their sum or mean overflows")
         return self
 
     @property

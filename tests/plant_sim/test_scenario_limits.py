@@ -170,3 +170,28 @@ def test_an_order_quantity_that_would_reorder_without_end_is_refused() -> None:
     assert paths_of(data) == {"supply.materials[0].order_quantity"}
     data["supply"]["materials"][0]["order_quantity"] = 16  # reorder point 15000: under 1000 orders
     assert parse_scenario(data).supply is not None
+
+
+@pytest.mark.parametrize(
+    ("dist", "problem"),
+    [
+        ({"kind": "lognormal", "mean": 1e-300, "sd": 1}, "lognormal needs sd <= 1e+150 * mean"),
+        (
+            {"kind": "empirical", "values": [1, 2], "weights": [1e308, 1e308]},
+            "empirical weights are too large",
+        ),
+        (
+            {"kind": "empirical", "values": [100, 1], "weights": [1e307, 1]},
+            "empirical weights are too large",
+        ),
+    ],
+)
+def test_distributions_whose_sampler_would_overflow_are_refused(
+    dist: dict[str, Any], problem: str
+) -> None:
+    """They passed twin validate, then the run died building its sampler (OverflowError,
+    'Total of weights must be finite') or gave an infinite planned cycle time."""
+    data = scenario_data("tandem_mm1")
+    data["lines"][0]["stations"][1]["cycle_time"] = dist
+    [(path, message)] = problems_of(data)
+    assert path == "lines[0].stations[1].cycle_time" and problem in message
