@@ -12,13 +12,14 @@ optional extra: ``pip install 'smart-factory-twin[notebook]'``.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plant_sim.durations import parse_duration
-from plant_sim.records import Record
-from plant_sim.scenario import Scenario, load_scenario
+from plant_sim.records import RECORD_TYPES, Record
+from plant_sim.scenario import SEED_RANGE, Scenario, load_scenario
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,10 +44,31 @@ def _pandas() -> Any:
     return pd
 
 
-def _seconds(value: str | float | None) -> float | None:
-    if value is None or isinstance(value, int | float):
-        return value
-    return parse_duration(value)
+def _seconds(value: str | float, name: str) -> float:
+    """``value`` in seconds; ``ValueError`` naming ``name`` for what is not a finite duration
+    of at most 100 years (``nan``, ``inf``, a boolean, ``"abc"``), as ``twin run`` refuses it."""
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+
+
+def _window(window: tuple[str | float, str | float] | None) -> tuple[float, float] | None:
+    if window is None:
+        return None
+    if isinstance(window, str | bytes) or not isinstance(window, tuple | list) or len(window) != 2:
+        raise ValueError(f"window: expected (start, end), got {window!r}"[:200])
+    return _seconds(window[0], "window"), _seconds(window[1], "window")
+
+
+def _seed(seed: int | None) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed: expected an integer, got {type(seed).__name__} {seed!r}"[:200])
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise ValueError(f"seed: {seed} is outside the 64-bit integers the event log stores")
+    return int(seed)
 
 
 @dataclass
@@ -61,7 +83,7 @@ class Run:
         """The full KPI report (``analytics.report.KpiReport``) over ``window`` (default: run)."""
         from analytics.report import compute_report
 
-        span = None if window is None else (_seconds(window[0]), _seconds(window[1]))
+        span = _window(window)
         if span not in self._reports:
             self._reports[span] = compute_report(self.records, span, shifts=False)
         return self._reports[span]
@@ -84,6 +106,8 @@ class Run:
         """The records of one kind (``state``, ``part``, ``order``, ...) as a DataFrame."""
         from dataclasses import asdict
 
+        if kind not in RECORD_TYPES:
+            raise ValueError(f"kind: {kind!r} is not one of {', '.join(RECORD_TYPES)}"[:300])
         pd = _pandas()
         return pd.DataFrame([asdict(r) for r in self.records if r.kind == kind])
 
@@ -95,5 +119,12 @@ def simulate(
     horizon) with ``seed`` (default: the scenario's)."""
     from plant_sim.simulation import run_batch
 
+    if not isinstance(scenario, Scenario | str | Path):
+        kind = type(scenario).__name__
+        raise TypeError(f"scenario: expected a Scenario or a file path, got {kind}")
+    until_s = None if until is None else _seconds(until, "until")
+    if until_s is not None and until_s <= 0:
+        raise ValueError(f"until: must be a positive duration, got {until!r}")
+    seed = _seed(seed)
     sc = scenario if isinstance(scenario, Scenario) else load(scenario)
-    return Run(sc, run_batch(sc, _seconds(until), seed).records)
+    return Run(sc, run_batch(sc, until_s, seed).records)
