@@ -9,6 +9,10 @@ from plant_sim.scenario import MAX_ORDER_QUANTITY, DemandSpec, Scenario
 
 MAX_ORDERS_AT_ONCE = 1000
 """Most supplier orders one reorder check may place (order_quantity against the reorder point)."""
+MIN_MEAN_S = 1e-6
+"""Shortest mean of a time that moves the clock (cycle times, times between failures or stops,
+the demand's interarrival). A shorter one stands the clock all but still: 1e-300 s steps never
+reach the end of a run (at 100 years a float second has steps of 4.8e-7 s)."""
 
 
 def cross_reference_problems(scenario: Scenario) -> list[tuple[str, str]]:
@@ -115,9 +119,13 @@ def _zero_time_problems(where: str, station) -> list[tuple[str, str]]:
     if station.minor_stops is not None:
         timed.append(("minor_stops.tbs", station.minor_stops.tbs))
     return [
-        (f"{where}.{path}", "mean must be greater than 0 (simulated time would stand still)")
+        (
+            f"{where}.{path}",
+            f"mean must be greater than 0 (at least {MIN_MEAN_S:g} s; "
+            "simulated time would stand still)",
+        )
         for path, dist in timed
-        if dist is not None and mean_of(dist) <= 0.0
+        if dist is not None and not mean_of(dist) >= MIN_MEAN_S
     ]
 
 
@@ -145,8 +153,11 @@ def _demand_problems(scenario: Scenario) -> list[tuple[str, str]]:
 def _arrival_problems(demand: DemandSpec) -> list[tuple[str, str]]:
     """Problems of an order arrival process (``demand.interarrival`` is given)."""
     out = []
-    if demand.interarrival is not None and mean_of(demand.interarrival) <= 0.0:
-        why = "mean must be greater than 0 (orders would arrive without end at one instant)"
+    if demand.interarrival is not None and not mean_of(demand.interarrival) >= MIN_MEAN_S:
+        why = (
+            f"mean must be greater than 0 (at least {MIN_MEAN_S:g} s; "
+            "orders would arrive without end at one instant)"
+        )
         out.append(("demand.interarrival", why))
     if demand.quantity is not None and mean_of(demand.quantity) > MAX_ORDER_QUANTITY:
         out.append(("demand.quantity", f"mean must be at most {MAX_ORDER_QUANTITY:,} units"))

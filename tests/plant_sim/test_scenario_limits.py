@@ -195,3 +195,24 @@ def test_distributions_whose_sampler_would_overflow_are_refused(
     data["lines"][0]["stations"][1]["cycle_time"] = dist
     [(path, message)] = problems_of(data)
     assert path == "lines[0].stations[1].cycle_time" and problem in message
+
+
+def test_times_too_short_to_move_the_clock_are_refused() -> None:
+    """A mean of 1e-300 s passed the zero check; a one-station line then made parts at one
+    instant until memory ran out (twin run --until 1s: killed)."""
+    data = scenario_data("tandem_mm1")
+    data["lines"][0]["stations"][0]["cycle_time"] = {"kind": "constant", "value": 1e-300}
+    data["lines"][0]["stations"][1]["failures"] = [
+        {"tbf": {"kind": "exponential", "mean": 1e-7}, "ttr": {"kind": "constant", "value": 0}}
+    ]
+    data["demand"]["interarrival"] = {"kind": "constant", "value": 1e-9}
+    problems = problems_of(data)
+    assert {path for path, _ in problems} == {
+        "lines[0].stations[0].cycle_time",
+        "lines[0].stations[1].failures[0].tbf",
+        "demand.interarrival",
+    }
+    assert all("at least 1e-06 s" in message for _, message in problems)
+    data = scenario_data("tandem_mm1")
+    data["lines"][0]["stations"][0]["cycle_time"] = {"kind": "constant", "value": 1e-6}
+    parse_scenario(data)
