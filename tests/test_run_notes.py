@@ -42,3 +42,21 @@ def test_kpi_of_a_window_without_planned_time_says_so(
     assert "no planned time in 0 h to 6 h" in capsys.readouterr().err
     assert main(["kpi", str(log), "--window", "6h:8h", "-f", "json"]) == 0
     assert "no planned time" not in capsys.readouterr().err
+
+
+def test_a_run_whose_shifts_are_all_planned_downtime_does_not_ask_for_a_longer_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The note said the first shift starts 6 h into the 48-h run and to use a longer
+    --until, though the shifts were in the run, all of them maintenance."""
+    text = (SCENARIOS / "bottling_line.yaml").read_text()
+    old = "{start: 2d6h, duration: 2h, stations: [filler]}"
+    assert old in text
+    scenario = tmp_path / "maintained.yaml"
+    scenario.write_text(text.replace(old, "{start: 0, duration: 30d}"))
+    caplog.set_level(logging.WARNING, logger="twin")
+    assert main(["run", str(scenario), "--until", "2d", "-f", "json"]) == 0
+    assert "no planned time in the run's 48 h" in caplog.text
+    assert "breaks and planned maintenance take all of its shift time" in caplog.text
+    assert "longer --until" not in caplog.text
+    capsys.readouterr()

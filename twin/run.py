@@ -39,6 +39,8 @@ def no_planned_time(scenario: Scenario, until_s: float) -> str:
     first = next(iter(plant_calendar(scenario).shifts()), None)
     if first is None:
         return text + " (every day is a day off)"
+    if first.start < until_s:  # a longer run would not help
+        return text + ": breaks and planned maintenance take all of its shift time"
     zone = ZoneInfo(scenario.timezone or "UTC")
     at = (scenario.start_time + timedelta(seconds=first.start)).astimezone(zone)
     return (
