@@ -231,12 +231,11 @@ def backfill(
     from analytics.service.backfill import backfill as run_backfill
     from analytics.service.reader import RunReader
     from analytics.service.writer import BackgroundWriter, LineWriter, make_sink
-    from plant_sim.cli import load_or_exit
+    from plant_sim.cli import check_seed, load_or_exit
 
     end_ms = _end_ms(end)
     _check_span(end_ms, days)
-    if seed is not None and not -(2**63) <= seed < 2**63:
-        raise typer.BadParameter("outside the 64-bit integers InfluxDB stores", param_hint="--seed")
+    check_seed(seed)
     if run_id is not None and (problem := name_problem(run_id)) is not None:
         raise typer.BadParameter(problem, param_hint="--run-id")
     sc = load_or_exit(scenario)

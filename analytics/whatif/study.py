@@ -28,7 +28,7 @@ from analytics.whatif.spec import (
     VariantSpec,
 )
 from plant_sim.input_files import InputFileError, read_yaml
-from plant_sim.scenario import Scenario, ScenarioError, parse_scenario
+from plant_sim.scenario import SEED_RANGE, Scenario, ScenarioError, parse_scenario
 
 BASE = "base"
 Problems = list[tuple[str, str]]
@@ -285,7 +285,7 @@ def _check_warmup(spec: StudySpec, run_length: float, source: str) -> None:
 
 def _check_seeds(seed: int, replications: int, where: str, source: str) -> None:
     """Seeds ``seed .. seed + replications - 1`` are stored as 64-bit integers (Parquet, Influx)."""
-    if not -(2**63) <= seed <= 2**63 - replications:
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1] + 1 - replications:
         raise StudyError(
             source,
             [
