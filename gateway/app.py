@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -41,10 +42,18 @@ class Gateway:
         self.settings = settings
         self.stats = Stats()
         data = Path(settings.data_dir)
-        self.buffer = DiskBuffer(
-            data / "buffer.sqlite", settings.buffer_max_records, settings.buffer_fsync
-        )
-        self.dead_letters = DeadLetters(data / "dead_letters.jsonl", settings.dead_letter_max_bytes)
+        try:
+            self.buffer = DiskBuffer(
+                data / "buffer.sqlite", settings.buffer_max_records, settings.buffer_fsync
+            )
+            self.dead_letters = DeadLetters(
+                data / "dead_letters.jsonl", settings.dead_letter_max_bytes
+            )
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise SettingsError(
+                f"setting data_dir (TWIN_DATA_DIR): {data}: cannot keep the buffer there ({reason})"
+            ) from exc
         self.intake: queue.Queue[RawMessage] = Intake(maxsize=INTAKE_SIZE)
         self.sink = sink
         self.sources: list[MqttSource | OpcUaSource] = []

@@ -103,7 +103,11 @@ def _run_partition(
 
     configure(log_level, f"%(asctime)s %(levelname)s p{index} %(name)s: %(message)s")
     tune_for_streaming()
-    gateway = Gateway(settings)
+    try:
+        gateway = Gateway(settings)
+    except SettingsError as exc:  # e.g. a data_dir it cannot write
+        logger.error("partition p%d: %s", index, exc)
+        sys.exit(2)
 
     def count() -> None:
         counts[index] = gateway.stats.snapshot().get("mqtt", {}).get("records_out", 0)
@@ -177,6 +181,8 @@ class PartitionedGateway:
                 what = f"exited with code {failed[1]}" if failed else "did not start in time"
                 late = [i for i, r in enumerate(readies) if not r.is_set()]
                 k = failed[0] if failed else late[0]
+                if failed is not None and failed[1] == 2:  # a setting it could not use
+                    raise SettingsError(f"partition p{k} {what} (bad setting, see its log)")
                 raise GatewayError(f"partition p{k} {what}")
             time.sleep(0.02)
         logger.info("%d gateway partitions started", len(self._procs))

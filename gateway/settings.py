@@ -38,6 +38,17 @@ def _check_filters(filters: list[str], where: str = "") -> None:
             raise ValueError(where + problem)
 
 
+def _check_port(url: str) -> None:
+    """Raise ``ValueError`` for a port outside 1..65535 (urlsplit would fail later, or take 0
+    for the default port)."""
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError(f"{hide_passwords(url)!r}: the port must be 1..65535")
+
+
 class GatewaySettings(BaseSettings):
     """Every setting of ``twin gateway``; each maps to ``TWIN_<NAME>`` in the environment."""
 
@@ -66,7 +77,7 @@ class GatewaySettings(BaseSettings):
     )
     mqtt_topics: list[str] = Field(["#"], description="Topic filters to subscribe to (UNS tree).")
     mqtt_client_id: str = Field(
-        "twin-gateway", description="MQTT client id: the persistent session's name."
+        "twin-gateway", min_length=1, description="MQTT client id: the persistent session's name."
     )
     mqtt_username: str | None = Field(None, description="MQTT user name.")
     mqtt_password: SecretStr | None = Field(None, description="MQTT password.")
@@ -167,8 +178,16 @@ class GatewaySettings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"expected http(s)://host[:port], got {value!r}")
+            raise ValueError(f"expected http(s)://host[:port], got {hide_passwords(value)!r}")
+        _check_port(value)
         return value.rstrip("/")
+
+    @field_validator("influx_database")
+    @classmethod
+    def _database_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the database name is empty")
+        return value
 
     @field_validator("mqtt_url")
     @classmethod
@@ -220,8 +239,11 @@ class GatewaySettings(BaseSettings):
     @field_validator("opcua_endpoint")
     @classmethod
     def _opcua_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("opc.tcp://"):
+        if value is None:
+            return None
+        if not value.startswith("opc.tcp://") or not urlsplit(value).hostname:
             raise ValueError(f"expected opc.tcp://host:port[/path], got {value!r}")
+        _check_port(value)
         return value
 
     @field_validator("mqtt_mapping")

@@ -46,6 +46,14 @@ def test_yaml_and_json_files(tmp_path: Path, suffix: str) -> None:
         ({"influx_url": "http://x", "opcua_endpoint": "x"}, "opcua_endpoint"),
         ({"influx_url": "http://x", "mqtt_url": "mqtt://b", "batch_size": 0}, "batch_size"),
         ({"mqtt_url": "mqtt://b"}, "influx_url"),
+        # a bad port: the OPC UA source died in a traceback and hung; 0 meant the default
+        ({"influx_url": "http://x", "opcua_endpoint": "opc.tcp://h:70000/"}, "opcua_endpoint"),
+        ({"influx_url": "http://x", "opcua_endpoint": "opc.tcp://h:0/"}, "opcua_endpoint"),
+        ({"influx_url": "http://x:70000", "mqtt_url": "mqtt://b"}, "influx_url"),
+        # paho refused an empty client id with a traceback
+        ({"influx_url": "http://x", "mqtt_url": "mqtt://b", "mqtt_client_id": ""}, "client_id"),
+        # InfluxDB refused every batch: all records went to the dead letters
+        ({"influx_url": "http://x", "mqtt_url": "mqtt://b", "influx_database": " "}, "database"),
     ],
 )
 def test_bad_settings_name_the_setting(kwargs: dict, needle: str) -> None:
@@ -98,3 +106,13 @@ def test_unreachable_influx_exits_1(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 1
     err = capsys.readouterr().err
     assert "http://127.0.0.1:9" in err and "influx_url" in err
+
+
+def test_unusable_data_dir_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A data dir that cannot be made (here under a file) is a bad setting, not a traceback."""
+    (tmp_path / "file").write_text("")
+    data = tmp_path / "file" / "gw"
+    argv = ["gateway", "--influx-url", "http://127.0.0.1:9", "--mqtt-url", "mqtt://127.0.0.1:9"]
+    assert main([*argv, "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "data_dir (TWIN_DATA_DIR)" in err and str(data) in err and "Traceback" not in err
