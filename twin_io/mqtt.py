@@ -82,9 +82,11 @@ class MqttOptions(BrokerAccess):
                 "mqtt://[user[:pass]@]host[:port] or mqtts://... for TLS"
             )
         try:
-            parts.port  # noqa: B018 (a bad port raises here)
+            port = parts.port  # a port that is not a number or beyond 65535 raises here
         except ValueError:
-            raise MqttConfigError(f"mqtt_url {hide_passwords(self.url)!r}: bad port") from None
+            port = 0
+        if port == 0:  # 0 would silently become the default port
+            raise MqttConfigError(f"mqtt_url {hide_passwords(self.url)!r}: bad port")
         for name in ("ca_file", "cert_file", "key_file"):
             path = getattr(self, name)
             if path is not None and not Path(path).is_file():

@@ -26,6 +26,7 @@ from tests.gateway import helpers as h
 from tests.servers.influxdb import InfluxServer
 from tests.servers.mosquitto import Mosquitto
 from tests.servers.tls import Pki, make_pki
+from twin_io.mqtt import MqttConfigError, MqttOptions
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,3 +167,10 @@ def test_bad_options_name_the_option_and_never_print_the_password(tmp_path: Path
         out = done.stdout + done.stderr
         assert done.returncode == 2, out
         assert "mqtt" in out.lower() and secret not in out, out
+
+
+@pytest.mark.parametrize("url", ["mqtt://127.0.0.1:0", "mqtts://h:0", "mqtt://h:70000"])
+def test_port_0_is_a_bad_port_not_the_default(url: str) -> None:
+    """``mqtt://host:0`` connected to 1883 (8883) without a word; now it is refused."""
+    with pytest.raises(MqttConfigError, match="bad port"):
+        MqttOptions(url=url)
