@@ -42,6 +42,54 @@ def test_a_speed_that_freezes_the_plant_exits_2(capsys: pytest.CaptureFixture[st
     _exit_2_naming(["sim", TANDEM, "--speed", "1e-300", "--no-opcua"], "--speed", capsys)
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        # a traceback (ValueError: Port out of range) or exit 1 after the model was built
+        (["--opcua-endpoint", "opc.tcp://127.0.0.1:70000/twin/"], "--opcua-endpoint"),
+        (["--opcua-endpoint", "http://127.0.0.1:4840/"], "--opcua-endpoint"),
+        # exit 1 ('anonymous access is off and no users are configured')
+        (["--no-opcua-anonymous"], "--no-opcua-anonymous"),
+        # taken: the server offered only the NoSecurity endpoint the option was to drop
+        (["--opcua-encrypt-only"], "--opcua-encrypt-only"),
+        # taken: waited not at all and said the broker was unreachable
+        (["--mqtt-wait", "nan", "--no-opcua"], "--mqtt-wait"),
+        (["--mqtt-wait", "-1", "--no-opcua"], "--mqtt-wait"),
+        # exit 1, 'MQTT max_queued: must be 1..65,000', not naming the option
+        (["--mqtt-max-queued", "-5", "--no-opcua"], "--mqtt-max-queued"),
+        # TypeError traceback when the run_start was encoded
+        (["--seed", str(2**64), "--no-opcua"], "--seed"),
+    ],
+)
+def test_bad_sim_options_exit_2_before_the_plant_starts(
+    args: list[str], option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _exit_2_naming(
+        ["sim", TANDEM, "--until", "1m", "--mqtt-url", "mqtt://h:9", *args], option, capsys
+    )
+    assert "Traceback" not in err and "live run" not in err
+
+
+def test_sim_cert_dir_that_cannot_be_made_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("")
+    cert_dir = str(tmp_path / "file" / "pki")  # FileNotFoundError traceback before
+    args = ["sim", TANDEM, "--no-mqtt", "--opcua-encrypt", "--opcua-cert-dir", cert_dir]
+    assert cert_dir in _exit_2_naming(args, "--opcua-cert-dir", capsys)
+
+
+def test_sim_scenario_seed_beyond_64_bits_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(Path(TANDEM).read_text().replace("\nseed: 3\n", f"\nseed: {2**64}\n"))
+    err = _exit_2_naming(
+        ["sim", str(path), "--no-opcua", "--mqtt-url", "mqtt://h:9"], "seed", capsys
+    )
+    assert "64-bit" in err
+
+
 def test_an_out_path_that_cannot_be_written_is_refused_before_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

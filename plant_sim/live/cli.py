@@ -13,8 +13,8 @@ from rich.console import Console
 
 from plant_sim.durations import parse_duration
 from plant_sim.live.clock import check_speed
-from plant_sim.live.mqtt_publisher import MqttError, MqttSettings
-from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings
+from plant_sim.live.mqtt_publisher import MAX_QUEUED, MqttError, MqttSettings
+from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings, endpoint_problem
 from plant_sim.live.service import LiveConfig, serve_live
 from plant_sim.live.sparkplug_sink import SparkplugError, SparkplugSettings
 from plant_sim.naming import NAMESPACE_URI, name_problem
@@ -121,10 +121,21 @@ def sim(
         check_speed(speed)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--speed") from None
-    if not 0 <= mqtt_drain_timeout <= 86_400:
-        raise typer.BadParameter("must be 0..86400 seconds", param_hint="--mqtt-drain-timeout")
-    if qos_events not in (0, 1, 2) or qos_samples not in (0, 1, 2):
-        raise typer.BadParameter("QoS must be 0, 1 or 2", param_hint="--qos-events/--qos-samples")
+    _check_mqtt_numbers(mqtt_wait, mqtt_drain_timeout, mqtt_max_queued, qos_events, qos_samples)
+    the_seed = sc.seed if seed is None else seed
+    if not -(2**63) <= the_seed < 2**63:  # the run_start payload (and InfluxDB) hold 64 bits
+        raise typer.BadParameter(
+            f"{the_seed} is outside the 64-bit integers",
+            param_hint="--seed" if seed is not None else f"{scenario}: seed",
+        )
+    if opcua:
+        _check_opcua_options(
+            opcua_endpoint,
+            opcua_user,
+            opcua_anonymous,
+            opcua_cert_dir if opcua_encrypt else None,
+            opcua_encrypt_only,
+        )
     if run_id is not None and (problem := name_problem(run_id)) is not None:
         raise typer.BadParameter(problem, param_hint="--run-id")
     if mqtt_format not in ("uns", "sparkplug", "both"):
@@ -214,6 +225,44 @@ def _check_mqtt_options(config: LiveConfig) -> None:
                 settings.options()
         except MqttConfigError as exc:
             raise typer.BadParameter(str(exc), param_hint="--mqtt-*") from None
+
+
+def _check_mqtt_numbers(
+    wait_s: float, drain_timeout_s: float, max_queued: int, qos_events: int, qos_samples: int
+) -> None:
+    """Out-of-range MQTT numbers: exit 2 naming the option."""
+    if not 0 <= drain_timeout_s <= 86_400:
+        raise typer.BadParameter("must be 0..86400 seconds", param_hint="--mqtt-drain-timeout")
+    if not 0 <= wait_s <= 86_400:  # nan waited not at all and called the broker unreachable
+        raise typer.BadParameter("must be 0..86400 seconds", param_hint="--mqtt-wait")
+    if not 1 <= max_queued <= MAX_QUEUED:
+        raise typer.BadParameter(f"must be 1..{MAX_QUEUED}", param_hint="--mqtt-max-queued")
+    if qos_events not in (0, 1, 2) or qos_samples not in (0, 1, 2):
+        raise typer.BadParameter("QoS must be 0, 1 or 2", param_hint="--qos-events/--qos-samples")
+
+
+def _check_opcua_options(
+    endpoint: str, users: list[str], anonymous: bool, cert_dir: Path | None, encrypt_only: bool
+) -> None:
+    """Bad or conflicting OPC UA options: exit 2 naming them, before the plant starts
+    (``cert_dir`` is given with --opcua-encrypt)."""
+    if (problem := endpoint_problem(endpoint)) is not None:
+        raise typer.BadParameter(problem, param_hint="--opcua-endpoint")
+    if not anonymous and not users:
+        raise typer.BadParameter(
+            "no one could log in: give --opcua-user USER:PASSWORD",
+            param_hint="--no-opcua-anonymous",
+        )
+    if encrypt_only and cert_dir is None:  # it served only the NoSecurity endpoint to drop
+        raise typer.BadParameter("needs --opcua-encrypt", param_hint="--opcua-encrypt-only")
+    if cert_dir is not None:
+        try:
+            cert_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise typer.BadParameter(
+                f"{cert_dir}: cannot keep the certificate there ({exc.strerror})",
+                param_hint="--opcua-cert-dir",
+            ) from None
 
 
 def _until(value: str | None) -> float | None:

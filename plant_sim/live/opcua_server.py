@@ -139,10 +139,10 @@ class TwinOpcUaServer:
     async def start(self) -> None:
         """Build the address space and listen; raise ``OpcUaError`` if the port is taken."""
         s = self.settings
+        if (problem := endpoint_problem(s.endpoint)) is not None:
+            raise OpcUaError(f"OPC UA endpoint {problem}")
         url = urlparse(s.endpoint)
-        if url.scheme != "opc.tcp" or not url.port:
-            raise OpcUaError(f"OPC UA endpoint {s.endpoint!r}: use opc.tcp://HOST:PORT/PATH")
-        _check_port_free(url.hostname or "0.0.0.0", url.port, s.endpoint)
+        _check_port_free(url.hostname or "0.0.0.0", url.port or 0, s.endpoint)
         started = time.perf_counter()
         server = await self._new_server()
         server.set_endpoint(s.endpoint)
@@ -441,6 +441,19 @@ def _arg(name: str, vtype: ua.VariantType, description: str) -> ua.Argument:
     arg.ValueRank = ua.ValueRank.Scalar
     arg.Description = ua.LocalizedText(description)
     return arg
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """What is wrong with a server endpoint (``opc.tcp://HOST:PORT/PATH``, port 1..65535), or
+    ``None``."""
+    url = urlparse(endpoint)
+    try:
+        port = url.port
+    except ValueError:  # not a number, or beyond 65535
+        port = None
+    if url.scheme != "opc.tcp" or not url.hostname or not port:
+        return f"{endpoint!r}: use opc.tcp://HOST:PORT/PATH with a port of 1..65535"
+    return None
 
 
 def _check_port_free(host: str, port: int, endpoint: str) -> None:
