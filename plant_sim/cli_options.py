@@ -11,6 +11,19 @@ from __future__ import annotations
 
 import typer
 
+MAX_INTERVAL_S = 86_400.0
+
+
+def _interval_seconds(value: float) -> float:
+    if not 0 < value <= MAX_INTERVAL_S:  # nan did not pause at all; inf: OverflowError
+        raise typer.BadParameter(f"{value:g} is not a number of seconds above 0 and up to 86400")
+    return value
+
+
+def interval(default: float, help: str) -> float:
+    """``--interval``: seconds between the cycles of a repeating command, above 0, <= a day."""
+    return typer.Option(default, "--interval", callback=_interval_seconds, help=help)
+
 
 def influx_url(default: str | None = "http://localhost:8086") -> str:
     """``--influx-url`` (``TWIN_INFLUX_URL``)."""

@@ -280,6 +280,12 @@ def settings_problem(url: str, database: str) -> tuple[str, str] | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "--influx-url", f"{hide_passwords(url)!r} is not an http(s) URL with a host"
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or beyond 65535
+        port = 0
+    if port == 0:
+        return "--influx-url", f"{hide_passwords(url)!r}: the port must be 1..65535"
     if not database.strip():
         return "--influx-database", "the database name is empty"
     return None

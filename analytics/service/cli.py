@@ -103,7 +103,7 @@ def analytics(
     influx_org: str = options.influx_org(),
     influx_username: str = options.influx_username(),
     influx_password: str = options.influx_password(),
-    interval: float = typer.Option(30.0, "--interval", help="Seconds between cycles."),
+    interval: float = options.interval(30.0, "Seconds between cycles."),
     run_id: list[str] = typer.Option(
         [], "--run-id", help="Follow this run (repeat); default: the run with the newest data."
     ),
@@ -121,8 +121,15 @@ def analytics(
     from analytics.service.service import AnalyticsService
     from analytics.service.writer import LineWriter, make_sink
 
-    if interval <= 0:
-        raise typer.BadParameter("must be positive", param_hint="--interval")
+    if not 0 <= settle < math.inf:  # nan: a traceback; negative: windows final too early
+        raise typer.BadParameter(
+            f"{settle:g} is not a number of seconds (0 or more)", param_hint="--settle"
+        )
+    for run in run_id:
+        if (problem := name_problem(run)) is not None:
+            raise typer.BadParameter(f"{run!r}: {problem}", param_hint="--run-id")
+    if health_file is not None and not health_file.parent.is_dir():  # each touch would fail
+        raise typer.BadParameter(f"{health_file}: no such directory", param_hint="--health-file")
     config = _influx_config(
         influx_url, influx_database, influx_token, influx_username, influx_password, influx_org
     )

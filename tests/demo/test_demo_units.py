@@ -109,3 +109,21 @@ def test_grafana_of_a_scenario_with_a_time_zone_gets_boards_in_that_zone(tmp_pat
     assert child.env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"].startswith(str(boards.resolve()))
     utc = Demo(DemoOptions(ROOT / "scenarios/tandem_mm1.yaml", tmp_path), print)
     assert utc._boards_in_plant_time(tmp_path / "none") is None  # the committed UTC boards
+
+
+@pytest.mark.parametrize(
+    ("options", "hint"),
+    [
+        (["--interval", "nan"], "--interval"),  # redrew without a pause
+        (["--interval", "inf"], "--interval"),  # OverflowError traceback
+        (["--influx-url", "ftp://influx:8086"], "--influx-url"),  # exit 1 from httpx
+        (["--influx-database", ""], "--influx-database"),  # exit 1, 'database not found'
+    ],
+)
+@pytest.mark.timeout(30)
+def test_top_options_out_of_range_exit_2_naming_the_option(
+    options: list[str], hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["top", "--influx-url", "http://127.0.0.1:9", *options]) == 2
+    err = capsys.readouterr().err
+    assert hint in err and "Traceback" not in err

@@ -220,6 +220,29 @@ def test_backfill_options_out_of_range_exit_2_naming_the_option(
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.parametrize(
+    ("options", "hint"),
+    [
+        (["--interval", "nan"], "--interval"),  # cycled without a pause, hammering InfluxDB
+        (["--interval", "inf"], "--interval"),  # OverflowError traceback after the first cycle
+        (["--settle", "nan"], "--settle"),  # ValueError traceback
+        (["--settle", "-5"], "--settle"),  # windows final before their data was in
+        (["--run-id", ""], "--run-id"),  # followed a run that cannot exist
+        (["--health-file", "/nonexistent-dir/health"], "--health-file"),  # traceback per cycle
+        (["--influx-url", "http://127.0.0.1:70000"], "--influx-url"),  # exit 1, 'refused'
+    ],
+)
+@pytest.mark.timeout(30)
+def test_analytics_options_out_of_range_exit_2_naming_the_option(
+    options: list[str], hint: str
+) -> None:
+    """Checked before InfluxDB is asked: none of these reaches the (unreachable) server."""
+    argv = ["analytics", "--once", "--wait", "0", "--influx-url", "http://127.0.0.1:9"]
+    result = CliRunner().invoke(app, [*argv, *options])
+    assert result.exit_code == 2, result.output
+    assert hint in result.output and "Traceback" not in result.output
+
+
 def test_backfill_never_shows_the_password_of_the_influxdb_url() -> None:
     url = "http://bob:s3cr3t-pw@127.0.0.1:9"
     argv = ["backfill", "scenarios/tandem_mm1.yaml", "--days", "1", "--wait", "0"]

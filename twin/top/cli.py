@@ -20,17 +20,17 @@ def top(
     influx_password: str = options.influx_password(),
     run_id: str = typer.Option(None, "--run-id", help="Show this run (default: the newest)."),
     window: str = WINDOW,
-    interval: float = typer.Option(2.0, "--interval", help="Seconds between refreshes."),
+    interval: float = options.interval(2.0, "Seconds between refreshes."),
     once: bool = typer.Option(False, "--once", help="Print one screen and exit."),
 ) -> None:
     """Show each station's state, OEE with A, P, Q, losses, orders and gateway lag, live."""
     from twin.top.live import show, snapshot_of
-    from twin_io.influx import InfluxConfig, InfluxError
+    from twin_io.influx import InfluxConfig, InfluxError, settings_problem
 
     if window not in ("shift", "hour", "day"):
         raise typer.BadParameter(f"{window!r} is not shift, hour or day", param_hint="--window")
-    if interval <= 0:
-        raise typer.BadParameter("must be positive", param_hint="--interval")
+    if (problem := settings_problem(influx_url, influx_database)) is not None:
+        raise typer.BadParameter(problem[1], param_hint=problem[0])
     config = InfluxConfig(
         influx_url, influx_database, influx_token, influx_username, influx_password
     )
