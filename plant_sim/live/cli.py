@@ -122,12 +122,6 @@ def sim(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--speed") from None
     _check_mqtt_numbers(mqtt_wait, mqtt_drain_timeout, mqtt_max_queued, qos_events, qos_samples)
-    the_seed = sc.seed if seed is None else seed
-    if not -(2**63) <= the_seed < 2**63:  # the run_start payload (and InfluxDB) hold 64 bits
-        raise typer.BadParameter(
-            f"{the_seed} is outside the 64-bit integers",
-            param_hint="--seed" if seed is not None else f"{scenario}: seed",
-        )
     if opcua:
         _check_opcua_options(
             opcua_endpoint,
