@@ -23,7 +23,7 @@ from gateway.errors import SettingsError
 from gateway.topic_filters import filter_problem
 from plant_sim.input_files import InputFileError, decode_text, parse_yaml
 from twin_io.mqtt import PLAIN_SCHEMES, TLS_SCHEMES, MqttOptions
-from twin_io.secrets import hide_passwords
+from twin_io.urls import bad_port, hide_passwords
 
 ENV_PREFIX = "TWIN_"
 CONFIG_ENV = "TWIN_GATEWAY_CONFIG"
@@ -39,13 +39,8 @@ def _check_filters(filters: list[str], where: str = "") -> None:
 
 
 def _check_port(url: str) -> None:
-    """Raise ``ValueError`` for a port outside 1..65535 (urlsplit would fail later, or take 0
-    for the default port)."""
-    try:
-        port = urlsplit(url).port
-    except ValueError:
-        port = 0
-    if port == 0:
+    """Raise ``ValueError`` for a port outside 1..65535 (``bad_port``)."""
+    if bad_port(url):
         raise ValueError(f"{hide_passwords(url)!r}: the port must be 1..65535")
 
 

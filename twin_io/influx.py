@@ -27,7 +27,7 @@ import httpx
 import orjson
 
 from plant_sim.telemetry_schema import PRECISION, quote_ident
-from twin_io.secrets import hide_passwords
+from twin_io.urls import bad_port, hide_passwords
 
 logger = logging.getLogger(__name__)
 
@@ -280,11 +280,7 @@ def settings_problem(url: str, database: str) -> tuple[str, str] | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "--influx-url", f"{hide_passwords(url)!r} is not an http(s) URL with a host"
-    try:
-        port = parts.port
-    except ValueError:  # not a number, or beyond 65535
-        port = 0
-    if port == 0:
+    if bad_port(url):
         return "--influx-url", f"{hide_passwords(url)!r}: the port must be 1..65535"
     if not database.strip():
         return "--influx-database", "the database name is empty"

@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 
 from twin_io.retry import Backoff
-from twin_io.secrets import hide_passwords
+from twin_io.urls import bad_port, hide_passwords
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +81,7 @@ class MqttOptions(BrokerAccess):
                 f"mqtt_url {hide_passwords(self.url)!r}: expected "
                 "mqtt://[user[:pass]@]host[:port] or mqtts://... for TLS"
             )
-        try:
-            port = parts.port  # a port that is not a number or beyond 65535 raises here
-        except ValueError:
-            port = 0
-        if port == 0:  # 0 would silently become the default port
+        if bad_port(self.url):  # 0 would silently become the default port
             raise MqttConfigError(f"mqtt_url {hide_passwords(self.url)!r}: bad port")
         for name in ("ca_file", "cert_file", "key_file"):
             path = getattr(self, name)

@@ -32,7 +32,7 @@ from twin_io.influx import (
     server_version,
     settings_problem,
 )
-from twin_io.secrets import hide_passwords
+from twin_io.urls import hide_passwords
 
 logger = logging.getLogger(__name__)
 

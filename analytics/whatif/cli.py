@@ -98,7 +98,7 @@ def _outputs(
 
 def _influx(result: StudyResult, url: str, db: str, token: str | None) -> None:
     from analytics.whatif.influx import to_line_protocol, write_influx
-    from twin_io.secrets import hide_passwords
+    from twin_io.urls import hide_passwords
 
     lines = to_line_protocol(result, at_ms=int(datetime.now(UTC).timestamp() * 1000))
     try:

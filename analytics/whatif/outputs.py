@@ -17,7 +17,7 @@ import httpx
 
 from analytics.whatif.export import sibling
 from twin_io.influx import settings_problem
-from twin_io.secrets import hide_passwords
+from twin_io.urls import hide_passwords
 
 
 def _path_problem(path: Path) -> str | None:

@@ -33,6 +33,7 @@ from plant_sim.live.machinery_model import DI_URI, MACHINERY_URI, load_machinery
 from plant_sim.live.opcua_apply import RecordWriter
 from plant_sim.live.opcua_space import TwinSpace, build_space
 from plant_sim.records import Record
+from twin_io.urls import bad_port
 
 logger = logging.getLogger(__name__)
 VT = ua.VariantType
@@ -447,11 +448,7 @@ def endpoint_problem(endpoint: str) -> str | None:
     """What is wrong with a server endpoint (``opc.tcp://HOST:PORT/PATH``, port 1..65535), or
     ``None``."""
     url = urlparse(endpoint)
-    try:
-        port = url.port
-    except ValueError:  # not a number, or beyond 65535
-        port = None
-    if url.scheme != "opc.tcp" or not url.hostname or not port:
+    if url.scheme != "opc.tcp" or not url.hostname or bad_port(endpoint) or not url.port:
         return f"{endpoint!r}: use opc.tcp://HOST:PORT/PATH with a port of 1..65535"
     return None
 

@@ -54,6 +54,6 @@ def test_influx_and_demo_settings_hide_tokens_and_passwords(tmp_path: Path) -> N
     ],
 )
 def test_hide_passwords_hides_every_url_password_in_a_message(text: str, shown: str) -> None:
-    from twin_io.secrets import hide_passwords
+    from twin_io.urls import hide_passwords
 
     assert hide_passwords(text) == shown
