@@ -369,9 +369,14 @@ def load_settings(config: Path | None = None, **overrides: Any) -> GatewaySettin
 
 
 def _explain(exc: ValidationError) -> str:
+    """One ``setting NAME (TWIN_NAME): problem`` per error; a check of several settings
+    (``loc`` empty) names its setting in its message."""
     lines = []
     for err in exc.errors():
-        name = ".".join(str(p) for p in err["loc"]) or "settings"
-        env = f" ({ENV_PREFIX}{name.upper()})" if err["loc"] else ""
-        lines.append(f"setting {name}{env}: {err['msg']}")
+        msg = err["msg"].removeprefix("Value error, ")  # pydantic's prefix for a ValueError
+        if not err["loc"]:
+            lines.append(f"settings: {msg}")
+            continue
+        name = ".".join(str(p) for p in err["loc"])
+        lines.append(f"setting {name} ({ENV_PREFIX}{name.upper()}): {msg}")
     return "; ".join(lines)

@@ -61,6 +61,20 @@ def test_bad_settings_name_the_setting(kwargs: dict, needle: str) -> None:
         load_settings(None, **kwargs)
 
 
+def test_a_check_of_several_settings_reads_plainly() -> None:
+    """Checks across settings read "settings: ...", not "setting settings: Value error, ..."."""
+    url = "http://127.0.0.1:8086"
+    with pytest.raises(SettingsError) as err:
+        load_settings(None, influx_url=url, mqtt_url="mqtt://h:0")
+    assert str(err.value) == "settings: mqtt_url 'mqtt://h:0': bad port"
+    with pytest.raises(SettingsError) as err:
+        load_settings(None, influx_url=url)
+    assert str(err.value) == "settings: give at least one source: mqtt_url or opcua_endpoint"
+    with pytest.raises(SettingsError) as err:
+        load_settings(None, influx_url="http://h:0", mqtt_url="mqtt://h:1883")
+    assert "Value error" not in str(err.value)
+
+
 def test_bad_config_file(tmp_path: Path) -> None:
     bad = tmp_path / "gw.toml"
     bad.write_text("influx_url = ")
