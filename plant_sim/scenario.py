@@ -288,7 +288,7 @@ class Scenario(Spec):
         "days off are its local times, daylight saving included (default: UTC). Timestamps "
         "stay UTC.",
     )
-    seed: int = Field(0, ge=SEED_RANGE[0], le=SEED_RANGE[1])
+    seed: int = Field(0, ge=SEED_RANGE[0], le=SEED_RANGE[1], strict=True)  # `true` is no seed
     horizon: Seconds = Field(7 * 86400.0, gt=0, description="default run length")
     products: list[ProductSpec] = Field(min_length=1)
     lines: list[LineSpec] = Field(min_length=1)

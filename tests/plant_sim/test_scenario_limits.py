@@ -216,3 +216,9 @@ def test_times_too_short_to_move_the_clock_are_refused() -> None:
     data = scenario_data("tandem_mm1")
     data["lines"][0]["stations"][0]["cycle_time"] = {"kind": "constant", "value": 1e-6}
     parse_scenario(data)
+
+
+@pytest.mark.parametrize("value", [True, "7", 7.0])
+def test_a_seed_that_is_no_integer_is_refused(value: Any) -> None:
+    """``seed: true`` ran as seed 1, ``"7"`` as 7: pydantic's lax mode took them."""
+    assert paths_of({**scenario_data("tandem_mm1"), "seed": value}) == {"seed"}
