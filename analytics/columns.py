@@ -258,10 +258,17 @@ def columns_by_kind(by_kind: dict[type, list]) -> PlantColumns:
 
 
 def check_one_run(run_starts: list) -> None:
-    """Raise ``ValueError`` if the stream holds more than one run."""
+    """Raise ``ValueError`` if the records hold more than one run: starts of several runs, or
+    one run's start more than once (logs joined into one file, ``cat a a``, whose KPIs would
+    add up the runs, even of one scenario and seed: the same run id)."""
     if len({r.run_id for r in run_starts}) > 1:
         raise ValueError(
             f"records: the stream holds {len(run_starts)} runs; pass one run's records"
+        )
+    if len(run_starts) > 1:
+        raise ValueError(
+            f"records: {len(run_starts)} run_start records: an event log holds one run"
+            " (several logs joined into one file?)"
         )
 
 

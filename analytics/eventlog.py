@@ -200,33 +200,16 @@ def read_columns(path: str | Path) -> PlantColumns:
     with no_gc():
         if is_parquet(p):
             tables = _reading_parquet(p, lambda: read_kind_rows(p, NEEDS, DICTIONARY_COLUMNS))
-            _one_run_start(p, tables["run_start"].rows)
             try:
                 return kind_columns(tables, lambda: list(_parquet_records(p, KPI_KINDS)))
             except ValueError as exc:
                 raise EventLogError(f"{p}: {exc}") from exc
         by_kind = _fast_records(p)
-        records: list[Record] = []
-        if by_kind is None:  # the record way, which names a bad line
-            records = read_event_log(p, KPI_KINDS)
-            _one_run_start(p, sum(isinstance(r, RunStart) for r in records))
-        else:
-            _one_run_start(p, len(by_kind[RunStart]))
+        records = read_event_log(p, KPI_KINDS) if by_kind is None else []  # names a bad line
         try:
             return to_columns(records) if by_kind is None else columns_by_kind(by_kind)
         except ValueError as exc:
             raise EventLogError(f"{p}: {exc}") from exc
-
-
-def _one_run_start(path: Path, count: int) -> None:
-    """Raise ``EventLogError`` for a file with several ``run_start`` records: logs joined
-    into one file (``cat``), whose KPIs would add up the runs, even of one scenario and seed
-    (the same run id)."""
-    if count > 1:
-        raise EventLogError(
-            f"{path}: {count} run_start records: an event log holds one run"
-            " (several logs joined into one file?)"
-        )
 
 
 def _fast_records(path: Path) -> dict[type, list] | None:
