@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
 from collections.abc import Iterator
 from itertools import chain
@@ -20,6 +19,7 @@ import typer
 
 from analytics.registry import KPI_BY_ID
 from analytics.report import KpiReport, ScopeResult, compute_report
+from plant_sim.cli_options import output_file_problem
 from plant_sim.durations import parse_duration
 
 if TYPE_CHECKING:
@@ -389,16 +389,6 @@ def _usage_error(param: str, message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _check_output(path: Path) -> None:
-    """Refuse, before the log is read, an ``--out`` that cannot be written (exit code 2)."""
-    if path.is_dir():
-        _usage_error("--out", f"{path} is a directory; give a file name")
-    if not path.parent.is_dir():
-        _usage_error("--out", f"directory {path.parent} does not exist")
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        _usage_error("--out", f"{path} cannot be written (permissions)")
-
-
 def kpi_command(
     eventlog: Path = typer.Argument(
         ..., help="Event log: .parquet, or JSON lines (.jsonl, .jsonl.gz)."
@@ -417,8 +407,8 @@ def kpi_command(
         win = parse_window(window)
     except ValueError as exc:
         _usage_error("--window", str(exc).removeprefix("window: "))
-    if output is not None:
-        _check_output(output)
+    if output is not None and (problem := output_file_problem(output)) is not None:
+        _usage_error("--out", problem)  # before the log is read
     from analytics.eventlog import read_columns  # twin run, which prints tables too, reads none
 
     try:
@@ -449,7 +439,9 @@ def kpi_command(
         try:  # whole or not at all: a full disk leaves the previous file as it was
             with written_whole(output) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
                 print_kpi_tables(report, fmt, fh)
-        except OSError as exc:  # what _check_output cannot see (a folder under /proc, a full disk)
+        except (
+            OSError
+        ) as exc:  # what output_file_problem cannot see (a folder under /proc, a full disk)
             _usage_error("--out", f"{output}: {exc.strerror or exc}")
 
 

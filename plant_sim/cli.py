@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from plant_sim.cli_options import output_file_problem
 from plant_sim.durations import parse_duration
 from plant_sim.estimate import STREAMED_BYTES_PER_RECORD, large_run_warning
 from plant_sim.records import Record
@@ -57,13 +57,8 @@ def check_seed(seed: int | None) -> None:
 
 def check_output_file(path: Path, option: str) -> None:
     """Refuse, before any work, an output path that cannot be written (exit code 2)."""
-    if path.is_dir():
-        raise typer.BadParameter(f"{path} is a directory; give a file name", param_hint=option)
-    parent = path.parent
-    if not parent.is_dir():
-        raise typer.BadParameter(f"directory {parent} does not exist", param_hint=option)
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise typer.BadParameter(f"{path} cannot be written (permissions)", param_hint=option)
+    if (problem := output_file_problem(path)) is not None:
+        raise typer.BadParameter(problem, param_hint=option)
 
 
 def warn_if_large(scenario: Scenario, until_s: float) -> None:

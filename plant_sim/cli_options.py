@@ -9,6 +9,9 @@ InfluxDB is always ``--influx-url``, ``--influx-database``, ``--influx-token``, 
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import typer
 
 MAX_INTERVAL_S = 86_400.0
@@ -92,3 +95,15 @@ def mqtt_url(default: str | None = "mqtt://127.0.0.1:1883") -> str:
         envvar="TWIN_MQTT_URL",
         help="MQTT broker URL: mqtt://host:port (user:password@ before host; mqtts:// TLS).",
     )
+
+
+def output_file_problem(path: Path) -> str | None:
+    """What keeps a command from writing its output file ``path`` (``--out``): a directory,
+    a directory that does not exist, no permission; ``None`` if it can be written."""
+    if path.is_dir():
+        return f"{path} is a directory; give a file name"
+    if not path.parent.is_dir():
+        return f"directory {path.parent} does not exist"
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"{path} cannot be written (permissions)"
+    return None
