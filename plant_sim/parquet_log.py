@@ -7,7 +7,9 @@ record. Why one table rather than a file per kind: one file for ``--out run.parq
 ``SELECT`` for DuckDB and one ``read_parquet`` for pandas/polars, and emission order kept;
 the null columns cost little (measured in bench/bench_eventlog.py, README "The event log").
 
-``level`` is float64 for both kinds that have it: parts in a buffer (whole numbers) and
+The string columns of few distinct values (``DICTIONARY_COLUMNS``) are Arrow dictionaries
+(``dictionary<int32, string>``), written from their codes. ``level`` is float64 for both
+kinds that have it: parts in a buffer (whole numbers) and
 material in stock. ``lines`` (run_start) is the plant structure as a JSON string.
 
 Row groups are written while the model runs (``ParquetLogWriter``); the same records give the
@@ -98,7 +100,9 @@ def schema() -> Any:
     import pyarrow as pa
 
     kind = pa.field("kind", pa.dictionary(pa.int8(), pa.string()), nullable=False)
-    return pa.schema([kind, *(pa.field(n, getattr(pa, t)()) for n, t in COLUMNS.items())])
+    coded = pa.dictionary(pa.int32(), pa.string())
+    types = {n: coded if n in DICTIONARY_COLUMNS else getattr(pa, t)() for n, t in COLUMNS.items()}
+    return pa.schema([kind, *(pa.field(n, typ) for n, typ in types.items())])
 
 
 #: numpy dtype and fill of each Arrow numeric column type while it is scattered into place.
@@ -154,34 +158,51 @@ def _numbers_array(values: np.ndarray, missing: np.ndarray, typ: Any) -> Any:
     return pa.Array.from_buffers(typ, len(values), [validity, pa.py_buffer(values)], nulls)
 
 
-def _string_array(codes: np.ndarray, values: list[str]) -> Any:
-    """Return an Arrow string array from codes into ``values`` (-1: null).
-
-    Built from buffers (no per-value Python call past the coding, and not through
-    ``pa.array``, which imports pandas).
-    """
+def _strings(values: list[str]) -> Any:
+    """Return ``values`` as an Arrow string array without nulls, built from its buffers."""
     import pyarrow as pa
 
     encoded = [v.encode() for v in values]
     offsets = np.zeros(len(encoded) + 1, np.int32)
     np.cumsum(np.fromiter(map(len, encoded), np.int32, len(encoded)), out=offsets[1:])
-    dictionary = pa.StringArray.from_buffers(
+    return pa.StringArray.from_buffers(
         len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))
     )
+
+
+def _string_array(codes: np.ndarray, values: list[str], coded: bool) -> Any:
+    """Return an Arrow column from codes into ``values`` (-1: null): a dictionary array
+    (``coded``) or a plain string array.
+
+    Built from buffers: no per-value Python call past the coding, not through ``pa.array``
+    (which imports pandas) and not through a dictionary decode (``pyarrow.compute``).
+    """
+    import pyarrow as pa
+
     missing = codes < 0
     validity = _validity(missing)
-    indices = pa.Array.from_buffers(
-        pa.int32(),
-        len(codes),
-        [validity, pa.py_buffer(np.where(missing, 0, codes).astype(np.int32, copy=False))],
-        int(missing.sum()) if validity is not None else 0,
+    nulls = int(missing.sum()) if validity is not None else 0
+    if coded:
+        indices = pa.Array.from_buffers(
+            pa.int32(),
+            len(codes),
+            [validity, pa.py_buffer(np.where(missing, 0, codes).astype(np.int32, copy=False))],
+            nulls,
+        )
+        return pa.DictionaryArray.from_arrays(indices, _strings(values))
+    encoded = [v.encode() for v in values] + [b""]
+    lengths = np.fromiter(map(len, encoded), np.int32, len(encoded))  # null (-1): 0
+    offsets = np.zeros(len(codes) + 1, np.int32)
+    np.cumsum(lengths[codes], out=offsets[1:])
+    data = b"".join(map(encoded.__getitem__, codes[~missing].tolist()))
+    return pa.StringArray.from_buffers(
+        len(codes), pa.py_buffer(offsets), pa.py_buffer(data), validity, nulls
     )
-    return pa.DictionaryArray.from_arrays(indices, dictionary).dictionary_decode()
 
 
 @cache
 def _kind_dictionary() -> Any:
-    return _string_array(np.arange(len(KINDS), dtype=np.int32), list(KINDS))
+    return _strings(list(KINDS))
 
 
 def _read_field(
@@ -241,7 +262,8 @@ def records_to_table(records: Sequence[Record]) -> Any:
     for name in COLUMNS:
         typ = sch.field(name).type
         if name in strings:
-            arrays.append(_string_array(strings[name][0], strings[name][1].values))
+            codes, coder = strings[name]
+            arrays.append(_string_array(codes, coder.values, name in DICTIONARY_COLUMNS))
         elif name in numbers:
             arrays.append(_numbers_array(*numbers[name], typ))
         else:

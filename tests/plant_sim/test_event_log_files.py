@@ -81,7 +81,8 @@ def test_parquet_schema_is_typed_and_documented(records: list, tmp_path: Path) -
     types = {f.name: str(f.type) for f in schema}
     assert types["kind"] == "dictionary<values=string, indices=int8, ordered=0>"
     assert types["t"] == "double" and types["capacity"] == "int64"
-    assert types["state"] == "string" and types["level"] == "double"
+    assert types["state"] == "dictionary<values=string, indices=int32, ordered=0>"
+    assert types["part_id"] == "string" and types["level"] == "double"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## The event log") :]
     section = section[: section.index("\n## ", 4)]
