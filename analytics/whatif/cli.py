@@ -25,7 +25,7 @@ from rich.progress import (
 )
 
 from analytics.whatif.errors import ExecutorError, InfluxWriteError, StudyError
-from analytics.whatif.executors import EXECUTORS, Executor, make_executor
+from analytics.whatif.executors import EXECUTORS, Executor, make_executor, scheduler_problem
 from analytics.whatif.results import StudyResult
 from analytics.whatif.runner import run_study
 from analytics.whatif.study import Study, load_study
@@ -122,6 +122,17 @@ def _check_outputs(
         raise _fail(f"{text} (checked before the study runs)")
 
 
+def _check_scheduler(address: str | None) -> None:
+    """Exit 2 naming ``--scheduler`` for an address that is not ``[SCHEME://]HOST:PORT``."""
+    problem = None if address is None else scheduler_problem(address)
+    if problem is not None:
+        raise typer.BadParameter(
+            f"{address!r} is not a Dask scheduler address ({problem}); "
+            "give [tcp://]HOST:PORT, e.g. tcp://10.0.0.5:8786",
+            param_hint="--scheduler",
+        )
+
+
 def _check(study: Study) -> None:
     typer.echo(
         f"{study.source}: ok ({len(study.variants)} variants x {study.replications} "
@@ -145,7 +156,9 @@ def whatif_command(
     executor: str = typer.Option("local", help=f"Where to run: {', '.join(EXECUTORS)}."),
     workers: int | None = typer.Option(None, min=1, help="Local processes (default: CPUs)."),
     scheduler: str | None = typer.Option(
-        None, help="Dask scheduler address (with --executor dask), e.g. tcp://10.0.0.5:8786."
+        None,
+        help="Dask scheduler address [tcp://]HOST:PORT (with --executor dask), "
+        "e.g. tcp://10.0.0.5:8786.",
     ),
     replications: int | None = typer.Option(None, min=2, help="Override the study's count."),
     run_length: str | None = typer.Option(None, help="Override the run length, e.g. 1d."),
@@ -175,6 +188,7 @@ def whatif_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the result tables."),
 ) -> None:
     """Run a what-if study: variants x replications, intervals, paired comparisons, report."""
+    _check_scheduler(scheduler)
     try:
         study = load_study(study_path, replications=replications, run_length=run_length, seed=seed)
     except StudyError as exc:

@@ -12,9 +12,11 @@ They end with this process however it ends (``twin_io.lifetime``: SIGTERM, SIGKI
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol, TypeVar
@@ -27,6 +29,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 OnDone = Callable[[int], None]
 EXECUTORS = ("local", "serial", "dask")
+#: Address schemes of ``distributed`` that reach a scheduler on another host (no scheme: tcp).
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+_HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 
 
 class Executor(Protocol):
@@ -136,6 +141,38 @@ class DaskExecutor:
             raise ExecutorError(
                 f"Dask scheduler {self.scheduler}: cannot connect ({exc.__class__.__name__}: {exc})"
             ) from exc
+
+
+def scheduler_problem(address: str) -> str | None:
+    """Say what is wrong with a Dask scheduler address ``[SCHEME://]HOST:PORT``, else ``None``.
+
+    Only the form is checked (no dask import, no connection): ``Client`` took ``garbage`` as an
+    address and failed after the study started."""
+    scheme, sep, location = address.rpartition("://")
+    if sep and scheme not in SCHEDULER_SCHEMES:
+        return f"unknown scheme {scheme + sep!r} (use one of {', '.join(SCHEDULER_SCHEMES)})"
+    if location.startswith("["):  # an IPv6 address: [::1]:8786
+        host, bracket, tail = location[1:].partition("]")
+        if not bracket:
+            return "no ] after [ (an IPv6 address)"
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return f"[{host}] is not an IPv6 address"
+        if not tail.startswith(":"):
+            return "no :PORT after the host"
+        port = tail[1:]
+    else:
+        host, colon, port = location.rpartition(":")
+        if not colon:
+            return "no :PORT after the host"
+        if ":" in host:
+            return "an IPv6 address needs brackets, e.g. tcp://[::1]:8786"
+        if not _HOST_NAME.fullmatch(host):
+            return f"{host!r} is not a host name or address" if host else "no host"
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        return f"{port!r} is not a port (1 to 65535)" if port else "no port"
+    return None
 
 
 def make_executor(

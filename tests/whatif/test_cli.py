@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -222,6 +223,56 @@ def test_an_unreachable_dask_scheduler_exits_1_naming_it(
     )
     assert code == 1
     assert f"--scheduler: Dask scheduler {address}: cannot connect" in capsys.readouterr().err
+
+
+def test_a_malformed_dask_scheduler_exits_2_naming_the_option(study_file: Path, capsys) -> None:
+    """``--scheduler garbage`` was taken for an address: exit 1, "cannot connect" (ValueError)."""
+    args = ["whatif", str(study_file), "--executor", "dask", "--no-progress", "-q"]
+    assert main([*args, "--replications", "2", "--scheduler", "garbage"]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid value for --scheduler: 'garbage' is not a Dask scheduler address" in err
+    assert "cannot connect" not in err
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("tcp://10.0.0.5", "no :PORT after the host"),
+        ("http://10.0.0.5:8786", "unknown scheme 'http://'"),
+        ("tcp://h:99999", "'99999' is not a port (1 to 65535)"),
+        ("tcp://h:8786/", "'8786/' is not a port"),
+        ("tcp://:8786", "no host"),
+        ("tcp://::1:8786", "an IPv6 address needs brackets"),
+        ("tcp://[zz]:8786", "[zz] is not an IPv6 address"),
+        ("tcp://a b:8786", "'a b' is not a host name or address"),
+    ],
+)
+def test_malformed_scheduler_addresses_are_refused_before_the_study(
+    study_file: Path, address: str, problem: str, capsys
+) -> None:
+    args = ["whatif", str(study_file), "--executor", "dask", "--check"]
+    assert main([*args, "--scheduler", address]) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler" in err and f"({problem}" in err
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["tcp://10.0.0.5:8786", "10.0.0.5:8786", "tls://sched.example.com:8786", "tcp://[::1]:8786"],
+)
+def test_well_formed_scheduler_addresses_pass(address: str) -> None:
+    from analytics.whatif.executors import scheduler_problem
+
+    assert scheduler_problem(address) is None
+
+
+def test_without_dask_a_well_formed_scheduler_gives_the_install_hint(
+    study_file: Path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    args = ["whatif", str(study_file), "--executor", "dask", "--no-progress", "-q"]
+    assert main([*args, "--replications", "2", "--scheduler", "tcp://127.0.0.1:1"]) == 1
+    assert "needs 'distributed' from the 'dask' extra" in capsys.readouterr().err
 
 
 def test_a_seed_beyond_64_bits_exits_2_before_the_study_runs(study_file: Path, capsys) -> None:
