@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dashboards.boards import BOARDS
+from twin_io.files import written_whole
 
 ROOT = Path(__file__).resolve().parent
 JSON_DIR = ROOT / "json"
@@ -38,12 +39,13 @@ def render(board: dict) -> str:
 
 
 def write_all(directory: Path = JSON_DIR, timezone: str | None = None) -> list[Path]:
-    """Write every dashboard's JSON file; return the paths."""
+    """Write every dashboard's JSON file, each whole or not at all; return the paths."""
     directory.mkdir(parents=True, exist_ok=True)
     out = []
     for name, board in build_all(timezone).items():
         path = directory / name
-        path.write_text(render(board), encoding="utf-8")
+        with written_whole(path) as tmp:
+            tmp.write_text(render(board), encoding="utf-8")
         out.append(path)
     return out
 
@@ -59,10 +61,11 @@ def render_alerts(thresholds: Mapping[str, str] | None = None) -> str:
 
 
 def write_alerts(path: Path = ALERTS_FILE, thresholds: Mapping[str, str] | None = None) -> Path:
-    """Write the alert-rule provisioning file; return its path."""
+    """Write the alert-rule provisioning file, whole or not at all; return its path."""
     text = render_alerts(thresholds)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    with written_whole(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 

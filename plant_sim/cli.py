@@ -176,8 +176,14 @@ def schema(
     text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if out is None:
         typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
+        return
+    from twin_io.files import written_whole
+
+    try:  # whole or not at all: a full disk leaves the previous file as it was
+        with written_whole(out) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    except OSError as exc:  # what check_output_file cannot see (a full disk)
+        raise typer.BadParameter(f"{out}: {exc.strerror or exc}", param_hint="--out") from None
 
 
 def register(app: typer.Typer) -> None:

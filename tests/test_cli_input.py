@@ -11,6 +11,7 @@ from gateway.errors import SettingsError
 from gateway.settings import read_config_file
 from plant_sim.scenario import load_scenario
 from plant_sim.simulation import Simulation
+from tests.full_disk import twin_with_file_limit
 from twin.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +100,17 @@ def test_an_out_path_that_cannot_be_written_is_refused_before_the_run(
     assert "is a directory" in err
     err = _exit_2_naming(["schema", "--out", str(tmp_path / "no" / "s.json")], "--out", capsys)
     assert "does not exist" in err
+
+
+def test_schema_out_that_fails_midway_leaves_the_previous_file(tmp_path: Path) -> None:
+    """A write that fails midway (a full disk) truncated --out and left half a schema."""
+    out = tmp_path / "scenario.schema.json"
+    out.write_text('{"old": "schema"}\n')
+    result = twin_with_file_limit(["schema", "--out", str(out)], limit=8192)  # schema: 50 kB
+    assert out.read_text() == '{"old": "schema"}\n'
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary file left
+    assert result.returncode == 2, result.stderr  # was a traceback, exit 1
+    assert "--out" in result.stderr and "File too large" in result.stderr, result.stderr
 
 
 def test_a_scenario_file_that_is_not_utf8_exits_2(

@@ -24,6 +24,7 @@ from dashboards.files import (
     render_alerts,
 )
 from dashboards.model import DATASOURCE_UID
+from tests.full_disk import twin_with_file_limit
 
 
 def test_committed_json_is_what_the_builders_give() -> None:
@@ -174,6 +175,22 @@ def test_cli_check_names_the_file_and_path_of_a_hand_edited_board(tmp_path: Path
     assert res.exit_code == 2 and "--dir" in res.output, res.output
     res = runner.invoke(app, ["build", "--out", str(tmp_path / "energy.json")])
     assert res.exit_code == 2 and "--out" in res.output, res.output
+
+
+def test_cli_build_that_fails_midway_leaves_each_file_whole(tmp_path: Path) -> None:
+    """A write that fails midway (a full disk) left a board file truncated: each file is now
+    the previous one or the new one, whole, and no temporary file is left."""
+    assert CliRunner().invoke(app, ["build", "--out", str(tmp_path)]).exit_code == 0
+    new = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    for name in new:
+        (tmp_path / name).write_text(f"old {name}\n")
+    result = twin_with_file_limit(["dashboards", "build", "--out", str(tmp_path)], limit=20_000)
+    assert result.returncode == 2 and "--out" in result.stderr, result.stderr
+    assert "File too large" in result.stderr, result.stderr
+    after = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    assert set(after) == set(new)
+    assert all(after[n] in (f"old {n}\n", new[n]) for n in new), "a file half written"
+    assert any(after[n] == f"old {n}\n" for n in new)  # the one that failed, at least
 
 
 @pytest.mark.parametrize(
