@@ -2,13 +2,18 @@
 
 Exit codes: 0 done; 2 for a bad study file or bad options (every problem with its path, on
 stderr), output paths and InfluxDB options included, which are checked before anything runs; 1
-when a run or an output fails (for example InfluxDB refusing the results).
+when a run or an output fails (for example InfluxDB refusing the results); 130 when Ctrl-C or
+SIGTERM stopped it (as ``twin run``): workers ended, each output file whole or as it was.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,11 +45,42 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _run(study: Study, executor: Executor, progress: bool) -> StudyResult:
+@contextmanager
+def _stop_on_signals(received: list[str]) -> Iterator[None]:
+    """Inside, the first SIGINT or SIGTERM (``kill``, ``docker stop``) raises
+    ``KeyboardInterrupt`` and its name is added to ``received``; later ones are ignored while
+    the study stops. A signal ignored on entry stays ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        if not received:
+            received.append(signal.Signals(signum).name)
+            raise KeyboardInterrupt
+
+    previous = {
+        sig: signal.signal(sig, stop)
+        for sig in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(sig) is not signal.SIG_IGN
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(study: Study, executor: Executor, progress: bool, done: list[int]) -> StudyResult:
+    """Run the study; ``done[0]`` counts the finished runs (for a message if it is stopped)."""
     total = len(study.variants) * study.replications
+
+    def count(n: int, _total: int) -> None:
+        done[0] = n
+
     try:
         if not progress:
-            return run_study(study, executor)
+            return run_study(study, executor, count)
         columns = (
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -54,9 +90,12 @@ def _run(study: Study, executor: Executor, progress: bool) -> StudyResult:
         )
         with Progress(*columns, console=err, transient=True) as bar:
             task = bar.add_task(f"{study.name}: runs", total=total)
-            return run_study(
-                study, executor, lambda done, n: bar.update(task, completed=done, total=n)
-            )
+
+            def update(n: int, of: int) -> None:
+                count(n, of)
+                bar.update(task, completed=n, total=of)
+
+            return run_study(study, executor, update)
     except ExecutorError as exc:
         raise _fail(f"--scheduler: {exc}", code=1) from None
 
@@ -210,18 +249,39 @@ def whatif_command(
         _check(study)
         return
     _warn_if_large(study)
-    began = time.perf_counter()
-    result = _run(study, runner, progress)
-    log.info(
-        "%s: %d replications in %.1f s", study.name, len(result.runs), time.perf_counter() - began
-    )
-    if not quiet:
-        from analytics.whatif.tables import print_result
+    done, result = [0], None
+    received: list[str] = []  # the signal that stopped the study
+    try:
+        with _stop_on_signals(received):
+            began = time.perf_counter()
+            result = _run(study, runner, progress, done)
+            log.info(
+                "%s: %d replications in %.1f s",
+                study.name,
+                len(result.runs),
+                time.perf_counter() - began,
+            )
+            if not quiet:
+                from analytics.whatif.tables import print_result
 
-        print_result(result)
-    failed = _outputs(result, csv, parquet, html, json_path)
-    if influx_url:
-        _influx(result, influx_url, influx_database, influx_token)
+                print_result(result)
+            failed = _outputs(result, csv, parquet, html, json_path)
+            if influx_url:
+                _influx(result, influx_url, influx_database, influx_token)
+    except KeyboardInterrupt:
+        by = received[0] if received else "an interrupt"
+        if result is None:
+            log.warning(
+                "%s: stopped by %s (%d runs finished); nothing written", study.name, by, done[0]
+            )
+        else:
+            log.warning(
+                "%s: stopped by %s while giving the results; each output file is whole or as "
+                "it was",
+                study.name,
+                by,
+            )
+        raise typer.Exit(130) from None
     if failed:
         raise _fail("; ".join(failed), code=1)
 

@@ -7,7 +7,10 @@ process after each finished task, for progress bars.
 
 Local workers are started with ``spawn``: a fresh interpreter per worker, never a fork of a
 process that may hold threads (a progress bar's refresh thread, a Dask client) and their locks.
-They end with this process however it ends (``twin_io.lifetime``: SIGTERM, SIGKILL).
+They end with this process however it ends (``twin_io.lifetime``: SIGTERM, SIGKILL), and on
+``KeyboardInterrupt`` (Ctrl-C; ``twin whatif`` turns SIGTERM into one) they are ended at once,
+not after their running tasks. They ignore SIGINT: Ctrl-C reaches the whole process group, and
+this process stops them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import logging
 import multiprocessing
 import os
 import re
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol, TypeVar
@@ -75,14 +79,33 @@ class LocalExecutor:
         pool = ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=die_with_parent,  # a killed twin whatif leaves no worker running
+            initializer=_start_worker,
             initargs=(os.getpid(),),
         )
         try:
             futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
             return _gather(futures, len(tasks), on_done)
+        except KeyboardInterrupt:
+            _end_workers(pool)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_worker(parent_pid: int) -> None:
+    """Set up a worker: it ends with its parent and leaves Ctrl-C to it."""
+    die_with_parent(parent_pid)  # a killed twin whatif leaves no worker running
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """End the pool's workers now (SIGTERM) and wait for them, dropping the pending tasks."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
 
 
 def _gather(futures: dict[Future, int], n: int, on_done: OnDone | None) -> list[Any]:

@@ -275,6 +275,40 @@ def test_without_dask_a_well_formed_scheduler_gives_the_install_hint(
     assert "needs 'distributed' from the 'dask' extra" in capsys.readouterr().err
 
 
+def test_sigterm_while_writing_an_output_leaves_the_previous_file(
+    study_file: Path, tmp_path: Path, caplog, monkeypatch
+) -> None:
+    """SIGTERM (kill, docker stop) while --csv is written: the command stops with exit 130 and
+    the previous file stays as it was (it was killed with the file half written)."""
+    import csv as csv_module
+    import signal
+
+    def unhandled(signum: int, frame: object) -> None:
+        raise AssertionError("SIGTERM reached the default action: the process would be killed")
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    writerow = csv_module.DictWriter.writerow
+    rows = [0]
+
+    def writerow_then_sigterm(self: csv_module.DictWriter, row: dict) -> object:
+        rows[0] += 1
+        if rows[0] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return writerow(self, row)
+
+    monkeypatch.setattr(csv_module.DictWriter, "writerow", writerow_then_sigterm)
+    out = tmp_path / "r.csv"
+    out.write_text("earlier study\n")
+    try:
+        args = ["whatif", str(study_file), "--executor", "serial", "--no-progress", "-q"]
+        assert main([*args, "--csv", str(out)]) == 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert "cli_test: stopped by SIGTERM while giving the results" in caplog.text
+    assert out.read_text() == "earlier study\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "study.yaml"]
+
+
 def test_a_seed_beyond_64_bits_exits_2_before_the_study_runs(study_file: Path, capsys) -> None:
     """The seed column (Parquet int64, InfluxDB integer) cannot hold it: the export failed."""
     seed = 2**63 - 2  # the 3rd replication's seed is 2**63

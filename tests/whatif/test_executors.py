@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -110,3 +111,39 @@ def test_workers_end_when_twin_whatif_is_killed(tmp_path: Path) -> None:
             time.sleep(0.1)
     finally:
         proc.kill()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_twin_whatif_cleanly(tmp_path: Path) -> None:
+    """SIGTERM (kill, docker stop) mid-study killed the command (exit -15) with a "leaked
+    semaphore" warning: now the workers are ended before it exits 130, as twin run does, with
+    a message, and an output file of an earlier study is left as it was."""
+    csv = tmp_path / "r.csv"
+    csv.write_text("earlier study\n")
+    study = str(STUDIES / "tandem_capacity.yaml")
+    args = ["whatif", study, "--workers", "2", "--run-length", "30d", "--no-progress"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "twin", *args, "--csv", str(csv)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        workers: list[int] = []
+        while len(workers) < 2:  # the resource tracker is a child too
+            assert proc.poll() is None and time.monotonic() < deadline, "no workers started"
+            time.sleep(0.05)
+            workers = children(proc.pid, b"spawn_main")
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+        still = [pid for pid in workers if alive(pid)]  # when the command has ended
+        _, text = proc.communicate(timeout=60)  # to the end: the resource tracker's warning
+    finally:
+        proc.kill()
+    assert code == 130, text
+    assert "tandem_capacity: stopped by SIGTERM" in text and "nothing written" in text, text
+    assert "leaked" not in text and "Traceback" not in text, text
+    assert not still, f"workers {still} outlived twin whatif"
+    assert csv.read_text() == "earlier study\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]
