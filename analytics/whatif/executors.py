@@ -76,6 +76,7 @@ class LocalExecutor:
         workers = min(self.workers, len(tasks))
         if workers <= 1:
             return SerialExecutor().map(fn, tasks, on_done)
+        others = set(multiprocessing.active_children())  # children not of this pool
         pool = ProcessPoolExecutor(
             workers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -86,7 +87,7 @@ class LocalExecutor:
             futures = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
             return _gather(futures, len(tasks), on_done)
         except KeyboardInterrupt:
-            _end_workers(pool)
+            _end_workers(pool, others)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -98,9 +99,13 @@ def _start_worker(parent_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _end_workers(pool: ProcessPoolExecutor) -> None:
-    """End the pool's workers now (SIGTERM) and wait for them, dropping the pending tasks."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
+def _end_workers(pool: ProcessPoolExecutor, others: set) -> None:
+    """End the pool's workers now (SIGTERM) and wait for them, dropping the pending tasks.
+
+    Python 3.11's pool has no public way to end its workers before their running tasks are
+    done: they are found as this process's children (``multiprocessing.active_children``)
+    other than ``others``, those it had before the pool."""
+    processes = [p for p in multiprocessing.active_children() if p not in others]
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
