@@ -38,8 +38,8 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_ORDER_QUANTITY = 100_000
 """Most units in one customer order (a scheduled one, or the mean of the quantity
-distribution); a drawn quantity above it is cut to it. An order's parts are created when it is
-released, so an absurd quantity would exhaust memory."""
+distribution); a drawn quantity above it is cut to it. A released order waits as one lot entry
+(its parts are made as the line takes them), so memory does not grow with the quantity."""
 MIN_SAMPLE_PERIOD_S = 0.1
 """Shortest process-sample period (a shorter one floods the run with samples)."""
 MAX_SURGE_FACTOR = 1000.0

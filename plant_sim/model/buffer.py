@@ -1,22 +1,25 @@
 """Buffers that report their level: a finite FIFO between stations, and a release queue.
 
 Both hand a part over at once when they can (no SimPy event is created then) and only create
-one when a station must wait, which keeps the common case cheap.
+one when a station must wait, which keeps the common case cheap. The release queue holds lots,
+not parts: a part is made when the first station takes it, so a backlog costs memory per order.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections import deque
+from dataclasses import dataclass
+from heapq import heappop, heappush, heapreplace
 from typing import TYPE_CHECKING, Any
 
 import simpy
 from simpy.events import Event
 
+from plant_sim.model.station import Part
 from plant_sim.records import BufferLevel, Emit
 
 if TYPE_CHECKING:
-    from plant_sim.model.station import Part, Station
+    from plant_sim.model.station import Station
 
 
 class Buffer:
@@ -69,36 +72,74 @@ class Buffer:
         return None
 
 
+@dataclass(slots=True)
+class Lot:
+    """Released parts of one order not yet taken, made one by one as they are taken.
+
+    Part ``index`` (of ``index`` to ``end - 1``) has priority key ``(primary, seq, index)``
+    and the id ``prefix + str(serial)``; both count up as parts are taken.
+    """
+
+    prefix: str  # the line's id and "-"
+    product: str
+    order_id: str | None
+    primary: float
+    seq: int
+    index: int
+    end: int
+    serial: int  # the serial number (on the line) of part ``index``
+    ends_lot: bool = False  # the last part's start releases the order's next lot
+
+
 class ReleaseQueue:
-    """Released parts waiting for the first station, lowest priority key first."""
+    """Released parts waiting for the first station, lowest priority key first.
+
+    Held as one heap entry per lot, keyed by the lot's next part; ``parts`` counts the parts.
+    An entry keeps its insertion count as its lot is taken, so at equal keys an earlier lot
+    still comes first: the order of parts queued one by one.
+    """
 
     def __init__(
         self, env: simpy.Environment, line: str, emit: Emit, name: str = "release"
     ) -> None:
         self.env, self.line, self.name, self._emit = env, line, name, emit
-        self.items: list[tuple[tuple[float, int, int], int, Any]] = []
+        self.items: list[tuple[tuple[float, int, int], int, Lot]] = []
+        self.parts = 0
         self._getters: deque[Event] = deque()
         self._count = 0
 
-    def put_many(self, parts: list[Part]) -> None:
-        """Add parts, ranked by their priority ``key``; waiting stations are served first."""
-        items, count, push = self.items, self._count, heapq.heappush
-        for part in parts:
-            count += 1
-            push(items, (part.key, count, part))
-        self._count = count
+    def put(self, lot: Lot) -> None:
+        """Add a lot, ranked by its next part's key; waiting stations are served first."""
+        if lot.index < lot.end:
+            self._count += 1
+            heappush(self.items, ((lot.primary, lot.seq, lot.index), self._count, lot))
+            self.parts += lot.end - lot.index
         getters = self._getters
-        while getters and items:
-            getters.popleft().succeed(heapq.heappop(items)[2])
+        while getters and self.parts:
+            getters.popleft().succeed(self._pop())
         self._report()
 
-    def take(self) -> Any | None:
+    def take(self) -> Part | None:
         """Remove and return the part with the lowest key, or None when empty."""
-        items = self.items
-        if not items:
+        if not self.parts:
             return None
-        part = heapq.heappop(items)[2]
-        self._emit(BufferLevel(self.env.now, self.line, self.name, len(items), None))
+        part = self._pop()
+        self._emit(BufferLevel(self.env.now, self.line, self.name, self.parts, None))
+        return part
+
+    def _pop(self) -> Part:
+        """Make the part with the lowest key and take it out of its lot."""
+        items = self.items
+        key, count, lot = items[0]
+        index = lot.index + 1
+        part = Part(lot.prefix + str(lot.serial), lot.product, lot.order_id, key)
+        if index == lot.end:
+            part.ends_lot = lot.ends_lot
+            heappop(items)
+        else:
+            lot.index, lot.serial = index, lot.serial + 1
+            heapreplace(items, ((lot.primary, lot.seq, index), count, lot))
+        self.parts -= 1
         return part
 
     def wait_take(self) -> Event:
@@ -108,4 +149,4 @@ class ReleaseQueue:
         return event
 
     def _report(self) -> None:
-        self._emit(BufferLevel(self.env.now, self.line, self.name, len(self.items), None))
+        self._emit(BufferLevel(self.env.now, self.line, self.name, self.parts, None))

@@ -36,6 +36,10 @@ class Line:
     on_leave: Callable[[Part, str], None] = lambda part, outcome: None
     on_start: Callable[[Part], None] = lambda part: None
     _made: int = 0
+    part_prefix: str = field(init=False)  # a part's id is this and its serial number
+
+    def __post_init__(self) -> None:
+        self.part_prefix = f"{self.id}-"
 
     def hooks_for(self, position: int) -> Hooks:
         """Return the take/hand-over hooks of the station at ``position``."""
@@ -51,6 +55,12 @@ class Line:
         """Create a part with the line's next serial number."""
         self._made += 1
         return Part(f"{self.id}-{self._made}", product, order_id, key)
+
+    def reserve_serials(self, count: int) -> int:
+        """Reserve the line's next ``count`` serial numbers (for a lot); return the first."""
+        first = self._made + 1
+        self._made += count
+        return first
 
     def _take_released(self, station: Station) -> Part | simpy.Event | Proc:
         """The first station's take hook under a WIP cap: ``_next_released`` once the cap

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import simpy
 
 from plant_sim.distributions import Sampler
+from plant_sim.model.buffer import Lot
 from plant_sim.model.line import Line
 from plant_sim.model.station import Part, Proc
 from plant_sim.records import Emit, OrderEvent
@@ -131,7 +132,7 @@ class OrderBook:
         else:
             line = min(
                 candidates,
-                key=lambda ln: len(ln.release.items) if ln.release is not None else 0,
+                key=lambda ln: ln.release.parts if ln.release is not None else 0,
             )
         due = now + due_in
         order = _Order(order_id, product, quantity, due, seq, line, quantity)
@@ -150,16 +151,25 @@ class OrderBook:
         order.next_index = end
 
     def _release_parts(self, order: _Order, indices: range, lot_end: bool = False) -> None:
-        """Queue parts; FIFO ranks lots by release, EDD by the order's due time."""
+        """Queue the parts as one lot (made when taken, with the serial numbers of now);
+        FIFO ranks lots by release, EDD by the order's due time."""
         self._lots_released += 1
         primary = order.due if self.rule == "edd" else float(self._lots_released)
-        line, product, order_id, seq = order.line, order.product, order.id, order.seq
-        new_part = line.new_part
-        parts = [new_part(product, order_id, (primary, seq, index)) for index in indices]
-        if lot_end and parts:
-            parts[-1].ends_lot = True
+        line = order.line
+        first = line.reserve_serials(len(indices))
+        lot = Lot(
+            line.part_prefix,
+            order.product,
+            order.id,
+            primary,
+            order.seq,
+            indices.start,
+            indices.stop,
+            first,
+            lot_end,
+        )
         assert line.release is not None
-        line.release.put_many(parts)
+        line.release.put(lot)
 
     def _part_started(self, part: Part) -> None:
         """When the last part of a lot starts, the order's next lot is released."""
