@@ -85,6 +85,17 @@ def test_an_error_in_a_worker_reaches_the_caller() -> None:
         LocalExecutor(2).map(math.sqrt, [1.0, -1.0, 4.0])
 
 
+def _two_workers(proc: subprocess.Popen) -> list[int]:
+    """Wait until ``proc`` (twin whatif) has two worker processes; return their pids."""
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while len(workers) < 2:  # the resource tracker is a child too
+        assert proc.poll() is None and time.monotonic() < deadline, "no workers started"
+        time.sleep(0.05)
+        workers = children(proc.pid, b"spawn_main")
+    return workers
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_workers_end_when_twin_whatif_is_killed(tmp_path: Path) -> None:
     """SIGKILL of twin whatif (no clean-up at all) mid-study: its worker processes end too,
@@ -97,12 +108,7 @@ def test_workers_end_when_twin_whatif_is_killed(tmp_path: Path) -> None:
             stderr=err,
         )
     try:
-        deadline = time.monotonic() + 120
-        workers: list[int] = []
-        while len(workers) < 2:  # the resource tracker is a child too
-            assert proc.poll() is None and time.monotonic() < deadline, "no workers started"
-            time.sleep(0.1)
-            workers = children(proc.pid, b"spawn_main")
+        workers = _two_workers(proc)
         proc.kill()
         proc.wait(timeout=30)
         deadline = time.monotonic() + 60
@@ -129,12 +135,7 @@ def test_sigterm_stops_twin_whatif_cleanly(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        workers: list[int] = []
-        while len(workers) < 2:  # the resource tracker is a child too
-            assert proc.poll() is None and time.monotonic() < deadline, "no workers started"
-            time.sleep(0.05)
-            workers = children(proc.pid, b"spawn_main")
+        workers = _two_workers(proc)
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=60)
         still = [pid for pid in workers if alive(pid)]  # when the command has ended
