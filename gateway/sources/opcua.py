@@ -71,8 +71,12 @@ class OpcUaSource:
     def stop(self) -> None:
         """Disconnect and end the thread."""
         self._stopping.set()
-        if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            # a second stop (the gateway stops a source whose start failed and stopped it)
+            # finds the thread's loop closed: nothing left to wake
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
         if self._thread is not None:
             self._thread.join(timeout=10)
 

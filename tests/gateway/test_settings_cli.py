@@ -8,6 +8,7 @@ import pytest
 
 from gateway.errors import SettingsError
 from gateway.settings import load_settings
+from tests.servers.influxdb import InfluxServer, free_port
 from twin.cli import main
 
 
@@ -130,3 +131,17 @@ def test_unusable_data_dir_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main([*argv, "--data-dir", str(data)]) == 2
     err = capsys.readouterr().err
     assert "data_dir (TWIN_DATA_DIR)" in err and str(data) in err and "Traceback" not in err
+
+
+@pytest.mark.integration
+def test_unreachable_opcua_server_exits_1_naming_the_setting(
+    tmp_path: Path, influxd: InfluxServer, influx_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The source is stopped once by its own start and once by the gateway's: no traceback
+    (it was ``RuntimeError: Event loop is closed`` from the second stop, and no message)."""
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}/twin/"
+    argv = ["gateway", "--influx-url", influxd.url, "--influx-database", influx_db]
+    code = main([*argv, "--opcua-endpoint", endpoint, "--data-dir", str(tmp_path / "gw")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert endpoint in err and "opcua_endpoint" in err
