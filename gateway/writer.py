@@ -173,11 +173,16 @@ class Writer(threading.Thread):
         self.stats.buffered = len(self.buffer)
 
     def _sleep(self, seconds: float) -> None:
-        """Back off for ``seconds``; only ``stop`` cuts it short.
+        """Back off for ``seconds``; ``stop`` cuts it short, once.
 
         New records (``wake``) do not: waiting on ``wake`` here would return at once for the
-        rest of the delay once it is set, a busy loop for the length of an outage.
+        rest of the delay once it is set, a busy loop for the length of an outage. Nor does
+        the halt once set (the same busy loop for the drain's length, against an InfluxDB that
+        is down): while stopping, the writer backs off within what is left of the drain.
         """
+        if self._halt.is_set():
+            time.sleep(max(0.0, min(seconds, self._drain_until - time.monotonic())))
+            return
         self._halt.wait(seconds)
 
 
