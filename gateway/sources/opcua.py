@@ -33,6 +33,13 @@ logger = logging.getLogger(__name__)
 _SEEN_EVENT_IDS = 100_000
 
 
+def _reason(exc: BaseException) -> str:
+    """What went wrong, never an empty text (a timeout's own text is empty)."""
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return "no answer (timed out)"
+    return str(exc) or type(exc).__name__
+
+
 class OpcUaSource:
     """Runs an asyncua client in its own thread and event loop."""
 
@@ -62,7 +69,7 @@ class OpcUaSource:
         if require and errors:
             self.stop()
             raise SourceError(
-                f"OPC UA server {self.endpoint} (setting opcua_endpoint): {errors[0]}"
+                f"OPC UA server {self.endpoint} (setting opcua_endpoint): {_reason(errors[0])}"
             ) from errors[0]
 
     def pause(self) -> None:
@@ -94,7 +101,9 @@ class OpcUaSource:
                     errors.append(exc)
                     first.set()
                 delay = backoff.next_delay()
-                logger.warning("OPC UA %s: %s; reconnecting in %.1f s", self.endpoint, exc, delay)
+                logger.warning(
+                    "OPC UA %s: %s; reconnecting in %.1f s", self.endpoint, _reason(exc), delay
+                )
             self.subscribed.clear()
             if self._stopping.is_set():
                 break

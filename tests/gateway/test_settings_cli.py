@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,25 @@ def test_unreachable_opcua_server_exits_1_naming_the_setting(
     assert code == 1
     err = capsys.readouterr().err
     assert endpoint in err and "opcua_endpoint" in err
+
+
+@pytest.mark.integration
+def test_a_silent_opcua_server_is_named_as_not_answering(
+    tmp_path: Path,
+    influxd: InfluxServer,
+    influx_db: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A port that takes the connection and never answers: the message said nothing after
+    'opcua_endpoint): ' (a timeout's text is empty), the log 'OPC UA ...: ; reconnecting'."""
+    monkeypatch.setenv("TWIN_OPCUA_TIMEOUT_S", "0.5")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel accepts; nobody ever reads
+        endpoint = f"opc.tcp://127.0.0.1:{silent.getsockname()[1]}/twin/"
+        argv = ["gateway", "--influx-url", influxd.url, "--influx-database", influx_db]
+        code = main([*argv, "--opcua-endpoint", endpoint, "--data-dir", str(tmp_path / "gw")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"{endpoint} (setting opcua_endpoint): no answer (timed out)" in err
