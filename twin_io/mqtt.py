@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import select
 import ssl
@@ -168,6 +169,23 @@ def _no_op(_client: mqtt.Client, _userdata: Any, _sock: Any) -> None:
     """``on_socket_(un)register_write``: nothing to register, the loop asks ``want_write``."""
 
 
+async def wait_event(event: threading.Event, timeout_s: float, step_s: float = 0.02) -> bool:
+    """Wait in an event loop until a thread sets ``event``; False after ``timeout_s``.
+
+    Unlike ``asyncio.to_thread(event.wait, timeout_s)``, cancelling it (Ctrl-C cancels
+    ``asyncio.run``'s task) returns at once: the worker thread of ``to_thread`` cannot be
+    interrupted, and ``asyncio.run`` waits for it before it returns, so the process stayed up
+    for the rest of the timeout.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not event.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        await asyncio.sleep(min(step_s, left))
+    return True
+
+
 class NetworkLoop:
     """Drives one paho client in a thread of its own; reconnects with backoff.
 
@@ -225,6 +243,11 @@ class NetworkLoop:
     def wait_first_attempt(self, timeout_s: float) -> bool:
         """Wait until the first attempt connected or failed; True if connected."""
         self._attempted.wait(timeout_s)
+        return self.connected.is_set()
+
+    async def first_attempt(self, timeout_s: float) -> bool:
+        """``wait_first_attempt`` for an event loop: a cancellation (Ctrl-C) ends it at once."""
+        await wait_event(self._attempted, timeout_s)
         return self.connected.is_set()
 
     def _wrap_connection_callbacks(self) -> None:

@@ -36,7 +36,7 @@ from plant_sim.live import commands as cmds
 from plant_sim.live.layout import PlantLayout
 from plant_sim.live.uns import uns_fields
 from plant_sim.records import Record, to_dict
-from twin_io.mqtt import BrokerAccess, MqttConfigError, NetworkLoop, make_client
+from twin_io.mqtt import BrokerAccess, MqttConfigError, NetworkLoop, make_client, wait_event
 from twin_io.retry import Backoff
 
 logger = logging.getLogger(__name__)
@@ -165,8 +165,16 @@ class MqttPublisher:
         except (OSError, ValueError) as exc:
             raise MqttError(f"MQTT broker {self.host_port}: {exc}") from exc
         net = self._net
-        if await asyncio.to_thread(net.connected.wait, s.connect_timeout_s):
-            return
+        endpoint = self.options.endpoint
+        logger.info("MQTT: connecting to %s (waiting up to %g s)", endpoint, s.connect_timeout_s)
+        try:
+            if await wait_event(net.connected, s.connect_timeout_s):
+                return
+        except asyncio.CancelledError:  # Ctrl-C while waiting: end the network thread too
+            self._stopping = True
+            self._net = None
+            net.stop(1.0)
+            raise
         msg = (
             f"MQTT broker {self.options.endpoint} is unreachable "
             f"({net.last_error or 'no answer'}); retrying every <= {s.reconnect_max_s:g} s"

@@ -252,7 +252,7 @@ class SparkplugSink:
             link.net.start()
         for line_id, link in self.links.items():
             timeout = self.settings.connect_timeout_s
-            if not await asyncio.to_thread(link.net.wait_first_attempt, timeout):
+            if not await link.net.first_attempt(timeout):
                 logger.warning(
                     "Sparkplug edge node %s: %s not connected yet (%s); retrying",
                     line_id,

@@ -1,0 +1,67 @@
+"""``twin sim`` stopped by SIGINT at awkward moments: while it waits for the broker at start.
+
+The process runs as a user runs it (``python -m twin sim``); the tests wait for its log lines,
+never for a time tuned to the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.servers.mosquitto import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_sigint() -> None:  # a child of a background shell would inherit SIGINT ignored
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _sim(log: Path, *args: str) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "twin", "sim", "scenarios/bottling_line.yaml", *args],
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_default_sigint,
+        )
+
+
+def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in log.read_text(errors="replace"):
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"no {text!r} in: {log.read_text()}"
+        time.sleep(0.02)
+
+
+@pytest.mark.integration
+def test_ctrl_c_while_waiting_for_the_broker_stops_at_once(tmp_path: Path) -> None:
+    """It waited out the rest of --mqtt-wait (here 120 s): the wait ran in a worker thread
+    that ``asyncio.run`` joins before it returns."""
+    log = tmp_path / "sim.log"
+    broker = f"mqtt://127.0.0.1:{free_port()}"  # nobody listens
+    proc = _sim(log, "--no-opcua", "--mqtt-url", broker, "--mqtt-wait", "120")
+    try:
+        _wait_for(log, f"MQTT: connecting to {broker}", proc, 60)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    text = log.read_text(errors="replace")
+    assert code == 130, text
+    assert "Traceback" not in text
+    assert took < 30, f"stopped {took:.1f} s after Ctrl-C"
