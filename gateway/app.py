@@ -117,6 +117,8 @@ class Gateway:
             self.sources.append(opcua_cls(s, self.intake))
         try:
             for source in self.sources:
+                if stop_signals.requested():  # asked to stop while an earlier one connected
+                    break
                 source.start(require=s.require_endpoints)
         except GatewayError:
             self.stop(drain_s=0)

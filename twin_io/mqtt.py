@@ -245,6 +245,11 @@ class NetworkLoop:
         self._attempted.wait(timeout_s)
         return self.connected.is_set()
 
+    @property
+    def attempted(self) -> threading.Event:
+        """Set once the first connection attempt connected or failed."""
+        return self._attempted
+
     async def first_attempt(self, timeout_s: float) -> bool:
         """``wait_first_attempt`` for an event loop: a cancellation (Ctrl-C) ends it at once."""
         await wait_event(self._attempted, timeout_s)

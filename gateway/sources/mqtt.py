@@ -28,10 +28,11 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from gateway import stop_signals
 from gateway.errors import SourceError
 from gateway.normalize import RawMessage
 from gateway.settings import GatewaySettings
-from gateway.sources.base import wait_subscribed
+from gateway.sources.base import wait_or_stop, wait_subscribed
 from plant_sim import payloads
 from twin_io.mqtt import NetworkLoop, make_client
 from twin_io.retry import Backoff
@@ -92,8 +93,12 @@ class MqttSource:
         Raises ``SourceError`` if ``require`` and the broker cannot be reached.
         """
         self.loop.start()
-        if self.loop.wait_first_attempt(CONNECT_WAIT_S):
+        wait_or_stop(self.loop.attempted, CONNECT_WAIT_S)
+        if self.loop.connected.is_set():
             wait_subscribed(self.subscribed, self.endpoint)
+            return
+        if stop_signals.requested():  # the gateway stops next: not a failure to connect
+            logger.info("stop requested while connecting to MQTT broker %s", self.endpoint)
             return
         message = (
             f"MQTT broker {self.endpoint} (setting mqtt_url): {self.loop.last_error or 'no answer'}"

@@ -23,10 +23,11 @@ from typing import Any
 
 from asyncua import Client, Node, ua
 
+from gateway import stop_signals
 from gateway.errors import SourceError
 from gateway.normalize import RawMessage
 from gateway.settings import GatewaySettings
-from gateway.sources.base import put
+from gateway.sources.base import put, wait_or_stop
 from twin_io.retry import Backoff
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,10 @@ class OpcUaSource:
             target=lambda: asyncio.run(self._main(first, errors)), name="gateway-opcua", daemon=True
         )
         self._thread.start()
-        first.wait(timeout=60.0)
+        wait_or_stop(first, 60.0)
+        if stop_signals.requested() and not self.subscribed.is_set():
+            logger.info("stop requested while connecting to OPC UA server %s", self.endpoint)
+            return  # the gateway stops next: not a failure to connect
         if require and errors:
             self.stop()
             raise SourceError(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,41 @@ def test_sigterm_during_start_up_stops_cleanly(
     text = log.read_text()
     assert proc.returncode == 0, text[-2000:]
     assert "stop requested during start-up" in text
+
+
+def test_sigterm_while_the_broker_does_not_answer_stops_cleanly(
+    tmp_path: Path, influxd: InfluxServer, influx_db: str
+) -> None:
+    """The gateway waits up to 10 s for a broker's first answer at start. A SIGTERM in that
+    wait was taken for nothing: it waited on, then exited 1 with 'MQTT broker ...: no answer'."""
+    log = tmp_path / "gateway.log"
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        silent.settimeout(60)
+        url = f"mqtt://127.0.0.1:{silent.getsockname()[1]}"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "twin", "gateway", "--influx-url", influxd.url),
+                    *("--influx-database", influx_db, "--mqtt-url", url),
+                    *("--data-dir", str(tmp_path / "gw")),
+                ],
+                env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=tmp_path,
+            )
+        try:
+            conn, _ = silent.accept()  # the gateway connected and waits for CONNACK
+            with conn:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    text = log.read_text()
+    assert proc.returncode == 0, text[-2000:]
+    assert f"stop requested while connecting to MQTT broker {url}" in text
+    assert "Traceback" not in text
