@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -121,6 +122,7 @@ class MqttPublisher:
         self._drops_logged = 0
         self._waiting_logged = False
         self._stopping = False
+        self._give_up = threading.Event()  # a second stop signal: deliver nothing more
 
     @property
     def host_port(self) -> str:
@@ -193,8 +195,15 @@ class MqttPublisher:
         if net is None:
             return
         if self.pending():  # also while reconnecting: they go out once the broker is back
+            logger.info(
+                "stopping: waiting up to %g s for %d MQTT messages to reach %s (stop again: "
+                "do not wait)",
+                self.settings.drain_timeout_s,
+                self.pending(),
+                self.options.endpoint,
+            )
             await self.drain(self.settings.drain_timeout_s)
-        if self.connected:
+        if self.connected and not self._give_up.is_set():
             self._out.append((self.status_topic, self._status(False, "stopped"), 1, True))
             await self.drain(5.0)
         self._log_drops()
@@ -202,10 +211,12 @@ class MqttPublisher:
         if left:
             self.stats.undelivered = left
             logger.error(
-                "MQTT: %d messages were not delivered to %s within %g s of the shutdown",
+                "MQTT: %d messages were not delivered to %s %s",
                 left,
                 self.options.endpoint,
-                self.settings.drain_timeout_s,
+                "(the stop was requested again)"
+                if self._give_up.is_set()
+                else f"within {self.settings.drain_timeout_s:g} s of the shutdown",
             )
         self._stopping = True  # the disconnect that follows is ours
         await asyncio.to_thread(net.stop, 10.0)  # disconnects (no last will) and ends
@@ -282,9 +293,14 @@ class MqttPublisher:
         """Wait until nothing is waiting, unwritten or unacknowledged; False on timeout."""
         return await asyncio.to_thread(self._wait_empty, timeout_s)
 
+    def give_up(self) -> None:
+        """Stop waiting for undelivered messages (a second SIGINT/SIGTERM while stopping);
+        ``stop`` then counts and reports them at once."""
+        self._give_up.set()
+
     def _wait_empty(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
-        while self._busy() and time.monotonic() < deadline:
+        while self._busy() and time.monotonic() < deadline and not self._give_up.is_set():
             time.sleep(0.01)
         return not self._busy()
 

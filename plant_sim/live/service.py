@@ -73,6 +73,8 @@ async def serve_live(
     mqtt: MqttPublisher | None = None
     server: TwinOpcUaServer | None = None
     async with contextlib.AsyncExitStack() as stack:
+        if handle_signals:
+            stack.callback(_remove_signals)  # the last to run: after the sinks have stopped
         if config.opcua is not None:
             server = TwinOpcUaServer(layout, config.opcua, runner)
             await server.start()
@@ -95,8 +97,9 @@ async def serve_live(
             runner.sinks.append(spb)
         runner.sinks.extend(config.extra_sinks)
         if handle_signals:
-            _install_signals(runner)
-            stack.callback(_remove_signals)
+            # handled until every sink has stopped (the exit stack runs this callback last):
+            # a second signal cuts the MQTT drain short instead of killing the process
+            _install_signals(runner, mqtt)
         if on_ready is not None:
             on_ready(runner)
         if gate is not None:
@@ -112,11 +115,25 @@ async def serve_live(
     return stats
 
 
-def _install_signals(runner: LiveRunner) -> None:
+def _install_signals(runner: LiveRunner, mqtt: MqttPublisher | None) -> None:
+    """The first SIGINT/SIGTERM ends the run (the sinks then deliver what is queued); a
+    second one stops waiting for the MQTT messages not yet delivered (counted, reported)."""
     loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            runner.stop()
+            return
+        if mqtt is not None:
+            logger.warning("stop requested again: not waiting for undelivered MQTT messages")
+            mqtt.give_up()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, runner.stop)
+            loop.add_signal_handler(sig, on_signal)
 
 
 def _remove_signals() -> None:

@@ -65,3 +65,35 @@ def test_ctrl_c_while_waiting_for_the_broker_stops_at_once(tmp_path: Path) -> No
     assert code == 130, text
     assert "Traceback" not in text
     assert took < 30, f"stopped {took:.1f} s after Ctrl-C"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_second_signal_while_mqtt_drains_stops_at_once_and_reports_the_loss(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """Stopped while the broker is away, ``twin sim`` waits up to --mqtt-drain-timeout for the
+    queued messages. A second signal in that wait was worse than useless: SIGTERM killed the
+    process (-15) and SIGINT waited the drain out all the same (then 130); neither said that
+    messages were not delivered."""
+    log = tmp_path / "sim.log"
+    broker = f"mqtt://127.0.0.1:{free_port()}"  # nobody listens: everything stays queued
+    proc = _sim(
+        log,
+        *("--no-opcua", "--mqtt-url", broker, "--mqtt-wait", "0", "--speed", "60"),
+        *("--mqtt-drain-timeout", "120"),
+    )
+    try:
+        _wait_for(log, "live run ", proc, 60)
+        proc.send_signal(sig)
+        _wait_for(log, "stopping: waiting up to 120 s for", proc, 60)
+        proc.send_signal(sig)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    text = log.read_text(errors="replace")
+    assert code == 1, text
+    assert "Traceback" not in text
+    assert "were not delivered" in text and "(the stop was requested again)" in text
