@@ -186,6 +186,21 @@ async def wait_event(event: threading.Event, timeout_s: float, step_s: float = 0
     return True
 
 
+def wait_drained(
+    busy: Callable[[], bool], deadline: float, give_up: threading.Event, step_s: float = 0.005
+) -> bool:
+    """Wait (in a worker thread) until ``busy()`` is false; stop waiting at ``deadline``
+    (``time.monotonic()``) or as soon as ``give_up`` is set. Return ``not busy()``.
+
+    The one shutdown drain of the twin's MQTT clients (the UNS publisher, each Sparkplug edge
+    node): a second SIGINT/SIGTERM while it waits sets ``give_up`` (``give_up()`` of the sinks,
+    ``plant_sim.live.service``), so the process stops at once and reports what is left.
+    """
+    while busy() and not give_up.is_set() and time.monotonic() < deadline:
+        time.sleep(step_s)
+    return not busy()
+
+
 class NetworkLoop:
     """Drives one paho client in a thread of its own; reconnects with backoff.
 

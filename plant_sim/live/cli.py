@@ -101,7 +101,9 @@ def sim(
     mqtt_max_queued: int = typer.Option(50_000, help="QoS 1 messages kept while disconnected."),
     mqtt_wait: float = typer.Option(10.0, help="Seconds to wait for the broker at start."),
     mqtt_drain_timeout: float = typer.Option(
-        30.0, help="Seconds the shutdown waits for queued MQTT messages to be delivered."
+        30.0,
+        help="Seconds the shutdown waits for queued MQTT messages (UNS and Sparkplug) to be "
+        "delivered.",
     ),
     mqtt_required: bool = typer.Option(
         False,
@@ -179,6 +181,7 @@ def sim(
             client_id=mqtt_client_id,
             group=sparkplug_group,
             connect_timeout_s=mqtt_wait,
+            drain_timeout_s=mqtt_drain_timeout,
             primary_host=sparkplug_primary_host,
             username=mqtt_username,
             password=mqtt_password,
@@ -200,10 +203,11 @@ def sim(
         f"{stats.commands} commands",
         highlight=False,
     )
-    if stats.undelivered and config.mqtt is not None:
+    broker = config.mqtt or config.sparkplug  # the same --mqtt-url for both
+    if stats.undelivered and broker is not None:
         err.print(
             f"[red]error:[/red] {stats.undelivered} MQTT messages (the run's last records among "
-            f"them) were not delivered to {config.mqtt.options().endpoint} within "
+            f"them) were not delivered to {broker.options().endpoint} within "
             f"{mqtt_drain_timeout:g} s of the shutdown",
             markup=True,
             highlight=False,

@@ -37,7 +37,14 @@ from plant_sim.live import commands as cmds
 from plant_sim.live.layout import PlantLayout
 from plant_sim.live.uns import uns_fields
 from plant_sim.records import Record, to_dict
-from twin_io.mqtt import BrokerAccess, MqttConfigError, NetworkLoop, make_client, wait_event
+from twin_io.mqtt import (
+    BrokerAccess,
+    MqttConfigError,
+    NetworkLoop,
+    make_client,
+    wait_drained,
+    wait_event,
+)
 from twin_io.retry import Backoff
 
 logger = logging.getLogger(__name__)
@@ -299,10 +306,7 @@ class MqttPublisher:
         self._give_up.set()
 
     def _wait_empty(self, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while self._busy() and time.monotonic() < deadline and not self._give_up.is_set():
-            time.sleep(0.01)
-        return not self._busy()
+        return wait_drained(self._busy, time.monotonic() + timeout_s, self._give_up, 0.01)
 
     def _busy(self) -> bool:
         """Something pending, or packets (QoS 0 ones too) not yet written."""

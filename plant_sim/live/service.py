@@ -71,6 +71,7 @@ async def serve_live(
     runner = LiveRunner(make_model(scenario, config), PacedClock(config.speed))
     model = runner.model
     mqtt: MqttPublisher | None = None
+    spb: SparkplugSink | None = None
     server: TwinOpcUaServer | None = None
     async with contextlib.AsyncExitStack() as stack:
         if handle_signals:
@@ -98,8 +99,8 @@ async def serve_live(
         runner.sinks.extend(config.extra_sinks)
         if handle_signals:
             # handled until every sink has stopped (the exit stack runs this callback last):
-            # a second signal cuts the MQTT drain short instead of killing the process
-            _install_signals(runner, mqtt)
+            # a second signal cuts the MQTT drains short instead of killing the process
+            _install_signals(runner)
         if on_ready is not None:
             on_ready(runner)
         if gate is not None:
@@ -110,14 +111,17 @@ async def serve_live(
         stats = await runner.run(config.until_s)
         if linger is not None:
             await linger.wait()
-    if mqtt is not None:  # stopped by now: what its drain could not deliver is known
-        stats.undelivered = mqtt.stats.undelivered
+    # stopped by now: what their drains could not deliver is known
+    stats.undelivered = (0 if mqtt is None else mqtt.stats.undelivered) + (
+        0 if spb is None else spb.undelivered
+    )
     return stats
 
 
-def _install_signals(runner: LiveRunner, mqtt: MqttPublisher | None) -> None:
+def _install_signals(runner: LiveRunner) -> None:
     """The first SIGINT/SIGTERM ends the run (the sinks then deliver what is queued); a
-    second one stops waiting for the MQTT messages not yet delivered (counted, reported)."""
+    second one makes every sink that waits for undelivered messages (``give_up()``: the MQTT
+    publisher, the Sparkplug edge nodes) stop waiting; they count and report them."""
     loop = asyncio.get_running_loop()
     signals = 0
 
@@ -127,9 +131,11 @@ def _install_signals(runner: LiveRunner, mqtt: MqttPublisher | None) -> None:
         if signals == 1:
             runner.stop()
             return
-        if mqtt is not None:
+        waiting = [sink for sink in runner.sinks if callable(getattr(sink, "give_up", None))]
+        if waiting:
             logger.warning("stop requested again: not waiting for undelivered MQTT messages")
-            mqtt.give_up()
+        for sink in waiting:
+            sink.give_up()  # type: ignore[attr-defined]
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):

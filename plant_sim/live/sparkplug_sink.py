@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -38,7 +39,14 @@ from plant_sim.live import commands as cmds
 from plant_sim.live.layout import LineInfo, PlantLayout
 from plant_sim.live.sparkplug_records import RecordChannel
 from plant_sim.records import Record, ScenarioEvent
-from twin_io.mqtt import BrokerAccess, MqttConfigError, MqttOptions, NetworkLoop, make_client
+from twin_io.mqtt import (
+    BrokerAccess,
+    MqttConfigError,
+    MqttOptions,
+    NetworkLoop,
+    make_client,
+    wait_drained,
+)
 from twin_io.retry import Backoff
 
 if TYPE_CHECKING:
@@ -99,10 +107,12 @@ class _EdgeLink:
         self.connection = 0  # connects so far (network thread); the queue's entries carry one
         self._born_on = 0  # the connection the node's current session belongs to (event loop)
         self.stale = 0  # queued messages of an earlier connection, not sent
+        self.unwritten = 0  # handed to paho, not yet written (network thread)
         self.client = make_client(options, edge_client_id(settings, line.id), clean_session=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_publish = self._on_publish
         self._set_will()
         self.net = NetworkLoop(
             self.client,
@@ -147,14 +157,18 @@ class _EdgeLink:
                 raise SparkplugError(f"Sparkplug edge node {self.line}: network thread stopped")
             await asyncio.sleep(0.002)
 
-    def drain(self, timeout_s: float) -> bool:
-        """Wait until the queue is empty and paho has written it (connected); False on timeout."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and self.net.alive:
-            if not self.queue and not (self.net.connected.is_set() and self.client.want_write()):
-                return True
-            time.sleep(0.005)
-        return not self.queue
+    def pending(self) -> int:
+        """Messages not sent yet: queued, or handed to paho and not written (connected)."""
+        return len(self.queue) + (self.unwritten if self.net.connected.is_set() else 0)
+
+    def _busy(self) -> bool:
+        return self.net.alive and bool(self.pending())
+
+    def drain(self, deadline: float, give_up: threading.Event) -> bool:
+        """Wait until the queue is empty and paho has written it (connected); False when
+        ``deadline`` (``time.monotonic()``) passed or ``give_up`` was set first."""
+        wait_drained(self._busy, deadline, give_up)
+        return not self.pending()
 
     # network thread side
     def _hand_over(self, client: mqtt.Client) -> bool:
@@ -169,9 +183,13 @@ class _EdgeLink:
             elif topic == DISCONNECT:
                 client.disconnect()  # after the NDEATH, in order; the loop then reconnects
                 return True
-            else:
-                client.publish(topic, payload, qos, False)
+            elif client.publish(topic, payload, qos, False).rc == mqtt.MQTT_ERR_SUCCESS:
+                self.unwritten += 1
         return n > 0
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, _mid: int, _rc: Any, _p: Any) -> None:
+        """paho wrote a QoS 0 message (or the broker acknowledged a QoS 1 one)."""
+        self.unwritten = max(0, self.unwritten - 1)
 
     def _set_will(self) -> None:
         topic, payload = self.node.will()
@@ -187,6 +205,7 @@ class _EdgeLink:
         logger.info("Sparkplug edge node %s: connected (bdSeq %d)", self.line, self.node.bd_seq)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self.unwritten = 0  # paho drops what it did not write (QoS 0): not ours to wait for
         self._set_will()  # the next connect carries the next bdSeq in its will
         self.sink.call_soon(self.node.lost)
         logger.info("Sparkplug edge node %s: disconnected (%s)", self.line, reason)
@@ -221,6 +240,8 @@ class SparkplugSink:
         self._line_of = {s.id: line.id for line in layout.lines for s in line.stations}
         self._tasks: set[asyncio.Future[str]] = set()
         self.records = RecordChannel(layout)  # the records themselves, as Twin/Record
+        self.undelivered = 0  # messages not sent when stop() stopped waiting
+        self._give_up = threading.Event()  # a second stop signal: wait for nothing more
 
     @property
     def nodes(self) -> dict[str, SparkplugEdgeNode]:
@@ -260,16 +281,38 @@ class SparkplugSink:
                     link.net.last_error or "no answer",
                 )
 
+    def give_up(self) -> None:
+        """Stop waiting for messages not sent yet (a second SIGINT/SIGTERM while stopping);
+        ``stop`` then counts and reports them at once (as ``MqttPublisher.give_up``)."""
+        self._give_up.set()
+
     async def stop(self) -> None:
-        """Send what is queued, then each node's NDEATH and the MQTT DISCONNECT."""
+        """Send what is queued (up to ``drain_timeout_s`` in all), then each node's NDEATH and
+        the MQTT DISCONNECT. Messages not sent then are logged and counted in ``undelivered``."""
         timeout = self.settings.drain_timeout_s
+        pending = {link.line: n for link in self.links.values() if (n := link.pending())}
+        if pending:
+            logger.info(
+                "stopping: waiting up to %g s for %d Sparkplug messages (%s) to reach %s "
+                "(stop again: do not wait)",
+                timeout,
+                sum(pending.values()),
+                ", ".join(f"{line}: {n}" for line, n in pending.items()),
+                self.options.endpoint,
+            )
+        deadline = time.monotonic() + timeout
         for link in self.links.values():
-            if not await asyncio.to_thread(link.drain, timeout):
+            if not await asyncio.to_thread(link.drain, deadline, self._give_up):
+                left = link.pending()
+                self.undelivered += left
                 logger.error(
-                    "Sparkplug edge node %s: %d messages not sent within %g s of the shutdown",
+                    "Sparkplug edge node %s: %d messages were not delivered to %s %s",
                     link.line,
-                    len(link.queue),
-                    timeout,
+                    left,
+                    self.options.endpoint,
+                    "(the stop was requested again)"
+                    if self._give_up.is_set()
+                    else f"within {timeout:g} s of the shutdown",
                 )
             if link.net.connected.is_set():
                 link.node.death()  # NDEATH, then the loop's DISCONNECT (no will)

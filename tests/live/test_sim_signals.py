@@ -6,10 +6,13 @@ never for a time tuned to the machine.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -93,6 +96,80 @@ def test_a_second_signal_while_mqtt_drains_stops_at_once_and_reports_the_loss(
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+    text = log.read_text(errors="replace")
+    assert code == 1, text
+    assert "Traceback" not in text
+    assert "were not delivered" in text and "(the stop was requested again)" in text
+
+
+def _stalled_broker() -> tuple[socket.socket, list[socket.socket]]:
+    """A broker that takes the edge node's session (CONNACK) and then reads nothing more: the
+    twin's socket fills (small segments and window: within ~100 KB) and paho keeps the rest."""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    srv.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    conns: list[socket.socket] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = srv.accept()
+                conn.recv(1)  # the CONNECT begins; answer without reading the rest
+                conn.sendall(b"\x20\x02\x00\x00")
+                conns.append(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, conns
+
+
+def _send_queue(conn: socket.socket) -> int:
+    """Bytes the peer of ``conn`` (the twin) has sent and ``conn`` not read (/proc/net/tcp)."""
+    port = conn.getpeername()[1]
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = row.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # ESTABLISHED
+            return int(fields[4].split(":")[0], 16)
+    return 0
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_second_signal_while_sparkplug_drains_stops_at_once_and_reports_the_loss(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """The Sparkplug edge nodes waited for their unsent messages in a worker thread that a
+    second signal did not reach: twin sim sat out --mqtt-drain-timeout (then 10 s whatever it
+    said), then exited 0 without counting what paho still held."""
+    srv, conns = _stalled_broker()
+    log = tmp_path / "sim.log"
+    proc = _sim(
+        log,
+        *("--no-opcua", "--mqtt-format", "sparkplug", "--speed", "10000"),
+        *("--mqtt-url", f"mqtt://127.0.0.1:{srv.getsockname()[1]}"),
+        *("--mqtt-drain-timeout", "120"),
+    )
+    try:
+        _wait_for(log, "live run ", proc, 60)
+        # stalled: the twin's unread bytes stop growing while it runs 10000 times real time
+        deadline = time.monotonic() + 60
+        seen: list[int] = []
+        while len(seen) < 10 or seen[-1] == 0 or len(set(seen[-10:])) > 1:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            seen.append(_send_queue(conns[0]) if conns else 0)
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _wait_for(log, "stopping: waiting up to 120 s for", proc, 60)
+        proc.send_signal(sig)
+        code = proc.wait(60)
+    finally:
+        srv.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for conn in conns:
+            conn.close()
     text = log.read_text(errors="replace")
     assert code == 1, text
     assert "Traceback" not in text
