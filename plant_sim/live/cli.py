@@ -207,8 +207,12 @@ def sim(
     if stats.undelivered and broker is not None:
         err.print(
             f"[red]error:[/red] {stats.undelivered} MQTT messages (the run's last records among "
-            f"them) were not delivered to {broker.options().endpoint} within "
-            f"{mqtt_drain_timeout:g} s of the shutdown",
+            f"them) were not delivered to {broker.options().endpoint} "
+            + (
+                "(the stop was requested again: not waited for)"
+                if stats.gave_up
+                else f"within {mqtt_drain_timeout:g} s of the shutdown"
+            ),
             markup=True,
             highlight=False,
         )

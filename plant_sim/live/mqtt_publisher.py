@@ -300,6 +300,11 @@ class MqttPublisher:
         """Wait until nothing is waiting, unwritten or unacknowledged; False on timeout."""
         return await asyncio.to_thread(self._wait_empty, timeout_s)
 
+    @property
+    def gave_up(self) -> bool:
+        """Whether ``give_up`` was called (the report then says so, not a timeout)."""
+        return self._give_up.is_set()
+
     def give_up(self) -> None:
         """Stop waiting for undelivered messages (a second SIGINT/SIGTERM while stopping);
         ``stop`` then counts and reports them at once."""

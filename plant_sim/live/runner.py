@@ -56,6 +56,7 @@ class LiveStats:
     max_lag_s: float = 0.0
     commands: int = 0
     undelivered: int = 0  # MQTT messages still held when the shutdown drain gave up
+    gave_up: bool = False  # the drain stopped at a second stop signal, not at its timeout
 
 
 class LiveRunner:

@@ -115,6 +115,7 @@ async def serve_live(
     stats.undelivered = (0 if mqtt is None else mqtt.stats.undelivered) + (
         0 if spb is None else spb.undelivered
     )
+    stats.gave_up = any(sink.gave_up for sink in (mqtt, spb) if sink is not None)
     return stats
 
 

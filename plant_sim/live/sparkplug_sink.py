@@ -281,6 +281,11 @@ class SparkplugSink:
                     link.net.last_error or "no answer",
                 )
 
+    @property
+    def gave_up(self) -> bool:
+        """Whether ``give_up`` was called (the report then says so, not a timeout)."""
+        return self._give_up.is_set()
+
     def give_up(self) -> None:
         """Stop waiting for messages not sent yet (a second SIGINT/SIGTERM while stopping);
         ``stop`` then counts and reports them at once (as ``MqttPublisher.give_up``)."""
