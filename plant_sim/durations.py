@@ -61,3 +61,9 @@ def parse_time_of_day(value: str) -> float:
     if hours > 24 or minutes > 59 or (hours == 24 and minutes):
         raise ValueError(f"{value!r} is not a time of day (use 'HH:MM')")
     return hours * 3600.0 + minutes * 60.0
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration for a log line: 0.25, 2.5, 30, 1200 (three significant digits, never 0 for
+    a positive duration under 0.5 s, no exponent)."""
+    return f"{seconds:.3g}" if seconds < 1000 else f"{seconds:.0f}"

@@ -22,6 +22,7 @@ from types import FrameType
 import typer
 
 from plant_sim import cli_options as options
+from plant_sim.durations import seconds_text
 from plant_sim.naming import name_problem
 from plant_sim.records import MAX_TS_MS
 from twin_io.influx import (
@@ -67,22 +68,39 @@ def _influx_config(
     return InfluxConfig(url, database, token, username, password, org)
 
 
-def connect(config: InfluxConfig, wait_s: float) -> str:
-    """Wait for InfluxDB; on 2.x with an org, make sure the DBRP mapping exists. Returns version."""
+def connect(config: InfluxConfig, wait_s: float, stop: threading.Event | None = None) -> str:
+    """Wait for InfluxDB; on 2.x with an org, make sure the DBRP mapping exists. Returns version
+    (``""`` when ``stop`` was set during the wait: the caller stops)."""
     if not logger.isEnabledFor(logging.DEBUG):  # one log line per request is noise here
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    deadline = time.monotonic() + wait_s
+    where = hide_passwords(config.url)
+    stop = stop or threading.Event()
+    started = time.monotonic()
+    deadline = started + wait_s
+    attempts = 0
     while True:
         try:
             version = server_version(config)
             break
-        except InfluxError:
+        except InfluxError as exc:
+            attempts += 1
             if time.monotonic() >= deadline:
                 raise
-            time.sleep(1.0)
+            if attempts == 1:
+                logger.info(
+                    "waiting up to %s s for InfluxDB at %s (%s)",
+                    seconds_text(wait_s),
+                    where,
+                    hide_passwords(str(exc)),
+                )
+            if stop.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
+                return ""
+    if attempts:
+        logger.info(
+            "InfluxDB at %s answers after %s s", where, seconds_text(time.monotonic() - started)
+        )
     if version.lstrip("vV").startswith("2") and config.org:
         ensure_dbrp(config)
-    where = hide_passwords(config.url)
     logger.info("InfluxDB %s at %s, database %s", version or "?", where, config.database)
     return version
 
@@ -139,7 +157,12 @@ def analytics(
         writer = LineWriter(make_sink(config))
         writer.prepare()
         service = AnalyticsService(
-            RunReader(InfluxQL(config)), writer, run_id, health_file=health_file, settle_s=settle
+            RunReader(InfluxQL(config)),
+            writer,
+            run_id,
+            health_file=health_file,
+            settle_s=settle,
+            source=f"InfluxDB at {hide_passwords(config.url)}",
         )
         if once:
             service.cycle()

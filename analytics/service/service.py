@@ -37,6 +37,7 @@ from analytics.service.reader import RunClock, RunReader
 from analytics.service.run_choice import default_run
 from analytics.service.windows import DAY_MS, ShiftMarks, Window, windows_between
 from analytics.service.writer import LineWriter
+from plant_sim.durations import seconds_text
 from plant_sim.payloads import epoch_ms
 from plant_sim.telemetry_schema import encode_point
 from twin_io.influx import InfluxError
@@ -79,6 +80,7 @@ class AnalyticsService:
         name: str = "analytics",
         health_file: Path | None = None,
         settle_s: float = 900.0,
+        source: str = "InfluxDB",
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -91,6 +93,8 @@ class AnalyticsService:
         self._read_after_end: dict[tuple[str, str, int], int] = {}
         self._unreadable: str | None = None  # the last cycle's unreadable row, if any
         self._ignored: dict[str, str] = {}  # runs the default choice ignores, and why
+        self.source = source  # for the log: "InfluxDB at URL" (no password)
+        self._failed_cycles = 0  # cycles in a row that InfluxDB failed
 
     def cycle(self) -> list[CycleResult]:
         """Run one cycle over the followed runs; raises ``InfluxError``."""
@@ -217,12 +221,21 @@ class AnalyticsService:
         try:
             results = self.cycle()
         except InfluxError as exc:
-            logger.warning("cycle failed, retrying in %.0f s: %s", retry_s, exc)
+            self._failed_cycles += 1
+            logger.warning("cycle failed, retrying in %s s: %s", seconds_text(retry_s), exc)
             return []
         except ValueError as exc:  # an unreadable stored row (SchemaError names the field)
             level = logging.ERROR if str(exc) == self._unreadable else logging.WARNING
             self._unreadable = str(exc)
-            logger.log(level, "cycle skipped, retrying in %.0f s: %s", retry_s, exc)
+            logger.log(level, "cycle skipped, retrying in %s s: %s", seconds_text(retry_s), exc)
             return []
+        if self._failed_cycles:
+            logger.info(
+                "%s answers again after %d failed cycle%s",
+                self.source,
+                self._failed_cycles,
+                "" if self._failed_cycles == 1 else "s",
+            )
+            self._failed_cycles = 0
         self._unreadable = None
         return results
