@@ -135,6 +135,7 @@ def analytics(
     wait: float = WAIT,
 ) -> None:
     """Compute KPIs per station, line and plant for the current shift, hour and day, repeatedly."""
+    stop, received = _stop_on_signals()  # first thing: a signal while starting is a clean stop
     from analytics.service.reader import RunReader
     from analytics.service.service import AnalyticsService
     from analytics.service.writer import LineWriter, make_sink
@@ -152,7 +153,8 @@ def analytics(
         influx_url, influx_database, influx_token, influx_username, influx_password, influx_org
     )
     try:
-        connect(config, wait)
+        connect(config, wait, stop)
+        _stopped_while_starting(received, config)
         _refuse_legacy(config)
         writer = LineWriter(make_sink(config))
         writer.prepare()
@@ -164,19 +166,42 @@ def analytics(
             settle_s=settle,
             source=f"InfluxDB at {hide_passwords(config.url)}",
         )
+        _stopped_while_starting(received, config)
         if once:
             service.cycle()
             return
     except InfluxError as exc:
+        _stopped_while_starting(received, config)  # the signal interrupted the request
         raise _fail(str(exc), 1) from None
-    stop = threading.Event()
+    service.run_forever(interval, stop)  # a signal now: the cycle ends, exit 0
 
-    def _stop(_sig: int, _frame: FrameType | None) -> None:
+
+def _stop_on_signals() -> tuple[threading.Event, list[int]]:
+    """SIGINT and SIGTERM from now on set the event returned (and note the signal)."""
+    stop = threading.Event()
+    received: list[int] = []
+
+    def _stop(sig: int, _frame: FrameType | None) -> None:
+        received.append(sig)
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    service.run_forever(interval, stop)
+    return stop, received
+
+
+def _stopped_while_starting(received: list[int], config: InfluxConfig) -> None:
+    """After a signal during the start: log it and exit, 130 for SIGINT (Ctrl-C), 0 for
+    SIGTERM (as a SIGTERM between two cycles: a clean stop)."""
+    if not received:
+        return
+    name = signal.Signals(received[0]).name
+    logger.warning(
+        "%s while starting (InfluxDB at %s): stopped before the first cycle",
+        name,
+        hide_passwords(config.url),
+    )
+    raise typer.Exit(130 if received[0] == signal.SIGINT else 0)
 
 
 def _end_ms(text: str) -> int:

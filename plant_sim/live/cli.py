@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from plant_sim.durations import parse_duration
 from plant_sim.live.clock import check_speed
-from plant_sim.live.mqtt_publisher import MAX_QUEUED, MqttError, MqttSettings
-from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings, endpoint_problem
-from plant_sim.live.service import LiveConfig, serve_live
-from plant_sim.live.sparkplug_sink import SparkplugError, SparkplugSettings
 from plant_sim.naming import NAMESPACE_URI, name_problem
-from twin_io.mqtt import MqttConfigError
+
+# the live stack (asyncua, paho: most of a second) is imported once SIGTERM is a clean stop
+if TYPE_CHECKING:
+    from plant_sim.live.service import LiveConfig
 
 log = logging.getLogger(__name__)
 err = Console(stderr=True)
@@ -112,115 +116,149 @@ def sim(
     ),
 ) -> None:
     """Run SCENARIO live: paced clock, OPC UA server and MQTT (UNS) publisher."""
-    from plant_sim.cli import check_seed, load_or_exit
+    with _stop_while_starting():  # first thing: a signal while starting is a clean stop
+        from plant_sim.cli import check_seed, load_or_exit
+        from plant_sim.live.mqtt_publisher import MqttError, MqttSettings
+        from plant_sim.live.opcua_server import OpcUaError, OpcUaSettings
+        from plant_sim.live.service import LiveConfig, serve_live
+        from plant_sim.live.sparkplug_sink import SparkplugError, SparkplugSettings
 
-    check_seed(seed)
-    sc = load_or_exit(scenario)
-    if start_now:  # the calendar, and so the shifts, follow the clock from now on
-        now = datetime.fromtimestamp(round(time.time() * 1000) / 1000.0, tz=UTC)
-        sc = sc.model_copy(update={"start_time": now})
-    try:
-        check_speed(speed)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--speed") from None
-    _check_mqtt_numbers(mqtt_wait, mqtt_drain_timeout, mqtt_max_queued, qos_events, qos_samples)
-    if opcua:
-        _check_opcua_options(
-            opcua_endpoint,
-            opcua_user,
-            opcua_anonymous,
-            opcua_cert_dir if opcua_encrypt else None,
-            opcua_encrypt_only,
+        check_seed(seed)
+        sc = load_or_exit(scenario)
+        if start_now:  # the calendar, and so the shifts, follow the clock from now on
+            now = datetime.fromtimestamp(round(time.time() * 1000) / 1000.0, tz=UTC)
+            sc = sc.model_copy(update={"start_time": now})
+        try:
+            check_speed(speed)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--speed") from None
+        _check_mqtt_numbers(mqtt_wait, mqtt_drain_timeout, mqtt_max_queued, qos_events, qos_samples)
+        if opcua:
+            _check_opcua_options(
+                opcua_endpoint,
+                opcua_user,
+                opcua_anonymous,
+                opcua_cert_dir if opcua_encrypt else None,
+                opcua_encrypt_only,
+            )
+        if run_id is not None and (problem := name_problem(run_id)) is not None:
+            raise typer.BadParameter(problem, param_hint="--run-id")
+        if mqtt_format not in ("uns", "sparkplug", "both"):
+            raise typer.BadParameter("use uns, sparkplug or both", param_hint="--mqtt-format")
+        if sparkplug_group is not None and (
+            not sparkplug_group or set("/+#") & set(sparkplug_group)
+        ):
+            raise typer.BadParameter("a non-empty id without / + #", param_hint="--sparkplug-group")
+        if not opcua and not mqtt:
+            raise typer.BadParameter(
+                "switch on at least one of OPC UA and MQTT", param_hint="--no-opcua/--no-mqtt"
+            )
+        config = LiveConfig(
+            speed=speed,
+            seed=seed,
+            run_id=run_id,
+            start_epoch_ms=None,  # from the scenario's start_time (now, with --start-now)
+            until_s=_until(until),
+            opcua=OpcUaSettings(
+                endpoint=opcua_endpoint,
+                namespace_uri=namespace_uri,
+                users=_users(opcua_user),
+                allow_anonymous=opcua_anonymous,
+                encrypt=opcua_encrypt,
+                allow_unencrypted=not opcua_encrypt_only,
+                cert_dir=opcua_cert_dir,
+            )
+            if opcua
+            else None,
+            mqtt=MqttSettings(
+                url=mqtt_url,
+                client_id=mqtt_client_id,
+                qos_events=qos_events,
+                qos_samples=qos_samples,
+                max_queued=mqtt_max_queued,
+                connect_timeout_s=mqtt_wait,
+                drain_timeout_s=mqtt_drain_timeout,
+                require_broker=mqtt_required,
+                username=mqtt_username,
+                password=mqtt_password,
+                ca_file=mqtt_ca_file,
+                cert_file=mqtt_cert_file,
+                key_file=mqtt_key_file,
+            )
+            if mqtt and mqtt_format != "sparkplug"
+            else None,
+            sparkplug=SparkplugSettings(
+                url=mqtt_url,
+                client_id=mqtt_client_id,
+                group=sparkplug_group,
+                connect_timeout_s=mqtt_wait,
+                drain_timeout_s=mqtt_drain_timeout,
+                primary_host=sparkplug_primary_host,
+                username=mqtt_username,
+                password=mqtt_password,
+                ca_file=mqtt_ca_file,
+                cert_file=mqtt_cert_file,
+                key_file=mqtt_key_file,
+            )
+            if mqtt and mqtt_format != "uns"
+            else None,
         )
-    if run_id is not None and (problem := name_problem(run_id)) is not None:
-        raise typer.BadParameter(problem, param_hint="--run-id")
-    if mqtt_format not in ("uns", "sparkplug", "both"):
-        raise typer.BadParameter("use uns, sparkplug or both", param_hint="--mqtt-format")
-    if sparkplug_group is not None and (not sparkplug_group or set("/+#") & set(sparkplug_group)):
-        raise typer.BadParameter("a non-empty id without / + #", param_hint="--sparkplug-group")
-    if not opcua and not mqtt:
-        raise typer.BadParameter(
-            "switch on at least one of OPC UA and MQTT", param_hint="--no-opcua/--no-mqtt"
-        )
-    config = LiveConfig(
-        speed=speed,
-        seed=seed,
-        run_id=run_id,
-        start_epoch_ms=None,  # from the scenario's start_time (now, with --start-now)
-        until_s=_until(until),
-        opcua=OpcUaSettings(
-            endpoint=opcua_endpoint,
-            namespace_uri=namespace_uri,
-            users=_users(opcua_user),
-            allow_anonymous=opcua_anonymous,
-            encrypt=opcua_encrypt,
-            allow_unencrypted=not opcua_encrypt_only,
-            cert_dir=opcua_cert_dir,
-        )
-        if opcua
-        else None,
-        mqtt=MqttSettings(
-            url=mqtt_url,
-            client_id=mqtt_client_id,
-            qos_events=qos_events,
-            qos_samples=qos_samples,
-            max_queued=mqtt_max_queued,
-            connect_timeout_s=mqtt_wait,
-            drain_timeout_s=mqtt_drain_timeout,
-            require_broker=mqtt_required,
-            username=mqtt_username,
-            password=mqtt_password,
-            ca_file=mqtt_ca_file,
-            cert_file=mqtt_cert_file,
-            key_file=mqtt_key_file,
-        )
-        if mqtt and mqtt_format != "sparkplug"
-        else None,
-        sparkplug=SparkplugSettings(
-            url=mqtt_url,
-            client_id=mqtt_client_id,
-            group=sparkplug_group,
-            connect_timeout_s=mqtt_wait,
-            drain_timeout_s=mqtt_drain_timeout,
-            primary_host=sparkplug_primary_host,
-            username=mqtt_username,
-            password=mqtt_password,
-            ca_file=mqtt_ca_file,
-            cert_file=mqtt_cert_file,
-            key_file=mqtt_key_file,
-        )
-        if mqtt and mqtt_format != "uns"
-        else None,
-    )
-    _check_mqtt_options(config)
-    try:
-        stats = asyncio.run(serve_live(sc, config))
-    except (OpcUaError, MqttError, SparkplugError) as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(1) from None
-    err.print(
-        f"live run finished: {stats.records} records, max lag {stats.max_lag_s:.3f} s, "
-        f"{stats.commands} commands",
-        highlight=False,
-    )
-    broker = config.mqtt or config.sparkplug  # the same --mqtt-url for both
-    if stats.undelivered and broker is not None:
+        _check_mqtt_options(config)
+        try:
+            stats = asyncio.run(serve_live(sc, config))
+        except (OpcUaError, MqttError, SparkplugError) as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            raise typer.Exit(1) from None
         err.print(
-            f"[red]error:[/red] {stats.undelivered} MQTT messages (the run's last records among "
-            f"them) were not delivered to {broker.options().endpoint} "
-            + (
-                "(the stop was requested again: not waited for)"
-                if stats.gave_up
-                else f"within {mqtt_drain_timeout:g} s of the shutdown"
-            ),
-            markup=True,
+            f"live run finished: {stats.records} records, max lag {stats.max_lag_s:.3f} s, "
+            f"{stats.commands} commands",
             highlight=False,
         )
-        raise typer.Exit(1)
+        broker = config.mqtt or config.sparkplug  # the same --mqtt-url for both
+        if stats.undelivered and broker is not None:
+            err.print(
+                f"[red]error:[/red] {stats.undelivered} MQTT messages (the run's last records "
+                f"among them) were not delivered to {broker.options().endpoint} "
+                + (
+                    "(the stop was requested again: not waited for)"
+                    if stats.gave_up
+                    else f"within {mqtt_drain_timeout:g} s of the shutdown"
+                ),
+                markup=True,
+                highlight=False,
+            )
+            raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _stop_while_starting() -> Iterator[None]:
+    """Inside, until ``serve_live`` handles the signals itself, SIGTERM does what Ctrl-C does
+    (a ``KeyboardInterrupt``; in ``asyncio.run``, the cancel of its task: the sinks started so
+    far stop) instead of killing the process. Either ends ``twin sim`` with a log line: exit 130
+    for Ctrl-C, 0 for SIGTERM (as a SIGTERM once the run is going: a clean stop)."""
+    terms: list[int] = []
+
+    def on_sigterm(sig: int, frame: FrameType | None) -> None:
+        terms.append(sig)
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):  # default_int_handler, or asyncio.run's (cancels its task)
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    except KeyboardInterrupt:
+        name = "SIGTERM" if terms else "SIGINT"
+        log.warning("%s while starting: twin sim stopped before the run began", name)
+        raise typer.Exit(0 if terms else 130) from None
 
 
 def _check_mqtt_options(config: LiveConfig) -> None:
     """Bad ``--mqtt-*`` options (UNS and Sparkplug clients share them): exit 2 naming them."""
+    from twin_io.mqtt import MqttConfigError
+
     for settings in (config.mqtt, config.sparkplug):
         try:
             if settings is not None:
@@ -233,6 +271,8 @@ def _check_mqtt_numbers(
     wait_s: float, drain_timeout_s: float, max_queued: int, qos_events: int, qos_samples: int
 ) -> None:
     """Out-of-range MQTT numbers: exit 2 naming the option."""
+    from plant_sim.live.mqtt_publisher import MAX_QUEUED
+
     if not 0 <= drain_timeout_s <= 86_400:
         raise typer.BadParameter("must be 0..86400 seconds", param_hint="--mqtt-drain-timeout")
     if not 0 <= wait_s <= 86_400:  # nan waited not at all and called the broker unreachable
@@ -248,6 +288,8 @@ def _check_opcua_options(
 ) -> None:
     """Bad or conflicting OPC UA options: exit 2 naming them, before the plant starts
     (``cert_dir`` is given with --opcua-encrypt)."""
+    from plant_sim.live.opcua_server import endpoint_problem
+
     if (problem := endpoint_problem(endpoint)) is not None:
         raise typer.BadParameter(problem, param_hint="--opcua-endpoint")
     if not anonymous and not users:

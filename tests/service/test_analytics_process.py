@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.influxdb import INFLUXD, InfluxServer
+from tests.servers.influxdb import INFLUXD, InfluxServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,3 +81,25 @@ def test_the_log_tells_the_wait_for_influxdb_and_its_return(tmp_path: Path) -> N
     assert code == 0, text
     assert "s3cret" not in text
     assert "retrying in 0 s" not in text
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
+def test_a_signal_while_waiting_for_influxdb_stops_cleanly(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    """SIGTERM before the handlers were installed (during the wait for InfluxDB, up to --wait)
+    killed the process (-15, no word); SIGINT ended it with exit 1 and an InfluxDB error."""
+    url = f"http://127.0.0.1:{free_port()}"  # nobody listens
+    log = tmp_path / "analytics.log"
+    proc = _analytics(log, url, "--wait", "120")
+    try:
+        _wait_for(log, "waiting up to 120 s for InfluxDB at", proc)
+        proc.send_signal(sig)
+        got = proc.wait(60)
+    finally:
+        _stop(proc)
+    text = log.read_text(errors="replace")
+    assert got == code, text
+    assert f"{sig.name} while starting (InfluxDB at {url}): stopped before the first cycle" in text
+    assert "Traceback" not in text and "error:" not in text
