@@ -167,7 +167,9 @@ def analytics(
             source=f"InfluxDB at {hide_passwords(config.url)}",
         )
         _stopped_while_starting(received, config)
-        if once:
+        if once:  # one cycle: Ctrl-C or SIGTERM end it at once, as before it started
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             service.cycle()
             return
     except InfluxError as exc:
