@@ -10,15 +10,14 @@ inside the command, so ``twin run --help`` stays fast.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from twin_io.stop_signals import stop_requests
 
 if TYPE_CHECKING:
     from plant_sim.eventlog import LogWriter
@@ -50,28 +49,6 @@ def no_planned_time(scenario: Scenario, until_s: float) -> str:
     )
 
 
-@contextmanager
-def _stop_between_batches() -> Iterator[threading.Event]:
-    """Inside, Ctrl-C and SIGTERM (``kill``, ``docker stop``, a scheduler) are noted in the
-    event returned, for the run to stop at the next batch: an interrupt in the middle of a
-    write would leave a broken last line or gzip stream, and a Parquet file killed before
-    its footer cannot be read at all."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop  # signal handlers belong to the main thread
-        return
-
-    def _note(_signum: int, _frame: object) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _note) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _stream(
     scenario: Scenario,
     until_s: float,
@@ -86,7 +63,10 @@ def _stream(
     simulated = [0.0]  # the time of the last record handed on
 
     try:
-        with _stop_between_batches() as stop:
+        # Ctrl-C and SIGTERM stop the run at the next batch: an interrupt in the middle of a
+        # write would leave a broken last line or gzip stream, and a Parquet file killed
+        # before its footer cannot be read at all.
+        with stop_requests() as stop:
 
             def consume_until_stopped(batch: list[Record]) -> None:
                 if stop.is_set():

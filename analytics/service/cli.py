@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
 import typer
 
@@ -33,6 +32,7 @@ from twin_io.influx import (
     server_version,
     settings_problem,
 )
+from twin_io.stop_signals import StopRequest, stop_requests
 from twin_io.urls import hide_passwords
 
 logger = logging.getLogger(__name__)
@@ -135,75 +135,63 @@ def analytics(
     wait: float = WAIT,
 ) -> None:
     """Compute KPIs per station, line and plant for the current shift, hour and day, repeatedly."""
-    stop, received = _stop_on_signals()  # first thing: a signal while starting is a clean stop
-    from analytics.service.reader import RunReader
-    from analytics.service.service import AnalyticsService
-    from analytics.service.writer import LineWriter, make_sink
+    with stop_requests() as stop:  # first thing: a signal while starting is a clean stop
+        from analytics.service.reader import RunReader
+        from analytics.service.service import AnalyticsService
+        from analytics.service.writer import LineWriter, make_sink
 
-    if not 0 <= settle < math.inf:  # nan: a traceback; negative: windows final too early
-        raise typer.BadParameter(
-            f"{settle:g} is not a number of seconds (0 or more)", param_hint="--settle"
+        if not 0 <= settle < math.inf:  # nan: a traceback; negative: windows final too early
+            raise typer.BadParameter(
+                f"{settle:g} is not a number of seconds (0 or more)", param_hint="--settle"
+            )
+        for run in run_id:
+            if (problem := name_problem(run)) is not None:
+                raise typer.BadParameter(f"{run!r}: {problem}", param_hint="--run-id")
+        if health_file is not None and not health_file.parent.is_dir():  # each touch would fail
+            raise typer.BadParameter(
+                f"{health_file}: no such directory", param_hint="--health-file"
+            )
+        config = _influx_config(
+            influx_url, influx_database, influx_token, influx_username, influx_password, influx_org
         )
-    for run in run_id:
-        if (problem := name_problem(run)) is not None:
-            raise typer.BadParameter(f"{run!r}: {problem}", param_hint="--run-id")
-    if health_file is not None and not health_file.parent.is_dir():  # each touch would fail
-        raise typer.BadParameter(f"{health_file}: no such directory", param_hint="--health-file")
-    config = _influx_config(
-        influx_url, influx_database, influx_token, influx_username, influx_password, influx_org
-    )
-    try:
-        connect(config, wait, stop)
-        _stopped_while_starting(received, config)
-        _refuse_legacy(config)
-        writer = LineWriter(make_sink(config))
-        writer.prepare()
-        service = AnalyticsService(
-            RunReader(InfluxQL(config)),
-            writer,
-            run_id,
-            health_file=health_file,
-            settle_s=settle,
-            source=f"InfluxDB at {hide_passwords(config.url)}",
-        )
-        _stopped_while_starting(received, config)
-        if once:  # one cycle: Ctrl-C or SIGTERM end it at once, as before it started
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            service.cycle()
+        try:
+            connect(config, wait, stop.event)
+            _stopped_while_starting(stop, config)
+            _refuse_legacy(config)
+            writer = LineWriter(make_sink(config))
+            writer.prepare()
+            service = AnalyticsService(
+                RunReader(InfluxQL(config)),
+                writer,
+                run_id,
+                health_file=health_file,
+                settle_s=settle,
+                source=f"InfluxDB at {hide_passwords(config.url)}",
+            )
+            _stopped_while_starting(stop, config)
+        except InfluxError as exc:
+            _stopped_while_starting(stop, config)  # the signal interrupted the request
+            raise _fail(str(exc), 1) from None
+        if not once:
+            service.run_forever(interval, stop.event)  # a signal now: the cycle ends, exit 0
             return
+    try:  # --once: Ctrl-C and SIGTERM end the one cycle at once (the handlers before are back)
+        service.cycle()
     except InfluxError as exc:
-        _stopped_while_starting(received, config)  # the signal interrupted the request
         raise _fail(str(exc), 1) from None
-    service.run_forever(interval, stop)  # a signal now: the cycle ends, exit 0
 
 
-def _stop_on_signals() -> tuple[threading.Event, list[int]]:
-    """SIGINT and SIGTERM from now on set the event returned (and note the signal)."""
-    stop = threading.Event()
-    received: list[int] = []
-
-    def _stop(sig: int, _frame: FrameType | None) -> None:
-        received.append(sig)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    return stop, received
-
-
-def _stopped_while_starting(received: list[int], config: InfluxConfig) -> None:
+def _stopped_while_starting(stop: StopRequest, config: InfluxConfig) -> None:
     """After a signal during the start: log it and exit, 130 for SIGINT (Ctrl-C), 0 for
     SIGTERM (as a SIGTERM between two cycles: a clean stop)."""
-    if not received:
+    if not stop.is_set():
         return
-    name = signal.Signals(received[0]).name
     logger.warning(
         "%s while starting (InfluxDB at %s): stopped before the first cycle",
-        name,
+        stop.name,
         hide_passwords(config.url),
     )
-    raise typer.Exit(130 if received[0] == signal.SIGINT else 0)
+    raise typer.Exit(130 if stop.signal == signal.SIGINT else 0)
 
 
 def _end_ms(text: str) -> int:

@@ -9,11 +9,7 @@ SIGTERM stopped it (as ``twin run``): workers ended, each output file whole or a
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +31,7 @@ from analytics.whatif.results import StudyResult
 from analytics.whatif.runner import run_study
 from analytics.whatif.study import Study, load_study
 from plant_sim.estimate import large_run_warning
+from twin_io.stop_signals import stop_requests
 
 log = logging.getLogger(__name__)
 err = Console(stderr=True)
@@ -43,32 +40,6 @@ err = Console(stderr=True)
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
-
-
-@contextmanager
-def _stop_on_signals(received: list[str]) -> Iterator[None]:
-    """Inside, the first SIGINT or SIGTERM (``kill``, ``docker stop``) raises
-    ``KeyboardInterrupt`` and its name is added to ``received``; later ones are ignored while
-    the study stops. A signal ignored on entry stays ignored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers belong to the main thread
-        return
-
-    def stop(signum: int, _frame: object) -> None:
-        if not received:
-            received.append(signal.Signals(signum).name)
-            raise KeyboardInterrupt
-
-    previous = {
-        sig: signal.signal(sig, stop)
-        for sig in (signal.SIGINT, signal.SIGTERM)
-        if signal.getsignal(sig) is not signal.SIG_IGN
-    }
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _run(study: Study, executor: Executor, progress: bool, done: list[int]) -> StudyResult:
@@ -250,9 +221,10 @@ def whatif_command(
         return
     _warn_if_large(study)
     done, result = [0], None
-    received: list[str] = []  # the signal that stopped the study
-    try:
-        with _stop_on_signals(received):
+    # the first SIGINT or SIGTERM (kill, docker stop) raises KeyboardInterrupt in here; later
+    # ones are only noted while the study stops
+    with stop_requests(interrupt=True) as stop:
+        try:
             began = time.perf_counter()
             result = _run(study, runner, progress, done)
             log.info(
@@ -268,20 +240,22 @@ def whatif_command(
             failed = _outputs(result, csv, parquet, html, json_path)
             if influx_url:
                 _influx(result, influx_url, influx_database, influx_token)
-    except KeyboardInterrupt:
-        by = received[0] if received else "an interrupt"
-        if result is None:
-            log.warning(
-                "%s: stopped by %s (%d runs finished); nothing written", study.name, by, done[0]
-            )
-        else:
-            log.warning(
-                "%s: stopped by %s while giving the results; each output file is whole or as "
-                "it was",
-                study.name,
-                by,
-            )
-        raise typer.Exit(130) from None
+        except KeyboardInterrupt:
+            if result is None:
+                log.warning(
+                    "%s: stopped by %s (%d runs finished); nothing written",
+                    study.name,
+                    stop.name,
+                    done[0],
+                )
+            else:
+                log.warning(
+                    "%s: stopped by %s while giving the results; each output file is whole or "
+                    "as it was",
+                    study.name,
+                    stop.name,
+                )
+            raise typer.Exit(130) from None
     if failed:
         raise _fail("; ".join(failed), code=1)
 
