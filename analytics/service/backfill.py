@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -52,11 +53,17 @@ class BackfillResult:
     kpi_lines: int
     windows: int
     seconds: float
+    done_s: float | None = None  # simulated seconds written when stopped early (no run_end)
 
     @property
     def sim_days(self) -> float:
-        """Simulated days."""
+        """Simulated days (of the whole span: see ``complete``)."""
         return (self.end_ms - self.start_ms) / DAY_MS
+
+    @property
+    def complete(self) -> bool:
+        """Whether the whole span and its ``run_end`` were written (not stopped early)."""
+        return self.done_s is None
 
 
 class LineEncoder:
@@ -173,7 +180,7 @@ class _KpiFeed:
         self.span_from_ms = from_ms
 
 
-def backfill(
+def backfill(  # noqa: PLR0913 (a scenario, a span and how to run it)
     scenario: Scenario,
     end_ms: int,
     days: float,
@@ -182,10 +189,13 @@ def backfill(
     run_id: str | None = None,
     chunk_s: float = 86_400.0,
     on_progress: Callable[[float, float], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> BackfillResult:
     """Simulate ``days`` before ``end_ms`` and hand telemetry and KPI lines to ``put``.
 
     ``on_progress(done_s, total_s)`` is called after each chunk (else progress is logged).
+    Once ``stop`` is set the backfill ends after the chunk it is in, without ``run_end``
+    (``BackfillResult.complete`` is False).
     """
     started = time.perf_counter()
     start_ms = aligned_start(end_ms, days)
@@ -222,6 +232,10 @@ def backfill(
             on_progress(t, horizon_s)
         else:
             logger.info("backfill %s: %.1f of %.1f days", run_id, t / 86400, horizon_s / 86400)
+        if stop is not None and stop.is_set() and t < horizon_s:
+            break
+    seconds = time.perf_counter() - started
+    stopped_at = t if t < horizon_s else None
     return BackfillResult(
-        run_id, start_ms, end_ms, n_records, n_kpi, len(feed.done), time.perf_counter() - started
+        run_id, start_ms, end_ms, n_records, n_kpi, len(feed.done), seconds, stopped_at
     )

@@ -262,7 +262,9 @@ def backfill(
     seed: int = typer.Option(None, "--seed", help="Random seed (default: the scenario's)."),
     run_id: str = typer.Option(None, "--run-id", help="Default: NAME-backfill-DATE-sSEED."),
     skip_existing: bool = typer.Option(
-        False, "--skip-existing", help="Do nothing if a backfill of this scenario is stored."
+        False,
+        "--skip-existing",
+        help="Do nothing if a whole backfill of this scenario (with its run_end) is stored.",
     ),
     influx_url: str = options.influx_url(),
     influx_database: str = options.influx_database(),
@@ -274,7 +276,6 @@ def backfill(
 ) -> None:
     """Simulate the past days and write telemetry and KPIs straight into InfluxDB."""
     from analytics.service.backfill import backfill as run_backfill
-    from analytics.service.reader import RunReader
     from analytics.service.writer import BackgroundWriter, LineWriter, make_sink
     from plant_sim.cli import check_seed, load_or_exit
 
@@ -287,32 +288,72 @@ def backfill(
     config = _influx_config(
         influx_url, influx_database, influx_token, influx_username, influx_password, influx_org
     )
-    try:
-        connect(config, wait)
-        _refuse_legacy(config)
-        if skip_existing:
-            stored = RunReader(InfluxQL(config)).latest_by_run()
-            done = [r for r in stored if r.startswith(f"{sc.name}-backfill-")]
-            if done:
-                print(f"backfill skipped: {', '.join(sorted(done))} already stored")
-                return
-        line_writer = LineWriter(make_sink(config))
-        line_writer.prepare()
-        writer = BackgroundWriter(line_writer)
+    # Ctrl-C and SIGTERM (docker compose down) stop it after the day being simulated: what is
+    # simulated by then is written, the run stays without its run_end
+    with stop_requests() as stop:
         try:
-            with _progress(sys.stderr.isatty(), days) as on_progress:
-                result = run_backfill(
-                    sc, end_ms, days, writer.put, seed=seed, run_id=run_id, on_progress=on_progress
-                )
-        finally:
-            writer.close()
-    except InfluxError as exc:
-        raise _fail(str(exc), 1) from None
+            connect(config, wait, stop.event)
+            if not stop.is_set():
+                _refuse_legacy(config)
+            if not stop.is_set() and skip_existing and _backfill_stored(config, sc.name):
+                return
+            if stop.is_set():
+                logger.warning("backfill: stopped by %s before it began", stop.name)
+                raise typer.Exit(130)
+            line_writer = LineWriter(make_sink(config))
+            line_writer.prepare()
+            writer = BackgroundWriter(line_writer)
+            try:
+                with _progress(sys.stderr.isatty(), days) as on_progress:
+                    result = run_backfill(
+                        sc,
+                        end_ms,
+                        days,
+                        writer.put,
+                        seed=seed,
+                        run_id=run_id,
+                        on_progress=on_progress,
+                        stop=stop.event,
+                    )
+            finally:
+                writer.close()
+        except InfluxError as exc:
+            raise _fail(str(exc), 1) from None
+    if not result.complete:
+        logger.warning(
+            "backfill %s: stopped by %s after %.2f of %.2f days; written up to there, without "
+            "its run_end (twin backfill --skip-existing backfills again)",
+            result.run_id,
+            stop.name,
+            (result.done_s or 0.0) / 86400,
+            result.sim_days,
+        )
+        raise typer.Exit(130)
     print(
         f"backfill {result.run_id}: {result.sim_days:.2f} days, {result.records} records, "
         f"{result.kpi_lines} KPI points ({result.windows} windows) in {result.seconds:.1f} s "
         f"({result.sim_days / result.seconds * 60:.1f} simulated days per minute)"
     )
+
+
+def _backfill_stored(config: InfluxConfig, name: str) -> bool:
+    """Say (print) whether a whole backfill of scenario ``name`` is stored: one with its
+    ``run_end``. A backfill stored without it (stopped early) is named in the log and does not
+    count: ``--skip-existing`` backfills again."""
+    from analytics.service.reader import RunReader
+
+    reader = RunReader(InfluxQL(config))
+    stored = sorted(r for r in reader.latest_by_run() if r.startswith(f"{name}-backfill-"))
+    ended = reader.ended_runs()
+    done = [r for r in stored if r in ended]
+    if done:
+        print(f"backfill skipped: {', '.join(done)} already stored")
+        return True
+    for run in stored:
+        logger.warning(
+            "backfill %s is stored without its run_end (stopped early): backfilling again", run
+        )
+    return False
 
 
 def register_analytics(app: typer.Typer) -> None:

@@ -64,6 +64,11 @@ class RunReader:
             out[row["run_id"]] = max(ms, out.get(row["run_id"], 0))
         return out
 
+    def ended_runs(self) -> set[str]:
+        """Return the ids of the runs whose ``run_end`` is stored."""
+        q = f'SELECT count("t") FROM {_m("run_end")} GROUP BY "run_id"'
+        return {row["run_id"] for _, row in self.ql.rows(q)}
+
     def run_starts(self) -> dict[str, RunStart]:
         """Return the stored ``run_start`` of every run."""
         return {
