@@ -34,10 +34,11 @@ ensure_venv() {
     "$PYTHON" -m venv "$VENV"
   fi
   stamp="$VENV/.installed-${extras:-core}"
-  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] || [ "$ROOT/constraints.txt" -nt "$stamp" ]; then
     echo "installing smart-factory-twin${extras:+[$extras]} into $VENV (first time: a few minutes)" >&2
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-    (cd "$ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec")
+    # the versions constraints.txt pins (as the Docker image has them), not the newest of today
+    (cd "$ROOT" && "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e "$spec")
     touch "$stamp"
   fi
 }
