@@ -153,6 +153,17 @@ def sim(
             raise typer.BadParameter(
                 "switch on at least one of OPC UA and MQTT", param_hint="--no-opcua/--no-mqtt"
             )
+        broker = {  # the broker options both MQTT formats share
+            "url": mqtt_url,
+            "client_id": mqtt_client_id,
+            "connect_timeout_s": mqtt_wait,
+            "drain_timeout_s": mqtt_drain_timeout,
+            "username": mqtt_username,
+            "password": mqtt_password,
+            "ca_file": mqtt_ca_file,
+            "cert_file": mqtt_cert_file,
+            "key_file": mqtt_key_file,
+        }
         config = LiveConfig(
             speed=speed,
             seed=seed,
@@ -171,34 +182,16 @@ def sim(
             if opcua
             else None,
             mqtt=MqttSettings(
-                url=mqtt_url,
-                client_id=mqtt_client_id,
+                **broker,
                 qos_events=qos_events,
                 qos_samples=qos_samples,
                 max_queued=mqtt_max_queued,
-                connect_timeout_s=mqtt_wait,
-                drain_timeout_s=mqtt_drain_timeout,
                 require_broker=mqtt_required,
-                username=mqtt_username,
-                password=mqtt_password,
-                ca_file=mqtt_ca_file,
-                cert_file=mqtt_cert_file,
-                key_file=mqtt_key_file,
             )
             if mqtt and mqtt_format != "sparkplug"
             else None,
             sparkplug=SparkplugSettings(
-                url=mqtt_url,
-                client_id=mqtt_client_id,
-                group=sparkplug_group,
-                connect_timeout_s=mqtt_wait,
-                drain_timeout_s=mqtt_drain_timeout,
-                primary_host=sparkplug_primary_host,
-                username=mqtt_username,
-                password=mqtt_password,
-                ca_file=mqtt_ca_file,
-                cert_file=mqtt_cert_file,
-                key_file=mqtt_key_file,
+                **broker, group=sparkplug_group, primary_host=sparkplug_primary_host
             )
             if mqtt and mqtt_format != "uns"
             else None,

@@ -14,13 +14,22 @@ from tests.servers.influxdb import free_port
 from twin_io.influx import InfluxV1Sink
 
 
-def test_backoff_is_idle_while_records_arrive_and_capped(tmp_path: Path) -> None:
-    sink = InfluxV1Sink(f"http://127.0.0.1:{free_port()}", "twin", timeout_s=1.0)  # nobody there
+def _writer_to_nobody(
+    tmp_path: Path, backoff_s: float
+) -> tuple[Writer, DiskBuffer, Stats, InfluxV1Sink, DeadLetters]:
+    """Return a writer with one record buffered, to an InfluxDB URL nobody listens on, backing
+    off ``backoff_s`` (initial and maximum)."""
+    sink = InfluxV1Sink(f"http://127.0.0.1:{free_port()}", "twin", timeout_s=1.0)
     buffer = DiskBuffer(tmp_path / "b.sqlite", 1000)
     dead = DeadLetters(tmp_path / "dead.jsonl", 10**6)
     stats = Stats()
     buffer.append((0, "m", ["m v=1i 1000000"]))
-    writer = Writer(buffer, sink, stats, dead, 1, 0.05, (0.6, 0.6), lambda: None)
+    writer = Writer(buffer, sink, stats, dead, 1, 0.05, (backoff_s, backoff_s), lambda: None)
+    return writer, buffer, stats, sink, dead
+
+
+def test_backoff_is_idle_while_records_arrive_and_capped(tmp_path: Path) -> None:
+    writer, buffer, stats, sink, dead = _writer_to_nobody(tmp_path, 0.6)
     stop = threading.Event()
 
     def wake_often() -> None:  # what ingest does for every committed batch
@@ -55,12 +64,7 @@ def test_the_shutdown_drain_backs_off_too(tmp_path: Path) -> None:
     """Stopped while InfluxDB is unreachable, the writer keeps its backoff for the drain's
     length (it retried without any delay: thousands of requests, hundreds of warnings) and
     leaves the records on disk."""
-    sink = InfluxV1Sink(f"http://127.0.0.1:{free_port()}", "twin", timeout_s=1.0)  # nobody there
-    buffer = DiskBuffer(tmp_path / "b.sqlite", 1000)
-    dead = DeadLetters(tmp_path / "dead.jsonl", 10**6)
-    stats = Stats()
-    buffer.append((0, "m", ["m v=1i 1000000"]))
-    writer = Writer(buffer, sink, stats, dead, 1, 0.05, (0.2, 0.2), lambda: None)
+    writer, buffer, stats, sink, dead = _writer_to_nobody(tmp_path, 0.2)
     writer.start()
     try:
         deadline = time.monotonic() + 10
