@@ -25,6 +25,8 @@ ensure_venv all,test
 npm ci --no-audit --no-fund --silent --prefix tests/interop/node
 # Grafana's own data transformations (@grafana/data 11.6) for the dashboard tests
 npm ci --no-audit --no-fund --silent --prefix tests/dashboards/node
+# the venv's console scripts (asyncua's uals, uaread, uacall) for the tests that run them
+export PATH="$VENV/bin:$PATH"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 "$VENV/bin/python" -m pytest -q --durations=15 "$@"
