@@ -75,8 +75,12 @@ def build_command(
         raise typer.Exit(2) from None
     for path in paths:
         print(path)
-    if out == JSON_DIR:
-        print(write_alerts(thresholds=thresholds))
+    if out == JSON_DIR:  # the provisioned alert rules go with the committed boards
+        try:
+            print(write_alerts(thresholds=thresholds))
+        except OSError as exc:  # the old file stays whole (written_whole)
+            print(f"error: {ALERTS_FILE}: {exc.strerror or exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
 
 
 @app.command("check")

@@ -242,3 +242,18 @@ def test_cli_builds_and_checks_boards_in_the_plants_time_zone(tmp_path: Path) ->
     assert runner.invoke(app, args).exit_code == 0
     bad = runner.invoke(app, ["build", "--out", str(tmp_path), "--timezone", "Mars/Base"])
     assert bad.exit_code == 2 and "--timezone" in bad.output
+
+
+def test_build_names_an_alert_rules_file_it_cannot_write(monkeypatch) -> None:
+    """A failed write of the alert rules file ended ``twin dashboards build`` in a traceback;
+    now an error naming the file and exit 1 (the file itself is written whole or not at all)."""
+    import dashboards.cli as cli
+
+    def full_disk(**_kwargs: object) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "write_all", lambda out, zone: [])  # leave the committed boards
+    monkeypatch.setattr(cli, "write_alerts", full_disk)
+    result = CliRunner().invoke(app, ["build"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert f"error: {cli.ALERTS_FILE}: No space left on device" in result.output
