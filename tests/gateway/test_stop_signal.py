@@ -22,6 +22,19 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _kill_if_running(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+
+
+def _log_of_exit_0(proc: subprocess.Popen[bytes], log: Path) -> str:
+    """Return the gateway's log, once its exit code is checked to be 0."""
+    text = log.read_text()
+    assert proc.returncode == 0, text[-2000:]
+    return text
+
+
 def _open_writer(fifo: Path) -> int | None:
     """Open the pipe for writing once the gateway opened it for reading (else None)."""
     try:
@@ -64,11 +77,8 @@ def test_sigterm_during_start_up_stops_cleanly(
         os.close(fd)
         proc.wait(60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    text = log.read_text()
-    assert proc.returncode == 0, text[-2000:]
+        _kill_if_running(proc)
+    text = _log_of_exit_0(proc, log)
     assert "stop requested during start-up" in text
 
 
@@ -101,10 +111,7 @@ def test_sigterm_while_the_broker_does_not_answer_stops_cleanly(
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(60)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-    text = log.read_text()
-    assert proc.returncode == 0, text[-2000:]
+            _kill_if_running(proc)
+    text = _log_of_exit_0(proc, log)
     assert f"stop requested while connecting to MQTT broker {url}" in text
     assert "Traceback" not in text

@@ -97,12 +97,11 @@ def test_a_second_signal_while_mqtt_drains_stops_at_once_and_reports_the_loss(
     proc = _sim(
         log,
         *("--no-opcua", "--mqtt-url", broker, "--mqtt-wait", "0", "--speed", "60"),
-        *("--mqtt-drain-timeout", "120"),
-    )
+    )  # the default --mqtt-drain-timeout (30 s)
     try:
         _wait_for(log, "live run ", proc, 60)
         proc.send_signal(sig)
-        _wait_for(log, "stopping: waiting up to 120 s for", proc, 60)
+        _wait_for(log, "stopping: waiting up to 30 s for", proc, 60)
         proc.send_signal(sig)
         code = proc.wait(60)
     finally:
@@ -162,8 +161,7 @@ def test_a_second_signal_while_sparkplug_drains_stops_at_once_and_reports_the_lo
         log,
         *("--no-opcua", "--mqtt-format", "sparkplug", "--speed", "10000"),
         *("--mqtt-url", f"mqtt://127.0.0.1:{srv.getsockname()[1]}"),
-        *("--mqtt-drain-timeout", "120"),
-    )
+    )  # the default --mqtt-drain-timeout (30 s)
     try:
         _wait_for(log, "live run ", proc, 60)
         # stalled: the twin's unread bytes stop growing while it runs 10000 times real time
@@ -174,7 +172,7 @@ def test_a_second_signal_while_sparkplug_drains_stops_at_once_and_reports_the_lo
             seen.append(_send_queue(conns[0]) if conns else 0)
             time.sleep(0.05)
         proc.send_signal(sig)
-        _wait_for(log, "stopping: waiting up to 120 s for", proc, 60)
+        _wait_for(log, "stopping: waiting up to 30 s for", proc, 60)
         proc.send_signal(sig)
         code = proc.wait(60)
     finally:
