@@ -100,6 +100,18 @@ def clipped_durations(t: np.ndarray, end_s: float, t0: float, t1: float) -> np.n
     return np.maximum(0.0, np.minimum(ends, t1) - np.maximum(t, t0))
 
 
+def running_sum(values: np.ndarray, start: float = 0.0) -> float:
+    """Return ``start + values[0] + values[1] + ...`` added left to right.
+
+    Unlike numpy's pairwise ``sum``, the result does not depend on how the values are cut
+    into chunks when each chunk's result is the next one's ``start``: a sum folded while a
+    run streams equals the sum over the whole run, to the bit.
+    """
+    if len(values) == 0:
+        return float(start)
+    return float(np.add.accumulate(np.concatenate([[float(start)], values]))[-1])
+
+
 def step_mean(times: np.ndarray, levels: np.ndarray, t0: float, t1: float, initial: float) -> float:
     """Return the time-weighted mean over ``[t0, t1)`` of a step function.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -151,3 +152,21 @@ def test_shift_bins_add_up_to_the_window(records, cuts):
         shift_sum = shift_sum + sh.plant.elements
     first = compute_report(recs, window=(records[0].t, sorted(cuts)[0] * end), shifts=False)
     assert _close(shift_sum + first.plant.elements, r.plant.elements)
+
+
+def test_running_sum_does_not_depend_on_the_chunks() -> None:
+    """Folded chunk by chunk, ``running_sum`` gives the left-to-right sum of every value,
+    to the bit; numpy's pairwise sum of the same values differs (why it is not used)."""
+    from analytics.timeline import running_sum
+
+    rng = np.random.default_rng(7)
+    x = rng.random(50_000) * rng.choice([1e-3, 1.0, 1e6], 50_000)
+    by_hand = 0.0
+    for v in x.tolist():
+        by_hand += v
+    folded = 0.0
+    for chunk in np.array_split(x, 37):
+        folded = running_sum(chunk, folded)
+    assert running_sum(x) == by_hand == folded
+    assert float(x.sum()) != by_hand
+    assert running_sum(np.empty(0), 2.5) == 2.5
