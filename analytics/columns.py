@@ -890,14 +890,13 @@ class ColumnAccumulator:
             raise ValueError(
                 f"records: {exc.args[0]!r}: a station not in run_start or an unknown value"
             ) from None
+        self._orders += by_kind[OrderEvent]  # type: ignore[arg-type] (before their exits)
         if by_kind[PartReleased] or by_kind[PartLeft]:
-            self._flows.add(self._flow(by_kind[PartReleased], by_kind[PartLeft]))
+            self._add_flows(by_kind[PartReleased], by_kind[PartLeft])  # type: ignore[arg-type]
         self._run_end_ts += [r.t for r in by_kind[RunEnd]]
         self._shifts += [(r.t, r.shift) for r in by_kind[ShiftChange]]  # type: ignore[attr-defined]
-        self._orders += by_kind[OrderEvent]  # type: ignore[arg-type]
         if by_kind[StockLevel]:
-            levels: list[StockLevel] = by_kind[StockLevel]  # type: ignore[assignment]
-            self._stock.add(stock_columns(levels, self._materials, self._causes))
+            self._add_stock(by_kind[StockLevel])  # type: ignore[arg-type]
 
     def _add_states(self, states: list[StateChange]) -> None:
         if self._compact:
@@ -953,6 +952,12 @@ class ColumnAccumulator:
     def _full_parts(self, cols: _Compact) -> PartRows:
         combos, c = self._part_combos, cols.combo
         return PartRows(None, combos.column(0, c, np.int8), cols.t, combos.column(1, c, float))  # type: ignore[arg-type]
+
+    def _add_flows(self, releases: list[PartReleased], exits: list[PartLeft]) -> None:
+        self._flows.add(self._flow(releases, exits))
+
+    def _add_stock(self, levels: list[StockLevel]) -> None:
+        self._stock.add(stock_columns(levels, self._materials, self._causes))
 
     def _flow(self, releases: list[PartReleased], exits: list[PartLeft]) -> FlowCols:
         """Return the flow columns of one batch, each exit marked judged (scrap or rework

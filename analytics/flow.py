@@ -18,7 +18,15 @@ the part from the release queue, not when the part joins that queue):
 
 Little's law WIP = TH × CT is checked with TH = all exits per unit time and CT = their mean flow
 time; the gap is relative to measured WIP. If a log starts with parts already on the line (exits
-before any release), the initial WIP is taken as that deficit.
+before any release), the initial WIP is taken as that deficit: the lowest WIP counted from 0
+over the whole log (exits before releases at equal times), added as initial WIP × window
+length to the area of the WIP counted from 0.
+
+Every KPI here is folded by ``LineFlowFold`` from releases and exits in time order: counts,
+``running_sum`` of flow and lead times, WIP as the area of its step function (``StepArea``);
+only the finished exits' flow times are kept (the percentiles need them all). ``compute_flows``
+on whole columns and a report folded while a run streams (``analytics.stream_report``) feed the
+same folds, so they agree to the bit.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ import numpy as np
 
 from analytics.columns import LineColumns
 from analytics.kpis import ratio
-from analytics.timeline import step_mean
+from analytics.timeline import StepArea, count_by_bin, running_sum
 from plant_sim.records import OrderEvent
 
 
@@ -56,23 +64,9 @@ class FlowValues:
         return asdict(self)
 
 
-def _wip_steps(line: LineColumns) -> tuple[np.ndarray, np.ndarray, float]:
-    """Return (times, WIP after each event, initial WIP) of one line."""
-    times = np.concatenate([line.release_t, line.exit_t])
-    delta = np.concatenate([np.ones(len(line.release_t)), -np.ones(len(line.exit_t))])
-    # At equal times, count exits first so a part never adds a spurious unit of WIP.
-    order = np.lexsort((delta, times))
-    times, level = times[order], np.cumsum(delta[order])
-    initial = max(0.0, -float(level.min())) if len(level) else 0.0
-    return times, level + initial, initial
-
-
-def _stats(x: np.ndarray) -> tuple[float | None, float | None, float | None]:
-    """Return mean, median and 95th percentile, or ``None`` for no data."""
-    if len(x) == 0:
-        return None, None, None
-    p50, p95 = np.percentile(x, [50, 95])
-    return float(x.mean()), float(p50), float(p95)
+#: Change of WIP at a release and at an exit; exits sort first at equal times, so a part
+#: never adds a spurious unit of WIP.
+_RELEASE, _EXIT = 1.0, -1.0
 
 
 def _in_window(t: np.ndarray, t0: float, t1: float, include_end: bool) -> np.ndarray:
@@ -85,13 +79,15 @@ def order_release_times(orders: Iterable[OrderEvent]) -> dict[str, float]:
     return {e.order_id: e.t for e in orders if e.event == "released"}
 
 
-def line_lead_times(
-    line: LineColumns, mask: np.ndarray, order_released: Mapping[str, float]
+def lead_times(
+    exit_t: np.ndarray,
+    flow_s: np.ndarray,
+    orders: np.ndarray,
+    order_released: Mapping[str, float],
 ) -> np.ndarray:
-    """Return exit − order release of the exits in ``mask`` (flow time for parts with no order)."""
-    exit_t, flow_s = line.exit_t[mask], line.exit_flow_s[mask]
-    orders = line.exit_order[mask] if len(line.exit_order) == len(line.exit_t) else ()
-    if len(orders) == 0:
+    """Return exit − order release of exits (flow time for parts with no order or no known
+    release); ``orders`` holds each exit's order id (object array, or empty: no orders)."""
+    if len(orders) != len(exit_t) or len(orders) == 0:
         return flow_s
     if None in order_released:  # a part with no order (None) has no release
         order_released = {k: v for k, v in order_released.items() if k is not None}
@@ -99,15 +95,148 @@ def line_lead_times(
     return np.where(np.isnan(start), flow_s, exit_t - start)
 
 
+def line_lead_times(
+    line: LineColumns, mask: np.ndarray, order_released: Mapping[str, float]
+) -> np.ndarray:
+    """Return exit − order release of the exits in ``mask`` (flow time for parts with no order)."""
+    orders = line.exit_order[mask] if len(line.exit_order) == len(line.exit_t) else ()
+    return lead_times(line.exit_t[mask], line.exit_flow_s[mask], np.asarray(orders), order_released)
+
+
 @dataclass(frozen=True, slots=True)
-class _LineFlow:
-    """One line's part of the flow KPIs over a window."""
+class LineFlow:
+    """One line's part of the flow KPIs over a window: sums, counts and the finished exits'
+    flow times (the percentiles need every value)."""
 
     wip: float  # time-weighted mean WIP (0.0 for an empty window)
     released: int
-    finished: np.ndarray
-    flow_s: np.ndarray
-    lead_s: np.ndarray
+    exits: int
+    flow_sum_s: float  # running sum of every exit's flow time, in exit order
+    finished_flow_s: np.ndarray  # flow times of the finished exits, in exit order
+    lead_sum_s: float  # running sum of the finished exits' line lead times
+
+
+class _Floats:
+    """A float column that grows in place (a quarter more capacity when full)."""
+
+    __slots__ = ("buf", "n")
+
+    def __init__(self) -> None:
+        self.buf, self.n = np.empty(0), 0
+
+    def add(self, values: np.ndarray) -> None:
+        """Append ``values``."""
+        need = self.n + len(values)
+        if need > len(self.buf):
+            grown = np.empty(max(need, len(self.buf) + len(self.buf) // 4))
+            grown[: self.n] = self.buf[: self.n]
+            self.buf = grown
+        self.buf[self.n : need] = values
+        self.n = need
+
+    def view(self) -> np.ndarray:
+        """Return the values so far (a slice of the buffer)."""
+        return self.buf[: self.n]
+
+
+class LineFlowFold:
+    """One line's flow KPIs over ``[t0, t1)``, folded from its releases and exits batch by
+    batch (``t1`` may stay open while a run streams): the same numbers to the bit however
+    the records are cut into batches, and the same as ``compute_flows`` on whole columns.
+
+    Kept per part: the flow time of each finished exit (8 bytes); releases and exits are
+    otherwise counted and summed (``running_sum``) as they come. WIP is folded as an area
+    (``StepArea``) over the WIP changes in time order, exits before releases at equal times;
+    the changes at the latest time are held back until a later one comes, so the order is
+    that of the whole run. Changes must come in time order (``ValueError`` otherwise).
+    """
+
+    __slots__ = (
+        "_area",
+        "_held",
+        "_last",
+        "_level",
+        "_lowest",
+        "_window",
+        "exits",
+        "finished",
+        "flow_sum_s",
+        "lead_sum_s",
+        "released",
+    )
+
+    def __init__(self, t0: float, t1: float = np.inf, include_end: bool = True) -> None:
+        self._window = (float(t0), float(t1), include_end)
+        self._area = StepArea(t0, t1)
+        self._held = (np.empty(0), np.empty(0))  # WIP changes at the latest time: times, deltas
+        self._last = -np.inf  # time of the latest change folded
+        self._level = 0.0  # WIP after the changes folded, counted from 0 (no initial WIP)
+        self._lowest = 0.0  # lowest such WIP: minus the initial WIP when negative
+        self.released = self.exits = 0
+        self.flow_sum_s = self.lead_sum_s = 0.0
+        self.finished = _Floats()
+
+    def add(
+        self,
+        release_t: np.ndarray,
+        exit_t: np.ndarray,
+        finished: np.ndarray,
+        flow_s: np.ndarray,
+        lead_s: np.ndarray,
+    ) -> None:
+        """Take the next releases and exits (each exit: finished or not, flow time, line lead
+        time), no earlier than those taken so far."""
+        t0, t1, inc = self._window
+        self._add_changes(release_t, exit_t)
+        self.released += int(np.count_nonzero(_in_window(release_t, t0, t1, inc)))
+        inside = _in_window(exit_t, t0, t1, inc)
+        self.exits += int(np.count_nonzero(inside))
+        self.flow_sum_s = running_sum(flow_s[inside], self.flow_sum_s)
+        done = inside & finished
+        self.finished.add(flow_s[done])
+        self.lead_sum_s = running_sum(lead_s[done], self.lead_sum_s)
+
+    def _add_changes(self, release_t: np.ndarray, exit_t: np.ndarray) -> None:
+        """Fold the WIP changes before the latest time; hold back those at it."""
+        held_t, held_d = self._held
+        times = np.concatenate([held_t, release_t, exit_t])
+        if len(times) == 0:
+            return
+        delta = np.concatenate(
+            [held_d, np.full(len(release_t), _RELEASE), np.full(len(exit_t), _EXIT)]
+        )
+        order = np.lexsort((delta, times))
+        times, delta = times[order], delta[order]
+        if times[0] <= self._last:
+            raise ValueError(
+                f"records: a release or exit at {float(times[0])} s is out of time order"
+            )
+        cut = int(np.searchsorted(times, times[-1], "left"))
+        self._fold_changes(times[:cut], delta[:cut])
+        self._held = (times[cut:], delta[cut:])
+
+    def _fold_changes(self, times: np.ndarray, delta: np.ndarray) -> None:
+        """Fold WIP changes in time order into the area."""
+        if len(times) == 0:
+            return
+        level = self._level + np.cumsum(delta)
+        self._lowest = min(self._lowest, float(level.min()))
+        self._area.add(times, level)
+        self._level, self._last = float(level[-1]), float(times[-1])
+
+    def result(self, t1: float) -> LineFlow:
+        """Return the line's flow over the window ending at ``t1`` (the given end, or the run
+        end for an open window), once every release and exit is in."""
+        self._fold_changes(*self._held)
+        self._held = (np.empty(0), np.empty(0))
+        t0 = self._window[0]
+        wip = 0.0
+        if t1 - t0 > 0:
+            initial = max(0.0, -self._lowest)  # parts on the line when the log starts
+            wip = (self._area.area(t1) + initial * (t1 - t0)) / (t1 - t0)
+        return LineFlow(
+            wip, self.released, self.exits, self.flow_sum_s, self.finished.view(), self.lead_sum_s
+        )
 
 
 def _line_flow(
@@ -116,20 +245,12 @@ def _line_flow(
     t1: float,
     include_end: bool,
     order_released: Mapping[str, float],
-) -> _LineFlow:
+) -> LineFlow:
     """Return one line's WIP, releases, exits and lead times in ``[t0, t1)``."""
-    wip = 0.0
-    if t1 - t0 > 0:
-        times, level, initial = _wip_steps(line)
-        wip = step_mean(times, level, t0, t1, initial)
-    m = _in_window(line.exit_t, t0, t1, include_end)
-    return _LineFlow(
-        wip=wip,
-        released=int(_in_window(line.release_t, t0, t1, include_end).sum()),
-        finished=line.exit_finished[m],
-        flow_s=line.exit_flow_s[m],
-        lead_s=line_lead_times(line, m & line.exit_finished, order_released),
-    )
+    fold = LineFlowFold(t0, t1, include_end)
+    leads = line_lead_times(line, np.ones(len(line.exit_t), bool), order_released)
+    fold.add(line.release_t, line.exit_t, line.exit_finished, line.exit_flow_s, leads)
+    return fold.result(t1)
 
 
 def compute_flow(
@@ -145,7 +266,7 @@ def compute_flow(
     for the line lead time; without it the line lead time equals the flow time.
     """
     released = order_released or {}
-    return _combine([_line_flow(ln, t0, t1, include_end, released) for ln in lines], t1 - t0)
+    return combine_flows([_line_flow(ln, t0, t1, include_end, released) for ln in lines], t1 - t0)
 
 
 def compute_flows(
@@ -158,25 +279,41 @@ def compute_flows(
     """Return ``compute_flow`` of each line (by line id) and of all of them (the plant),
     reading each line once."""
     released = order_released or {}
-    parts = [_line_flow(ln, t0, t1, include_end, released) for ln in lines]
-    per_line = {ln.line: _combine([p], t1 - t0) for ln, p in zip(lines, parts, strict=True)}
-    return per_line, _combine(parts, t1 - t0)
+    parts = {ln.line: _line_flow(ln, t0, t1, include_end, released) for ln in lines}
+    return flows_per_line(parts, t1 - t0)
 
 
-def _combine(parts: Sequence[_LineFlow], span: float) -> FlowValues:
+def flows_per_line(
+    parts: Mapping[str, LineFlow], span: float
+) -> tuple[dict[str, FlowValues], FlowValues]:
+    """Return the flow KPIs of each line (by line id) and of the plant from the lines'
+    ``LineFlow`` over a window ``span`` seconds long."""
+    per_line = {line: combine_flows([p], span) for line, p in parts.items()}
+    return per_line, combine_flows(list(parts.values()), span)
+
+
+def _added(values: Iterable[float]) -> float:
+    """Return the values added left to right (the lines' sums, in line order)."""
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
+def combine_flows(parts: Sequence[LineFlow], span: float) -> FlowValues:
     """Return the flow KPIs of the lines whose parts are given."""
-    wip = 0.0
-    for p in parts:
-        wip += p.wip
-    released = sum(p.released for p in parts)
-    fin = np.concatenate([p.finished for p in parts]) if parts else np.empty(0, bool)
-    leads = np.concatenate([p.lead_s for p in parts]) if parts else np.empty(0)
-    fl = np.concatenate([p.flow_s for p in parts]) if parts else np.empty(0)
-    n_exit = len(fl)
-    mean_all = float(fl.mean()) if n_exit else None
+    wip = _added(p.wip for p in parts)
+    n_exit = sum(p.exits for p in parts)
+    fl = np.concatenate([p.finished_flow_s for p in parts]) if parts else np.empty(0)
+    n_fin = len(fl)
+    mean_all = _added(p.flow_sum_s for p in parts) / n_exit if n_exit else None
     rate = ratio(n_exit, span)
     little = None if (rate is None or mean_all is None) else rate * mean_all
-    avg, p50, p95 = _stats(fl[fin])
+    avg = p50 = p95 = lead = None
+    if n_fin:
+        avg = _added(running_sum(p.finished_flow_s) for p in parts) / n_fin
+        p50, p95 = (float(x) for x in np.percentile(fl, [50, 95]))
+        lead = _added(p.lead_sum_s for p in parts) / n_fin
     wip_avg = wip if span > 0 else None
     gap = None if (little is None or not wip_avg) else (little - wip_avg) / wip_avg
     return FlowValues(
@@ -185,12 +322,12 @@ def _combine(parts: Sequence[_LineFlow], span: float) -> FlowValues:
         flow_time_avg_s=avg,
         flow_time_p50_s=p50,
         flow_time_p95_s=p95,
-        line_lead_time_avg_s=float(leads.mean()) if len(leads) else None,
+        line_lead_time_avg_s=lead,
         little_wip=little,
         little_gap_ratio=gap,
-        released=released,
-        finished=int(fin.sum()),
-        scrapped=int(n_exit - fin.sum()),
+        released=sum(p.released for p in parts),
+        finished=n_fin,
+        scrapped=n_exit - n_fin,
     )
 
 
@@ -202,8 +339,6 @@ def lead_time_bins(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return per bin (finished exits, sum of their line lead times in s) of a line: the
     elements of ``line_lead_time_avg_s`` (sum / finished) over any run of bins."""
-    from analytics.timeline import count_by_bin
-
     fin = line.exit_finished
     t = line.exit_t[fin]
     leads = line_lead_times(line, fin, order_released)
@@ -214,8 +349,45 @@ def first_pass_counts(
     line: LineColumns, edges: np.ndarray, include_end: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return per bin (GP, IP): first-pass finished exits and all exits of a line."""
-    from analytics.timeline import count_by_bin
+    return exit_counts(line.exit_t, line.exit_first_pass, edges, include_end)
 
-    gp = count_by_bin(line.exit_t[line.exit_first_pass], edges, include_end)
-    ip = count_by_bin(line.exit_t, edges, include_end)
+
+def exit_counts(
+    exit_t: np.ndarray, first_pass: np.ndarray, edges: np.ndarray, include_end: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return per bin (GP, IP): the exits flagged ``first_pass`` and all exits."""
+    gp = count_by_bin(exit_t[first_pass], edges, include_end)
+    ip = count_by_bin(exit_t, edges, include_end)
     return gp.round().astype(int), ip.round().astype(int)
+
+
+class FirstPassBins:
+    """``first_pass_counts`` of a line folded as a run streams: exits wait until their bin
+    closes (``close``), then only the counts per bin are kept."""
+
+    __slots__ = ("_first", "_floor", "_t", "gp", "ip")
+
+    def __init__(self) -> None:
+        self._t, self._first = np.empty(0), np.empty(0, bool)  # exits not counted yet
+        self._floor = -np.inf  # end of the bins closed so far
+        self.gp, self.ip = np.empty(0, int), np.empty(0, int)
+
+    def add(self, exit_t: np.ndarray, first_pass: np.ndarray) -> None:
+        """Take the next exits (time, first-pass finished or not); none in a closed bin."""
+        if len(exit_t) and float(exit_t.min()) < self._floor:
+            raise ValueError(
+                f"records: an exit at {float(exit_t.min())} s is out of time order"
+                f" (shift occurrences up to {self._floor} s are folded already)"
+            )
+        self._t = np.concatenate([self._t, exit_t])
+        self._first = np.concatenate([self._first, first_pass])
+
+    def close(self, edges: np.ndarray, final: bool) -> None:
+        """Count the exits of bins ``edges`` (the first edge is the end of those closed so
+        far); ``final``: the last bins of the run, counting exits at its end."""
+        keep = np.zeros(len(self._t), bool) if final else self._t >= edges[-1]
+        gone = ~keep
+        gp, ip = exit_counts(self._t[gone], self._first[gone], edges, final)
+        self.gp, self.ip = np.concatenate([self.gp, gp]), np.concatenate([self.ip, ip])
+        self._t, self._first = self._t[keep], self._first[keep]
+        self._floor = float(edges[-1])

@@ -85,6 +85,16 @@ class LossResult:
     nakajima: NakajimaFactors
 
 
+@dataclass(frozen=True, slots=True)
+class FoldedFlows:
+    """The flow and stock results a streamed run folds as it goes (``analytics.stream_report``)
+    instead of keeping its release, exit and stock columns."""
+
+    first_pass: dict[str, tuple[np.ndarray, np.ndarray]]  # line -> (GP, IP) per bin
+    flow: dict[str, FlowValues]  # line id or "plant"
+    stockouts: dict[str, tuple[int, float]]  # material -> (stock-outs, hours out)
+
+
 @dataclass(frozen=True)
 class KpiReport:
     """Every KPI of one run over one window; see ``compute_report``."""
@@ -177,7 +187,7 @@ def compute_report(
     return report_from_bins(cols, (t0, t1), edges, labels, per_station, reasons)
 
 
-def report_from_bins(
+def report_from_bins(  # noqa: PLR0913 (the parts of a report, each computed elsewhere)
     cols: PlantColumns,
     window: tuple[float, float],
     edges: np.ndarray,
@@ -187,17 +197,20 @@ def report_from_bins(
     *,
     lazy_shifts: bool = False,
     bottlenecks: list[BottleneckResult] | None = None,
+    folded: FoldedFlows | None = None,
 ) -> KpiReport:
     """Return the report of ``cols`` over ``window`` from each station's elements per bin
     (``edges``, shift ``labels``) and the downtime by reason, however these were computed:
     by ``compute_report`` from whole columns, or by ``analytics.stream_report`` while a run
     streams. With ``lazy_shifts``, each shift occurrence's result is built when asked for;
-    ``bottlenecks`` (per line) are computed from ``cols`` unless given."""
+    ``bottlenecks`` (per line) are computed from ``cols`` unless given, and so are the
+    first-pass counts, flow KPIs and stock-outs unless ``folded`` (then the lines' release
+    and exit columns and the stock records of ``cols`` are not read)."""
     t0, t1 = window
     inc = t1 >= cols.end_s
     line_bins: dict[str, BinColumns] = {}
     for ln in cols.lines:
-        gp, ip = first_pass_counts(ln, edges, inc)
+        gp, ip = first_pass_counts(ln, edges, inc) if folded is None else folded.first_pass[ln.line]
         sts = [per_station[(ln.line, s)] for s in ln.stations]
         if sts:
             line_bins[ln.line] = rollup_line_bins(sts, gp, ip)
@@ -218,8 +231,15 @@ def report_from_bins(
         stations=stations,
         lines=lines,
         plant=plant,
-        flow=_flows(cols, t0, t1, inc),
-        supply=compute_supply(cols.orders, cols.stock, t0, t1, inc),
+        flow=_flows(cols, t0, t1, inc) if folded is None else folded.flow,
+        supply=compute_supply(
+            cols.orders,
+            cols.stock,
+            t0,
+            t1,
+            inc,
+            stockouts=None if folded is None else folded.stockouts,
+        ),
         losses=_losses(lines, plant, reasons),
         reason_losses=reasons,
         bottlenecks=[

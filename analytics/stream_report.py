@@ -11,13 +11,18 @@ is kept grows with the run only where an exact result needs the values themselve
 - per state record its time and state code (9 bytes): the bottleneck analysis sums each
   station's active, blocked and starved durations with numpy's pairwise sum and follows
   every active period (``analytics.bottleneck``), which needs them all;
-- per release and exit their times, flow time and order (about 30 bytes a part, in
-  ``ColumnAccumulator``): WIP, flow-time percentiles and lead times;
-- per stock record its time, level and codes (24 bytes), the orders and the shift changes;
+- per finished exit its flow time (8 bytes, in ``LineFlowFold``): the flow-time percentiles
+  need every value. Releases, exits and stock records are otherwise folded as they come
+  (``analytics.flow.LineFlowFold``, ``FirstPassBins``, ``analytics.supply.StockFold``): WIP
+  as a time-weighted area, counts and running sums of flow and lead times (an exit's lead
+  time is taken when it arrives, its order released before), first-pass exits per shift
+  occurrence as occurrences are folded, stock-outs and hours out per material;
+- the orders (a few per day, for the delivery KPIs) and the shift changes;
 - per shift occurrence and station its elements (27 numbers).
 
-Records must come in time order per station, as a simulator emits them; one earlier than an
-occurrence already folded is refused (``ValueError``). No I/O here.
+Records must come in time order per station (releases and exits per line, stock records per
+material), as a simulator emits them; one earlier than an occurrence already folded (or than
+the flow or stock records folded) is refused (``ValueError``). No I/O here.
 """
 
 from __future__ import annotations
@@ -38,12 +43,28 @@ from analytics.columns import (
     part_rows,
     state_rows,
     station_order,
+    stock_columns,
 )
 from analytics.elements import BinColumns, station_bins
+from analytics.flow import (
+    FirstPassBins,
+    LineFlowFold,
+    flows_per_line,
+    lead_times,
+    order_release_times,
+)
 from analytics.losses import STOP_CODES, ReasonLoss, add_stops
-from analytics.report import KpiReport, report_from_bins, shift_bins
+from analytics.report import PLANT, FoldedFlows, KpiReport, report_from_bins, shift_bins
+from analytics.supply import StockFold
 from analytics.timeline import new_stop_mask
-from plant_sim.records import PartDone, Record, StateChange
+from plant_sim.records import (
+    PartDone,
+    PartLeft,
+    PartReleased,
+    Record,
+    StateChange,
+    StockLevel,
+)
 
 #: Pending state and part rows that make the folding of finished shift occurrences worth it.
 FOLD_ROWS = 50_000
@@ -185,12 +206,20 @@ def _check_order(t: np.ndarray, last: float, station: str) -> None:
 
 class _Flows(ColumnAccumulator):
     """``ColumnAccumulator`` for everything but state and part records: it hands their
-    columns to ``take`` (the report's stations) and only notes which parts were judged
-    scrap or rework."""
+    columns to ``take`` (the report's stations), only notes which parts were judged scrap
+    or rework, and folds releases, exits and stock records into each line's flow
+    (``LineFlowFold``), its first-pass counts per shift occurrence (``FirstPassBins``) and
+    the stock-outs (``StockFold``) over the run, whose end is known at the report."""
 
     def __init__(self, take: Callable[[StateRows | PartRows], None]) -> None:
         super().__init__()
         self._take = take
+        self._lines: list[LineFlowFold] = []
+        self._exit_bins: list[FirstPassBins] = []
+        self._stockouts: StockFold | None = None
+        self._order_released: dict[str, float] = {}  # order id -> release to its line
+        self._orders_read = 0  # orders read into ``_order_released``
+        self._reported = False
 
     def _add_states(self, states: list[StateChange]) -> None:
         self._take(state_rows(states, self._keys))
@@ -200,25 +229,81 @@ class _Flows(ColumnAccumulator):
         self._take(cols)
         self._bad_parts.update(judged_part_ids(parts, cols.result))
 
+    def _start(self) -> float:
+        """Return the run start (refused without one: the flows are folded from it)."""
+        if self.run_start is None:
+            raise ValueError("records: a streamed run must start with its run_start")
+        return float(self.run_start.t)
+
+    def _ensure_lines(self) -> None:
+        """Start each line's folds at the run start, once."""
+        if not self._lines:
+            t0 = self._start()
+            self._lines = [LineFlowFold(t0) for _ in self.structure]
+            self._exit_bins = [FirstPassBins() for _ in self.structure]
+
+    def _add_flows(self, releases: list[PartReleased], exits: list[PartLeft]) -> None:
+        self._ensure_lines()
+        new = order_release_times(self._orders[self._orders_read :])
+        self._order_released.update(new)
+        self._orders_read = len(self._orders)
+        flow = self._flow(releases, exits)
+        bad = flow.exit_bad if flow.exit_bad is not None else np.zeros(len(flow.exit_t), bool)
+        for j, (fold, bins) in enumerate(zip(self._lines, self._exit_bins, strict=True)):
+            mine = flow.exit_line == j
+            released = flow.release_t[flow.release_line == j]
+            if not len(released) and not mine.any():
+                continue
+            t, finished = flow.exit_t[mine], flow.exit_finished[mine]
+            flow_s = flow.exit_flow_s[mine]
+            leads = lead_times(t, flow_s, flow.exit_order[mine], self._order_released)
+            fold.add(released, t, finished, flow_s, leads)
+            bins.add(t, finished & ~bad[mine])
+
+    def _add_stock(self, levels: list[StockLevel]) -> None:
+        if self._stockouts is None:
+            self._stockouts = StockFold(self._start())
+        self._stockouts.add(stock_columns(levels, self._materials, self._causes))
+
+    def close_bins(self, edges: np.ndarray, final: bool) -> None:
+        """Count the exits of the shift occurrences ``edges`` (see ``FirstPassBins``)."""
+        self._ensure_lines()
+        for bins in self._exit_bins:
+            bins.close(edges, final)
+
     @property
     def reported(self) -> bool:
-        """Whether ``plant_columns`` has given the flow buffers away."""
-        return self._flows is None
+        """Whether ``plant_columns`` has been called."""
+        return self._reported
+
+    def folded(self, end_s: float) -> FoldedFlows:
+        """Return the folded flows over the run, ending at ``end_s``, once every record is
+        in and every bin is closed."""
+        self._ensure_lines()
+        lines = [ln for ln, _ in self.structure]
+        per_line = {ln: fold.result(end_s) for ln, fold in zip(lines, self._lines, strict=True)}
+        flow, plant = flows_per_line(per_line, end_s - self._start())
+        flow[PLANT] = plant
+        return FoldedFlows(
+            {ln: (b.gp, b.ip) for ln, b in zip(lines, self._exit_bins, strict=True)},
+            flow,
+            {} if self._stockouts is None else self._stockouts.result(end_s),
+        )
 
     def plant_columns(self, stations: list[StationColumns]) -> PlantColumns:
-        """Return the run's columns with ``stations`` as its station columns; the flow
-        buffers are dropped (each line's columns are copies of them), so call it once."""
-        flows, self._flows = self._flows, None  # type: ignore[assignment]
+        """Return the run's columns with ``stations`` as its station columns and no release,
+        exit or stock columns (they are folded); call it once."""
+        self._reported = True
         return assemble_stations(
             self.structure,
             self.run_start,
             self.run_end_times,
             stations,
             set(),
-            flows.view(),
+            self._flow([], []),
             self.shift_changes,
             self._orders,
-            self._stock.view(),
+            [],
         )
 
 
@@ -280,6 +365,7 @@ class StreamedReport:
             station.take(states, parts, (s_sel[i], p_sel[i]), floor)
             station.count_stops(t0, end_s)
             station.fold(bounds, bounds[-1] if end_s is None else end_s, end_s is not None)
+        self._flows.close_bins(bounds, end_s is not None)
         self._edges += [float(e) for e in bounds[1:]]
 
     def report(self) -> KpiReport:
@@ -326,6 +412,7 @@ class StreamedReport:
             reasons,
             lazy_shifts=True,
             bottlenecks=bottlenecks,
+            folded=flows.folded(end_s),
         )
 
 

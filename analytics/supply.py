@@ -24,7 +24,7 @@ import numpy as np
 
 from analytics.columns import StockColumns, stock_columns
 from analytics.kpis import ratio
-from analytics.timeline import step_mean
+from analytics.timeline import StepArea
 from plant_sim.records import OrderEvent, StockLevel
 
 
@@ -76,28 +76,90 @@ def order_summaries(events: Sequence[OrderEvent]) -> dict[str, _Order]:
 SHORTAGE = "shortage"
 
 
+class _MaterialFold:
+    """One material's stock-outs started and seconds out over a window, folded from its
+    records in time order; the records at the latest time wait for a later one (the last
+    record at a time gives the state then)."""
+
+    __slots__ = ("_area", "_held", "_last", "_out", "_window", "starts")
+
+    def __init__(self, t0: float, t1: float, include_end: bool) -> None:
+        self._window = (t0, t1, include_end)
+        self._area = StepArea(t0, t1)  # of 1.0 while out, 0.0 while not
+        self._held = (np.empty(0), np.empty(0, bool))  # records at the latest time: t, out
+        self._last = -np.inf  # time of the latest record folded
+        self._out = False  # out after the records folded
+        self.starts = 0
+
+    def add(self, t: np.ndarray, out: np.ndarray) -> None:
+        """Take the next records (time, out or not), in stream order."""
+        t = np.concatenate([self._held[0], t])
+        out = np.concatenate([self._held[1], out])
+        order = np.argsort(t, kind="stable")
+        t, out = t[order], out[order]
+        if len(t) and t[0] <= self._last:
+            raise ValueError(f"records: a stock record at {float(t[0])} s is out of time order")
+        cut = int(np.searchsorted(t, t[-1], "left")) if len(t) else 0
+        self._fold(t[:cut], out[:cut])
+        self._held = (t[cut:], out[cut:])
+
+    def _fold(self, t: np.ndarray, out: np.ndarray) -> None:
+        """Fold records in time order, each time's records all there."""
+        if len(t) == 0:
+            return
+        last = np.concatenate([t[1:] != t[:-1], [True]])  # the last record at each time
+        t, out = t[last], out[last]
+        starts = out & ~np.concatenate([[self._out], out[:-1]])
+        t0, t1, inc = self._window
+        inside = (t >= t0) & ((t <= t1) if inc else (t < t1))
+        self.starts += int(np.count_nonzero(starts & inside))
+        self._area.add(t, out.astype(float))
+        self._out, self._last = bool(out[-1]), float(t[-1])
+
+    def result(self, t1: float) -> tuple[int, float]:
+        """Return (stock-outs started, hours out) over the window ending at ``t1``, once
+        every record is in."""
+        self._fold(*self._held)
+        self._held = (np.empty(0), np.empty(0, bool))
+        hours = self._area.area(t1) / 3600.0 if t1 > self._window[0] else 0.0
+        return self.starts, hours
+
+
+class StockFold:
+    """Stock-outs per material over ``[t0, t1)`` folded from stock records batch by batch
+    (``t1`` may stay open while a run streams): the same numbers to the bit however the
+    records are cut, and what ``compute_supply`` gives on all of them. Records must come in
+    time order per material (``ValueError`` otherwise); nothing is kept per record."""
+
+    __slots__ = ("_materials", "_window")
+
+    def __init__(self, t0: float, t1: float = np.inf, include_end: bool = True) -> None:
+        self._window = (float(t0), float(t1), include_end)
+        self._materials: dict[str, _MaterialFold] = {}  # in order of first appearance
+
+    def add(self, cols: StockColumns) -> None:
+        """Take the next stock records (``cols.materials``: names by code, as first seen)."""
+        short = np.array([c == SHORTAGE for c in cols.causes], bool)[cols.cause]
+        out = (cols.level <= 0) | short
+        for i, name in enumerate(cols.materials):
+            pick = cols.material == i
+            if pick.any():
+                fold = self._materials.get(name)
+                if fold is None:
+                    fold = self._materials[name] = _MaterialFold(*self._window)
+                fold.add(cols.t[pick], out[pick])
+
+    def result(self, t1: float) -> dict[str, tuple[int, float]]:
+        """Return ``{material: (stock-outs started in window, hours out)}`` over the window
+        ending at ``t1`` (the given end, or the run end for an open window)."""
+        return {name: fold.result(t1) for name, fold in self._materials.items()}
+
+
 def _stock(levels: Sequence[StockLevel] | StockColumns, t0: float, t1: float, inc: bool) -> dict:
     """Return ``{material: (stock-outs started in window, hours out)}``."""
-    cols = levels if isinstance(levels, StockColumns) else stock_columns(levels)
-    t_all, lv_all, mat = cols.t, cols.level, cols.material
-    short = np.array([c == SHORTAGE for c in cols.causes], bool)[cols.cause]
-    out_all = (lv_all <= 0) | short
-    codes = {m: i for i, m in enumerate(cols.materials)}
-    out: dict[str, tuple[int, float]] = {}
-    for name, i in codes.items():
-        pick = mat == i
-        t, empty = t_all[pick], out_all[pick]
-        order = np.argsort(t, kind="stable")
-        t, empty = t[order], empty[order]
-        last = np.concatenate([t[1:] != t[:-1], [True]])  # the last record at each time
-        t, empty = t[last], empty[last]
-        starts = empty & ~np.concatenate([[False], empty[:-1]])
-        inside = (t >= t0) & ((t <= t1) if inc else (t < t1))
-        hours = 0.0
-        if t1 > t0:
-            hours = step_mean(t, empty.astype(float), t0, t1, 0.0) * (t1 - t0) / 3600.0
-        out[name] = (int((starts & inside).sum()), float(hours))
-    return out
+    fold = StockFold(t0, t1, inc)
+    fold.add(levels if isinstance(levels, StockColumns) else stock_columns(levels))
+    return fold.result(t1)
 
 
 def compute_supply(
@@ -106,8 +168,12 @@ def compute_supply(
     t0: float,
     t1: float,
     include_end: bool = True,
+    *,
+    stockouts: dict[str, tuple[int, float]] | None = None,
 ) -> SupplyValues:
-    """Return the supply-chain KPIs over ``[t0, t1)`` (``include_end``: count events at t1)."""
+    """Return the supply-chain KPIs over ``[t0, t1)`` (``include_end``: count events at t1);
+    ``stockouts``: the stock-outs per material already folded (``StockFold``), then
+    ``stock`` is not read."""
 
     def inside(x: float | None) -> bool:
         return x is not None and t0 <= x and (x <= t1 if include_end else x < t1)
@@ -124,7 +190,7 @@ def compute_supply(
     ]
     due = [o for o in summary.values() if inside(o.due)]
     met = sum(o.quantity for o in due if o.delivered is not None and o.delivered <= o.due)
-    stock_by_mat = _stock(stock, t0, t1, include_end)
+    stock_by_mat = _stock(stock, t0, t1, include_end) if stockouts is None else stockouts
     return SupplyValues(
         otd=ratio(on_time, len(done)),
         order_lead_time_avg_s=float(leads.mean()) if len(leads) else None,

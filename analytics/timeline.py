@@ -128,6 +128,45 @@ def step_mean(times: np.ndarray, levels: np.ndarray, t0: float, t1: float, initi
     return float(np.dot(np.diff(ts), lv) / (t1 - t0))
 
 
+class StepArea:
+    """The integral over ``[t0, t1)`` of a step function fed in time order, chunk by chunk.
+
+    The function is ``level`` before its first change and ``levels[i]`` from ``times[i]`` on;
+    changes at or before ``t0`` set the level at ``t0``, changes at or after ``t1`` are left
+    out. The area is a ``running_sum`` of level × duration, segment by segment in time order,
+    so it is the same to the bit however the changes are cut into chunks (``t1`` may be left
+    open while they come: ``area(t1)`` closes the last segment).
+    """
+
+    __slots__ = ("area_s", "at", "level", "t0", "t1")
+
+    def __init__(self, t0: float, t1: float = np.inf, level: float = 0.0) -> None:
+        self.t0, self.t1 = float(t0), float(t1)
+        self.at = self.t0  # start of the open segment
+        self.level = float(level)  # level of the open segment
+        self.area_s = 0.0  # area of the closed segments
+
+    def add(self, times: np.ndarray, levels: np.ndarray) -> None:
+        """Take the next changes: ``times`` sorted, none before the latest change taken."""
+        if len(times) == 0:
+            return
+        i0 = int(np.searchsorted(times, self.t0, "right"))
+        i1 = int(np.searchsorted(times, self.t1, "left"))
+        if i0 > 0:  # changes up to t0: the level at t0
+            self.level = float(levels[i0 - 1])
+        if i1 <= i0:
+            return
+        t = times[i0:i1]
+        lv = np.concatenate([[self.level], levels[i0 : i1 - 1]])
+        self.area_s = running_sum(np.diff(np.concatenate([[self.at], t])) * lv, self.area_s)
+        self.at, self.level = float(t[-1]), float(levels[i1 - 1])
+
+    def area(self, t1: float) -> float:
+        """Return the area over ``[t0, t1)``; ``t1`` no earlier than the changes taken
+        inside the window (the window's end when it was given)."""
+        return running_sum(np.array([(min(t1, self.t1) - self.at) * self.level]), self.area_s)
+
+
 def runs(t: np.ndarray, mask: np.ndarray, end_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Return (starts, ends) of the maximal runs of consecutive intervals where ``mask`` holds."""
     if len(t) == 0:
