@@ -28,6 +28,7 @@ the flow or stock records folded) is refused (``ValueError``). No I/O here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,6 +39,7 @@ from analytics.columns import (
     PlantColumns,
     StateRows,
     StationColumns,
+    _Growing,
     assemble_stations,
     judged_part_ids,
     part_rows,
@@ -68,6 +70,9 @@ from plant_sim.records import (
 
 #: Pending state and part rows that make the folding of finished shift occurrences worth it.
 FOLD_ROWS = 50_000
+#: Pending release, exit and stock rows that make their folding worth it (a few numpy calls
+#: per line and batch otherwise; a simulated hour of plant_3lines has about 190).
+FLOW_ROWS = 2_048
 
 
 class _States:
@@ -204,10 +209,31 @@ def _check_order(t: np.ndarray, last: float, station: str) -> None:
         raise ValueError(f"records: {station}: state or part records out of time order")
 
 
+@dataclass(slots=True)
+class _FlowRows:
+    """Releases and exits waiting to be folded (lines by index), each exit with its line
+    lead time and first-pass flag taken when it came."""
+
+    release_line: np.ndarray
+    release_t: np.ndarray
+    exit_line: np.ndarray
+    exit_t: np.ndarray
+    exit_finished: np.ndarray
+    exit_flow_s: np.ndarray
+    exit_lead_s: np.ndarray
+    exit_first_pass: np.ndarray
+
+
+_EXIT_ROWS = _FlowRows(
+    *(np.empty(0, dtype) for dtype in (np.int32, float, np.int32, float, bool, float, float, bool))
+)
+
+
 class _Flows(ColumnAccumulator):
     """``ColumnAccumulator`` for everything but state and part records: it hands their
     columns to ``take`` (the report's stations), only notes which parts were judged scrap
-    or rework, and folds releases, exits and stock records into each line's flow
+    or rework, and folds releases, exits and stock records (``FLOW_ROWS`` at a time, and
+    all of them before shift occurrences are folded) into each line's flow
     (``LineFlowFold``), its first-pass counts per shift occurrence (``FirstPassBins``) and
     the stock-outs (``StockFold``) over the run, whose end is known at the report."""
 
@@ -219,6 +245,9 @@ class _Flows(ColumnAccumulator):
         self._stockouts: StockFold | None = None
         self._order_released: dict[str, float] = {}  # order id -> release to its line
         self._orders_read = 0  # orders read into ``_order_released``
+        self._waiting = _Growing(_EXIT_ROWS)  # releases and exits not folded yet
+        self._waiting_stock = _Growing(stock_columns([], self._materials, self._causes))
+        self._waiting_rows = 0
         self._reported = False
 
     def _add_states(self, states: list[StateChange]) -> None:
@@ -243,31 +272,59 @@ class _Flows(ColumnAccumulator):
             self._exit_bins = [FirstPassBins() for _ in self.structure]
 
     def _add_flows(self, releases: list[PartReleased], exits: list[PartLeft]) -> None:
-        self._ensure_lines()
         new = order_release_times(self._orders[self._orders_read :])
         self._order_released.update(new)
         self._orders_read = len(self._orders)
         flow = self._flow(releases, exits)
         bad = flow.exit_bad if flow.exit_bad is not None else np.zeros(len(flow.exit_t), bool)
-        for j, (fold, bins) in enumerate(zip(self._lines, self._exit_bins, strict=True)):
-            mine = flow.exit_line == j
-            released = flow.release_t[flow.release_line == j]
-            if not len(released) and not mine.any():
-                continue
-            t, finished = flow.exit_t[mine], flow.exit_finished[mine]
-            flow_s = flow.exit_flow_s[mine]
-            leads = lead_times(t, flow_s, flow.exit_order[mine], self._order_released)
-            fold.add(released, t, finished, flow_s, leads)
-            bins.add(t, finished & ~bad[mine])
+        leads = lead_times(flow.exit_t, flow.exit_flow_s, flow.exit_order, self._order_released)
+        rows = _FlowRows(
+            flow.release_line,
+            flow.release_t,
+            flow.exit_line,
+            flow.exit_t,
+            flow.exit_finished,
+            flow.exit_flow_s,
+            leads,
+            flow.exit_finished & ~bad,
+        )
+        self._waiting.add(rows)
+        self._wait(len(flow.release_t) + len(flow.exit_t))
 
     def _add_stock(self, levels: list[StockLevel]) -> None:
-        if self._stockouts is None:
-            self._stockouts = StockFold(self._start())
-        self._stockouts.add(stock_columns(levels, self._materials, self._causes))
+        self._waiting_stock.add(stock_columns(levels, self._materials, self._causes))
+        self._wait(len(levels))
+
+    def _wait(self, rows: int) -> None:
+        """Count rows waiting to be folded; fold them once they are enough."""
+        self._waiting_rows += rows
+        if self._waiting_rows >= FLOW_ROWS:
+            self._fold_waiting()
+
+    def _fold_waiting(self) -> None:
+        """Fold the waiting releases and exits into each line's folds and the waiting stock
+        records into the stock-outs."""
+        self._ensure_lines()
+        rows, self._waiting = self._waiting.view(), _Growing(_EXIT_ROWS)
+        for j, (fold, bins) in enumerate(zip(self._lines, self._exit_bins, strict=True)):
+            mine = rows.exit_line == j
+            released = rows.release_t[rows.release_line == j]
+            if not len(released) and not mine.any():
+                continue
+            t, flow_s, leads = rows.exit_t[mine], rows.exit_flow_s[mine], rows.exit_lead_s[mine]
+            fold.add(released, t, rows.exit_finished[mine], flow_s, leads)
+            bins.add(t, rows.exit_first_pass[mine])
+        stock = self._waiting_stock.view()
+        self._waiting_stock = _Growing(stock_columns([], self._materials, self._causes))
+        if len(stock.t):
+            if self._stockouts is None:
+                self._stockouts = StockFold(self._start())
+            self._stockouts.add(stock)
+        self._waiting_rows = 0
 
     def close_bins(self, edges: np.ndarray, final: bool) -> None:
         """Count the exits of the shift occurrences ``edges`` (see ``FirstPassBins``)."""
-        self._ensure_lines()
+        self._fold_waiting()
         for bins in self._exit_bins:
             bins.close(edges, final)
 
@@ -279,7 +336,7 @@ class _Flows(ColumnAccumulator):
     def folded(self, end_s: float) -> FoldedFlows:
         """Return the folded flows over the run, ending at ``end_s``, once every record is
         in and every bin is closed."""
-        self._ensure_lines()
+        self._fold_waiting()
         lines = [ln for ln, _ in self.structure]
         per_line = {ln: fold.result(end_s) for ln, fold in zip(lines, self._lines, strict=True)}
         flow, plant = flows_per_line(per_line, end_s - self._start())

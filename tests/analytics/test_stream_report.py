@@ -39,9 +39,11 @@ def test_streamed_report_equals_the_report_of_all_records(
 ):
     """Folded at every batch (batches cut anywhere, not at shift changes) or rarely, the
     rows are those of ``compute_report`` over the whole run, value for value, and so are
-    the per-shift occurrences, built one at a time when asked for."""
+    the per-shift occurrences, built one at a time when asked for. Releases, exits and
+    stock records too are folded at every batch or rarely (as shift occurrences are)."""
     records = _records(name, hours, seed)
     monkeypatch.setattr(stream_report, "FOLD_ROWS", fold_rows)
+    monkeypatch.setattr(stream_report, "FLOW_ROWS", fold_rows)
     got = _streamed(records, 777).report()
     want = compute_report(to_columns(records))
     assert got.to_rows() == want.to_rows()
