@@ -8,9 +8,6 @@ folded into its elements for that bin (``station_bins`` on the occurrence's reco
 sums are the same sums in the same order) and its stops into its downtime by reason. What
 is kept grows with the run only where an exact result needs the values themselves:
 
-- per state record its time and state code (9 bytes): the bottleneck analysis sums each
-  station's active, blocked and starved durations with numpy's pairwise sum and follows
-  every active period (``analytics.bottleneck``), which needs them all;
 - per finished exit its flow time (8 bytes, in ``LineFlowFold``): the flow-time percentiles
   need every value. Releases, exits and stock records are otherwise folded as they come
   (``analytics.flow.LineFlowFold``, ``FirstPassBins``, ``analytics.supply.StockFold``): WIP
@@ -19,6 +16,10 @@ is kept grows with the run only where an exact result needs the values themselve
   occurrence as occurrences are folded, stock-outs and hours out per material;
 - the orders (a few per day, for the delivery KPIs) and the shift changes;
 - per shift occurrence and station its elements (27 numbers).
+
+Each station's state times and codes go, as they are taken, to its line's
+``LineBottlenecks``, which folds the bottleneck analysis and holds only what is still open
+(the active periods and work runs that may still matter, not the records).
 
 Records must come in time order per station (releases and exits per line, stock records per
 material), as a simulator emits them; one earlier than an occurrence already folded (or than
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.bottleneck import detect_bottlenecks
+from analytics.bottleneck import LineBottlenecks
 from analytics.columns import (
     ColumnAccumulator,
     PartRows,
@@ -92,15 +93,14 @@ class _States:
 class _Station:
     """What one station keeps while the run streams."""
 
-    def __init__(self, line: str, station: str) -> None:
+    def __init__(self, line: str, station: str, bottlenecks: LineBottlenecks, index: int) -> None:
         self.line, self.station = line, station
+        self.bottlenecks, self.index = bottlenecks, index  # its line's, its place in the line
         self.states = _States()
         self.part_t, self.part_pri = np.empty(0), np.empty(0)
         self.part_result = np.empty(0, np.int8)
         self.bins: BinColumns = {}  # elements of the folded bins, one array per field
         self.stops: tuple[dict, dict] = ({}, {})  # reason -> [events, seconds]: down, minor
-        self.t_chunks: list[np.ndarray] = []  # state times and codes for the bottlenecks
-        self.code_chunks: list[np.ndarray] = []
 
     def take(
         self, states: StateRows | None, parts: PartRows | None, sel: tuple, floor: float
@@ -113,8 +113,7 @@ class _Station:
             t = states.t[s_rows]
             _check_order(t, max(st.t[-1], floor) if len(st.t) else floor, self.station)
             code = states.code[s_rows]
-            self.t_chunks.append(t)
-            self.code_chunks.append(code)
+            self.bottlenecks.add(self.index, t, code)
             st.t = np.concatenate([st.t, t])
             st.code = np.concatenate([st.code, code])
             st.power = np.concatenate([st.power, states.power_kw[s_rows]])
@@ -183,18 +182,14 @@ class _Station:
             for reason, v in acc.items()
         ]
 
-    def bottleneck_columns(self) -> StationColumns:
-        """Return the state times and codes of the whole run (what the bottlenecks read);
-        empty once they are dropped."""
-        t = np.concatenate(self.t_chunks) if self.t_chunks else np.empty(0)
-        code = np.concatenate(self.code_chunks) if self.code_chunks else np.empty(0, np.int8)
-        self.t_chunks, self.code_chunks = [t], [code]
+    def empty_columns(self) -> StationColumns:
+        """Return the station's columns with no records (its records are folded)."""
         empty = np.empty(0)
         return StationColumns(
             self.line,
             self.station,
-            t,
-            code,
+            empty,
+            np.empty(0, np.int8),
             empty,
             np.empty(0, object),
             empty,
@@ -373,6 +368,7 @@ class StreamedReport:
         self._pending_states: list[StateRows] = []
         self._pending_parts: list[PartRows] = []
         self._stations: list[_Station] = []
+        self._lines: dict[str, LineBottlenecks] = {}  # each line's bottleneck analysis
         self._edges: list[float] = []  # folded bin edges, from the run start
         self._latest = -np.inf  # latest record time so far
 
@@ -380,9 +376,15 @@ class StreamedReport:
         """Take one batch of the run's records, in emission order."""
         self._flows.add(records)
         if not self._stations and self._flows.structure:
-            self._stations = [_Station(ln, st) for ln, sts in self._flows.structure for st in sts]
-            start = self._flows.run_start.t  # type: ignore[union-attr] (a structure has one)
-            self._edges = [float(start)]
+            start = float(self._flows.run_start.t)  # type: ignore[union-attr] (set with structure)
+            structure = self._flows.structure
+            self._lines = {ln: LineBottlenecks(ln, sts, start) for ln, sts in structure}
+            self._stations = [
+                _Station(ln, st, self._lines[ln], j)
+                for ln, sts in structure
+                for j, st in enumerate(sts)
+            ]
+            self._edges = [start]
         if records:
             self._latest = max(self._latest, float(records[-1].t))
         rows = sum(len(c.t) for c in (*self._pending_states, *self._pending_parts))
@@ -427,10 +429,7 @@ class StreamedReport:
 
     def report(self) -> KpiReport:
         """Return the KPI report of every record added (the whole run, per shift too);
-        once: what it needs only for the report is dropped as it goes.
-
-        The bottlenecks come first, each line's state times dropped once it is done, so
-        they are not held while the flow columns are built and read."""
+        once: what it needs only for the report is dropped as it goes."""
         flows = self._flows
         if flows.reported:
             raise RuntimeError("StreamedReport.report() gives the report once")
@@ -449,15 +448,8 @@ class StreamedReport:
         if not np.array_equal(edges[:folded], np.array(self._edges)):
             raise ValueError("records: a shift change out of time order (its shift is folded)")
         self._fold(edges[folded:].tolist(), end_s)
-        bottlenecks = []
-        for line, _ in flows.structure:
-            mine = [s for s in self._stations if s.line == line]
-            columns = [s.bottleneck_columns() for s in mine]
-            bottlenecks.append(detect_bottlenecks(line, columns, end_s, t0, end_s))
-            del columns
-            for s in mine:
-                s.t_chunks, s.code_chunks = [], []
-        cols = flows.plant_columns([s.bottleneck_columns() for s in self._stations])
+        bottlenecks = [self._lines[line].result(end_s, end_s) for line, _ in flows.structure]
+        cols = flows.plant_columns([s.empty_columns() for s in self._stations])
         per_station = {(s.line, s.station): s.bins for s in self._stations}
         reasons = [r for s in self._stations for r in s.reasons()]
         return report_from_bins(

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import tracemalloc
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from analytics import bottleneck, compute_report
-from analytics.bottleneck import detect_bottlenecks
-from analytics.columns import STATE_CODES, StationColumns, to_columns
+from analytics.bottleneck import LineBottlenecks, detect_bottlenecks
+from analytics.columns import STATE_CODES, PlantColumns, StationColumns, to_columns
+from plant_sim.scenario import load_scenario
+from plant_sim.simulation import run_batch
 from plant_sim.states import StationState
 from tests.analytics.linesim import StationSpec, simulate_line
 
+ROOT = Path(__file__).resolve().parents[2]
 HOUR = 3600.0
 
 
@@ -113,3 +118,72 @@ def test_momentary_bottleneck_does_not_depend_on_the_chunk_size(monkeypatch, chu
     monkeypatch.setattr(bottleneck, "_WINDOW", window)
     assert detect_bottlenecks("L", stations, end, 0.0, end) == whole
     assert detect_bottlenecks("L", stations, end, 5000.0, 0.5 * end) == part
+
+
+@cache
+def _model_run(name: str, hours: float, seed: int) -> PlantColumns:
+    scenario = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    return to_columns(run_batch(scenario, hours * HOUR, seed).records)
+
+
+def _fed_at_random(acc: LineBottlenecks, stations: list[StationColumns], seed: int) -> None:
+    """Add each station's records to ``acc`` in chunks of random size (1 to 400 records),
+    the stations taking turns at random, each in time order."""
+    rng = np.random.default_rng(seed)
+    done = [0] * len(stations)
+    while live := [j for j, st in enumerate(stations) if done[j] < len(st.t)]:
+        j = int(rng.choice(live))
+        lo, hi = done[j], done[j] + int(rng.integers(1, 401))
+        acc.add(j, stations[j].t[lo:hi], stations[j].code[lo:hi])
+        done[j] = min(hi, len(stations[j].t))
+
+
+@pytest.mark.parametrize(
+    ("name", "hours", "seed"), [("bottling_line", 30, 3), ("plant_3lines", 40, 1)]
+)
+def test_folded_bottlenecks_equal_those_of_the_whole_columns(name, hours, seed):
+    """Fed in random chunks, stations interleaved at random, the accumulator gives the
+    result of the whole columns, to the bit: over the run (its end given only at the end,
+    as while a run streams) and over a window inside it."""
+    cols = _model_run(name, hours, seed)
+    t0, end = cols.start_s, cols.end_s
+    for k, ln in enumerate(cols.lines):
+        stations = cols.line_stations(ln.line)
+        names = [st.station for st in stations]
+        for w0, w1 in ((t0, None), (t0 + 5 * HOUR + 0.5, t0 + 0.6 * (end - t0))):
+            acc = LineBottlenecks(ln.line, names, w0, w1)
+            _fed_at_random(acc, stations, seed + k)
+            want = detect_bottlenecks(ln.line, stations, end, w0, end if w1 is None else w1)
+            assert acc.result(end) == want
+            assert want.working_s > 0 and want.momentary_bottleneck is not None
+
+
+def _most_held(hours: float) -> tuple[int, int]:
+    """Return the most periods and work runs the bottling line's accumulator holds while a
+    run of ``hours`` is fed in time order, half an hour of every station at a time, and the
+    number of state records."""
+    cols = _model_run("bottling_line", hours, 3)
+    stations = cols.line_stations(cols.lines[0].line)
+    acc = LineBottlenecks("line1", [st.station for st in stations], cols.start_s)
+    most = 0
+    for t in np.arange(cols.start_s, cols.end_s + HOUR, HOUR / 2):
+        for j, st in enumerate(stations):
+            lo, hi = np.searchsorted(st.t, [t, t + HOUR / 2], "left")
+            acc.add(j, st.t[lo:hi], st.code[lo:hi])
+        most = max(most, acc.held())
+    acc.result(cols.end_s)
+    return most, sum(len(st.t) for st in stations)
+
+
+def test_what_the_accumulator_holds_does_not_grow_with_the_horizon():
+    """While a run streams the accumulator holds active periods only while the momentary
+    bottleneck before them is open (one station's active period still going on and a
+    station quiet since before them) and work runs not merged yet: what it holds at once
+    depends on how long a station stays in one state, not on the run's length. Counted:
+    four times the horizon (six times the records) holds less than twice as much at most,
+    a small share of the line's state records."""
+    short, short_records = _most_held(12)
+    long, long_records = _most_held(48)
+    assert long_records > 5 * short_records
+    assert long < 2 * short
+    assert long < long_records / 50

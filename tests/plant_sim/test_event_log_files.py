@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -200,8 +201,8 @@ def _held_by(acc: object) -> tuple[int, int]:
 def _streamed_run(hours: float, out: Path) -> dict:
     """Stream a run of the bottling line to a Parquet log and the KPI report, as ``twin run``
     does; return the most records held at once by the batch and the writer, what the KPI
-    side holds at the end (objects, array bytes; the array bytes of its flow and stock
-    side apart), the records of the run by kind and the report's rows."""
+    side holds at the end (objects, array bytes; the array bytes of its flow and stock side
+    and of its stations apart), the records of the run by kind and the report's rows."""
     writer, acc = open_writer(out), StreamedReport()
     held: dict = {"batch": 0, "writer": 0}
     kinds: Counter[str] = Counter()
@@ -217,6 +218,8 @@ def _streamed_run(hours: float, out: Path) -> dict:
     writer.close()
     held["kpi_objects"], held["kpi_bytes"] = _held_by(acc)
     held["flow_bytes"] = _held_by(acc._flows)[1]  # what releases, exits and stock leave
+    held["station_bytes"] = _held_by(SimpleNamespace(stations=acc._stations))[1]
+    held["stations"] = len(acc._stations)
     held["rows"] = acc.report().to_rows()
     held.update(kinds)
     return held
@@ -225,14 +228,15 @@ def _streamed_run(hours: float, out: Path) -> dict:
 def test_records_held_do_not_grow_with_the_horizon(tmp_path: Path, monkeypatch) -> None:
     """A run four times as long holds no more records at once: one simulated hour in the
     batch, less than one row group in the Parquet writer. The KPI report keeps no Python
-    object per record and nothing at all per part, release or stock record (parts are folded
-    into each shift's elements as the run goes, so are states but for their time and code;
-    releases, exits and stock records into the flow KPIs and stock-outs): what grows is 9
-    bytes per state record (the bottleneck analysis' exact sums need every interval), the
-    flow time of each finished exit (8 bytes, up to twice that with the buffer's capacity:
-    the flow-time percentiles need every value) and a few objects per order and shift
-    change. The report is that of the whole log, row for row. (Before, the release, exit
-    and stock columns were kept: 12, 30 and 24 bytes a record.)"""
+    object per record and nothing at all per state, part, release or stock record (states
+    and parts are folded into each shift's elements and the bottleneck analysis as the run
+    goes; releases, exits and stock records into the flow KPIs and stock-outs): what grows
+    is the flow time of each finished exit (8 bytes, up to twice that with the buffer's
+    capacity: the flow-time percentiles need every value), each new shift occurrence's
+    elements and a few objects per order and shift change. The report is that of the whole
+    log, row for row. (Before, 10-12 bytes were kept per state and per part record, then 9
+    bytes per state record for the bottleneck analysis, and the release, exit and stock
+    columns: 12, 30 and 24 bytes a record.)"""
     monkeypatch.setattr(stream_report, "FOLD_ROWS", 5_000)  # records waiting to be folded
     short = _streamed_run(12, tmp_path / "short.parquet")
     long = _streamed_run(48, tmp_path / "long.parquet")
@@ -246,5 +250,7 @@ def test_records_held_do_not_grow_with_the_horizon(tmp_path: Path, monkeypatch) 
     assert grew["release"] > 1_000 and grew["exit"] > 1_000 and grew["stock"] > 1_000
     flow_allowed = 2 * 8 * grew["exit"]  # a finished exit's flow time (scrapped: none)
     assert long["flow_bytes"] - short["flow_bytes"] <= flow_allowed
-    assert long["kpi_bytes"] - short["kpi_bytes"] <= 9 * grew["state"] + flow_allowed
+    elements = 2 * 27 * 8 * long["stations"] * (long["shift"] - short["shift"])
+    assert long["station_bytes"] <= short["station_bytes"] + elements
+    assert long["kpi_bytes"] - short["kpi_bytes"] <= flow_allowed + elements
     assert long["rows"] == compute_report(read_columns(tmp_path / "long.parquet")).to_rows()
