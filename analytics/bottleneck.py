@@ -34,6 +34,8 @@ from plant_sim.states import StationState
 _CHUNK = 25_000
 #: Period boundaries per time window of the momentary method (see ``LineBottlenecks``).
 _WINDOW = 100_000
+#: Active periods held by a line above which those that cannot be the bottleneck are dropped.
+_LOSERS_AT = 256
 _BLOCKED = STATE_CODES[StationState.BLOCKED]
 _STARVED = [STATE_CODES[StationState.STARVED], len(STATE_CODES)]
 
@@ -277,14 +279,18 @@ class LineBottlenecks:
         self._sole, self._early, self._late = np.zeros(n), np.zeros(n), np.zeros(n)
         self._group: tuple[float, float] | None = None  # merged work interval still open
         self._working_s = 0.0
+        self._merged = -np.inf  # work runs starting before this are merged
 
     def add(self, station: int, t: np.ndarray, code: np.ndarray) -> None:
         """Take station ``station``'s next state records (times and codes, in time order)."""
         fold = self._folds[station]
         for lo in range(0, len(t), _CHUNK):
             fold.add(t[lo : lo + _CHUNK], code[lo : lo + _CHUNK], self.t0, self.t1)
-        self._merge_work(min(f.frontier(f.work_from) for f in self._folds))
-        self._drop_losers()
+        upto = min(f.frontier(f.work_from) for f in self._folds)
+        if upto > self._merged:  # else no run to merge has come
+            self._merge_work(upto)
+        if sum(len(f.periods.starts) for f in self._folds) > _LOSERS_AT:
+            self._drop_losers()
         self._advance(min(f.frontier(f.active_from) for f in self._folds))
 
     def held(self) -> int:
@@ -307,20 +313,22 @@ class LineBottlenecks:
         return self._rows()
 
     def _drop_losers(self) -> None:
-        """Drop the closed periods that lie inside another station's open active period and
-        are shorter than it is already: they are never the momentary bottleneck, and
-        without them the segments change only where the runs join them again. So a long
-        open period (the bottleneck's) does not make the others' periods pile up."""
-        for x, fx in enumerate(self._folds):
-            if fx.active_from is None or fx.last_t is None:
-                continue
-            for y, fy in enumerate(self._folds):
-                if y != x:
-                    fy.periods.drop_shorter(fx.active_from, fx.last_t)
+        """Drop the closed periods that lie inside the open active period holding the
+        frontier back and are shorter than it is already: they are never the momentary
+        bottleneck, and without them the segments change only where the runs join them
+        again. So a long open period (the bottleneck's) does not make the others' periods
+        pile up."""
+        fx = min(self._folds, key=lambda f: f.frontier(f.active_from))
+        if fx.active_from is None or fx.last_t is None:
+            return
+        for fy in self._folds:
+            if fy is not fx:
+                fy.periods.drop_shorter(fx.active_from, fx.last_t)
 
     def _merge_work(self, upto: float) -> None:
         """Merge the work runs that start before ``upto`` (all that ever will) into the
         line's working time: ``union_length``'s groups, each added once it is closed."""
+        self._merged = upto
         s, e = zip(*(f.work.take_before(upto) for f in self._folds), strict=True)
         s = np.maximum(np.concatenate(s), self.t0)
         e = np.minimum(np.concatenate(e), self.t1)

@@ -141,10 +141,15 @@ def _fed_at_random(acc: LineBottlenecks, stations: list[StationColumns], seed: i
 @pytest.mark.parametrize(
     ("name", "hours", "seed"), [("bottling_line", 30, 3), ("plant_3lines", 40, 1)]
 )
-def test_folded_bottlenecks_equal_those_of_the_whole_columns(name, hours, seed):
+@pytest.mark.parametrize("losers_at", [0, 10**9])
+def test_folded_bottlenecks_equal_those_of_the_whole_columns(
+    name, hours, seed, losers_at, monkeypatch
+):
     """Fed in random chunks, stations interleaved at random, the accumulator gives the
     result of the whole columns, to the bit: over the run (its end given only at the end,
-    as while a run streams) and over a window inside it."""
+    as while a run streams) and over a window inside it; the periods that cannot be the
+    bottleneck dropped at every step or never."""
+    monkeypatch.setattr(bottleneck, "_LOSERS_AT", losers_at)
     cols = _model_run(name, hours, seed)
     t0, end = cols.start_s, cols.end_s
     for k, ln in enumerate(cols.lines):
@@ -187,3 +192,20 @@ def test_what_the_accumulator_holds_does_not_grow_with_the_horizon():
     assert long_records > 5 * short_records
     assert long < 2 * short
     assert long < long_records / 50
+
+
+def test_a_period_reaching_past_what_is_known_of_the_open_one_is_kept(monkeypatch):
+    """While a's active period [0, 100) is open and known up to 80 s, b's period [10, 20)
+    lies inside it and can be dropped, but b's [85, 130) reaches past 80 s: a ends first,
+    so b is the momentary bottleneck from 100 s to 130 s (sole), the overlap [85, 100)
+    shifting for both."""
+    monkeypatch.setattr(bottleneck, "_LOSERS_AT", 0)
+    run, wait = STATE_CODES[StationState.PROCESSING], STATE_CODES[StationState.STARVED]
+    acc = LineBottlenecks("L", ["a", "b"], 0.0)
+    acc.add(0, np.array([0.0, 80.0]), np.array([run, run], np.int8))
+    acc.add(1, np.array([10.0, 20.0, 85.0, 130.0]), np.array([run, wait, run, wait], np.int8))
+    assert acc.held() == 1  # [10, 20) dropped: inside a's known 80 s
+    acc.add(0, np.array([100.0]), np.array([wait], np.int8))
+    a, b = acc.result(150.0).stations
+    assert (a.sole_bottleneck_ratio, b.sole_bottleneck_ratio) == (85 / 150, 30 / 150)
+    assert a.shifting_bottleneck_ratio == b.shifting_bottleneck_ratio == 15 / 150
