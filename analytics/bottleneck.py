@@ -90,7 +90,7 @@ def _closed_runs(
 
     Interval *i* is ``[t[i], t[i+1])``; the last one's end is not known yet. ``open_from`` is
     the start of the run open at ``t[0]`` (when ``t[0]`` is the record before these), which
-    may lie before ``t[0]``. Runs of length 0 are dropped, as ``timeline.runs`` does.
+    may lie before ``t[0]``. Runs of length 0 are dropped.
     """
     prev = np.concatenate([[False], mask[:-1]])
     first = np.flatnonzero(mask & ~prev)
@@ -327,7 +327,7 @@ class LineBottlenecks:
 
     def _merge_work(self, upto: float) -> None:
         """Merge the work runs that start before ``upto`` (all that ever will) into the
-        line's working time: ``union_length``'s groups, each added once it is closed."""
+        line's working time (the union of the runs), each merged group added once it is closed."""
         self._merged = upto
         s, e = zip(*(f.work.take_before(upto) for f in self._folds), strict=True)
         s = np.maximum(np.concatenate(s), self.t0)

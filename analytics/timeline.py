@@ -112,22 +112,6 @@ def running_sum(values: np.ndarray, start: float = 0.0) -> float:
     return float(np.add.accumulate(np.concatenate([[float(start)], values]))[-1])
 
 
-def step_mean(times: np.ndarray, levels: np.ndarray, t0: float, t1: float, initial: float) -> float:
-    """Return the time-weighted mean over ``[t0, t1)`` of a step function.
-
-    The function is ``initial`` before ``times[0]`` and ``levels[i]`` from ``times[i]`` on.
-    Raises ``ValueError`` for an empty window.
-    """
-    if t1 <= t0:
-        raise ValueError(f"window: empty window [{t0}, {t1})")
-    k0 = np.searchsorted(times, t0, "right") - 1
-    start_level = initial if k0 < 0 else float(levels[k0])
-    inside = (times > t0) & (times < t1)
-    ts = np.concatenate([[t0], times[inside], [t1]])
-    lv = np.concatenate([[start_level], levels[inside]])
-    return float(np.dot(np.diff(ts), lv) / (t1 - t0))
-
-
 class StepArea:
     """The integral over ``[t0, t1)`` of a step function fed in time order, chunk by chunk.
 
@@ -165,40 +149,3 @@ class StepArea:
         """Return the area over ``[t0, t1)``; ``t1`` no earlier than the changes taken
         inside the window (the window's end when it was given)."""
         return running_sum(np.array([(min(t1, self.t1) - self.at) * self.level]), self.area_s)
-
-
-def runs(t: np.ndarray, mask: np.ndarray, end_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return (starts, ends) of the maximal runs of consecutive intervals where ``mask`` holds."""
-    if len(t) == 0:
-        return np.empty(0), np.empty(0)
-    ends = interval_ends(t, end_s)
-    prev = np.concatenate([[False], mask[:-1]])
-    nxt = np.concatenate([mask[1:], [False]])
-    starts = t[mask & ~prev]
-    stops = ends[mask & ~nxt]
-    keep = stops > starts
-    return starts[keep], stops[keep]
-
-
-def active_periods(t: np.ndarray, code: np.ndarray, end_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return (starts, ends) of the active periods: maximal runs of active states.
-
-    Active (working, setup, minor stop, down) follows ``STATE_INFO[...].active``; waiting
-    (starved, blocked, idle) and excluded states (off shift, planned downtime) end a period.
-    """
-    return runs(t, ACTIVE_CLASS[code] == 1, end_s)
-
-
-def union_length(starts: np.ndarray, ends: np.ndarray, t0: float, t1: float) -> float:
-    """Return the length of the union of intervals ``[starts, ends)`` inside ``[t0, t1)``."""
-    s, e = np.maximum(starts, t0), np.minimum(ends, t1)
-    keep = e > s
-    s, e = s[keep], e[keep]
-    if len(s) == 0:
-        return 0.0
-    order = np.argsort(s, kind="stable")
-    s, e = s[order], np.maximum.accumulate(e[order])
-    new = np.concatenate([[True], s[1:] > e[:-1]])
-    first = np.flatnonzero(new)
-    last = np.concatenate([first[1:] - 1, [len(s) - 1]])
-    return float((e[last] - s[first]).sum())
