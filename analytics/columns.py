@@ -651,19 +651,41 @@ def _codes(values: tuple, index: dict[str, int]) -> np.ndarray:
     return np.fromiter(map(index.get, values, repeat(-1)), np.int32, len(values))
 
 
-class _Growing:
-    """Columns of one kind (a column dataclass) that grow in place as batches come.
+class GrowingArray:
+    """One column that grows in place: its buffer's capacity grows by a quarter when full,
+    so a long run's column is never a list of chunks to concatenate (and free) at the end,
+    and carries little spare capacity. ``view()`` is a slice of the buffer."""
 
-    Each array field is one buffer whose capacity grows by a quarter when full, so a long run's
-    columns are never a list of chunks to concatenate (and free) at the end: ``view()``
-    returns slices of the buffers. Fields may differ in length (releases and exits); a
-    field that is None or a list is kept as the latest batch gives it.
-    """
+    __slots__ = ("buf", "n")
+
+    def __init__(self, empty: np.ndarray | None = None) -> None:
+        self.buf = np.empty(0) if empty is None else empty[:0].copy()
+        self.n = 0
+
+    def add(self, values: np.ndarray) -> None:
+        """Append ``values`` (the column's type widens to hold them, as numpy promotes)."""
+        need = self.n + len(values)
+        if need > len(self.buf) or self.buf.dtype != values.dtype:
+            dtype = np.result_type(self.buf, values)
+            grown = np.empty(max(need, len(self.buf) + len(self.buf) // 4), dtype)
+            grown[: self.n] = self.buf[: self.n]
+            self.buf = grown
+        self.buf[self.n : need] = values
+        self.n = need
+
+    def view(self) -> np.ndarray:
+        """Return the values so far (no copy)."""
+        return self.buf[: self.n]
+
+
+class GrowingColumns:
+    """Columns of one kind (a column dataclass) that grow in place as batches come: each
+    array field a ``GrowingArray``. Fields may differ in length (releases and exits); a
+    field that is None or a list is kept as the latest batch gives it."""
 
     def __init__(self, empty: Any) -> None:
         self._cls = type(empty)
-        self._buffers: dict[str, np.ndarray] = {}
-        self._sizes: dict[str, int] = {}
+        self._arrays: dict[str, GrowingArray] = {}
         self._latest: dict[str, Any] = {}
         self.add(empty)
 
@@ -673,28 +695,17 @@ class _Growing:
             value = getattr(chunk, name)
             if value is None or isinstance(value, list):
                 self._latest[name] = value
-                continue
-            n = self._sizes.get(name, 0)
-            need = n + len(value)
-            buf = self._buffers.get(name)
-            if buf is None or need > len(buf) or buf.dtype != value.dtype:
-                dtype = value.dtype if buf is None else np.result_type(buf, value)
-                # a quarter more each time: a long run's columns carry little spare capacity
-                size = need if buf is None else max(need, len(buf) + len(buf) // 4)
-                grown = np.empty(size, dtype)
-                if buf is not None:
-                    grown[:n] = buf[:n]
-                buf = self._buffers[name] = grown
-            buf[n:need] = value
-            self._sizes[name] = need
+            elif name in self._arrays:
+                self._arrays[name].add(value)
+            else:
+                self._arrays[name] = GrowingArray(value)
+                self._arrays[name].add(value)
 
     def view(self) -> Any:
         """Return the columns of every batch so far (slices of the buffers, no copy)."""
         return self._cls(
             **{
-                name: self._latest[name]
-                if name in self._latest
-                else self._buffers[name][: self._sizes[name]]
+                name: self._latest[name] if name in self._latest else self._arrays[name].view()
                 for name in self._cls.__slots__
             }
         )
@@ -712,7 +723,7 @@ class _PerStation:
 
     def __init__(self, empty: StateRows | PartRows, stations: int, rows: int = 20_000) -> None:
         self.stations = [
-            _Growing(_by_station(type(empty)(*_fields(empty)))) for _ in range(stations)
+            GrowingColumns(_by_station(type(empty)(*_fields(empty)))) for _ in range(stations)
         ]
         self._waiting: list[Any] = []
         self._rows, self._limit = 0, rows
@@ -739,7 +750,7 @@ def _fields(cols: Any) -> list:
     return [getattr(cols, n) for n in type(cols).__slots__]
 
 
-def _add_per_station(stations: list[_Growing], cols: StateRows | PartRows) -> None:
+def _add_per_station(stations: list[GrowingColumns], cols: StateRows | PartRows) -> None:
     """Append state or part columns to each station's, in stream order."""
     order, bounds = station_order(cols.idx, cols.t, len(stations), sort_time=False)
     names = [n for n in type(cols).__slots__ if n != "idx"]
@@ -833,13 +844,13 @@ class ColumnAccumulator:
         self._compact = True
         self._state_combos = _Combinations(3)  # code, reason, power
         self._part_combos = _Combinations(2)  # result, PRI
-        self._flows = _Growing(self._flow([], []))
+        self._flows = GrowingColumns(self._flow([], []))
         self._run_end_ts: list[float] = []
         self._shifts: list[tuple[float, str | None]] = []
         self._orders: list[OrderEvent] = []
         self._materials: dict[str, int] = {}
         self._causes: dict[str, int] = {}
-        self._stock = _Growing(stock_columns([], self._materials, self._causes))
+        self._stock = GrowingColumns(stock_columns([], self._materials, self._causes))
 
     @property
     def structure(self) -> list[tuple[str, list[str]]]:

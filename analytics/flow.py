@@ -37,7 +37,7 @@ from itertools import repeat
 
 import numpy as np
 
-from analytics.columns import LineColumns
+from analytics.columns import GrowingArray, LineColumns
 from analytics.kpis import ratio
 from analytics.timeline import StepArea, count_by_bin, running_sum
 from plant_sim.records import OrderEvent
@@ -116,29 +116,6 @@ class LineFlow:
     lead_sum_s: float  # running sum of the finished exits' line lead times
 
 
-class _Floats:
-    """A float column that grows in place (a quarter more capacity when full)."""
-
-    __slots__ = ("buf", "n")
-
-    def __init__(self) -> None:
-        self.buf, self.n = np.empty(0), 0
-
-    def add(self, values: np.ndarray) -> None:
-        """Append ``values``."""
-        need = self.n + len(values)
-        if need > len(self.buf):
-            grown = np.empty(max(need, len(self.buf) + len(self.buf) // 4))
-            grown[: self.n] = self.buf[: self.n]
-            self.buf = grown
-        self.buf[self.n : need] = values
-        self.n = need
-
-    def view(self) -> np.ndarray:
-        """Return the values so far (a slice of the buffer)."""
-        return self.buf[: self.n]
-
-
 class LineFlowFold:
     """One line's flow KPIs over ``[t0, t1)``, folded from its releases and exits batch by
     batch (``t1`` may stay open while a run streams): the same numbers to the bit however
@@ -174,7 +151,7 @@ class LineFlowFold:
         self._lowest = 0.0  # lowest such WIP: minus the initial WIP when negative
         self.released = self.exits = 0
         self.flow_sum_s = self.lead_sum_s = 0.0
-        self.finished = _Floats()
+        self.finished = GrowingArray()
 
     def add(
         self,

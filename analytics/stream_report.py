@@ -36,11 +36,11 @@ import numpy as np
 from analytics.bottleneck import LineBottlenecks
 from analytics.columns import (
     ColumnAccumulator,
+    GrowingColumns,
     PartRows,
     PlantColumns,
     StateRows,
     StationColumns,
-    _Growing,
     assemble_stations,
     judged_part_ids,
     part_rows,
@@ -240,8 +240,8 @@ class _Flows(ColumnAccumulator):
         self._stockouts: StockFold | None = None
         self._order_released: dict[str, float] = {}  # order id -> release to its line
         self._orders_read = 0  # orders read into ``_order_released``
-        self._waiting = _Growing(_EXIT_ROWS)  # releases and exits not folded yet
-        self._waiting_stock = _Growing(stock_columns([], self._materials, self._causes))
+        self._waiting = GrowingColumns(_EXIT_ROWS)  # releases and exits not folded yet
+        self._waiting_stock = GrowingColumns(stock_columns([], self._materials, self._causes))
         self._waiting_rows = 0
         self._reported = False
 
@@ -300,7 +300,7 @@ class _Flows(ColumnAccumulator):
         """Fold the waiting releases and exits into each line's folds and the waiting stock
         records into the stock-outs."""
         self._ensure_lines()
-        rows, self._waiting = self._waiting.view(), _Growing(_EXIT_ROWS)
+        rows, self._waiting = self._waiting.view(), GrowingColumns(_EXIT_ROWS)
         for j, (fold, bins) in enumerate(zip(self._lines, self._exit_bins, strict=True)):
             mine = rows.exit_line == j
             released = rows.release_t[rows.release_line == j]
@@ -310,7 +310,7 @@ class _Flows(ColumnAccumulator):
             fold.add(released, t, rows.exit_finished[mine], flow_s, leads)
             bins.add(t, rows.exit_first_pass[mine])
         stock = self._waiting_stock.view()
-        self._waiting_stock = _Growing(stock_columns([], self._materials, self._causes))
+        self._waiting_stock = GrowingColumns(stock_columns([], self._materials, self._causes))
         if len(stock.t):
             if self._stockouts is None:
                 self._stockouts = StockFold(self._start())
