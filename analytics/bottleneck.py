@@ -181,11 +181,13 @@ class _StationFold:
         self.working_s = self.blocked_s = self.starved_s = self.active_s = 0.0
         self.periods_n = 0  # active periods with a part inside the window
 
-    def frontier(self, open_from: float | None) -> float:
-        """Return the earliest time a run not closed yet may start (open run or next record)."""
+    def frontier(self, open_from: float | None, known: float) -> float:
+        """Return the earliest time a run not closed yet may start: the open run's start, else
+        the next record's time, which is no earlier than the last record nor than ``known``
+        (every record before it is in)."""
         if open_from is not None:
             return open_from
-        return -np.inf if self.last_t is None else self.last_t
+        return known if self.last_t is None else max(self.last_t, known)
 
     def add(self, t: np.ndarray, code: np.ndarray, t0: float, t1: float) -> None:
         """Take the station's next records (in time order)."""
@@ -259,7 +261,8 @@ class LineBottlenecks:
     worked through, the work runs not merged yet, and running sums. The momentary method is
     worked through up to the *frontier*, the earliest time a period not closed yet may
     start (``_StationFold.frontier``): before it every segment's bottleneck is final. A
-    station without records holds the frontier back. ``t1`` None: the run end (records
+    station quiet since its last record holds the frontier back there, unless
+    ``known_until`` says every record up to a later time is in. ``t1`` None: the run end (records
     must not come after it).
     """
 
@@ -281,18 +284,34 @@ class LineBottlenecks:
         self._group: tuple[float, float] | None = None  # merged work interval still open
         self._working_s = 0.0
         self._merged = -np.inf  # work runs starting before this are merged
+        self._known = -np.inf  # every record before this is in (``known_until``)
 
     def add(self, station: int, t: np.ndarray, code: np.ndarray) -> None:
         """Take station ``station``'s next state records (times and codes, in time order)."""
         fold = self._folds[station]
         for lo in range(0, len(t), _CHUNK):
             fold.add(t[lo : lo + _CHUNK], code[lo : lo + _CHUNK], self.t0, self.t1)
-        upto = min(f.frontier(f.work_from) for f in self._folds)
+        self._step()
+
+    def known_until(self, t: float) -> None:
+        """Note that every record before ``t`` is in: a station quiet since its last record
+        stays in its state until ``t`` at least, so it no longer holds the frontier back
+        there (without this, a station waiting for days holds every period after its last
+        record)."""
+        if t > self._known:
+            self._known = float(t)
+            self._step()
+
+    def _step(self) -> None:
+        """Merge the work runs, drop the periods that cannot win and work the momentary
+        method through, as far as the records in allow."""
+        known = self._known
+        upto = min(f.frontier(f.work_from, known) for f in self._folds)
         if upto > self._merged:  # else no run to merge has come
             self._merge_work(upto)
         if sum(len(f.periods.starts) for f in self._folds) > _LOSERS_AT:
             self._drop_losers()
-        self._advance(min(f.frontier(f.active_from) for f in self._folds))
+        self._advance(min(f.frontier(f.active_from, known) for f in self._folds))
 
     def held(self) -> int:
         """Return the number of active periods and work runs held."""
@@ -319,7 +338,7 @@ class LineBottlenecks:
         bottleneck, and without them the segments change only where the runs join them
         again. So a long open period (the bottleneck's) does not make the others' periods
         pile up."""
-        fx = min(self._folds, key=lambda f: f.frontier(f.active_from))
+        fx = min(self._folds, key=lambda f: f.frontier(f.active_from, self._known))
         if fx.active_from is None or fx.last_t is None:
             return
         for fy in self._folds:

@@ -426,6 +426,9 @@ class StreamedReport:
             station.fold(bounds, bounds[-1] if end_s is None else end_s, end_s is not None)
         self._flows.close_bins(bounds, end_s is not None)
         self._edges += [float(e) for e in bounds[1:]]
+        if end_s is None:  # records before the folded bins are refused from now on
+            for line in self._lines.values():
+                line.known_until(self._edges[-1])
 
     def report(self) -> KpiReport:
         """Return the KPI report of every record added (the whole run, per shift too);

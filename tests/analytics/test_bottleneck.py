@@ -209,3 +209,38 @@ def test_a_period_reaching_past_what_is_known_of_the_open_one_is_kept(monkeypatc
     a, b = acc.result(150.0).stations
     assert (a.sole_bottleneck_ratio, b.sole_bottleneck_ratio) == (85 / 150, 30 / 150)
     assert a.shifting_bottleneck_ratio == b.shifting_bottleneck_ratio == 15 / 150
+
+
+def test_a_station_quiet_for_long_does_not_make_the_others_periods_pile_up():
+    """Station a waits from the start and sends nothing more; b works and waits in turn.
+    Told that every record up to a time is in (``known_until``, as the streamed report does
+    at each folded shift), the accumulator works through b's periods as they close; without
+    it, a's last record holds the frontier back and every period of b is kept. Either way
+    the result is that of the whole columns, to the bit."""
+    run, wait = STATE_CODES[StationState.PROCESSING], STATE_CODES[StationState.STARVED]
+    b_t = np.arange(0.0, 40_000.0, 10.0)
+    b_code = np.where(np.arange(len(b_t)) % 2 == 0, run, wait).astype(np.int8)
+    a_t, a_code = np.array([0.0]), np.array([wait], np.int8)
+    end = 40_000.0
+    whole = [
+        StationColumns("L", "a", a_t, a_code, *_no_parts(1)),
+        StationColumns("L", "b", b_t, b_code, *_no_parts(len(b_t))),
+    ]
+    want = detect_bottlenecks("L", whole, end, 0.0, end)
+    most = {}
+    for told in (True, False):
+        acc = LineBottlenecks("L", ["a", "b"], 0.0)
+        acc.add(0, a_t, a_code)
+        most[told] = 0
+        for lo in range(0, len(b_t), 100):
+            acc.add(1, b_t[lo : lo + 100], b_code[lo : lo + 100])
+            if told:
+                acc.known_until(float(b_t[min(lo + 100, len(b_t) - 1)]))
+            most[told] = max(most[told], acc.held())
+        assert acc.result(end) == want
+    assert most[True] < 10 and most[False] > 1_900
+
+
+def _no_parts(n: int) -> tuple:
+    """The power, reason and part columns of a station with ``n`` state records and no parts."""
+    return np.zeros(n), np.full(n, None, object), np.empty(0), np.empty(0, np.int8), np.empty(0)
