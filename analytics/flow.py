@@ -269,28 +269,20 @@ def flows_per_line(
     return per_line, combine_flows(list(parts.values()), span)
 
 
-def _added(values: Iterable[float]) -> float:
-    """Return the values added left to right (the lines' sums, in line order)."""
-    total = 0.0
-    for v in values:
-        total += v
-    return total
-
-
 def combine_flows(parts: Sequence[LineFlow], span: float) -> FlowValues:
     """Return the flow KPIs of the lines whose parts are given."""
-    wip = _added(p.wip for p in parts)
+    wip = running_sum(np.array([p.wip for p in parts]))  # the lines in line order
     n_exit = sum(p.exits for p in parts)
     fl = np.concatenate([p.finished_flow_s for p in parts]) if parts else np.empty(0)
     n_fin = len(fl)
-    mean_all = _added(p.flow_sum_s for p in parts) / n_exit if n_exit else None
+    mean_all = running_sum(np.array([p.flow_sum_s for p in parts])) / n_exit if n_exit else None
     rate = ratio(n_exit, span)
     little = None if (rate is None or mean_all is None) else rate * mean_all
     avg = p50 = p95 = lead = None
     if n_fin:
-        avg = _added(running_sum(p.finished_flow_s) for p in parts) / n_fin
+        avg = running_sum(np.array([running_sum(p.finished_flow_s) for p in parts])) / n_fin
         p50, p95 = (float(x) for x in np.percentile(fl, [50, 95]))
-        lead = _added(p.lead_sum_s for p in parts) / n_fin
+        lead = running_sum(np.array([p.lead_sum_s for p in parts])) / n_fin
     wip_avg = wip if span > 0 else None
     gap = None if (little is None or not wip_avg) else (little - wip_avg) / wip_avg
     return FlowValues(

@@ -41,7 +41,7 @@ from analytics.losses import (
     pareto,
     stop_split,
 )
-from analytics.supply import SupplyValues, compute_supply
+from analytics.supply import SupplyValues, compute_supply, stockouts_by_material
 from analytics.timeline import sorted_unique
 from plant_sim.gc_pause import no_gc
 from plant_sim.records import Record
@@ -184,7 +184,18 @@ def compute_report(
         (st.line, st.station): station_bins(st, cols.end_s, edges, inc) for st in cols.stations
     }
     reasons = downtime_by_reason(cols.stations, cols.end_s, t0, t1, inc)
-    return report_from_bins(cols, (t0, t1), edges, labels, per_station, reasons)
+    folded = FoldedFlows(
+        {ln.line: first_pass_counts(ln, edges, inc) for ln in cols.lines},
+        _flows(cols, t0, t1, inc),
+        stockouts_by_material(cols.stock, t0, t1, inc),
+    )
+    bottlenecks = [
+        detect_bottlenecks(ln.line, cols.line_stations(ln.line), cols.end_s, t0, t1)
+        for ln in cols.lines
+    ]
+    return report_from_bins(
+        cols, (t0, t1), edges, labels, per_station, reasons, bottlenecks=bottlenecks, folded=folded
+    )
 
 
 def report_from_bins(  # noqa: PLR0913 (the parts of a report, each computed elsewhere)
@@ -195,22 +206,22 @@ def report_from_bins(  # noqa: PLR0913 (the parts of a report, each computed els
     per_station: dict[tuple[str, str], BinColumns],
     reasons: list[ReasonLoss],
     *,
+    bottlenecks: list[BottleneckResult],
+    folded: FoldedFlows,
     lazy_shifts: bool = False,
-    bottlenecks: list[BottleneckResult] | None = None,
-    folded: FoldedFlows | None = None,
 ) -> KpiReport:
     """Return the report of ``cols`` over ``window`` from each station's elements per bin
     (``edges``, shift ``labels``) and the downtime by reason, however these were computed:
     by ``compute_report`` from whole columns, or by ``analytics.stream_report`` while a run
-    streams. With ``lazy_shifts``, each shift occurrence's result is built when asked for;
-    ``bottlenecks`` (per line) are computed from ``cols`` unless given, and so are the
-    first-pass counts, flow KPIs and stock-outs unless ``folded`` (then the lines' release
-    and exit columns and the stock records of ``cols`` are not read)."""
+    streams, as are the ``bottlenecks`` (per line) and the ``folded`` first-pass counts, flow
+    KPIs and stock-outs (the lines' release and exit columns and the stock records of
+    ``cols`` are not read). With ``lazy_shifts``, each shift occurrence's result is built
+    when asked for."""
     t0, t1 = window
     inc = t1 >= cols.end_s
     line_bins: dict[str, BinColumns] = {}
     for ln in cols.lines:
-        gp, ip = first_pass_counts(ln, edges, inc) if folded is None else folded.first_pass[ln.line]
+        gp, ip = folded.first_pass[ln.line]
         sts = [per_station[(ln.line, s)] for s in ln.stations]
         if sts:
             line_bins[ln.line] = rollup_line_bins(sts, gp, ip)
@@ -231,23 +242,11 @@ def report_from_bins(  # noqa: PLR0913 (the parts of a report, each computed els
         stations=stations,
         lines=lines,
         plant=plant,
-        flow=_flows(cols, t0, t1, inc) if folded is None else folded.flow,
-        supply=compute_supply(
-            cols.orders,
-            cols.stock,
-            t0,
-            t1,
-            inc,
-            stockouts=None if folded is None else folded.stockouts,
-        ),
+        flow=folded.flow,
+        supply=compute_supply(cols.orders, [], t0, t1, inc, stockouts=folded.stockouts),
         losses=_losses(lines, plant, reasons),
         reason_losses=reasons,
-        bottlenecks=[
-            detect_bottlenecks(ln.line, cols.line_stations(ln.line), cols.end_s, t0, t1)
-            for ln in cols.lines
-        ]
-        if bottlenecks is None
-        else bottlenecks,
+        bottlenecks=bottlenecks,
         shifts=occ,  # type: ignore[arg-type]
         shift_totals=totals,
     )

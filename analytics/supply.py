@@ -155,7 +155,9 @@ class StockFold:
         return {name: fold.result(t1) for name, fold in self._materials.items()}
 
 
-def _stock(levels: Sequence[StockLevel] | StockColumns, t0: float, t1: float, inc: bool) -> dict:
+def stockouts_by_material(
+    levels: Sequence[StockLevel] | StockColumns, t0: float, t1: float, inc: bool
+) -> dict[str, tuple[int, float]]:
     """Return ``{material: (stock-outs started in window, hours out)}``."""
     fold = StockFold(t0, t1, inc)
     fold.add(levels if isinstance(levels, StockColumns) else stock_columns(levels))
@@ -190,7 +192,9 @@ def compute_supply(
     ]
     due = [o for o in summary.values() if inside(o.due)]
     met = sum(o.quantity for o in due if o.delivered is not None and o.delivered <= o.due)
-    stock_by_mat = _stock(stock, t0, t1, include_end) if stockouts is None else stockouts
+    stock_by_mat = (
+        stockouts_by_material(stock, t0, t1, include_end) if stockouts is None else stockouts
+    )
     return SupplyValues(
         otd=ratio(on_time, len(done)),
         order_lead_time_avg_s=float(leads.mean()) if len(leads) else None,

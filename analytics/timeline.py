@@ -148,4 +148,4 @@ class StepArea:
     def area(self, t1: float) -> float:
         """Return the area over ``[t0, t1)``; ``t1`` no earlier than the changes taken
         inside the window (the window's end when it was given)."""
-        return running_sum(np.array([(min(t1, self.t1) - self.at) * self.level]), self.area_s)
+        return self.area_s + (min(t1, self.t1) - self.at) * self.level
