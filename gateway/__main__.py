@@ -1,8 +1,8 @@
 """Allow ``python -m gateway`` (the same command as ``twin gateway``)."""
 
-from gateway import stop_signals
+from twin_io.stop_signals import install_process_stop
 
-stop_signals.install()  # before the slow imports: a signal during start-up is a clean stop
+install_process_stop()  # before the slow imports: a signal during start-up is a clean stop
 
 from gateway.cli import main  # noqa: E402
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gateway import stop_signals
 from gateway.buffer import SOURCE_CODES, DiskBuffer
 from gateway.deadletter import DeadLetters
 from gateway.errors import GatewayError, SettingsError, SinkUnavailableError
@@ -30,6 +29,7 @@ from gateway.sources.sparkplug import SparkplugSource
 from gateway.stats import Stats
 from gateway.writer import METRICS_SOURCE, Writer
 from twin_io.influx import InfluxVersionError, Sink, detect_api
+from twin_io.stop_signals import install_process_stop, process_stop_requested
 
 logger = logging.getLogger(__name__)
 INTAKE_SIZE = 20_000
@@ -117,7 +117,7 @@ class Gateway:
             self.sources.append(opcua_cls(s, self.intake))
         try:
             for source in self.sources:
-                if stop_signals.requested():  # asked to stop while an earlier one connected
+                if process_stop_requested():  # asked to stop while an earlier one connected
                     break
                 source.start(require=s.require_endpoints)
         except GatewayError:
@@ -166,7 +166,7 @@ class Gateway:
         A signal that came before (``stop_signals``, installed at process start) or during the
         start-up stops the gateway as soon as it can: before starting, or right after.
         """
-        stop = stop_signals.install()
+        stop = install_process_stop()
         if stop.is_set():
             logger.info("stop requested during start-up: the gateway does not start")
             self.stop(drain_s=0)

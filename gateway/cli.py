@@ -8,10 +8,10 @@ from pathlib import Path
 
 import typer
 
-from gateway import stop_signals
 from gateway.errors import GatewayError, SettingsError
 from gateway.settings import ENV_PREFIX, GatewaySettings, load_settings
 from plant_sim.gc_pause import tune_for_streaming
+from twin_io.stop_signals import install_process_stop
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def gateway(
     config: Path = typer.Option(None, help="Settings file (.toml, .yaml, .json)."),
 ) -> None:
     """Subscribe to OPC UA and MQTT and store every record in InfluxDB, losing nothing."""
-    stop_signals.install()  # a signal from here on is a clean stop, also during start-up
+    install_process_stop()  # a signal from here on is a clean stop, also during start-up
     from gateway.app import Gateway
     from gateway.partitions import PartitionedGateway, partition_settings
 

@@ -25,11 +25,11 @@ from multiprocessing.sharedctypes import SynchronizedArray
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
-from gateway import stop_signals
 from gateway.errors import GatewayError, SettingsError
 from gateway.settings import GatewaySettings
 from gateway.topic_filters import overlaps
 from twin_io.lifetime import die_with_parent
+from twin_io.stop_signals import install_process_stop
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def _run_partition(
     """Child process: run one gateway until SIGTERM, publishing its records out in ``counts``.
     It gets that SIGTERM (a clean stop) when the parent gateway dies, however it dies: an
     orphan would go on taking its topics under the client id a restarted gateway uses."""
-    stop_signals.install()  # before the slow imports: a SIGTERM while starting is a clean stop
+    install_process_stop()  # before the slow imports: a SIGTERM while starting is a clean stop
     die_with_parent(parent_pid)
     import threading
 
@@ -218,7 +218,7 @@ class PartitionedGateway:
 
     def run_forever(self) -> None:
         """Run until SIGINT or SIGTERM; a partition that exits stops the others (GatewayError)."""
-        stop = stop_signals.install()
+        stop = install_process_stop()
         if stop.is_set():
             logger.info("stop requested during start-up: the partitions do not start")
             return

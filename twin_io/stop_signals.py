@@ -1,11 +1,21 @@
-"""SIGINT and SIGTERM as a request to stop, for the commands that stop cleanly.
+"""SIGINT and SIGTERM as a request to stop: the project's one place for signal handlers.
 
-Inside ``stop_requests()`` Ctrl-C and SIGTERM (``kill``, ``docker stop``, a scheduler) do not
-kill the process: the request is noted (an event is set, the first signal kept) for the command
-to stop where it can (between two batches, between two cycles), or, with ``interrupt``, the
-first one raises ``KeyboardInterrupt`` where the main thread is, so that a blocking wait ends.
-The gateway, which must take a signal from its first line on, has its own process-wide
-handlers (``gateway.stop_signals``).
+Three ways, for three kinds of command:
+
+- ``stop_requests()``, around the work of a command that stops cleanly: inside, Ctrl-C and
+  SIGTERM (``kill``, ``docker stop``, a scheduler) do not kill the process; the request is
+  noted (an event is set, the first signal kept) for the command to stop where it can (between
+  two batches, between two cycles), or, with ``interrupt``, the first one raises
+  ``KeyboardInterrupt`` where the main thread is, so that a blocking wait ends;
+- ``install_process_stop()``, from the first line of a process that must take a signal at any
+  time (the gateway and its partitions, before their slow imports and their settings): for the
+  whole process, a signal sets one event (``process_stop_requested()``), so a signal while it
+  starts is a clean stop (exit code 0), never a kill half-way (-15);
+- ``sigterm_as_interrupt()``, while a command starts that stops on Ctrl-C anyway (``twin sim``
+  before its run handles signals itself): SIGTERM does what Ctrl-C does.
+
+``twin sim``'s running phase stops through its asyncio loop's own handlers
+(``plant_sim.live.service``): a second signal there cuts the MQTT drains short.
 """
 
 from __future__ import annotations
@@ -65,3 +75,49 @@ def stop_requests(interrupt: bool = False) -> Iterator[StopRequest]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+_process_stop = threading.Event()
+
+
+def _note_process_stop(_sig: int, _frame: FrameType | None) -> None:
+    _process_stop.set()
+
+
+def install_process_stop() -> threading.Event:
+    """Make SIGINT and SIGTERM set the process's stop request, for good (idempotent); return
+    its event."""
+    for sig in SIGNALS:
+        signal.signal(sig, _note_process_stop)
+    return _process_stop
+
+
+def process_stop_requested() -> bool:
+    """Return whether a signal asked the process to stop (see ``install_process_stop``)."""
+    return _process_stop.is_set()
+
+
+@dataclass
+class TermSeen:
+    """Whether a SIGTERM came inside ``sigterm_as_interrupt`` (else the interrupt was Ctrl-C)."""
+
+    seen: bool = False
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[TermSeen]:
+    """Inside, SIGTERM does what SIGINT does: a ``KeyboardInterrupt`` or, in ``asyncio.run``,
+    the cancel of its task, instead of the default kill. The ``TermSeen`` given tells the two
+    apart afterwards. The SIGTERM handler is left in place: the command's own takes over."""
+    term = TermSeen()
+
+    def on_sigterm(_sig: int, frame: FrameType | None) -> None:
+        term.seen = True
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):  # default_int_handler, or asyncio.run's (cancels its task)
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    yield term

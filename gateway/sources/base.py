@@ -7,8 +7,8 @@ import queue
 import threading
 import time
 
-from gateway import stop_signals
 from gateway.normalize import RawMessage
+from twin_io.stop_signals import process_stop_requested
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +32,14 @@ def wait_or_stop(event: threading.Event, timeout_s: float) -> bool:
     (SIGINT/SIGTERM, ``stop_signals``), so a start-up wait never outlasts the request."""
     deadline = time.monotonic() + timeout_s
     while not event.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
-        if stop_signals.requested() or time.monotonic() >= deadline:
+        if process_stop_requested() or time.monotonic() >= deadline:
             return False
     return True
 
 
 def wait_subscribed(subscribed: threading.Event, endpoint: str) -> None:
     """Wait up to ``SUBSCRIBE_WAIT_S`` for the subscriptions; warn (and go on) if they lag."""
-    if not wait_or_stop(subscribed, SUBSCRIBE_WAIT_S) and not stop_signals.requested():
+    if not wait_or_stop(subscribed, SUBSCRIBE_WAIT_S) and not process_stop_requested():
         logger.warning(
             "MQTT %s has not confirmed the subscriptions within %.0f s; messages published "
             "before it does are not queued for this session",

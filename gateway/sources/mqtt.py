@@ -28,7 +28,6 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from gateway import stop_signals
 from gateway.errors import SourceError
 from gateway.normalize import RawMessage
 from gateway.settings import GatewaySettings
@@ -36,6 +35,7 @@ from gateway.sources.base import wait_or_stop, wait_subscribed
 from plant_sim import payloads
 from twin_io.mqtt import NetworkLoop, make_client
 from twin_io.retry import Backoff
+from twin_io.stop_signals import process_stop_requested
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class MqttSource:
         if self.loop.connected.is_set():
             wait_subscribed(self.subscribed, self.endpoint)
             return
-        if stop_signals.requested():  # the gateway stops next: not a failure to connect
+        if process_stop_requested():  # the gateway stops next: not a failure to connect
             logger.info("stop requested while connecting to MQTT broker %s", self.endpoint)
             return
         message = (

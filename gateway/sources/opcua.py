@@ -23,12 +23,12 @@ from typing import Any
 
 from asyncua import Client, Node, ua
 
-from gateway import stop_signals
 from gateway.errors import SourceError
 from gateway.normalize import RawMessage
 from gateway.settings import GatewaySettings
 from gateway.sources.base import put, wait_or_stop
 from twin_io.retry import Backoff
+from twin_io.stop_signals import process_stop_requested
 
 logger = logging.getLogger(__name__)
 _SEEN_EVENT_IDS = 100_000
@@ -67,7 +67,7 @@ class OpcUaSource:
         )
         self._thread.start()
         wait_or_stop(first, 60.0)
-        if stop_signals.requested() and not self.subscribed.is_set():
+        if process_stop_requested() and not self.subscribed.is_set():
             logger.info("stop requested while connecting to OPC UA server %s", self.endpoint)
             return  # the gateway stops next: not a failure to connect
         if require and errors:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import typer
@@ -226,26 +224,18 @@ def sim(
 @contextlib.contextmanager
 def _stop_while_starting() -> Iterator[None]:
     """Inside, until ``serve_live`` handles the signals itself, SIGTERM does what Ctrl-C does
-    (a ``KeyboardInterrupt``; in ``asyncio.run``, the cancel of its task: the sinks started so
-    far stop) instead of killing the process. Either ends ``twin sim`` with a log line: exit 130
-    for Ctrl-C, 0 for SIGTERM (as a SIGTERM once the run is going: a clean stop)."""
-    terms: list[int] = []
+    (``sigterm_as_interrupt``: the sinks started so far stop) instead of killing the process.
+    Either ends ``twin sim`` with a log line: exit 130 for Ctrl-C, 0 for SIGTERM (as a
+    SIGTERM once the run is going: a clean stop)."""
+    from twin_io.stop_signals import sigterm_as_interrupt
 
-    def on_sigterm(sig: int, frame: FrameType | None) -> None:
-        terms.append(sig)
-        handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):  # default_int_handler, or asyncio.run's (cancels its task)
-            handler(signal.SIGINT, frame)
-        else:
-            raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    try:
-        yield
-    except KeyboardInterrupt:
-        name = "SIGTERM" if terms else "SIGINT"
-        log.warning("%s while starting: twin sim stopped before the run began", name)
-        raise typer.Exit(0 if terms else 130) from None
+    with sigterm_as_interrupt() as term:
+        try:
+            yield
+        except KeyboardInterrupt:
+            name = "SIGTERM" if term.seen else "SIGINT"
+            log.warning("%s while starting: twin sim stopped before the run began", name)
+            raise typer.Exit(0 if term.seen else 130) from None
 
 
 def _check_mqtt_options(config: LiveConfig) -> None:
