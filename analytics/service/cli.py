@@ -126,7 +126,11 @@ def analytics(
         [], "--run-id", help="Follow this run (repeat); default: the run with the newest data."
     ),
     settle: float = typer.Option(
-        900.0, "--settle", help="Data seconds past a window's end before it is final."
+        900.0,
+        "--settle",
+        help="Data seconds past a window's end before it is final; also the seconds "
+        "without a gateway_stats point after which an ended run's last windows stop waiting "
+        "for that gateway.",
     ),
     once: bool = typer.Option(False, "--once", help="Run one cycle and exit."),
     health_file: Path = typer.Option(

@@ -4,8 +4,9 @@
 or after ``from_ms``: the records from then on, the run's shift and order history, and the
 carry-in (``analytics.service.carry``) built from a few small queries: each station's last
 state before ``from_ms``, each material's last stock level, the scrap/rework judgements and
-the counts of releases and exits per line before it. The schema (measurements, tags, fields,
-decoding) is ``plant_sim.telemetry_schema``'s.
+the counts of releases and exits per line before it. ``gateway_points`` reads the gateways'
+newest ``gateway_stats`` points, for the windows of ended runs (``service``). The schema
+(measurements, tags, fields, decoding) is ``plant_sim.telemetry_schema``'s.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from analytics.service.carry import CarryState
 from analytics.service.kpi_schema import RunMeta
 from plant_sim.records import Record, RunStart, ShiftChange
 from plant_sim.telemetry_schema import (
+    METRICS_MEASUREMENT,
     SCHEMAS,
+    SOURCE_FIELD,
     StoredRecord,
     quote_ident,
     quote_literal,
@@ -39,6 +42,17 @@ class RunClock:
     latest_ms: int
     run_start: RunStart
     ended: bool
+    end_source: str | None = None
+    """The ``source`` field of the stored ``run_end`` (``mqtt``, ``backfill``...), if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayPoint:
+    """A gateway's newest ``gateway_stats`` point: when the gateway made it (its clock) and
+    how many lines its buffer held then."""
+
+    time_ms: int
+    buffered: int
 
 
 def _m(kind: str) -> str:
@@ -93,12 +107,24 @@ class RunReader:
         if not starts or not isinstance(starts[0], RunStart):
             return None
         rs = starts[0]
-        ended = bool(
-            self.ql.query(f'SELECT count("t") FROM {_m("run_end")} WHERE {_run(run_id)}')[0][
-                "results"
-            ][0].get("series")
+        q = f"SELECT * FROM {_m('run_end')} WHERE {_run(run_id)} LIMIT 1"
+        end = next((row for _, row in self.ql.rows(q)), None)
+        meta = RunMeta(run_id, rs.start_epoch_ms, rs.site)
+        source = None if end is None else end.get(SOURCE_FIELD)
+        return RunClock(meta, latest_ms, rs, end is not None, source)
+
+    def gateway_points(self, within_ms: int) -> dict[str, GatewayPoint]:
+        """Return each gateway's newest ``gateway_stats`` point (the global one, source
+        ``gateway``) made in the last ``within_ms`` (InfluxDB's clock), by gateway name."""
+        q = (
+            f'SELECT last("buffered") AS "buffered" FROM {quote_ident(METRICS_MEASUREMENT)} '
+            f"WHERE \"source\" = 'gateway' AND time > now() - {int(within_ms)}ms "
+            'GROUP BY "gateway"'
         )
-        return RunClock(RunMeta(run_id, rs.start_epoch_ms, rs.site), latest_ms, rs, ended)
+        return {
+            row["gateway"]: GatewayPoint(int(row["time"]) // 1_000_000, int(row["buffered"] or 0))
+            for _, row in self.ql.rows(q)
+        }
 
     def shift_changes(self, run_id: str) -> list[ShiftChange]:
         """Return every shift change of the run, in time order."""

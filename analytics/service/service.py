@@ -14,12 +14,29 @@ One cycle, per followed run (default: the run with the newest data):
 A window whose end the data has passed by ``settle_s`` (data time; late records of other
 stations may still be on their way before that) is final and not computed again: each window
 gets its final KPIs once, however late its data came. Data time stops at a run's end, so the
-last windows of a run that ended become final on the second cycle in a row that reads the
-same number of records for them: ``run_end`` can be stored before the run's last records (a
-partitioned gateway writes its partitions' batches independently, one of them may be retrying
-an InfluxDB error, and InfluxDB 1.x does not make one write visible at once), and a window made
-final on the first cycle that saw ``run_end`` would keep KPIs without them. The service writes
-its own figures to ``analytics_stats`` (wall-clock time, like ``gateway_stats``).
+last windows of a run that ended need another rule: ``run_end`` can be stored before the run's
+last records (a partitioned gateway writes its partitions' batches independently, one of them
+may be retrying InfluxDB errors or holding records through an outage, and InfluxDB 1.x does
+not make one write visible at once), and a window made final without them keeps wrong KPIs for
+good. Such a window is final on a cycle when both hold:
+
+* the cycle read the same number of records for it as the cycle before, which saw the run
+  ended too;
+* no gateway may still hold records of the run: every gateway with a ``gateway_stats`` point
+  made in the last ``settle_s`` (wall-clock time) has stored one made after this service first
+  saw the run ended. A gateway writes those points through its store-and-forward buffer, in
+  order with its records, so a stored point proves that every record it had put in its
+  buffer before making it is stored too, whatever its ``buffered`` field says (waiting for
+  ``buffered == 0`` would add nothing, and a next run's steady traffic could hold the windows
+  for good); a gateway stuck retrying stores no newer point. One with no point for
+  ``settle_s`` is taken as gone and not waited for (the service's bound on lateness, as for
+  open windows); a run whose ``run_end`` came from ``twin backfill`` (``source`` "backfill",
+  no gateway) waits for none, nor does any run when no gateway stores points. The points are
+  read (one query) before the records, so the records a point vouches for are read on the
+  same cycle. The gateways' clocks and the service's are taken to agree (one host, or NTP).
+
+Until then the windows are computed again on every cycle. The service writes its own figures
+to ``analytics_stats`` (wall-clock time, like ``gateway_stats``).
 """
 
 from __future__ import annotations
@@ -32,8 +49,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analytics.columns import to_columns
+from analytics.service.backfill import SOURCE as BACKFILL_SOURCE
 from analytics.service.compute import compute_windows
-from analytics.service.reader import RunClock, RunReader
+from analytics.service.reader import GatewayPoint, RunClock, RunReader
 from analytics.service.run_choice import default_run
 from analytics.service.windows import DAY_MS, ShiftMarks, Window, windows_between
 from analytics.service.writer import LineWriter
@@ -91,6 +109,8 @@ class AnalyticsService:
         self._final: set[tuple[str, str, int]] = set()
         # windows of ended runs -> records read for them on the last cycle (see the docstring)
         self._read_after_end: dict[tuple[str, str, int], int] = {}
+        self._ended_at: dict[str, int] = {}  # ended run -> wall ms this service first saw it
+        self._waits_for: dict[str, set[str]] = {}  # ended run -> gateways it waits for
         self._unreadable: str | None = None  # the last cycle's unreadable row, if any
         self._ignored: dict[str, str] = {}  # runs the default choice ignores, and why
         self.source = source  # for the log: "InfluxDB at URL" (no password)
@@ -138,7 +158,11 @@ class AnalyticsService:
             if (run_id, *w.key) not in self._final
         ]
         if not todo:
+            self._ended_at.pop(run_id, None)
+            self._waits_for.pop(run_id, None)
             return None
+        behind = self._gateways_behind(clock) if clock.ended else {}  # before the records
+        held = False  # a window that the rule above would make final waits for a gateway
         done: list[Window] = []
         n_records = n_lines = 0
         for chunk in chunks(todo):  # a day of data at a time: bounded memory after an outage
@@ -154,14 +178,17 @@ class AnalyticsService:
             self.writer.write(lines)
             for w in chunk:
                 key = (run_id, *w.key)
-                if w.complete_at(latest_ms, self.settle_ms) or self._settled_after_end(
-                    key, clock.ended, len(records)
-                ):
+                complete = w.complete_at(latest_ms, self.settle_ms)
+                settled = not complete and self._settled_after_end(key, clock.ended, len(records))
+                held = held or (settled and bool(behind))
+                if complete or (settled and not behind):
                     self._final.add(key)
                     self._read_after_end.pop(key, None)
             done += [r.window for r in results]
             n_records += len(records)
             n_lines += len(lines)
+        if held:
+            self._log_waits(run_id, behind)
         seconds = time.perf_counter() - started
         logger.info(
             "run %s: %d windows, %d records read, %d points written in %.2f s",
@@ -182,6 +209,42 @@ class AnalyticsService:
             return True
         self._read_after_end[key] = records
         return False
+
+    def _gateways_behind(self, clock: RunClock) -> dict[str, GatewayPoint]:
+        """Return the gateways that may still hold records of this ended run (see the module
+        docstring), by name; log those no longer waited for because they went silent."""
+        run_id = clock.meta.run_id
+        ended_at = self._ended_at.setdefault(run_id, int(time.time() * 1000))
+        if clock.end_source == BACKFILL_SOURCE:
+            return {}
+        points = self.reader.gateway_points(self.settle_ms)
+        behind = {g: p for g, p in points.items() if p.time_ms <= ended_at}
+        waited = self._waits_for.setdefault(run_id, set())
+        for gateway in sorted(waited - points.keys()):
+            logger.info(
+                "run %s: last windows no longer wait for gateway %s: no gateway_stats point "
+                "for %s s, taken as gone",
+                run_id,
+                gateway,
+                seconds_text(self.settle_ms / 1000),
+            )
+        waited.intersection_update(behind)
+        return behind
+
+    def _log_waits(self, run_id: str, behind: dict[str, GatewayPoint]) -> None:
+        """Log, once per gateway, that the run's last windows wait for it."""
+        waited = self._waits_for.setdefault(run_id, set())
+        now_ms = int(time.time() * 1000)
+        for gateway, p in sorted(behind.items()):
+            if gateway not in waited:
+                waited.add(gateway)
+                logger.info(
+                    "run %s: last windows wait for gateway %s (%d records buffered %s s ago)",
+                    run_id,
+                    gateway,
+                    p.buffered,
+                    seconds_text(max(0, now_ms - p.time_ms) / 1000),
+                )
 
     def _marks(self, clock: RunClock) -> ShiftMarks:
         start = clock.meta.start_epoch_ms

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
+
+import pytest
 
 from analytics.columns import to_columns
 from analytics.service.carry import CarryState
 from analytics.service.compute import compute_windows
 from analytics.service.kpi_schema import RunMeta
-from analytics.service.reader import RunClock
+from analytics.service.reader import GatewayPoint, RunClock
 from analytics.service.service import AnalyticsService
 from analytics.service.windows import HOUR_MS
 from plant_sim.payloads import epoch_ms
@@ -28,6 +32,7 @@ class MemoryReader:
         self.spans: list[int] = []
         self.ended = False  # run_end stored
         self.late: set[int] = set()  # ids of records not stored yet
+        self.gateways: dict[str, GatewayPoint] = {}  # newest gateway_stats points
 
     def _upto(self) -> list[Record]:
         return [
@@ -50,6 +55,9 @@ class MemoryReader:
 
     def run_starts(self) -> dict[str, RunStart]:
         return {self.start.run_id: self.start}
+
+    def gateway_points(self, within_ms: int) -> dict[str, GatewayPoint]:
+        return self.gateways
 
     def read_span(self, run: RunClock, from_ms: int, to_ms: int | None = None) -> list[Record]:
         self.spans.append(from_ms)
@@ -170,3 +178,35 @@ def test_windows_of_an_ended_run_wait_for_its_last_records() -> None:
     assert set(third.windows) == set(second.windows)
     assert service.cycle() == []
     assert _last_writes(writer.lines) == expected
+
+
+def test_a_gateway_that_goes_silent_is_no_longer_waited_for(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The last windows of an ended run wait for a gateway whose newest point predates the
+    end; when it stores nothing for ``settle_s`` it is taken as gone and they become final."""
+    records = run_log(until_s=10 * 3600, seed=6)
+    reader = MemoryReader(records)
+    reader.latest_s = records[-1].t
+    reader.ended = True
+    reader.gateways = {"gw-p1": GatewayPoint(int(time.time() * 1000) - 5000, 7)}
+    service = AnalyticsService(reader, ListWriter(), settle_s=600)  # type: ignore[arg-type]
+    caplog.set_level(logging.INFO, logger="analytics.service.service")
+    first = service.cycle()[0]
+    last = {w for w in first.windows if w.end_ms is None or w.end_ms >= first.latest_ms}
+    for _ in range(3):
+        assert last <= set(service.cycle()[0].windows)  # waiting
+    reader.gateways = {}  # nothing from it in the last settle_s
+    assert last <= set(service.cycle()[0].windows)  # same records again: final now
+    assert service.cycle() == []
+    messages = [r.getMessage() for r in caplog.records if "gateway gw-p1" in r.getMessage()]
+    run_id = reader.start.run_id
+    assert len(messages) == 2  # each once
+    assert re.fullmatch(
+        rf"run {run_id}: last windows wait for gateway gw-p1 \(7 records buffered [\d.]+ s ago\)",
+        messages[0],
+    ), messages
+    assert messages[1] == (
+        f"run {run_id}: last windows no longer wait for gateway gw-p1: "
+        "no gateway_stats point for 600 s, taken as gone"
+    )
