@@ -1,6 +1,8 @@
 """The analytics service: every N seconds, KPIs of the current hour, shift and day into ``kpi``.
 
-One cycle, per followed run (default: the run with the newest data):
+One cycle, per followed run (default: the run with the newest data, and beside it each run
+followed before whose windows are not all final: an ended run until they are, one that did
+not end until ``settle_s`` after it was last the newest):
 
 1. the run's "now" is the time of its latest stored record (the data's clock, see ``windows``);
 2. every window (hour, shift, day) from the run's start to "now" that is not final yet is
@@ -111,6 +113,8 @@ class AnalyticsService:
         self._read_after_end: dict[tuple[str, str, int], int] = {}
         self._ended_at: dict[str, int] = {}  # ended run -> wall ms this service first saw it
         self._waits_for: dict[str, set[str]] = {}  # ended run -> gateways it waits for
+        # runs followed by default and not final yet -> wall ms they were last the default
+        self._followed: dict[str, int] = {}
         self._unreadable: str | None = None  # the last cycle's unreadable row, if any
         self._ignored: dict[str, str] = {}  # runs the default choice ignores, and why
         self.source = source  # for the log: "InfluxDB at URL" (no password)
@@ -123,13 +127,41 @@ class AnalyticsService:
             runs = [r for r in self.run_ids if r in latest]
         else:
             runs = self._default_run(latest)
+            runs += self._still_followed(latest, runs)
         out = []
         for run_id in runs:
             result = self.run_cycle(run_id, latest[run_id])
             if result is not None:
                 out.append(result)
+            elif run_id in self._followed and run_id not in runs[:1]:
+                del self._followed[run_id]  # every window final
         self._report(out)
         return out
+
+    def _still_followed(self, latest: dict[str, int], runs: list[str]) -> list[str]:
+        """Return the runs followed by default before, not the default now, whose windows are
+        not all final: a new run must not take the service away before an ended run's last
+        windows have their last records. One that has not ended is let go ``settle_s`` after
+        it was last the default (a run that stopped without its ``run_end`` would otherwise be
+        read on every cycle for good)."""
+        now_ms = int(time.time() * 1000)
+        for run_id in runs:
+            self._followed[run_id] = now_ms
+        more = []
+        for run_id, since_ms in list(self._followed.items()):
+            if run_id in runs or run_id not in latest:
+                continue
+            if run_id not in self._ended_at and now_ms - since_ms > self.settle_ms:
+                del self._followed[run_id]
+                logger.info(
+                    "run %s: no longer followed (not the newest run and no run_end for %s s); "
+                    "its open windows keep their last KPIs",
+                    run_id,
+                    seconds_text(self.settle_ms / 1000),
+                )
+                continue
+            more.append(run_id)
+        return more
 
     def _default_run(self, latest: dict[str, int]) -> list[str]:
         """The real run with the newest data (``run_choice``); log the others once."""
