@@ -12,7 +12,8 @@ Three ways, for three kinds of command:
   whole process, a signal sets one event (``process_stop_requested()``), so a signal while it
   starts is a clean stop (exit code 0), never a kill half-way (-15);
 - ``sigterm_as_interrupt()``, while a command starts that stops on Ctrl-C anyway (``twin sim``
-  before its run handles signals itself): SIGTERM does what Ctrl-C does.
+  before its run handles signals itself): SIGTERM does what Ctrl-C does;
+- ``leave_interrupts_to_parent()``, in a worker process its parent stops (what-if's pool).
 
 ``twin sim``'s running phase stops through its asyncio loop's own handlers
 (``plant_sim.live.service``): a second signal there cuts the MQTT drains short.
@@ -121,3 +122,9 @@ def sigterm_as_interrupt() -> Iterator[TermSeen]:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     yield term
+
+
+def leave_interrupts_to_parent() -> None:
+    """Ignore Ctrl-C in this process, a worker its parent stops: the terminal sends SIGINT to
+    the whole process group, and the parent ends its workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,4 +1,5 @@
-"""Which run ``twin analytics`` follows by default: the real run with the newest data.
+"""Which runs ``twin analytics`` follows by default: the real run with the newest data, and
+the runs it followed before until their windows are final (``FollowedRuns``).
 
 A run counts only when its ``run_start`` is stored (its clock, site and plant are known) and
 its start is not far in the future (``MAX_AHEAD_MS`` past the host's clock); when it declares
@@ -8,9 +9,13 @@ dated 2100, cannot take the service away from the run that is really going on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 
+from plant_sim.durations import seconds_text
 from plant_sim.records import RunStart
+
+logger = logging.getLogger(__name__)
 
 MAX_AHEAD_MS = 86_400_000
 """A run starting more than a day after the host's clock is not followed by default."""
@@ -45,3 +50,50 @@ def default_run(
         elif best is None or latest_ms > latest[best]:
             best = run_id
     return best, ignored
+
+
+class FollowedRuns:
+    """The runs followed by default: the newest, and beside it each run that was the newest
+    before and whose windows are not all final. A new run must not take the service away
+    before an ended run's last windows have its last records; a run that stopped without
+    ``run_end`` is let go ``settle_ms`` after it was last the newest (else it would be read on
+    every cycle for good)."""
+
+    def __init__(self, settle_ms: int) -> None:
+        self.settle_ms = settle_ms
+        self._newest_at: dict[str, int] = {}  # run -> wall ms it was last the newest
+
+    def runs(
+        self,
+        newest: str | None,
+        latest: Mapping[str, int],
+        ended: Callable[[str], bool],
+        now_ms: int,
+    ) -> list[str]:
+        """Return the runs to compute this cycle, the newest first (``ended``: whether a run
+        was seen ended with windows not final). Runs let go or gone from ``latest`` are
+        forgotten; each run let go is logged."""
+        if newest is not None:
+            self._newest_at[newest] = now_ms
+        out = [] if newest is None else [newest]
+        for run_id, newest_at in list(self._newest_at.items()):
+            if run_id == newest:
+                continue
+            if run_id not in latest:  # its data is gone (retention, DROP)
+                del self._newest_at[run_id]
+            elif not ended(run_id) and now_ms - newest_at > self.settle_ms:
+                del self._newest_at[run_id]
+                logger.info(
+                    "run %s: no longer followed (not the newest run, and no run_end for %s s "
+                    "since it was); its open windows keep their last KPIs",
+                    run_id,
+                    seconds_text(self.settle_ms / 1000),
+                )
+            else:
+                out.append(run_id)
+        return out
+
+    def all_final(self, run_id: str, newest: str | None) -> None:
+        """Let a run go once every window of it is final (the newest stays)."""
+        if run_id != newest:
+            self._newest_at.pop(run_id, None)

@@ -2,7 +2,7 @@
 
 One cycle, per followed run (default: the run with the newest data, and beside it each run
 followed before whose windows are not all final: an ended run until they are, one that did
-not end until ``settle_s`` after it was last the newest):
+not end until ``settle_s`` after it was last the newest; ``run_choice``):
 
 1. the run's "now" is the time of its latest stored record (the data's clock, see ``windows``);
 2. every window (hour, shift, day) from the run's start to "now" that is not final yet is
@@ -37,7 +37,8 @@ good. Such a window is final on a cycle when both hold:
   read (one query) before the records, so the records a point vouches for are read on the
   same cycle. The gateways' clocks and the service's are taken to agree (one host, or NTP).
 
-Until then the windows are computed again on every cycle. The service writes its own figures
+Until then the windows are computed again on every cycle (``ended_runs`` keeps the counts,
+the gateways waited for and when each run was seen ended). The service writes its own figures
 to ``analytics_stats`` (wall-clock time, like ``gateway_stats``).
 """
 
@@ -51,10 +52,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analytics.columns import to_columns
-from analytics.service.backfill import SOURCE as BACKFILL_SOURCE
 from analytics.service.compute import compute_windows
-from analytics.service.reader import GatewayPoint, RunClock, RunReader
-from analytics.service.run_choice import default_run
+from analytics.service.ended_runs import EndedRuns
+from analytics.service.reader import RunClock, RunReader
+from analytics.service.run_choice import FollowedRuns, default_run
 from analytics.service.windows import DAY_MS, ShiftMarks, Window, windows_between
 from analytics.service.writer import LineWriter
 from plant_sim.durations import seconds_text
@@ -109,12 +110,8 @@ class AnalyticsService:
         self.health_file = health_file
         self.settle_ms = round(settle_s * 1000)
         self._final: set[tuple[str, str, int]] = set()
-        # windows of ended runs -> records read for them on the last cycle (see the docstring)
-        self._read_after_end: dict[tuple[str, str, int], int] = {}
-        self._ended_at: dict[str, int] = {}  # ended run -> wall ms this service first saw it
-        self._waits_for: dict[str, set[str]] = {}  # ended run -> gateways it waits for
-        # runs followed by default and not final yet -> wall ms they were last the default
-        self._followed: dict[str, int] = {}
+        self._ended = EndedRuns(reader, self.settle_ms)  # their last windows (see above)
+        self._followed = FollowedRuns(self.settle_ms)
         self._unreadable: str | None = None  # the last cycle's unreadable row, if any
         self._ignored: dict[str, str] = {}  # runs the default choice ignores, and why
         self.source = source  # for the log: "InfluxDB at URL" (no password)
@@ -123,50 +120,28 @@ class AnalyticsService:
     def cycle(self) -> list[CycleResult]:
         """Run one cycle over the followed runs; raises ``InfluxError``."""
         latest = self.reader.latest_by_run()
+        newest = None
         if self.run_ids:
             runs = [r for r in self.run_ids if r in latest]
         else:
-            runs = self._default_run(latest)
-            runs += self._still_followed(latest, runs)
+            newest = self._default_run(latest)
+            now_ms = int(time.time() * 1000)
+            runs = self._followed.runs(newest, latest, self._ended.seen, now_ms)
+        self._ended.keep_only(runs)
         out = []
         for run_id in runs:
             result = self.run_cycle(run_id, latest[run_id])
             if result is not None:
                 out.append(result)
-            elif run_id in self._followed and run_id not in runs[:1]:
-                del self._followed[run_id]  # every window final
+            else:  # every window final
+                self._followed.all_final(run_id, newest)
         self._report(out)
         return out
 
-    def _still_followed(self, latest: dict[str, int], runs: list[str]) -> list[str]:
-        """Return the runs followed by default before, not the default now, whose windows are
-        not all final: a new run must not take the service away before an ended run's last
-        windows have their last records. One that has not ended is let go ``settle_s`` after
-        it was last the default (a run that stopped without its ``run_end`` would otherwise be
-        read on every cycle for good)."""
-        now_ms = int(time.time() * 1000)
-        for run_id in runs:
-            self._followed[run_id] = now_ms
-        more = []
-        for run_id, since_ms in list(self._followed.items()):
-            if run_id in runs or run_id not in latest:
-                continue
-            if run_id not in self._ended_at and now_ms - since_ms > self.settle_ms:
-                del self._followed[run_id]
-                logger.info(
-                    "run %s: no longer followed (not the newest run and no run_end for %s s); "
-                    "its open windows keep their last KPIs",
-                    run_id,
-                    seconds_text(self.settle_ms / 1000),
-                )
-                continue
-            more.append(run_id)
-        return more
-
-    def _default_run(self, latest: dict[str, int]) -> list[str]:
+    def _default_run(self, latest: dict[str, int]) -> str | None:
         """The real run with the newest data (``run_choice``); log the others once."""
         if not latest:
-            return []
+            return None
         best, ignored = default_run(latest, self.reader.run_starts(), int(time.time() * 1000))
         for run_id, reason in ignored.items():
             if self._ignored.get(run_id) != reason:
@@ -174,7 +149,7 @@ class AnalyticsService:
                     self._ignored.clear()
                 self._ignored[run_id] = reason
                 logger.info("run %s not followed by default: %s", run_id, reason)
-        return [] if best is None else [best]
+        return best
 
     def run_cycle(self, run_id: str, latest_ms: int) -> CycleResult | None:
         """Compute and write every window of one run that is not final; None if none is."""
@@ -190,10 +165,9 @@ class AnalyticsService:
             if (run_id, *w.key) not in self._final
         ]
         if not todo:
-            self._ended_at.pop(run_id, None)
-            self._waits_for.pop(run_id, None)
+            self._ended.forget(run_id)
             return None
-        behind = self._gateways_behind(clock) if clock.ended else {}  # before the records
+        behind = self._ended.gateways_behind(clock) if clock.ended else {}  # before the records
         held = False  # a window that the rule above would make final waits for a gateway
         done: list[Window] = []
         n_records = n_lines = 0
@@ -211,16 +185,16 @@ class AnalyticsService:
             for w in chunk:
                 key = (run_id, *w.key)
                 complete = w.complete_at(latest_ms, self.settle_ms)
-                settled = not complete and self._settled_after_end(key, clock.ended, len(records))
+                settled = not complete and clock.ended and self._ended.settled(key, len(records))
                 held = held or (settled and bool(behind))
                 if complete or (settled and not behind):
                     self._final.add(key)
-                    self._read_after_end.pop(key, None)
+                    self._ended.final(key)
             done += [r.window for r in results]
             n_records += len(records)
             n_lines += len(lines)
         if held:
-            self._log_waits(run_id, behind)
+            self._ended.log_waits(run_id, behind)
         seconds = time.perf_counter() - started
         logger.info(
             "run %s: %d windows, %d records read, %d points written in %.2f s",
@@ -231,52 +205,6 @@ class AnalyticsService:
             seconds,
         )
         return CycleResult(run_id, latest_ms, tuple(done), n_records, n_lines, seconds)
-
-    def _settled_after_end(self, key: tuple[str, str, int], ended: bool, records: int) -> bool:
-        """Tell whether a window of an ended run read the same number of records as on the
-        cycle before, which saw the run ended too (the count is kept until then)."""
-        if not ended:
-            return False
-        if self._read_after_end.get(key) == records:
-            return True
-        self._read_after_end[key] = records
-        return False
-
-    def _gateways_behind(self, clock: RunClock) -> dict[str, GatewayPoint]:
-        """Return the gateways that may still hold records of this ended run (see the module
-        docstring), by name; log those no longer waited for because they went silent."""
-        run_id = clock.meta.run_id
-        ended_at = self._ended_at.setdefault(run_id, int(time.time() * 1000))
-        if clock.end_source == BACKFILL_SOURCE:
-            return {}
-        points = self.reader.gateway_points(self.settle_ms)
-        behind = {g: p for g, p in points.items() if p.time_ms <= ended_at}
-        waited = self._waits_for.setdefault(run_id, set())
-        for gateway in sorted(waited - points.keys()):
-            logger.info(
-                "run %s: last windows no longer wait for gateway %s: no gateway_stats point "
-                "for %s s, taken as gone",
-                run_id,
-                gateway,
-                seconds_text(self.settle_ms / 1000),
-            )
-        waited.intersection_update(behind)
-        return behind
-
-    def _log_waits(self, run_id: str, behind: dict[str, GatewayPoint]) -> None:
-        """Log, once per gateway, that the run's last windows wait for it."""
-        waited = self._waits_for.setdefault(run_id, set())
-        now_ms = int(time.time() * 1000)
-        for gateway, p in sorted(behind.items()):
-            if gateway not in waited:
-                waited.add(gateway)
-                logger.info(
-                    "run %s: last windows wait for gateway %s (%d records buffered %s s ago)",
-                    run_id,
-                    gateway,
-                    p.buffered,
-                    seconds_text(max(0, now_ms - p.time_ms) / 1000),
-                )
 
     def _marks(self, clock: RunClock) -> ShiftMarks:
         start = clock.meta.start_epoch_ms

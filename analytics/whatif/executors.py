@@ -20,13 +20,13 @@ import logging
 import multiprocessing
 import os
 import re
-import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol, TypeVar
 
 from analytics.whatif.errors import ExecutorError
 from twin_io.lifetime import die_with_parent
+from twin_io.stop_signals import leave_interrupts_to_parent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,7 +96,7 @@ class LocalExecutor:
 def _start_worker(parent_pid: int) -> None:
     """Set up a worker: it ends with its parent and leaves Ctrl-C to it."""
     die_with_parent(parent_pid)  # a killed twin whatif leaves no worker running
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    leave_interrupts_to_parent()
 
 
 def _end_workers(pool: ProcessPoolExecutor, others: set) -> None:

@@ -83,13 +83,13 @@ def test_a_run_that_never_ended_is_let_go_after_settle(
 ) -> None:
     """A run that stopped without its ``run_end`` is still followed for ``settle_s`` after a
     new run took over (its ``run_end`` may yet come), then let go: not read for good."""
-    settle_s = 10.0
-    old = h.run_log(9 * 3600, seed=4)
-    new = h.run_log(10 * 3600, seed=5)
+    settle_s = 10.0  # small runs: the first cycle and the new run's write take well under 1 s
+    old = h.run_log(3 * 3600, seed=4, scenario="tandem_mm1")
+    new = h.run_log(4 * 3600, seed=5, scenario="tandem_mm1")
     store = Store(influxd, influx_db)
     store.write(_split_end(old)[0])  # no run_end, ever
     service = store.service(settle_s=settle_s)
-    caplog.set_level(logging.INFO, logger="analytics.service.service")
+    caplog.set_level(logging.INFO, logger="analytics.service")
     let_go = time.monotonic() + settle_s  # settle_s after the old run was last the default
     assert _runs(service.cycle()) == {old[0].run_id}  # type: ignore[attr-defined]
     store.write(new)

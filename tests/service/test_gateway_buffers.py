@@ -77,7 +77,7 @@ def test_the_last_windows_wait_for_a_partition_that_holds_records(
     run = Stored(influxd, influx_db, "mqtt")
     run.stats("twin-p0", 0, age_s=5)
     run.stats("twin-p1", len(run.late), age_s=20)  # stuck since: nothing newer stored
-    caplog.set_level(logging.INFO, logger="analytics.service.service")
+    caplog.set_level(logging.INFO, logger="analytics.service")
     assert run.service.cycle()  # every window, without the late records; run_end seen
     run.stats("twin-p0", 0)  # p0 goes on storing its points, p1 cannot
     last = ("hour", run.last_hour())
@@ -120,11 +120,11 @@ def test_no_gateway_to_wait_for_leaves_the_two_cycle_rule(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """With no gateway to wait for, the last windows are final on the second cycle that reads
-    the same records (and a record landing later is not counted: the known limit)."""
+    the same records."""
     run = Stored(influxd, influx_db, source)
     for gateway, age_s in gateways.items():
         run.stats(gateway, len(run.late), age_s=age_s)
-    caplog.set_level(logging.INFO, logger="analytics.service.service")
+    caplog.set_level(logging.INFO, logger="analytics.service")
     assert run.service.cycle()
     assert ("hour", run.last_hour()) in _kinds(run.service.cycle())  # same count: final
     assert run.service.cycle() == []

@@ -191,7 +191,7 @@ def test_a_gateway_that_goes_silent_is_no_longer_waited_for(
     reader.ended = True
     reader.gateways = {"gw-p1": GatewayPoint(int(time.time() * 1000) - 5000, 7)}
     service = AnalyticsService(reader, ListWriter(), settle_s=600)  # type: ignore[arg-type]
-    caplog.set_level(logging.INFO, logger="analytics.service.service")
+    caplog.set_level(logging.INFO, logger="analytics.service")
     first = service.cycle()[0]
     last = {w for w in first.windows if w.end_ms is None or w.end_ms >= first.latest_ms}
     for _ in range(3):

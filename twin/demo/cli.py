@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from plant_sim import cli_options as options
+from twin_io.stop_signals import stop_requests
+
+if TYPE_CHECKING:
+    from twin.demo.stack import DemoOptions
 
 err = Console(stderr=True, highlight=False)
 
@@ -61,8 +64,7 @@ def demo(
     `twin top` shows the plant in this terminal. Every endpoint is printed.
     """
     from plant_sim.cli import load_or_exit
-    from twin.demo.procs import StartError
-    from twin.demo.stack import Demo, DemoOptions, MissingToolError, remove_data, wait_for_data
+    from twin.demo.stack import DemoOptions, remove_data
 
     sc = load_or_exit(scenario)  # a bad scenario is exit code 2 before anything starts
     if speed <= 0:
@@ -88,15 +90,18 @@ def demo(
         opcua_port=opcua_port,
         run_id=f"{sc.name}-live-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}",
     )
-    stop = threading.Event()
+    with stop_requests() as request:  # Ctrl-C and SIGTERM: every part stops, then the demo
+        code = _serve(opts, request.event, top)
+    raise typer.Exit(code)
 
-    def _stop(_sig: int, _frame: FrameType | None) -> None:
-        stop.set()
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+def _serve(opts: DemoOptions, stop: threading.Event, top: bool | None) -> int:
+    """Start the demo's parts, wait until ``stop`` is set (or a part dies), stop every part;
+    return the exit code."""
+    from twin.demo.procs import StartError
+    from twin.demo.stack import Demo, MissingToolError, wait_for_data
+
     stack = Demo(opts, lambda text: err.print(text), interrupted=stop)
-    code = 0
     try:
         endpoints = stack.start()
         _print_endpoints(endpoints)
@@ -104,17 +109,13 @@ def demo(
         count = wait_for_data(stack.influx, opts.run_id, 120.0, stop)
         err.print(f"data is flowing: {count} state records of run {opts.run_id} stored")
         show_top = top if top is not None else (endpoints.grafana is None and sys.stdout.isatty())
-        code = _run(stack, stop, show_top)
-    except MissingToolError as exc:
+        return _run(stack, stop, show_top)
+    except (MissingToolError, StartError) as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True)
-        code = 1
-    except StartError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True)
-        code = 1
+        return 1
     finally:
         stack.stop()
         err.print("demo stopped: nothing left running")
-    raise typer.Exit(code)
 
 
 def _run(stack: object, stop: threading.Event, show_top: bool) -> int:
