@@ -1,6 +1,6 @@
 """SIGINT and SIGTERM as a request to stop: the project's one place for signal handlers.
 
-Three ways, for three kinds of command:
+Four ways, for four kinds of process:
 
 - ``stop_requests()``, around the work of a command that stops cleanly: inside, Ctrl-C and
   SIGTERM (``kill``, ``docker stop``, a scheduler) do not kill the process; the request is
@@ -8,9 +8,9 @@ Three ways, for three kinds of command:
   two batches, between two cycles), or, with ``interrupt``, the first one raises
   ``KeyboardInterrupt`` where the main thread is, so that a blocking wait ends;
 - ``install_process_stop()``, from the first line of a process that must take a signal at any
-  time (the gateway and its partitions, before their slow imports and their settings): for the
-  whole process, a signal sets one event (``process_stop_requested()``), so a signal while it
-  starts is a clean stop (exit code 0), never a kill half-way (-15);
+  time (the gateway before its imports and settings, each partition before the gateway's
+  imports): for the whole process, a signal sets one event (``process_stop_requested()``), so
+  a signal while it starts is a clean stop (exit code 0), never a kill half-way (-15);
 - ``sigterm_as_interrupt()``, while a command starts that stops on Ctrl-C anyway (``twin sim``
   before its run handles signals itself): SIGTERM does what Ctrl-C does;
 - ``leave_interrupts_to_parent()``, in a worker process its parent stops (what-if's pool).
