@@ -32,11 +32,15 @@ class Store:
         self.config = InfluxConfig(influxd.url, db)
         self.lines = LineWriter(make_sink(self.config))
 
-    def write(self, records: list[Record]) -> None:
-        start = records[0] if isinstance(records[0], RunStart) else None
-        assert start is not None or hasattr(self, "start")
-        self.start = start or self.start
-        self.lines.write(LineEncoder(self.start.run_id, self.start.start_epoch_ms).lines(records))
+    def write(self, run: list[Record], records: list[Record] | None = None) -> None:
+        """Store ``records`` of ``run`` (a run's whole log, its ``run_start`` first): all of
+        them unless given."""
+        start = run[0]
+        assert isinstance(start, RunStart)
+        lines = LineEncoder(start.run_id, start.start_epoch_ms).lines(
+            run if records is None else records
+        )
+        self.lines.write(lines)
 
     def service(self, settle_s: float) -> AnalyticsService:
         return AnalyticsService(
@@ -64,10 +68,10 @@ def test_an_ended_runs_last_windows_get_their_records_after_a_new_run_began(
     assert old[0].run_id != new[0].run_id  # type: ignore[attr-defined]
     before_end, last = _split_end(old)
     store = Store(influxd, influx_db)
-    store.write(before_end)
+    store.write(old, before_end)
     service = store.service(settle_s=600.0)
     assert _runs(service.cycle()) == {old[0].run_id}  # type: ignore[attr-defined]
-    store.write(last)  # the old run's last records and its run_end...
+    store.write(old, last)  # the old run's last records and its run_end...
     store.write(new)  # ...and the new run, seen on the same cycle
     cycles = [service.cycle() for _ in range(4)]
     assert old[0].run_id in _runs(cycles[0])  # type: ignore[attr-defined]
@@ -87,7 +91,7 @@ def test_a_run_that_never_ended_is_let_go_after_settle(
     old = h.run_log(3 * 3600, seed=4, scenario="tandem_mm1")
     new = h.run_log(4 * 3600, seed=5, scenario="tandem_mm1")
     store = Store(influxd, influx_db)
-    store.write(_split_end(old)[0])  # no run_end, ever
+    store.write(old, _split_end(old)[0])  # no run_end, ever
     service = store.service(settle_s=settle_s)
     caplog.set_level(logging.INFO, logger="analytics.service")
     let_go = time.monotonic() + settle_s  # settle_s after the old run was last the default
