@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +45,17 @@ def test_a_signal_ignored_before_stays_ignored() -> None:
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_signal_handlers_are_set_in_stop_signals_only() -> None:
+    """The README's promise: every handler the project sets is set by ``twin_io.stop_signals``
+    (but ``twin sim``'s asyncio loop handlers, ``loop.add_signal_handler``)."""
+    root = Path(__file__).resolve().parents[2]
+    setters = re.compile(r"\bsignal\.signal\(")
+    found = [
+        str(path.relative_to(root))
+        for package in ("analytics", "dashboards", "gateway", "plant_sim", "twin", "twin_io")
+        for path in (root / package).rglob("*.py")
+        if setters.search(path.read_text())
+    ]
+    assert found == ["twin_io/stop_signals.py"]
