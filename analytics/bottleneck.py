@@ -72,12 +72,9 @@ class BottleneckResult:
     working_s: float
 
 
-def _clipped(s: np.ndarray, e: np.ndarray, t0: float, t1: float) -> np.ndarray:
-    """Return the part of each interval ``[s, e)`` inside ``[t0, t1)`` (0 outside)."""
-    return np.maximum(0.0, np.minimum(e, t1) - np.maximum(s, t0))
-
-
-def _overlap(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
+def _overlap(
+    a0: np.ndarray, a1: np.ndarray, b0: np.ndarray | float, b1: np.ndarray | float
+) -> np.ndarray:
     """Return the overlap length of intervals ``[a0, a1)`` and ``[b0, b1)``, elementwise."""
     return np.maximum(0.0, np.minimum(a1, b1) - np.maximum(a0, b0))
 
@@ -221,7 +218,7 @@ class _StationFold:
         self, s: np.ndarray, e: np.ndarray, code: np.ndarray, t0: float, t1: float
     ) -> None:
         """Add closed intervals to the working, blocked and starved seconds."""
-        dur = _clipped(s, e, t0, t1)
+        dur = _overlap(s, e, t0, t1)
         self.working_s = running_sum(dur[ACTIVE_CLASS[code] >= 0], self.working_s)
         self.blocked_s = running_sum(dur[code == _BLOCKED], self.blocked_s)
         starved = (code == _STARVED) | (code == MATERIAL_STARVED)  # not ``np.isin``: slower here
@@ -231,7 +228,7 @@ class _StationFold:
         """Count closed active periods; keep those that may cover a time before ``t1``."""
         keep = e > s
         s, e = s[keep], e[keep]
-        inside = _clipped(s, e, t0, t1)
+        inside = _overlap(s, e, t0, t1)
         inside = inside[inside > 0]
         self.active_s = running_sum(inside, self.active_s)
         self.periods_n += len(inside)
@@ -317,13 +314,11 @@ class LineBottlenecks:
         """Return the number of active periods and work runs held."""
         return sum(len(f.periods.starts) + len(f.work.starts) for f in self._folds)
 
-    def result(self, end_s: float, t1: float | None = None) -> BottleneckResult:
-        """Return the analysis, the run ending at ``end_s`` (``t1``: the window's end, if
-        not given before; else ``end_s``). Once: the open runs are closed."""
+    def result(self, end_s: float) -> BottleneckResult:
+        """Return the analysis, the run ending at ``end_s`` (the window's end too, unless
+        given at the start). Once: the open runs are closed."""
         if not self._t1_given:
-            self.t1 = float(end_s if t1 is None else t1)
-        elif t1 is not None and float(t1) != self.t1:
-            raise ValueError(f"window: t1 {t1} is not the accumulator's {self.t1}")
+            self.t1 = float(end_s)
         for f in self._folds:
             f.close(end_s, self.t0, self.t1)
         self._merge_work(np.inf)

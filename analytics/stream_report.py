@@ -451,7 +451,7 @@ class StreamedReport:
         if not np.array_equal(edges[:folded], np.array(self._edges)):
             raise ValueError("records: a shift change out of time order (its shift is folded)")
         self._fold(edges[folded:].tolist(), end_s)
-        bottlenecks = [self._lines[line].result(end_s, end_s) for line, _ in flows.structure]
+        bottlenecks = [self._lines[line].result(end_s) for line, _ in flows.structure]
         cols = flows.plant_columns([s.empty_columns() for s in self._stations])
         per_station = {(s.line, s.station): s.bins for s in self._stations}
         reasons = [r for s in self._stations for r in s.reasons()]
