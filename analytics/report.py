@@ -243,7 +243,7 @@ def report_from_bins(  # noqa: PLR0913 (the parts of a report, each computed els
         lines=lines,
         plant=plant,
         flow=folded.flow,
-        supply=compute_supply(cols.orders, [], t0, t1, inc, stockouts=folded.stockouts),
+        supply=compute_supply(cols.orders, folded.stockouts, t0, t1, inc),
         losses=_losses(lines, plant, reasons),
         reason_losses=reasons,
         bottlenecks=bottlenecks,

@@ -166,16 +166,14 @@ def stockouts_by_material(
 
 def compute_supply(
     orders: Sequence[OrderEvent],
-    stock: Sequence[StockLevel] | StockColumns,
+    stockouts: dict[str, tuple[int, float]],
     t0: float,
     t1: float,
     include_end: bool = True,
-    *,
-    stockouts: dict[str, tuple[int, float]] | None = None,
 ) -> SupplyValues:
-    """Return the supply-chain KPIs over ``[t0, t1)`` (``include_end``: count events at t1);
-    ``stockouts``: the stock-outs per material already folded (``StockFold``), then
-    ``stock`` is not read."""
+    """Return the supply-chain KPIs over ``[t0, t1)`` (``include_end``: count events at t1)
+    from the orders and the stock-outs per material (``StockFold``, or
+    ``stockouts_by_material`` of the stock records)."""
 
     def inside(x: float | None) -> bool:
         return x is not None and t0 <= x and (x <= t1 if include_end else x < t1)
@@ -192,9 +190,6 @@ def compute_supply(
     ]
     due = [o for o in summary.values() if inside(o.due)]
     met = sum(o.quantity for o in due if o.delivered is not None and o.delivered <= o.due)
-    stock_by_mat = (
-        stockouts_by_material(stock, t0, t1, include_end) if stockouts is None else stockouts
-    )
     return SupplyValues(
         otd=ratio(on_time, len(done)),
         order_lead_time_avg_s=float(leads.mean()) if len(leads) else None,
@@ -204,8 +199,8 @@ def compute_supply(
         backlog_units=sum(o.quantity for o in open_),
         late_backlog_orders=sum(1 for o in open_ if o.due < t1),
         fill_rate=ratio(met, sum(o.quantity for o in due)),
-        stockouts=sum(n for n, _ in stock_by_mat.values()),
-        stockout_h=sum(h for _, h in stock_by_mat.values()),
+        stockouts=sum(n for n, _ in stockouts.values()),
+        stockout_h=sum(h for _, h in stockouts.values()),
         delivered_orders=len(done),
-        stockouts_by_material=stock_by_mat,
+        stockouts_by_material=stockouts,
     )

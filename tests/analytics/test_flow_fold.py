@@ -20,7 +20,7 @@ from analytics.flow import (
     order_release_times,
 )
 from analytics.report import shift_bins
-from analytics.supply import StockFold, compute_supply
+from analytics.supply import StockFold, stockouts_by_material
 from plant_sim.scenario import load_scenario
 from plant_sim.simulation import run_batch
 
@@ -93,11 +93,11 @@ def test_line_flow_folded_in_chunks_equals_compute_flows(name, hours, seed):
 
 
 @pytest.mark.parametrize(("name", "hours", "seed"), RUNS)
-def test_stock_outs_folded_in_chunks_equal_compute_supply(name, hours, seed):
+def test_stock_outs_folded_in_chunks_equal_the_whole_columns_fold(name, hours, seed):
     cols = _columns(name, hours, seed)
     levels = list(cols.stock)  # type: ignore[arg-type] (records, as ``to_columns`` keeps them)
     for t0, t1, inc in _windows(cols):
-        want = compute_supply([], levels, t0, t1, inc).stockouts_by_material
+        want = stockouts_by_material(levels, t0, t1, inc)
         for chunk_seed in range(3):
             fold = StockFold(t0, np.inf if inc else t1, inc)
             materials: dict[str, int] = {}
@@ -106,7 +106,7 @@ def test_stock_outs_folded_in_chunks_equal_compute_supply(name, hours, seed):
                 fold.add(stock_columns(levels[a:b], materials, causes))
             assert fold.result(t1) == want
     if name == "bottling_line":  # raw material that runs out: the fold has work to do
-        whole = compute_supply([], levels, cols.start_s, cols.end_s).stockouts_by_material
+        whole = stockouts_by_material(levels, cols.start_s, cols.end_s, True)
         assert whole and all(n > 0 and h > 0 for n, h in whole.values())
 
 

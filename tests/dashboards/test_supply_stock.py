@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from analytics.service import InfluxConfig, LineWriter, make_sink
 from analytics.service.backfill import shifted
-from analytics.supply import SHORTAGE, compute_supply
+from analytics.supply import SHORTAGE, compute_supply, stockouts_by_material
 from dashboards.checks import expand, queries
 from dashboards.files import build_all
 from gateway.normalize import Accepted, Normalizer, RawMessage
@@ -130,6 +130,8 @@ def test_stock_panel_marks_the_stock_outs_the_kpi_engine_counts(
         state[ms] = ms in marked and (r.cause == SHORTAGE or r.level <= 0)
     flags = [state[ms] for ms in sorted(state)]
     starts = sum(1 for a, b in zip([False, *flags], flags, strict=False) if b and not a)
-    truth = compute_supply([], stock, 0.0, HOURS * 3600.0)
+    truth = compute_supply(
+        [], stockouts_by_material(stock, 0.0, HOURS * 3600.0, True), 0.0, HOURS * 3600.0
+    )
     assert truth.stockouts >= 1 and truth.stockout_h > 1.0
     assert starts == truth.stockouts
