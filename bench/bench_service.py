@@ -6,9 +6,10 @@ starts Debian's ``influxd`` (1.x) in a temporary directory, as the tests do. Per
 - backfill: ``scenarios/plant_3lines.yaml``, ``--days`` ending at 12:00 UTC, into a fresh
   database: simulated days per wall minute (simulation, line protocol, KPI windows and the
   writes, which run in a background thread);
-- analytics cycle, cold: a new service (no window final yet) computes the current and previous
-  hour, shift and day: it reads from the previous day's start (about 1.5 days of records);
-- analytics cycle, warm: a cycle of a running service, whose previous windows are final: the
+- analytics cycle, cold: a new service (no window final yet) at a "now" one hour before the
+  run's end computes every window of the run up to then (hours, shifts, days: the whole
+  backlog, a day of records at a time), as a service started late or restarted does;
+- analytics cycle, warm: a cycle of a running service, whose earlier windows are final: the
   current hour, shift and day (it reads from the day's start).
 
 Prints each run and the medians.
@@ -36,7 +37,7 @@ from analytics.service import (  # noqa: E402
     backfill,
     make_sink,
 )
-from analytics.service.windows import current_windows, previous_windows  # noqa: E402
+from analytics.service.windows import current_windows, windows_between  # noqa: E402
 from plant_sim.scenario import load_scenario  # noqa: E402
 
 END_MS = 1_767_960_000_000  # 2026-01-09T12:00:00Z, a Friday
@@ -60,13 +61,16 @@ def run_once(url: str, days: float, run: int) -> tuple[float, float, float]:
     )
     latest = service.reader.latest_by_run()[result.run_id] - 3_600_000  # mid-run "now"
     cold = service.run_cycle(result.run_id, latest)
-    # Warm: as a running service sees it, with the previous windows already final.
+    # Warm: as a running service sees it, every window but the current ones already final.
     warm_service = AnalyticsService(service.reader, service.writer, settle_s=0)
     clock = service.reader.clock(result.run_id, latest)
     assert clock is not None
     marks = warm_service._marks(clock)
+    current = {w.key for w in current_windows(latest, marks)}
     warm_service._final |= {
-        (result.run_id, *w.key) for w in previous_windows(current_windows(latest, marks), marks)
+        (result.run_id, *w.key)
+        for w in windows_between(clock.meta.start_epoch_ms, latest, marks)
+        if w.key not in current
     }
     warm = warm_service.run_cycle(result.run_id, latest)
     assert cold is not None and warm is not None
